@@ -1,0 +1,11 @@
+import { defineConfig } from 'vitest/config';
+
+// Native code runs in forked processes: addons and mmap'd memory do not belong
+// in worker threads shared by test files.
+export default defineConfig({
+  test: {
+    pool: 'forks',
+    include: ['test/**/*.test.ts'],
+    testTimeout: 20000,
+  },
+});
