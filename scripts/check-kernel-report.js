@@ -1,0 +1,20 @@
+// Judges the guest's vitest JSON report: the run passes only if the guest ran,
+// every test passed, and no test skipped (inside the VM every device exists).
+const { readFileSync, existsSync } = require('node:fs');
+
+const [report, guestStatus] = process.argv.slice(2);
+if (!existsSync(report)) {
+  console.error(`test:kernel: the guest wrote no test report (exit ${guestStatus}); see the guest's output above`);
+  process.exit(Number(guestStatus) || 1);
+}
+const r = JSON.parse(readFileSync(report, 'utf8'));
+const skipped = r.testResults.flatMap((f) =>
+  f.assertionResults.filter((t) => t.status !== 'passed' && t.status !== 'failed').map((t) => `${f.name}: ${t.fullName}`),
+);
+const files = r.testResults.length;
+console.log(`test:kernel: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped.length} skipped, in ${files} files on the real kernel`);
+if (skipped.length) {
+  console.error(`test:kernel: these native tests skipped inside the VM, where every device exists:\n  ${skipped.join('\n  ')}`);
+}
+const ok = r.success && r.numFailedTests === 0 && skipped.length === 0 && r.numTotalTests > 0 && Number(guestStatus) === 0;
+process.exit(ok ? 0 : 1);

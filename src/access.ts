@@ -1,0 +1,23 @@
+import { oneOf } from './args';
+import * as uapi from './uapi';
+
+/** Which way the CPU or a device uses a buffer. */
+export type Access = 'read' | 'write' | 'rw';
+export const ACCESS: readonly Access[] = ['read', 'write', 'rw'];
+
+export function accessArg(value: unknown, name = 'access'): Access {
+  return oneOf(value, ACCESS, name);
+}
+
+export function syncFlags(access: Access): number {
+  return { read: uapi.DMA_BUF_SYNC_READ, write: uapi.DMA_BUF_SYNC_WRITE, rw: uapi.DMA_BUF_SYNC_RW }[access];
+}
+
+export function protFlags(access: Access): number {
+  return { read: uapi.PROT_READ, write: uapi.PROT_WRITE, rw: uapi.PROT_READ | uapi.PROT_WRITE }[access];
+}
+
+/** A dma-buf is ready for reading once writers are done, for writing once everyone is. */
+export function pollEvents(access: Access): number {
+  return access === 'read' ? uapi.POLLIN : uapi.POLLOUT;
+}

@@ -1,0 +1,123 @@
+import type { Backend } from './backend';
+import { isSystemError, SystemError } from './system-error';
+
+// What to do about a kernel error, by syscall and code. The backends throw
+// bare system errors; this is the one place that explains them.
+type Advice = (args: unknown[]) => string;
+
+const byCall: Record<string, Record<string, Advice>> = {
+  open: {
+    ENOENT: ([path]) => `${path} does not exist: ${deviceHint(String(path))}`,
+    EACCES: ([path]) => `no permission to open ${path}: join the group that owns it (ls -l ${path}) or add a udev rule granting it`,
+    EPERM: ([path]) => `not permitted to open ${path}: run as a user with access to the device`,
+  },
+  memfd_create: {
+    EMFILE: () => 'the process is out of file descriptors: close what you no longer use or raise ulimit -n',
+  },
+  UDMABUF_CREATE: udmabufAdvice(),
+  UDMABUF_CREATE_LIST: {
+    ...udmabufAdvice(),
+    EINVAL: () => 'each range must be page-aligned (4096) and non-empty, the list at most 1024 entries (module parameter list_limit) and 64 MiB in all (size_limit_mb), from memfds sealed with F_SEAL_SHRINK and without F_SEAL_WRITE',
+  },
+  DMA_HEAP_IOCTL_ALLOC: {
+    EINVAL: () => 'the length must be non-zero, heap flags must be 0 and fd flags only O_RDWR/O_CLOEXEC',
+    ENOMEM: () => 'the heap could not allocate that much memory',
+  },
+  DMA_BUF_IOCTL_SYNC: {
+    EINVAL: () => 'sync flags must name a direction (read, write or rw) with start or end; udmabuf also refuses an end before any start',
+  },
+  DMA_BUF_SET_NAME: {
+    EINVAL: () => 'a dma-buf name must be shorter than 32 bytes',
+  },
+  DMA_BUF_IOCTL_EXPORT_SYNC_FILE: {
+    EINVAL: () => "the access must be 'read', 'write' or 'rw'",
+  },
+  DMA_BUF_IOCTL_IMPORT_SYNC_FILE: {
+    EINVAL: () => "the fd must be a sync_file and the access 'read', 'write' or 'rw'",
+  },
+  mmap: {
+    EINVAL: () => 'the range must lie inside the buffer and the mapping must be shared (MAP_SHARED)',
+    EACCES: () => 'the dma-buf was exported read-only: export it with write access to map it writable',
+    ENOTSUPP: () => 'this exporter does not allow CPU mappings (CUDA dma-bufs answer so): copy through the device instead',
+    ENODEV: () => 'this file cannot be mapped',
+  },
+  DRM_IOCTL_MODE_CREATE_DUMB: {
+    EACCES: () => 'dumb buffers need the primary node (/dev/dri/card*), not a render node',
+    EINVAL: () => 'width, height and bpp must be non-zero and their product must fit in 32 bits',
+  },
+  DRM_IOCTL_PRIME_HANDLE_TO_FD: {
+    ENOENT: () => 'no GEM object has that handle on this DRM file',
+  },
+  DRM_IOCTL_PRIME_FD_TO_HANDLE: {
+    EINVAL: () => 'the fd is not a dma-buf',
+  },
+  DRM_IOCTL_VGEM_FENCE_ATTACH: {
+    EBUSY: () => 'an unsignalled fence already conflicts: a write fence needs the buffer idle, a read fence needs no pending write',
+    ENOENT: () => 'no GEM object has that handle on this DRM file',
+  },
+  DRM_IOCTL_VGEM_FENCE_SIGNAL: {
+    ENOENT: () => 'no pending fence has that id: it was signalled already or never attached',
+    ETIMEDOUT: () => 'vgem signalled this fence itself after its 10 s timeout',
+  },
+  SYNC_IOC_MERGE: {
+    ENOENT: () => 'the second fd is not a sync_file',
+  },
+};
+
+function udmabufAdvice(): Record<string, Advice> {
+  return {
+    EINVAL: () => 'offset and size must be page-aligned (4096) and non-zero, at most 64 MiB (module parameter size_limit_mb), from a memfd sealed with F_SEAL_SHRINK and without F_SEAL_WRITE',
+    EBADFD: () => 'the fd is not a memfd: udmabuf wraps only shmem or hugetlbfs memfds',
+    ENOMEM: () => 'the pages could not be pinned: free memory or make the buffer smaller',
+  };
+}
+
+const byCode: Record<string, Advice> = {
+  EBADF: () => 'the file descriptor is not open',
+  ENOTTY: () => 'this fd does not accept that ioctl: it is not the kind of file the call needs',
+  EMFILE: () => 'the process is out of file descriptors: close what you no longer use or raise ulimit -n',
+  ENOMEM: () => 'out of memory, or past the locked-memory limit (ulimit -l)',
+};
+
+function deviceHint(path: string): string {
+  if (path === '/dev/udmabuf') return 'the kernel lacks udmabuf (CONFIG_UDMABUF); try `modprobe udmabuf`, or use the emulator (DMABRIDGE_BACKEND=emulator)';
+  if (path.startsWith('/dev/dma_heap')) return 'the kernel lacks that dma-heap (CONFIG_DMABUF_HEAPS_SYSTEM for "system"); list heaps with `dmabridge info`';
+  if (path.startsWith('/dev/dri')) return 'no such DRM node: load a driver (`modprobe vgem` gives a test device) or list nodes with `dmabridge info`';
+  return 'check the path';
+}
+
+/** Gives a system error the message that says what to do; other errors pass through. */
+export function advise(e: unknown, args: unknown[]): unknown {
+  if (!isSystemError(e)) return e;
+  const advice = byCall[e.syscall]?.[e.code] ?? byCode[e.code];
+  const suffix = advice ? `: ${advice(args)}` : '';
+  e.message = `${e.syscall} failed with ${e.code}${suffix}`;
+  return e;
+}
+
+/** The backend, with every error it throws given its advice. */
+export function withAdvice(backend: Backend): Backend {
+  const wrapped: Record<string, unknown> = { name: backend.name };
+  for (const key of Object.keys(proto(backend)) as Array<keyof Backend>) {
+    const fn = backend[key];
+    if (typeof fn !== 'function') continue;
+    wrapped[key] = (...args: unknown[]) => {
+      try {
+        return (fn as (...a: unknown[]) => unknown).apply(backend, args);
+      } catch (e) {
+        throw advise(e, args);
+      }
+    };
+  }
+  return wrapped as unknown as Backend;
+}
+
+function proto(backend: Backend): Record<string, unknown> {
+  const keys: Record<string, unknown> = {};
+  for (let o: object | null = backend; o && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
+    for (const k of Object.getOwnPropertyNames(o)) if (k !== 'constructor') keys[k] ??= true;
+  }
+  return keys;
+}
+
+export type { SystemError };

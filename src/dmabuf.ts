@@ -1,0 +1,144 @@
+import { Access, accessArg, pollEvents, protFlags, syncFlags } from './access';
+import { toLength, toSize } from './args';
+import type { Backend } from './backend';
+import { FdResource } from './fd-resource';
+import { parseFdinfo } from './fdinfo';
+import { DmaBufMapping } from './mapping';
+import type { Memfd } from './memfd';
+import { Resource } from './resource';
+import { SyncFile } from './sync-file';
+import { systemError } from './system-error';
+import * as uapi from './uapi';
+import type { WaitOptions } from './wait';
+
+export interface DmaBufInfo {
+  size: bigint;
+  /** The exporter: 'udmabuf', the heap's name ('system'), 'drm', 'nv_dmabuf'… */
+  exporter: string;
+  /** The name set with setName(), or '' when none is set. */
+  name: string;
+  /** References to the file beyond this fd: dups, mappings, importers. */
+  count: number;
+}
+
+/** A range of a memfd that a udmabuf wraps: the same pages, seen two ways. */
+export interface MemfdRange {
+  memfd: Memfd;
+  offset: bigint;
+  size: bigint;
+}
+
+/**
+ * A dma-buf: a buffer shared between devices and the CPU. It may come from
+ * udmabuf, a dma-heap, a DRM driver, CUDA, or an fd another program passed in.
+ */
+export class DmaBuf extends FdResource {
+  readonly size: bigint;
+  /** The memfd ranges behind a udmabuf; undefined for other exporters. */
+  readonly memfdRanges: readonly MemfdRange[] | undefined;
+  readonly #owned: Memfd | undefined;
+
+  /**
+   * @internal Takes ownership of `fd`, a dma-buf (see adoptDmaBuf). `owned`
+   * is a memfd this buffer made and closes with itself.
+   */
+  constructor(kernel: Backend, fd: number, size: bigint, parent: Resource, ranges?: MemfdRange[], owned?: Memfd) {
+    super(kernel, fd, parent);
+    this.size = size;
+    this.memfdRanges = ranges && Object.freeze(ranges.map((r) => Object.freeze({ ...r })));
+    this.#owned = owned;
+  }
+
+  info(): DmaBufInfo {
+    this.assertOpen();
+    const f = parseFdinfo(this.kernel.readFdinfo(this.fd));
+    return {
+      size: BigInt(f.get('size') ?? this.size),
+      exporter: f.get('exp_name') ?? '',
+      name: f.get('name') ?? '',
+      count: Number(f.get('count') ?? 0),
+    };
+  }
+
+  get exporter(): string {
+    return this.info().exporter;
+  }
+
+  get name(): string {
+    return this.info().name;
+  }
+
+  /** Names the buffer (shown in fdinfo and /proc/<pid>/fd); shorter than 32 bytes. */
+  setName(name: string): void {
+    this.assertOpen();
+    if (typeof name !== 'string') throw new TypeError('name must be a string');
+    this.kernel.dmaBufSetName(this.fd, name);
+  }
+
+  /**
+   * Maps the buffer for the CPU. Bracket access with the mapping's
+   * begin()/end() (DMA_BUF_IOCTL_SYNC).
+   */
+  map(access: Access = 'rw', range: { offset?: number | bigint; length?: number | bigint } = {}): DmaBufMapping {
+    this.assertOpen();
+    const acc = accessArg(access);
+    const offset = toSize(range.offset ?? 0, 'offset');
+    const length = toLength(range.length ?? this.size - offset, 'length');
+    const view = this.kernel.mmap(this.fd, length, protFlags(acc), uapi.MAP_SHARED, offset);
+    return new DmaBufMapping(this.kernel, this.fd, view, acc, this);
+  }
+
+  /**
+   * A sync_file of the fences that `access` would wait for: 'read' gives the
+   * writers' fences, 'write' and 'rw' give every fence.
+   */
+  exportSyncFile(access: Access): SyncFile {
+    this.assertOpen();
+    const fd = this.kernel.dmaBufExportSyncFile(this.fd, syncFlags(accessArg(access)));
+    return new SyncFile(this.kernel, fd, this.parent!);
+  }
+
+  /** Adds a sync_file's fences to the buffer: as a writer for 'write'/'rw', else as a reader. */
+  importSyncFile(syncFile: SyncFile, access: Access): void {
+    this.assertOpen();
+    syncFile.assertOpen();
+    this.kernel.dmaBufImportSyncFile(this.fd, syncFlags(accessArg(access)), syncFile.fd);
+  }
+
+  /** True when `access` could start now without waiting on a fence. */
+  idle(access: Access): boolean {
+    this.assertOpen();
+    const events = pollEvents(accessArg(access));
+    return (this.kernel.poll(this.fd, events) & events) !== 0;
+  }
+
+  /** Resolves once the fences that `access` conflicts with have signalled. */
+  async waitIdle(access: Access, options?: WaitOptions): Promise<void> {
+    await this.waitFor(pollEvents(accessArg(access)), options);
+  }
+
+  protected override release(): void {
+    try {
+      super.release();
+    } finally {
+      this.#owned?.close();
+    }
+  }
+}
+
+/**
+ * Wraps an fd as a DmaBuf, taking ownership of it: on any failure the fd is
+ * closed, so nothing is left half-made.
+ */
+export function adoptDmaBuf(kernel: Backend, fd: number, parent: Resource, ranges?: MemfdRange[], owned?: Memfd): DmaBuf {
+  try {
+    if (!kernel.readlinkFd(fd).startsWith('/dmabuf:')) {
+      throw systemError('EINVAL', 'dma_buf_get', `fd ${fd} is not a dma-buf`);
+    }
+    return new DmaBuf(kernel, fd, kernel.lseek(fd, 0n, uapi.SEEK_END), parent, ranges, owned);
+  } catch (e) {
+    kernel.close(fd);
+    owned?.close();
+    throw e;
+  }
+}

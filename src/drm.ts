@@ -1,0 +1,105 @@
+import { Access, accessArg } from './access';
+import type { Backend, DrmVersion } from './backend';
+import { adoptDmaBuf, DmaBuf } from './dmabuf';
+import { FdResource } from './fd-resource';
+import { Resource } from './resource';
+import * as uapi from './uapi';
+
+export interface DumbBufferOptions {
+  width: number;
+  height: number;
+  /** Bits per pixel. */
+  bpp: number;
+}
+
+/** An open DRM node (/dev/dri/card* or renderD*). */
+export class DrmDevice extends FdResource {
+  constructor(kernel: Backend, fd: number, readonly path: string, readonly version: DrmVersion, parent: Resource) {
+    super(kernel, fd, parent);
+  }
+
+  /** The driver's name: 'vgem', 'amdgpu', 'i915'… */
+  get driver(): string {
+    return this.version.name;
+  }
+
+  /** A dumb buffer: linear memory any KMS driver can allocate (primary nodes only). */
+  createDumb(options: DumbBufferOptions): DumbBuffer {
+    this.assertOpen();
+    const { width, height, bpp } = options;
+    for (const [k, v] of Object.entries({ width, height, bpp })) {
+      if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new TypeError(`${k} must be a 32-bit unsigned integer, got ${String(v)}`);
+    }
+    const dumb = this.kernel.drmCreateDumb(this.fd, width, height, bpp, 0);
+    return new DumbBuffer(this, dumb.handle, dumb.pitch, dumb.size);
+  }
+
+  /** Exports a GEM object as a dma-buf (PRIME); 'read' gives a read-only file. */
+  exportHandle(handle: number, access: Access = 'rw'): DmaBuf {
+    this.assertOpen();
+    const flags = uapi.DRM_CLOEXEC | (accessArg(access) === 'read' ? 0 : uapi.DRM_RDWR);
+    return adoptDmaBuf(this.kernel, this.kernel.drmPrimeHandleToFd(this.fd, handle, flags), this.parent!);
+  }
+
+  /**
+   * Imports a dma-buf as a GEM handle of this file. Importing the same buffer
+   * again gives the same handle; release it with closeHandle().
+   */
+  importDmaBuf(buf: DmaBuf): number {
+    this.assertOpen();
+    buf.assertOpen();
+    return this.kernel.drmPrimeFdToHandle(this.fd, buf.fd);
+  }
+
+  closeHandle(handle: number): void {
+    this.assertOpen();
+    this.kernel.drmGemClose(this.fd, handle);
+  }
+
+  /**
+   * vgem only: attaches an unsignalled fence to the buffer's reservation, as
+   * a writer or a reader. vgem signals it itself after 10 s if nobody does.
+   */
+  attachFence(handle: number, access: 'read' | 'write' = 'write'): VgemFence {
+    this.assertOpen();
+    const flags = accessArg(access) === 'write' ? uapi.VGEM_FENCE_WRITE : 0;
+    return new VgemFence(this, this.kernel.vgemFenceAttach(this.fd, handle, flags));
+  }
+
+  /** @internal */
+  signalFence(id: number): void {
+    this.assertOpen();
+    this.kernel.vgemFenceSignal(this.fd, id);
+  }
+}
+
+/** A fence vgem attached to a buffer; signal() completes it. */
+export class VgemFence {
+  constructor(private readonly device: DrmDevice, readonly id: number) {}
+
+  signal(): void {
+    this.device.signalFence(this.id);
+  }
+}
+
+/** A dumb buffer; closing it destroys the GEM object's handle. */
+export class DumbBuffer extends Resource {
+  constructor(readonly device: DrmDevice, readonly handle: number, readonly pitch: number, readonly size: bigint) {
+    super(device);
+  }
+
+  /** Exports the buffer as a dma-buf. */
+  export(access: Access = 'rw'): DmaBuf {
+    this.assertOpen();
+    return this.device.exportHandle(this.handle, access);
+  }
+
+  attachFence(access: 'read' | 'write' = 'write'): VgemFence {
+    this.assertOpen();
+    return this.device.attachFence(this.handle, access);
+  }
+
+  protected release(): void {
+    this.device.kernel.drmDestroyDumb(this.device.fd, this.handle);
+  }
+}

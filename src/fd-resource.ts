@@ -1,0 +1,25 @@
+import type { Backend } from './backend';
+import { Resource } from './resource';
+import { waitReady, WaitOptions } from './wait';
+
+/** A Resource that owns one fd of the backend's process. */
+export abstract class FdResource extends Resource {
+  /** The caller has checked `parent` is open before it made `fd`. */
+  protected constructor(
+    readonly kernel: Backend,
+    readonly fd: number,
+    parent?: Resource,
+  ) {
+    super(parent);
+    this.guard(() => kernel.close(fd));
+  }
+
+  protected release(): void {
+    this.kernel.close(this.fd);
+  }
+
+  protected waitFor(events: number, options: WaitOptions = {}): Promise<number> {
+    this.assertOpen();
+    return waitReady(this.kernel, this.fd, events, options, (cancel) => this.onClose(cancel));
+  }
+}

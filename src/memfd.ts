@@ -1,0 +1,62 @@
+import { Access, accessArg, protFlags } from './access';
+import { toLength, toSize } from './args';
+import type { Backend } from './backend';
+import { FdResource } from './fd-resource';
+import { Mapping } from './mapping';
+import { Resource } from './resource';
+import * as uapi from './uapi';
+
+export type Seal = 'seal' | 'shrink' | 'grow' | 'write' | 'future-write';
+
+const SEALS: Record<Seal, number> = {
+  seal: uapi.F_SEAL_SEAL,
+  shrink: uapi.F_SEAL_SHRINK,
+  grow: uapi.F_SEAL_GROW,
+  write: uapi.F_SEAL_WRITE,
+  'future-write': uapi.F_SEAL_FUTURE_WRITE,
+};
+
+/** Anonymous shared memory (memfd_create with sealing allowed): what udmabuf wraps. */
+export class Memfd extends FdResource {
+  constructor(kernel: Backend, fd: number, readonly size: bigint, parent: Resource) {
+    super(kernel, fd, parent);
+  }
+
+  get seals(): Seal[] {
+    this.assertOpen();
+    const bits = this.kernel.getSeals(this.fd);
+    return (Object.keys(SEALS) as Seal[]).filter((s) => bits & SEALS[s]);
+  }
+
+  seal(...seals: Seal[]): void {
+    this.assertOpen();
+    let bits = 0;
+    for (const s of seals) {
+      if (!(s in SEALS)) throw new TypeError(`unknown seal '${String(s)}': use ${Object.keys(SEALS).join(', ')}`);
+      bits |= SEALS[s];
+    }
+    this.kernel.addSeals(this.fd, bits);
+  }
+
+  /** Maps the memfd's pages shared; the view aliases them, and any udmabuf made from them. */
+  map(access: Access = 'rw', range: { offset?: number | bigint; length?: number | bigint } = {}): Mapping {
+    this.assertOpen();
+    const acc = accessArg(access);
+    const offset = toSize(range.offset ?? 0, 'offset');
+    const length = toLength(range.length ?? this.size - offset, 'length');
+    const view = this.kernel.mmap(this.fd, length, protFlags(acc), uapi.MAP_SHARED, offset);
+    return new Mapping(this.kernel, view, acc, this);
+  }
+}
+
+/** Creates a memfd of `size` bytes that allows sealing. */
+export function createMemfd(kernel: Backend, size: bigint, name: string, parent: Resource): Memfd {
+  const fd = kernel.memfdCreate(name, uapi.MFD_CLOEXEC | uapi.MFD_ALLOW_SEALING);
+  try {
+    kernel.ftruncate(fd, size);
+  } catch (e) {
+    kernel.close(fd);
+    throw e;
+  }
+  return new Memfd(kernel, fd, size, parent);
+}

@@ -1,0 +1,40 @@
+import { afterEach, beforeEach, expect } from 'vitest';
+import { DEVICE, describeEachBackend, itWith, openOn } from '../backends';
+import type { DmaBridge } from '../../src';
+
+describeEachBackend('dma-heaps through the API', (b) => {
+  const it = itWith(b, DEVICE.systemHeap);
+  let dmb: DmaBridge;
+  beforeEach(() => {
+    dmb = openOn(b);
+  });
+  afterEach(() => dmb.close());
+
+  it('lists the system heap', () => {
+    expect(dmb.heaps()).toContain('system');
+  });
+
+  it('allocates zeroed buffers rounded up to whole pages', () => {
+    using buf = dmb.allocHeap(5000);
+    expect(buf.size).toBe(8192n);
+    expect(buf.exporter).toBe('system');
+    using map = buf.map('read');
+    using _ = map.begin('read');
+    expect(map.view.every((x) => x === 0)).toBe(true);
+  });
+
+  it('refuses a zero length with EINVAL', () => {
+    expect(() => dmb.allocHeap(0)).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'DMA_HEAP_IOCTL_ALLOC' }));
+  });
+
+  it('gives a read-only buffer that refuses a writable mapping with EACCES', () => {
+    using buf = dmb.allocHeap(4096, { access: 'read' });
+    expect(() => buf.map('rw')).toThrow(expect.objectContaining({ code: 'EACCES', syscall: 'mmap' }));
+    using map = buf.map('read');
+    expect(map.view.length).toBe(4096);
+  });
+
+  it('says which heap is missing', () => {
+    expect(() => dmb.allocHeap(4096, { heap: 'no-such-heap' })).toThrow(expect.objectContaining({ code: 'ENOENT', syscall: 'open', message: expect.stringMatching(/dma_heap\/no-such-heap/) }));
+  });
+});

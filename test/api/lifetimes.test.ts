@@ -1,0 +1,45 @@
+import { expect } from 'vitest';
+import { DEVICE, describeEachBackend, itWith, openOn } from '../backends';
+
+describeEachBackend('no fd leaks', (b) => {
+  const it = itWith(b, DEVICE.udmabuf);
+
+  it('opening and closing thousands of objects returns the fd table to where it was', () => {
+    const dmb = openOn(b);
+    const before = dmb.kernel.openFds();
+    const rounds = b.name === 'native' ? 500 : 1000;
+    for (let i = 0; i < rounds; i++) {
+      const buf = dmb.createUdmabuf(4096);
+      const map = buf.map('rw');
+      const sync = buf.exportSyncFile('rw');
+      if (i % 2) {
+        buf.close();
+      } else {
+        map.unmap();
+        sync.close();
+        buf.close();
+      }
+    }
+    dmb.close();
+    expect(dmb.kernel.openFds()).toEqual(before);
+  });
+
+  it('a failed import leaves no fd behind', () => {
+    using dmb = openOn(b);
+    using mem = dmb.createMemfd(4096);
+    const before = dmb.kernel.openFds();
+    expect(() => dmb.importDmaBuf(mem.fd)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    expect(() => dmb.importSyncFile(mem.fd)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    expect(dmb.kernel.openFds()).toEqual(before);
+  });
+
+  it('an imported dma-buf is a duplicate: closing it leaves the caller\'s fd open', () => {
+    using dmb = openOn(b);
+    using buf = dmb.createUdmabuf(4096);
+    const imported = dmb.importDmaBuf(buf.fd);
+    expect(imported.fd).not.toBe(buf.fd);
+    expect(imported.exporter).toBe('udmabuf');
+    imported.close();
+    expect(buf.info().size).toBe(4096n);
+  });
+});
