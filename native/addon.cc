@@ -1,0 +1,34 @@
+#include <napi.h>
+
+#include "bindings.h"
+#include "instance.h"
+
+namespace {
+
+// Releases what the program left, before Node finalizes this environment's
+// objects. Asynchronous, so the loop can run the watches' close callbacks.
+void Cleanup(napi_async_cleanup_hook_handle hook, void* arg) {
+  Instance* instance = static_cast<Instance*>(arg);
+  instance->mappings.UnmapAll();
+  instance->watches.StopAll(hook);
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  Instance* instance = new Instance();
+  env.SetInstanceData(instance);
+  NAPI_THROW_IF_FAILED(env, napi_add_async_cleanup_hook(env, Cleanup, instance, nullptr), exports);
+  InitFiles(env, exports);
+  InitMemfd(env, exports);
+  InitMapping(env, exports);
+  InitDmaBuf(env, exports);
+  InitUdmabuf(env, exports);
+  InitHeap(env, exports);
+  InitDrm(env, exports);
+  InitSyncFile(env, exports);
+  InitWatch(env, exports);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(dmabridge, Init)

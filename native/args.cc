@@ -1,0 +1,66 @@
+#include "args.h"
+
+#include <cmath>
+
+#include "error.h"
+
+namespace {
+
+double IntegerArg(const Napi::Value& v, const char* name, double min, double max, const char* range) {
+  if (!v.IsNumber()) ThrowTypeError(v.Env(), std::string(name) + " must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(std::trunc(d) == d && d >= min && d <= max)) {
+    ThrowTypeError(v.Env(), std::string(name) + " must be an integer in " + range);
+  }
+  return d;
+}
+
+}  // namespace
+
+int32_t Int32Arg(const Napi::Value& v, const char* name) {
+  return static_cast<int32_t>(IntegerArg(v, name, -2147483648.0, 2147483647.0, "int32 range"));
+}
+
+uint32_t Uint32Arg(const Napi::Value& v, const char* name) {
+  double d = IntegerArg(v, name, -2147483648.0, 4294967295.0, "[-2^31, 2^32)");
+  return d < 0 ? static_cast<uint32_t>(static_cast<int32_t>(d)) : static_cast<uint32_t>(d);
+}
+
+size_t SizeArg(const Napi::Value& v, const char* name) {
+  return static_cast<size_t>(IntegerArg(v, name, 0, 9007199254740991.0, "[0, 2^53)"));
+}
+
+uint64_t U64Arg(const Napi::Value& v, const char* name) {
+  if (!v.IsBigInt()) ThrowTypeError(v.Env(), std::string(name) + " must be a bigint");
+  bool lossless = false;
+  uint64_t value = v.As<Napi::BigInt>().Uint64Value(&lossless);
+  if (!lossless) ThrowTypeError(v.Env(), std::string(name) + " must be a bigint in [0, 2^64)");
+  return value;
+}
+
+int64_t I64Arg(const Napi::Value& v, const char* name) {
+  if (!v.IsBigInt()) ThrowTypeError(v.Env(), std::string(name) + " must be a bigint");
+  bool lossless = false;
+  int64_t value = v.As<Napi::BigInt>().Int64Value(&lossless);
+  if (!lossless) ThrowTypeError(v.Env(), std::string(name) + " must be a bigint in [-2^63, 2^63)");
+  return value;
+}
+
+std::string StringArg(const Napi::Value& v, const char* name) {
+  if (!v.IsString()) ThrowTypeError(v.Env(), std::string(name) + " must be a string");
+  std::string s = v.As<Napi::String>().Utf8Value();
+  if (s.find('\0') != std::string::npos) {
+    ThrowTypeError(v.Env(), std::string(name) + " must not contain NUL characters");
+  }
+  return s;
+}
+
+Napi::Function FunctionArg(const Napi::Value& v, const char* name) {
+  if (!v.IsFunction()) ThrowTypeError(v.Env(), std::string(name) + " must be a function");
+  return v.As<Napi::Function>();
+}
+
+Napi::Object ObjectArg(const Napi::Value& v, const char* name) {
+  if (!v.IsObject()) ThrowTypeError(v.Env(), std::string(name) + " must be an object");
+  return v.As<Napi::Object>();
+}

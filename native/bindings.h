@@ -1,0 +1,17 @@
+#pragma once
+#include <napi.h>
+
+// Each kernel interface's file adds its functions to the addon's exports.
+void InitFiles(Napi::Env env, Napi::Object exports);
+void InitMemfd(Napi::Env env, Napi::Object exports);
+void InitMapping(Napi::Env env, Napi::Object exports);
+void InitDmaBuf(Napi::Env env, Napi::Object exports);
+void InitUdmabuf(Napi::Env env, Napi::Object exports);
+void InitHeap(Napi::Env env, Napi::Object exports);
+void InitDrm(Napi::Env env, Napi::Object exports);
+void InitSyncFile(Napi::Env env, Napi::Object exports);
+void InitWatch(Napi::Env env, Napi::Object exports);
+
+inline void Export(Napi::Env env, Napi::Object exports, const char* name, Napi::Function::Callback fn) {
+  exports.Set(name, Napi::Function::New(env, fn, name));
+}

@@ -1,0 +1,39 @@
+#include "error.h"
+
+#include <string.h>
+#include <uv.h>
+
+#include <string>
+
+namespace {
+
+// ENOTSUPP is kernel-internal, so libc has no name for it, but some exporters
+// (CUDA's dma-bufs on mmap) return it to user space.
+constexpr int kEnotsupp = 524;
+
+std::string ErrnoName(int err) {
+  if (err == kEnotsupp) return "ENOTSUPP";
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+  if (const char* name = strerrorname_np(err)) return name;
+#else
+  char buf[64];
+  uv_err_name_r(-err, buf, sizeof buf);
+  if (strncmp(buf, "Unknown", 7) != 0) return buf;
+#endif
+  return "E" + std::to_string(err);
+}
+
+}  // namespace
+
+void ThrowErrno(Napi::Env env, int err, const char* syscall) {
+  std::string code = ErrnoName(err);
+  Napi::Error error = Napi::Error::New(env, std::string(syscall) + " failed: " + code);
+  error.Set("code", code);
+  error.Set("errno", Napi::Number::New(env, -err));
+  error.Set("syscall", syscall);
+  throw error;
+}
+
+void ThrowTypeError(Napi::Env env, const std::string& message) {
+  throw Napi::TypeError::New(env, message);
+}

@@ -1,0 +1,13 @@
+#pragma once
+#include <napi.h>
+
+#include "mapping.h"
+#include "watch.h"
+
+// Per-environment state, so the addon loads in worker threads too.
+struct Instance {
+  Mappings mappings;
+  Watches watches;
+};
+
+inline Instance& GetInstance(Napi::Env env) { return *env.GetInstanceData<Instance>(); }

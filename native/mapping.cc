@@ -1,0 +1,108 @@
+// mmap(2) and munmap(2), with each mapping exposed as a Uint8Array over an
+// external ArrayBuffer of exactly the mapped bytes.
+#include "mapping.h"
+
+#include <sys/mman.h>
+
+#include "args.h"
+#include "bindings.h"
+#include "error.h"
+#include "instance.h"
+
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+
+struct Mapping {
+  void* address;
+  size_t length;
+  bool unmapped;
+  // Null once the table is gone (environment cleanup) or no longer lists it.
+  Mappings* table;
+};
+
+namespace {
+
+void Forget(Mapping* m) {
+  if (!m->table) return;
+  auto it = m->table->by_address.find(m->address);
+  if (it != m->table->by_address.end() && it->second == m) m->table->by_address.erase(it);
+  m->table = nullptr;
+}
+
+// Runs when the ArrayBuffer is collected or detached, or when Node tears the
+// environment down; also when creating the ArrayBuffer failed.
+void Finalize(napi_env, void*, void* hint) {
+  Mapping* m = static_cast<Mapping*>(hint);
+  if (!m->unmapped) ::munmap(m->address, m->length);
+  Forget(m);
+  delete m;
+}
+
+Napi::Value Mmap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = Int32Arg(info[0], "fd");
+  size_t length = SizeArg(info[1], "length");
+  int prot = static_cast<int>(Uint32Arg(info[2], "prot"));
+  int flags = static_cast<int>(Uint32Arg(info[3], "flags"));
+  int64_t offset = I64Arg(info[4], "offset");
+  // There is no address argument, and a fixed mapping could replace memory
+  // the process is using.
+  if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
+    ThrowTypeError(env, "mmap does not take MAP_FIXED or MAP_FIXED_NOREPLACE");
+  }
+  void* address = ::mmap(nullptr, length, prot, flags, fd, offset);
+  if (address == MAP_FAILED) ThrowErrno(env, errno, "mmap");
+
+  Mappings& table = GetInstance(env).mappings;
+  Mapping* m = new Mapping{address, length, false, &table};
+  table.by_address[address] = m;
+  // From here the finalizer owns the mapping, even if this fails: Node calls
+  // it when it cannot create the buffer (a length past Buffer's limit, 4 GiB
+  // in Node 20). node-addon-api's wrapper would free its own data twice then.
+  napi_value buffer;
+  NAPI_THROW_IF_FAILED(env, napi_create_external_arraybuffer(env, address, length, Finalize, m, &buffer), Napi::Value());
+  return Napi::Uint8Array::New(env, length, Napi::ArrayBuffer(env, buffer), 0);
+}
+
+Napi::Value Munmap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Value arg = info[0];
+  if (!arg.IsTypedArray() || arg.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    ThrowTypeError(env, "view must be the Uint8Array that mmap returned");
+  }
+  Napi::Uint8Array view = arg.As<Napi::Uint8Array>();
+  Napi::ArrayBuffer buffer = view.ArrayBuffer();
+  Mappings& table = GetInstance(env).mappings;
+  auto it = table.by_address.find(buffer.Data());
+  if (buffer.Data() == nullptr || it == table.by_address.end()) {
+    ThrowTypeError(env, "view is not a mapping made by mmap, or it is already unmapped");
+  }
+  Mapping* m = it->second;
+  if (view.ByteOffset() != 0 || view.ByteLength() != m->length || buffer.ByteLength() != m->length) {
+    ThrowTypeError(env, "munmap takes the whole view that mmap returned, not a subarray of it");
+  }
+  // Detach first, so a view kept past this point reads as empty instead of
+  // touching unmapped memory.
+  buffer.Detach();
+  Forget(m);
+  if (::munmap(m->address, m->length) != 0) ThrowErrno(env, errno, "munmap");
+  m->unmapped = true;
+  return env.Undefined();
+}
+
+}  // namespace
+
+void Mappings::UnmapAll() {
+  for (auto& [address, m] : by_address) {
+    ::munmap(address, m->length);
+    m->unmapped = true;
+    m->table = nullptr;
+  }
+  by_address.clear();
+}
+
+void InitMapping(Napi::Env env, Napi::Object exports) {
+  Export(env, exports, "mmap", Mmap);
+  Export(env, exports, "munmap", Munmap);
+}

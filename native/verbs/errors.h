@@ -1,0 +1,21 @@
+#pragma once
+#include <napi.h>
+
+#include <string>
+
+// Errors of the verbs, in error.h's shape (code, negative errno, syscall).
+
+// That error as a value, to add properties to before throwing, with a message
+// of our own.
+Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const std::string& message);
+
+// Throws it with the message "<syscall> failed: <CODE> (<why>)".
+[[noreturn]] void ThrowErrnoWhy(Napi::Env env, int err, const char* syscall, const std::string& why);
+
+// The errno of a verb documented to return one: rdma-core returns it
+// positive, but providers pass some through negated (rxe's post_send does).
+inline int ReturnedErrno(int rc) { return rc < 0 ? -rc : rc; }
+
+// errno after a verb returned null or -1. A provider that failed without
+// setting it gets EIO rather than an error with code "0".
+int FailedErrno();

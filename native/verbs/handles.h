@@ -1,0 +1,60 @@
+#pragma once
+#include <napi.h>
+
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
+
+#include "abi.h"
+
+enum class VerbsKind : uint8_t { kContext, kPd, kMr, kCompChannel, kCq, kQp };
+
+struct VerbsObject {
+  VerbsKind kind;
+  // The ibv_context, ibv_pd, ibv_mr, ibv_comp_channel, ibv_cq or ibv_qp.
+  void* ptr;
+  // The handle of the context it was made on; 0 for a context.
+  uint64_t context;
+  // Contexts: objects made on it that are still alive. ibv_close_device does
+  // not refuse while they are, and their handles would then point at freed
+  // memory, so ibvCloseDevice answers EBUSY instead.
+  uint32_t children = 0;
+  // CQs: events ibvGetCqEvent returned and ibvAckCqEvents has not yet
+  // acknowledged. ibv_destroy_cq waits for all of them, forever if need be.
+  uint32_t unacked = 0;
+  // dma-buf MRs: the iova they were registered at.
+  uint64_t iova = 0;
+};
+
+// One environment's RDMA objects. JS holds them as handles: small integers
+// that are never reused, so a stale one reads as EBADF and never as a newer
+// object.
+class VerbsState {
+ public:
+  uint64_t NewHandle() { return next_handle_++; }
+  // Adds an object under `handle` (from NewHandle) and counts it on its context.
+  void Add(uint64_t handle, VerbsKind kind, void* ptr, uint64_t context);
+  // The object with `handle` when it is of `kind`, else null.
+  VerbsObject* Find(uint64_t handle, VerbsKind kind);
+  void Remove(uint64_t handle);
+
+  // The object that `arg` names as argument `name`; a TypeError when it is not
+  // a handle, EBADF (with `syscall`) when it names no live object of `kind`.
+  VerbsObject& Get(const Napi::Value& arg, const char* name, VerbsKind kind, const char* syscall);
+
+  // At environment cleanup: destroys what is left, children first.
+  void ReleaseAll();
+
+  // MRs over CPU memory by lkey, to check that inline sends read from one.
+  std::unordered_multimap<uint32_t, const ibv::mr*> mrs_by_lkey;
+
+  // Reused by the post and poll paths, so that they allocate only to grow.
+  std::vector<ibv::send_wr> send_wrs;
+  std::vector<ibv::recv_wr> recv_wrs;
+  std::vector<ibv::sge> sges;
+  std::vector<ibv::wc> wcs;
+
+ private:
+  uint64_t next_handle_ = 1;
+  std::unordered_map<uint64_t, VerbsObject> objects_;
+};

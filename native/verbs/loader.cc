@@ -1,0 +1,108 @@
+// dlopen of libibverbs.so.1. The library stays loaded for the life of the
+// process: it is shared by every environment (dlopen counts references
+// anyway), and providers it loaded keep pointers into it.
+#include "loader.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <string.h>
+
+#include <string>
+
+#include "errors.h"
+
+namespace {
+
+constexpr const char* kLibrary = "libibverbs.so.1";
+constexpr const char* kRemedy = "install rdma-core (Debian: ibverbs-providers, libibverbs1)";
+
+struct Loaded {
+  Verbs verbs = {};
+  bool ok = false;
+  std::string error;
+};
+
+void* Symbol(void* library, const char* name, const char* version) {
+#ifdef __GLIBC__
+  return dlvsym(library, name, version);
+#else
+  (void)version;  // musl binds the default version (name@@...), the one wanted
+  return dlsym(library, name);
+#endif
+}
+
+template <typename Fn>
+bool Resolve(void* library, const char* name, const char* version, Fn* slot) {
+  void* symbol = Symbol(library, name, version);
+  *slot = reinterpret_cast<Fn>(symbol);
+  return symbol != nullptr;
+}
+
+Loaded* Load() {
+  Loaded* loaded = new Loaded();
+  void* library = dlopen(kLibrary, RTLD_NOW | RTLD_LOCAL);
+  if (!library) {
+    const char* why = dlerror();
+    if (why && strstr(why, "No such file")) {
+      loaded->error = std::string(kLibrary) + " not found: " + kRemedy;
+    } else {
+      loaded->error = std::string(kLibrary) + " failed to load (" + (why ? why : "unknown error") + "): " + kRemedy;
+    }
+    return loaded;
+  }
+
+  Verbs& v = loaded->verbs;
+  std::string missing;
+  auto need = [&](auto* slot, const char* name, const char* version) {
+    if (!Resolve(library, name, version, slot) && missing.empty()) missing = std::string(name) + "@" + version;
+  };
+  need(&v.get_device_list, "ibv_get_device_list", "IBVERBS_1.1");
+  need(&v.free_device_list, "ibv_free_device_list", "IBVERBS_1.1");
+  need(&v.get_device_name, "ibv_get_device_name", "IBVERBS_1.1");
+  need(&v.get_device_guid, "ibv_get_device_guid", "IBVERBS_1.1");
+  need(&v.open_device, "ibv_open_device", "IBVERBS_1.1");
+  need(&v.close_device, "ibv_close_device", "IBVERBS_1.1");
+  need(&v.query_device, "ibv_query_device", "IBVERBS_1.1");
+  need(&v.query_port, "ibv_query_port", "IBVERBS_1.1");
+  need(&v.query_gid, "ibv_query_gid", "IBVERBS_1.1");
+  need(&v.get_async_event, "ibv_get_async_event", "IBVERBS_1.1");
+  need(&v.ack_async_event, "ibv_ack_async_event", "IBVERBS_1.1");
+  need(&v.alloc_pd, "ibv_alloc_pd", "IBVERBS_1.1");
+  need(&v.dealloc_pd, "ibv_dealloc_pd", "IBVERBS_1.1");
+  // verbs.h's ibv_reg_mr macro calls ibv_reg_mr_iova2 when the access flags
+  // are not a compile-time constant; this version runs the same code.
+  need(&v.reg_mr, "ibv_reg_mr", "IBVERBS_1.1");
+  need(&v.dereg_mr, "ibv_dereg_mr", "IBVERBS_1.1");
+  need(&v.create_comp_channel, "ibv_create_comp_channel", "IBVERBS_1.0");
+  need(&v.destroy_comp_channel, "ibv_destroy_comp_channel", "IBVERBS_1.0");
+  need(&v.create_cq, "ibv_create_cq", "IBVERBS_1.1");
+  need(&v.destroy_cq, "ibv_destroy_cq", "IBVERBS_1.1");
+  need(&v.get_cq_event, "ibv_get_cq_event", "IBVERBS_1.1");
+  need(&v.ack_cq_events, "ibv_ack_cq_events", "IBVERBS_1.1");
+  need(&v.create_qp, "ibv_create_qp", "IBVERBS_1.1");
+  need(&v.modify_qp, "ibv_modify_qp", "IBVERBS_1.1");
+  need(&v.destroy_qp, "ibv_destroy_qp", "IBVERBS_1.1");
+  Resolve(library, "ibv_reg_dmabuf_mr", "IBVERBS_1.12", &v.reg_dmabuf_mr);
+  if (!missing.empty()) {
+    loaded->error = std::string(kLibrary) + " lacks " + missing + ": " + kRemedy;
+    dlclose(library);
+    return loaded;
+  }
+  loaded->ok = true;
+  return loaded;
+}
+
+const Loaded& Get() {
+  static const Loaded* loaded = Load();
+  return *loaded;
+}
+
+}  // namespace
+
+const Verbs& RequireVerbs(Napi::Env env) {
+  const Loaded& l = Get();
+  if (!l.ok) throw ErrnoError(env, ENOSYS, "dlopen", l.error);
+  return l.verbs;
+}
+
+const Verbs& LoadedVerbs() { return Get().verbs; }
