@@ -13,9 +13,12 @@ export function syncFlags(access: Access): number {
   return { read: uapi.DMA_BUF_SYNC_READ, write: uapi.DMA_BUF_SYNC_WRITE, rw: uapi.DMA_BUF_SYNC_RW }[access];
 }
 
-export function protFlags(access: Access): number {
-  return { read: uapi.PROT_READ, write: uapi.PROT_WRITE, rw: uapi.PROT_READ | uapi.PROT_WRITE }[access];
-}
+/**
+ * Every CPU view is mapped readable and writable, whatever access it is for:
+ * JS cannot make a Uint8Array read-only, and a store into a PROT_READ mapping
+ * would kill the process with SIGSEGV instead of throwing.
+ */
+export const VIEW_PROT = uapi.PROT_READ | uapi.PROT_WRITE;
 
 /** A dma-buf is ready for reading once writers are done, for writing once everyone is. */
 export function pollEvents(access: Access): number {

@@ -59,6 +59,24 @@ const byCall: Record<string, Record<string, Advice>> = {
     ENOENT: () => 'no pending fence has that id: it was signalled already or never attached',
     ETIMEDOUT: () => 'vgem signalled this fence itself after its 10 s timeout',
   },
+  ibv_reg_mr: {
+    ENOMEM: () => 'pinning this memory would pass the locked-memory limit (RLIMIT_MEMLOCK): raise `ulimit -l` (or memlock in /etc/security/limits.conf), register less, or run with CAP_IPC_LOCK',
+    EPERM: () => 'the locked-memory limit is 0 and the process lacks CAP_IPC_LOCK: raise `ulimit -l`',
+    EINVAL: () => "invalid access flags: remote write or atomic access needs 'local-write' too",
+    EFAULT: () => 'the memory cannot be pinned (a PFN mapping, such as an mmap of a dma-buf): register the dma-buf with registerDmaBuf instead',
+  },
+  ibv_reg_dmabuf_mr: {
+    EINVAL: () => 'offset + length must lie inside the dma-buf, length must be non-zero, offset and iova must share their offset within a page, and access may hold only local-write, remote-*, relaxed-ordering',
+  },
+  ibv_dealloc_pd: {
+    EBUSY: () => 'memory regions or queue pairs still use this protection domain: close them first (ProtectionDomain.close() does)',
+  },
+  ibv_open_device: {
+    EACCES: () => 'no permission on /dev/infiniband/uverbs*: join the group that owns it (often rdma)',
+  },
+  ibv_modify_qp: {
+    EINVAL: () => 'the QP cannot move to that state with those attributes: check the peer endpoint (qpNum, GID, PSN) and the port',
+  },
   SYNC_IOC_MERGE: {
     ENOENT: () => 'the second fd is not a sync_file',
   },

@@ -116,7 +116,7 @@ export interface IbvCompChannel {
 }
 
 export interface IbvAsyncEvent {
-  /** IBV_EVENT_* (e.g. 10 PORT_ACTIVE, 11 PORT_ERR, 8 DEVICE_FATAL). */
+  /** IBV_EVENT_* (e.g. 9 PORT_ACTIVE, 10 PORT_ERR, 8 DEVICE_FATAL). */
   eventType: number;
   /** The port, QP handle or CQ handle the event concerns (port number for port events). */
   element: number;

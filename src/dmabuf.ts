@@ -1,4 +1,4 @@
-import { Access, accessArg, pollEvents, protFlags, syncFlags } from './access';
+import { Access, accessArg, pollEvents, syncFlags, VIEW_PROT } from './access';
 import { toLength, toSize } from './args';
 import type { Backend } from './backend';
 import { FdResource } from './fd-resource';
@@ -19,6 +19,8 @@ export interface DmaBufInfo {
   name: string;
   /** References to the file beyond this fd: dups, mappings, importers. */
   count: number;
+  /** Whether the fd was opened for writing (a read-only export cannot be mapped). */
+  writable: boolean;
 }
 
 /** A range of a memfd that a udmabuf wraps: the same pages, seen two ways. */
@@ -57,6 +59,7 @@ export class DmaBuf extends FdResource {
       exporter: f.get('exp_name') ?? '',
       name: f.get('name') ?? '',
       count: Number(f.get('count') ?? 0),
+      writable: (parseInt(f.get('flags') ?? '0', 8) & uapi.O_ACCMODE) === uapi.O_RDWR,
     };
   }
 
@@ -84,7 +87,10 @@ export class DmaBuf extends FdResource {
     const acc = accessArg(access);
     const offset = toSize(range.offset ?? 0, 'offset');
     const length = toLength(range.length ?? this.size - offset, 'length');
-    const view = this.kernel.mmap(this.fd, length, protFlags(acc), uapi.MAP_SHARED, offset);
+    if (!this.info().writable) {
+      throw systemError('EACCES', 'mmap', 'this dma-buf was exported read-only, and a JS view of it would crash the process on the first store: export it with write access to map it');
+    }
+    const view = this.kernel.mmap(this.fd, length, VIEW_PROT, uapi.MAP_SHARED, offset);
     return new DmaBufMapping(this.kernel, this.fd, view, acc, this);
   }
 

@@ -1,9 +1,10 @@
-import { Access, accessArg, protFlags } from './access';
+import { Access, accessArg, VIEW_PROT } from './access';
 import { toLength, toSize } from './args';
 import type { Backend } from './backend';
 import { FdResource } from './fd-resource';
 import { Mapping } from './mapping';
 import { Resource } from './resource';
+import { systemError } from './system-error';
 import * as uapi from './uapi';
 
 export type Seal = 'seal' | 'shrink' | 'grow' | 'write' | 'future-write';
@@ -44,7 +45,11 @@ export class Memfd extends FdResource {
     const acc = accessArg(access);
     const offset = toSize(range.offset ?? 0, 'offset');
     const length = toLength(range.length ?? this.size - offset, 'length');
-    const view = this.kernel.mmap(this.fd, length, protFlags(acc), uapi.MAP_SHARED, offset);
+    if (offset + BigInt(length) > this.size) {
+      // Past the end of a memfd a mapping succeeds, and touching it raises SIGBUS.
+      throw systemError('EINVAL', 'mmap', `the range ends past the memfd's ${this.size} bytes`);
+    }
+    const view = this.kernel.mmap(this.fd, length, VIEW_PROT, uapi.MAP_SHARED, offset);
     return new Mapping(this.kernel, view, acc, this);
   }
 }

@@ -1,5 +1,7 @@
 import { toFd, toSize } from './args';
 import type { Backend } from './backend';
+import type { IbvDeviceEntry } from './backend-verbs';
+import { Kernel, RdmaDevice } from './rdma/device';
 import { adoptDmaBuf, DmaBuf, MemfdRange } from './dmabuf';
 import { DrmDevice } from './drm';
 import { createMemfd, Memfd } from './memfd';
@@ -170,6 +172,34 @@ export class DmaBridge extends Resource {
       throw e;
     }
     return new SyncFile(this.kernel, own, this);
+  }
+
+  /** The RDMA devices libibverbs sees (rxe0, mlx5_0…). */
+  rdmaDevices(): IbvDeviceEntry[] {
+    this.assertOpen();
+    return this.#verbs.ibvGetDeviceList();
+  }
+
+  /** Opens an RDMA device by name, or the first one. */
+  openRdma(name?: string): RdmaDevice {
+    this.assertOpen();
+    const devices = this.rdmaDevices();
+    const entry = name === undefined ? devices[0] : devices.find((d) => d.name === name);
+    if (!entry) {
+      const have = devices.length ? `devices: ${devices.map((d) => d.name).join(', ')}` : 'no RDMA devices: for soft-RoCE, `rdma link add rxe0 type rxe netdev <interface>`';
+      throw systemError('ENODEV', 'ibv_open_device', `${name === undefined ? 'no RDMA device' : `no RDMA device '${name}'`} (${have})`);
+    }
+    const ctx = this.#verbs.ibvOpenDevice(entry.name);
+    try {
+      return new RdmaDevice(this.#verbs, ctx, entry.name, this.#verbs.ibvQueryDevice(ctx), this);
+    } catch (e) {
+      this.#verbs.ibvCloseDevice(ctx);
+      throw e;
+    }
+  }
+
+  get #verbs(): Kernel {
+    return this.kernel as Kernel;
   }
 
   /** A device node opened once and kept for the life of this object. */

@@ -53,6 +53,7 @@ export const DEVICE = {
   udmabuf: '/dev/udmabuf',
   systemHeap: '/dev/dma_heap/system',
   dri: '/dev/dri',
+  rdma: '/sys/class/infiniband/rxe0',
 } as const;
 
 /**

@@ -1,0 +1,127 @@
+import { spawnSync } from 'node:child_process';
+import { afterEach, beforeEach, expect } from 'vitest';
+import { DEVICE, describeEachBackend, itWith, openOn } from '../backends';
+import type { DmaBridge } from '../../src';
+import type { RdmaDevice } from '../../src/rdma/device';
+import type { ProtectionDomain } from '../../src/rdma/pd';
+import type { CompletionQueue } from '../../src/rdma/cq';
+import type { QueuePair } from '../../src/rdma/qp';
+
+// On both backends the device is soft-RoCE: rxe0 on lo in the VM, the
+// emulator's rxe profile elsewhere. Both answer as rxe does.
+describeEachBackend('RDMA on an rxe device', (b) => {
+  const it = itWith(b, DEVICE.rdma);
+  let dmb: DmaBridge;
+  let dev: RdmaDevice;
+  let pd: ProtectionDomain;
+  let cq: CompletionQueue;
+  let a: QueuePair;
+  let z: QueuePair;
+
+  beforeEach(() => {
+    dmb = openOn(b);
+    dev = dmb.openRdma('rxe0');
+    pd = dev.allocPd();
+    cq = dev.createCq(64);
+    a = pd.createQp(cq);
+    z = pd.createQp(cq);
+    a.connect(z.endpoint());
+    z.connect(a.endpoint());
+  });
+  afterEach(() => dmb.close());
+
+  it('describes the device, its port and its GID', () => {
+    expect(dmb.rdmaDevices()).toContainEqual(expect.objectContaining({ name: 'rxe0' }));
+    expect(dev.port(1)).toMatchObject({ state: 'active', linkLayer: 'ethernet' });
+    expect(dev.port(1).mtu).toBeGreaterThanOrEqual(1024);
+    expect(a.endpoint().gid).toBe('0:0:0:0:0:ffff:7f00:1');
+    expect(dev.canRegisterDmaBuf).toBe(false);
+    expect(a.state).toBe('rts');
+  });
+
+  it('refuses registerDmaBuf with EOPNOTSUPP, naming the memfd-pages fallback', () => {
+    using buf = dmb.createUdmabuf(64 << 10);
+    expect(() => pd.registerDmaBuf(buf)).toThrow(expect.objectContaining({ code: 'EOPNOTSUPP', syscall: 'ibv_reg_dmabuf_mr', message: expect.stringMatching(/fallback: 'memfd-pages'/) }));
+  });
+
+  it('RDMA-writes into a udmabuf registered through its memfd pages, seen through the dma-buf view', async () => {
+    using src = dmb.createUdmabuf(64 << 10);
+    using dst = dmb.createUdmabuf(64 << 10);
+    const srcMr = pd.registerDmaBuf(src, { fallback: 'memfd-pages' });
+    const dstMr = pd.registerDmaBuf(dst, { fallback: 'memfd-pages', access: ['local-write', 'remote-write'] });
+    expect(dstMr.via).toBe('memfd-pages');
+    expect(dstMr.rkey).toBe(dstMr.lkey);
+    using srcMap = src.map('rw');
+    {
+      using _ = srcMap.begin('write');
+      for (let i = 0; i < srcMap.view.length; i++) srcMap.view[i] = (i * 7) & 0xff;
+    }
+    a.postSend([{ opcode: 'write', local: { mr: srcMr }, remote: dstMr.remote(), id: 1n }]);
+    const wc = await cq.next({ timeout: 10000 });
+    expect(wc).toMatchObject({ wrId: 1n, status: 'success', opcode: 'rdma-write' });
+    using dstMap = dst.map('read');
+    using _ = dstMap.begin('read');
+    expect(Buffer.compare(dstMap.view, srcMap.view)).toBe(0);
+  });
+
+  it('write with immediate consumes a receive and delivers the immediate', async () => {
+    const local = new Uint8Array(4096).fill(9);
+    const remote = new Uint8Array(4096);
+    const lmr = pd.register(local);
+    const rmr = pd.register(remote, { access: ['local-write', 'remote-write'] });
+    z.postRecv([{ id: 77n }]);
+    a.postSend([{ opcode: 'write-imm', local: { mr: lmr, length: 100 }, remote: rmr.remote(), imm: 0xdeadbeef, id: 2n }]);
+    const got = [await cq.next({ timeout: 10000 }), await cq.next({ timeout: 10000 })];
+    expect(got).toContainEqual(expect.objectContaining({ wrId: 2n, status: 'success', opcode: 'rdma-write' }));
+    expect(got).toContainEqual(expect.objectContaining({ wrId: 77n, status: 'success', opcode: 'recv-rdma-with-imm', immData: 0xdeadbeef, byteLen: 100 }));
+    expect(remote.subarray(0, 100).every((x) => x === 9) && remote[100] === 0).toBe(true);
+  });
+
+  it('RDMA-reads, and sends into a posted receive, in one batched post', async () => {
+    const mine = new Uint8Array(8192);
+    const theirs = new Uint8Array(8192).fill(5);
+    const myMr = pd.register(mine);
+    const theirMr = pd.register(theirs, { access: ['local-write', 'remote-read'] });
+    const inbox = new Uint8Array(64);
+    z.postRecv([{ local: { mr: pd.register(inbox) }, id: 10n }]);
+    a.postSend([
+      { opcode: 'read', local: { mr: myMr, length: 4096 }, remote: theirMr.remote(), id: 3n },
+      { opcode: 'send', local: { mr: myMr, offset: 4096, length: 64 }, id: 4n },
+    ]);
+    const wcs = [];
+    for (let i = 0; i < 3; i++) wcs.push(await cq.next({ timeout: 10000 }));
+    expect(wcs.map((w) => w.status)).toEqual(['success', 'success', 'success']);
+    expect(wcs).toContainEqual(expect.objectContaining({ wrId: 3n, opcode: 'rdma-read', byteLen: 4096 }));
+    expect(wcs).toContainEqual(expect.objectContaining({ wrId: 10n, opcode: 'recv', byteLen: 64 }));
+    expect(mine.subarray(0, 4096).every((x) => x === 5)).toBe(true);
+  });
+
+  it('a write with a deregistered rkey completes with a remote access error, and the next is flushed', async () => {
+    const local = new Uint8Array(4096);
+    const lmr = pd.register(local);
+    const rmr = pd.register(new Uint8Array(4096), { access: ['local-write', 'remote-write'] });
+    const stale = rmr.remote();
+    rmr.close();
+    a.postSend([{ opcode: 'write', local: { mr: lmr }, remote: stale, id: 5n }]);
+    expect(await cq.next({ timeout: 10000 })).toMatchObject({ wrId: 5n, status: 'remote-access-error', statusCode: 10 });
+    a.postSend([{ opcode: 'write', local: { mr: lmr }, remote: stale, id: 6n }]);
+    expect(await cq.next({ timeout: 10000 })).toMatchObject({ wrId: 6n, status: 'wr-flush-error', statusCode: 5 });
+  });
+
+  it('refuses remote write access without local write, as the kernel does', () => {
+    expect(() => pd.register(new Uint8Array(4096), { access: ['remote-write'] })).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'ibv_reg_mr' }));
+  });
+
+  it('deallocating a PD that still has an MR is EBUSY at the seam; closing the PD closes the MR first', () => {
+    const mr = pd.register(new Uint8Array(4096));
+    expect(() => dmb.kernel.ibvDeallocPd(pd.handle)).toThrow(expect.objectContaining({ code: 'EBUSY', syscall: 'ibv_dealloc_pd' }));
+    pd.close();
+    expect(mr.closed).toBe(true);
+  });
+
+  it('a registration past ulimit -l fails with ENOMEM and advice, for a process without CAP_IPC_LOCK', () => {
+    const r = spawnSync('setpriv', ['--bounding-set', '-ipc_lock', '--inh-caps', '-ipc_lock', '--', process.execPath, 'test/fixtures/memlock.js', b.name], { encoding: 'utf8', timeout: 120000 });
+    expect(r.error).toBeUndefined();
+    expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toMatchObject({ small: 'ok', code: 'ENOMEM', syscall: 'ibv_reg_mr', advice: true });
+  });
+});
