@@ -3,7 +3,7 @@ import { isSystemError, SystemError } from './system-error';
 
 // What to do about a kernel error, by syscall and code. The backends throw
 // bare system errors; this is the one place that explains them.
-type Advice = (args: unknown[]) => string;
+type Advice = (args: unknown[], e: SystemError) => string;
 
 const byCall: Record<string, Record<string, Advice>> = {
   open: {
@@ -77,10 +77,65 @@ const byCall: Record<string, Record<string, Advice>> = {
   ibv_modify_qp: {
     EINVAL: () => 'the QP cannot move to that state with those attributes: check the peer endpoint (qpNum, GID, PSN) and the port',
   },
+  dlopen: {
+    // The loader says which library is missing and what to install.
+    ENOSYS: (_, e) => e.message,
+  },
+  cuInit: cudaAdvice({
+    EIO: () => 'the NVIDIA driver did not start: check nvidia-smi and dmesg; the kernel module and libcuda.so.1 must be the same version',
+  }),
+  cuDeviceGet: cudaAdvice(cudaDeviceTodo()),
+  cuDeviceGetName: cudaAdvice(cudaDeviceTodo()),
+  cuDeviceGetAttribute: cudaAdvice(cudaDeviceTodo()),
+  cuMemGetInfo: cudaAdvice(cudaDeviceTodo()),
+  cuMemAlloc: cudaAdvice({
+    ...cudaDeviceTodo(),
+    ENOMEM: ([ordinal, size]) => `GPU ${ordinal} has less than ${String(size)} bytes free: free GPU memory or allocate less`,
+  }),
+  cuMemGetHandleForAddressRange: cudaAdvice({
+    EINVAL: () => 'the range must lie inside the allocation and be aligned to the host page size',
+    EOPNOTSUPP: () => "this GPU or driver cannot export dma-bufs: that needs NVIDIA's open kernel modules on a Turing or newer GPU, and Linux 5.12 or newer",
+  }),
+  cuMemFree: cudaAdvice(),
+  bind: {
+    EADDRINUSE: ([path]) => `${path} exists already: remove a stale socket file, or pick another path`,
+    EACCES: ([path]) => `no permission to create ${path}: pick a directory you may write to`,
+    EINVAL: () => 'a socket path must be non-empty and at most 107 bytes',
+  },
+  connect: {
+    ENOENT: ([path]) => `no socket at ${path}: start the listener first`,
+    ECONNREFUSED: ([path]) => `nothing listens at ${path}: the listener is gone; remove the stale socket file`,
+    EAGAIN: () => "the listener's backlog is full: try again once it has accepted",
+    EINVAL: () => 'a socket path must be non-empty and at most 107 bytes',
+  },
+  sendmsg: {
+    EPIPE: () => 'the peer closed its end',
+    EINVAL: () => 'at most 253 fds fit in one message',
+    ETOOMANYREFS: () => 'fds in flight nest too deep, or pass RLIMIT_NOFILE: receive some first',
+  },
   SYNC_IOC_MERGE: {
     ENOENT: () => 'the second fd is not a sync_file',
   },
 };
+
+// CUDA's failures name the CUDA error, then what to do where that is known.
+// Every errno a CUDA error maps to has an entry, so byCode's kernel-minded
+// advice never speaks for a GPU.
+function cudaAdvice(specific: Record<string, Advice> = {}): Record<string, Advice> {
+  const codes = ['EINVAL', 'ENOMEM', 'ENOSYS', 'EBUSY', 'ENODEV', 'EPERM', 'EOPNOTSUPP', 'EIO', 'EBADF'];
+  return Object.fromEntries(codes.map((code) => [code, (args: unknown[], e: SystemError) => {
+    const name = (e as { cudaError?: unknown }).cudaError;
+    const todo = specific[code]?.(args, e) ?? (code === 'EBADF' ? 'that allocation was freed already' : undefined);
+    return [typeof name === 'string' ? name : undefined, todo].filter(Boolean).join(': ');
+  }]));
+}
+
+function cudaDeviceTodo(): Record<string, Advice> {
+  return {
+    ENODEV: ([ordinal]) => `there is no GPU ${ordinal}: list them with nvidia-smi`,
+    EBUSY: () => 'the GPU is in exclusive-process mode and another process holds it (nvidia-smi -q | grep "Compute Mode")',
+  };
+}
 
 function udmabufAdvice(): Record<string, Advice> {
   return {
@@ -108,7 +163,8 @@ function deviceHint(path: string): string {
 export function advise(e: unknown, args: unknown[]): unknown {
   if (!isSystemError(e)) return e;
   const advice = byCall[e.syscall]?.[e.code] ?? byCode[e.code];
-  const suffix = advice ? `: ${advice(args)}` : '';
+  const text = advice?.(args, e);
+  const suffix = text ? `: ${text}` : '';
   e.message = `${e.syscall} failed with ${e.code}${suffix}`;
   return e;
 }

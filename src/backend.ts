@@ -49,7 +49,7 @@ export interface Watch {
   stop(): void;
 }
 
-export interface Backend {
+export interface Backend extends CudaCalls, UnixSocketCalls {
   readonly name: 'native' | 'emulator';
 
   // --- files ---------------------------------------------------------------
@@ -145,4 +145,68 @@ export interface Backend {
    * must stay open until the watch is stopped.
    */
   watch(fd: number, events: number, onReady: (revents: number) => void): Watch;
+}
+
+// === CUDA and Unix sockets ===================================================
+// Part of Backend (it extends these), declared apart for their length.
+
+/**
+ * CUDA's driver API, as far as exporting device memory as dma-bufs needs it.
+ * GPUs are named by ordinal. Where libcuda.so.1 cannot be loaded every call
+ * throws ENOSYS with syscall 'dlopen'; where cuInit fails, its error with
+ * syscall 'cuInit'. Other failures carry the bracketed name as `syscall`, an
+ * errno code mapped from the CUDA error, and the CUDA error's name in
+ * `cudaError` (CUDA_ERROR_OUT_OF_MEMORY is ENOMEM, CUDA_ERROR_INVALID_DEVICE
+ * ENODEV, CUDA_ERROR_INVALID_VALUE EINVAL, CUDA_ERROR_NOT_SUPPORTED
+ * EOPNOTSUPP, others EIO).
+ */
+export interface CudaCalls {
+  /** [cuDeviceGetCount] 0 where the driver is loaded but finds no GPU. */
+  cuDeviceGetCount(): number;
+  /** [cuDeviceGetName] */
+  cuDeviceGetName(ordinal: number): string;
+  /** [cuDeviceGetAttribute] A CU_DEVICE_ATTRIBUTE_* value. */
+  cuDeviceGetAttribute(ordinal: number, attribute: number): number;
+  /** [cuMemGetInfo] Free and total memory of the GPU. */
+  cuMemGetInfo(ordinal: number): { free: bigint; total: bigint };
+  /** [cuMemAlloc] Device memory in the GPU's primary context; `handle` names it to the calls below. */
+  cuMemAlloc(ordinal: number, size: bigint): { handle: number; dptr: bigint };
+  /**
+   * [cuMemGetHandleForAddressRange] A range of an allocation as a dma-buf fd
+   * (close-on-exec). The range must be aligned to the host page size.
+   */
+  cuMemExportDmaBuf(handle: number, offset: bigint, size: bigint): number;
+  /** [cuMemFree] Frees the allocation; the handle is gone even if CUDA reports an error. */
+  cuMemFree(handle: number): void;
+}
+
+export interface ReceivedMessage {
+  /** The bytes read; empty at end of stream. */
+  data: Uint8Array;
+  /** The fds that came with them (close-on-exec), now owned by the caller. */
+  fds: number[];
+  /** recvmsg's msg_flags (MSG_CTRUNC where fds were lost). */
+  flags: number;
+}
+
+/**
+ * Unix domain stream sockets, non-blocking and close-on-exec, that carry fds
+ * (SCM_RIGHTS). Sends and receives never block, on any socket: EAGAIN
+ * reaches the caller, which waits with watch().
+ */
+export interface UnixSocketCalls {
+  /** [socketpair] A connected pair. */
+  socketpair(): [number, number];
+  /** [bind] A socket bound to `path` and listening; socket(2) and listen(2) fail as bind too. */
+  unixListen(path: string, backlog: number): number;
+  /** [connect] A socket connected to the listener at `path`; socket(2) fails as connect too. */
+  unixConnect(path: string): number;
+  /** [accept4] */
+  unixAccept(fd: number): number;
+  /** [sendmsg] Sends `data` with `fds` attached to its first byte; returns the bytes sent. */
+  sendFds(sock: number, fds: number[], data: Uint8Array): number;
+  /** [recvmsg] Reads up to `maxBytes` and whatever fds came with them. */
+  recvFds(sock: number, maxBytes: number): ReceivedMessage;
+  /** [unlink] */
+  unlink(path: string): void;
 }

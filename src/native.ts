@@ -5,6 +5,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Backend } from './backend';
+import type { VerbsCalls } from './backend-verbs';
 
 export interface NativeLoad {
   backend?: Backend;
@@ -12,7 +13,7 @@ export interface NativeLoad {
   error?: string;
 }
 
-type Addon = Omit<Backend, 'name'>;
+type Addon = Omit<Backend & VerbsCalls, 'name'>;
 
 const METHODS = {
   open: true, close: true, dup: true, readdir: true, lseek: true, readFdinfo: true, readlinkFd: true,
@@ -22,6 +23,17 @@ const METHODS = {
   drmVersion: true, drmCreateDumb: true, drmDestroyDumb: true, drmGemClose: true,
   drmPrimeHandleToFd: true, drmPrimeFdToHandle: true, vgemFenceAttach: true, vgemFenceSignal: true,
   syncFileMerge: true, syncFileInfo: true, poll: true, watch: true,
+  cuDeviceGetCount: true, cuDeviceGetName: true, cuDeviceGetAttribute: true, cuMemGetInfo: true,
+  cuMemAlloc: true, cuMemExportDmaBuf: true, cuMemFree: true,
+  socketpair: true, unixListen: true, unixConnect: true, unixAccept: true, sendFds: true, recvFds: true,
+  unlink: true,
+  ibvGetDeviceList: true, ibvOpenDevice: true, ibvCloseDevice: true, ibvQueryDevice: true,
+  ibvQueryPort: true, ibvQueryGid: true, ibvGetAsyncEvent: true, ibvAsyncFd: true, ibvAllocPd: true,
+  ibvDeallocPd: true, ibvRegMr: true, ibvRegDmabufMr: true, ibvDeregMr: true,
+  ibvCreateCompChannel: true, ibvDestroyCompChannel: true, ibvCreateCq: true, ibvDestroyCq: true,
+  ibvReqNotifyCq: true, ibvGetCqEvent: true, ibvAckCqEvents: true, ibvPollCq: true, ibvCreateQp: true,
+  ibvModifyQp: true, ibvDestroyQp: true, ibvPostSend: true, ibvPostRecv: true, getMemlockLimit: true,
+  setMemlockLimit: true,
 } satisfies Record<keyof Addon, true>;
 
 const BUILD_HINT = 'run `npm run build:native` in the dmabridge package (needs g++, make and python3)';

@@ -2,8 +2,10 @@ import { toFd, toSize } from './args';
 import type { Backend } from './backend';
 import type { IbvDeviceEntry } from './backend-verbs';
 import { Kernel, RdmaDevice } from './rdma/device';
+import { allocCuda, CudaAllocOptions, CudaDevice, CudaDmaBuf, cudaDevices } from './cuda';
 import { adoptDmaBuf, DmaBuf, MemfdRange } from './dmabuf';
 import { DrmDevice } from './drm';
+import { connectUnix, importSocket, listenUnix, socketPair, UnixChannel, UnixListener } from './fd-passing';
 import { createMemfd, Memfd } from './memfd';
 import { Resource } from './resource';
 import { SyncFile } from './sync-file';
@@ -172,6 +174,45 @@ export class DmaBridge extends Resource {
       throw e;
     }
     return new SyncFile(this.kernel, own, this);
+  }
+
+  /** The CUDA GPUs the NVIDIA driver sees, and whether each can export dma-bufs. */
+  cudaDevices(): CudaDevice[] {
+    this.assertOpen();
+    return cudaDevices(this.kernel);
+  }
+
+  /**
+   * GPU memory of `size` bytes (rounded up to host pages) exported as a
+   * dma-buf ('nv_dmabuf'). Closing it closes the fd, then frees the memory.
+   */
+  allocCuda(size: number | bigint, options: CudaAllocOptions = {}): CudaDmaBuf {
+    this.assertOpen();
+    return allocCuda(this.kernel, this, toSize(size, 'size'), options);
+  }
+
+  /** Listens on a Unix socket at `path` for peers that pass dma-bufs (the path is removed on close). */
+  listenUnix(path: string, options: { backlog?: number } = {}): UnixListener {
+    this.assertOpen();
+    return listenUnix(this.kernel, this, path, options.backlog);
+  }
+
+  /** Connects to a Unix socket listening at `path`. */
+  connectUnix(path: string): UnixChannel {
+    this.assertOpen();
+    return connectUnix(this.kernel, this, path);
+  }
+
+  /** A connected pair of Unix sockets; pass one end's fd to a child process. */
+  socketPair(): [UnixChannel, UnixChannel] {
+    this.assertOpen();
+    return socketPair(this.kernel, this);
+  }
+
+  /** Wraps a Unix socket fd made elsewhere; duplicated unless `{ adopt: true }`. */
+  importSocket(fd: number, options: { adopt?: boolean } = {}): UnixChannel {
+    this.assertOpen();
+    return importSocket(this.kernel, this, toFd(fd), options.adopt ?? false);
   }
 
   /** The RDMA devices libibverbs sees (rxe0, mlx5_0…). */

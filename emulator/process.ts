@@ -1,0 +1,388 @@
+// An emulated process: its fd table and mappings, and the Backend seam as
+// the system calls it makes into the emulated kernel.
+import type { Backend, DrmVersion, DumbBuffer, SyncFileInfo, UdmabufItem, Watch } from '../src/backend';
+import { systemError } from '../src/system-error';
+import * as uapi from '../src/uapi';
+import * as abi from './abi';
+import { CudaClient } from './cuda';
+import { DmaBuf } from './dmabuf';
+import { DrmFile } from './drm';
+import { FdTable, OpenFile } from './files';
+import { DmaHeapFile } from './heap';
+import type { Kernel } from './kernel';
+import { Memfd, validSeals } from './memfd';
+import { FileWatch } from './poll';
+import { SyncFile } from './sync-file';
+import { UdmabufDeviceFile } from './udmabuf';
+import { UnixSocket } from './unix-socket';
+import { VgemFile } from './vgem';
+
+const DEFAULT_POLLMASK = uapi.POLLIN | uapi.POLLOUT | abi.POLLRDNORM | abi.POLLWRNORM;
+const MEMFD_FLAGS = uapi.MFD_CLOEXEC | uapi.MFD_ALLOW_SEALING | abi.MFD_NOEXEC_SEAL | abi.MFD_EXEC;
+
+interface Mapping {
+  file: OpenFile;
+  unmap?(): void;
+}
+
+type Class<T> = abstract new (...args: never[]) => T;
+
+export class Process implements Backend {
+  readonly name = 'emulator';
+  readonly #fds = new FdTable();
+  readonly #mappings = new Map<Uint8Array, Mapping>();
+
+  constructor(private readonly kernel: Kernel) {}
+
+  // --- files ---------------------------------------------------------------
+
+  open(path: string, flags: number): number {
+    const object = this.kernel.open(path, flags);
+    const fFlags = (flags & ~(abi.O_OPEN_ONLY | uapi.O_CLOEXEC)) | abi.O_LARGEFILE;
+    return this.#fds.install(new OpenFile(object, fFlags), (flags & uapi.O_CLOEXEC) !== 0);
+  }
+
+  close(fd: number): void {
+    if (!this.#fds.close(fd)) throw systemError('EBADF', 'close');
+  }
+
+  dup(fd: number): number {
+    return this.#fds.install(this.#file(fd, 'fcntl').get(), true);
+  }
+
+  readdir(path: string): string[] {
+    return this.kernel.readdir(path);
+  }
+
+  lseek(fd: number, offset: bigint, whence: number): bigint {
+    const file = this.#file(fd, 'lseek');
+    if (!file.object.llseek) throw systemError('ESPIPE', 'lseek');
+    return file.object.llseek(file, offset, whence);
+  }
+
+  readFdinfo(fd: number): string {
+    // /proc/self/fdinfo/<fd> does not exist for a closed fd: ENOENT, not EBADF.
+    const entry = this.#fds.get(fd);
+    if (!entry) throw systemError('ENOENT', 'open');
+    const { file, cloexec } = entry;
+    const flags = file.flags | (cloexec ? uapi.O_CLOEXEC : 0);
+    const { ino, mntId } = file.object.inode;
+    return `pos:\t${file.pos}\nflags:\t0${flags.toString(8)}\nmnt_id:\t${mntId}\nino:\t${ino}\n` +
+      (file.object.showFdinfo?.(file) ?? '');
+  }
+
+  readlinkFd(fd: number): string {
+    const entry = this.#fds.get(fd);
+    if (!entry) throw systemError('ENOENT', 'readlink');
+    return entry.file.object.dname();
+  }
+
+  openFds(): number[] {
+    return this.#fds.fds();
+  }
+
+  // --- memfd ---------------------------------------------------------------
+
+  memfdCreate(name: string, flags: number): number {
+    flags >>>= 0;
+    // hugetlbfs is not modelled: MFD_HUGETLB is refused as an unknown flag.
+    if (flags & ~MEMFD_FLAGS || (flags & abi.MFD_EXEC && flags & abi.MFD_NOEXEC_SEAL)) {
+      throw systemError('EINVAL', 'memfd_create');
+    }
+    if (Buffer.byteLength(cString(name, 'name')) > abi.MFD_NAME_MAX_LEN) throw systemError('EINVAL', 'memfd_create');
+    const memfd = new Memfd(this.kernel.memory, this.kernel.nextIno(), name,
+      (flags & uapi.MFD_ALLOW_SEALING) !== 0, (flags & abi.MFD_NOEXEC_SEAL) !== 0);
+    return this.#fds.install(new OpenFile(memfd, uapi.O_RDWR | abi.O_LARGEFILE), (flags & uapi.MFD_CLOEXEC) !== 0);
+  }
+
+  ftruncate(fd: number, length: bigint): void {
+    if (length < 0n) throw systemError('EINVAL', 'ftruncate');
+    const file = this.#file(fd, 'ftruncate');
+    if (!(file.object instanceof Memfd) || !file.writable) throw systemError('EINVAL', 'ftruncate');
+    file.object.truncate(length);
+  }
+
+  addSeals(fd: number, seals: number): void {
+    const file = this.#file(fd, 'fcntl');
+    seals >>>= 0;
+    if (!file.writable) throw systemError('EPERM', 'fcntl');
+    if (!validSeals(seals) || !(file.object instanceof Memfd)) throw systemError('EINVAL', 'fcntl');
+    file.object.addSeals(seals);
+  }
+
+  getSeals(fd: number): number {
+    const object = this.#file(fd, 'fcntl').object;
+    if (!(object instanceof Memfd)) throw systemError('EINVAL', 'fcntl');
+    return object.seals;
+  }
+
+  // --- mappings ------------------------------------------------------------
+
+  /** do_mmap's checks in order, then the file's mmap. */
+  mmap(fd: number, length: number, prot: number, flags: number, offset: bigint): Uint8Array {
+    if (flags & (abi.MAP_FIXED | abi.MAP_FIXED_NOREPLACE)) {
+      throw new TypeError('mmap does not take MAP_FIXED or MAP_FIXED_NOREPLACE');
+    }
+    if (offset % BigInt(uapi.PAGE_SIZE) !== 0n) throw systemError('EINVAL', 'mmap');
+    const file = this.#file(fd, 'mmap');
+    if (length === 0) throw systemError('EINVAL', 'mmap');
+    const type = flags & abi.MAP_TYPE;
+    const shared = type === uapi.MAP_SHARED || type === abi.MAP_SHARED_VALIDATE;
+    if (!shared && type !== uapi.MAP_PRIVATE) throw systemError('EINVAL', 'mmap');
+    if (shared && prot & uapi.PROT_WRITE && !file.writable) throw systemError('EACCES', 'mmap');
+    if (!file.readable) throw systemError('EACCES', 'mmap');
+    if (!file.object.mmap) throw systemError('ENODEV', 'mmap');
+    const { view, unmap } = file.object.mmap(file, { offset, length, prot, shared });
+    this.#mappings.set(view, { file: file.get(), unmap });
+    return view;
+  }
+
+  /**
+   * Unlike native, the emulator cannot detach the view: its memory is shared
+   * with the object and with other mappings. A stale view keeps working.
+   */
+  munmap(view: Uint8Array): void {
+    const mapping = this.#mappings.get(view);
+    if (!mapping) throw new TypeError('view is not a mapping made by mmap, or it is already unmapped');
+    this.#mappings.delete(view);
+    mapping.unmap?.();
+    mapping.file.put();
+  }
+
+  // --- dma-buf ---------------------------------------------------------------
+
+  dmaBufSync(fd: number, flags: number): void {
+    this.#ioctl(fd, DmaBuf, 'DMA_BUF_IOCTL_SYNC').sync(flags >>> 0);
+  }
+
+  dmaBufSetName(fd: number, name: string): void {
+    this.#ioctl(fd, DmaBuf, 'DMA_BUF_SET_NAME').setName(cString(name, 'name'));
+  }
+
+  dmaBufExportSyncFile(fd: number, flags: number): number {
+    const sync = this.#ioctl(fd, DmaBuf, 'DMA_BUF_IOCTL_EXPORT_SYNC_FILE').exportSyncFile(flags >>> 0);
+    return this.#fds.install(sync, true);
+  }
+
+  dmaBufImportSyncFile(fd: number, flags: number, syncFileFd: number): void {
+    const dmaBuf = this.#ioctl(fd, DmaBuf, 'DMA_BUF_IOCTL_IMPORT_SYNC_FILE');
+    dmaBuf.importSyncFile(flags >>> 0, this.#object(syncFileFd, SyncFile));
+  }
+
+  // --- udmabuf ---------------------------------------------------------------
+
+  udmabufCreate(devFd: number, item: UdmabufItem, flags: number): number {
+    return this.#udmabuf(devFd, [item], flags, 'UDMABUF_CREATE');
+  }
+
+  udmabufCreateList(devFd: number, items: UdmabufItem[], flags: number): number {
+    return this.#udmabuf(devFd, items, flags, 'UDMABUF_CREATE_LIST');
+  }
+
+  #udmabuf(devFd: number, items: UdmabufItem[], flags: number, syscall: string): number {
+    const dev = this.#ioctl(devFd, UdmabufDeviceFile, syscall);
+    const dmaBuf = dev.create(items, syscall, (fd) => this.#fds.get(fd)?.file);
+    return this.#fds.install(dmaBuf.file, (flags & uapi.UDMABUF_FLAGS_CLOEXEC) !== 0);
+  }
+
+  // --- dma-heap --------------------------------------------------------------
+
+  dmaHeapAlloc(heapFd: number, len: bigint, fdFlags: number, heapFlags: bigint): number {
+    fdFlags >>>= 0;
+    const dmaBuf = this.#ioctl(heapFd, DmaHeapFile, 'DMA_HEAP_IOCTL_ALLOC').allocate(len, fdFlags, heapFlags);
+    return this.#fds.install(dmaBuf.file, (fdFlags & uapi.O_CLOEXEC) !== 0);
+  }
+
+  // --- DRM -------------------------------------------------------------------
+
+  drmVersion(fd: number): DrmVersion {
+    return this.#drm(fd, 'DRM_IOCTL_VERSION', true).version();
+  }
+
+  drmCreateDumb(fd: number, width: number, height: number, bpp: number): DumbBuffer {
+    // The flags are not checked by the kernel either.
+    return this.#drm(fd, 'DRM_IOCTL_MODE_CREATE_DUMB', false).createDumb(width, height, bpp);
+  }
+
+  drmDestroyDumb(fd: number, handle: number): void {
+    this.#drm(fd, 'DRM_IOCTL_MODE_DESTROY_DUMB', false).deleteHandle(handle >>> 0, 'DRM_IOCTL_MODE_DESTROY_DUMB');
+  }
+
+  drmGemClose(fd: number, handle: number): void {
+    this.#drm(fd, 'DRM_IOCTL_GEM_CLOSE', true).deleteHandle(handle >>> 0, 'DRM_IOCTL_GEM_CLOSE');
+  }
+
+  drmPrimeHandleToFd(fd: number, handle: number, flags: number): number {
+    flags >>>= 0;
+    const dmaBuf = this.#drm(fd, 'DRM_IOCTL_PRIME_HANDLE_TO_FD', true).primeHandleToFd(handle >>> 0, flags);
+    return this.#fds.install(dmaBuf.file, (flags & uapi.DRM_CLOEXEC) !== 0);
+  }
+
+  drmPrimeFdToHandle(fd: number, dmaBufFd: number): number {
+    return this.#drm(fd, 'DRM_IOCTL_PRIME_FD_TO_HANDLE', true).primeFdToHandle(this.#fds.get(dmaBufFd)?.file);
+  }
+
+  vgemFenceAttach(fd: number, handle: number, flags: number): number {
+    const drm = this.#drm(fd, 'DRM_IOCTL_VGEM_FENCE_ATTACH', true);
+    return this.#vgem(drm, 'DRM_IOCTL_VGEM_FENCE_ATTACH').attach(drm.lookup(handle >>> 0), flags >>> 0);
+  }
+
+  vgemFenceSignal(fd: number, fenceId: number): void {
+    const drm = this.#drm(fd, 'DRM_IOCTL_VGEM_FENCE_SIGNAL', true);
+    this.#vgem(drm, 'DRM_IOCTL_VGEM_FENCE_SIGNAL').signal(fenceId >>> 0);
+  }
+
+  #drm(fd: number, syscall: string, renderAllowed: boolean): DrmFile {
+    const drm = this.#ioctl(fd, DrmFile, syscall);
+    drm.permit(renderAllowed, syscall);
+    return drm;
+  }
+
+  /** Another driver has no ioctl at vgem's numbers: drm_ioctl answers EINVAL. */
+  #vgem(drm: DrmFile, syscall: string): VgemFile {
+    if (!(drm.priv instanceof VgemFile)) throw systemError('EINVAL', syscall);
+    return drm.priv;
+  }
+
+  // --- sync_file -------------------------------------------------------------
+
+  syncFileMerge(fd: number, otherFd: number, name: string): number {
+    const sync = this.#ioctl(fd, SyncFile, 'SYNC_IOC_MERGE');
+    const other = this.#object(otherFd, SyncFile);
+    if (!other) throw systemError('ENOENT', 'SYNC_IOC_MERGE');
+    return this.#fds.install(sync.merge(other, cString(name, 'name')), true);
+  }
+
+  /** Two calls, as user space makes them: one to count the fences, one to fetch them. */
+  syncFileInfo(fd: number): SyncFileInfo {
+    const sync = this.#ioctl(fd, SyncFile, 'SYNC_IOC_FILE_INFO');
+    const { name, status, fences } = sync.info(sync.info(0).numFences);
+    return { name, status, fences };
+  }
+
+  // --- readiness -------------------------------------------------------------
+
+  poll(fd: number, events: number): number {
+    const file = this.#fds.get(fd)?.file;
+    if (!file) return uapi.POLLNVAL;
+    const mask = file.object.poll ? file.object.poll(file, events) : DEFAULT_POLLMASK;
+    return mask & (events | uapi.POLLERR | uapi.POLLHUP);
+  }
+
+  watch(fd: number, events: number, onReady: (revents: number) => void): Watch {
+    const file = this.#file(fd, 'uv_poll_start');
+    const { poll, waitQueue } = file.object;
+    // epoll refuses files without a poll operation, as it does regular files.
+    if (!poll || !waitQueue) throw systemError('EPERM', 'uv_poll_start');
+    const ready = () => poll.call(file.object, file, events) & (events | uapi.POLLERR | uapi.POLLHUP);
+    return new FileWatch(ready, waitQueue, onReady);
+  }
+
+  // --- CUDA (emulator/cuda.ts) -----------------------------------------------
+
+  #cudaClient: CudaClient | undefined;
+
+  get #cuda(): CudaClient {
+    return (this.#cudaClient ??= new CudaClient(this.kernel));
+  }
+
+  cuDeviceGetCount(): number {
+    return this.#cuda.deviceGetCount();
+  }
+
+  cuDeviceGetName(ordinal: number): string {
+    return this.#cuda.deviceGetName(ordinal);
+  }
+
+  cuDeviceGetAttribute(ordinal: number, attribute: number): number {
+    return this.#cuda.deviceGetAttribute(ordinal, attribute);
+  }
+
+  cuMemGetInfo(ordinal: number): { free: bigint; total: bigint } {
+    return this.#cuda.memGetInfo(ordinal);
+  }
+
+  cuMemAlloc(ordinal: number, size: bigint): { handle: number; dptr: bigint } {
+    return this.#cuda.memAlloc(ordinal, size);
+  }
+
+  cuMemExportDmaBuf(handle: number, offset: bigint, size: bigint): number {
+    return this.#fds.install(this.#cuda.exportDmaBuf(handle, offset, size).file, true);
+  }
+
+  cuMemFree(handle: number): void {
+    this.#cuda.memFree(handle);
+  }
+
+  // --- Unix sockets (emulator/unix-socket.ts) --------------------------------
+
+  socketpair(): [number, number] {
+    const [a, b] = UnixSocket.pair(this.kernel);
+    return [this.#fds.install(a, true), this.#fds.install(b, true)];
+  }
+
+  unixListen(path: string, backlog: number): number {
+    return this.#fds.install(UnixSocket.listen(this.kernel, path, backlog), true);
+  }
+
+  unixConnect(path: string): number {
+    return this.#fds.install(UnixSocket.connect(this.kernel, path), true);
+  }
+
+  unixAccept(fd: number): number {
+    return this.#fds.install(this.#socket(fd, 'accept4').accept(), true);
+  }
+
+  sendFds(sock: number, fds: number[], data: Uint8Array): number {
+    return this.#socket(sock, 'sendmsg').send(data, fds, (fd) => this.#file(fd, 'sendmsg'));
+  }
+
+  recvFds(sock: number, maxBytes: number): { data: Uint8Array; fds: number[]; flags: number } {
+    const { data, files, flags } = this.#socket(sock, 'recvmsg').receive(maxBytes);
+    return { data, fds: files.map((file) => this.#fds.install(file, true)), flags };
+  }
+
+  unlink(path: string): void {
+    UnixSocket.unlink(this.kernel, path);
+  }
+
+  #socket(fd: number, syscall: string): UnixSocket {
+    const object = this.#file(fd, syscall).object;
+    if (!(object instanceof UnixSocket)) throw systemError('ENOTSOCK', syscall);
+    return object;
+  }
+
+  // --- lookups ---------------------------------------------------------------
+
+  #file(fd: number, syscall: string): OpenFile {
+    const entry = this.#fds.get(fd);
+    if (!entry) throw systemError('EBADF', syscall);
+    return entry.file;
+  }
+
+  #object<T>(fd: number, type: Class<T>): T | undefined {
+    const object = this.#fds.get(fd)?.file.object;
+    return object instanceof type ? object : undefined;
+  }
+
+  /**
+   * An ioctl of one driver sent to another file answers ENOTTY, as from the
+   * dma-buf, sync_file, udmabuf and DRM dispatchers (DRM checks the 'd'
+   * type). The dma-heap dispatcher decodes only the number: past 0 it
+   * answers EINVAL, and at 0 it reads the struct as an allocation request,
+   * which a zeroed DRM_IOCTL_VERSION fails with EINVAL too. (A
+   * DMA_BUF_IOCTL_SYNC with nonzero flags would allocate `flags` bytes
+   * there, under an fd never reported; that is not modelled.)
+   */
+  #ioctl<T>(fd: number, type: Class<T>, syscall: string): T {
+    const object = this.#file(fd, syscall).object;
+    if (object instanceof type) return object;
+    throw systemError(object instanceof DmaHeapFile ? 'EINVAL' : 'ENOTTY', syscall);
+  }
+}
+
+/** Strings reach the kernel as C strings: native refuses NUL inside them, and so does the emulator. */
+function cString(s: string, what: string): string {
+  if (s.includes('\0')) throw new TypeError(`${what} must not contain NUL characters`);
+  return s;
+}

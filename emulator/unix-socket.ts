@@ -1,0 +1,233 @@
+// Unix domain stream sockets (net/unix/af_unix.c) that carry open files
+// between the processes of one machine (SCM_RIGHTS). Every socket is
+// non-blocking, as the Backend makes them. Not modelled: the filesystem the
+// paths live in (any path binds), credentials, and the garbage collector that
+// frees sockets passed over themselves.
+import { isSystemError, systemError } from '../src/system-error';
+import * as uapi from '../src/uapi';
+import { O_NONBLOCK, POLLRDNORM, POLLWRNORM } from './abi';
+import { FileObject, OpenFile } from './files';
+import type { Kernel } from './kernel';
+import { WaitQueue } from './poll';
+
+/** SCM_MAX_FD. */
+const MAX_FDS = 253;
+/** sk_sndbuf's default (net.core.wmem_default): bytes a sender may have queued. */
+const SNDBUF = 212992;
+/** sun_path holds 108 bytes, NUL included. */
+const SUN_PATH = 108;
+/** recvmsg reports MSG_CMSG_CLOEXEC back in msg_flags, as Linux does. */
+const MSG_CMSG_CLOEXEC = 0x40000000;
+/** sockfs's mount, as fdinfo shows it (the number varies by boot). */
+const SOCKFS_MNT = 8;
+const POLLWRBAND = 0x200;
+const POLLRDHUP = 0x2000;
+
+/** One sendmsg's bytes, with the files attached to the first of them. */
+interface Skb {
+  data: Uint8Array;
+  consumed: number;
+  files: OpenFile[] | undefined;
+}
+
+export class UnixSocket implements FileObject {
+  readonly inode;
+  readonly waitQueue = new WaitQueue();
+  peer: UnixSocket | undefined;
+  /** The peer went away: reads drain, then answer end of stream. */
+  #shutdown = false;
+  readonly #queue: Skb[] = [];
+  /** Bytes this socket has sent that its peer has not read (sk_wmem_alloc). */
+  #unread = 0;
+  /** Listening: the backlog and the connections not yet accepted. */
+  #listen: { backlog: number; pending: UnixSocket[]; path: string } | undefined;
+
+  constructor(private readonly kernel: Kernel) {
+    this.inode = { ino: kernel.nextIno(), mntId: SOCKFS_MNT };
+  }
+
+  dname(): string {
+    return `socket:[${this.inode.ino}]`;
+  }
+
+  /** A new socket as an open file: O_RDWR|O_NONBLOCK (SOCK_NONBLOCK). */
+  static file(kernel: Kernel, socket = new UnixSocket(kernel)): OpenFile {
+    return new OpenFile(socket, uapi.O_RDWR | O_NONBLOCK);
+  }
+
+  static pair(kernel: Kernel): [OpenFile, OpenFile] {
+    const [a, b] = UnixSocket.#connected(kernel);
+    return [UnixSocket.file(kernel, a), UnixSocket.file(kernel, b)];
+  }
+
+  static #connected(kernel: Kernel): [UnixSocket, UnixSocket] {
+    const a = new UnixSocket(kernel);
+    const b = new UnixSocket(kernel);
+    a.peer = b;
+    b.peer = a;
+    return [a, b];
+  }
+
+  /** socket(2), bind(2) and listen(2). */
+  static listen(kernel: Kernel, path: string, backlog: number): OpenFile {
+    const socket = new UnixSocket(kernel);
+    sockets(kernel).bind(path, socket);
+    socket.#listen = { backlog: Math.max(0, backlog), pending: [], path };
+    return UnixSocket.file(kernel, socket);
+  }
+
+  static unlink(kernel: Kernel, path: string): void {
+    sockets(kernel).unlink(path);
+  }
+
+  /** connect(2) to a listener: the connection is usable before it is accepted. */
+  static connect(kernel: Kernel, path: string): OpenFile {
+    const listener = sockets(kernel).lookup(path);
+    const l = listener.#listen!;
+    if (l.pending.length > l.backlog) throw systemError('EAGAIN', 'connect');
+    const [client, server] = UnixSocket.#connected(kernel);
+    l.pending.push(server);
+    listener.waitQueue.wake();
+    return UnixSocket.file(kernel, client);
+  }
+
+  accept(): OpenFile {
+    if (!this.#listen) throw systemError('EINVAL', 'accept4');
+    const next = this.#listen.pending.shift();
+    if (!next) throw systemError('EAGAIN', 'accept4');
+    return UnixSocket.file(this.kernel, next);
+  }
+
+  /**
+   * sendmsg with MSG_DONTWAIT: the fds are looked up first (scm_send), then
+   * as many bytes as fit are queued, the files with the first.
+   */
+  send(data: Uint8Array, fds: number[], lookup: (fd: number) => OpenFile): number {
+    if (!(data instanceof Uint8Array)) throw new TypeError('data must be a Uint8Array');
+    if (fds.length > MAX_FDS) throw systemError('EINVAL', 'sendmsg');
+    const files = fds.map(lookup);
+    const peer = this.peer;
+    if (!peer) throw systemError(this.#shutdown ? 'EPIPE' : 'ENOTCONN', 'sendmsg');
+    if (data.length === 0) return 0;
+    const room = SNDBUF - this.#unread;
+    if (room <= 0) throw systemError('EAGAIN', 'sendmsg');
+    const sent = Math.min(room, data.length);
+    peer.#queue.push({ data: data.slice(0, sent), consumed: 0, files: files.length ? files.map((f) => f.get()) : undefined });
+    this.#unread += sent;
+    peer.waitQueue.wake();
+    return sent;
+  }
+
+  /**
+   * unix_stream_read_generic without MSG_PEEK: reads on across messages,
+   * but stops at the end of one that carried files, so files never mix.
+   */
+  receive(maxBytes: number): { data: Uint8Array; files: OpenFile[]; flags: number } {
+    if (this.#listen || (!this.peer && !this.#shutdown)) throw systemError('EINVAL', 'recvmsg');
+    if (this.#queue.length === 0) {
+      if (this.#shutdown) return { data: new Uint8Array(0), files: [], flags: MSG_CMSG_CLOEXEC };
+      throw systemError('EAGAIN', 'recvmsg');
+    }
+    const out: Uint8Array[] = [];
+    let files: OpenFile[] = [];
+    let size = maxBytes;
+    while (size > 0 && this.#queue.length > 0) {
+      const skb = this.#queue[0];
+      const chunk = Math.min(size, skb.data.length - skb.consumed);
+      out.push(skb.data.subarray(skb.consumed, skb.consumed + chunk));
+      skb.consumed += chunk;
+      size -= chunk;
+      if (this.peer) this.peer.#consumed(chunk);
+      if (skb.files) [files, skb.files] = [skb.files, undefined];
+      if (skb.consumed < skb.data.length) break;
+      this.#queue.shift();
+      if (files.length > 0) break;
+    }
+    return { data: Buffer.concat(out), files, flags: MSG_CMSG_CLOEXEC };
+  }
+
+  #consumed(bytes: number): void {
+    this.#unread -= bytes;
+    this.waitQueue.wake();
+  }
+
+  /** unix_poll. */
+  poll(_file: OpenFile, _events: number): number {
+    if (this.#listen) return this.#listen.pending.length > 0 ? uapi.POLLIN | POLLRDNORM : 0;
+    let mask = 0;
+    if (this.#shutdown) mask |= uapi.POLLHUP | POLLRDHUP | uapi.POLLIN | POLLRDNORM;
+    if (!this.peer && !this.#shutdown) mask |= uapi.POLLHUP;
+    if (this.#queue.length > 0) mask |= uapi.POLLIN | POLLRDNORM;
+    if (this.#unread * 4 <= SNDBUF) mask |= uapi.POLLOUT | POLLWRNORM | POLLWRBAND;
+    return mask;
+  }
+
+  /** unix_release_sock: the peer sees the end of the stream; unread files and connections go. */
+  release(): void {
+    if (this.#listen) {
+      sockets(this.kernel).unbind(this.#listen.path, this);
+      for (const pending of this.#listen.pending) pending.release();
+      this.#listen.pending = [];
+    }
+    const peer = this.peer;
+    this.peer = undefined;
+    if (peer) {
+      peer.peer = undefined;
+      peer.#shutdown = true;
+      peer.waitQueue.wake();
+    }
+    for (const skb of this.#queue.splice(0)) for (const f of skb.files ?? []) f.put();
+  }
+}
+
+/** The socket files in the filesystem, by path: they outlive their listener until unlinked. */
+class Namespace {
+  readonly #paths = new Map<string, UnixSocket | undefined>();
+
+  constructor(private readonly kernel: Kernel) {}
+
+  bind(path: string, socket: UnixSocket): void {
+    checkPath(path, 'bind');
+    if (this.#paths.has(path) || otherFileAt(this.kernel, path)) throw systemError('EADDRINUSE', 'bind');
+    this.#paths.set(path, socket);
+  }
+
+  unbind(path: string, socket: UnixSocket): void {
+    if (this.#paths.get(path) === socket) this.#paths.set(path, undefined);
+  }
+
+  lookup(path: string): UnixSocket {
+    checkPath(path, 'connect');
+    const found = this.#paths.get(path);
+    if (found) return found;
+    throw systemError(this.#paths.has(path) || otherFileAt(this.kernel, path) ? 'ECONNREFUSED' : 'ENOENT', 'connect');
+  }
+
+  unlink(path: string): void {
+    if (this.#paths.delete(path)) return;
+    throw systemError(otherFileAt(this.kernel, path) ? 'EPERM' : 'ENOENT', 'unlink');
+  }
+}
+
+/** Whether a device node or directory of the emulated machine is at `path`. */
+function otherFileAt(kernel: Kernel, path: string): boolean {
+  try {
+    kernel.readdir(path);
+    return true;
+  } catch (e) {
+    return isSystemError(e) && e.code === 'ENOTDIR';
+  }
+}
+
+function checkPath(path: string, syscall: string): void {
+  if (path.includes('\0')) throw new TypeError('path must not contain NUL characters');
+  if (path.length === 0 || Buffer.byteLength(path) >= SUN_PATH) throw systemError('EINVAL', syscall);
+}
+
+const namespaces = new WeakMap<Kernel, Namespace>();
+
+function sockets(kernel: Kernel): Namespace {
+  let ns = namespaces.get(kernel);
+  if (!ns) namespaces.set(kernel, (ns = new Namespace(kernel)));
+  return ns;
+}
