@@ -5,6 +5,7 @@
       "sources": [
         "native/addon.cc",
         "native/args.cc",
+        "native/cuda.cc",
         "native/dmabuf.cc",
         "native/drm.cc",
         "native/error.cc",
@@ -14,7 +15,19 @@
         "native/memfd.cc",
         "native/sync_file.cc",
         "native/udmabuf.cc",
-        "native/watch.cc"
+        "native/unix_socket.cc",
+        "native/watch.cc",
+        "native/verbs/args.cc",
+        "native/verbs/cq.cc",
+        "native/verbs/device.cc",
+        "native/verbs/errors.cc",
+        "native/verbs/handles.cc",
+        "native/verbs/init.cc",
+        "native/verbs/loader.cc",
+        "native/verbs/memlock.cc",
+        "native/verbs/mr.cc",
+        "native/verbs/post.cc",
+        "native/verbs/qp.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": [

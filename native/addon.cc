@@ -11,6 +11,7 @@ void Cleanup(napi_async_cleanup_hook_handle hook, void* arg) {
   Instance* instance = static_cast<Instance*>(arg);
   instance->mappings.UnmapAll();
   instance->watches.StopAll(hook);
+  instance->verbs.ReleaseAll();
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -26,6 +27,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitDrm(env, exports);
   InitSyncFile(env, exports);
   InitWatch(env, exports);
+  InitCuda(env, exports);
+  InitUnixSocket(env, exports);
+  InitVerbs(env, exports);
   return exports;
 }
 

@@ -421,23 +421,21 @@ struct context {
 // ibv_context it hands out. Newer rdma-core adds members only at the front, so
 // offsets from the end hold; `sz` says how far back this provider's goes.
 struct verbs_context {
-  int (*query_port)(context* context, uint8_t port_num, port_attr* port_attr, size_t port_attr_len);
+  int (*query_port)(struct context* ctx, uint8_t port_num, port_attr* attr, size_t attr_len);
   void* advise_mr_to_priv[26];
-  int (*query_device_ex)(context* context, const void* input, device_attr_ex* attr, size_t attr_size);
+  int (*query_device_ex)(struct context* ctx, const void* input, device_attr_ex* attr, size_t attr_size);
   void* ibv_destroy_flow_to_close_xrcd[10];
   uint64_t _ABI_placeholder3;
   size_t sz;
   struct context context;
 };
 
-// ibv_context.abi_compat of a context that is part of a verbs_context.
-inline void* const kAbiIsExtended = reinterpret_cast<void*>(UINTPTR_MAX);
-
 // The first half of verbs_get_ctx_op(): the extended context, if the provider
 // has one reaching back to the member at `offset` (an offsetof(verbs_context,
 // …)); the caller checks that member for null.
 inline verbs_context* Extended(context* ctx, size_t offset) {
-  if (ctx->abi_compat != kAbiIsExtended) return nullptr;
+  // __VERBS_ABI_IS_EXTENDED marks a context that is part of a verbs_context.
+  if (reinterpret_cast<uintptr_t>(ctx->abi_compat) != UINTPTR_MAX) return nullptr;
   auto* vctx = reinterpret_cast<verbs_context*>(reinterpret_cast<uint8_t*>(ctx) - offsetof(verbs_context, context));
   return vctx->sz < sizeof(verbs_context) - offset ? nullptr : vctx;
 }

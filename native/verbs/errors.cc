@@ -25,9 +25,9 @@ Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const std::s
   return error;
 }
 
-void ThrowErrnoWhy(Napi::Env env, int err, const char* syscall, const std::string& why) {
+Napi::Error ErrnoErrorWhy(Napi::Env env, int err, const char* syscall, const std::string& why) {
   std::string code = CodeOf(env, err).As<Napi::String>();
-  throw ErrnoError(env, err, syscall, std::string(syscall) + " failed: " + code + " (" + why + ")");
+  return ErrnoError(env, err, syscall, std::string(syscall) + " failed: " + code + " (" + why + ")");
 }
 
 int FailedErrno() { return errno != 0 ? errno : EIO; }

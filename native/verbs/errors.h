@@ -9,8 +9,12 @@
 // of our own.
 Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const std::string& message);
 
-// Throws it with the message "<syscall> failed: <CODE> (<why>)".
-[[noreturn]] void ThrowErrnoWhy(Napi::Env env, int err, const char* syscall, const std::string& why);
+// That error with the message "<syscall> failed: <CODE> (<why>)".
+Napi::Error ErrnoErrorWhy(Napi::Env env, int err, const char* syscall, const std::string& why);
+
+[[noreturn]] inline void ThrowErrnoWhy(Napi::Env env, int err, const char* syscall, const std::string& why) {
+  throw ErrnoErrorWhy(env, err, syscall, why);
+}
 
 // The errno of a verb documented to return one: rdma-core returns it
 // positive, but providers pass some through negated (rxe's post_send does).

@@ -10,6 +10,7 @@
 enum class VerbsKind : uint8_t { kContext, kPd, kMr, kCompChannel, kCq, kQp };
 
 struct VerbsObject {
+  uint64_t handle;
   VerbsKind kind;
   // The ibv_context, ibv_pd, ibv_mr, ibv_comp_channel, ibv_cq or ibv_qp.
   void* ptr;
@@ -22,9 +23,13 @@ struct VerbsObject {
   // CQs: events ibvGetCqEvent returned and ibvAckCqEvents has not yet
   // acknowledged. ibv_destroy_cq waits for all of them, forever if need be.
   uint32_t unacked = 0;
-  // dma-buf MRs: the iova they were registered at.
-  uint64_t iova = 0;
 };
+
+struct Verbs;
+
+// Destroys the object with its verb (acknowledging a CQ's pending events
+// first); 0, or the errno the verb gave, when the object is still alive.
+int DestroyObject(const Verbs& verbs, VerbsObject& object);
 
 // One environment's RDMA objects. JS holds them as handles: small integers
 // that are never reused, so a stale one reads as EBADF and never as a newer
@@ -36,7 +41,7 @@ class VerbsState {
   void Add(uint64_t handle, VerbsKind kind, void* ptr, uint64_t context);
   // The object with `handle` when it is of `kind`, else null.
   VerbsObject* Find(uint64_t handle, VerbsKind kind);
-  void Remove(uint64_t handle);
+  void Remove(const VerbsObject& object);
 
   // The object that `arg` names as argument `name`; a TypeError when it is not
   // a handle, EBADF (with `syscall`) when it names no live object of `kind`.

@@ -1,0 +1,173 @@
+// Completion channels and queues: ibv_create_comp_channel,
+// ibv_destroy_comp_channel, ibv_create_cq, ibv_destroy_cq, ibv_req_notify_cq,
+// ibv_get_cq_event, ibv_ack_cq_events, ibv_poll_cq.
+#include <errno.h>
+#include <fcntl.h>
+
+#include <algorithm>
+#include <climits>
+
+#include "../args.h"
+#include "../bindings.h"
+#include "../error.h"
+#include "../instance.h"
+#include "args.h"
+#include "errors.h"
+#include "exports.h"
+#include "loader.h"
+
+namespace {
+
+// backend-verbs.ts's WC_WORDS.
+constexpr size_t kWcWords = 5;
+
+ibv::cq* Cq(VerbsObject& o) { return static_cast<ibv::cq*>(o.ptr); }
+
+Napi::Value CreateCompChannel(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const Verbs& v = RequireVerbs(env);
+  VerbsState& state = GetInstance(env).verbs;
+  VerbsObject& ctx = state.Get(info[0], "ctx", VerbsKind::kContext, "ibv_create_comp_channel");
+  errno = 0;
+  ibv::comp_channel* channel = v.create_comp_channel(static_cast<ibv::context*>(ctx.ptr));
+  if (!channel) ThrowErrno(env, FailedErrno(), "ibv_create_comp_channel");
+  // So that ibvGetCqEvent never blocks.
+  int flags = fcntl(channel->fd, F_GETFL);
+  if (flags < 0 || fcntl(channel->fd, F_SETFL, flags | O_NONBLOCK) != 0) {
+    int err = errno;
+    v.destroy_comp_channel(channel);
+    ThrowErrno(env, err, "fcntl");
+  }
+  uint64_t handle = state.NewHandle();
+  state.Add(handle, VerbsKind::kCompChannel, channel, ctx.handle);
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("handle", static_cast<double>(handle));
+  result.Set("fd", channel->fd);
+  return result;
+}
+
+// EBUSY while CQs use the channel (libibverbs counts them).
+Napi::Value DestroyCompChannel(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const Verbs& v = RequireVerbs(env);
+  VerbsState& state = GetInstance(env).verbs;
+  VerbsObject& channel = state.Get(info[0], "channel", VerbsKind::kCompChannel, "ibv_destroy_comp_channel");
+  if (int err = DestroyObject(v, channel)) ThrowErrno(env, err, "ibv_destroy_comp_channel");
+  state.Remove(channel);
+  return env.Undefined();
+}
+
+Napi::Value CreateCq(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const Verbs& v = RequireVerbs(env);
+  VerbsState& state = GetInstance(env).verbs;
+  VerbsObject& ctx = state.Get(info[0], "ctx", VerbsKind::kContext, "ibv_create_cq");
+  int cqe = Int32Arg(info[1], "cqe");
+  ibv::comp_channel* channel = nullptr;
+  if (!(info[2].IsNumber() && info[2].As<Napi::Number>().DoubleValue() == -1)) {
+    VerbsObject& c = state.Get(info[2], "channel", VerbsKind::kCompChannel, "ibv_create_cq");
+    if (c.context != ctx.handle) {
+      ThrowErrnoWhy(env, EINVAL, "ibv_create_cq", "the channel belongs to another device context");
+    }
+    channel = static_cast<ibv::comp_channel*>(c.ptr);
+  }
+  uint64_t handle = state.NewHandle();
+  errno = 0;
+  // The CQ's context is its handle, which ibv_get_cq_event hands back.
+  ibv::cq* cq = v.create_cq(static_cast<ibv::context*>(ctx.ptr), cqe, reinterpret_cast<void*>(handle), channel, 0);
+  if (!cq) ThrowErrno(env, FailedErrno(), "ibv_create_cq");
+  state.Add(handle, VerbsKind::kCq, cq, ctx.handle);
+  return Napi::Number::New(env, static_cast<double>(handle));
+}
+
+// EBUSY while QPs use the CQ. Events taken and not acknowledged are
+// acknowledged first, or ibv_destroy_cq would wait for them for ever.
+Napi::Value DestroyCq(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const Verbs& v = RequireVerbs(env);
+  VerbsState& state = GetInstance(env).verbs;
+  VerbsObject& cq = state.Get(info[0], "cq", VerbsKind::kCq, "ibv_destroy_cq");
+  if (int err = DestroyObject(v, cq)) ThrowErrno(env, err, "ibv_destroy_cq");
+  state.Remove(cq);
+  return env.Undefined();
+}
+
+Napi::Value ReqNotifyCq(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireVerbs(env);
+  ibv::cq* cq = Cq(GetInstance(env).verbs.Get(info[0], "cq", VerbsKind::kCq, "ibv_req_notify_cq"));
+  bool solicited_only = BoolArg(info[1], "solicitedOnly");
+  if (int rc = cq->context->ops.req_notify_cq(cq, solicited_only)) ThrowErrno(env, ReturnedErrno(rc), "ibv_req_notify_cq");
+  return env.Undefined();
+}
+
+Napi::Value GetCqEvent(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const Verbs& v = RequireVerbs(env);
+  VerbsState& state = GetInstance(env).verbs;
+  VerbsObject& channel = state.Get(info[0], "channel", VerbsKind::kCompChannel, "ibv_get_cq_event");
+  ibv::cq* cq = nullptr;
+  void* cq_context = nullptr;
+  if (v.get_cq_event(static_cast<ibv::comp_channel*>(channel.ptr), &cq, &cq_context) != 0) {
+    if (errno == EAGAIN) return Napi::Number::New(env, -1);
+    ThrowErrno(env, FailedErrno(), "ibv_get_cq_event");
+  }
+  // Always a live CQ of ours: destroying a CQ drops its events from the channel.
+  uint64_t handle = reinterpret_cast<uintptr_t>(cq_context);
+  if (VerbsObject* o = state.Find(handle, VerbsKind::kCq)) o->unacked++;
+  return Napi::Number::New(env, static_cast<double>(handle));
+}
+
+// EINVAL for more events than were taken: ibv_destroy_cq would then wait for
+// ever for the counts to match.
+Napi::Value AckCqEvents(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const Verbs& v = RequireVerbs(env);
+  VerbsObject& cq = GetInstance(env).verbs.Get(info[0], "cq", VerbsKind::kCq, "ibv_ack_cq_events");
+  uint32_t count = UintArg(info[1], "count", UINT32_MAX);
+  if (count > cq.unacked) {
+    ThrowErrnoWhy(env, EINVAL, "ibv_ack_cq_events",
+                  "acknowledging " + std::to_string(count) + " events, but " + std::to_string(cq.unacked) +
+                      " were taken from this CQ and not yet acknowledged");
+  }
+  v.ack_cq_events(Cq(cq), count);
+  cq.unacked -= count;
+  return env.Undefined();
+}
+
+Napi::Value PollCq(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireVerbs(env);
+  VerbsState& state = GetInstance(env).verbs;
+  ibv::cq* cq = Cq(state.Get(info[0], "cq", VerbsKind::kCq, "ibv_poll_cq"));
+  Words out = WordsArg(info[1], "out");
+  size_t max = std::min<size_t>(out.length / kWcWords, INT_MAX);
+  if (max == 0) return Napi::Number::New(env, 0);
+  if (state.wcs.size() < max) state.wcs.resize(max);
+  int n = cq->context->ops.poll_cq(cq, static_cast<int>(max), state.wcs.data());
+  if (n < 0) ThrowErrnoWhy(env, EIO, "ibv_poll_cq", "the provider returned " + std::to_string(n));
+  uint64_t* w = out.data;
+  for (int i = 0; i < n; i++, w += kWcWords) {
+    const ibv::wc& wc = state.wcs[i];
+    w[0] = wc.wr_id;
+    w[1] = static_cast<uint8_t>(wc.status) | static_cast<uint64_t>(static_cast<uint8_t>(wc.opcode)) << 8 |
+           static_cast<uint64_t>(wc.vendor_err) << 16;
+    w[2] = wc.byte_len | static_cast<uint64_t>(wc.imm_data) << 32;
+    w[3] = wc.qp_num | static_cast<uint64_t>(wc.src_qp) << 32;
+    w[4] = wc.wc_flags;
+  }
+  return Napi::Number::New(env, n);
+}
+
+}  // namespace
+
+void InitVerbsCq(Napi::Env env, Napi::Object exports) {
+  Export(env, exports, "ibvCreateCompChannel", CreateCompChannel);
+  Export(env, exports, "ibvDestroyCompChannel", DestroyCompChannel);
+  Export(env, exports, "ibvCreateCq", CreateCq);
+  Export(env, exports, "ibvDestroyCq", DestroyCq);
+  Export(env, exports, "ibvReqNotifyCq", ReqNotifyCq);
+  Export(env, exports, "ibvGetCqEvent", GetCqEvent);
+  Export(env, exports, "ibvAckCqEvents", AckCqEvents);
+  Export(env, exports, "ibvPollCq", PollCq);
+}

@@ -1,0 +1,92 @@
+#include "handles.h"
+
+#include <errno.h>
+
+#include <cmath>
+#include <string>
+
+#include "../error.h"
+#include "errors.h"
+#include "loader.h"
+
+namespace {
+
+const char* KindName(VerbsKind kind) {
+  switch (kind) {
+    case VerbsKind::kContext: return "device context";
+    case VerbsKind::kPd: return "protection domain";
+    case VerbsKind::kMr: return "memory region";
+    case VerbsKind::kCompChannel: return "completion channel";
+    case VerbsKind::kCq: return "completion queue";
+    case VerbsKind::kQp: return "queue pair";
+  }
+  return "object";
+}
+
+}  // namespace
+
+int DestroyObject(const Verbs& v, VerbsObject& o) {
+  switch (o.kind) {
+    case VerbsKind::kContext:
+      errno = 0;
+      return v.close_device(static_cast<ibv::context*>(o.ptr)) == 0 ? 0 : FailedErrno();
+    case VerbsKind::kPd: return ReturnedErrno(v.dealloc_pd(static_cast<ibv::pd*>(o.ptr)));
+    case VerbsKind::kMr: return ReturnedErrno(v.dereg_mr(static_cast<ibv::mr*>(o.ptr)));
+    case VerbsKind::kCompChannel:
+      return ReturnedErrno(v.destroy_comp_channel(static_cast<ibv::comp_channel*>(o.ptr)));
+    case VerbsKind::kCq: {
+      auto* cq = static_cast<ibv::cq*>(o.ptr);
+      if (o.unacked) {
+        v.ack_cq_events(cq, o.unacked);
+        o.unacked = 0;
+      }
+      return ReturnedErrno(v.destroy_cq(cq));
+    }
+    case VerbsKind::kQp: return ReturnedErrno(v.destroy_qp(static_cast<ibv::qp*>(o.ptr)));
+  }
+  return EINVAL;
+}
+
+void VerbsState::Add(uint64_t handle, VerbsKind kind, void* ptr, uint64_t context) {
+  objects_.emplace(handle, VerbsObject{handle, kind, ptr, context});
+  if (context) objects_.at(context).children++;
+}
+
+VerbsObject* VerbsState::Find(uint64_t handle, VerbsKind kind) {
+  auto it = objects_.find(handle);
+  return it != objects_.end() && it->second.kind == kind ? &it->second : nullptr;
+}
+
+void VerbsState::Remove(const VerbsObject& object) {
+  uint64_t handle = object.handle;
+  auto context = objects_.find(object.context);
+  if (context != objects_.end()) context->second.children--;
+  objects_.erase(handle);
+}
+
+VerbsObject& VerbsState::Get(const Napi::Value& arg, const char* name, VerbsKind kind, const char* syscall) {
+  if (!arg.IsNumber()) ThrowTypeError(arg.Env(), std::string(name) + " must be a handle (a number)");
+  double d = arg.As<Napi::Number>().DoubleValue();
+  VerbsObject* o = nullptr;
+  if (d >= 1 && d < static_cast<double>(next_handle_) && std::trunc(d) == d) o = Find(static_cast<uint64_t>(d), kind);
+  if (!o) {
+    ThrowErrnoWhy(arg.Env(), EBADF, syscall,
+                  std::string(name) + " " + Napi::Number::New(arg.Env(), d).ToString().Utf8Value() +
+                      " is not a live " + KindName(kind));
+  }
+  return *o;
+}
+
+void VerbsState::ReleaseAll() {
+  if (!objects_.empty()) {
+    const Verbs& v = LoadedVerbs();
+    for (VerbsKind kind : {VerbsKind::kQp, VerbsKind::kMr, VerbsKind::kCq, VerbsKind::kCompChannel,
+                           VerbsKind::kPd, VerbsKind::kContext}) {
+      for (auto& [handle, o] : objects_) {
+        if (o.kind == kind) DestroyObject(v, o);
+      }
+    }
+  }
+  objects_.clear();
+  mrs_by_lkey.clear();
+}

@@ -1,0 +1,153 @@
+// The verbs' own checks on any Linux host: loading libibverbs (or saying it
+// is missing), handles, argument types and RLIMIT_MEMLOCK. Traffic on a real
+// device runs in test/native-verbs/smoke.js inside the real-kernel VM.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import type { Backend } from '../../src/backend';
+import type { VerbsCalls } from '../../src/backend-verbs';
+import { loadNative } from '../../src/native';
+
+const native = loadNative();
+const suite = native.backend ? describe : describe.skip;
+const libibverbs = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib']
+  .map((dir) => join(dir, 'libibverbs.so.1'))
+  .find((file) => existsSync(file));
+const isRoot = process.getuid?.() === 0;
+const addonPath = process.env.DMABRIDGE_NATIVE_PATH ?? join(__dirname, '../../build/Release/dmabridge.node');
+const UNLIMITED = 2n ** 64n - 1n;
+
+function expectSystemError(fn: () => unknown, code: string, errno: number, syscall: string): Error {
+  let error: unknown;
+  try {
+    fn();
+  } catch (e) {
+    error = e;
+  }
+  expect(error).toBeInstanceOf(Error);
+  expect(error).toMatchObject({ code, errno: -errno, syscall });
+  return error as Error;
+}
+
+suite(`native verbs${native.error ? ` (skipped: ${native.error})` : ''}`, () => {
+  const b = native.backend as Backend & VerbsCalls;
+  const withVerbs = libibverbs ? it : it.skip;
+
+  withVerbs('lists devices: an array, empty where the kernel has none', () => {
+    const devices = b.ibvGetDeviceList();
+    expect(Array.isArray(devices)).toBe(true);
+    if (!existsSync('/sys/class/infiniband')) expect(devices).toEqual([]);
+    for (const d of devices) expect(d).toMatchObject({ name: expect.any(String), guid: expect.any(BigInt), nodeType: expect.any(Number) });
+  });
+
+  withVerbs('answers ENODEV for a device that is not there', () => {
+    const e = expectSystemError(() => b.ibvOpenDevice('dmabridge-none0'), 'ENODEV', 19, 'ibv_open_device');
+    expect(e.message).toMatch(/dmabridge-none0/);
+  });
+
+  withVerbs('answers EBADF, with the verb as syscall, for a handle that names nothing', () => {
+    const words = new BigUint64Array(6);
+    const view = new Uint8Array(4096);
+    const cases: Array<[string, () => unknown]> = [
+      ['ibv_close_device', () => b.ibvCloseDevice(1)],
+      ['ibv_query_device', () => b.ibvQueryDevice(1)],
+      ['ibv_query_port', () => b.ibvQueryPort(1, 1)],
+      ['ibv_query_gid', () => b.ibvQueryGid(1, 1, 0)],
+      ['ibv_get_async_event', () => b.ibvGetAsyncEvent(1)],
+      ['ibv_get_async_event', () => b.ibvAsyncFd(1)],
+      ['ibv_alloc_pd', () => b.ibvAllocPd(-1)],
+      ['ibv_dealloc_pd', () => b.ibvDeallocPd(0)],
+      ['ibv_reg_mr', () => b.ibvRegMr(2 ** 40, view, 1)],
+      ['ibv_reg_dmabuf_mr', () => b.ibvRegDmabufMr(1.5, 0n, 4096n, 0n, -1, 0)],
+      ['ibv_dereg_mr', () => b.ibvDeregMr(1)],
+      ['ibv_create_comp_channel', () => b.ibvCreateCompChannel(1)],
+      ['ibv_destroy_comp_channel', () => b.ibvDestroyCompChannel(1)],
+      ['ibv_create_cq', () => b.ibvCreateCq(1, 16, -1)],
+      ['ibv_destroy_cq', () => b.ibvDestroyCq(1)],
+      ['ibv_req_notify_cq', () => b.ibvReqNotifyCq(1, false)],
+      ['ibv_get_cq_event', () => b.ibvGetCqEvent(1)],
+      ['ibv_ack_cq_events', () => b.ibvAckCqEvents(1, 1)],
+      ['ibv_poll_cq', () => b.ibvPollCq(1, new BigUint64Array(5))],
+      ['ibv_create_qp', () => b.ibvCreateQp(1, { sendCq: 1, recvCq: 1, qpType: 2, sqSigAll: true, cap: { maxSendWr: 1, maxRecvWr: 1, maxSendSge: 1, maxRecvSge: 1, maxInlineData: 0 } })],
+      ['ibv_modify_qp', () => b.ibvModifyQp(1, {}, 0)],
+      ['ibv_destroy_qp', () => b.ibvDestroyQp(1)],
+      ['ibv_post_send', () => b.ibvPostSend(1, words, 1)],
+      ['ibv_post_recv', () => b.ibvPostRecv(1, words, 1)],
+    ];
+    for (const [syscall, call] of cases) expectSystemError(call, 'EBADF', 9, syscall);
+  });
+
+  withVerbs('rejects arguments of the wrong type with a TypeError', () => {
+    const call = (fn: (...args: unknown[]) => unknown, ...args: unknown[]) => () => fn(...args);
+    const loose = b as unknown as Record<string, (...args: unknown[]) => unknown>;
+    expect(call(loose.ibvOpenDevice!, 7)).toThrow(TypeError);
+    expect(call(loose.ibvOpenDevice!, 'a\0b')).toThrow(TypeError);
+    expect(call(loose.ibvAllocPd!, '1')).toThrow(TypeError);
+    expect(call(loose.ibvAllocPd!)).toThrow(TypeError);
+    expect(call(loose.ibvDeallocPd!, 1n)).toThrow(TypeError);
+    expect(call(loose.ibvPollCq!, {})).toThrow(TypeError);
+    expect(call(loose.setMemlockLimit!, 1, 2)).toThrow(TypeError);
+    expect(call(loose.setMemlockLimit!, -1n, 2n)).toThrow(TypeError);
+  });
+
+  it('reads and sets RLIMIT_MEMLOCK as bigints', () => {
+    const limit = b.getMemlockLimit();
+    expect(typeof limit.soft).toBe('bigint');
+    expect(typeof limit.hard).toBe('bigint');
+    expect(limit.soft <= limit.hard).toBe(true);
+    b.setMemlockLimit(limit.soft, limit.hard);
+    expect(b.getMemlockLimit()).toEqual(limit);
+    if (limit.hard !== UNLIMITED) {
+      expectSystemError(() => b.setMemlockLimit(limit.hard + 1n, limit.hard), 'EINVAL', 22, 'setrlimit');
+      if (!isRoot) expectSystemError(() => b.setMemlockLimit(limit.soft, limit.hard + 1n), 'EPERM', 1, 'setrlimit');
+    }
+  });
+
+  withVerbs('lists devices from a worker thread too', async () => {
+    const worker = new Worker(
+      `const a = require(${JSON.stringify(addonPath)}); require('node:worker_threads').parentPort.postMessage(a.ibvGetDeviceList().length);`,
+      { eval: true },
+    );
+    const count = await new Promise((resolve, reject) => worker.once('message', resolve).once('error', reject));
+    expect(count).toBe(b.ibvGetDeviceList().length);
+  });
+
+  // Hides libibverbs.so.1 from a child, in a private mount namespace, behind
+  // a tmpfs of links to everything else in its directory: the addon still
+  // loads and each verb says what to install.
+  const canHide = isRoot && libibverbs && spawnSync('unshare', ['-m', 'true']).status === 0;
+  (canHide ? it : it.skip)('throws ENOSYS from dlopen, naming the package, where libibverbs is missing', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dmabridge-noverbs-'));
+    try {
+      const libdir = join(libibverbs!, '..');
+      const script = `
+        const a = require(${JSON.stringify(addonPath)});
+        const out = {};
+        for (const [name, call] of [['list', () => a.ibvGetDeviceList()], ['open', () => a.ibvOpenDevice('rxe0')], ['post', () => a.ibvPostSend(1, new BigUint64Array(6), 1)]]) {
+          try { call(); out[name] = 'returned'; } catch (e) { out[name] = { code: e.code, errno: e.errno, syscall: e.syscall, message: e.message }; }
+        }
+        out.memlock = typeof a.getMemlockLimit().soft;
+        console.log(JSON.stringify(out));`;
+      const shell = `set -e; mkdir ${dir}/orig ${dir}/shadow; mount -t tmpfs none ${dir}/shadow
+        mount --bind ${libdir} ${dir}/orig
+        "${process.execPath}" -e "$1" ${dir}/orig ${dir}/shadow
+        mount --bind ${dir}/shadow ${libdir}
+        exec "${process.execPath}" -e "$0"`;
+      const link = `const fs = require('node:fs'), [from, to] = process.argv.slice(1);
+        for (const name of fs.readdirSync(from)) if (!name.startsWith('libibverbs.so.1')) fs.symlinkSync(from + '/' + name, to + '/' + name);`;
+      const child = spawnSync('unshare', ['--mount', '--propagation', 'private', 'bash', '-c', shell, script, link], { encoding: 'utf8' });
+      expect(child.stderr).toBe('');
+      const out = JSON.parse(child.stdout);
+      const enosys = {
+        code: 'ENOSYS', errno: -38, syscall: 'dlopen',
+        message: 'libibverbs.so.1 not found: install rdma-core (Debian: ibverbs-providers, libibverbs1)',
+      };
+      expect(out).toEqual({ list: enosys, open: enosys, post: enosys, memlock: 'bigint' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
