@@ -16,6 +16,8 @@ const finalizer = new FinalizationRegistry<() => void>((release) => {
 export abstract class Resource implements Disposable {
   #closed = false;
   readonly #children = new Set<WeakRef<Resource>>();
+  /** Resources made elsewhere that use this one and must close before it. */
+  readonly #dependents = new Set<WeakRef<Resource>>();
   readonly #cancels = new Set<(reason: Error) => void>();
   #parent: Resource | undefined;
   #self: WeakRef<Resource> | undefined;
@@ -45,12 +47,15 @@ export abstract class Resource implements Disposable {
 
   close(): void {
     if (this.#closed) return;
-    for (const ref of [...this.#children].reverse()) ref.deref()?.close();
+    // Marked first, so a close that comes back here (an MR releasing the
+    // mapping that is closing it) returns at once.
+    this.#closed = true;
+    for (const ref of [...this.#dependents, ...[...this.#children].reverse()]) ref.deref()?.close();
     const cancelled = systemError('ECANCELED', 'close', `${this.constructor.name} was closed while a wait was pending`);
     for (const cancel of [...this.#cancels]) cancel(cancelled);
-    this.#closed = true;
     finalizer.unregister(this);
     if (this.#parent && this.#self) this.#parent.#children.delete(this.#self);
+    for (const forget of this.#onRelease) forget();
     this.release();
   }
 
@@ -66,6 +71,19 @@ export abstract class Resource implements Disposable {
       throw systemError('EBADF', 'close', `${this.constructor.name} is closed: it can no longer be used`);
     }
   }
+
+  /**
+   * Makes `dependent` close before this does, though it belongs to another
+   * parent: an MR over a mapping's memory, a QP that uses a CQ.
+   */
+  closeWith(dependent: Resource): void {
+    this.assertOpen();
+    const ref = new WeakRef(dependent);
+    this.#dependents.add(ref);
+    dependent.#onRelease.push(() => this.#dependents.delete(ref));
+  }
+
+  readonly #onRelease: Array<() => void> = [];
 
   /** Lets close() cancel a pending operation; returns the unregistration. */
   protected onClose(cancel: (reason: Error) => void): () => void {

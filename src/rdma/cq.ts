@@ -4,7 +4,6 @@ import { Resource } from '../resource';
 import * as uapi from '../uapi';
 import { waitReady, WaitOptions } from '../wait';
 import type { RdmaDevice } from './device';
-import type { QueuePair } from './qp';
 import { IBV_WC_WITH_IMM, WC_STATUS, wcOpcodeName, WcStatus } from './verbs-uapi';
 
 export interface WorkCompletion {
@@ -31,8 +30,6 @@ const BATCH = 64;
 export class CompletionQueue extends Resource {
   readonly #out = new BigUint64Array(WC_WORDS * BATCH);
   readonly #ready: WorkCompletion[] = [];
-  /** @internal QPs that use this CQ: closed before it. */
-  readonly users = new Set<QueuePair>();
 
   /** @internal */
   constructor(readonly device: RdmaDevice, readonly handle: number, private readonly channel: IbvCompChannel) {
@@ -91,7 +88,6 @@ export class CompletionQueue extends Resource {
   }
 
   protected release(): void {
-    for (const qp of [...this.users]) qp.close();
     const { kernel } = this.device;
     try {
       kernel.ibvDestroyCq(this.handle);

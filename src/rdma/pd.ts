@@ -42,8 +42,10 @@ export class ProtectionDomain extends Resource {
     this.assertOpen();
     const view = bytesOf(memory);
     const access = accessBits(options.access);
-    const mr = this.device.kernel.ibvRegMr(this.handle, view, access);
-    return new MemoryRegion(this, mr, access, 'host-memory', { view });
+    const mr = new MemoryRegion(this, this.device.kernel.ibvRegMr(this.handle, view, access), access, 'host-memory', { view });
+    // The device must stop using a mapping's memory before it is unmapped.
+    if (memory instanceof Mapping) memory.closeWith(mr);
+    return mr;
   }
 
   /** Registers a dma-buf (ibv_reg_dmabuf_mr), or its memfd pages where asked. */
@@ -78,8 +80,9 @@ export class ProtectionDomain extends Resource {
     if (offset + length > range.size) throw systemError('EINVAL', 'ibv_reg_mr', 'offset + length lies past the end of the dma-buf');
     const mapping = range.memfd.map('rw', { offset: range.offset + offset, length });
     try {
-      const mr = this.device.kernel.ibvRegMr(this.handle, mapping.view, access);
-      return new MemoryRegion(this, mr, access, 'memfd-pages', { view: mapping.view, release: () => mapping.close() });
+      const mr = new MemoryRegion(this, this.device.kernel.ibvRegMr(this.handle, mapping.view, access), access, 'memfd-pages', { view: mapping.view, release: () => mapping.close() });
+      mapping.closeWith(mr);
+      return mr;
     } catch (e) {
       mapping.close();
       throw e;

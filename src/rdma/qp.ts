@@ -78,12 +78,12 @@ export class QueuePair extends Resource {
     readonly handle: number,
     readonly qpNum: number,
     readonly cap: IbvQpCap,
-    private readonly cqs: CompletionQueue[],
+    cqs: CompletionQueue[],
   ) {
     super(pd);
     const { kernel } = pd.device;
     this.guard(() => kernel.ibvDestroyQp(handle));
-    for (const cq of cqs) cq.users.add(this);
+    for (const cq of cqs) cq.closeWith(this);
   }
 
   /** @internal use ProtectionDomain.createQp */
@@ -177,7 +177,6 @@ export class QueuePair extends Resource {
   }
 
   protected release(): void {
-    for (const cq of this.cqs) cq.users.delete(this);
     this.pd.device.kernel.ibvDestroyQp(this.handle);
   }
 }

@@ -108,6 +108,15 @@ describeEachBackend('RDMA on an rxe device', (b) => {
     expect(await cq.next({ timeout: 10000 })).toMatchObject({ wrId: 6n, status: 'wr-flush-error', statusCode: 5 });
   });
 
+  it('unmapping registered memory deregisters its MR first, so the device never touches unmapped pages', () => {
+    using mem = dmb.createMemfd(8192);
+    const map = mem.map('rw');
+    const mr = pd.register(map, { access: ['local-write', 'remote-write'] });
+    map.unmap();
+    expect(mr.closed).toBe(true);
+    expect(() => mr.remote()).toThrow(expect.objectContaining({ code: 'EBADF' }));
+  });
+
   it('refuses remote write access without local write, as the kernel does', () => {
     expect(() => pd.register(new Uint8Array(4096), { access: ['remote-write'] })).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'ibv_reg_mr' }));
   });
