@@ -3,21 +3,24 @@
 # qemu, against the real udmabuf, system heap, vgem and rxe. Builds on the host
 # first (TypeScript and C++ compile ~20x slower in the guest), runs vitest in
 # the guest with a JSON report, then checks the report here: any failure, or
-# any test that skipped, fails the run.
+# any test that skipped, fails the run. The verbs ABI check runs first: the
+# provisioned rdma-core headers must match the addon's own declarations.
 #
 #   npm run test:kernel                       # every native suite
 #   npm run test:kernel -- test/api/heap.test.ts   # one file (vitest filters)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+scripts/vm/provision.sh
+DMABRIDGE_REQUIRE_ABI_CHECK=1 scripts/check-verbs-abi.sh
 npm run --silent build:ts
-[ -f build/Release/dmabridge.node ] || npm run --silent build:native
+if [ -f build/Makefile ]; then npx node-gyp build >/dev/null; else npm run --silent build:native; fi
 
 report=.cache/vm/kernel-tests.json
 mkdir -p .cache/vm
 rm -f "$report"
 files=("$@")
-[ ${#files[@]} -gt 0 ] || files=(test/api test/seam test/native)
+[ ${#files[@]} -gt 0 ] || files=(test/api test/seam test/native test/native-verbs)
 
 status=0
 scripts/vm/run.sh -- env DMABRIDGE_TEST_BACKENDS=native \

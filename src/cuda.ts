@@ -1,0 +1,110 @@
+import type { Backend } from './backend';
+import { DmaBuf } from './dmabuf';
+import type { Resource } from './resource';
+import { systemError } from './system-error';
+import * as uapi from './uapi';
+
+/** cuda.h's CU_DEVICE_ATTRIBUTE_DMA_BUF_SUPPORTED. */
+export const CU_DEVICE_ATTRIBUTE_DMA_BUF_SUPPORTED = 124;
+
+export interface CudaDevice {
+  ordinal: number;
+  name: string;
+  /** Whether the GPU can export its memory as dma-bufs. */
+  dmaBuf: boolean;
+}
+
+export interface CudaAllocOptions {
+  /** The GPU's ordinal, as CUDA numbers them. Default 0. */
+  device?: number;
+}
+
+/**
+ * A dma-buf of GPU memory (exporter 'nv_dmabuf'). The CPU cannot map it;
+ * closing it closes the fd, then frees the GPU memory.
+ */
+export class CudaDmaBuf extends DmaBuf {
+  readonly #handle: number;
+
+  /** @internal allocCuda makes these */
+  constructor(
+    kernel: Backend,
+    fd: number,
+    size: bigint,
+    parent: Resource,
+    /** The GPU's ordinal. */
+    readonly device: number,
+    /** The device address of the buffer's first byte. */
+    readonly dptr: bigint,
+    handle: number,
+  ) {
+    super(kernel, fd, size, parent);
+    this.#handle = handle;
+    // Collected unclosed, the fd and the memory may go in either order: the
+    // driver's dma-buf holds its own reference to the memory.
+    this.guard(() => kernel.cuMemFree(handle));
+  }
+
+  protected override release(): void {
+    try {
+      super.release();
+    } finally {
+      this.kernel.cuMemFree(this.#handle);
+    }
+  }
+}
+
+export function cudaDevices(kernel: Backend): CudaDevice[] {
+  const count = kernel.cuDeviceGetCount();
+  return Array.from({ length: count }, (_, ordinal) => ({
+    ordinal,
+    name: kernel.cuDeviceGetName(ordinal),
+    dmaBuf: kernel.cuDeviceGetAttribute(ordinal, CU_DEVICE_ATTRIBUTE_DMA_BUF_SUPPORTED) !== 0,
+  }));
+}
+
+/**
+ * GPU memory of `size` bytes (rounded up to whole host pages) exported as a
+ * dma-buf. Fails with ENODEV where the GPU does not exist and EOPNOTSUPP
+ * where it cannot export dma-bufs, saying which.
+ */
+export function allocCuda(kernel: Backend, parent: Resource, size: bigint, options: CudaAllocOptions): CudaDmaBuf {
+  const device = options.device ?? 0;
+  if (!Number.isSafeInteger(device) || device < 0) throw new TypeError(`device must be a GPU ordinal (an integer >= 0), got ${String(device)}`);
+  const count = kernel.cuDeviceGetCount();
+  if (device >= count) {
+    const have = count === 0 ? 'the NVIDIA driver finds no GPU (see nvidia-smi)' : `this machine has ${count}: ${cudaDevices(kernel).map((d) => `${d.ordinal} ${d.name}`).join(', ')}`;
+    throw systemError('ENODEV', 'cuDeviceGet', `no CUDA GPU ${device}: ${have}`);
+  }
+  if (kernel.cuDeviceGetAttribute(device, CU_DEVICE_ATTRIBUTE_DMA_BUF_SUPPORTED) === 0) {
+    throw systemError('EOPNOTSUPP', 'cuMemGetHandleForAddressRange', `GPU ${device} (${kernel.cuDeviceGetName(device)}) cannot export dma-bufs: CU_DEVICE_ATTRIBUTE_DMA_BUF_SUPPORTED is 0; that needs NVIDIA's open kernel modules on a Turing or newer GPU, and Linux 5.12 or newer`);
+  }
+  const page = BigInt(uapi.PAGE_SIZE);
+  const length = ((size + page - 1n) / page) * page;
+  // The exported range must start on a host page; small allocations may not.
+  let alloc = kernel.cuMemAlloc(device, length);
+  if (alloc.dptr % page !== 0n) {
+    kernel.cuMemFree(alloc.handle);
+    alloc = kernel.cuMemAlloc(device, length + page);
+  }
+  const offset = (page - (alloc.dptr % page)) % page;
+  const { handle } = alloc;
+  let fd = -1;
+  try {
+    fd = kernel.cuMemExportDmaBuf(handle, offset, length);
+    return new CudaDmaBuf(kernel, fd, kernel.lseek(fd, 0n, uapi.SEEK_END), parent, device, alloc.dptr + offset, handle);
+  } catch (e) {
+    // The first error is the one to report; cleaning up after it is best-effort.
+    if (fd >= 0) ignore(() => kernel.close(fd));
+    ignore(() => kernel.cuMemFree(handle));
+    throw e;
+  }
+}
+
+function ignore(fn: () => void): void {
+  try {
+    fn();
+  } catch {
+    // see the caller
+  }
+}
