@@ -32,6 +32,8 @@ function cudaError(code: ErrnoCode, syscall: string, name: string): SystemError 
 /** Device memory: held by its handle and by each dma-buf exported from it. */
 class Allocation {
   #refs = 1;
+  /** Its bytes, made when a device (an RDMA NIC) first reaches them. */
+  #bytes: ArrayBuffer | undefined;
 
   constructor(readonly gpu: Gpu, readonly dptr: bigint, readonly size: bigint) {}
 
@@ -42,6 +44,11 @@ class Allocation {
 
   put(): void {
     if (--this.#refs === 0) this.gpu.used -= this.size;
+  }
+
+  bytes(offset: bigint, size: bigint): Uint8Array {
+    this.#bytes ??= new ArrayBuffer(Number(this.size));
+    return new Uint8Array(this.#bytes, Number(offset), Number(size));
   }
 }
 
@@ -64,10 +71,14 @@ class Gpu {
 class NvDmaBuf implements Exporter {
   readonly expName = 'nv_dmabuf';
 
-  constructor(private readonly memory: Allocation) {}
+  constructor(private readonly memory: Allocation, private readonly offset: bigint, private readonly size: bigint) {}
 
   mmap(): never {
     throw systemError('ENOTSUPP', 'mmap');
+  }
+
+  pages(): Uint8Array[] {
+    return [this.memory.bytes(this.offset, this.size)];
   }
 
   release(): void {
@@ -132,7 +143,7 @@ export class CudaClient {
     if (size === 0n || (memory.dptr + offset) % PAGE !== 0n || size % PAGE !== 0n) {
       throw cudaError('EINVAL', syscall, 'CUDA_ERROR_INVALID_VALUE');
     }
-    return new DmaBuf(this.kernel, { exporter: new NvDmaBuf(memory.get()), size, flags: uapi.O_RDWR });
+    return new DmaBuf(this.kernel, { exporter: new NvDmaBuf(memory.get(), offset, size), size, flags: uapi.O_RDWR });
   }
 
   memFree(handle: number): void {

@@ -17,6 +17,8 @@ export interface Exporter {
   readonly expName: string;
   /** Absent: mmap answers EINVAL. */
   mmap?(vma: Vma): MappedView;
+  /** The buffer's memory as a device reaches it (its sg table): views of its pages, in order. */
+  pages(): Uint8Array[];
   beginCpuAccess?(write: boolean): void;
   endCpuAccess?(write: boolean): void;
   /** The dma-buf's last reference went away. */

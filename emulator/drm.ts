@@ -73,14 +73,18 @@ export class GemObject {
 class GemExport implements Exporter {
   readonly expName = 'drm';
 
-  constructor(readonly object: GemObject, private readonly pages: Shmem) {
+  constructor(readonly object: GemObject, private readonly shmem: Shmem) {
     object.get();
   }
 
   mmap(vma: Vma): MappedView {
     // drm_gem_shmem_mmap refuses copy-on-write mappings.
     if (!vma.shared) throw systemError('EINVAL', 'mmap');
-    return { view: this.pages.map(Number(vma.offset), vma.length, true) };
+    return { view: this.shmem.map(Number(vma.offset), vma.length, true) };
+  }
+
+  pages(): Uint8Array[] {
+    return [this.shmem.map(0, this.shmem.size, true)];
   }
 
   release(): void {

@@ -66,4 +66,8 @@ class SystemHeapBuffer implements Exporter {
     if (vma.length > uapi.PAGE_SIZE) throw systemError('EINVAL', 'mmap');
     return { view: view.slice() };
   }
+
+  pages(): Uint8Array[] {
+    return [new Uint8Array(this.#pages)];
+  }
 }

@@ -7,11 +7,14 @@ import { DrmDevice } from './drm';
 import { DmaHeap } from './heap';
 import { Kernel } from './kernel';
 import { Process } from './process';
+import { installRdma, RdmaControls } from './rdma/install';
+import type { ProfileKind } from './rdma/profiles';
 import { UdmabufDevice } from './udmabuf';
 import { vgemDriver } from './vgem';
 
 export type { EmulatorClock } from './clock';
 export type { EmulatedGpu } from './cuda';
+export type { RdmaControls } from './rdma/install';
 
 export interface EmulatorOptions {
   /** Time moves only when a test advances it. Default: with real time. */
@@ -20,11 +23,14 @@ export interface EmulatorOptions {
   memoryLimit?: number;
   /** The GPUs CUDA finds; false: libcuda.so.1 is not installed. Default: one H100 that exports dma-bufs. */
   cuda?: EmulatedGpu[] | false;
+  /** The RDMA devices, in the order libibverbs lists them. Default: rxe0, mlx5_0, efa_0. */
+  rdma?: ProfileKind[];
 }
 
 /** Test hooks on an emulated machine, reached with controls(backend). */
 export interface EmulatorControls {
   readonly clock: EmulatorClock;
+  readonly rdma: RdmaControls;
   /** Starts another process on the same machine, with no fds open. */
   spawn(): Backend;
 }
@@ -41,6 +47,7 @@ export function createEmulator(options: EmulatorOptions = {}): Backend {
   if (options.cuda !== false) installCuda(kernel, options.cuda ?? [DEFAULT_GPU]);
   const machine: EmulatorControls = {
     clock: kernel.clock,
+    rdma: installRdma(kernel, options.rdma ?? ['rxe', 'mlx5', 'efa']),
     spawn: () => {
       const process = new Process(kernel);
       machines.set(process, machine);

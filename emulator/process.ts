@@ -1,6 +1,9 @@
 // An emulated process: its fd table and mappings, and the Backend seam as
 // the system calls it makes into the emulated kernel.
 import type { Backend, DrmVersion, DumbBuffer, SyncFileInfo, UdmabufItem, Watch } from '../src/backend';
+import type {
+  IbvAsyncEvent, IbvCompChannel, IbvDeviceAttr, IbvDeviceEntry, IbvMr, IbvPortAttr, IbvQp, IbvQpAttr, IbvQpInit,
+} from '../src/backend-verbs';
 import { systemError } from '../src/system-error';
 import * as uapi from '../src/uapi';
 import * as abi from './abi';
@@ -12,6 +15,7 @@ import { DmaHeapFile } from './heap';
 import type { Kernel } from './kernel';
 import { Memfd, validSeals } from './memfd';
 import { FileWatch } from './poll';
+import { Verbs } from './rdma/verbs';
 import { SyncFile } from './sync-file';
 import { UdmabufDeviceFile } from './udmabuf';
 import { UnixSocket } from './unix-socket';
@@ -351,6 +355,49 @@ export class Process implements Backend {
     if (!(object instanceof UnixSocket)) throw systemError('ENOTSOCK', syscall);
     return object;
   }
+
+  // --- RDMA (emulator/rdma/verbs.ts) ----------------------------------------
+
+  #verbsState: Verbs | undefined;
+
+  get #verbs(): Verbs {
+    return (this.#verbsState ??= new Verbs(this.kernel, {
+      fds: this.#fds,
+      // An mmap of a dma-buf is a PFN mapping, which ib_umem_get cannot pin.
+      pfnMapped: (view) => this.#mappings.get(view)?.file.object instanceof DmaBuf,
+    }));
+  }
+
+  ibvGetDeviceList(): IbvDeviceEntry[] { return this.#verbs.ibvGetDeviceList(); }
+  ibvOpenDevice(name: string): number { return this.#verbs.ibvOpenDevice(name); }
+  ibvCloseDevice(ctx: number): void { this.#verbs.ibvCloseDevice(ctx); }
+  ibvQueryDevice(ctx: number): IbvDeviceAttr { return this.#verbs.ibvQueryDevice(ctx); }
+  ibvQueryPort(ctx: number, port: number): IbvPortAttr { return this.#verbs.ibvQueryPort(ctx, port); }
+  ibvQueryGid(ctx: number, port: number, index: number): Uint8Array { return this.#verbs.ibvQueryGid(ctx, port, index); }
+  ibvGetAsyncEvent(ctx: number): IbvAsyncEvent | null { return this.#verbs.ibvGetAsyncEvent(ctx); }
+  ibvAsyncFd(ctx: number): number { return this.#verbs.ibvAsyncFd(ctx); }
+  ibvAllocPd(ctx: number): number { return this.#verbs.ibvAllocPd(ctx); }
+  ibvDeallocPd(pd: number): void { this.#verbs.ibvDeallocPd(pd); }
+  ibvRegMr(pd: number, view: Uint8Array, access: number): IbvMr { return this.#verbs.ibvRegMr(pd, view, access); }
+  ibvRegDmabufMr(pd: number, offset: bigint, length: bigint, iova: bigint, fd: number, access: number): IbvMr {
+    return this.#verbs.ibvRegDmabufMr(pd, offset, length, iova, fd, access);
+  }
+  ibvDeregMr(mr: number): void { this.#verbs.ibvDeregMr(mr); }
+  ibvCreateCompChannel(ctx: number): IbvCompChannel { return this.#verbs.ibvCreateCompChannel(ctx); }
+  ibvDestroyCompChannel(channel: number): void { this.#verbs.ibvDestroyCompChannel(channel); }
+  ibvCreateCq(ctx: number, cqe: number, channel: number): number { return this.#verbs.ibvCreateCq(ctx, cqe, channel); }
+  ibvDestroyCq(cq: number): void { this.#verbs.ibvDestroyCq(cq); }
+  ibvReqNotifyCq(cq: number, solicitedOnly: boolean): void { this.#verbs.ibvReqNotifyCq(cq, solicitedOnly); }
+  ibvGetCqEvent(channel: number): number { return this.#verbs.ibvGetCqEvent(channel); }
+  ibvAckCqEvents(cq: number, count: number): void { this.#verbs.ibvAckCqEvents(cq, count); }
+  ibvPollCq(cq: number, out: BigUint64Array): number { return this.#verbs.ibvPollCq(cq, out); }
+  ibvCreateQp(pd: number, init: IbvQpInit): IbvQp { return this.#verbs.ibvCreateQp(pd, init); }
+  ibvModifyQp(qp: number, attr: IbvQpAttr, mask: number): void { this.#verbs.ibvModifyQp(qp, attr, mask); }
+  ibvDestroyQp(qp: number): void { this.#verbs.ibvDestroyQp(qp); }
+  ibvPostSend(qp: number, wrs: BigUint64Array, count: number): void { this.#verbs.ibvPostSend(qp, wrs, count); }
+  ibvPostRecv(qp: number, wrs: BigUint64Array, count: number): void { this.#verbs.ibvPostRecv(qp, wrs, count); }
+  getMemlockLimit(): { soft: bigint; hard: bigint } { return this.#verbs.getMemlockLimit(); }
+  setMemlockLimit(soft: bigint, hard: bigint): void { this.#verbs.setMemlockLimit(soft, hard); }
 
   // --- lookups ---------------------------------------------------------------
 

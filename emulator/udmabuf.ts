@@ -127,6 +127,11 @@ class Udmabuf implements Exporter {
     return { view: run.shmem.map(run.offset + offset, vma.length, true) };
   }
 
+  /** The memfds' own pages: a device reads and writes them, never the CPU mappings' copy. */
+  pages(): Uint8Array[] {
+    return this.#ranges.map((r) => new Uint8Array(r.shmem.buffer, r.offset, r.size));
+  }
+
   beginCpuAccess(): void {
     this.#sgBuilt = true;
     this.#copyIn();

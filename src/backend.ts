@@ -7,6 +7,8 @@
 // Nothing here keeps policy: no lifetimes, no validation the kernel does not
 // do, no messages. That is src/'s job, written once above both.
 
+import type { VerbsCalls } from './backend-verbs';
+
 export interface UdmabufItem {
   memfd: number;
   offset: bigint;
@@ -49,7 +51,7 @@ export interface Watch {
   stop(): void;
 }
 
-export interface Backend extends CudaCalls, UnixSocketCalls {
+export interface Backend extends VerbsCalls, CudaCalls, UnixSocketCalls {
   readonly name: 'native' | 'emulator';
 
   // --- files ---------------------------------------------------------------

@@ -1,7 +1,7 @@
 import { toFd, toSize } from './args';
 import type { Backend } from './backend';
 import type { IbvDeviceEntry } from './backend-verbs';
-import { Kernel, RdmaDevice } from './rdma/device';
+import { RdmaDevice } from './rdma/device';
 import { allocCuda, CudaAllocOptions, CudaDevice, CudaDmaBuf, cudaDevices } from './cuda';
 import { adoptDmaBuf, DmaBuf, MemfdRange } from './dmabuf';
 import { DrmDevice } from './drm';
@@ -218,7 +218,7 @@ export class DmaBridge extends Resource {
   /** The RDMA devices libibverbs sees (rxe0, mlx5_0…). */
   rdmaDevices(): IbvDeviceEntry[] {
     this.assertOpen();
-    return this.#verbs.ibvGetDeviceList();
+    return this.kernel.ibvGetDeviceList();
   }
 
   /** Opens an RDMA device by name, or the first one. */
@@ -230,18 +230,15 @@ export class DmaBridge extends Resource {
       const have = devices.length ? `devices: ${devices.map((d) => d.name).join(', ')}` : 'no RDMA devices: for soft-RoCE, `rdma link add rxe0 type rxe netdev <interface>`';
       throw systemError('ENODEV', 'ibv_open_device', `${name === undefined ? 'no RDMA device' : `no RDMA device '${name}'`} (${have})`);
     }
-    const ctx = this.#verbs.ibvOpenDevice(entry.name);
+    const ctx = this.kernel.ibvOpenDevice(entry.name);
     try {
-      return new RdmaDevice(this.#verbs, ctx, entry.name, this.#verbs.ibvQueryDevice(ctx), this);
+      return new RdmaDevice(this.kernel, ctx, entry.name, this.kernel.ibvQueryDevice(ctx), this);
     } catch (e) {
-      this.#verbs.ibvCloseDevice(ctx);
+      this.kernel.ibvCloseDevice(ctx);
       throw e;
     }
   }
 
-  get #verbs(): Kernel {
-    return this.kernel as Kernel;
-  }
 
   /** A device node opened once and kept for the life of this object. */
   #device(path: string): number {

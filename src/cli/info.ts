@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs';
 import { open } from '../open';
 import { bytes, table } from './format';
 import { rdmaDevicesOrWhyNot } from './rdma-probe';
-import type { Kernel } from '../rdma/device';
 
 export function info(json: boolean): number {
   using dmb = open();
@@ -49,7 +48,7 @@ function rdma(dmb: ReturnType<typeof open>) {
 
 function memlock(dmb: ReturnType<typeof open>): string {
   try {
-    const { soft } = (dmb.kernel as Kernel).getMemlockLimit();
+    const { soft } = dmb.kernel.getMemlockLimit();
     return soft === 2n ** 64n - 1n ? 'unlimited' : bytes(soft);
   } catch (e) {
     return `unknown (${(e as Error).message})`;

@@ -1,14 +1,12 @@
 import { EventEmitter } from 'node:events';
 import type { Backend, Watch } from '../backend';
-import type { IbvDeviceAttr, VerbsCalls } from '../backend-verbs';
+import type { IbvDeviceAttr } from '../backend-verbs';
 import { Resource } from '../resource';
 import { isSystemError } from '../system-error';
 import * as uapi from '../uapi';
 import { CompletionQueue } from './cq';
 import { ProtectionDomain } from './pd';
 import { ASYNC_EVENTS, LINK_LAYERS, mtuBytes, PORT_STATES } from './verbs-uapi';
-
-export type Kernel = Backend & VerbsCalls;
 
 export interface PortInfo {
   port: number;
@@ -37,7 +35,7 @@ export class RdmaDevice extends Resource {
   #dmaBufSupport: boolean | undefined;
 
   /** @internal the caller opened `ctx` and queried `attr` */
-  constructor(readonly kernel: Kernel, readonly ctx: number, readonly name: string, readonly attr: IbvDeviceAttr, parent: Resource) {
+  constructor(readonly kernel: Backend, readonly ctx: number, readonly name: string, readonly attr: IbvDeviceAttr, parent: Resource) {
     super(parent);
     this.guard(() => kernel.ibvCloseDevice(ctx));
   }

@@ -35,6 +35,12 @@ export interface ConnectOptions {
   gidIndex?: number;
   /** What the peer may do to our MRs through this QP; default: remote read and write. */
   access?: v.AccessFlag[];
+  /**
+   * Transport retries before a request fails with retry-exceeded-error
+   * (0–7, default 7). On rxe 7 means retry for ever: a peer that has gone
+   * away then never completes, so pass less to notice it.
+   */
+  retryCount?: number;
 }
 
 /** The local memory of a request: a range of a registered MR. */
@@ -139,7 +145,7 @@ export class QueuePair extends Resource {
     }, v.IBV_QP_STATE | v.IBV_QP_AV | v.IBV_QP_PATH_MTU | v.IBV_QP_DEST_QPN | v.IBV_QP_RQ_PSN | v.IBV_QP_MAX_DEST_RD_ATOMIC | v.IBV_QP_MIN_RNR_TIMER);
     this.#state = 'rtr';
     kernel.ibvModifyQp(this.handle, {
-      qpState: v.IBV_QPS.rts, timeout: 14, retryCnt: 7, rnrRetry: 7, sqPsn: this.psn, maxRdAtomic: 1,
+      qpState: v.IBV_QPS.rts, timeout: 14, retryCnt: options.retryCount ?? 7, rnrRetry: 7, sqPsn: this.psn, maxRdAtomic: 1,
     }, v.IBV_QP_STATE | v.IBV_QP_TIMEOUT | v.IBV_QP_RETRY_CNT | v.IBV_QP_RNR_RETRY | v.IBV_QP_SQ_PSN | v.IBV_QP_MAX_QP_RD_ATOMIC);
     this.#state = 'rts';
   }
