@@ -22,7 +22,8 @@ kver=$(cd "$KDIR/lib/modules" 2>/dev/null && ls | head -n1) || true
 [ -n "$kver" ] && [ -e "$KDIR/boot/vmlinuz-$kver" ] \
   || { echo "build-initramfs: no unpacked kernel in $KDIR; run scripts/vm/provision.sh" >&2; exit 1; }
 BUSYBOX=/bin/busybox
-[ -x "$BUSYBOX" ] && "$BUSYBOX" --list | grep -qx insmod \
+# grep reads the whole list: with pipefail, an early exit would SIGPIPE busybox.
+[ -x "$BUSYBOX" ] && "$BUSYBOX" --list | grep -x insmod >/dev/null \
   || { echo "build-initramfs: need busybox-static (/bin/busybox)" >&2; exit 1; }
 
 key=$( { echo "$kver"; printf '%s\n' "${MODULES[@]}"; cat "$0" "$HERE/guest-init.sh"; sha1sum "$BUSYBOX"; } \

@@ -22,7 +22,10 @@ apt() { $sudo env DEBIAN_FRONTEND=noninteractive apt-get -q "$@" >>"$log" 2>&1 \
 
 pkg_stamp="$CACHE/.pkgs-$(printf '%s\n' "${PKGS[@]}" | sha1sum | cut -c1-12)"
 if [ ! -e "$pkg_stamp" ]; then
-  if dpkg-query -W -f='${db:Status-Status}\n' "${PKGS[@]}" 2>&1 | grep -qvx installed; then
+  # dpkg-query exits 1 for packages it has never seen: read its answer whole,
+  # not through a pipe that pipefail would judge by that exit code.
+  states=$(dpkg-query -W -f='${db:Status-Status}\n' "${PKGS[@]}" 2>&1 || true)
+  if grep -qvx installed <<<"$states"; then
     echo "provision: installing host packages (log: $log)" >&2
     apt install -y --no-install-recommends "${PKGS[@]}" \
       || { apt update && apt install -y --no-install-recommends "${PKGS[@]}"; }

@@ -1,6 +1,6 @@
 // The verbs' own checks on any Linux host: loading libibverbs (or saying it
 // is missing), handles, argument types and RLIMIT_MEMLOCK. Traffic on a real
-// device runs in test/native-verbs/smoke.js inside the real-kernel VM.
+// device is tested on both backends in test/api/rdma.test.ts (rxe in the VM).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

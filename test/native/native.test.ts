@@ -1,6 +1,6 @@
 // The addon's own checks on any Linux kernel: files, memfds, mappings,
-// readiness and the error shape. Device ioctls run in test/native/devices.js
-// inside the real-kernel VM.
+// readiness and the error shape. Device ioctls are tested on both backends in
+// test/seam and test/api, natively inside the real-kernel VM.
 import { execFileSync } from 'node:child_process';
 import { constants } from 'node:buffer';
 import { mkdtempSync, readFileSync, rmSync, writeSync } from 'node:fs';
