@@ -2,7 +2,7 @@
 // the addon loads. Inside the real-kernel VM (DMABRIDGE_KERNEL_VM=1) nothing
 // may skip: a missing addon or device fails the test instead, so a green VM
 // run means every native test really ran.
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import type { Backend } from '../src/backend';
 import { createEmulator } from '../emulator';
@@ -71,4 +71,17 @@ export function itWith(b: BackendCase, device: string): typeof it {
 /** The public entry object over a backend case, as open() would make it. */
 export function openOn(b: BackendCase): DmaBridge {
   return new DmaBridge(withAdvice(b.create()), `test on ${b.name}`);
+}
+
+/** Calls `fn`, expects it to throw the system error (code, errno, syscall), and returns the error. */
+export function expectSystemError(fn: () => unknown, code: string, errno: number, syscall: string): Error {
+  let error: unknown;
+  try {
+    fn();
+  } catch (e) {
+    error = e;
+  }
+  expect(error).toBeInstanceOf(Error);
+  expect(error).toMatchObject({ code, errno: -errno, syscall });
+  return error as Error;
 }

@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import type { Backend } from '../../src/backend';
 import type { VerbsCalls } from '../../src/backend-verbs';
 import { loadNative } from '../../src/native';
+import { expectSystemError } from '../backends';
 
 const native = loadNative();
 const suite = native.backend ? describe : describe.skip;
@@ -20,17 +21,6 @@ const isRoot = process.getuid?.() === 0;
 const addonPath = process.env.DMABRIDGE_NATIVE_PATH ?? join(__dirname, '../../build/Release/dmabridge.node');
 const UNLIMITED = 2n ** 64n - 1n;
 
-function expectSystemError(fn: () => unknown, code: string, errno: number, syscall: string): Error {
-  let error: unknown;
-  try {
-    fn();
-  } catch (e) {
-    error = e;
-  }
-  expect(error).toBeInstanceOf(Error);
-  expect(error).toMatchObject({ code, errno: -errno, syscall });
-  return error as Error;
-}
 
 suite(`native verbs${native.error ? ` (skipped: ${native.error})` : ''}`, () => {
   const b = native.backend as Backend & VerbsCalls;

@@ -10,21 +10,12 @@ import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Backend } from '../../src/backend';
 import { loadNative } from '../../src/native';
+import { expectSystemError } from '../backends';
 import * as U from '../../src/uapi';
 
 const native = loadNative();
 const suite = native.backend ? describe : describe.skip;
 
-function expectSystemError(fn: () => unknown, code: string, errno: number, syscall: string): void {
-  let error: unknown;
-  try {
-    fn();
-  } catch (e) {
-    error = e;
-  }
-  expect(error).toBeInstanceOf(Error);
-  expect(error).toMatchObject({ code, errno: -errno, syscall });
-}
 
 suite(`native addon${native.error ? ` (skipped: ${native.error})` : ''}`, () => {
   const b = native.backend as Backend;
