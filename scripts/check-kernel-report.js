@@ -12,8 +12,9 @@ const skipped = r.testResults.flatMap((f) =>
   f.assertionResults.filter((t) => t.status !== 'passed' && t.status !== 'failed').map((t) => `${f.name}: ${t.fullName}`),
 );
 const files = r.testResults.length;
-console.log(`test:kernel: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped.length} skipped, in ${files} files on the real kernel`);
-if (skipped.length) {
+console.log(`test:kernel: ${files} test files ran natively on the real kernel`);
+console.log(`kernel: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped.length} skipped`);
+if (skipped.length > 0) {
   console.error(`test:kernel: these native tests skipped inside the VM, where every device exists:\n  ${skipped.join('\n  ')}`);
 }
 const ok = r.success && r.numFailedTests === 0 && skipped.length === 0 && r.numTotalTests > 0 && Number(guestStatus) === 0;

@@ -19,6 +19,13 @@ const byCall: Record<string, Record<string, Advice>> = {
     ...udmabufAdvice(),
     EINVAL: () => 'each range must be page-aligned (4096) and non-empty, the list at most 1024 entries (module parameter list_limit) and 64 MiB in all (size_limit_mb), from memfds sealed with F_SEAL_SHRINK and without F_SEAL_WRITE',
   },
+  ibv_post_send: {
+    EINVAL: (_, e) => `request ${(e as { index?: number }).index ?? 0} is invalid for this QP (is it connected, in RTS? opcode, SGE and inline size within the QP's caps?); the ones before it were posted`,
+    ENOMEM: (_, e) => `the send queue is full at request ${(e as { index?: number }).index ?? 0}: poll completions before posting more; the ones before it were posted`,
+  },
+  ibv_post_recv: {
+    ENOMEM: () => 'the receive queue is full: wait for receives to complete before posting more',
+  },
   DMA_HEAP_IOCTL_ALLOC: {
     EINVAL: () => 'the length must be non-zero, heap flags must be 0 and fd flags only O_RDWR/O_CLOEXEC',
     ENOMEM: () => 'the heap could not allocate that much memory',
@@ -169,12 +176,22 @@ export function advise(e: unknown, args: unknown[]): unknown {
   return e;
 }
 
+/**
+ * Calls on the hot path of RDMA and readiness pass straight through: a
+ * wrapper costs every call, and their callers advise the rare error.
+ */
+const HOT = new Set<string>(['ibvPostSend', 'ibvPostRecv', 'ibvPollCq', 'poll']);
+
 /** The backend, with every error it throws given its advice. */
 export function withAdvice(backend: Backend): Backend {
   const wrapped: Record<string, unknown> = { name: backend.name };
   for (const key of Object.keys(proto(backend)) as Array<keyof Backend>) {
     const fn = backend[key];
     if (typeof fn !== 'function') continue;
+    if (HOT.has(key)) {
+      wrapped[key] = fn.bind(backend);
+      continue;
+    }
     wrapped[key] = (...args: unknown[]) => {
       try {
         return (fn as (...a: unknown[]) => unknown).apply(backend, args);

@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import type { IbvQpCap } from '../backend-verbs';
 import { RECV_WR_WORDS, SEND_WR_WORDS } from '../backend-verbs';
+import { advise } from '../advice';
 import { Resource } from '../resource';
 import { accessBits } from './access';
 import type { CompletionQueue } from './cq';
@@ -157,7 +158,11 @@ export class QueuePair extends Resource {
     if (this.#sendScratch.length < n * SEND_WR_WORDS) this.#sendScratch = new BigUint64Array(n * SEND_WR_WORDS);
     const w = this.#sendScratch;
     for (let i = 0; i < n; i++) encodeSend(w, i * SEND_WR_WORDS, requests[i]!);
-    this.pd.device.kernel.ibvPostSend(this.handle, w, n);
+    try {
+      this.pd.device.kernel.ibvPostSend(this.handle, w, n);
+    } catch (e) {
+      throw advise(e, []);
+    }
   }
 
   /** Posts receive requests in one call. */
@@ -179,7 +184,11 @@ export class QueuePair extends Resource {
         w[b + 2] = 0n;
       }
     }
-    this.pd.device.kernel.ibvPostRecv(this.handle, w, n);
+    try {
+      this.pd.device.kernel.ibvPostRecv(this.handle, w, n);
+    } catch (e) {
+      throw advise(e, []);
+    }
   }
 
   protected release(): void {

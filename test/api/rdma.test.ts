@@ -117,6 +117,12 @@ describeEachBackend('RDMA on an rxe device', (b) => {
     expect(() => mr.remote()).toThrow(expect.objectContaining({ code: 'EBADF' }));
   });
 
+  it('posting on a QP that is not connected is EINVAL at request 0, with advice', () => {
+    const idle = pd.createQp(cq);
+    const mr = pd.register(new Uint8Array(64));
+    expect(() => idle.postSend([{ opcode: 'send', local: { mr }, id: 1n }])).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'ibv_post_send', index: 0, message: expect.stringMatching(/RTS/) }));
+  });
+
   it('refuses remote write access without local write, as the kernel does', () => {
     expect(() => pd.register(new Uint8Array(4096), { access: ['remote-write'] })).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'ibv_reg_mr' }));
   });
