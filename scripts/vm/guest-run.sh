@@ -10,6 +10,11 @@ say() { echo "dmabridge-vm: $*"; }
 unset $(compgen -e | grep -vx -e PWD -e SHLVL)
 . "$run/env"
 export DMABRIDGE_KERNEL_VM=1
+# Temporary files on the guest's own tmpfs, wherever the repo is: the guest's
+# /tmp is the host's over 9p when the repo lives under it, and 9p refuses
+# fifos and sockets (ENXIO).
+export TMPDIR=/run/tmp
+mkdir -p "$TMPDIR"
 
 setup() {
   hostname "$DMABRIDGE_VM_ID"
