@@ -11,6 +11,8 @@ namespace {
 // (CUDA's dma-bufs on mmap) return it to user space.
 constexpr int kEnotsupp = 524;
 
+}  // namespace
+
 std::string ErrnoName(int err) {
   if (err == kEnotsupp) return "ENOTSUPP";
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
@@ -23,15 +25,16 @@ std::string ErrnoName(int err) {
   return "E" + std::to_string(err);
 }
 
-}  // namespace
-
-void ThrowErrno(Napi::Env env, int err, const char* syscall) {
-  std::string code = ErrnoName(err);
-  Napi::Error error = Napi::Error::New(env, std::string(syscall) + " failed: " + code);
-  error.Set("code", code);
+Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const std::string& message) {
+  Napi::Error error = Napi::Error::New(env, message);
+  error.Set("code", ErrnoName(err));
   error.Set("errno", Napi::Number::New(env, -err));
   error.Set("syscall", syscall);
-  throw error;
+  return error;
+}
+
+void ThrowErrno(Napi::Env env, int err, const char* syscall) {
+  throw ErrnoError(env, err, syscall, std::string(syscall) + " failed: " + ErrnoName(err));
 }
 
 void ThrowTypeError(Napi::Env env, const std::string& message) {

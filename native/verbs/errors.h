@@ -3,11 +3,9 @@
 
 #include <string>
 
-// Errors of the verbs, in error.h's shape (code, negative errno, syscall).
+#include "../error.h"
 
-// That error as a value, to add properties to before throwing, with a message
-// of our own.
-Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const std::string& message);
+// Errors of the verbs, in error.h's shape (code, negative errno, syscall).
 
 // That error with the message "<syscall> failed: <CODE> (<why>)".
 Napi::Error ErrnoErrorWhy(Napi::Env env, int err, const char* syscall, const std::string& why);
