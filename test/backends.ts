@@ -52,7 +52,8 @@ export function describeEachBackend(title: string, body: (b: BackendCase) => voi
 export const DEVICE = {
   udmabuf: '/dev/udmabuf',
   systemHeap: '/dev/dma_heap/system',
-  dri: '/dev/dri',
+  /** vgem is a module: loaded where this exists (/dev/dri alone may be a real GPU). */
+  vgem: '/sys/module/vgem',
   rdma: '/sys/class/infiniband/rxe0',
 } as const;
 

@@ -3,7 +3,7 @@ import { DEVICE, describeEachBackend, itWith, openOn } from '../backends';
 import type { DmaBridge, DrmDevice } from '../../src';
 
 describeEachBackend('vgem fences, sync_files and async waits through the API', (b) => {
-  const it = itWith(b, DEVICE.dri);
+  const it = itWith(b, DEVICE.vgem);
   let dmb: DmaBridge;
   let dev: DrmDevice;
   beforeEach(() => {

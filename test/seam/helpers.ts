@@ -8,11 +8,10 @@ import type { Backend } from '../../src/backend';
 import { parseFdinfo } from '../../src/fdinfo';
 import { isSystemError, SystemError } from '../../src/system-error';
 import * as uapi from '../../src/uapi';
-import type { BackendCase } from '../backends';
+import { DEVICE, type BackendCase } from '../backends';
 
 export const PAGE = uapi.PAGE_SIZE;
-/** vgem is a module: it is loaded where this exists. */
-export const VGEM = '/sys/module/vgem';
+export const VGEM = DEVICE.vgem;
 /** An fd number no test process has open. */
 export const CLOSED_FD = 99_999;
 
