@@ -5,6 +5,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     pool: 'forks',
+    // Lifetime tests collect garbage on purpose, to check the finalizers.
+    poolOptions: { forks: { execArgv: ['--expose-gc'] } },
     include: ['test/**/*.test.ts'],
     testTimeout: 20000,
   },

@@ -4,36 +4,65 @@ import { systemError } from './system-error';
 // close() releases it once, closes the children first (mappings before their
 // dma-buf, everything before the system), and cancels pending waits before
 // the fd goes away. A finalizer releases what a program forgot to close.
+//
+// Parents hold their children weakly, so a forgotten child can be collected
+// while its parent lives. What releasing a resource takes is kept in a Held
+// record that does not reference the resource itself: a parent that closes,
+// or is collected, after a child was collected but before the child's
+// finalizer ran still releases the child first (the kernel would refuse a
+// PD whose MRs are registered). A resource that uses another (a QP its CQ,
+// an MR its mapping) holds it strongly, so nothing in use is collected.
 
-const finalizer = new FinalizationRegistry<() => void>((release) => {
-  try {
-    release();
-  } catch {
-    // A safety net must never throw into the GC.
+interface Held {
+  /** Release steps from guard(); emptied once they ran or close() released. */
+  releases: Array<() => void>;
+  children: Map<WeakRef<Resource>, Held>;
+  /** Resources made elsewhere that use this one and must go before it. */
+  dependents: Map<WeakRef<Resource>, Held>;
+  /** Removes this record from its parent's and its users' maps. */
+  unlink: Array<() => void>;
+}
+
+/** Releases a collected resource: its users and children first, then itself. */
+function drain(held: Held): void {
+  for (const child of [...held.dependents.values(), ...[...held.children.values()].reverse()]) drain(child);
+  const steps = held.releases.splice(0);
+  for (const step of steps) {
+    try {
+      step();
+    } catch {
+      // A safety net must never throw into the GC.
+    }
   }
-});
+  for (const unlink of held.unlink.splice(0)) unlink();
+}
+
+const finalizer = new FinalizationRegistry<Held>(drain);
 
 export abstract class Resource implements Disposable {
   #closed = false;
-  readonly #children = new Set<WeakRef<Resource>>();
-  /** Resources made elsewhere that use this one and must close before it. */
-  readonly #dependents = new Set<WeakRef<Resource>>();
+  readonly #held: Held = { releases: [], children: new Map(), dependents: new Map(), unlink: [] };
   readonly #cancels = new Set<(reason: Error) => void>();
   #parent: Resource | undefined;
-  #self: WeakRef<Resource> | undefined;
 
   protected constructor(parent?: Resource) {
     if (parent) {
       parent.assertOpen();
       this.#parent = parent;
-      this.#self = new WeakRef(this);
-      parent.#children.add(this.#self);
+      const ref = new WeakRef<Resource>(this);
+      const siblings = parent.#held.children;
+      siblings.set(ref, this.#held);
+      this.#held.unlink.push(() => siblings.delete(ref));
     }
+    finalizer.register(this, this.#held, this);
   }
 
-  /** Registers the release of what this object holds, for when it is collected unclosed. */
+  /**
+   * Adds a step that releases what this object holds, run if it is collected
+   * unclosed. The step must not reference the object.
+   */
   protected guard(release: () => void): void {
-    finalizer.register(this, release, this);
+    this.#held.releases.push(release);
   }
 
   /** The resource this one was made under (a mapping's buffer, a buffer's system). */
@@ -50,12 +79,17 @@ export abstract class Resource implements Disposable {
     // Marked first, so a close that comes back here (an MR releasing the
     // mapping that is closing it) returns at once.
     this.#closed = true;
-    for (const ref of [...this.#dependents, ...[...this.#children].reverse()]) ref.deref()?.close();
+    const held = this.#held;
+    for (const [ref, h] of [...held.dependents, ...[...held.children].reverse()]) {
+      const live = ref.deref();
+      if (live) live.close();
+      else drain(h);
+    }
     const cancelled = systemError('ECANCELED', 'close', `${this.constructor.name} was closed while a wait was pending`);
     for (const cancel of [...this.#cancels]) cancel(cancelled);
     finalizer.unregister(this);
-    if (this.#parent && this.#self) this.#parent.#children.delete(this.#self);
-    for (const forget of this.#onRelease) forget();
+    held.releases.length = 0;
+    for (const unlink of held.unlink.splice(0)) unlink();
     this.release();
   }
 
@@ -74,16 +108,16 @@ export abstract class Resource implements Disposable {
 
   /**
    * Makes `dependent` close before this does, though it belongs to another
-   * parent: an MR over a mapping's memory, a QP that uses a CQ.
+   * parent: an MR over a mapping's memory, a QP that uses a CQ. The
+   * dependent must hold this resource strongly.
    */
   closeWith(dependent: Resource): void {
     this.assertOpen();
     const ref = new WeakRef(dependent);
-    this.#dependents.add(ref);
-    dependent.#onRelease.push(() => this.#dependents.delete(ref));
+    const users = this.#held.dependents;
+    users.set(ref, dependent.#held);
+    dependent.#held.unlink.push(() => users.delete(ref));
   }
-
-  readonly #onRelease: Array<() => void> = [];
 
   /** Lets close() cancel a pending operation; returns the unregistration. */
   protected onClose(cancel: (reason: Error) => void): () => void {

@@ -86,3 +86,21 @@ export function expectSystemError(fn: () => unknown, code: string, errno: number
   expect(error).toMatchObject({ code, errno: -errno, syscall });
   return error as Error;
 }
+
+/**
+ * Collects garbage (vitest runs with --expose-gc). Without `settle` it
+ * returns before any finalizer has run; with it, after they have.
+ */
+export async function collectGarbage(settle: boolean): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error('run with --expose-gc (vitest.config.ts sets it)');
+  // Objects a WeakRef was made for live until the current job ends.
+  await new Promise((r) => setImmediate(r));
+  gc();
+  if (settle) {
+    for (let i = 0; i < 5; i++) {
+      await new Promise((r) => setImmediate(r));
+      gc();
+    }
+  }
+}

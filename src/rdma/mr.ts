@@ -35,7 +35,7 @@ export class MemoryRegion extends Resource {
     private readonly mr: IbvMr,
     accessBits: number,
     readonly via: RegisteredVia,
-    private readonly keepAlive: { view?: Uint8Array; release?: () => void },
+    private readonly keepAlive: { view?: Uint8Array; mapping?: Resource; release?: () => void },
   ) {
     super(pd);
     this.lkey = mr.lkey;
@@ -67,6 +67,7 @@ export class MemoryRegion extends Resource {
     } finally {
       this.keepAlive.release?.();
       this.keepAlive.view = undefined;
+      this.keepAlive.mapping = undefined;
     }
   }
 }

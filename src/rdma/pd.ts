@@ -42,9 +42,10 @@ export class ProtectionDomain extends Resource {
     this.assertOpen();
     const view = bytesOf(memory);
     const access = accessBits(options.access);
-    const mr = new MemoryRegion(this, this.device.kernel.ibvRegMr(this.handle, view, access), access, 'host-memory', { view });
+    const mapping = memory instanceof Mapping ? memory : undefined;
+    const mr = new MemoryRegion(this, this.device.kernel.ibvRegMr(this.handle, view, access), access, 'host-memory', { view, mapping });
     // The device must stop using a mapping's memory before it is unmapped.
-    if (memory instanceof Mapping) memory.closeWith(mr);
+    mapping?.closeWith(mr);
     return mr;
   }
 

@@ -85,7 +85,8 @@ export class QueuePair extends Resource {
     readonly handle: number,
     readonly qpNum: number,
     readonly cap: IbvQpCap,
-    cqs: CompletionQueue[],
+    /** Held so that a CQ in use is never collected. */
+    private readonly cqs: readonly CompletionQueue[],
   ) {
     super(pd);
     const { kernel } = pd.device;

@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { DEVICE, describeEachBackend, itWith, openOn } from '../backends';
+import { collectGarbage, DEVICE, describeEachBackend, itWith, openOn } from '../backends';
 
 describeEachBackend('no fd leaks', (b) => {
   const it = itWith(b, DEVICE.udmabuf);
@@ -23,6 +23,19 @@ describeEachBackend('no fd leaks', (b) => {
     dmb.close();
     expect(dmb.kernel.openFds()).toEqual(before);
   });
+
+  for (const settle of [false, true]) {
+    it(`buffers and mappings dropped unclosed are released ${settle ? 'by their finalizers' : 'when their parent closes first'}`, async () => {
+      const dmb = openOn(b);
+      const before = dmb.kernel.openFds();
+      (() => {
+        for (let i = 0; i < 50; i++) dmb.createUdmabuf(4096).map('rw').begin('write');
+      })();
+      await collectGarbage(settle);
+      dmb.close();
+      expect(dmb.kernel.openFds()).toEqual(before);
+    });
+  }
 
   it('a failed import leaves no fd behind', () => {
     using dmb = openOn(b);

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { afterEach, beforeEach, expect } from 'vitest';
-import { DEVICE, describeEachBackend, itWith, openOn } from '../backends';
+import { collectGarbage, DEVICE, describeEachBackend, itWith, openOn } from '../backends';
 import type { DmaBridge } from '../../src';
 import type { RdmaDevice } from '../../src/rdma/device';
 import type { ProtectionDomain } from '../../src/rdma/pd';
@@ -122,6 +122,19 @@ describeEachBackend('RDMA on an rxe device', (b) => {
     const mr = pd.register(new Uint8Array(64));
     expect(() => idle.postSend([{ opcode: 'send', local: { mr }, id: 1n }])).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'ibv_post_send', index: 0, message: expect.stringMatching(/RTS/) }));
   });
+
+  for (const settle of [false, true]) {
+    it(`a PD and device close after forgotten MRs, and a QP on a forgotten CQ, were collected (${settle ? 'finalizers ran' : 'before finalizers'})`, async () => {
+      const pd2 = dev.allocPd();
+      (() => {
+        for (let i = 0; i < 20; i++) pd2.register(new Uint8Array(4096));
+        pd2.createQp(dev.createCq(16));
+      })();
+      await collectGarbage(settle);
+      expect(() => pd2.close()).not.toThrow();
+      expect(() => dev.close()).not.toThrow();
+    });
+  }
 
   it('refuses remote write access without local write, as the kernel does', () => {
     expect(() => pd.register(new Uint8Array(4096), { access: ['remote-write'] })).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'ibv_reg_mr' }));
