@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# npm run bench: dmabridge against its peers in one run. The native part runs
+# inside the real-kernel VM (perftest and the C peers run there too), the
+# emulator part on the host; then one table, and JSON in .cache/bench/.
+# Environment: DMABRIDGE_BENCH_REPS (timed runs per measurement, default 5),
+# DMABRIDGE_BENCH_BW_COUNT (64 KiB writes per run, default 2048),
+# DMABRIDGE_BENCH_RATE_COUNT (64 B writes per run, default 16384).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+OUT="$ROOT/.cache/bench"
+cd "$ROOT"
+mkdir -p "$OUT"
+
+echo "bench: building"
+npm run --silent build:ts
+[ -f build/Release/dmabridge.node ] || npm run --silent build:native
+for peer in reg-loop fill poll-empty; do
+  gcc -O2 -Wall -o "$OUT/$peer" "bench/peers/$peer.c" -libverbs
+done
+
+while pgrep -f qemu-system >/dev/null; do
+  echo "bench: another qemu is running; waiting for it"
+  sleep 15
+done
+
+echo "bench: native part, in the VM (a few minutes)"
+rm -f "$OUT/native.json"
+# 256 MiB registrations need more than the VM's default ulimit -l.
+DMABRIDGE_VM_ULIMIT_L=unlimited scripts/vm/run.sh -- node bench/native.js "$OUT/native.json"
+
+echo "bench: emulator part, on the host"
+node bench/emulator.js "$OUT/emulator.json"
+
+echo
+node bench/report.js "$OUT/native.json" "$OUT/emulator.json" "$OUT/results.json"
