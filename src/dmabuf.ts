@@ -39,6 +39,8 @@ export class DmaBuf extends FdResource {
   /** The memfd ranges behind a udmabuf; undefined for other exporters. */
   readonly memfdRanges: readonly MemfdRange[] | undefined;
   readonly #owned: Memfd | undefined;
+  /** The fd's access mode never changes: read from fdinfo once. */
+  #writable: boolean | undefined;
 
   /**
    * @internal Takes ownership of `fd`, a dma-buf (see adoptDmaBuf). `owned`
@@ -87,7 +89,7 @@ export class DmaBuf extends FdResource {
     const acc = accessArg(access);
     const offset = toSize(range.offset ?? 0, 'offset');
     const length = toLength(range.length ?? this.size - offset, 'length');
-    if (!this.info().writable) {
+    if (!(this.#writable ??= this.info().writable)) {
       throw systemError('EACCES', 'mmap', 'this dma-buf was exported read-only, and a JS view of it would crash the process on the first store: export it with write access to map it');
     }
     const view = this.kernel.mmap(this.fd, length, VIEW_PROT, uapi.MAP_SHARED, offset);

@@ -29,6 +29,8 @@ const BATCH = 64;
  */
 export class CompletionQueue extends Resource {
   readonly #out = new BigUint64Array(WC_WORDS * BATCH);
+  /** Views of #out sized for n completions, made once: polling allocates nothing. */
+  readonly #views: BigUint64Array[] = [];
   readonly #ready: WorkCompletion[] = [];
 
   /** @internal */
@@ -57,12 +59,13 @@ export class CompletionQueue extends Resource {
   /** Consumes up to `max` completions without decoding them, and says how many: for loops that only count. */
   pollCount(max = BATCH): number {
     this.assertOpen();
-    const queued = this.#ready.splice(0, max).length;
+    const queued = this.#ready.length === 0 ? 0 : this.#ready.splice(0, max).length;
     return queued < max ? queued + this.#pollRaw(Math.min(max - queued, BATCH)) : queued;
   }
 
   #pollRaw(n: number): number {
-    return this.device.kernel.ibvPollCq(this.handle, n === BATCH ? this.#out : this.#out.subarray(0, n * WC_WORDS));
+    const view = (this.#views[n] ??= this.#out.subarray(0, n * WC_WORDS));
+    return this.device.kernel.ibvPollCq(this.handle, view);
   }
 
   /** The next completion, waiting for it through the event loop. */
