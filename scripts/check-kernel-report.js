@@ -1,8 +1,9 @@
 // Judges the guest's vitest JSON report: the run passes only if the guest ran,
 // every test passed, and no test skipped (inside the VM every device exists).
+// With a label (a cluster's host), it also lists the tests that ran there.
 const { readFileSync, existsSync } = require('node:fs');
 
-const [report, guestStatus] = process.argv.slice(2);
+const [report, guestStatus, label] = process.argv.slice(2);
 if (!existsSync(report)) {
   console.error(`test:kernel: the guest wrote no test report (exit ${guestStatus}); see the guest's output above`);
   process.exit(Number(guestStatus) || 1);
@@ -12,8 +13,13 @@ const skipped = r.testResults.flatMap((f) =>
   f.assertionResults.filter((t) => t.status !== 'passed' && t.status !== 'failed').map((t) => `${f.name}: ${t.fullName}`),
 );
 const files = r.testResults.length;
-console.log(`test:kernel: ${files} test files ran natively on the real kernel`);
-console.log(`kernel: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped.length} skipped`);
+if (label) {
+  console.log(`${label}: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped.length} skipped`);
+  for (const t of r.testResults.flatMap((f) => f.assertionResults)) console.log(`  ${t.status === 'passed' ? 'ok  ' : t.status.padEnd(4)} ${t.fullName}`);
+} else {
+  console.log(`test:kernel: ${files} test files ran natively on the real kernel`);
+  console.log(`kernel: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped.length} skipped`);
+}
 if (skipped.length > 0) {
   console.error(`test:kernel: these native tests skipped inside the VM, where every device exists:\n  ${skipped.join('\n  ')}`);
 }

@@ -2,6 +2,8 @@ import { toFd, toSize } from './args';
 import type { Backend } from './backend';
 import type { IbvDeviceEntry } from './backend-verbs';
 import { RdmaDevice } from './rdma/device';
+import type { CmBackend } from './rdma/cm-channel';
+import { CmHost, ConnectionOptions, RdmaAddress, RdmaConnection, RdmaListener, RdmaRoute, resolveRoute, ResolveOptions } from './rdma/cm';
 import { allocCuda, CudaAllocOptions, CudaDevice, CudaDmaBuf, cudaDevices } from './cuda';
 import { adoptDmaBuf, DmaBuf, MemfdRange } from './dmabuf';
 import { DrmDevice } from './drm';
@@ -26,6 +28,8 @@ export interface DrmNode {
  */
 export class DmaBridge extends Resource {
   readonly #devices = new Map<string, number>();
+  /** The RDMA devices over the contexts the connection manager bound ids to, by context handle. */
+  readonly #cmDevices = new Map<number, RdmaDevice>();
 
   /** @internal use open() */
   constructor(
@@ -239,6 +243,45 @@ export class DmaBridge extends Resource {
     }
   }
 
+  /**
+   * Listens for RDMA connections (rdma_cm) on `address`: a numeric IP
+   * address of an RDMA device's interface ('0.0.0.0' for all) and a port
+   * (0 picks one: see the listener's `address`).
+   */
+  listenRdma(address: RdmaAddress, options: { backlog?: number } = {}): RdmaListener {
+    this.assertOpen();
+    return RdmaListener.create(this.#cmHost(), address, options.backlog ?? 16);
+  }
+
+  /**
+   * Resolves the address and route to a listening peer. Make PDs and
+   * register memory on the route's `device`, then `route.connect()`.
+   */
+  resolveRdma(to: RdmaAddress, options: ResolveOptions = {}): Promise<RdmaRoute> {
+    this.assertOpen();
+    return resolveRoute(this.#cmHost(), to, options);
+  }
+
+  /** resolveRdma, then connect: a connection with a PD of its own (`conn.pd`). */
+  async connectRdma(to: RdmaAddress, options: ConnectionOptions & ResolveOptions = {}): Promise<RdmaConnection> {
+    using route = await this.resolveRdma(to, options);
+    return route.connect(options);
+  }
+
+  #cmHost(): CmHost {
+    return {
+      kernel: this.kernel as CmBackend,
+      owner: this,
+      cmDevice: (ctx, name) => {
+        let device = this.#cmDevices.get(ctx);
+        if (!device || device.closed) {
+          device = new RdmaDevice(this.kernel, ctx, name, this.kernel.ibvQueryDevice(ctx), this);
+          this.#cmDevices.set(ctx, device);
+        }
+        return device;
+      },
+    };
+  }
 
   /** A device node opened once and kept for the life of this object. */
   #device(path: string): number {

@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import type { IbvQpCap } from '../backend-verbs';
+import type { IbvQp, IbvQpCap, IbvQpInit } from '../backend-verbs';
 import { RECV_WR_WORDS, SEND_WR_WORDS } from '../backend-verbs';
 import { advise } from '../advice';
 import { Resource } from '../resource';
@@ -94,11 +94,17 @@ export class QueuePair extends Resource {
     for (const cq of cqs) cq.closeWith(this);
   }
 
-  /** @internal use ProtectionDomain.createQp */
-  static create(pd: ProtectionDomain, sendCq: CompletionQueue, recvCq: CompletionQueue, o: QueuePairOptions): QueuePair {
+  /**
+   * @internal use ProtectionDomain.createQp. `make` creates the QP:
+   * ibv_create_qp, or rdma_create_qp for a connection's.
+   */
+  static create(
+    pd: ProtectionDomain, sendCq: CompletionQueue, recvCq: CompletionQueue, o: QueuePairOptions,
+    make: (init: IbvQpInit) => IbvQp = (init) => pd.device.kernel.ibvCreateQp(pd.handle, init),
+  ): QueuePair {
     sendCq.assertOpen();
     recvCq.assertOpen();
-    const qp = pd.device.kernel.ibvCreateQp(pd.handle, {
+    const qp = make({
       sendCq: sendCq.handle,
       recvCq: recvCq.handle,
       qpType: v.IBV_QPT_RC,
@@ -110,6 +116,11 @@ export class QueuePair extends Resource {
 
   get state(): keyof typeof v.IBV_QPS {
     return this.#state;
+  }
+
+  /** @internal The connection manager moved it to RTS. */
+  markConnected(): void {
+    this.#state = 'rts';
   }
 
   /**

@@ -1,0 +1,165 @@
+// What two hosts do together, written once: each case has a server half (host
+// A) and a client half (host B) that meet at named points. test/cluster runs
+// them between two real kernels, test/api/rdma-cm-hosts.test.ts between two
+// emulated hosts in one process.
+import { expect } from 'vitest';
+import type { DmaBridge } from '../../src';
+import { decodeRemoteBuffer, encodeRemoteBuffer } from '../../src';
+import type { Rendezvous } from './rendezvous';
+
+export interface HostContext {
+  dmb: DmaBridge;
+  /** This host's address on the link between the two, and the peer's. */
+  self: string;
+  peer: string;
+  meet: Rendezvous;
+  /** Bytes of memory this process has pinned (VmPin); 0 when all is released. */
+  pinned(): number;
+  /**
+   * Starts, in another process on this host, a server that accepts one
+   * connection on `port` and offers a 1 MiB buffer for writing; `vanish`
+   * ends that process abruptly, as a crash would.
+   */
+  startDoomedServer(port: number): Promise<{ vanish(): Promise<void> }>;
+}
+
+export interface TwoHostCase {
+  name: string;
+  server(ctx: HostContext): Promise<void>;
+  client(ctx: HostContext): Promise<void>;
+}
+
+const MiB = 1 << 20;
+const TIMEOUT = 20_000;
+const text = (s: string) => new TextEncoder().encode(s);
+const pattern = (i: number) => (i * 7 + 3) & 0xff;
+
+export const cases: TwoHostCase[] = [
+  {
+    name: 'RDMA-writes and RDMA-reads a udmabuf whose location the server sent with its accept; both check through their dma-buf views',
+    async server({ dmb, self, meet, pinned }) {
+      using listener = dmb.listenRdma({ host: self, port: 7471 });
+      await meet.sync('listening');
+      using request = await listener.next({ timeout: TIMEOUT });
+      expect(request.remote.host).toBe((await meet.sync('client address')) as string);
+      using pd = request.device.allocPd();
+      using buf = dmb.createUdmabuf(MiB, { name: 'server' });
+      using map = buf.map('rw');
+      map.view.fill(0x5a);
+      const mr = pd.registerDmaBuf(buf, { fallback: 'memfd-pages', access: ['local-write', 'remote-read', 'remote-write'] });
+      using conn = await request.accept({ pd, privateData: encodeRemoteBuffer(mr.remote()), timeout: TIMEOUT });
+      expect(conn.qp.state).toBe('rts');
+      await meet.sync('written');
+      let ok: boolean;
+      {
+        using _ = map.begin('read');
+        const v = map.view;
+        ok = v.subarray(0, MiB / 2).every((b, i) => b === pattern(i)) && v.subarray(MiB / 2).every((b) => b === 0x5a);
+      }
+      await meet.sync('verified', ok);
+      expect(ok).toBe(true);
+      await conn.disconnected({ timeout: TIMEOUT });
+      expect(conn.state).toBe('disconnected');
+      conn.close();
+      mr.close();
+      expect(pinned()).toBe(0);
+    },
+    async client({ dmb, self, peer, meet, pinned }) {
+      await meet.sync('listening');
+      await meet.sync('client address', self);
+      using route = await dmb.resolveRdma({ host: peer, port: 7471 }, { timeout: TIMEOUT });
+      using pd = route.device.allocPd();
+      using buf = dmb.createUdmabuf(MiB, { name: 'client' });
+      using map = buf.map('rw');
+      const mr = pd.registerDmaBuf(buf, { fallback: 'memfd-pages', access: ['local-write'] });
+      using conn = await route.connect({ pd, timeout: TIMEOUT });
+      const remote = decodeRemoteBuffer(conn.privateData);
+      expect(remote.length).toBe(BigInt(MiB));
+      // Read the server's second half into ours, then write our first half into its.
+      conn.qp.postSend([{ opcode: 'read', local: { mr, offset: MiB / 2, length: MiB / 2 }, remote: { ...remote, offset: MiB / 2 }, id: 1n }]);
+      expect(await conn.cq.next({ timeout: TIMEOUT })).toMatchObject({ wrId: 1n, status: 'success', opcode: 'rdma-read', byteLen: MiB / 2 });
+      {
+        using _ = map.begin('rw');
+        expect(map.view.subarray(MiB / 2).every((b) => b === 0x5a)).toBe(true);
+        for (let i = 0; i < MiB / 2; i++) map.view[i] = pattern(i);
+      }
+      conn.qp.postSend([{ opcode: 'write', local: { mr, length: MiB / 2 }, remote, id: 2n }]);
+      expect(await conn.cq.next({ timeout: TIMEOUT })).toMatchObject({ wrId: 2n, status: 'success', opcode: 'rdma-write' });
+      await meet.sync('written');
+      expect(await meet.sync('verified')).toBe(true);
+      conn.disconnect();
+      await conn.disconnected({ timeout: TIMEOUT });
+      conn.close();
+      mr.close();
+      expect(pinned()).toBe(0);
+    },
+  },
+  {
+    name: 'a rejected connection fails with ECONNREFUSED, reason 28 and the private data of the rejection',
+    async server({ dmb, self, meet }) {
+      using listener = dmb.listenRdma({ host: self, port: 7472 });
+      await meet.sync('listening');
+      const request = await listener.next({ timeout: TIMEOUT });
+      expect(new TextDecoder().decode(request.privateData.subarray(0, 5))).toBe('hello');
+      request.reject(text('busy'));
+      expect(request.closed).toBe(true);
+      await meet.sync('done');
+    },
+    async client({ dmb, peer, meet, pinned }) {
+      await meet.sync('listening');
+      const e = await dmb.connectRdma({ host: peer, port: 7472 }, { privateData: text('hello'), timeout: TIMEOUT }).catch((err: unknown) => err);
+      expect(e).toMatchObject({ code: 'ECONNREFUSED', syscall: 'rdma_connect', rejectReason: 28 });
+      expect(new TextDecoder().decode((e as { privateData: Uint8Array }).privateData.subarray(0, 4))).toBe('busy');
+      await meet.sync('done');
+      expect(pinned()).toBe(0);
+    },
+  },
+  {
+    name: 'a connection to a port nobody listens on fails with ECONNREFUSED, reason 8',
+    async server({ meet }) {
+      await meet.sync('done');
+    },
+    async client({ dmb, peer, meet }) {
+      const e = await dmb.connectRdma({ host: peer, port: 7479 }, { timeout: TIMEOUT }).catch((err: unknown) => err);
+      expect(e).toMatchObject({ code: 'ECONNREFUSED', syscall: 'rdma_connect', rejectReason: 8 });
+      expect((e as Error).message).toMatch(/nobody listens on/);
+      await meet.sync('done');
+    },
+  },
+  {
+    name: 'a server that dies mid-transfer disconnects the client: its writes end in errors, and nothing stays pinned',
+    async server({ meet, startDoomedServer }) {
+      const doomed = await startDoomedServer(7473);
+      await meet.sync('listening');
+      await meet.sync('writing');
+      await doomed.vanish();
+      await meet.sync('done');
+    },
+    async client({ dmb, peer, meet, pinned }) {
+      await meet.sync('listening');
+      using route = await dmb.resolveRdma({ host: peer, port: 7473 }, { timeout: TIMEOUT });
+      using pd = route.device.allocPd();
+      using buf = dmb.createUdmabuf(MiB);
+      const mr = pd.registerDmaBuf(buf, { fallback: 'memfd-pages' });
+      using conn = await route.connect({ pd, timeout: TIMEOUT });
+      const remote = decodeRemoteBuffer(conn.privateData);
+      const write = (id: bigint) => conn.qp.postSend([{ opcode: 'write', local: { mr, length: 64 * 1024 }, remote, id }]);
+      write(0n);
+      expect(await conn.cq.next({ timeout: TIMEOUT })).toMatchObject({ status: 'success' });
+      await meet.sync('writing');
+      // Keep writing until the connection is gone; every request then completes in error.
+      let failed: { status: string } | undefined;
+      for (let id = 1n; !failed; id++) {
+        if (conn.state === 'connected') write(id);
+        const wc = await conn.cq.next({ timeout: TIMEOUT });
+        if (wc.status !== 'success') failed = wc;
+      }
+      expect(['wr-flush-error', 'retry-exceeded-error', 'remote-access-error']).toContain(failed.status);
+      await conn.disconnected({ timeout: TIMEOUT });
+      await meet.sync('done');
+      conn.close();
+      mr.close();
+      expect(pinned()).toBe(0);
+    },
+  },
+];

@@ -1,0 +1,53 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** Resolves once the child prints `line` on stdout. */
+export function waitForLine(child: ChildProcess, line: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const onData = (chunk: Buffer) => {
+      seen += chunk.toString();
+      if (seen.split('\n').includes(line)) {
+        child.stdout!.off('data', onData);
+        resolve();
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`the child exited (${code}) before printing '${line}'; it printed: ${seen}`)));
+  });
+}
+
+/**
+ * Runs a program to its end and gives its exit code and output. With
+ * `retryRefused`, a client that found nobody listening yet (the server's
+ * guest may be slower) is run again, for up to a minute.
+ */
+export async function runToEnd(cmd: string, args: string[], o: { retryRefused?: boolean } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '', stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+    const refused = /REJECTED|ECONNREFUSED/.test(result.stderr);
+    if (!o.retryRefused || result.code === 0 || !refused || Date.now() > deadline) {
+      if (result.code !== 0) console.error(`${cmd} ${args.join(' ')} exited ${result.code}:\n${result.stderr}`);
+      return result;
+    }
+    await sleep(1000);
+  }
+}
+
+/** rping's ping data for ping `n` of `size` bytes, as text: "rdma-ping-n: " then letters from 'A'+n. */
+export function expectedPing(n: number, size: number): string {
+  let s = `rdma-ping-${n}: `;
+  let c = 65 + (n % 58);
+  while (s.length < size - 1) {
+    s += String.fromCharCode(c);
+    c = c >= 122 ? 65 : c + 1;
+  }
+  return s.slice(0, size - 1);
+}

@@ -1,0 +1,95 @@
+// Two real kernels: `npm run test:cluster` boots two guests joined by a link,
+// with rxe on each one's NIC, and runs this file on both. Host A plays the
+// servers, host B the clients; they meet over TCP on the same link.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { open, type DmaBridge } from '../../src';
+import { cases, type HostContext } from './cases';
+import { connectRendezvous, listenRendezvous, type Rendezvous } from './rendezvous';
+import { expectedPing, runToEnd, waitForLine } from './processes';
+
+const role = process.env.DMABRIDGE_CLUSTER_ROLE as 'a' | 'b' | undefined;
+const self = process.env.DMABRIDGE_CLUSTER_SELF ?? '';
+const peer = process.env.DMABRIDGE_CLUSTER_PEER ?? '';
+const CONTROL_PORT = 7400;
+const PINGS = 5;
+
+function vmPinBytes(): number {
+  const m = /^VmPin:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+if (!role) {
+  describe.skip('two hosts (skipped: needs two kernels joined by a link; npm run test:cluster runs it)', () => {
+    it('runs between two guests', () => {});
+  });
+} else {
+  const side = role === 'a' ? 'server' : 'client';
+  describe(`two hosts [host ${role}: ${side}s, ${self} with the peer at ${peer}]`, () => {
+    let meet: Rendezvous;
+    let dmb: DmaBridge;
+    beforeAll(async () => {
+      meet = role === 'a' ? await listenRendezvous(self, CONTROL_PORT) : await connectRendezvous(peer, CONTROL_PORT, 180_000);
+      dmb = open({ backend: 'native' });
+    }, 200_000);
+    afterAll(() => {
+      dmb?.close();
+      meet?.close();
+    });
+
+    const ctx = (): HostContext => ({
+      dmb, self, peer, meet, pinned: vmPinBytes,
+      async startDoomedServer(port) {
+        const child = spawn(process.execPath, ['test/fixtures/cm-doomed-server.js', self, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+        await waitForLine(child, 'listening');
+        return {
+          async vanish() {
+            await waitForLine(child, 'accepted');
+            const exited = new Promise((resolve) => child.once('exit', resolve));
+            child.kill('SIGKILL');
+            await exited;
+          },
+        };
+      },
+    });
+
+    for (const c of cases) {
+      it(`${side}: ${c.name}`, () => (role === 'a' ? c.server(ctx()) : c.client(ctx())), 120_000);
+    }
+
+    it(`${side}: interoperates with rdma-core's rping: ${role === 'a' ? 'rping -s here' : 'the dmabridge client there'}`, async () => {
+      if (role === 'a') {
+        const server = runToEnd('rping', ['-s', '-a', self, '-p', '7174', '-v']);
+        await meet.sync('rping -s is up');
+        const { code, stdout } = await server;
+        expect(code).toBe(0);
+        expect(stdout.trim().split('\n')).toEqual(Array.from({ length: PINGS }, (_, i) => `server ping data: ${expectedPing(i, 64)}`));
+        await meet.sync('checked');
+      } else {
+        await meet.sync('rping -s is up');
+        const { code, stdout } = await runToEnd(process.execPath, ['dist/examples/rping.js', '-c', '-a', peer, '-p', '7174', '-C', String(PINGS), '-v', '-V'], { retryRefused: true });
+        expect(code).toBe(0);
+        expect(stdout.trim().split('\n')).toEqual(Array.from({ length: PINGS }, (_, i) => `ping data: ${expectedPing(i, 64)}`));
+        await meet.sync('checked');
+      }
+    }, 120_000);
+
+    it(`${side}: interoperates with rdma-core's rping: ${role === 'a' ? 'the dmabridge server here' : 'rping -c there'}`, async () => {
+      if (role === 'a') {
+        const server = runToEnd(process.execPath, ['dist/examples/rping.js', '-s', '-a', self, '-p', '7175', '-v']);
+        await meet.sync('dmabridge server is up');
+        const { code, stdout } = await server;
+        expect(code).toBe(0);
+        expect(stdout.trim().split('\n')).toEqual(Array.from({ length: PINGS }, (_, i) => `server ping data: ${expectedPing(i, 64)}`));
+        await meet.sync('checked');
+      } else {
+        await meet.sync('dmabridge server is up');
+        const { code, stdout } = await runToEnd('rping', ['-c', '-a', peer, '-p', '7175', '-C', String(PINGS), '-v', '-V'], { retryRefused: true });
+        expect(code).toBe(0);
+        expect(stdout.trim().split('\n')).toEqual(Array.from({ length: PINGS }, (_, i) => `ping data: ${expectedPing(i, 64)}`));
+        await meet.sync('checked');
+      }
+    }, 120_000);
+  });
+}
