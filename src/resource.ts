@@ -13,19 +13,27 @@ import { systemError } from './system-error';
 // PD whose MRs are registered). A resource that uses another (a QP its CQ,
 // an MR its mapping) holds it strongly, so nothing in use is collected.
 
+// Most resources (an MR, a mapping) never get children or users, so those
+// maps are made on first use: registering and closing one allocates little.
 interface Held {
   /** Release steps from guard(); emptied once they ran or close() released. */
   releases: Array<() => void>;
-  children: Map<WeakRef<Resource>, Held>;
+  children?: Map<WeakRef<Resource>, Held>;
   /** Resources made elsewhere that use this one and must go before it. */
-  dependents: Map<WeakRef<Resource>, Held>;
+  dependents?: Map<WeakRef<Resource>, Held>;
   /** Removes this record from its parent's and its users' maps. */
   unlink: Array<() => void>;
 }
 
+/** What must close before `held`'s own release: its users, then its children, newest first. */
+function before(held: Held): Array<[WeakRef<Resource>, Held]> {
+  const users = held.dependents ? [...held.dependents] : [];
+  return held.children ? [...users, ...[...held.children].reverse()] : users;
+}
+
 /** Releases a collected resource: its users and children first, then itself. */
 function drain(held: Held): void {
-  for (const child of [...held.dependents.values(), ...[...held.children.values()].reverse()]) drain(child);
+  for (const [, child] of before(held)) drain(child);
   const steps = held.releases.splice(0);
   for (const step of steps) {
     try {
@@ -41,7 +49,7 @@ const finalizer = new FinalizationRegistry<Held>(drain);
 
 export abstract class Resource implements Disposable {
   #closed = false;
-  readonly #held: Held = { releases: [], children: new Map(), dependents: new Map(), unlink: [] };
+  readonly #held: Held = { releases: [], unlink: [] };
   readonly #cancels = new Set<(reason: Error) => void>();
   #parent: Resource | undefined;
 
@@ -50,7 +58,7 @@ export abstract class Resource implements Disposable {
       parent.assertOpen();
       this.#parent = parent;
       const ref = new WeakRef<Resource>(this);
-      const siblings = parent.#held.children;
+      const siblings = (parent.#held.children ??= new Map());
       siblings.set(ref, this.#held);
       this.#held.unlink.push(() => siblings.delete(ref));
     }
@@ -80,13 +88,16 @@ export abstract class Resource implements Disposable {
     // mapping that is closing it) returns at once.
     this.#closed = true;
     const held = this.#held;
-    for (const [ref, h] of [...held.dependents, ...[...held.children].reverse()]) {
+    for (const [ref, h] of before(held)) {
       const live = ref.deref();
       if (live) live.close();
       else drain(h);
     }
-    const cancelled = systemError('ECANCELED', 'close', `${this.constructor.name} was closed while a wait was pending`);
-    for (const cancel of [...this.#cancels]) cancel(cancelled);
+    if (this.#cancels.size > 0) {
+      // Made only when needed: an Error captures a stack, which costs more than the rest of close().
+      const cancelled = systemError('ECANCELED', 'close', `${this.constructor.name} was closed while a wait was pending`);
+      for (const cancel of [...this.#cancels]) cancel(cancelled);
+    }
     finalizer.unregister(this);
     held.releases.length = 0;
     for (const unlink of held.unlink.splice(0)) unlink();
@@ -114,7 +125,7 @@ export abstract class Resource implements Disposable {
   closeWith(dependent: Resource): void {
     this.assertOpen();
     const ref = new WeakRef(dependent);
-    const users = this.#held.dependents;
+    const users = (this.#held.dependents ??= new Map());
     users.set(ref, dependent.#held);
     dependent.#held.unlink.push(() => users.delete(ref));
   }
