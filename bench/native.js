@@ -9,14 +9,13 @@ const path = require('node:path');
 const { open } = require('../dist/src');
 const { WC_WORDS } = require('../dist/src/backend-verbs');
 const { summarize, repeat, nowNs } = require('./stats');
+const { writeLoop, checkWrites, DEPTH, BATCH } = require('./writes');
 
 const ROOT = path.join(__dirname, '..');
 const PEERS = path.join(ROOT, '.cache/bench');
 const DEVICE = 'rxe0';
 const WARMUP = 1;
 const REPS = Number(process.env.DMABRIDGE_BENCH_REPS ?? 5);
-const DEPTH = 128; // outstanding writes, as perftest's default --tx-depth
-const BATCH = 32; // requests per postSend; the last of each is signalled
 const MiB = 1 << 20;
 
 const progress = (what) => process.stderr.write(`  native: ${what}\n`);
@@ -55,35 +54,17 @@ function writePair(dmb, pd, size) {
   return { a, cq, batch, srcMr, dstMr };
 }
 
-/** Posts `count` writes keeping DEPTH outstanding; returns seconds from first post to last completion. */
-function writeLoop({ a, cq, batch }, count) {
-  let posted = 0, done = 0;
-  const t0 = nowNs();
-  while (done < count) {
-    while (posted < count && posted - done + BATCH <= DEPTH) {
-      a.postSend(batch);
-      posted += BATCH;
-    }
-    done += cq.pollCount(16) * BATCH;
-  }
-  return (nowNs() - t0) / 1e9;
-}
-
-/** One signalled write whose completion is decoded: a failed run must not pass as a fast one. */
-function checkWrites(pair) {
-  pair.a.postSend([{ ...pair.batch[0], signaled: true }]);
-  let wc;
-  while (!(wc = pair.cq.poll(1)[0]));
-  if (wc.status !== 'success') throw new Error(`RDMA write failed: ${wc.status}`);
-}
-
 // ---- RDMA WRITE: ib_write_bw ----
 
 let port = 18515;
 
-/** ib_write_bw server and client on DEVICE over loopback; returns { mibps, mpps } of the client's report. */
-function ibWriteBw(size, count, gid) {
-  const args = ['-d', DEVICE, '-x', gid, '-s', size, '-n', count, '-F', '-p', ++port].map(String);
+/**
+ * ib_write_bw server and client on DEVICE over loopback; returns { mibps, mpps }
+ * of the client's report. `postList` posts that many requests per
+ * ibv_post_send (-l), as dmabridge batches them.
+ */
+function ibWriteBw(size, count, gid, postList = 1) {
+  const args = ['-d', DEVICE, '-x', gid, '-s', size, '-n', count, '-F', '-p', ++port, ...(postList > 1 ? ['-l', postList] : [])].map(String);
   const server = spawn('ib_write_bw', args, { stdio: 'ignore' });
   let out;
   for (let tries = 0; ; tries++) {
@@ -113,10 +94,20 @@ function benchWrites(dmb, pd, gid, size, count) {
     const r = ibWriteBw(size, count, gid);
     if (i >= 0) peerRuns.push(r);
   }
-  return {
+  const result = {
     mibps: { dmabridge: summarize(secs.map((s) => (size * count) / s / MiB)), peer: summarize(peerRuns.map((r) => r.mibps)) },
     mpps: { dmabridge: summarize(secs.map((s) => count / s / 1e6)), peer: summarize(peerRuns.map((r) => r.mpps)) },
   };
+  if (size <= 4096) {
+    // The like-for-like peer for small messages: perftest posting BATCH per call too.
+    const batched = [];
+    for (let i = -WARMUP; i < REPS; i++) {
+      const r = ibWriteBw(size, count, gid, BATCH);
+      if (i >= 0) batched.push(r);
+    }
+    result.mppsBatched = { dmabridge: result.mpps.dmabridge, peer: summarize(batched.map((r) => r.mpps)) };
+  }
+  return result;
 }
 
 // ---- MR registration ----
@@ -145,7 +136,10 @@ function benchFill(dmb, size) {
   const buf = dmb.allocHeap(size);
   const map = buf.map('rw');
   const dst = new Uint8Array(size);
-  const fill = [], read = [];
+  // The same read through Node's Buffer.copy (a C++ memmove), to tell V8's own
+  // TypedArray copy apart from the mapping.
+  const src = Buffer.from(map.view.buffer, map.view.byteOffset, map.view.length);
+  const fill = [], read = [], copy = [];
   for (let i = -WARMUP; i < REPS; i++) {
     const t0 = nowNs();
     map.begin('write');
@@ -157,7 +151,13 @@ function benchFill(dmb, size) {
     map.end();
     const t2 = nowNs();
     if (dst[size >> 1] !== (0xab ^ (i & 1))) throw new Error('read back the wrong byte');
-    if (i >= 0) { fill.push(t1 - t0); read.push(t2 - t1); }
+    dst[size >> 1] = 0;
+    map.begin('read');
+    src.copy(dst);
+    map.end();
+    const t3 = nowNs();
+    if (dst[size >> 1] !== (0xab ^ (i & 1))) throw new Error('Buffer.copy read back the wrong byte');
+    if (i >= 0) { fill.push(t1 - t0); read.push(t2 - t1); copy.push(t3 - t2); }
   }
   buf.close(); // the C peer needs the memory
   const c = peer('fill', [size, WARMUP, REPS]);
@@ -165,6 +165,7 @@ function benchFill(dmb, size) {
   return {
     fill: { dmabridge: summarize(fill.map(mibps)), peer: summarize(c.fill.map(mibps)) },
     read: { dmabridge: summarize(read.map(mibps)), peer: summarize(c.read.map(mibps)) },
+    copy: { dmabridge: summarize(copy.map(mibps)), peer: summarize(c.read.map(mibps)) },
   };
 }
 

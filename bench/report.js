@@ -1,17 +1,21 @@
 'use strict';
-// Merges the native (guest) and emulator (host) results into one table on the
-// terminal and one JSON file. Usage: node bench/report.js NATIVE.json EMULATOR.json OUT.json
+// Merges the native (one guest), cluster (two guests) and emulator (host)
+// results into one table on the terminal and one JSON file.
+// Usage: node bench/report.js NATIVE.json CLUSTER.json EMULATOR.json OUT.json
 const { readFileSync, writeFileSync } = require('node:fs');
 const os = require('node:os');
 
-const [nativeFile, emulatorFile, outFile] = process.argv.slice(2);
+const [nativeFile, clusterFile, emulatorFile, outFile] = process.argv.slice(2);
 const native = JSON.parse(readFileSync(nativeFile, 'utf8'));
+const cluster = JSON.parse(readFileSync(clusterFile, 'utf8'));
 const emulator = JSON.parse(readFileSync(emulatorFile, 'utf8'));
 
 // ratio = dmabridge / peer; `higher` says which way is better; goal is the issue's.
 const ROWS = [
   ['RDMA WRITE 64 KiB bandwidth', 'MiB/s', native.write64k.mibps, true, 1.0],
+  ['… between two hosts over rdma_cm (vs -R)', 'MiB/s', cluster.write64k.mibps, true, 1.0],
   ['RDMA WRITE 64 B message rate', 'Mmsg/s', native.write64.mpps, true, 0.9],
+  ['… vs ib_write_bw -l 32 (batched too)', 'Mmsg/s', native.write64.mppsBatched, true],
   ['ibv_reg_mr 4 KiB', 'µs', us(native.reg4k.reg), false],
   ['ibv_dereg_mr 4 KiB', 'µs', us(native.reg4k.dereg), false],
   ['ibv_reg_mr 1 MiB', 'µs', us(native.reg1m.reg), false, 1.03],
@@ -20,6 +24,7 @@ const ROWS = [
   ['ibv_dereg_mr 256 MiB', 'ms', ms(native.reg256m.dereg), false, 1.03],
   ['fill 256 MiB dma-buf (memset)', 'MiB/s', native.fill256m.fill, true, 0.95],
   ['read 256 MiB dma-buf (memcpy)', 'MiB/s', native.fill256m.read, true],
+  ['… read with Buffer.copy instead', 'MiB/s', native.fill256m.copy, true],
   ['seam: ibvPollCq, empty CQ', 'ns/call', native.seam.pollRaw, false],
   ['cq.pollCount(1), empty CQ', 'ns/call', native.seam.pollCount, false],
   ['seam: getMemlockLimit (wrapped)', 'ns/call', native.seam.memlock, false],
@@ -62,6 +67,6 @@ console.log(`\nspeed ratio: dmabridge ÷ peer for rates, peer ÷ dmabridge for t
 console.log(`peers: ib_write_bw (perftest) for writes, C loops in bench/peers/ for the rest; ${native.reps} timed runs after ${native.warmup} warm-up each.`);
 
 const machine = { host: `${os.cpus().length} × ${os.cpus()[0]?.model}`, guestKernel: native.kernel, date: new Date().toISOString() };
-console.log(`native part: qemu TCG guest, kernel ${machine.guestKernel}, rxe0 on lo; host ${machine.host}; ${machine.date}`);
-writeFileSync(outFile, JSON.stringify({ machine, counts: native.counts, rows, native, emulator }, null, 2));
+console.log(`native part: qemu TCG guest, kernel ${machine.guestKernel}, rxe0 on lo; two-host part: two such guests on a qemu UDP link, rxe1 on each NIC; host ${machine.host}; ${machine.date}`);
+writeFileSync(outFile, JSON.stringify({ machine, counts: native.counts, rows, native, cluster, emulator }, null, 2));
 console.log(`JSON: ${outFile}`);

@@ -4,7 +4,8 @@
 # emulator part on the host; then one table, and JSON in .cache/bench/.
 # Environment: DMABRIDGE_BENCH_REPS (timed runs per measurement, default 5),
 # DMABRIDGE_BENCH_BW_COUNT (64 KiB writes per run, default 2048),
-# DMABRIDGE_BENCH_RATE_COUNT (64 B writes per run, default 16384).
+# DMABRIDGE_BENCH_RATE_COUNT (64 B writes per run, default 16384),
+# DMABRIDGE_BENCH_CLUSTER_COUNT (64 KiB writes per two-host run, default 512).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT="$ROOT/.cache/bench"
@@ -28,8 +29,12 @@ rm -f "$OUT/native.json"
 # 256 MiB registrations need more than the VM's default ulimit -l.
 DMABRIDGE_VM_ULIMIT_L=unlimited scripts/vm/run.sh -- node bench/native.js "$OUT/native.json"
 
+echo "bench: two-host part, in two guests joined by a link (a few minutes)"
+rm -f "$OUT/cluster.json"
+scripts/vm/pair.sh "node bench/cluster.js $OUT/cluster.json"
+
 echo "bench: emulator part, on the host"
 node bench/emulator.js "$OUT/emulator.json"
 
 echo
-node bench/report.js "$OUT/native.json" "$OUT/emulator.json" "$OUT/results.json"
+node bench/report.js "$OUT/native.json" "$OUT/cluster.json" "$OUT/emulator.json" "$OUT/results.json"

@@ -1,0 +1,116 @@
+'use strict';
+// The two-host half of `npm run bench`, run in both guests of scripts/vm/pair.sh:
+// RDMA WRITE bandwidth with 64 KiB messages over an rdma_cm connection,
+// dmabridge against `ib_write_bw -R` on the same link, in the same boot.
+// Host a serves (perftest's server, then a dmabridge listener); host b drives
+// both and writes the results to the JSON file named by argv[2].
+const { execFileSync, spawnSync } = require('node:child_process');
+const { writeFileSync } = require('node:fs');
+const { open, encodeRemoteBuffer, decodeRemoteBuffer } = require('../dist/src');
+const { summarize } = require('./stats');
+const { writeLoop, checkWrites, DEPTH, BATCH } = require('./writes');
+
+const role = process.env.DMABRIDGE_CLUSTER_ROLE;
+const self = process.env.DMABRIDGE_CLUSTER_SELF;
+const peer = process.env.DMABRIDGE_CLUSTER_PEER;
+const WARMUP = 1;
+const REPS = Number(process.env.DMABRIDGE_BENCH_REPS ?? 5);
+const COUNT = Number(process.env.DMABRIDGE_BENCH_CLUSTER_COUNT ?? 512);
+const SIZE = 65536;
+const RUNS = WARMUP + REPS;
+const PERF_PORT = 18600, CM_PORT = 7600;
+const MiB = 1 << 20;
+
+const progress = (what) => process.stderr.write(`  cluster ${role}: ${what}\n`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function perftestArgs(i) {
+  return ['-R', '-d', 'rxe1', '-s', SIZE, '-n', COUNT, '-F', '-p', PERF_PORT + i].map(String);
+}
+
+/** ib_write_bw's client, retried while the server's next run is not listening yet. */
+async function perftestClient(i) {
+  for (let tries = 0; ; tries++) {
+    const r = spawnSync('ib_write_bw', [...perftestArgs(i), peer], { encoding: 'utf8' });
+    const row = r.status === 0 && r.stdout.split('\n').map((l) => l.trim().split(/\s+/).map(Number)).find((c) => c.length === 5 && c[0] === SIZE);
+    if (row) return row[3];
+    if (tries >= 60) throw new Error(`ib_write_bw -R client failed: ${r.stderr || r.stdout}`);
+    await sleep(1000);
+  }
+}
+
+async function dmabridgeServer(dmb) {
+  const listener = dmb.listenRdma({ host: self, port: CM_PORT });
+  for (let i = 0; i < RUNS; i++) {
+    const request = await listener.next();
+    const pd = request.device.allocPd();
+    const dst = dmb.createUdmabuf(SIZE);
+    const mr = pd.registerDmaBuf(dst, { fallback: 'memfd-pages', access: ['local-write', 'remote-write'] });
+    const conn = await request.accept({ pd, privateData: encodeRemoteBuffer(mr.remote()) });
+    await conn.disconnected();
+    conn.close();
+    dst.close();
+    pd.close();
+  }
+  listener.close();
+}
+
+async function connect(dmb, options) {
+  for (let tries = 0; ; tries++) {
+    try {
+      return await dmb.connectRdma({ host: peer, port: CM_PORT }, options);
+    } catch (e) {
+      if (e.code !== 'ECONNREFUSED' || tries >= 60) throw e;
+      await sleep(1000);
+    }
+  }
+}
+
+async function dmabridgeClient(dmb) {
+  const src = dmb.createUdmabuf(SIZE);
+  const mibps = [];
+  for (let i = 0; i < RUNS; i++) {
+    const conn = await connect(dmb, { maxSendWr: DEPTH, signalAll: false, cqSize: 256 });
+    const mr = conn.pd.registerDmaBuf(src, { fallback: 'memfd-pages' });
+    const remote = decodeRemoteBuffer(conn.privateData);
+    const batch = Array.from({ length: BATCH }, (_, k) => ({ opcode: 'write', local: { mr }, remote, signaled: k === BATCH - 1 }));
+    const pair = { a: conn.qp, cq: conn.cq, batch };
+    const secs = writeLoop(pair, COUNT);
+    checkWrites(pair);
+    if (i >= WARMUP) mibps.push((SIZE * COUNT) / secs / MiB);
+    conn.close();
+  }
+  src.close();
+  return summarize(mibps);
+}
+
+async function main() {
+  const dmb = open({ backend: 'native' });
+  if (role === 'a') {
+    for (let i = 0; i < RUNS; i++) {
+      progress(`ib_write_bw -R server, run ${i + 1} of ${RUNS}`);
+      execFileSync('ib_write_bw', perftestArgs(i), { stdio: 'ignore' });
+    }
+    progress('dmabridge server');
+    await dmabridgeServer(dmb);
+  } else {
+    const file = process.argv[2];
+    if (!file) throw new Error('usage: node bench/cluster.js RESULTS.json (on host b)');
+    const peerRuns = [];
+    for (let i = 0; i < RUNS; i++) {
+      progress(`ib_write_bw -R client, run ${i + 1} of ${RUNS}`);
+      const r = await perftestClient(i);
+      if (i >= WARMUP) peerRuns.push(r);
+    }
+    progress('dmabridge client');
+    const ours = await dmabridgeClient(dmb);
+    const kernel = execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim();
+    writeFileSync(file, JSON.stringify({ kernel, count: COUNT, reps: REPS, warmup: WARMUP, write64k: { mibps: { dmabridge: ours, peer: summarize(peerRuns) } } }, null, 2));
+  }
+  dmb.close();
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
