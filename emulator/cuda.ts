@@ -81,6 +81,11 @@ class NvDmaBuf implements Exporter {
     return [this.memory.bytes(this.offset, this.size)];
   }
 
+  /** GPU memory that never moves: importers reach it peer-to-peer. */
+  placement(): 'device' {
+    return 'device';
+  }
+
   release(): void {
     this.memory.put();
   }

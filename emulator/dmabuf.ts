@@ -3,6 +3,7 @@
 import { systemError } from '../src/system-error';
 import * as uapi from '../src/uapi';
 import { O_NONBLOCK } from './abi';
+import { Attachment, Importer } from './attachment';
 import { DmaFence, FenceArray } from './fence';
 import { FileObject, MappedView, OpenFile, Vma } from './files';
 import { Kernel, MOUNT } from './kernel';
@@ -21,6 +22,15 @@ export interface Exporter {
   pages(): Uint8Array[];
   beginCpuAccess?(write: boolean): void;
   endCpuAccess?(write: boolean): void;
+  /**
+   * dma_buf_ops.pin and unpin: an exporter that has them can move its buffer
+   * (dma_buf_is_dynamic); pin keeps it in place, after a move where the
+   * exporter will not pin it where it is. Absent: the buffer never moves.
+   */
+  pin?(attachment: Attachment): void;
+  unpin?(attachment: Attachment): void;
+  /** Where the memory is now. Absent: system memory. */
+  placement?(): 'system' | 'device';
   /** The dma-buf's last reference went away. */
   release(): void;
 }
@@ -43,6 +53,9 @@ export class DmaBuf implements FileObject {
   /** The file whose refcount is the dma-buf's (dmabuf->file). */
   readonly file: OpenFile;
   name: string | undefined;
+  readonly attachments = new Set<Attachment>();
+  /** The exporter took the buffer back: it can be attached no more. */
+  revoked = false;
   // One armed poll callback per direction (dmabuf->cb_in, cb_out).
   #inArmed = false;
   #outArmed = false;
@@ -151,6 +164,29 @@ export class DmaBuf implements FileObject {
     if (fences.length === 0) return this.kernel.stubFence();
     if (fences.length === 1) return fences[0];
     return new FenceArray(this.kernel.clock, this.kernel.fenceContext(), fences);
+  }
+
+  /**
+   * dma_buf_dynamic_attach. The caller holds a file reference for as long as
+   * it stays attached. A revoked buffer answers ENODEV: 6.12 has no revoke
+   * to copy, and its memory's device took it back.
+   */
+  attach(importer: Importer, syscall: string): Attachment {
+    if (this.revoked) throw systemError('ENODEV', syscall, `${syscall} failed: ENODEV (the exporter revoked this dma-buf)`);
+    const attachment = new Attachment(this, importer);
+    this.attachments.add(attachment);
+    return attachment;
+  }
+
+  /** dma_buf_move_notify: the exporter moved the buffer; each dynamic importer hears of it. */
+  moveNotify(): void {
+    for (const attachment of [...this.attachments]) attachment.importer.moveNotify?.();
+  }
+
+  /** The exporter takes the buffer back: every importer loses it, pinned or not. */
+  revoke(): void {
+    this.revoked = true;
+    for (const attachment of [...this.attachments]) attachment.importer.revoke();
   }
 
   release(): void {

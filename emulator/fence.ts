@@ -1,6 +1,7 @@
 // dma_fence: a point on a timeline that signals once, with the containers
 // (dma_fence_array) and stubs the dma-buf and sync_file code makes.
 import type { Clock } from './clock';
+import { watchdogOf } from './fence-deadline';
 
 export class DmaFence {
   #signaled = false;
@@ -15,7 +16,9 @@ export class DmaFence {
     readonly seqno: bigint,
     readonly driverName: string,
     readonly timelineName: string,
-  ) {}
+  ) {
+    watchdogOf(clock)?.watch(this);
+  }
 
   get signaled(): boolean {
     return this.#signaled;

@@ -4,17 +4,26 @@ import type { Backend } from '../src/backend';
 import type { EmulatorClock } from './clock';
 import { DEFAULT_GPU, EmulatedGpu, installCuda } from './cuda';
 import { DrmDevice } from './drm';
+import { FenceControls, fenceControls } from './fence-controls';
+import { DEFAULT_FENCE_DEADLINE_MS, FenceWatchdog } from './fence-deadline';
+import type { FdTable } from './files';
 import { DmaHeap } from './heap';
 import { Kernel } from './kernel';
 import { Process } from './process';
 import { installRdma, RdmaControls } from './rdma/install';
+import { MmControls, mmControls } from './rdma/odp';
 import type { ProfileKind } from './rdma/profiles';
 import { UdmabufDevice } from './udmabuf';
 import { vgemDriver } from './vgem';
+import { DEFAULT_VRAM, EmulatedVram, installVram, VramControls } from './vram';
 
 export type { EmulatorClock } from './clock';
 export type { EmulatedGpu } from './cuda';
 export type { RdmaControls } from './rdma/install';
+export type { FenceControls, FenceUsage, TestFence } from './fence-controls';
+export type { FenceWarning } from './fence-deadline';
+export type { MmControls } from './rdma/odp';
+export type { DeviceBuffer, EmulatedVram, VramControls } from './vram';
 
 export interface EmulatorOptions {
   /** Time moves only when a test advances it. Default: with real time. */
@@ -25,12 +34,22 @@ export interface EmulatorOptions {
   cuda?: EmulatedGpu[] | false;
   /** The RDMA devices, in the order libibverbs lists them. Default: rxe0, mlx5_0, efa_0. */
   rdma?: ProfileKind[];
+  /** Device memory that exports dma-bufs. Default: amdgpu0 (movable VRAM) and hl0 (pinned), 16 MiB each. */
+  vram?: EmulatedVram[];
+  /** How long a fence may stay unsignalled before the machine records a warning. Default 10 s. */
+  fenceDeadlineMs?: number;
 }
 
 /** Test hooks on an emulated machine, reached with controls(backend). */
 export interface EmulatorControls {
   readonly clock: EmulatorClock;
   readonly rdma: RdmaControls;
+  /** Device memory by name: vram('amdgpu0').export(backend, size) gives the process a dma-buf of it. */
+  vram(name: string): VramControls;
+  /** Changes to process memory that on-demand MRs mirror: invalidate, unmap, remap. */
+  readonly mm: MmControls;
+  /** Fences signalled by hand, and the warnings for fences left pending past the deadline. */
+  readonly fences: FenceControls;
   /** Starts another process on the same machine, with no fds open. */
   spawn(): Backend;
 }
@@ -45,9 +64,25 @@ export function createEmulator(options: EmulatorOptions = {}): Backend {
   kernel.addDevice('/dev/dri/card0', vgem.node('/dev/dri/card0', false));
   kernel.addDevice('/dev/dri/renderD128', vgem.node('/dev/dri/renderD128', true));
   if (options.cuda !== false) installCuda(kernel, options.cuda ?? [DEFAULT_GPU]);
+  const watchdog = new FenceWatchdog(kernel.clock, options.fenceDeadlineMs ?? DEFAULT_FENCE_DEADLINE_MS);
+  /** The fd table of a process of this machine. */
+  const fdsOf = (backend: Backend): FdTable => {
+    if (!(backend instanceof Process) || machines.get(backend) !== machine) {
+      throw new TypeError('the backend must be a process of this emulated machine (createEmulator() or spawn())');
+    }
+    return backend.fdTable;
+  };
+  const vram = installVram(kernel, options.vram ?? DEFAULT_VRAM, fdsOf);
   const machine: EmulatorControls = {
     clock: kernel.clock,
     rdma: installRdma(kernel, options.rdma ?? ['rxe', 'mlx5', 'efa']),
+    vram: (name) => {
+      const found = vram.get(name);
+      if (!found) throw new TypeError(`the emulated machine has no device memory '${name}' (it has ${[...vram.keys()].join(', ') || 'none'})`);
+      return found;
+    },
+    mm: mmControls,
+    fences: fenceControls(kernel, watchdog, fdsOf),
     spawn: () => {
       const process = new Process(kernel);
       machines.set(process, machine);

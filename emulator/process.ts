@@ -38,6 +38,11 @@ export class Process implements Backend {
 
   constructor(private readonly kernel: Kernel) {}
 
+  /** The fd table, for test hooks that hand the process a file or look one up (controls() in index.ts). */
+  get fdTable(): FdTable {
+    return this.#fds;
+  }
+
   // --- files ---------------------------------------------------------------
 
   open(path: string, flags: number): number {

@@ -8,7 +8,7 @@ import { Device, Kernel, MOUNT } from '../kernel';
 import type { EventFile } from './event-file';
 import type { Fabric } from './fabric';
 import { CyclicIds, keyIndex } from './keys';
-import type { MemoryRegion } from './mr';
+import type { MemoryRegion, MrState } from './mr';
 import type { DeviceProfile } from './profiles';
 import type { QueuePair } from './qp';
 import { EVENT, PORT_ACTIVE, PORT_DOWN } from './uapi';
@@ -106,6 +106,24 @@ export class RdmaDevice {
     const index = keyIndex(mr.key);
     this.#mrs.delete(index);
     this.#mrIds.free(index);
+  }
+
+  /** A test's view of the MR with key `key`: its via, and its dma-buf or on-demand counters. */
+  mr(key: number): MrState {
+    const mr = this.mrByKey(key);
+    if (!mr) throw new TypeError(`${this.name} has no MR with key 0x${key.toString(16)}`);
+    return mr.state();
+  }
+
+  /**
+   * ibv_advise_mr(IBV_ADVISE_MR_ADVICE_PREFETCH, IBV_ADVISE_MR_FLAG_FLUSH) for
+   * one SGE, as a test hook (the seam has no such verb): ENOENT unless `lkey`
+   * names an on-demand MR holding the range, EFAULT where a page is unmapped.
+   */
+  prefetch(lkey: number, addr: bigint, length: number): void {
+    const mr = this.mrByKey(lkey);
+    if (!mr) throw systemError('ENOENT', 'ibv_advise_mr');
+    mr.prefetch(addr, length);
   }
 
   /** The MR whose key is exactly `key`: the index alone could name a newer MR. */

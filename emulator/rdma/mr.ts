@@ -1,7 +1,8 @@
 // Memory regions: ibv_reg_mr over the process's memory (ib_umem_get, which
 // pins pages and charges RLIMIT_MEMLOCK) and ibv_reg_dmabuf_mr over a
-// dma-buf (ib_umem_dmabuf_get, through a dynamic or a pinned attachment),
-// with their checks in the kernel's order.
+// dma-buf (ib_umem_dmabuf_get, through a dynamic or a pinned attachment:
+// umem-dmabuf.ts), or on demand (odp.ts), with their checks in the kernel's
+// order.
 import { systemError } from '../../src/system-error';
 import { PAGE_SIZE } from '../../src/uapi';
 import { IBV_ACCESS } from '../../src/rdma/verbs-uapi';
@@ -9,8 +10,10 @@ import { DmaBuf } from '../dmabuf';
 import type { OpenFile } from '../files';
 import { memoryKey } from './keys';
 import type { Memlock } from './memlock';
+import { OdpMirror, OdpState } from './odp';
 import type { ProtectionDomain } from './pd';
 import { ACCESS_OPTIONAL, DeviceProfile } from './profiles';
+import { DmaBufMrState, UmemDmabuf } from './umem-dmabuf';
 
 const A = IBV_ACCESS;
 const PAGE = BigInt(PAGE_SIZE);
@@ -20,14 +23,23 @@ const ACCESS_SUPPORTED = ((A['flush-persistent'] << 1) - 1) | ACCESS_OPTIONAL;
 /** What uverbs' REG_DMABUF_MR method takes (uverbs_get_flags32 refuses the rest with EINVAL). */
 const DMABUF_ACCESS = A['local-write'] | A['remote-read'] | A['remote-write'] | A['remote-atomic'] | A['relaxed-ordering'];
 
-/**
- * A dma-buf MR's hold on the dma-buf. A dynamic importer (move_notify) maps
- * the pages on each access; a pinned one mapped them once at registration.
- * Revocation and move_notify would start from here.
- */
-export interface DmaBufAttachment {
-  readonly dmaBuf: DmaBuf;
-  readonly dynamic: boolean;
+/** What an MR's memory is, as its device reaches it. */
+interface Backing {
+  /** The views covering [offset, offset + length) of the MR now; undefined where the device cannot reach them. */
+  runs(offset: number, length: number): Uint8Array[] | undefined;
+  release(): void;
+  /** A dma-buf MR's hold on its dma-buf. */
+  umem?: UmemDmabuf;
+  /** An on-demand MR's mirror of the process's pages. */
+  odp?: OdpMirror;
+}
+
+/** What a test reads of an MR (controls(backend).rdma.device(name).mr(key)). */
+export interface MrState {
+  key: number;
+  via: 'memory' | 'on-demand' | 'dma-buf';
+  dmaBuf?: DmaBufMrState;
+  odp?: OdpState;
 }
 
 export class MemoryRegion {
@@ -38,10 +50,7 @@ export class MemoryRegion {
     readonly addr: bigint,
     readonly length: bigint,
     readonly access: number,
-    /** The registered bytes in order: one view, or the dma-buf pages the MR covers. */
-    private readonly runs: () => Uint8Array[],
-    private readonly release: () => void,
-    readonly attachment?: DmaBufAttachment,
+    private readonly backing: Backing,
   ) {}
 
   /** mr_check_range. */
@@ -49,10 +58,19 @@ export class MemoryRegion {
     return addr >= this.addr && addr + BigInt(length) <= this.addr + this.length;
   }
 
+  /**
+   * Whether the device can reach [addr, addr + length) now, faulting in what
+   * a move or an invalidation took away: false once revoked, or where an
+   * on-demand page is not mapped in the process.
+   */
+  reaches(addr: bigint, length: number): boolean {
+    return this.#slice(addr, length) !== undefined;
+  }
+
   read(addr: bigint, length: number): Uint8Array {
     const out = new Uint8Array(length);
     let at = 0;
-    for (const run of this.#slice(addr, length)) {
+    for (const run of this.#slice(addr, length) ?? []) {
       out.set(run, at);
       at += run.length;
     }
@@ -61,20 +79,34 @@ export class MemoryRegion {
 
   write(addr: bigint, bytes: Uint8Array): void {
     let at = 0;
-    for (const run of this.#slice(addr, bytes.length)) {
+    for (const run of this.#slice(addr, bytes.length) ?? []) {
       run.set(bytes.subarray(at, at + run.length));
       at += run.length;
     }
   }
 
+  /** ibv_advise_mr with IBV_ADVISE_MR_ADVICE_PREFETCH and IBV_ADVISE_MR_FLAG_FLUSH: the pages fault in before it returns. */
+  prefetch(addr: bigint, length: number): void {
+    const syscall = 'ibv_advise_mr';
+    // get_prefetchable_mr finds only ODP MRs; the range must lie inside.
+    if (!this.backing.odp || !this.contains(addr, length)) throw systemError('ENOENT', syscall);
+    if (!this.backing.odp.fault(Number(addr - this.addr), length, true)) throw systemError('EFAULT', syscall);
+  }
+
+  state(): MrState {
+    const { umem, odp } = this.backing;
+    const via = umem ? 'dma-buf' : odp ? 'on-demand' : 'memory';
+    return { key: this.key, via, ...(umem && { dmaBuf: umem.state() }), ...(odp && { odp: odp.state() }) };
+  }
+
   deregister(): void {
     this.pd.device.removeMr(this);
     this.pd.users--;
-    this.release();
+    this.backing.release();
   }
 
-  #slice(addr: bigint, length: number): Uint8Array[] {
-    return sliceRuns(this.runs(), Number(addr - this.addr), length);
+  #slice(addr: bigint, length: number): Uint8Array[] | undefined {
+    return this.backing.runs(Number(addr - this.addr), length);
   }
 }
 
@@ -103,7 +135,21 @@ export function regUserMr(pd: ProtectionDomain, memory: UserMemory, access: numb
   }
   const { view, addr } = memory;
   const length = BigInt(view.byteLength);
-  return install(new MemoryRegion(pd, memoryKey(index), addr, length, access, () => [view], () => memlock.unpin(pinned)));
+  const backing: Backing = access & A['on-demand'] ? odpBacking(view) : {
+    runs: (offset, size) => [view.subarray(offset, offset + size)],
+    release: () => memlock.unpin(pinned),
+  };
+  return install(new MemoryRegion(pd, memoryKey(index), addr, length, access, backing));
+}
+
+/** Reaches each page through the mirror, which faults it in first. */
+function odpBacking(view: Uint8Array): Backing {
+  const odp = new OdpMirror(view);
+  return {
+    odp,
+    runs: (offset, size) => (odp.fault(offset, size) ? [view.subarray(offset, offset + size)] : undefined),
+    release: () => odp.release(),
+  };
 }
 
 /** ib_umem_get: pins the pages under RLIMIT_MEMLOCK, and says how many. */
@@ -112,6 +158,9 @@ function pinPages(memory: UserMemory, access: number, memlock: Memlock, syscall:
   const pages = pageCount(memory.addr, BigInt(memory.view.byteLength));
   if (pages === 0n) throw systemError('EINVAL', syscall);
   if (!memlock.pin(pages)) throw systemError('ENOMEM', syscall);
+  // pin_user_pages refuses a PFN mapping, and a read-only one where the MR
+  // may write (ib_access_writable: local or remote write, atomics, MW bind;
+  // seen on 6.12.107); then rxe finds no emulated page is persistent memory.
   // pin_user_pages refuses a PFN mapping; then rxe finds no emulated page is persistent memory.
   const refused = memory.pfnMapped ? 'EFAULT' : access & A['flush-persistent'] ? 'EINVAL' : undefined;
   if (refused) {
@@ -140,19 +189,27 @@ export function regDmabufMr(
   if (!(dmaBuf instanceof DmaBuf)) throw systemError('EINVAL', syscall);
   if (end > dmaBuf.size || pageCount(offset, length) === 0n) throw systemError('EINVAL', syscall);
   const index = device.allocMrIndex(syscall);
-  const dynamic = profile.dmaBuf === 'dynamic';
-  const at = Number(offset);
-  const size = Number(length);
-  let runs: () => Uint8Array[];
-  if (dynamic) {
-    runs = () => sliceRuns(dmaBuf.exporter.pages(), at, size);
-  } else {
-    const mapped = sliceRuns(dmaBuf.exporter.pages(), at, size);
-    runs = () => mapped;
+  let umem: UmemDmabuf;
+  try {
+    umem = new UmemDmabuf(dmaBuf, profile.dmaBuf === 'dynamic', syscall);
+  } catch (e) {
+    device.freeMrIndex(index);
+    throw e;
   }
   dmaBuf.file.get();
-  const mr = new MemoryRegion(pd, memoryKey(index), iova, length, access, runs, () => dmaBuf.file.put(), { dmaBuf, dynamic });
-  return install(mr);
+  const at = Number(offset);
+  const backing: Backing = {
+    umem,
+    runs: (from, size) => {
+      const pages = umem.pages();
+      return pages && sliceRuns(pages, at + from, size);
+    },
+    release: () => {
+      umem.release();
+      dmaBuf.file.put();
+    },
+  };
+  return install(new MemoryRegion(pd, memoryKey(index), iova, length, access, backing));
 }
 
 function install(mr: MemoryRegion): MemoryRegion {

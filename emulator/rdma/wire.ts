@@ -193,11 +193,14 @@ function receiveInto(responder: QueuePair, sge: Sge | undefined, payload: Uint8A
 
 /**
  * lookup_mr and mr_check_range: the MR `key` names exactly, in the QP's PD,
- * allowing `access`, holding [addr, addr + length).
+ * allowing `access`, holding [addr, addr + length), which the device can
+ * reach (a revoked MR, or an on-demand page the process unmapped, fails
+ * the access as a key violation does).
  */
 function lookupMr(qp: QueuePair, key: number, access: number, addr: bigint, length: number): MemoryRegion | undefined {
   const mr = qp.device.mrByKey(key);
-  return mr && mr.pd === qp.pd && (mr.access & access) === access && mr.contains(addr, length) ? mr : undefined;
+  const ok = mr && mr.pd === qp.pd && (mr.access & access) === access && mr.contains(addr, length) && mr.reaches(addr, length);
+  return ok ? mr : undefined;
 }
 
 /** The requester gathers what it sends from its SGE (copy_data with no access asked). */
