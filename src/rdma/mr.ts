@@ -27,13 +27,12 @@ export class MemoryRegion extends Resource {
   /** The address the device knows the memory by (the iova for dma-buf MRs). */
   readonly addr: bigint;
   readonly length: bigint;
-  readonly access: AccessFlag[];
 
   /** @internal `keepAlive` holds what the device reads and writes until deregistration. */
   constructor(
     readonly pd: ProtectionDomain,
     private readonly mr: IbvMr,
-    accessBits: number,
+    private readonly accessBits: number,
     readonly via: RegisteredVia,
     private readonly keepAlive: { view?: Uint8Array; mapping?: Resource; release?: () => void },
   ) {
@@ -42,12 +41,16 @@ export class MemoryRegion extends Resource {
     this.rkey = mr.rkey;
     this.addr = mr.addr;
     this.length = mr.length;
-    this.access = accessNames(accessBits);
     const { kernel } = pd.device;
     this.guard(() => {
       kernel.ibvDeregMr(mr.handle);
       keepAlive.release?.();
     });
+  }
+
+  /** The access flags it was registered with (named on demand: registering stays cheap). */
+  get access(): AccessFlag[] {
+    return accessNames(this.accessBits);
   }
 
   /** @internal */
