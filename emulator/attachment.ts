@@ -3,6 +3,7 @@
 // not own. A dynamic importer supplies move_notify and maps the pages again
 // after each move; a pinned one asks the exporter to keep the buffer in place
 // (dma_buf_pin) and maps it once.
+import { systemError } from '../src/system-error';
 import type { DmaBuf } from './dmabuf';
 
 /** Where an importer's mapping reaches the buffer. */
@@ -27,9 +28,9 @@ export class Attachment {
     return this.importer.moveNotify !== undefined;
   }
 
-  /** dma_buf_pin: the exporter keeps the buffer where it is now, or first moves it where it can stay. */
-  pin(): void {
-    this.dmaBuf.exporter.pin?.(this);
+  /** dma_buf_pin: the exporter keeps the buffer where it is now, or first moves it where it can stay (ENOMEM: no room there). */
+  pin(syscall: string): void {
+    if (this.dmaBuf.exporter.pin?.(this) === false) throw systemError('ENOMEM', syscall);
     this.#pinned = true;
   }
 

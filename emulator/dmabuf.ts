@@ -25,9 +25,10 @@ export interface Exporter {
   /**
    * dma_buf_ops.pin and unpin: an exporter that has them can move its buffer
    * (dma_buf_is_dynamic); pin keeps it in place, after a move where the
-   * exporter will not pin it where it is. Absent: the buffer never moves.
+   * exporter will not pin it where it is; false where that move finds no
+   * room. Absent: the buffer never moves.
    */
-  pin?(attachment: Attachment): void;
+  pin?(attachment: Attachment): boolean;
   unpin?(attachment: Attachment): void;
   /** Where the memory is now. Absent: system memory. */
   placement?(): 'system' | 'device';

@@ -92,7 +92,7 @@ class BufferObject implements Exporter {
     }
   }
 
-  pin?: () => void;
+  pin?: () => boolean;
   unpin?: () => void;
 
   placement(): 'system' | 'device' {
@@ -108,10 +108,11 @@ class BufferObject implements Exporter {
     return this.#store;
   }
 
-  /** amdgpu_dma_buf_pin: into GTT, then it stays. */
-  #pin(): void {
-    if (this.domain === 'vram' && !this.moveTo('system')) throw systemError('ENOMEM', 'dma_buf_pin');
+  /** amdgpu_dma_buf_pin in 6.12: into GTT, then it stays (from 6.15 it may stay in VRAM where every importer can do P2P). */
+  #pin(): boolean {
+    if (this.domain === 'vram' && !this.moveTo('system')) return false;
     this.pins++;
+    return true;
   }
 
   /** A TTM move: the bytes are copied to the new place, and dynamic importers are told. False where there is no room. */

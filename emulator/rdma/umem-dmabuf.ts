@@ -41,7 +41,7 @@ export class UmemDmabuf {
       },
     }, syscall);
     try {
-      if (!dynamic) this.#attachment.pin();
+      if (!dynamic) this.#attachment.pin(syscall);
       // Both map at registration: mlx5 populates a dma-buf MR's translation at once.
       ({ pages: this.#pages, reach: this.#reach } = this.#attachment.map());
     } catch (e) {

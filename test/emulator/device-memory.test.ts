@@ -109,6 +109,31 @@ describe('device memory exported as dma-bufs', () => {
     expect(gpu.pinned).toBe(false);
   });
 
+  it('tells a dynamic importer when another importer\'s pin moves the buffer', async () => {
+    m = machine();
+    const { dmb, backend, hooks } = m;
+    const gpu = hooks.vram('amdgpu0').export(backend, 1 * MiB);
+    gpu.write(0, pattern(256, 4));
+    using buf = dmb.importDmaBuf(gpu.fd);
+    const mlx5 = loopback(dmb, 'mlx5_0');
+    const dynamic = mlx5.pd.registerDmaBuf(buf, { access: ['local-write', 'remote-read'] });
+    loopback(dmb, 'efa_0').pd.registerDmaBuf(buf);
+    expect(hooks.rdma.device('mlx5_0').mr(dynamic.lkey).dmaBuf).toMatchObject({ invalidations: 1, faults: 0 });
+    expect((await mlx5.read(dynamic, 0, 256)).bytes).toEqual(pattern(256, 4));
+    expect(hooks.rdma.device('mlx5_0').mr(dynamic.lkey).dmaBuf).toMatchObject({ faults: 1, reach: 'system-memory' });
+  });
+
+  it('fails a pinned registration with ENOMEM where system memory has no room for the buffer to move to', () => {
+    m = machine({ memoryLimit: 1 * MiB });
+    const { dmb, backend, hooks } = m;
+    const gpu = hooks.vram('amdgpu0').export(backend, 2 * MiB);
+    using buf = dmb.importDmaBuf(gpu.fd);
+    const pd = loopback(dmb, 'efa_0').pd;
+    expect(() => pd.registerDmaBuf(buf)).toThrow(expect.objectContaining({ code: 'ENOMEM', syscall: 'ibv_reg_dmabuf_mr' }));
+    expect([gpu.domain, gpu.pinned]).toEqual(['vram', false]);
+    expect(backend.readFdinfo(buf.fd)).toMatch(/count:\t2\n/);
+  });
+
   it('never moves a pinned buffer: not evicted under pressure, not brought back while pinned', async () => {
     m = machine({ vram: [{ name: 'gpu', kind: 'movable', capacity: 4 * MiB }] });
     const { dmb, backend, hooks } = m;
