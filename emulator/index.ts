@@ -1,5 +1,14 @@
 // The emulator backend: a fresh emulated machine with one process (more with
 // controls().spawn()), behind the same Backend interface as the native addon.
+//
+// Several machines in one test: createNetwork() makes a network (one subnet,
+// 10.99.0.0/24 unless told, one clock, one RDMA fabric), and each
+// createEmulator({ network, host: { name: 'a', address: '10.99.0.1' } }) is a
+// machine on it: rxe0 on lo (127.0.0.1) as ever, plus a NIC at its address
+// with rxe1 on it (GID ::ffff:10.99.0.1), as the two-guest VM has them.
+// rdma_cm routes 127.0.0.1 to rxe0 and the subnet to rxe1; RDMA between
+// machines moves bytes between their registered memory; and
+// controls(b).network.unplug('b') pulls machine b's cable.
 import type { Backend } from '../src/backend';
 import type { EmulatorClock } from './clock';
 import { DEFAULT_GPU, EmulatedGpu, installCuda } from './cuda';
@@ -9,10 +18,12 @@ import { DEFAULT_FENCE_DEADLINE_MS, FenceWatchdog } from './fence-deadline';
 import type { FdTable } from './files';
 import { DmaHeap } from './heap';
 import { Kernel } from './kernel';
+import type { Network, NetworkControls } from './network';
 import { Process } from './process';
 import { installRdma, RdmaControls } from './rdma/install';
 import { MmControls, mmControls } from './rdma/odp';
 import type { ProfileKind } from './rdma/profiles';
+import { HostOptions, installRdmaCm } from './rdmacm/install';
 import { UdmabufDevice } from './udmabuf';
 import { vgemDriver } from './vgem';
 import { DEFAULT_VRAM, EmulatedVram, installVram, VramControls } from './vram';
@@ -20,6 +31,9 @@ import { DEFAULT_VRAM, EmulatedVram, installVram, VramControls } from './vram';
 export type { EmulatorClock } from './clock';
 export type { EmulatedGpu } from './cuda';
 export type { RdmaControls } from './rdma/install';
+export { createNetwork } from './network';
+export type { Network, NetworkControls, NetworkOptions } from './network';
+export type { HostOptions } from './rdmacm/install';
 export type { FenceControls, FenceUsage, TestFence } from './fence-controls';
 export type { FenceWarning } from './fence-deadline';
 export type { MmControls } from './rdma/odp';
@@ -34,6 +48,14 @@ export interface EmulatorOptions {
   cuda?: EmulatedGpu[] | false;
   /** The RDMA devices, in the order libibverbs lists them. Default: rxe0, mlx5_0, efa_0. */
   rdma?: ProfileKind[];
+  /**
+   * The network the machine joins (createNetwork()): it gets a NIC at
+   * `host.address` with rxe1 on it, after the devices of `rdma`, and shares
+   * the network's clock (`manualClock` is the network's then).
+   */
+  network?: Network;
+  /** Its name and address on `network`. */
+  host?: HostOptions;
   /** Device memory that exports dma-bufs. Default: amdgpu0 (movable VRAM) and hl0 (pinned), 16 MiB each. */
   vram?: EmulatedVram[];
   /** How long a fence may stay unsignalled before the machine records a warning. Default 10 s. */
@@ -50,6 +72,8 @@ export interface EmulatorControls {
   readonly mm: MmControls;
   /** Fences signalled by hand, and the warnings for fences left pending past the deadline. */
   readonly fences: FenceControls;
+  /** The network the machine is on: network.unplug(name) pulls a machine's cable. */
+  readonly network: NetworkControls;
   /** Starts another process on the same machine, with no fds open. */
   spawn(): Backend;
 }
@@ -57,7 +81,9 @@ export interface EmulatorControls {
 const machines = new WeakMap<Backend, EmulatorControls>();
 
 export function createEmulator(options: EmulatorOptions = {}): Backend {
-  const kernel = new Kernel({ manualClock: options.manualClock ?? false, memoryLimit: options.memoryLimit ?? 2 ** 30 });
+  const kernel = new Kernel({
+    manualClock: options.manualClock ?? false, memoryLimit: options.memoryLimit ?? 2 ** 30, clock: options.network?.clock,
+  });
   kernel.addDevice('/dev/udmabuf', new UdmabufDevice(kernel, '/dev/udmabuf'));
   kernel.addDevice('/dev/dma_heap/system', new DmaHeap(kernel, 'system'));
   const vgem = new DrmDevice(kernel, vgemDriver(kernel));
@@ -73,9 +99,15 @@ export function createEmulator(options: EmulatorOptions = {}): Backend {
     return backend.fdTable;
   };
   const vram = installVram(kernel, options.vram ?? DEFAULT_VRAM, fdsOf);
+  const rdma = installRdma(kernel, options.rdma ?? ['rxe', 'mlx5', 'efa'], options.network?.fabric);
+  installRdmaCm(kernel, rdma, options.network, options.host);
   const machine: EmulatorControls = {
     clock: kernel.clock,
-    rdma: installRdma(kernel, options.rdma ?? ['rxe', 'mlx5', 'efa']),
+    rdma,
+    get network(): NetworkControls {
+      if (!options.network) throw new TypeError('the emulated machine is on no network (createEmulator({ network, host }))');
+      return options.network;
+    },
     vram: (name) => {
       const found = vram.get(name);
       if (!found) throw new TypeError(`the emulated machine has no device memory '${name}' (it has ${[...vram.keys()].join(', ') || 'none'})`);

@@ -42,6 +42,8 @@ export interface KernelOptions {
   manualClock: boolean;
   /** Bytes of memory for memfds, heap buffers and GEM objects. */
   memoryLimit: number;
+  /** A clock shared with other machines (those on one emulated network keep one time); `manualClock` is then ignored. */
+  clock?: Clock;
 }
 
 export class Kernel {
@@ -58,7 +60,7 @@ export class Kernel {
   readonly #dirInodes = new Map<string, Inode>();
 
   constructor(options: KernelOptions) {
-    this.clock = new Clock(options.manualClock);
+    this.clock = options.clock ?? new Clock(options.manualClock);
     this.memory = new Memory(options.memoryLimit);
     this.anonInode = { ino: this.nextIno(), mntId: MOUNT.anonInode };
   }

@@ -1,6 +1,7 @@
 // An emulated process: its fd table and mappings, and the Backend seam as
 // the system calls it makes into the emulated kernel.
 import type { Backend, DrmVersion, DumbBuffer, SyncFileInfo, UdmabufItem, Watch } from '../src/backend';
+import type { RdmaAddress, RdmaCmCalls, RdmaCmEvent, RdmaConnParam, RdmaIdInfo } from '../src/backend-rdmacm';
 import type {
   IbvAsyncEvent, IbvCompChannel, IbvDeviceAttr, IbvDeviceEntry, IbvMr, IbvPortAttr, IbvQp, IbvQpAttr, IbvQpInit,
 } from '../src/backend-verbs';
@@ -16,6 +17,7 @@ import type { Kernel } from './kernel';
 import { Memfd, validSeals } from './memfd';
 import { FileWatch } from './poll';
 import { Verbs } from './rdma/verbs';
+import { RdmaCm } from './rdmacm/calls';
 import { SyncFile } from './sync-file';
 import { UdmabufDeviceFile } from './udmabuf';
 import { UnixSocket } from './unix-socket';
@@ -31,7 +33,7 @@ interface Mapping {
 
 type Class<T> = abstract new (...args: never[]) => T;
 
-export class Process implements Backend {
+export class Process implements Backend, RdmaCmCalls {
   readonly name = 'emulator';
   readonly #fds = new FdTable();
   readonly #mappings = new Map<Uint8Array, Mapping>();
@@ -403,6 +405,30 @@ export class Process implements Backend {
   ibvPostRecv(qp: number, wrs: BigUint64Array, count: number): void { this.#verbs.ibvPostRecv(qp, wrs, count); }
   getMemlockLimit(): { soft: bigint; hard: bigint } { return this.#verbs.getMemlockLimit(); }
   setMemlockLimit(soft: bigint, hard: bigint): void { this.#verbs.setMemlockLimit(soft, hard); }
+
+  // --- RDMA connection manager (emulator/rdmacm/calls.ts) ---------------------
+
+  #cmState: RdmaCm | undefined;
+
+  get #cm(): RdmaCm {
+    return (this.#cmState ??= new RdmaCm(this.kernel, this.#fds, this.#verbs));
+  }
+
+  rdmaCreateEventChannel(): { handle: number; fd: number } { return this.#cm.rdmaCreateEventChannel(); }
+  rdmaDestroyEventChannel(channel: number): void { this.#cm.rdmaDestroyEventChannel(channel); }
+  rdmaCreateId(channel: number, portSpace: number): number { return this.#cm.rdmaCreateId(channel, portSpace); }
+  rdmaDestroyId(id: number): void { this.#cm.rdmaDestroyId(id); }
+  rdmaBindAddr(id: number, address: RdmaAddress): void { this.#cm.rdmaBindAddr(id, address); }
+  rdmaListen(id: number, backlog: number): void { this.#cm.rdmaListen(id, backlog); }
+  rdmaResolveAddr(id: number, src: RdmaAddress | null, dst: RdmaAddress, timeoutMs: number): void { this.#cm.rdmaResolveAddr(id, src, dst, timeoutMs); }
+  rdmaResolveRoute(id: number, timeoutMs: number): void { this.#cm.rdmaResolveRoute(id, timeoutMs); }
+  rdmaCreateQp(id: number, pd: number, init: IbvQpInit): IbvQp { return this.#cm.rdmaCreateQp(id, pd, init); }
+  rdmaConnect(id: number, param: RdmaConnParam): void { this.#cm.rdmaConnect(id, param); }
+  rdmaAccept(id: number, param: RdmaConnParam): void { this.#cm.rdmaAccept(id, param); }
+  rdmaReject(id: number, privateData: Uint8Array): void { this.#cm.rdmaReject(id, privateData); }
+  rdmaDisconnect(id: number): void { this.#cm.rdmaDisconnect(id); }
+  rdmaGetCmEvent(channel: number): RdmaCmEvent | null { return this.#cm.rdmaGetCmEvent(channel); }
+  rdmaQueryId(id: number): RdmaIdInfo { return this.#cm.rdmaQueryId(id); }
 
   // --- lookups ---------------------------------------------------------------
 

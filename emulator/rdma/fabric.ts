@@ -1,20 +1,37 @@
-// The network RDMA ports sit on. Packets are addressed by GID (RoCE puts the
-// IP address there), so a QP's peer is found by the destination GID in its
-// address vector and the destination QP number. One machine's devices share a
-// fabric; machines that share one can reach each other's QPs.
+// The wire RDMA ports sit on. Packets are addressed by GID (RoCE puts the IP
+// address there), so a QP's peer is found by the destination GID in its
+// address vector and the destination QP number. A machine's own devices reach
+// each other (loopback, and its devices among themselves); a device wired to
+// an emulated network (the rxe on a machine's NIC) also reaches the wired
+// devices of the other machines there. One fabric spans one network; a machine
+// on no network has a fabric of its own.
 import type { RdmaDevice } from './device';
 
 export class Fabric {
   readonly #devices = new Set<RdmaDevice>();
+  readonly #wired = new Set<RdmaDevice>();
 
   attach(device: RdmaDevice): void {
     this.#devices.add(device);
   }
 
-  /** The device that owns `gid`: the sender itself where it does (loopback), else the first other one. */
+  /** `device` (attached already) sits on the network's wire. */
+  wire(device: RdmaDevice): void {
+    this.#wired.add(device);
+  }
+
+  /**
+   * The device that owns `gid`: the sender itself where it does (loopback),
+   * else another of its machine's, else (from a wired device) a wired one of
+   * another machine. Whether a packet gets there is the ports' business.
+   */
   route(from: RdmaDevice, gid: Uint8Array): RdmaDevice | undefined {
     if (from.ownsGid(gid)) return from;
-    for (const device of this.#devices) if (device !== from && device.ownsGid(gid)) return device;
+    for (const device of this.#devices) {
+      if (device !== from && device.kernel === from.kernel && device.ownsGid(gid)) return device;
+    }
+    if (!this.#wired.has(from)) return undefined;
+    for (const device of this.#wired) if (device.kernel !== from.kernel && device.ownsGid(gid)) return device;
     return undefined;
   }
 }

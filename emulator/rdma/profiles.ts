@@ -84,15 +84,15 @@ const HCA_COMPLETIONS: CompletionProfile = {
 };
 
 /** EUI-64 from a MAC address (addrconf_addr_eui48): the interface id of link-local GIDs, and node GUIDs. */
-function eui64(mac: number[]): number[] {
+export function eui64(mac: number[]): number[] {
   return [mac[0] ^ 2, mac[1], mac[2], 0xff, 0xfe, mac[3], mac[4], mac[5]];
 }
 
-function linkLocalGid(mac: number[]): Uint8Array {
+export function linkLocalGid(mac: number[]): Uint8Array {
   return Uint8Array.from([0xfe, 0x80, 0, 0, 0, 0, 0, 0, ...eui64(mac)]);
 }
 
-function ipv4Gid(ip: number[]): Uint8Array {
+export function ipv4Gid(ip: number[]): Uint8Array {
   return Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...ip]);
 }
 
@@ -102,7 +102,7 @@ function ipv6Loopback(): Uint8Array {
   return gid;
 }
 
-function guidOf(bytes: number[]): bigint {
+export function guidOf(bytes: number[]): bigint {
   return bytes.reduce((n, b) => (n << 8n) | BigInt(b), 0n);
 }
 

@@ -29,6 +29,12 @@ class DeviceContext {
   children = 0;
   /** Its host-memory MRs by key, where inline data may be read from. */
   readonly hostMrs = new Map<number, MemoryRegion>();
+  /**
+   * Where the connection manager opened it: how many of its ids use it, and
+   * the handle the program was shown (undefined until asked, and again once
+   * given up with ibvCloseDevice). It closes when neither is left.
+   */
+  cm: { ids: number; handle: number | undefined } | undefined;
 
   constructor(
     readonly device: RdmaDevice,
@@ -63,6 +69,9 @@ export class Verbs implements VerbsCalls {
   #nextHandle = 1;
   readonly #memlock = new Memlock();
   readonly #addresses = new AddressSpace();
+  readonly #cmContexts = new Map<RdmaDevice, DeviceContext>();
+  /** What to tell the connection manager when the program destroys a QP it made with rdma_create_qp. */
+  readonly #cmQps = new Map<number, () => void>();
 
   constructor(private readonly kernel: Kernel, private readonly process: ProcessView) {}
 
@@ -74,6 +83,10 @@ export class Verbs implements VerbsCalls {
     if (typeof name !== 'string' || name.includes('\0')) throw new TypeError('name must be a string without NUL characters');
     const node = this.#nodes().find((n) => n.rdma.name === name);
     if (!node) throw systemError('ENODEV', 'ibv_open_device', `ibv_open_device failed: ENODEV (no RDMA device is named '${name}')`);
+    return this.#add({ kind: 'context', ctx: this.#open(node) });
+  }
+
+  #open(node: UverbsFile): DeviceContext {
     const { fds } = this.process;
     const cmdFile = new OpenFile(node, O_RDWR | O_LARGEFILE);
     const events = new EventFile<IbvAsyncEvent>(this.kernel.anonInode);
@@ -81,7 +94,7 @@ export class Verbs implements VerbsCalls {
     const cmd = { fd: fds.install(cmdFile, true), file: cmdFile };
     const ctx = new DeviceContext(node.rdma, cmd, events, { fd: fds.install(asyncFile, true), file: asyncFile });
     node.rdma.listen(events);
-    return this.#add({ kind: 'context', ctx });
+    return ctx;
   }
 
   ibvCloseDevice(ctxHandle: number): void {
@@ -89,10 +102,69 @@ export class Verbs implements VerbsCalls {
     if (ctx.children > 0) {
       throw systemError('EBUSY', 'ibv_close_device', `ibv_close_device failed: EBUSY (${ctx.children} objects made on this context are still alive)`);
     }
+    this.#handles.delete(ctxHandle);
+    // The connection manager's context stays open for its ids: the program only gives up the handle.
+    if (ctx.cm) {
+      ctx.cm.handle = undefined;
+      this.#closeCmContext(ctx);
+      return;
+    }
+    this.#close(ctx);
+  }
+
+  #close(ctx: DeviceContext): void {
     ctx.device.unlisten(ctx.events);
     this.#closeFd(ctx.cmd.fd, ctx.cmd.file);
     this.#closeFd(ctx.async.fd, ctx.async.file);
-    this.#handles.delete(ctxHandle);
+  }
+
+  // --- the connection manager's contexts (emulator/rdmacm) -------------------
+
+  /** An id of the connection manager now uses `device`: its context opens on first use. */
+  cmAcquire(device: RdmaDevice): void {
+    let ctx = this.#cmContexts.get(device);
+    if (!ctx) {
+      const node = this.#nodes().find((n) => n.rdma === device);
+      if (!node) throw new Error(`${device.name} has no uverbs node`);
+      ctx = this.#open(node);
+      ctx.cm = { ids: 0, handle: undefined };
+      this.#cmContexts.set(device, ctx);
+    }
+    ctx.cm!.ids++;
+  }
+
+  cmRelease(device: RdmaDevice): void {
+    const ctx = this.#cmContexts.get(device);
+    if (!ctx?.cm) return;
+    ctx.cm.ids--;
+    this.#closeCmContext(ctx);
+  }
+
+  /** The handle of the connection manager's context on `device` (it must be open): the same one while the program keeps it. */
+  cmHandle(device: RdmaDevice): number {
+    const ctx = this.#cmContexts.get(device)!;
+    return (ctx.cm!.handle ??= this.#add({ kind: 'context', ctx }));
+  }
+
+  /**
+   * rdma_create_qp's ibv_create_qp: on the connection manager's context on
+   * `device` (the PD must be of it), with `onDestroy` run when the program
+   * destroys it.
+   */
+  cmCreateQp(device: RdmaDevice, pdHandle: number, init: IbvQpInit, onDestroy: () => void): { qp: IbvQp; queuePair: QueuePair } {
+    const { ctx } = this.#get(pdHandle, 'pd', 'pd', 'rdma_create_qp');
+    if (ctx !== this.#cmContexts.get(device)) {
+      throw systemError('EINVAL', 'rdma_create_qp', `rdma_create_qp failed: EINVAL (the PD belongs to another device context than the id's ${device.name})`);
+    }
+    const qp = this.ibvCreateQp(pdHandle, init);
+    this.#cmQps.set(qp.handle, onDestroy);
+    return { qp, queuePair: this.#get(qp.handle, 'qp', 'qp', 'rdma_create_qp').qp };
+  }
+
+  #closeCmContext(ctx: DeviceContext): void {
+    if (!ctx.cm || ctx.cm.ids > 0 || ctx.cm.handle !== undefined || ctx.children > 0) return;
+    this.#cmContexts.delete(ctx.device);
+    this.#close(ctx);
   }
 
   ibvQueryDevice(ctx: number): IbvDeviceAttr {
@@ -247,6 +319,8 @@ export class Verbs implements VerbsCalls {
 
   ibvDestroyQp(qpHandle: number): void {
     const { qp } = this.#get(qpHandle, 'qp', 'qp', 'ibv_destroy_qp');
+    this.#cmQps.get(qpHandle)?.();
+    this.#cmQps.delete(qpHandle);
     qp.destroy();
     qp.pd.users--;
     qp.sendCq.users--;

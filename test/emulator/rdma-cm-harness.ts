@@ -1,0 +1,184 @@
+// What the rdma_cm tests share: the backend as RdmaCmCalls (until the seam
+// is wired into Backend), waiting for events through the channel's fd, and a
+// connected pair of QPs with memory to move bytes between.
+import { expect } from 'vitest';
+import type { Backend } from '../../src/backend';
+import type { RdmaCmCalls, RdmaCmEvent, RdmaConnParam } from '../../src/backend-rdmacm';
+import { IbvMr, IbvQp, RECV_WR_WORDS, SEND_WR_WORDS, WC_WORDS } from '../../src/backend-verbs';
+import { RDMA_CM_EVENT as E, RDMA_PS_TCP } from '../../src/rdma/cm-uapi';
+import { IBV_ACCESS, IBV_QPT_RC, IBV_SEND_SIGNALED, IBV_WR } from '../../src/rdma/verbs-uapi';
+import { POLLIN } from '../../src/uapi';
+
+export type Cm = Backend & RdmaCmCalls;
+export const asCm = (b: Backend): Cm => b as Cm;
+
+export interface Channel {
+  handle: number;
+  fd: number;
+}
+
+export function param(privateData: Uint8Array = new Uint8Array(0), more: Partial<RdmaConnParam> = {}): RdmaConnParam {
+  return { privateData, responderResources: 4, initiatorDepth: 4, retryCount: 7, rnrRetryCount: 7, ...more };
+}
+
+/** The next event on the channel, waited for as a program would: by watching its fd. */
+export function nextEvent(b: Cm, channel: Channel, timeoutMs = 2000): Promise<RdmaCmEvent> {
+  const now = b.rdmaGetCmEvent(channel.handle);
+  if (now) return Promise.resolve(now);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      watch.stop();
+      reject(new Error(`no rdma_cm event within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const watch = b.watch(channel.fd, POLLIN, () => {
+      const e = b.rdmaGetCmEvent(channel.handle);
+      if (!e) return;
+      watch.stop();
+      clearTimeout(timer);
+      resolve(e);
+    });
+  });
+}
+
+/** The next event, which must be `name`. */
+export async function expectEvent(b: Cm, channel: Channel, name: keyof typeof E, status = 0): Promise<RdmaCmEvent> {
+  const e = await nextEvent(b, channel);
+  expect({ event: e.event, status: e.status }).toEqual({ event: E[name], status });
+  return e;
+}
+
+/** Lets the CM's messages and the QPs' work run (they go on later turns of the event loop). */
+export async function settle(turns = 20): Promise<void> {
+  for (let i = 0; i < turns; i++) await new Promise((r) => setImmediate(r));
+}
+
+/** One side of a connection: its id, and the verbs objects made on the id's context. */
+export interface Side {
+  b: Cm;
+  channel: Channel;
+  id: number;
+  ctx: number;
+  pd: number;
+  cq: number;
+  qp: IbvQp;
+  buf: Uint8Array;
+  mr: IbvMr;
+}
+
+const ACCESS = IBV_ACCESS['local-write'] | IBV_ACCESS['remote-write'] | IBV_ACCESS['remote-read'];
+
+/** A PD, a CQ, an RC QP made by rdma_create_qp, and 4 KiB of registered memory, on the id's context. */
+export function equip(b: Cm, channel: Channel, id: number): Side {
+  const ctx = b.rdmaQueryId(id).context;
+  const pd = b.ibvAllocPd(ctx);
+  const cq = b.ibvCreateCq(ctx, 16, -1);
+  const qp = b.rdmaCreateQp(id, pd, {
+    sendCq: cq, recvCq: cq, qpType: IBV_QPT_RC, sqSigAll: false,
+    cap: { maxSendWr: 8, maxRecvWr: 8, maxSendSge: 1, maxRecvSge: 1, maxInlineData: 0 },
+  });
+  const buf = new Uint8Array(4096);
+  return { b, channel, id, ctx, pd, cq, qp, buf, mr: b.ibvRegMr(pd, buf, ACCESS) };
+}
+
+/** Everything equip() made, destroyed in order, then the id. */
+export function teardown(s: Side): void {
+  s.b.ibvDeregMr(s.mr.handle);
+  s.b.ibvDestroyQp(s.qp.handle);
+  s.b.ibvDestroyCq(s.cq);
+  s.b.ibvDeallocPd(s.pd);
+  s.b.rdmaDestroyId(s.id);
+}
+
+export function newChannel(b: Cm): Channel {
+  return b.rdmaCreateEventChannel();
+}
+
+/** A listener on host:port (0: any port); returns its id and the port it got. */
+export function listen(b: Cm, channel: Channel, host: string, port = 0, backlog = 8): { id: number; port: number } {
+  const id = b.rdmaCreateId(channel.handle, RDMA_PS_TCP);
+  b.rdmaBindAddr(id, { host, port });
+  b.rdmaListen(id, backlog);
+  return { id, port: b.rdmaQueryId(id).local.port };
+}
+
+/** An active id with its address and route resolved to host:port. */
+export async function resolved(b: Cm, channel: Channel, host: string, port: number): Promise<number> {
+  const id = b.rdmaCreateId(channel.handle, RDMA_PS_TCP);
+  b.rdmaResolveAddr(id, null, { host, port }, 2000);
+  await expectEvent(b, channel, 'addr-resolved');
+  b.rdmaResolveRoute(id, 2000);
+  await expectEvent(b, channel, 'route-resolved');
+  return id;
+}
+
+export interface Connection {
+  client: Side;
+  server: Side;
+  /** The events each side got: CONNECT_REQUEST, and the two ESTABLISHED. */
+  request: RdmaCmEvent;
+  clientEstablished: RdmaCmEvent;
+  serverEstablished: RdmaCmEvent;
+}
+
+/** The whole exchange: resolve, connect with `hello`, accept with `welcome`, ESTABLISHED on both sides. */
+export async function connect(
+  client: Cm, clientChannel: Channel, server: Cm, serverChannel: Channel, host: string, port: number,
+  hello = new Uint8Array(0), welcome = new Uint8Array(0),
+): Promise<Connection> {
+  const id = await resolved(client, clientChannel, host, port);
+  const c = equip(client, clientChannel, id);
+  client.rdmaConnect(id, param(hello));
+  const request = await expectEvent(server, serverChannel, 'connect-request');
+  const s = equip(server, serverChannel, request.id);
+  server.rdmaAccept(request.id, param(welcome));
+  const clientEstablished = await expectEvent(client, clientChannel, 'established');
+  const serverEstablished = await expectEvent(server, serverChannel, 'established');
+  return { client: c, server: s, request, clientEstablished, serverEstablished };
+}
+
+/** Posts one signalled send-queue request: SEND (no remote), or an RDMA WRITE or READ of `length` bytes at `offset` on both sides. */
+export function post(s: Side, opcode: keyof typeof IBV_WR, length: number, remote?: { addr: bigint; rkey: number }, wrId = 1n): void {
+  const wr = new BigUint64Array(SEND_WR_WORDS);
+  wr[0] = wrId;
+  wr[1] = BigInt(IBV_WR[opcode] | (IBV_SEND_SIGNALED << 8) | (1 << 16));
+  wr[2] = s.mr.addr;
+  wr[3] = BigInt(length) | (BigInt(s.mr.lkey) << 32n);
+  wr[4] = remote?.addr ?? 0n;
+  wr[5] = BigInt(remote?.rkey ?? 0);
+  s.b.ibvPostSend(s.qp.handle, wr, 1);
+}
+
+export function postRecv(s: Side, length: number, wrId = 2n): void {
+  const wr = new BigUint64Array(RECV_WR_WORDS);
+  wr[0] = wrId;
+  wr[1] = s.mr.addr;
+  wr[2] = BigInt(length) | (BigInt(s.mr.lkey) << 32n);
+  s.b.ibvPostRecv(s.qp.handle, wr, 1);
+}
+
+export interface Completion {
+  wrId: bigint;
+  status: number;
+  byteLen: number;
+}
+
+/** Polls the side's CQ until `n` completions came (or `timeoutMs` passed), letting the event loop run between polls. */
+export async function completions(s: Side, n: number, timeoutMs = 2000): Promise<Completion[]> {
+  const out = new BigUint64Array(WC_WORDS * 8);
+  const got: Completion[] = [];
+  const deadline = Date.now() + timeoutMs;
+  while (got.length < n) {
+    if (Date.now() > deadline) throw new Error(`${got.length} of ${n} completions within ${timeoutMs} ms`);
+    const k = s.b.ibvPollCq(s.cq, out);
+    for (let i = 0; i < k; i++) {
+      const w = i * WC_WORDS;
+      got.push({ wrId: out[w], status: Number(out[w + 1] & 0xffn), byteLen: Number(out[w + 2] & 0xffffffffn) });
+    }
+    if (k === 0) await new Promise((r) => setImmediate(r));
+  }
+  return got;
+}
+
+export function fill(view: Uint8Array, seed: number): void {
+  for (let i = 0; i < view.length; i++) view[i] = (i * 31 + seed) & 0xff;
+}

@@ -1,0 +1,344 @@
+// The emulator's rdma_cm on one machine (rxe0 on lo, 127.0.0.1), rule by
+// rule. test/emulator/network.test.ts has the same between two machines.
+import { describe, expect, it } from 'vitest';
+import { createEmulator, controls } from '../../emulator';
+import { RDMA_CM_EVENT as E, RDMA_PS_TCP } from '../../src/rdma/cm-uapi';
+import { POLLIN } from '../../src/uapi';
+import { expectSystemError } from '../backends';
+import {
+  asCm, completions, connect, equip, expectEvent, fill, listen, newChannel, nextEvent, param, post, postRecv, resolved,
+  settle, teardown,
+} from './rdma-cm-harness';
+
+const LO = '127.0.0.1';
+const bytes = (n: number, seed = 1) => Uint8Array.from({ length: n }, (_, i) => (i + seed) & 0xff);
+
+describe('rdma_cm on one emulated machine', () => {
+  it('an event channel is a non-blocking fd of /dev/infiniband/rdma_cm, readable only while events are pending', async () => {
+    const b = asCm(createEmulator());
+    const before = b.openFds();
+    const ch = newChannel(b);
+    expect(b.readlinkFd(ch.fd)).toBe('/dev/infiniband/rdma_cm');
+    expect(b.poll(ch.fd, POLLIN)).toBe(0);
+    expect(b.rdmaGetCmEvent(ch.handle)).toBeNull();
+    const id = b.rdmaCreateId(ch.handle, RDMA_PS_TCP);
+    b.rdmaResolveAddr(id, null, { host: LO, port: 7471 }, 1000);
+    await settle();
+    expect(b.poll(ch.fd, POLLIN)).toBe(POLLIN);
+    expect(b.rdmaGetCmEvent(ch.handle)).toMatchObject({ event: E['addr-resolved'], id, listenId: 0, status: 0, param: null });
+    expect(b.poll(ch.fd, POLLIN)).toBe(0);
+    expectSystemError(() => b.rdmaDestroyEventChannel(ch.handle), 'EBUSY', 16, 'rdma_destroy_event_channel');
+    b.rdmaDestroyId(id);
+    b.rdmaDestroyEventChannel(ch.handle);
+    expect(b.openFds()).toEqual(before);
+    expectSystemError(() => b.rdmaCreateId(ch.handle, RDMA_PS_TCP), 'EBADF', 9, 'rdma_create_id');
+  });
+
+  it('bind: an address no device has is EADDRNOTAVAIL; an address and port taken is EADDRINUSE; a port a wildcard holds is EADDRNOTAVAIL', () => {
+    const b = asCm(createEmulator());
+    const ch = newChannel(b);
+    const id = () => b.rdmaCreateId(ch.handle, RDMA_PS_TCP);
+    expectSystemError(() => b.rdmaBindAddr(id(), { host: '10.1.2.3', port: 0 }), 'EADDRNOTAVAIL', 99, 'rdma_bind_addr');
+    const first = id();
+    b.rdmaBindAddr(first, { host: LO, port: 7000 });
+    expectSystemError(() => b.rdmaBindAddr(id(), { host: LO, port: 7000 }), 'EADDRINUSE', 98, 'rdma_bind_addr');
+    expectSystemError(() => b.rdmaBindAddr(id(), { host: '0.0.0.0', port: 7000 }), 'EADDRNOTAVAIL', 99, 'rdma_bind_addr');
+    // mlx5_0's address is another address of the machine: the same port is free there.
+    b.rdmaBindAddr(id(), { host: '192.168.100.1', port: 7000 });
+    const any = id();
+    b.rdmaBindAddr(any, { host: '0.0.0.0', port: 7001 });
+    expectSystemError(() => b.rdmaBindAddr(id(), { host: LO, port: 7001 }), 'EADDRNOTAVAIL', 99, 'rdma_bind_addr');
+    expectSystemError(() => b.rdmaBindAddr(first, { host: LO, port: 7002 }), 'EINVAL', 22, 'rdma_bind_addr');
+    expect(() => b.rdmaBindAddr(id(), { host: 'localhost', port: 1 })).toThrow(TypeError);
+  });
+
+  it('bind: port 0 takes an ephemeral port, and an address binds the id to its device, whose context handle is lent', () => {
+    const b = asCm(createEmulator());
+    const ch = newChannel(b);
+    const id = b.rdmaCreateId(ch.handle, RDMA_PS_TCP);
+    expect(b.rdmaQueryId(id)).toEqual({ context: 0, deviceName: '', portNum: 0, local: { host: '0.0.0.0', port: 0 }, remote: { host: '0.0.0.0', port: 0 } });
+    b.rdmaBindAddr(id, { host: LO, port: 0 });
+    const info = b.rdmaQueryId(id);
+    expect(info).toMatchObject({ deviceName: 'rxe0', portNum: 1, local: { host: LO } });
+    expect(info.local.port).toBeGreaterThanOrEqual(32768);
+    expect(info.local.port).toBeLessThanOrEqual(60999);
+    expect(b.rdmaQueryId(id).context).toBe(info.context);
+    expect(b.ibvQueryPort(info.context, 1).state).toBe(4);
+    const wildcard = b.rdmaCreateId(ch.handle, RDMA_PS_TCP);
+    b.rdmaBindAddr(wildcard, { host: '0.0.0.0', port: 0 });
+    expect(b.rdmaQueryId(wildcard)).toMatchObject({ context: 0, deviceName: '' });
+  });
+
+  it('listen on an unbound id binds it to the wildcard and a free port', () => {
+    const b = asCm(createEmulator());
+    const ch = newChannel(b);
+    const id = b.rdmaCreateId(ch.handle, RDMA_PS_TCP);
+    b.rdmaListen(id, 4);
+    const { local } = b.rdmaQueryId(id);
+    expect(local.host).toBe('0.0.0.0');
+    expect(local.port).toBeGreaterThan(0);
+    expectSystemError(() => b.rdmaListen(id, 4), 'EINVAL', 22, 'rdma_listen');
+  });
+
+  it('resolve: 127.0.0.1 routes to rxe0 (ADDR_RESOLVED, then ROUTE_RESOLVED); an address with no route is ENETUNREACH at once', async () => {
+    const b = asCm(createEmulator());
+    const ch = newChannel(b);
+    const id = await resolved(b, ch, LO, 7471);
+    expect(b.rdmaQueryId(id)).toMatchObject({ deviceName: 'rxe0', local: { host: LO }, remote: { host: LO, port: 7471 } });
+    const lost = b.rdmaCreateId(ch.handle, RDMA_PS_TCP);
+    expectSystemError(() => b.rdmaResolveAddr(lost, null, { host: '192.0.2.1', port: 1 }, 100), 'ENETUNREACH', 101, 'rdma_resolve_addr');
+    expectSystemError(() => b.rdmaResolveRoute(lost, 100), 'EINVAL', 22, 'rdma_resolve_route');
+    expectSystemError(() => b.rdmaConnect(lost, param()), 'EINVAL', 22, 'rdma_connect');
+  });
+
+  it('connect to a port nobody listens on: REJECTED with status 8 and the 148 bytes a REJ carries; the QP goes to ERR', async () => {
+    const b = asCm(createEmulator());
+    const ch = newChannel(b);
+    const id = await resolved(b, ch, LO, 9);
+    const side = equip(b, ch, id);
+    b.rdmaConnect(id, param(bytes(8)));
+    const e = await expectEvent(b, ch, 'rejected', 8);
+    expect(e.privateData).toEqual(new Uint8Array(148));
+    // In ERR a receive completes flushed at once.
+    postRecv(side, 16);
+    expect(await completions(side, 1)).toEqual([{ wrId: 2n, status: 5, byteLen: 0 }]);
+    teardown(side);
+  });
+
+  it('connect and accept carry private data padded to what REQ (56) and REP (196) deliver, and the peer parameters as seen from each side', async () => {
+    const b = asCm(createEmulator());
+    const ch = newChannel(b);
+    const { port } = listen(b, ch, '0.0.0.0');
+    const id = await resolved(b, ch, LO, port);
+    const client = equip(b, ch, id);
+    b.rdmaConnect(id, param(bytes(56), { responderResources: 2, initiatorDepth: 3, retryCount: 5, rnrRetryCount: 6 }));
+    const request = await expectEvent(b, ch, 'connect-request');
+    expect(request.listenId).not.toBe(0);
+    expect(request.privateData).toEqual(bytes(56));
+    // The requester's initiator depth is the listener's responder resources, and the other way round.
+    expect(request.param).toEqual({ responderResources: 3, initiatorDepth: 2, retryCount: 5, rnrRetryCount: 6, qpNum: client.qp.qpNum });
+    expect(b.rdmaQueryId(request.id)).toMatchObject({ deviceName: 'rxe0', local: { host: LO, port }, remote: b.rdmaQueryId(id).local });
+    const server = equip(b, ch, request.id);
+    b.rdmaAccept(request.id, param(bytes(3, 9), { responderResources: 1, initiatorDepth: 2, rnrRetryCount: 4 }));
+    const established = await expectEvent(b, ch, 'established');
+    expect(established.id).toBe(id);
+    const welcome = new Uint8Array(196);
+    welcome.set(bytes(3, 9));
+    expect(established.privateData).toEqual(welcome);
+    expect(established.param).toEqual({ responderResources: 2, initiatorDepth: 1, retryCount: 0, rnrRetryCount: 4, qpNum: server.qp.qpNum });
+    const passive = await expectEvent(b, ch, 'established');
+    expect(passive.id).toBe(request.id);
+    expect(passive.privateData.length).toBe(0);
+    for (const s of [client, server]) b.rdmaDisconnect(s.id);
+    await settle();
+  });
+
+  it('private data beyond the transport limit is EINVAL: 57 bytes on connect, 197 on accept, 149 on reject', async () => {
+    const b = asCm(createEmulator());
+    const ch = newChannel(b);
+    const { port } = listen(b, ch, LO);
+    const id = await resolved(b, ch, LO, port);
+    equip(b, ch, id);
+    expectSystemError(() => b.rdmaConnect(id, param(new Uint8Array(57))), 'EINVAL', 22, 'rdma_connect');
+    b.rdmaConnect(id, param(new Uint8Array(56)));
+    const request = await expectEvent(b, ch, 'connect-request');
+    equip(b, ch, request.id);
+    expectSystemError(() => b.rdmaAccept(request.id, param(new Uint8Array(197))), 'EINVAL', 22, 'rdma_accept');
+    expectSystemError(() => b.rdmaReject(request.id, new Uint8Array(149)), 'EINVAL', 22, 'rdma_reject');
+    expectSystemError(() => b.rdmaConnect(id, param(), ), 'EINVAL', 22, 'rdma_connect');
+    b.rdmaReject(request.id, new Uint8Array(148));
+  });
+
+  it('reject: the requester gets REJECTED with status 28 and the private data, padded to 148 bytes', async () => {
+    const b = asCm(createEmulator());
+    const ch = newChannel(b);
+    const { port } = listen(b, ch, LO);
+    const id = await resolved(b, ch, LO, port);
+    const client = equip(b, ch, id);
+    b.rdmaConnect(id, param());
+    const request = await expectEvent(b, ch, 'connect-request');
+    b.rdmaReject(request.id, bytes(5));
+    const e = await expectEvent(b, ch, 'rejected', 28);
+    expect(e.privateData.subarray(0, 5)).toEqual(bytes(5));
+    expect(e.privateData.length).toBe(148);
+    expectSystemError(() => b.rdmaAccept(request.id, param()), 'EINVAL', 22, 'rdma_accept');
+    b.rdmaDestroyId(request.id);
+    teardown(client);
+  });
+
+  it('the CM moves the QPs: INIT after rdma_create_qp, the passive side RTS after rdma_accept, the active side after the reply is taken', async () => {
+    const b = asCm(createEmulator({ manualClock: true }));
+    const ch = newChannel(b);
+    const { port } = listen(b, ch, LO);
+    const id = await resolved(b, ch, LO, port);
+    const client = equip(b, ch, id);
+    // rxe refuses to post sends on a QP not in RTS.
+    expectSystemError(() => post(client, 'send', 1), 'EINVAL', 22, 'ibv_post_send');
+    b.rdmaConnect(id, param());
+    const request = await expectEvent(b, ch, 'connect-request');
+    const server = equip(b, ch, request.id);
+    expectSystemError(() => post(server, 'send', 1), 'EINVAL', 22, 'ibv_post_send');
+    expectSystemError(() => b.rdmaAccept(request.id + 1000, param()), 'EBADF', 9, 'rdma_accept');
+    b.rdmaAccept(request.id, param());
+    postRecv(client, 64);
+    post(server, 'send', 64);
+    await settle();
+    // The client's QP stays in INIT until its ESTABLISHED is taken: the server's SEND reaches no QP ready to
+    // receive, and goes again after the ACK timeout the CM set (4.096 µs × 2^19, about 2.1 s).
+    expect(b.ibvPollCq(server.cq, new BigUint64Array(5))).toBe(0);
+    await expectEvent(b, ch, 'established');
+    await settle();
+    expect(b.ibvPollCq(client.cq, new BigUint64Array(5))).toBe(0);
+    controls(b).clock.advance(2148);
+    expect((await completions(client, 1))[0]).toMatchObject({ status: 0, byteLen: 64 });
+    expect((await completions(server, 1))[0]).toMatchObject({ status: 0 });
+  });
+
+  it('moves real bytes through the connected QPs on loopback: SEND, RDMA WRITE and RDMA READ', async () => {
+    const b = asCm(createEmulator());
+    const ch = newChannel(b);
+    const { port } = listen(b, ch, LO);
+    const { client, server } = await connect(b, ch, b, ch, LO, port);
+    fill(client.buf, 3);
+    postRecv(server, 1024);
+    post(client, 'send', 1024);
+    expect((await completions(server, 1))[0]).toMatchObject({ status: 0, byteLen: 1024 });
+    expect(server.buf.subarray(0, 1024)).toEqual(client.buf.subarray(0, 1024));
+    fill(client.buf, 7);
+    post(client, 'write', 4096, { addr: server.mr.addr, rkey: server.mr.rkey });
+    await completions(client, 2);
+    expect(server.buf).toEqual(client.buf);
+    fill(server.buf, 11);
+    post(client, 'read', 4096, { addr: server.mr.addr, rkey: server.mr.rkey });
+    expect((await completions(client, 1))[0]).toMatchObject({ status: 0, byteLen: 4096 });
+    expect(client.buf).toEqual(server.buf);
+  });
+
+  it('RDMA READ needs responder resources: a side that accepted with 0 gives its QP no remote reads', async () => {
+    const b = asCm(createEmulator());
+    const ch = newChannel(b);
+    const { port } = listen(b, ch, LO);
+    const id = await resolved(b, ch, LO, port);
+    const client = equip(b, ch, id);
+    b.rdmaConnect(id, param(undefined, { initiatorDepth: 0 }));
+    const request = await expectEvent(b, ch, 'connect-request');
+    const server = equip(b, ch, request.id);
+    b.rdmaAccept(request.id, param(undefined, { responderResources: 0 }));
+    await expectEvent(b, ch, 'established');
+    post(client, 'read', 64, { addr: server.mr.addr, rkey: server.mr.rkey });
+    // The responder's QP lacks REMOTE_READ: an invalid request (class C).
+    expect((await completions(client, 1))[0].status).toBe(9);
+  });
+
+  it('disconnect: the QP goes to ERR and its receives flush; the peer gets DISCONNECTED, and the initiator once the peer answers', async () => {
+    const b = asCm(createEmulator());
+    const ch = newChannel(b);
+    const { port } = listen(b, ch, LO);
+    const { client, server } = await connect(b, ch, b, ch, LO, port);
+    postRecv(client, 64, 41n);
+    postRecv(client, 64, 42n);
+    b.rdmaDisconnect(client.id);
+    expect(await completions(client, 2)).toEqual([{ wrId: 41n, status: 5, byteLen: 0 }, { wrId: 42n, status: 5, byteLen: 0 }]);
+    const peer = await expectEvent(b, ch, 'disconnected');
+    expect(peer.id).toBe(server.id);
+    await settle();
+    expect(b.rdmaGetCmEvent(ch.handle)).toBeNull();
+    b.rdmaDisconnect(server.id);
+    expect((await expectEvent(b, ch, 'disconnected')).id).toBe(client.id);
+    const never = b.rdmaCreateId(ch.handle, RDMA_PS_TCP);
+    expectSystemError(() => b.rdmaDisconnect(never), 'EINVAL', 22, 'rdma_disconnect');
+  });
+
+  it('destroy: EBUSY while the id has a QP, which ibvDestroyQp clears; a destroyed id is EBADF, and handles are never reused', async () => {
+    const b = asCm(createEmulator());
+    const ch = newChannel(b);
+    const id = await resolved(b, ch, LO, 1);
+    const side = equip(b, ch, id);
+    expectSystemError(() => b.rdmaCreateQp(id, side.pd, { sendCq: side.cq, recvCq: side.cq, qpType: 2, sqSigAll: false, cap: { maxSendWr: 1, maxRecvWr: 1, maxSendSge: 1, maxRecvSge: 1, maxInlineData: 0 } }), 'EINVAL', 22, 'rdma_create_qp');
+    expectSystemError(() => b.rdmaDestroyId(id), 'EBUSY', 16, 'rdma_destroy_id');
+    b.ibvDestroyQp(side.qp.handle);
+    b.rdmaDestroyId(id);
+    expectSystemError(() => b.rdmaQueryId(id), 'EBADF', 9, 'rdma_get_local_addr');
+    expect(b.rdmaCreateId(ch.handle, RDMA_PS_TCP)).toBeGreaterThan(id);
+  });
+
+  it("the id's context is borrowed: the same handle for the same device, EBUSY on close while objects made on it live, and a PD of another context is EINVAL", async () => {
+    const b = asCm(createEmulator());
+    const before = b.openFds();
+    const ch = newChannel(b);
+    const id = await resolved(b, ch, LO, 1);
+    const other = await resolved(b, ch, LO, 2);
+    const ctx = b.rdmaQueryId(id).context;
+    expect(b.rdmaQueryId(other).context).toBe(ctx);
+    const own = b.ibvOpenDevice('rxe0');
+    expect(own).not.toBe(ctx);
+    const foreignPd = b.ibvAllocPd(own);
+    const cq = b.ibvCreateCq(ctx, 4, -1);
+    expectSystemError(() => b.rdmaCreateQp(id, foreignPd, { sendCq: cq, recvCq: cq, qpType: 2, sqSigAll: false, cap: { maxSendWr: 1, maxRecvWr: 1, maxSendSge: 1, maxRecvSge: 1, maxInlineData: 0 } }), 'EINVAL', 22, 'rdma_create_qp');
+    expectSystemError(() => b.ibvCloseDevice(ctx), 'EBUSY', 16, 'ibv_close_device');
+    b.ibvDestroyCq(cq);
+    b.ibvCloseDevice(ctx);
+    expectSystemError(() => b.ibvQueryPort(ctx, 1), 'EBADF', 9, 'ibv_query_port');
+    // The ids still use the device: asked again, the context has a new handle.
+    const again = b.rdmaQueryId(id).context;
+    expect(again).toBeGreaterThan(ctx);
+    b.ibvDeallocPd(foreignPd);
+    b.ibvCloseDevice(own);
+    b.ibvCloseDevice(again);
+    b.rdmaDestroyId(id);
+    b.rdmaDestroyId(other);
+    b.rdmaDestroyEventChannel(ch.handle);
+    expect(b.openFds()).toEqual(before);
+  });
+
+  it('backlog: requests beyond it are dropped unanswered, and the requester sends again until one is taken', async () => {
+    const b = asCm(createEmulator({ manualClock: true }));
+    const ch = newChannel(b);
+    const { port } = listen(b, ch, LO, 0, 1);
+    const first = await resolved(b, ch, LO, port);
+    const second = await resolved(b, ch, LO, port);
+    b.rdmaConnect(first, param());
+    b.rdmaConnect(second, param());
+    await settle();
+    const waiting = [b.rdmaGetCmEvent(ch.handle)!];
+    await settle();
+    expect(b.rdmaGetCmEvent(ch.handle)).toBeNull();
+    // The REQ goes again after the CM timeout (2 × 1024 + 4096 ms).
+    controls(b).clock.advance(6144);
+    const request = await expectEvent(b, ch, 'connect-request');
+    expect(waiting[0].event).toBe(E['connect-request']);
+    expect(request.param!.qpNum).toBe(0);
+    for (const e of [...waiting, request]) b.rdmaReject(e.id, new Uint8Array(0));
+    expect((await nextEvent(b, ch)).status).toBe(28);
+    expect((await nextEvent(b, ch)).status).toBe(28);
+  });
+
+  it('a peer that goes away: closing its channel fd destroys its ids, and the other side gets DISCONNECTED; nothing is left behind', async () => {
+    const server = asCm(createEmulator());
+    const client = asCm(controls(server).spawn());
+    const clientFds = client.openFds();
+    const sch = newChannel(server);
+    const cch = newChannel(client);
+    const { port } = listen(server, sch, LO);
+    const { client: c, server: s } = await connect(client, cch, server, sch, LO, port);
+    server.close(sch.fd);
+    expect((await expectEvent(client, cch, 'disconnected')).id).toBe(c.id);
+    expectSystemError(() => server.rdmaQueryId(s.id), 'EBADF', 9, 'rdma_get_local_addr');
+    teardown(c);
+    client.ibvCloseDevice(c.ctx);
+    client.rdmaDestroyEventChannel(cch.handle);
+    expect(client.openFds()).toEqual(clientFds);
+  });
+
+  it('refuses what it does not model or what is malformed, with clear errors', () => {
+    const b = asCm(createEmulator());
+    const ch = newChannel(b);
+    expectSystemError(() => b.rdmaCreateId(ch.handle, 0x0111), 'EOPNOTSUPP', 95, 'rdma_create_id');
+    expectSystemError(() => b.rdmaCreateId(ch.handle, 0x9999), 'EINVAL', 22, 'rdma_create_id');
+    const id = b.rdmaCreateId(ch.handle, RDMA_PS_TCP);
+    expect(() => b.rdmaResolveAddr(id, null, { host: LO, port: 70000 }, 10)).toThrow(TypeError);
+    expect(() => b.rdmaResolveAddr(id, null, { host: LO, port: 1 }, -1)).toThrow(TypeError);
+    expect(() => b.rdmaConnect(id, { ...param(), retryCount: 256 })).toThrow(TypeError);
+    expectSystemError(() => b.rdmaCreateQp(id, 1, { sendCq: 1, recvCq: 1, qpType: 2, sqSigAll: false, cap: { maxSendWr: 1, maxRecvWr: 1, maxSendSge: 1, maxRecvSge: 1, maxInlineData: 0 } }), 'EINVAL', 22, 'rdma_create_qp');
+  });
+});
