@@ -8,7 +8,8 @@
 // Revoke (seed 001): the exporter takes the memory back. The MR keeps its key
 // (a key handed out again would let a peer's stale rkey reach someone else's
 // memory) but no longer translates, so every access through it fails, as an
-// mlx5 mkey whose translation was zapped does.
+// mlx5 mkey does once mlx5r_umr_revoke_mr has marked it free (umr.c): its
+// key is kept for the MR, and the device refuses the key.
 import type { Attachment, Reach } from '../attachment';
 import type { DmaBuf } from '../dmabuf';
 

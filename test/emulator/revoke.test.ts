@@ -2,7 +2,7 @@
 // The MR cannot keep working, and its key cannot be freed either: a key
 // handed to a new MR would let a peer's stale rkey write someone else's
 // memory. So the MR stays registered, keeps its key, and fails every access,
-// as an mlx5 mkey whose translation was zapped does: the responder NAKs a
+// as an mlx5 mkey that a UMR has marked free does: the responder NAKs a
 // remote access (remote-access-error, 10, at the requester) and a local one
 // fails its protection check (local-protection-error, 4).
 import { afterEach, describe, expect, it } from 'vitest';
