@@ -21,7 +21,8 @@ describe('emulator controls', () => {
     expect(backend.readdir('/dev/dma_heap')).toEqual(['system']);
     expect(backend.readdir('/dev/dri')).toEqual(['card0', 'renderD128']);
     expect(backend.readdir('/dev')).toEqual(['dma_heap', 'dri', 'infiniband', 'udmabuf']);
-    expect(backend.readdir('/dev/infiniband')).toEqual(['uverbs0', 'uverbs1', 'uverbs2']);
+    // rdma_cm is rdma_ucm's node, which librdmacm opens for each event channel.
+    expect(backend.readdir('/dev/infiniband')).toEqual(['rdma_cm', 'uverbs0', 'uverbs1', 'uverbs2']);
   });
 
   it('stands time still with manualClock, and fires vgem\'s 10 s timeout when advanced', () => {

@@ -1,0 +1,237 @@
+// Two emulated machines on one emulated network, as the two-guest VM has
+// them (10.99.0.1 and 10.99.0.2, rxe1 on each NIC), and rdma_cm between
+// them, rule by rule.
+import { describe, expect, it } from 'vitest';
+import { controls, createEmulator, createNetwork } from '../../emulator';
+import { RDMA_PS_TCP } from '../../src/rdma/cm-uapi';
+import { POLLIN } from '../../src/uapi';
+import { expectSystemError } from '../backends';
+import {
+  asCm, completions, connect, equip, expectEvent, fill, listen, newChannel, param, post, postRecv, resolved, settle,
+  teardown,
+} from './rdma-cm-harness';
+
+const A = '10.99.0.1';
+const B = '10.99.0.2';
+
+function twoHosts(manualClock = false) {
+  const network = createNetwork({ manualClock });
+  const a = asCm(createEmulator({ network, host: { name: 'a', address: A } }));
+  const b = asCm(createEmulator({ network, host: { name: 'b', address: B } }));
+  return { network, a, b };
+}
+
+const gid = (ip: string) => Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...ip.split('.').map(Number)]);
+
+describe('two emulated machines on one network', () => {
+  it('each machine keeps rxe0 on lo and gets rxe1 on its NIC, with the IPv4-mapped GID of its address', () => {
+    const { a, b } = twoHosts();
+    for (const [m, ip] of [[a, A], [b, B]] as const) {
+      expect(m.ibvGetDeviceList().map((d) => d.name)).toEqual(['rxe0', 'mlx5_0', 'efa_0', 'rxe1']);
+      const lo = m.ibvOpenDevice('rxe0');
+      const nic = m.ibvOpenDevice('rxe1');
+      expect(m.ibvQueryGid(lo, 1, 1)).toEqual(gid('127.0.0.1'));
+      expect(m.ibvQueryGid(nic, 1, 1)).toEqual(gid(ip));
+      // A 1500-byte Ethernet MTU: 1024 is the largest IB MTU that fits.
+      expect(m.ibvQueryPort(nic, 1)).toMatchObject({ state: 4, activeMtu: 3, linkLayer: 2 });
+    }
+  });
+
+  it('a machine joins with a unique name and a host address of the subnet, or not at all', () => {
+    const network = createNetwork();
+    createEmulator({ network, host: { name: 'a', address: A } });
+    expect(() => createEmulator({ network, host: { name: 'a', address: B } })).toThrow(/named 'a'/);
+    expect(() => createEmulator({ network, host: { name: 'c', address: A } })).toThrow(/another machine/);
+    expect(() => createEmulator({ network, host: { name: 'c', address: '10.98.0.3' } })).toThrow(/subnet/);
+    expect(() => createEmulator({ network, host: { name: 'c', address: '10.99.0.255' } })).toThrow(/subnet/);
+    expect(() => createEmulator({ network })).toThrow(/needs host/);
+    expect(() => createEmulator({ host: { name: 'c', address: B } })).toThrow(/needs a network/);
+    expect(() => controls(createEmulator()).network).toThrow(/no network/);
+  });
+
+  it("the subnet routes to the NIC's rxe1 and the other machine answers; each machine's 127.0.0.1 is its own", async () => {
+    const { a, b } = twoHosts();
+    const ach = newChannel(a);
+    const bch = newChannel(b);
+    const { port } = listen(b, bch, '127.0.0.1');
+    const id = await resolved(a, ach, B, port);
+    expect(a.rdmaQueryId(id)).toMatchObject({ deviceName: 'rxe1', local: { host: A }, remote: { host: B, port } });
+    // b listens on its lo only: a request to b's NIC address finds no listener there.
+    const side = equip(a, ach, id);
+    a.rdmaConnect(id, param());
+    await expectEvent(a, ach, 'rejected', 8);
+    teardown(side);
+    // a's 127.0.0.1 is a's: nobody listens on that port there.
+    const local = await resolved(a, ach, '127.0.0.1', port);
+    expect(a.rdmaQueryId(local).deviceName).toBe('rxe0');
+    a.rdmaConnect(local, param());
+    await expectEvent(a, ach, 'rejected', 8);
+  });
+
+  it('an address with no route is ENETUNREACH at once; one on the subnet that no machine has is ADDR_ERROR -ETIMEDOUT after the timeout', async () => {
+    const { a } = twoHosts(true);
+    const ch = newChannel(a);
+    const off = a.rdmaCreateId(ch.handle, RDMA_PS_TCP);
+    expectSystemError(() => a.rdmaResolveAddr(off, null, { host: '10.98.0.2', port: 1 }, 2000), 'ENETUNREACH', 101, 'rdma_resolve_addr');
+    const id = a.rdmaCreateId(ch.handle, RDMA_PS_TCP);
+    a.rdmaResolveAddr(id, null, { host: '10.99.0.9', port: 1 }, 2000);
+    await settle();
+    controls(a).clock.advance(1999);
+    await settle();
+    expect(a.poll(ch.fd, POLLIN)).toBe(0);
+    controls(a).clock.advance(1);
+    await expectEvent(a, ch, 'addr-error', -110);
+    // The id is bound again, and may try another address.
+    a.rdmaResolveAddr(id, null, { host: B, port: 1 }, 2000);
+    await expectEvent(a, ch, 'addr-resolved');
+  });
+
+  it('a machine that exists with nobody listening on the port: REJECTED with status 8', async () => {
+    const { a } = twoHosts();
+    const ch = newChannel(a);
+    const id = await resolved(a, ch, B, 4791);
+    const side = equip(a, ch, id);
+    a.rdmaConnect(id, param());
+    expect((await expectEvent(a, ch, 'rejected', 8)).privateData).toEqual(new Uint8Array(148));
+    teardown(side);
+  });
+
+  it('moves real bytes between the machines through connected QPs: SEND, RDMA WRITE and RDMA READ', async () => {
+    const { a, b } = twoHosts();
+    const ach = newChannel(a);
+    const bch = newChannel(b);
+    const { port } = listen(b, bch, '0.0.0.0');
+    const hello = new TextEncoder().encode('hello from a');
+    const { client, server, request } = await connect(a, ach, b, bch, B, port, hello);
+    expect(request.privateData.subarray(0, hello.length)).toEqual(hello);
+    expect(b.rdmaQueryId(request.id)).toMatchObject({ deviceName: 'rxe1', local: { host: B, port }, remote: a.rdmaQueryId(client.id).local });
+    fill(client.buf, 5);
+    postRecv(server, 4096);
+    post(client, 'send', 4096);
+    expect((await completions(server, 1))[0]).toMatchObject({ status: 0, byteLen: 4096 });
+    expect(server.buf).toEqual(client.buf);
+    fill(client.buf, 9);
+    post(client, 'write', 2048, { addr: server.mr.addr + 1024n, rkey: server.mr.rkey });
+    await completions(client, 2);
+    expect(server.buf.subarray(1024, 3072)).toEqual(client.buf.subarray(0, 2048));
+    fill(server.buf, 13);
+    post(server, 'read', 4096, { addr: client.mr.addr, rkey: client.mr.rkey });
+    expect((await completions(server, 1))[0]).toMatchObject({ status: 0, byteLen: 4096 });
+    expect(server.buf).toEqual(client.buf);
+  });
+
+  it('disconnect across the network: DISCONNECTED on both sides once both have disconnected, and nothing left behind', async () => {
+    const { a, b } = twoHosts();
+    const fds = [a.openFds(), b.openFds()];
+    const ach = newChannel(a);
+    const bch = newChannel(b);
+    const listener = listen(b, bch, B);
+    const { client, server } = await connect(a, ach, b, bch, B, listener.port);
+    b.rdmaDisconnect(server.id);
+    await expectEvent(a, ach, 'disconnected');
+    a.rdmaDisconnect(client.id);
+    await expectEvent(b, bch, 'disconnected');
+    for (const s of [client, server]) {
+      teardown(s);
+      s.b.ibvCloseDevice(s.ctx);
+    }
+    b.rdmaDestroyId(listener.id);
+    a.rdmaDestroyEventChannel(ach.handle);
+    b.rdmaDestroyEventChannel(bch.handle);
+    expect([a.openFds(), b.openFds()]).toEqual(fds);
+  });
+
+  it('a machine unplugged mid-transfer: requests complete with retry-exceeded (12) after the retry count, and its NIC reports the port down', async () => {
+    const { network, a, b } = twoHosts(true);
+    const ach = newChannel(a);
+    const bch = newChannel(b);
+    const { port } = listen(b, bch, B);
+    const id = await resolved(a, ach, B, port);
+    const client = equip(a, ach, id);
+    a.rdmaConnect(id, param(undefined, { retryCount: 2 }));
+    const request = await expectEvent(b, bch, 'connect-request');
+    const server = equip(b, bch, request.id);
+    b.rdmaAccept(request.id, param());
+    await expectEvent(a, ach, 'established');
+    await expectEvent(b, bch, 'established');
+    post(client, 'write', 64, { addr: server.mr.addr, rkey: server.mr.rkey }, 1n);
+    await completions(client, 1);
+    controls(a).network.unplug('b');
+    expect(b.ibvGetAsyncEvent(server.ctx)).toEqual({ eventType: 10, element: 1 });
+    post(client, 'write', 64, { addr: server.mr.addr, rkey: server.mr.rkey }, 2n);
+    post(client, 'write', 64, { addr: server.mr.addr, rkey: server.mr.rkey }, 3n);
+    await settle();
+    // retry_cnt 2: sent three times, an ACK timeout (4.096 µs × 2^19) apart.
+    for (let i = 0; i < 2; i++) {
+      controls(a).clock.advance(2148);
+      await settle();
+    }
+    expect(a.ibvPollCq(client.cq, new BigUint64Array(5))).toBe(0);
+    controls(a).clock.advance(2148);
+    expect(await completions(client, 2)).toEqual([{ wrId: 2n, status: 12, byteLen: 0 }, { wrId: 3n, status: 5, byteLen: 0 }]);
+    network.plug('b');
+    expect(b.ibvGetAsyncEvent(server.ctx)).toEqual({ eventType: 9, element: 1 });
+  });
+
+  it('connect to a machine that was unplugged after the route was resolved: UNREACHABLE -ETIMEDOUT once the REQ was sent 16 times', async () => {
+    const { network, a, b } = twoHosts(true);
+    const ach = newChannel(a);
+    const bch = newChannel(b);
+    const { port } = listen(b, bch, B);
+    const id = await resolved(a, ach, B, port);
+    const side = equip(a, ach, id);
+    network.unplug('b');
+    a.rdmaConnect(id, param());
+    await settle();
+    // Each try waits 2 × 1024 + 4096 ms (packet life time 18, CM response timeout 20), 15 retries.
+    for (let i = 0; i < 15; i++) controls(a).clock.advance(6144);
+    await settle();
+    expect(a.poll(ach.fd, POLLIN)).toBe(0);
+    expect(b.poll(bch.fd, POLLIN)).toBe(0);
+    controls(a).clock.advance(6144);
+    expect((await expectEvent(a, ach, 'unreachable', -110)).privateData.length).toBe(0);
+    teardown(side);
+  });
+
+  it('a REQ lost while the cable was out gets through when it is back, before the retries run out', async () => {
+    const { network, a, b } = twoHosts(true);
+    const ach = newChannel(a);
+    const bch = newChannel(b);
+    const { port } = listen(b, bch, B);
+    const id = await resolved(a, ach, B, port);
+    equip(a, ach, id);
+    network.unplug('a');
+    a.rdmaConnect(id, param());
+    await settle();
+    network.plug('a');
+    controls(b).clock.advance(6144);
+    await expectEvent(b, bch, 'connect-request');
+  });
+
+  it('a peer machine whose program goes away (all its fds closed): the other side gets DISCONNECTED, and its ids are gone', async () => {
+    const { a, b } = twoHosts();
+    const ach = newChannel(a);
+    const bch = newChannel(b);
+    const { port } = listen(b, bch, B);
+    const { client, server } = await connect(a, ach, b, bch, B, port);
+    for (const fd of b.openFds()) b.close(fd);
+    expect((await expectEvent(a, ach, 'disconnected')).id).toBe(client.id);
+    expectSystemError(() => b.rdmaQueryId(server.id), 'EBADF', 9, 'rdma_get_local_addr');
+  });
+
+  it('a disconnect the unplugged peer never answers: DISCONNECTED -ETIMEDOUT once the DREQ was sent 16 times', async () => {
+    const { network, a, b } = twoHosts(true);
+    const ach = newChannel(a);
+    const bch = newChannel(b);
+    const { port } = listen(b, bch, B);
+    const { client } = await connect(a, ach, b, bch, B, port);
+    network.unplug('b');
+    a.rdmaDisconnect(client.id);
+    await settle();
+    for (let i = 0; i < 15; i++) controls(a).clock.advance(6144);
+    await settle();
+    expect(a.poll(ach.fd, POLLIN)).toBe(0);
+    controls(a).clock.advance(6144);
+    await expectEvent(a, ach, 'disconnected', -110);
+  });
+});
