@@ -34,9 +34,9 @@ describe('RLIMIT_MEMLOCK', () => {
     limitTo(2n * BigInt(PAGE));
     const pd = m.dmb.openRdma('rxe0').allocPd();
     const page = new Uint8Array(PAGE);
-    pd.register(page);
-    pd.register(page);
+    const held = [pd.register(page), pd.register(page)];
     expect(errorOf(() => pd.register(page)).code).toBe('ENOMEM');
+    expect(held.map((mr) => mr.closed)).toEqual([false, false]);
   });
 
   it('charges neither dma-buf MRs nor on-demand MRs', () => {
@@ -44,11 +44,12 @@ describe('RLIMIT_MEMLOCK', () => {
     limitTo(BigInt(PAGE));
     const { dmb } = m;
     using udmabuf = dmb.createUdmabuf(1 * MiB);
-    for (const name of ['mlx5_0', 'efa_0']) dmb.openRdma(name).allocPd().registerDmaBuf(udmabuf);
+    const held = ['mlx5_0', 'efa_0'].map((name) => dmb.openRdma(name).allocPd().registerDmaBuf(udmabuf));
     const pd = dmb.openRdma('mlx5_0').allocPd();
-    pd.register(new Uint8Array(1 * MiB), { access: ['local-write', 'on-demand'] });
-    pd.register(new Uint8Array(PAGE));
+    held.push(pd.register(new Uint8Array(1 * MiB), { access: ['local-write', 'on-demand'] }));
+    held.push(pd.register(new Uint8Array(PAGE)));
     expect(errorOf(() => pd.register(new Uint8Array(PAGE))).code).toBe('ENOMEM');
+    expect(held.every((mr) => !mr.closed)).toBe(true);
   });
 
   it('forbids pinning at all at a limit of 0 (EPERM), whatever the size', () => {

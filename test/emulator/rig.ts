@@ -29,6 +29,8 @@ export interface Loopback {
   pd: ProtectionDomain;
   cq: CompletionQueue;
   qp: QueuePair;
+  /** The QP's peer, held here: a QP nothing refers to is closed by its finalizer. */
+  peer: QueuePair;
   /** RDMA-writes `bytes` to `offset` of the MR `target`, from a fresh host MR; the completion. */
   write(target: MemoryRegion, offset: number, bytes: Uint8Array): Promise<WorkCompletion>;
   /** RDMA-reads `length` bytes at `offset` of `source` into fresh host memory. */
@@ -46,7 +48,7 @@ export function loopback(dmb: DmaBridge, name: string): Loopback {
   peer.connect(qp.endpoint());
   let id = 0n;
   return {
-    pd, cq, qp,
+    pd, cq, qp, peer,
     async write(target, offset, bytes) {
       const local = pd.register(bytes);
       qp.postSend([{ opcode: 'write', local: { mr: local }, remote: { ...target.remote(), offset }, id: ++id }]);
