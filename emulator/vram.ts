@@ -80,6 +80,9 @@ class BufferObject implements Exporter {
   /** Revoked: its memory went back to the device. */
   gone = false;
   dmaBuf!: DmaBuf;
+  /** Only movable memory has dma_buf_ops.pin: memory that never moves needs none. */
+  pin?: () => boolean;
+  unpin?: () => void;
 
   constructor(readonly vram: Vram, readonly size: number) {
     this.expName = vram.movable ? 'drm' : 'habanalabs';
@@ -91,9 +94,6 @@ class BufferObject implements Exporter {
       this.unpin = () => void this.pins--;
     }
   }
-
-  pin?: () => boolean;
-  unpin?: () => void;
 
   placement(): 'system' | 'device' {
     return this.domain === 'vram' ? 'device' : 'system';
