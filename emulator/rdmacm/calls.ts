@@ -40,7 +40,7 @@ export class RdmaCm implements RdmaCmCalls {
   }
 
   rdmaDestroyEventChannel(handle: number): void {
-    const { channel, fd, file } = this.#get(handle, 'channel', 'rdma_destroy_event_channel');
+    const { channel, fd, file } = this.#get(handle, 'channel', 'rdma_destroy_event_channel', false);
     if (channel.ids.size > 0) {
       throw systemError('EBUSY', 'rdma_destroy_event_channel', `rdma_destroy_event_channel failed: EBUSY (${channel.ids.size} ids still use the channel)`);
     }
@@ -152,7 +152,8 @@ export class RdmaCm implements RdmaCmCalls {
       e.id.listener!.pending--;
       e.id.listener = undefined;
     } else if (event === E['connect-response'] && e.id.qp) {
-      const ok = e.id.establish();
+      // Established already where the program accepted before it took the event.
+      const ok = e.id.ib === 'established' || e.id.establish();
       event = ok ? E.established : E['connect-error'];
       if (!ok) status = -1;
     } else if (event === E.rejected && e.id.qp) {
@@ -186,12 +187,17 @@ export class RdmaCm implements RdmaCmCalls {
     return handle;
   }
 
-  /** The live object a handle names; an id whose channel was closed is gone too. */
-  #get<K extends Handle['kind']>(handle: number, kind: K, syscall: string): Extract<Handle, { kind: K }> {
+  /**
+   * The live object a handle names. An id whose channel's fd was closed is
+   * gone; so, but for rdma_destroy_event_channel, is the channel (librdmacm
+   * would read and write a closed fd).
+   */
+  #get<K extends Handle['kind']>(handle: number, kind: K, syscall: string, fdOpen = true): Extract<Handle, { kind: K }> {
     if (typeof handle !== 'number') throw new TypeError(`${kind} must be a handle (a number)`);
     const entry = this.#handles.get(handle);
     if (entry?.kind === 'id' && entry.id.state === 'destroyed') this.#handles.delete(handle);
-    else if (entry?.kind === kind) return entry as Extract<Handle, { kind: K }>;
+    const live = entry?.kind === 'id' ? entry.id.state !== 'destroyed' : !fdOpen || this.fds.get(entry?.fd ?? -1)?.file === entry?.file;
+    if (entry?.kind === kind && live) return entry as Extract<Handle, { kind: K }>;
     const what = kind === 'id' ? 'rdma_cm id' : 'event channel';
     throw systemError('EBADF', syscall, `${syscall} failed: EBADF (${handle} is not a live ${what})`);
   }

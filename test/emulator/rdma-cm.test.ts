@@ -324,6 +324,9 @@ describe('rdma_cm on one emulated machine', () => {
     server.close(sch.fd);
     expect((await expectEvent(client, cch, 'disconnected')).id).toBe(c.id);
     expectSystemError(() => server.rdmaQueryId(s.id), 'EBADF', 9, 'rdma_get_local_addr');
+    // The channel's fd is gone: reading it is EBADF, and it can only be destroyed.
+    expectSystemError(() => server.rdmaGetCmEvent(sch.handle), 'EBADF', 9, 'rdma_get_cm_event');
+    server.rdmaDestroyEventChannel(sch.handle);
     teardown(c);
     client.ibvCloseDevice(c.ctx);
     client.rdmaDestroyEventChannel(cch.handle);
