@@ -183,6 +183,9 @@ export class UverbsFile implements FileObject {
   readonly inode;
   readonly rdma: RdmaDevice;
 
+  /** What the last close of the file does to the context opened on it (set by verbs.ts). */
+  onRelease: (() => void) | undefined;
+
   constructor(private readonly node: UverbsDevice) {
     this.inode = node.inode;
     this.rdma = node.rdma;
@@ -190,5 +193,9 @@ export class UverbsFile implements FileObject {
 
   dname(): string {
     return this.node.path;
+  }
+
+  release(): void {
+    this.onRelease?.();
   }
 }

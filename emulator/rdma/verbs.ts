@@ -94,7 +94,34 @@ export class Verbs implements VerbsCalls {
     const cmd = { fd: fds.install(cmdFile, true), file: cmdFile };
     const ctx = new DeviceContext(node.rdma, cmd, events, { fd: fds.install(asyncFile, true), file: asyncFile });
     node.rdma.listen(events);
+    node.onRelease = () => this.#teardown(ctx);
     return ctx;
+  }
+
+  /**
+   * The program closed the command fd itself (ib_uverbs_close): what was made
+   * on the context is destroyed as uverbs_destroy_ufile_hw does, QPs first,
+   * and its handles go stale; its other files (the async event fd,
+   * completion channels) stay open until closed, and hear no more.
+   */
+  #teardown(ctx: DeviceContext): void {
+    for (const kind of ['qp', 'mr', 'cq', 'channel', 'pd', 'context'] as const) {
+      for (const [handle, entry] of [...this.#handles]) {
+        if (entry.ctx !== ctx || entry.kind !== kind) continue;
+        if (entry.kind === 'qp') {
+          this.#cmQps.get(handle)?.();
+          this.#cmQps.delete(handle);
+          entry.qp.destroy();
+        } else if (entry.kind === 'mr') {
+          entry.mr.deregister();
+        }
+        this.#handles.delete(handle);
+      }
+    }
+    ctx.children = 0;
+    ctx.hostMrs.clear();
+    ctx.device.unlisten(ctx.events);
+    if (this.#cmContexts.get(ctx.device) === ctx) this.#cmContexts.delete(ctx.device);
   }
 
   ibvCloseDevice(ctxHandle: number): void {
@@ -113,6 +140,7 @@ export class Verbs implements VerbsCalls {
   }
 
   #close(ctx: DeviceContext): void {
+    (ctx.cmd.file.object as UverbsFile).onRelease = undefined;
     ctx.device.unlisten(ctx.events);
     this.#closeFd(ctx.cmd.fd, ctx.cmd.file);
     this.#closeFd(ctx.async.fd, ctx.async.file);
@@ -142,6 +170,8 @@ export class Verbs implements VerbsCalls {
 
   /** The handle of the connection manager's context on `device` (it must be open): the same one while the program keeps it. */
   cmHandle(device: RdmaDevice): number {
+    // A context the program tore down by closing its fd opens again.
+    if (!this.#cmContexts.has(device)) this.cmAcquire(device);
     const ctx = this.#cmContexts.get(device)!;
     return (ctx.cm!.handle ??= this.#add({ kind: 'context', ctx }));
   }

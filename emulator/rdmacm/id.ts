@@ -23,7 +23,7 @@ const CM_RETRIES = 15;
 /** cm_convert_to_ms: 4.096 µs × 2^t, rounded to a power-of-two of milliseconds. */
 const cmMs = (t: number) => 2 ** Math.max(t - 8, 0);
 /** How long ib_cm waits for an answer to a REQ or DREQ before sending it again (ib_send_cm_req's timeout_ms). */
-export const CM_TIMEOUT_MS = 2 * cmMs(PACKET_LIFETIME) + cmMs(CM_RESPONSE_TIMEOUT);
+const CM_TIMEOUT_MS = 2 * cmMs(PACKET_LIFETIME) + cmMs(CM_RESPONSE_TIMEOUT);
 /** The QP's local ACK timeout: cm_init_av_by_path's packet life time + 1. */
 const QP_TIMEOUT = PACKET_LIFETIME + 1;
 const ETIMEDOUT = -110;
@@ -346,8 +346,9 @@ export class CmId {
     this.#emit(E.established, 0, ZEROS(0), { responderResources: 0, initiatorDepth: 0, retryCount: 0, rnrRetryCount: 0, qpNum: 0 });
   }
 
+  /** cm_rej_handler: also an established active side hears it, where the passive side went away before the RTU reached it. */
   #onRej(reason: number, data: Uint8Array): void {
-    if (this.state !== 'connect' || !['req-sent', 'req-rcvd', 'rep-sent', 'rep-rcvd'].includes(this.ib)) return;
+    if (this.state !== 'connect' || !['req-sent', 'req-rcvd', 'rep-sent', 'rep-rcvd', 'established'].includes(this.ib)) return;
     this.#stopRetrying();
     this.ib = 'idle';
     this.#emit(E.rejected, reason, padded(data, REJ_DATA));

@@ -208,15 +208,30 @@ describe('two emulated machines on one network', () => {
     await expectEvent(b, bch, 'connect-request');
   });
 
-  it('a peer machine whose program goes away (all its fds closed): the other side gets DISCONNECTED, and its ids are gone', async () => {
-    const { a, b } = twoHosts();
+  it('a peer machine whose program goes away (all its fds closed): its ids and QPs are gone, the other side gets DISCONNECTED, and its writes retry in vain', async () => {
+    const { a, b } = twoHosts(true);
     const ach = newChannel(a);
     const bch = newChannel(b);
     const { port } = listen(b, bch, B);
-    const { client, server } = await connect(a, ach, b, bch, B, port);
+    const id = await resolved(a, ach, B, port);
+    const client = equip(a, ach, id);
+    a.rdmaConnect(id, param(undefined, { retryCount: 1 }));
+    const request = await expectEvent(b, bch, 'connect-request');
+    const server = equip(b, bch, request.id);
+    b.rdmaAccept(request.id, param());
+    await expectEvent(a, ach, 'established');
+    await expectEvent(b, bch, 'established');
     for (const fd of b.openFds()) b.close(fd);
     expect((await expectEvent(a, ach, 'disconnected')).id).toBe(client.id);
     expectSystemError(() => b.rdmaQueryId(server.id), 'EBADF', 9, 'rdma_get_local_addr');
+    expectSystemError(() => b.ibvPostRecv(server.qp.handle, new BigUint64Array(3), 1), 'EBADF', 9, 'ibv_post_recv');
+    post(client, 'write', 64, { addr: server.mr.addr, rkey: server.mr.rkey });
+    await settle();
+    for (let i = 0; i < 2; i++) {
+      controls(a).clock.advance(2148);
+      await settle();
+    }
+    expect(await completions(client, 1)).toEqual([{ wrId: 1n, status: 12, byteLen: 0 }]);
   });
 
   it('a disconnect the unplugged peer never answers: DISCONNECTED -ETIMEDOUT once the DREQ was sent 16 times', async () => {
