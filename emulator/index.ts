@@ -76,6 +76,10 @@ export interface EmulatorControls {
   readonly network: NetworkControls;
   /** Starts another process on the same machine, with no fds open. */
   spawn(): Backend;
+  /** Ends a process of this machine abruptly, as SIGKILL does: the kernel closes every fd it had open. */
+  kill(process: Backend): void;
+  /** The memory a process's MRs pin: VmPin of /proc/<pid>/status. */
+  pinnedBytes(process: Backend): number;
 }
 
 const machines = new WeakMap<Backend, EmulatorControls>();
@@ -119,6 +123,14 @@ export function createEmulator(options: EmulatorOptions = {}): Backend {
       const process = new Process(kernel);
       machines.set(process, machine);
       return process;
+    },
+    kill: (process) => {
+      fdsOf(process);
+      for (const fd of process.openFds()) process.close(fd);
+    },
+    pinnedBytes: (process) => {
+      fdsOf(process);
+      return (process as Process).pinnedBytes;
     },
   };
   return machine.spawn();

@@ -46,6 +46,11 @@ export class Process implements Backend, RdmaCmCalls {
   }
 
   // --- files ---------------------------------------------------------------
+  /** The memory its MRs pin (VmPin in /proc/self/status), for controls().pinnedBytes. */
+  get pinnedBytes(): number {
+    return this.#verbsState?.pinnedBytes ?? 0;
+  }
+
 
   open(path: string, flags: number): number {
     const object = this.kernel.open(path, flags);

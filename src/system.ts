@@ -265,7 +265,8 @@ export class DmaBridge extends Resource {
   /** resolveRdma, then connect: a connection with a PD of its own (`conn.pd`). */
   async connectRdma(to: RdmaAddress, options: ConnectionOptions & ResolveOptions = {}): Promise<RdmaConnection> {
     using route = await this.resolveRdma(to, options);
-    return route.connect(options);
+    // Awaited here: the route must outlive the connecting.
+    return await route.connect(options);
   }
 
   #cmHost(): CmHost {

@@ -44,6 +44,11 @@ export class Memlock {
     return true;
   }
 
+  /** pinned_vm in bytes: what /proc/self/status shows as VmPin. */
+  get pinnedBytes(): number {
+    return Number(this.#pinnedPages) * PAGE_SIZE;
+  }
+
   unpin(pages: bigint): void {
     this.#pinnedPages -= pages;
   }

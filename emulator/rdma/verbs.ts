@@ -371,6 +371,11 @@ export class Verbs implements VerbsCalls {
   }
 
   getMemlockLimit(): { soft: bigint; hard: bigint } {
+  /** The process's pinned memory (VmPin). */
+  get pinnedBytes(): number {
+    return this.#memlock.pinnedBytes;
+  }
+
     return this.#memlock.get();
   }
 

@@ -370,11 +370,8 @@ export class RdmaConnection extends Resource {
 }
 
 function destroyId(kernel: CmBackend, channel: CmChannel, id: number): void {
-  try {
-    kernel.rdmaDestroyId(id);
-  } finally {
-    channel.remove(id);
-  }
+  kernel.rdmaDestroyId(id);
+  channel.remove(id);
 }
 
 function createId(channel: CmChannel): number {

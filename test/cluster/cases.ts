@@ -39,9 +39,9 @@ export const cases: TwoHostCase[] = [
     name: 'RDMA-writes and RDMA-reads a udmabuf whose location the server sent with its accept; both check through their dma-buf views',
     async server({ dmb, self, meet, pinned }) {
       using listener = dmb.listenRdma({ host: self, port: 7471 });
-      await meet.sync('listening');
+      const client = await meet.sync('listening');
       using request = await listener.next({ timeout: TIMEOUT });
-      expect(request.remote.host).toBe((await meet.sync('client address')) as string);
+      expect(request.remote.host).toBe(client);
       using pd = request.device.allocPd();
       using buf = dmb.createUdmabuf(MiB, { name: 'server' });
       using map = buf.map('rw');
@@ -65,8 +65,7 @@ export const cases: TwoHostCase[] = [
       expect(pinned()).toBe(0);
     },
     async client({ dmb, self, peer, meet, pinned }) {
-      await meet.sync('listening');
-      await meet.sync('client address', self);
+      await meet.sync('listening', self);
       using route = await dmb.resolveRdma({ host: peer, port: 7471 }, { timeout: TIMEOUT });
       using pd = route.device.allocPd();
       using buf = dmb.createUdmabuf(MiB, { name: 'client' });

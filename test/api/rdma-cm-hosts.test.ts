@@ -1,0 +1,58 @@
+// The two-host cases of test/cluster (run there between two real kernels by
+// npm run test:cluster), here between two emulated machines on one emulated
+// network, with both halves in this process.
+import { describe, it } from 'vitest';
+import { controls, createEmulator, createNetwork } from '../../emulator';
+import { encodeRemoteBuffer } from '../../src';
+import { withAdvice } from '../../src/advice';
+import { DmaBridge } from '../../src/system';
+import { cases, type HostContext } from '../cluster/cases';
+import { memoryRendezvous } from '../cluster/rendezvous';
+
+const A = '10.99.0.1';
+const B = '10.99.0.2';
+
+function host(network: ReturnType<typeof createNetwork>, name: string, address: string) {
+  const backend = createEmulator({ network, host: { name, address } });
+  return { backend, dmb: new DmaBridge(withAdvice(backend), `emulated host ${name}`) };
+}
+
+describe('two hosts [emulator: two machines on one emulated network]', () => {
+  for (const c of cases) {
+    it(c.name, async () => {
+      const network = createNetwork();
+      const a = host(network, 'a', A);
+      const b = host(network, 'b', B);
+      const [meetA, meetB] = memoryRendezvous();
+      const ctx = (self: typeof a, address: string, peer: string, meet: typeof meetA): HostContext => ({
+        dmb: self.dmb, self: address, peer, meet,
+        pinned: () => controls(self.backend).pinnedBytes(self.backend),
+        async startDoomedServer(port) {
+          // The fixture's server (test/fixtures/cm-doomed-server.js), in another process of the same machine.
+          const process = controls(self.backend).spawn();
+          const dmb = new DmaBridge(withAdvice(process), 'doomed server');
+          const listener = dmb.listenRdma({ host: address, port });
+          const accepted = (async () => {
+            const request = await listener.next();
+            const pd = request.device.allocPd();
+            const buf = dmb.createUdmabuf(1 << 20);
+            const mr = pd.registerDmaBuf(buf, { fallback: 'memfd-pages', access: ['local-write', 'remote-write'] });
+            await request.accept({ pd, privateData: encodeRemoteBuffer(mr.remote()) });
+          })();
+          return {
+            async vanish() {
+              await accepted;
+              controls(self.backend).kill(process);
+            },
+          };
+        },
+      });
+      try {
+        await Promise.all([c.server(ctx(a, A, B, meetA)), c.client(ctx(b, B, A, meetB))]);
+      } finally {
+        a.dmb.close();
+        b.dmb.close();
+      }
+    }, 30_000);
+  }
+});
