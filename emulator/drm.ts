@@ -80,7 +80,10 @@ class GemExport implements Exporter {
   mmap(vma: Vma): MappedView {
     // drm_gem_shmem_mmap refuses copy-on-write mappings.
     if (!vma.shared) throw systemError('EINVAL', 'mmap');
-    return { view: this.shmem.map(Number(vma.offset), vma.length, true) };
+    // drm_gem_shmem_fault counts pages from the start of the VMA, not from its
+    // offset: a mapping at page N still shows the object from page 0 (seen on
+    // 6.12.107). dma_buf_mmap_internal has already checked the range.
+    return { view: this.shmem.map(0, vma.length, true) };
   }
 
   pages(): Uint8Array[] {

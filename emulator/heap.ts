@@ -38,13 +38,13 @@ export class DmaHeapFile implements FileObject {
    * rounded up to pages and not written back: its size is lseek's answer.
    * The caller installs the fd, close-on-exec where fdFlags has O_CLOEXEC.
    */
-  allocate(len: bigint, fdFlags: number, heapFlags: bigint): DmaBuf {
-    if (fdFlags & ~(uapi.O_CLOEXEC | uapi.O_ACCMODE) || heapFlags !== 0n) throw systemError('EINVAL', SYSCALL);
+  allocate(len: bigint, fdFlags: number, heapFlags: bigint, syscall = SYSCALL): DmaBuf {
+    if (fdFlags & ~(uapi.O_CLOEXEC | uapi.O_ACCMODE) || heapFlags !== 0n) throw systemError('EINVAL', syscall);
     const size = ((len + PAGE - 1n) & ~(PAGE - 1n)) & U64_MAX;
-    if (size === 0n) throw systemError('EINVAL', SYSCALL);
+    if (size === 0n) throw systemError('EINVAL', syscall);
     const memory = this.kernel.memory;
     if (size > BigInt(memory.limit) || !memory.charge(Number(size))) {
-      throw systemError('ENOMEM', SYSCALL, `${SYSCALL} failed: the emulated machine is out of memory`);
+      throw systemError('ENOMEM', syscall, `${syscall} failed: the emulated machine is out of memory`);
     }
     const exporter = new SystemHeapBuffer(this.heap.name, Number(size), () => memory.uncharge(Number(size)));
     return new DmaBuf(this.kernel, { exporter, size, flags: fdFlags });

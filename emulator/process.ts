@@ -28,6 +28,7 @@ const MEMFD_FLAGS = uapi.MFD_CLOEXEC | uapi.MFD_ALLOW_SEALING | abi.MFD_NOEXEC_S
 
 interface Mapping {
   file: OpenFile;
+  prot: number;
   unmap?(): void;
 }
 
@@ -45,12 +46,12 @@ export class Process implements Backend, RdmaCmCalls {
     return this.#fds;
   }
 
-  // --- files ---------------------------------------------------------------
   /** The memory its MRs pin (VmPin in /proc/self/status), for controls().pinnedBytes. */
   get pinnedBytes(): number {
     return this.#verbsState?.pinnedBytes ?? 0;
   }
 
+  // --- files ---------------------------------------------------------------
 
   open(path: string, flags: number): number {
     const object = this.kernel.open(path, flags);
@@ -149,7 +150,7 @@ export class Process implements Backend, RdmaCmCalls {
     if (!file.readable) throw systemError('EACCES', 'mmap');
     if (!file.object.mmap) throw systemError('ENODEV', 'mmap');
     const { view, unmap } = file.object.mmap(file, { offset, length, prot, shared });
-    this.#mappings.set(view, { file: file.get(), unmap });
+    this.#mappings.set(view, { file: file.get(), prot, unmap });
     return view;
   }
 
@@ -168,6 +169,16 @@ export class Process implements Backend, RdmaCmCalls {
   // --- dma-buf ---------------------------------------------------------------
 
   dmaBufSync(fd: number, flags: number): void {
+    const heap = this.#object(fd, DmaHeapFile);
+    if (heap) {
+      // SYNC shares ioctl number 0 with DMA_HEAP_IOCTL_ALLOC, and the heap
+      // decodes only the number: it reads the flags as the length and
+      // installs the new buffer's fd, which it cannot report (the ioctl has
+      // no IOC_OUT). Seen on 6.12.107: the fd stays open.
+      const dmaBuf = heap.allocate(BigInt(flags >>> 0), 0, 0n, 'DMA_BUF_IOCTL_SYNC');
+      this.#fds.install(dmaBuf.file, false);
+      return;
+    }
     this.#ioctl(fd, DmaBuf, 'DMA_BUF_IOCTL_SYNC').sync(flags >>> 0);
   }
 
@@ -377,6 +388,10 @@ export class Process implements Backend, RdmaCmCalls {
       fds: this.#fds,
       // An mmap of a dma-buf is a PFN mapping, which ib_umem_get cannot pin.
       pfnMapped: (view) => this.#mappings.get(view)?.file.object instanceof DmaBuf,
+      readOnly: (view) => {
+        const mapping = this.#mappings.get(view);
+        return mapping !== undefined && !(mapping.prot & uapi.PROT_WRITE);
+      },
     }));
   }
 
@@ -453,9 +468,8 @@ export class Process implements Backend, RdmaCmCalls {
    * dma-buf, sync_file, udmabuf and DRM dispatchers (DRM checks the 'd'
    * type). The dma-heap dispatcher decodes only the number: past 0 it
    * answers EINVAL, and at 0 it reads the struct as an allocation request,
-   * which a zeroed DRM_IOCTL_VERSION fails with EINVAL too. (A
-   * DMA_BUF_IOCTL_SYNC with nonzero flags would allocate `flags` bytes
-   * there, under an fd never reported; that is not modelled.)
+   * which a zeroed DRM_IOCTL_VERSION fails with EINVAL too (and
+   * DMA_BUF_IOCTL_SYNC succeeds: see dmaBufSync).
    */
   #ioctl<T>(fd: number, type: Class<T>, syscall: string): T {
     const object = this.#file(fd, syscall).object;

@@ -23,9 +23,37 @@ report=.cache/vm/kernel-tests-$id.json
 mkdir -p .cache/vm
 rm -f "$report"
 files=("$@")
-[ ${#files[@]} -gt 0 ] || files=(test/api test/seam test/native test/native-verbs)
+[ ${#files[@]} -gt 0 ] || files=(test/api test/seam test/native test/native-verbs test/native-rdmacm)
+
+# The full run also compares the emulator with the kernel, scenario by
+# scenario (conformance/), in the same boot: any disagreement, or a kernel
+# answer other than conformance/kernel-record.json's, fails it.
+conformance=
+[ $# -gt 0 ] || conformance=.cache/vm/conformance-$id.json
+vitest_status=.cache/vm/vitest-status-$id
+rm -f "$vitest_status" ${conformance:+"$conformance"}
 
 status=0
-scripts/vm/run.sh --id "$id" -- env DMABRIDGE_TEST_BACKENDS=native \
-  node_modules/.bin/vitest run --reporter=default --reporter=json --outputFile.json="$report" "${files[@]}" || status=$?
-node scripts/check-kernel-report.js "$report" "$status"
+# The guest gets a NIC with rxe1 on it (10.99.0.1) for the rdma_cm suites:
+# rdma_cm cannot route over rxe0 on lo (rdma_resolve_route: ENODEV on 6.12),
+# but connects to the guest's own NIC address. The link's far end is a free
+# host port that nobody listens on.
+net=$(node -e "const d = require('node:dgram'), s = [d.createSocket('udp4'), d.createSocket('udp4')]; let n = 0;
+  for (const x of s) x.bind(0, '127.0.0.1', () => { if (++n === 2) { console.log(s.map((y) => y.address().port).join(':')); for (const y of s) y.close(); } });")
+scripts/vm/run.sh --id "$id" --net "$net" --ip 10.99.0.1/24 -- bash -c '
+  report=$1 vitest_status=$2 conformance=$3; shift 3
+  DMABRIDGE_TEST_BACKENDS=native node_modules/.bin/vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@"
+  echo $? > "$vitest_status"
+  [ -z "$conformance" ] || node dist/conformance/main.js --strict --summary --json "$conformance"' \
+  test-kernel "$report" "$vitest_status" "$conformance" "${files[@]}" || status=$?
+failed=0
+node scripts/check-kernel-report.js "$report" "$(cat "$vitest_status" 2>/dev/null || echo "$status")" || failed=1
+if [ -n "$conformance" ]; then
+  if [ "$status" -ne 0 ] || [ ! -f "$conformance" ]; then
+    echo "test:kernel: conformance failed (exit $status): emulator and kernel disagree, or the kernel left its record; see FAIL lines above" >&2
+    failed=1
+  else
+    echo "test:kernel: conformance: every scenario agreed on both backends and with conformance/kernel-record.json ($conformance)"
+  fi
+fi
+exit "$failed"

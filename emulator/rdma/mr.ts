@@ -116,6 +116,8 @@ export interface UserMemory {
   addr: bigint;
   /** An mmap of a dma-buf (VM_PFNMAP): pin_user_pages refuses it. */
   pfnMapped: boolean;
+  /** A mapping without PROT_WRITE: pinning it for writing (FOLL_WRITE) fails. */
+  readOnly: boolean;
 }
 
 /** ib_uverbs_reg_mr, then the driver's reg_user_mr around ib_umem_get. */
@@ -161,8 +163,8 @@ function pinPages(memory: UserMemory, access: number, memlock: Memlock, syscall:
   // pin_user_pages refuses a PFN mapping, and a read-only one where the MR
   // may write (ib_access_writable: local or remote write, atomics, MW bind;
   // seen on 6.12.107); then rxe finds no emulated page is persistent memory.
-  // pin_user_pages refuses a PFN mapping; then rxe finds no emulated page is persistent memory.
-  const refused = memory.pfnMapped ? 'EFAULT' : access & A['flush-persistent'] ? 'EINVAL' : undefined;
+  const writes = access & (A['local-write'] | A['remote-write'] | A['remote-atomic'] | A['mw-bind']);
+  const refused = memory.pfnMapped || (memory.readOnly && writes) ? 'EFAULT' : access & A['flush-persistent'] ? 'EINVAL' : undefined;
   if (refused) {
     memlock.unpin(pages);
     throw systemError(refused, syscall);

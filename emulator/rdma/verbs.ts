@@ -58,10 +58,11 @@ const KIND_NAMES: Record<Kind, string> = {
   cq: 'completion queue', qp: 'queue pair',
 };
 
-/** What the process lends: its fd table, and whether a view is an mmap of a dma-buf (a PFN mapping). */
+/** What the process lends: its fd table, whether a view is an mmap of a dma-buf (a PFN mapping), and whether it is a mapping without PROT_WRITE. */
 export interface ProcessView {
   readonly fds: FdTable;
   pfnMapped(view: Uint8Array): boolean;
+  readOnly(view: Uint8Array): boolean;
 }
 
 export class Verbs implements VerbsCalls {
@@ -231,7 +232,7 @@ export class Verbs implements VerbsCalls {
   ibvRegMr(pdHandle: number, view: Uint8Array, access: number): IbvMr {
     const { ctx, pd } = this.#get(pdHandle, 'pd', 'pd', 'ibv_reg_mr');
     if (!(view instanceof Uint8Array)) throw new TypeError('view must be a Uint8Array');
-    const memory = { view, addr: this.#addresses.addressOf(view), pfnMapped: this.process.pfnMapped(view) };
+    const memory = { view, addr: this.#addresses.addressOf(view), pfnMapped: this.process.pfnMapped(view), readOnly: this.process.readOnly(view) };
     const mr = regUserMr(pd, memory, uint32(access, 'access'), this.#memlock);
     ctx.hostMrs.set(mr.key, mr);
     return this.#mrResult(this.#add({ kind: 'mr', ctx, mr }), mr);
@@ -370,12 +371,12 @@ export class Verbs implements VerbsCalls {
     this.#get(qp, 'qp', 'qp', 'ibv_post_recv').qp.postRecv(wrs, count);
   }
 
-  getMemlockLimit(): { soft: bigint; hard: bigint } {
   /** The process's pinned memory (VmPin). */
   get pinnedBytes(): number {
     return this.#memlock.pinnedBytes;
   }
 
+  getMemlockLimit(): { soft: bigint; hard: bigint } {
     return this.#memlock.get();
   }
 

@@ -1,0 +1,158 @@
+// RDMA set-up made of recorded steps: rxe0's context, a PD, a CQ and a pair
+// of RC QPs connected to each other over the port's IPv4-mapped GID; posting
+// and polling in the seam's packed layouts.
+import type { IbvMr, IbvQpInit } from '../src/backend-verbs';
+import { RECV_WR_WORDS, SEND_WR_WORDS, WC_WORDS } from '../src/backend-verbs';
+import * as v from '../src/rdma/verbs-uapi';
+import type { Trial } from './trial';
+
+export const A = v.IBV_ACCESS;
+
+export function context(t: Trial): number {
+  return t.own('context', 'open rxe0', (k) => k.ibvOpenDevice('rxe0'), (ctx) => t.k.ibvCloseDevice(ctx));
+}
+
+export function pd(t: Trial, ctx: number): number {
+  return t.own('pd', 'alloc pd', (k) => k.ibvAllocPd(ctx), (p) => t.k.ibvDeallocPd(p));
+}
+
+export function cq(t: Trial, ctx: number, cqe = 64): number {
+  return t.own('cq', `create cq of ${cqe}`, (k) => k.ibvCreateCq(ctx, cqe, -1), (c) => t.k.ibvDestroyCq(c));
+}
+
+export const qpInit = (cqHandle: number): IbvQpInit => ({
+  sendCq: cqHandle, recvCq: cqHandle, qpType: v.IBV_QPT_RC, sqSigAll: true,
+  cap: { maxSendWr: 16, maxRecvWr: 16, maxSendSge: 1, maxRecvSge: 1, maxInlineData: 0 },
+});
+
+export function qp(t: Trial, pdHandle: number, cqHandle: number, label = 'create qp'): number {
+  return t.own('qp', label, (k) => k.ibvCreateQp(pdHandle, qpInit(cqHandle)), (q) => t.k.ibvDestroyQp(q.handle)).handle;
+}
+
+/** An MR over `view`, shown as what a user relies on: rkey equals lkey, the length. */
+export function mr(t: Trial, pdHandle: number, view: Uint8Array, access: number, label = `reg_mr access ${access}`): IbvMr {
+  return t.own('mr', label, (k) => k.ibvRegMr(pdHandle, view, access), (m) => t.k.ibvDeregMr(m.handle), showMr);
+}
+
+export function showMr(m: IbvMr): unknown {
+  return { length: m.length, rkeyIsLkey: m.rkey === m.lkey };
+}
+
+export function deregMr(t: Trial, m: IbvMr, label = 'dereg_mr'): void {
+  t.drop('mr', m);
+  t.step(label, (k) => k.ibvDeregMr(m.handle));
+}
+
+const PSN = [0x1111, 0x2222];
+
+/** The port's first IPv4-mapped GID index (RoCE v2 over IPv4), as src/rdma picks it. */
+function gidIndex(t: Trial, ctx: number, length: number): number {
+  for (let i = 0; i < length; i++) {
+    try {
+      const gid = t.k.ibvQueryGid(ctx, 1, i);
+      if (gid[10] === 0xff && gid[11] === 0xff) return i;
+    } catch {
+      // An empty slot.
+    }
+  }
+  throw new Error('rxe0 has no IPv4-mapped GID');
+}
+
+/** Moves `qpHandle` to RTS towards `remote` (its QP number), with `access` for incoming requests. */
+export function connect(t: Trial, ctx: number, qpHandle: number, psn: number, remote: { qpNum: number; psn: number }, access = A['remote-read'] | A['remote-write']): void {
+  const port = t.k.ibvQueryPort(ctx, 1);
+  const sgidIndex = gidIndex(t, ctx, port.gidTblLen);
+  const dgid = t.k.ibvQueryGid(ctx, 1, sgidIndex);
+  t.must('to INIT', (k) => k.ibvModifyQp(qpHandle, { qpState: v.IBV_QPS.init, pkeyIndex: 0, portNum: 1, qpAccessFlags: access },
+    v.IBV_QP_STATE | v.IBV_QP_PKEY_INDEX | v.IBV_QP_PORT | v.IBV_QP_ACCESS_FLAGS));
+  t.must('to RTR', (k) => k.ibvModifyQp(qpHandle, {
+    qpState: v.IBV_QPS.rtr, pathMtu: Math.min(port.activeMtu, 3), destQpNum: remote.qpNum, rqPsn: remote.psn, maxDestRdAtomic: 1, minRnrTimer: 12,
+    ahAttr: { dlid: port.lid, portNum: 1, isGlobal: true, dgid, sgidIndex, hopLimit: 64 },
+  }, v.IBV_QP_STATE | v.IBV_QP_AV | v.IBV_QP_PATH_MTU | v.IBV_QP_DEST_QPN | v.IBV_QP_RQ_PSN | v.IBV_QP_MAX_DEST_RD_ATOMIC | v.IBV_QP_MIN_RNR_TIMER));
+  t.must('to RTS', (k) => k.ibvModifyQp(qpHandle, { qpState: v.IBV_QPS.rts, timeout: 14, retryCnt: 7, rnrRetry: 7, sqPsn: psn, maxRdAtomic: 1 },
+    v.IBV_QP_STATE | v.IBV_QP_TIMEOUT | v.IBV_QP_RETRY_CNT | v.IBV_QP_RNR_RETRY | v.IBV_QP_SQ_PSN | v.IBV_QP_MAX_QP_RD_ATOMIC));
+}
+
+export interface Rig {
+  ctx: number;
+  pd: number;
+  cq: number;
+  /** The requester. */
+  a: number;
+  /** The responder. */
+  z: number;
+}
+
+/** A context, PD, CQ and two RC QPs connected to each other; `access` is what the responder allows. */
+export function rig(t: Trial, access?: number): Rig {
+  const ctx = context(t);
+  const p = pd(t, ctx);
+  const c = cq(t, ctx);
+  const qa = t.own('qp', 'create qp a', (k) => k.ibvCreateQp(p, qpInit(c)), (q) => t.k.ibvDestroyQp(q.handle));
+  const qz = t.own('qp', 'create qp z', (k) => k.ibvCreateQp(p, qpInit(c)), (q) => t.k.ibvDestroyQp(q.handle));
+  connect(t, ctx, qa.handle, PSN[0]!, { qpNum: qz.qpNum, psn: PSN[1]! }, access);
+  connect(t, ctx, qz.handle, PSN[1]!, { qpNum: qa.qpNum, psn: PSN[0]! }, access);
+  return { ctx, pd: p, cq: c, a: qa.handle, z: qz.handle };
+}
+
+export interface Send {
+  opcode: keyof typeof v.IBV_WR;
+  id: bigint;
+  local?: { mr: IbvMr; offset?: number; length: number };
+  remote?: { addr: bigint; rkey: number };
+  imm?: number;
+}
+
+export function post(t: Trial, label: string, qpHandle: number, sends: Send[]): void {
+  const w = new BigUint64Array(sends.length * SEND_WR_WORDS);
+  sends.forEach((s, i) => {
+    const b = i * SEND_WR_WORDS;
+    w[b] = s.id;
+    w[b + 1] = BigInt(v.IBV_WR[s.opcode] | (v.IBV_SEND_SIGNALED << 8) | ((s.local ? 1 : 0) << 16));
+    if (s.local) {
+      w[b + 2] = s.local.mr.addr + BigInt(s.local.offset ?? 0);
+      w[b + 3] = BigInt(s.local.length) | (BigInt(s.local.mr.lkey) << 32n);
+    }
+    w[b + 4] = s.remote?.addr ?? 0n;
+    w[b + 5] = BigInt(s.remote?.rkey ?? 0) | (BigInt(s.imm ?? 0) << 32n);
+  });
+  t.step(label, (k) => k.ibvPostSend(qpHandle, w, sends.length));
+}
+
+export function postRecv(t: Trial, label: string, qpHandle: number, id: bigint, local?: { mr: IbvMr; length: number }): void {
+  const w = new BigUint64Array(RECV_WR_WORDS);
+  w[0] = id;
+  if (local) {
+    w[1] = local.mr.addr;
+    w[2] = BigInt(local.length) | (BigInt(local.mr.lkey) << 32n);
+  }
+  t.step(label, (k) => k.ibvPostRecv(qpHandle, w, 1));
+}
+
+/**
+ * Polls until `count` completions came or `timeoutMs` passed, and records
+ * them by wr_id: status always; opcode, byte_len and immediate only for
+ * successes (the verbs leave them undefined on error).
+ */
+export async function completions(t: Trial, label: string, cqHandle: number, count: number, timeoutMs = 20_000): Promise<void> {
+  const out = new BigUint64Array(WC_WORDS * 16);
+  const got: Array<Record<string, unknown>> = [];
+  const deadline = Date.now() + timeoutMs;
+  while (got.length < count && Date.now() < deadline) {
+    const n = t.k.ibvPollCq(cqHandle, out);
+    for (let i = 0; i < n; i++) {
+      const b = i * WC_WORDS;
+      const status = Number(out[b + 1]! & 0xffn);
+      const wc: Record<string, unknown> = { wrId: out[b]!, status };
+      if (status === 0) {
+        wc.opcode = Number((out[b + 1]! >> 8n) & 0xffn);
+        wc.byteLen = Number(out[b + 2]! & 0xffffffffn);
+        if (Number(out[b + 4]!) & v.IBV_WC_WITH_IMM) wc.imm = Number(out[b + 2]! >> 32n);
+      }
+      got.push(wc);
+    }
+    if (n === 0) await new Promise((r) => setTimeout(r, 1));
+  }
+  got.sort((x, y) => Number((x.wrId as bigint) - (y.wrId as bigint)));
+  t.note(label, got.length < count ? { completions: got, timedOut: true } : got);
+}

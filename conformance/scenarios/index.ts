@@ -1,0 +1,11 @@
+// Every scenario, by area.
+import type { Scenario } from '../scenario';
+import dmabuf from './dmabuf';
+import files from './files';
+import heap from './heap';
+import rdma from './rdma';
+import syncFile from './sync-file';
+import udmabuf from './udmabuf';
+import vgem from './vgem';
+
+export const scenarios: Scenario[] = [...files, ...udmabuf, ...heap, ...dmabuf, ...syncFile, ...vgem, ...rdma];

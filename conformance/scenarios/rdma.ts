@@ -1,0 +1,447 @@
+// RDMA on rxe: access checks, keys, dma-buf registration, traffic and its
+// errors, and the PD's reference counting.
+import * as uapi from '../../src/uapi';
+import { heapBuffer, memfd, PAGE, RW, udmabuf } from '../fixtures';
+import { A, completions, connect, context, cq, deregMr, mr, pd, post, postRecv, qp, qpInit as qpInitOn, rig, showMr } from '../rdma';
+import { child, unprivileged } from '../children';
+import { area, type Device } from '../scenario';
+import type { Trial } from '../trial';
+
+const { list, add } = area('rdma');
+export default list;
+const needs: Device[] = ['rxe'];
+const LW = A['local-write'];
+
+add('the device list has rxe0', needs, (t) => {
+  t.step('ibv_get_device_list', (k) => k.ibvGetDeviceList(), (list) => list.some((d) => d.name === 'rxe0'));
+});
+
+add('a device that is not there is ENODEV', needs, (t) => {
+  t.step('open dmabridge-none0', (k) => k.ibvOpenDevice('dmabridge-none0'));
+});
+
+add('rxe0\'s port: active, Ethernet, with an IPv4-mapped GID of 127.0.0.1', needs, (t) => {
+  const ctx = context(t);
+  t.step('query port 1', (k) => k.ibvQueryPort(ctx, 1), (p) => ({ state: p.state, linkLayer: p.linkLayer, lid: p.lid }));
+  t.step('query gid 1', (k) => k.ibvQueryGid(ctx, 1, 1), (g) => Array.from(g.subarray(10)));
+  t.step('query port 2', (k) => k.ibvQueryPort(ctx, 2), () => 'queried');
+});
+
+add('rxe0 has one port and no ODP', needs, (t) => {
+  const ctx = context(t);
+  t.step('query device', (k) => k.ibvQueryDevice(ctx), (d) => ({ ports: d.physPortCnt, odp: d.odpGeneralCaps, maxSge: d.maxSge }));
+});
+
+for (const [access, name] of [
+  [LW, 'local-write'],
+  [0, 'none'],
+  [A['remote-read'], 'remote-read without local-write'],
+  [LW | A['remote-write'], 'local-write|remote-write'],
+  [LW | A['remote-write'] | A['remote-read'] | A['remote-atomic'], 'all remote'],
+  [LW | A['mw-bind'], 'mw-bind'],
+  [LW | A['relaxed-ordering'], 'relaxed-ordering'],
+] as const) {
+  add(`reg_mr with ${name}: keys equal, length kept`, needs, (t) => {
+    const ctx = context(t);
+    const p = pd(t, ctx);
+    mr(t, p, new Uint8Array(2 * PAGE), access);
+  });
+}
+
+for (const [access, name] of [
+  [A['remote-write'], 'remote-write without local-write'],
+  [A['remote-atomic'], 'remote-atomic without local-write'],
+  [A['remote-write'] | A['remote-read'], 'remote-write|remote-read without local-write'],
+  [LW | A['zero-based'], 'zero-based'],
+  [LW | A['on-demand'], 'on-demand'],
+  [LW | A.hugetlb, 'hugetlb'],
+  [LW | (1 << 30), 'bit 30'],
+  [LW | A['flush-global'], 'flush-global'],
+] as const) {
+  add(`reg_mr with ${name} is refused`, needs, (t) => {
+    const ctx = context(t);
+    const p = pd(t, ctx);
+    t.step(`reg_mr access ${access}`, (k) => k.ibvRegMr(p, new Uint8Array(PAGE), access), showMr);
+  });
+}
+
+add('keys: index above a random byte, handed out in order', needs, (t) => {
+  const ctx = context(t);
+  const p = pd(t, ctx);
+  const keys = [0, 1, 2].map((i) => mr(t, p, new Uint8Array(PAGE), LW, `reg_mr ${i}`).lkey);
+  t.note('consecutive indexes', keys.slice(1).map((key, i) => (key >>> 8) - (keys[i]! >>> 8)));
+});
+
+add('a freed key index is not handed out again at once', needs, (t) => {
+  const ctx = context(t);
+  const p = pd(t, ctx);
+  const first = mr(t, p, new Uint8Array(PAGE), LW, 'reg_mr');
+  deregMr(t, first);
+  const second = mr(t, p, new Uint8Array(PAGE), LW, 'reg_mr again');
+  t.note('a new index', (second.lkey >>> 8) !== (first.lkey >>> 8));
+});
+
+add('dereg_mr twice: the handle names nothing', needs, (t) => {
+  const ctx = context(t);
+  const p = pd(t, ctx);
+  const m = mr(t, p, new Uint8Array(PAGE), LW);
+  deregMr(t, m);
+  t.step('dereg_mr again', (k) => k.ibvDeregMr(m.handle));
+});
+
+add('reg_mr of a zero-length view is EINVAL', needs, (t) => {
+  const ctx = context(t);
+  const p = pd(t, ctx);
+  t.step('reg_mr of 0 bytes', (k) => k.ibvRegMr(p, new Uint8Array(0), LW), showMr);
+});
+
+add('reg_mr of an unaligned, odd-sized view', needs, (t) => {
+  const ctx = context(t);
+  const p = pd(t, ctx);
+  mr(t, p, new Uint8Array(3 * PAGE).subarray(100, 100 + 5000), LW);
+});
+
+add('reg_dmabuf_mr is EOPNOTSUPP on rxe, even for fd -1', needs, (t) => {
+  const ctx = context(t);
+  const p = pd(t, ctx);
+  t.step('reg_dmabuf_mr fd -1', (k) => k.ibvRegDmabufMr(p, 0n, BigInt(PAGE), 0n, -1, LW), showMr);
+});
+
+add('reg_dmabuf_mr of a udmabuf is EOPNOTSUPP on rxe', ['rxe', 'udmabuf'], (t) => {
+  const [buf] = udmabuf(t, 4);
+  const ctx = context(t);
+  const p = pd(t, ctx);
+  t.step('reg_dmabuf_mr', (k) => k.ibvRegDmabufMr(p, 0n, BigInt(4 * PAGE), 0n, buf, LW | A['remote-write']), showMr);
+});
+
+add('reg_mr of a udmabuf mapping is EFAULT; of its memfd mapping it works', ['rxe', 'udmabuf'], (t) => {
+  const [buf, mem] = udmabuf(t, 4);
+  const ctx = context(t);
+  const p = pd(t, ctx);
+  const dma = t.map('map the udmabuf', buf, 4 * PAGE, RW, uapi.MAP_SHARED);
+  t.step('reg_mr of the udmabuf mapping', (k) => k.ibvRegMr(p, dma, LW), showMr);
+  const file = t.map('map the memfd', mem, 4 * PAGE, RW, uapi.MAP_SHARED);
+  mr(t, p, file, LW | A['remote-write'], 'reg_mr of the memfd mapping');
+});
+
+add('reg_mr of a heap dma-buf mapping is EFAULT', ['rxe', 'heap'], (t) => {
+  const buf = heapBuffer(t, 2 * PAGE);
+  const ctx = context(t);
+  const p = pd(t, ctx);
+  const view = t.map('map', buf, 2 * PAGE, RW, uapi.MAP_SHARED);
+  t.step('reg_mr of the mapping', (k) => k.ibvRegMr(p, view, LW), showMr);
+});
+
+add('reg_mr of a memfd mapping works, read-only mapping with local-write too', needs, (t) => {
+  const mem = memfd(t, 2, 0);
+  const ctx = context(t);
+  const p = pd(t, ctx);
+  const view = t.map('map rw', mem, 2 * PAGE, RW, uapi.MAP_SHARED);
+  mr(t, p, view, LW | A['remote-read']);
+});
+
+add('dealloc_pd with an MR is EBUSY, then works', needs, (t) => {
+  const ctx = context(t);
+  const p = t.must('alloc pd', (k) => k.ibvAllocPd(ctx), () => 'made');
+  const m = t.must('reg_mr', (k) => k.ibvRegMr(p, new Uint8Array(PAGE), LW), showMr);
+  t.step('dealloc_pd', (k) => k.ibvDeallocPd(p));
+  t.step('dereg_mr', (k) => k.ibvDeregMr(m.handle));
+  t.step('dealloc_pd', (k) => k.ibvDeallocPd(p));
+});
+
+add('dealloc_pd with a QP is EBUSY, then works', needs, (t) => {
+  const ctx = context(t);
+  const c = cq(t, ctx);
+  const p = t.must('alloc pd', (k) => k.ibvAllocPd(ctx), () => 'made');
+  const q = qp(t, p, c);
+  t.step('dealloc_pd', (k) => k.ibvDeallocPd(p));
+  t.drop('qp', { handle: q });
+  t.step('destroy qp', (k) => k.ibvDestroyQp(q));
+  t.step('dealloc_pd', (k) => k.ibvDeallocPd(p));
+});
+
+add('destroy_cq while a QP uses it is EBUSY', needs, (t) => {
+  const ctx = context(t);
+  const p = pd(t, ctx);
+  const c = cq(t, ctx);
+  qp(t, p, c);
+  t.step('destroy cq', (k) => k.ibvDestroyCq(c));
+});
+
+add('destroy_comp_channel while a CQ uses it is EBUSY', needs, (t) => {
+  const ctx = context(t);
+  const ch = t.own('channel', 'create channel', (k) => k.ibvCreateCompChannel(ctx), (c) => t.k.ibvDestroyCompChannel(c.handle));
+  const c = t.must('create cq on it', (k) => k.ibvCreateCq(ctx, 16, ch.handle), () => 'made');
+  t.step('destroy channel', (k) => k.ibvDestroyCompChannel(ch.handle));
+  t.step('destroy cq', (k) => k.ibvDestroyCq(c));
+});
+
+add('create_cq of 0 or too many entries is EINVAL', needs, (t) => {
+  const ctx = context(t);
+  for (const cqe of [0, -1, 1 << 30]) t.step(`create cq of ${cqe}`, (k) => { const c = k.ibvCreateCq(ctx, cqe, -1); k.ibvDestroyCq(c); return 'made'; });
+});
+
+add('an empty CQ polls 0', needs, (t) => {
+  const ctx = context(t);
+  const c = cq(t, ctx);
+  t.step('poll', (k) => k.ibvPollCq(c, new BigUint64Array(5 * 4)));
+});
+
+add('posting on a QP in RESET is EINVAL at request 0', needs, (t) => {
+  const ctx = context(t);
+  const p = pd(t, ctx);
+  const c = cq(t, ctx);
+  const q = qp(t, p, c);
+  const m = mr(t, p, new Uint8Array(64), LW);
+  post(t, 'post send', q, [{ opcode: 'send', id: 1n, local: { mr: m, length: 64 } }]);
+});
+
+add('an RDMA write moves the bytes', needs, async (t) => {
+  const r = rig(t);
+  const src = new Uint8Array(PAGE).map((_, i) => (i * 7) & 0xff);
+  const dst = new Uint8Array(PAGE);
+  const l = mr(t, r.pd, src, LW, 'reg_mr source');
+  const d = mr(t, r.pd, dst, LW | A['remote-write'], 'reg_mr target');
+  post(t, 'post write', r.a, [{ opcode: 'write', id: 1n, local: { mr: l, length: PAGE }, remote: { addr: d.addr, rkey: d.rkey } }]);
+  await completions(t, 'completions', r.cq, 1);
+  t.note('target bytes', dst);
+});
+
+add('an RDMA write into a udmabuf\'s memfd pages shows through the dma-buf', ['rxe', 'udmabuf'], async (t) => {
+  const [buf, mem] = udmabuf(t, 1);
+  const r = rig(t);
+  const file = t.map('map the memfd', mem, PAGE, RW, uapi.MAP_SHARED);
+  const dma = t.map('map the udmabuf', buf, PAGE, uapi.PROT_READ, uapi.MAP_SHARED);
+  const src = new Uint8Array(PAGE).fill(0xc3);
+  const l = mr(t, r.pd, src, LW, 'reg_mr source');
+  const d = mr(t, r.pd, file, LW | A['remote-write'], 'reg_mr memfd pages');
+  post(t, 'post write', r.a, [{ opcode: 'write', id: 1n, local: { mr: l, length: PAGE }, remote: { addr: d.addr, rkey: d.rkey } }]);
+  await completions(t, 'completions', r.cq, 1);
+  t.step('SYNC_START read', (k) => k.dmaBufSync(buf, uapi.DMA_BUF_SYNC_START | uapi.DMA_BUF_SYNC_READ));
+  t.note('dma-buf bytes', dma);
+  t.step('SYNC_END read', (k) => k.dmaBufSync(buf, uapi.DMA_BUF_SYNC_END | uapi.DMA_BUF_SYNC_READ));
+});
+
+add('an RDMA read fetches the bytes', needs, async (t) => {
+  const r = rig(t);
+  const mine = new Uint8Array(PAGE);
+  const theirs = new Uint8Array(PAGE).fill(5);
+  const l = mr(t, r.pd, mine, LW, 'reg_mr mine');
+  const d = mr(t, r.pd, theirs, LW | A['remote-read'], 'reg_mr theirs');
+  post(t, 'post read', r.a, [{ opcode: 'read', id: 3n, local: { mr: l, length: PAGE }, remote: { addr: d.addr, rkey: d.rkey } }]);
+  await completions(t, 'completions', r.cq, 1);
+  t.note('bytes read', mine);
+});
+
+add('a send lands in a posted receive', needs, async (t) => {
+  const r = rig(t);
+  const out = new Uint8Array(64).fill(0x42);
+  const inbox = new Uint8Array(128);
+  const l = mr(t, r.pd, out, LW, 'reg_mr out');
+  const i = mr(t, r.pd, inbox, LW, 'reg_mr inbox');
+  postRecv(t, 'post recv', r.z, 10n, { mr: i, length: 128 });
+  post(t, 'post send', r.a, [{ opcode: 'send', id: 4n, local: { mr: l, length: 64 } }]);
+  await completions(t, 'completions', r.cq, 2);
+  t.note('inbox', inbox);
+});
+
+add('write with immediate consumes a receive and delivers the immediate', needs, async (t) => {
+  const r = rig(t);
+  const local = new Uint8Array(PAGE).fill(9);
+  const remote = new Uint8Array(PAGE);
+  const l = mr(t, r.pd, local, LW, 'reg_mr local');
+  const d = mr(t, r.pd, remote, LW | A['remote-write'], 'reg_mr remote');
+  postRecv(t, 'post recv', r.z, 77n);
+  post(t, 'post write-imm', r.a, [{ opcode: 'write-imm', id: 2n, imm: 0xefbeadde, local: { mr: l, length: 100 }, remote: { addr: d.addr, rkey: d.rkey } }]);
+  await completions(t, 'completions', r.cq, 2);
+  t.note('remote bytes', remote);
+});
+
+add('a write with a deregistered rkey: remote access error (10), then flushed (5)', needs, async (t) => {
+  const r = rig(t);
+  const l = mr(t, r.pd, new Uint8Array(PAGE), LW, 'reg_mr local');
+  const d = mr(t, r.pd, new Uint8Array(PAGE), LW | A['remote-write'], 'reg_mr remote');
+  deregMr(t, d, 'dereg the remote');
+  post(t, 'post write', r.a, [{ opcode: 'write', id: 5n, local: { mr: l, length: PAGE }, remote: { addr: d.addr, rkey: d.rkey } }]);
+  await completions(t, 'completions', r.cq, 1);
+  post(t, 'post write again', r.a, [{ opcode: 'write', id: 6n, local: { mr: l, length: PAGE }, remote: { addr: d.addr, rkey: d.rkey } }]);
+  await completions(t, 'completions', r.cq, 1);
+});
+
+add('a write into an MR without remote-write is a remote access error', needs, async (t) => {
+  const r = rig(t);
+  const l = mr(t, r.pd, new Uint8Array(PAGE).fill(1), LW, 'reg_mr local');
+  const target = new Uint8Array(PAGE);
+  const d = mr(t, r.pd, target, LW | A['remote-read'], 'reg_mr remote-read only');
+  post(t, 'post write', r.a, [{ opcode: 'write', id: 7n, local: { mr: l, length: PAGE }, remote: { addr: d.addr, rkey: d.rkey } }]);
+  await completions(t, 'completions', r.cq, 1);
+  t.note('target untouched', target.every((x) => x === 0));
+});
+
+add('a read from an MR without remote-read is a remote access error', needs, async (t) => {
+  const r = rig(t);
+  const l = mr(t, r.pd, new Uint8Array(PAGE), LW, 'reg_mr local');
+  const d = mr(t, r.pd, new Uint8Array(PAGE), LW | A['remote-write'], 'reg_mr remote-write only');
+  post(t, 'post read', r.a, [{ opcode: 'read', id: 8n, local: { mr: l, length: PAGE }, remote: { addr: d.addr, rkey: d.rkey } }]);
+  await completions(t, 'completions', r.cq, 1);
+});
+
+add('a write past the end of the remote MR is a remote access error', needs, async (t) => {
+  const r = rig(t);
+  const l = mr(t, r.pd, new Uint8Array(2 * PAGE), LW, 'reg_mr local');
+  const d = mr(t, r.pd, new Uint8Array(PAGE), LW | A['remote-write'], 'reg_mr remote');
+  post(t, 'post write of 2 pages', r.a, [{ opcode: 'write', id: 9n, local: { mr: l, length: 2 * PAGE }, remote: { addr: d.addr, rkey: d.rkey } }]);
+  await completions(t, 'completions', r.cq, 1);
+});
+
+add('a write to a QP that does not allow remote writes is a remote access error', needs, async (t) => {
+  const r = rig(t, A['remote-read']);
+  const l = mr(t, r.pd, new Uint8Array(PAGE), LW, 'reg_mr local');
+  const d = mr(t, r.pd, new Uint8Array(PAGE), LW | A['remote-write'], 'reg_mr remote');
+  post(t, 'post write', r.a, [{ opcode: 'write', id: 11n, local: { mr: l, length: PAGE }, remote: { addr: d.addr, rkey: d.rkey } }]);
+  await completions(t, 'completions', r.cq, 1);
+});
+
+add('a batch of writes completes in order', needs, async (t) => {
+  const r = rig(t);
+  const src = new Uint8Array(4 * 256).map((_, i) => i & 0xff);
+  const dst = new Uint8Array(4 * 256);
+  const l = mr(t, r.pd, src, LW, 'reg_mr source');
+  const d = mr(t, r.pd, dst, LW | A['remote-write'], 'reg_mr target');
+  post(t, 'post 4 writes', r.a, [0, 1, 2, 3].map((i) => ({
+    opcode: 'write' as const, id: BigInt(20 + i), local: { mr: l, offset: i * 256, length: 256 }, remote: { addr: d.addr + BigInt(i * 256), rkey: d.rkey },
+  })));
+  await completions(t, 'completions', r.cq, 4);
+  t.note('target bytes', dst);
+});
+
+add('reg_mr of a read-only mapping: EFAULT with local-write, fine without', needs, (t) => {
+  const mem = memfd(t, 1, 0);
+  const ctx = context(t);
+  const p = pd(t, ctx);
+  const view = t.map('map read-only', mem, PAGE, uapi.PROT_READ, uapi.MAP_SHARED);
+  t.step('reg_mr local-write', (k) => k.ibvRegMr(p, view, LW), showMr);
+  mr(t, p, view, A['remote-read'], 'reg_mr remote-read');
+});
+
+add('a zero-length write with a bad rkey succeeds: the responder skips the check', needs, async (t) => {
+  const r = rig(t);
+  const l = mr(t, r.pd, new Uint8Array(PAGE), LW, 'reg_mr local');
+  post(t, 'post a 0-byte write with rkey 0x1234', r.a, [{ opcode: 'write', id: 12n, local: { mr: l, length: 0 }, remote: { addr: 0n, rkey: 0x1234 } }]);
+  await completions(t, 'completions', r.cq, 1);
+});
+
+add('a send from a bad lkey is a local protection error', needs, async (t) => {
+  const r = rig(t);
+  const l = mr(t, r.pd, new Uint8Array(PAGE), LW, 'reg_mr local');
+  const inbox = mr(t, r.pd, new Uint8Array(PAGE), LW, 'reg_mr inbox');
+  postRecv(t, 'post recv', r.z, 30n, { mr: inbox, length: PAGE });
+  post(t, 'post send with lkey+1', r.a, [{ opcode: 'send', id: 13n, local: { mr: { ...l, lkey: (l.lkey + 0x100) >>> 0 }, length: 64 } }]);
+  await completions(t, 'completions', r.cq, 1);
+});
+
+add('a QP goes INIT before RTR: straight to RTR is EINVAL', needs, (t) => {
+  const ctx = context(t);
+  const p = pd(t, ctx);
+  const c = cq(t, ctx);
+  const q = qp(t, p, c);
+  t.step('RESET to RTS', (k) => k.ibvModifyQp(q, { qpState: 3 }, 1));
+  t.step('RESET to RESET', (k) => k.ibvModifyQp(q, { qpState: 0 }, 1));
+  t.step('to INIT without port and access', (k) => k.ibvModifyQp(q, { qpState: 1 }, 1));
+});
+
+add('post_recv on a QP in RESET is EINVAL', needs, (t) => {
+  const ctx = context(t);
+  const p = pd(t, ctx);
+  const c = cq(t, ctx);
+  const q = qp(t, p, c);
+  postRecv(t, 'post recv', q, 1n);
+});
+
+add('create_qp asking more than the device has is EINVAL', needs, (t) => {
+  const ctx = context(t);
+  const p = pd(t, ctx);
+  const c = cq(t, ctx);
+  const attr = t.k.ibvQueryDevice(ctx);
+  const init = { sendCq: c, recvCq: c, qpType: 2, sqSigAll: true, cap: { maxSendWr: attr.maxQpWr + 1, maxRecvWr: 1, maxSendSge: 1, maxRecvSge: 1, maxInlineData: 0 } };
+  t.step('create qp', (k) => { const q = k.ibvCreateQp(p, init); k.ibvDestroyQp(q.handle); return 'made'; });
+  const sge = { ...init, cap: { ...init.cap, maxSendWr: 1, maxSendSge: attr.maxSge + 1 } };
+  t.step('create qp with too many SGEs', (k) => { const q = k.ibvCreateQp(p, sge); k.ibvDestroyQp(q.handle); return 'made'; });
+});
+
+add('a completion raises an event on an armed CQ\'s channel', needs, async (t) => {
+  const ctx = context(t);
+  const p = pd(t, ctx);
+  const ch = t.own('channel', 'create channel', (k) => k.ibvCreateCompChannel(ctx), (c) => t.k.ibvDestroyCompChannel(c.handle));
+  const c = t.own('cq', 'create cq on it', (k) => k.ibvCreateCq(ctx, 16, ch.handle), (x) => t.k.ibvDestroyCq(x));
+  t.step('no event yet', (k) => k.ibvGetCqEvent(ch.handle) === c);
+  t.step('arm', (k) => k.ibvReqNotifyCq(c, false));
+  const qa = t.own('qp', 'create qp a', (k) => k.ibvCreateQp(p, { ...qpInitOn(c) }), (q) => t.k.ibvDestroyQp(q.handle));
+  const qz = t.own('qp', 'create qp z', (k) => k.ibvCreateQp(p, { ...qpInitOn(c) }), (q) => t.k.ibvDestroyQp(q.handle));
+  connect(t, ctx, qa.handle, 1, { qpNum: qz.qpNum, psn: 2 });
+  connect(t, ctx, qz.handle, 2, { qpNum: qa.qpNum, psn: 1 });
+  const l = mr(t, p, new Uint8Array(64), LW, 'reg_mr local');
+  const d = mr(t, p, new Uint8Array(64), LW | A['remote-write'], 'reg_mr remote');
+  post(t, 'post write', qa.handle, [{ opcode: 'write', id: 40n, local: { mr: l, length: 64 }, remote: { addr: d.addr, rkey: d.rkey } }]);
+  await completions(t, 'completions', c, 1);
+  let got = -1;
+  for (let i = 0; i < 2000 && got < 0; i++) {
+    got = t.k.ibvGetCqEvent(ch.handle);
+    if (got < 0) await new Promise((r) => setTimeout(r, 1));
+  }
+  t.note('event for the CQ', got === c);
+  if (got === c) t.step('ack', (k) => k.ibvAckCqEvents(c, 1));
+  t.step('no second event', (k) => k.ibvGetCqEvent(ch.handle) === c);
+});
+
+// RLIMIT_MEMLOCK binds only a process without CAP_IPC_LOCK, so these steps run in one.
+const KiB = 1024n;
+
+/** A page-aligned memfd mapping of `pages` pages, to register. */
+function pagesOf(t: Trial, pages: number): Uint8Array {
+  return t.map(`map ${pages} pages`, memfd(t, pages, 0), pages * PAGE, RW, uapi.MAP_SHARED);
+}
+
+const memlockCharges = child('rdma/memlock charges', (t) => {
+  const { hard } = t.k.getMemlockLimit();
+  t.must('limit 64 KiB', (k) => k.setMemlockLimit(64n * KiB, hard));
+  const ctx = context(t);
+  const p = pd(t, ctx);
+  const small = mr(t, p, pagesOf(t, 4), LW, 'reg_mr 16 KiB');
+  t.step('reg_mr 1 MiB', (k) => k.ibvRegMr(p, pagesOf(t, 256), LW), showMr);
+  mr(t, p, pagesOf(t, 12), LW, 'reg_mr 48 KiB: 64 KiB in all');
+  t.step('reg_mr one page more', (k) => k.ibvRegMr(p, pagesOf(t, 1), LW), showMr);
+  deregMr(t, small, 'dereg the 16 KiB');
+  mr(t, p, pagesOf(t, 4), LW, 'reg_mr 16 KiB again');
+});
+
+add('memlock: host-memory MRs are charged to RLIMIT_MEMLOCK, past it ENOMEM, and released on dereg', needs, async (t) => {
+  await unprivileged(t, memlockCharges);
+});
+
+const memlockSpan = child('rdma/memlock counts pages spanned', (t) => {
+  const { hard } = t.k.getMemlockLimit();
+  t.must('limit 64 KiB', (k) => k.setMemlockLimit(64n * KiB, hard));
+  const ctx = context(t);
+  const p = pd(t, ctx);
+  mr(t, p, pagesOf(t, 15), LW, 'reg_mr 15 pages');
+  const two = pagesOf(t, 2);
+  t.step('reg_mr one page\'s bytes across two pages', (k) => k.ibvRegMr(p, two.subarray(100, 100 + PAGE), LW), showMr);
+  mr(t, p, two.subarray(0, PAGE), LW, 'reg_mr one page');
+});
+
+add('memlock: an MR is charged for every page it touches', needs, async (t) => {
+  await unprivileged(t, memlockSpan);
+});
+
+const memlockZero = child('rdma/memlock of 0', (t) => {
+  const { hard } = t.k.getMemlockLimit();
+  t.must('limit 0', (k) => k.setMemlockLimit(0n, hard));
+  const ctx = context(t);
+  const p = pd(t, ctx);
+  t.step('reg_mr a page', (k) => k.ibvRegMr(p, pagesOf(t, 1), LW), showMr);
+});
+
+add('memlock: a limit of 0 is EPERM, not ENOMEM', needs, async (t) => {
+  await unprivileged(t, memlockZero);
+});
