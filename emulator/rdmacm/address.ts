@@ -22,13 +22,26 @@ export function family(host: string): 4 | 6 {
   return isIPv4(host) ? 4 : 6;
 }
 
-/** cma_any_addr. */
+/**
+ * cma_any_addr: the zero address, and the loopback ones, which rdma_cm
+ * counts as wildcards too (cma_loopback_addr): binding 127.0.0.1 binds no
+ * device, and shares its port with nobody.
+ */
 export function isAny(host: string): boolean {
-  return host === '0.0.0.0' || host === '::';
+  return host === '0.0.0.0' || host === '::' || isLoopback(host);
+}
+
+export function isLoopback(host: string): boolean {
+  return host === '::1' || (isIPv4(host) && host.startsWith('127.'));
 }
 
 export function anyOf(fam: 4 | 6): string {
   return fam === 4 ? '0.0.0.0' : '::';
+}
+
+/** cma_set_loopback. */
+export function loopbackOf(fam: 4 | 6): string {
+  return fam === 4 ? '127.0.0.1' : '::1';
 }
 
 /** rdma_ip2gid: the GID a RoCE port lists for the address. */

@@ -5,7 +5,7 @@ import type { Kernel } from '../kernel';
 import type { Network, NetworkHost } from '../network';
 import { sameGid, type RdmaDevice } from '../rdma/device';
 import type { RdmaMachine } from '../rdma/install';
-import { gidOf, isAny } from './address';
+import { gidOf, isAny, loopbackOf } from './address';
 import type { CmId } from './id';
 
 /**
@@ -18,6 +18,8 @@ export interface Route {
   src: string;
   dst: string;
   peer: { host: CmHost; device: RdmaDevice } | undefined;
+  /** cma_resolve_loopback's: no netdev is bound, so RoCE has no route to build from it. */
+  loopback: boolean;
 }
 
 /** inet_get_local_port_range's default. */
@@ -41,19 +43,28 @@ export class CmHost {
   }
 
   /**
-   * The route to `dst`: a local address stays on the machine (over lo), the
-   * network's subnet goes out of the NIC, anything else has no route.
+   * The route to `dst`. A wildcard or loopback destination is
+   * cma_resolve_loopback's: the first device with an active port, with no
+   * netdev. Another address of the machine stays on it (over lo, to the
+   * device that has the address), the network's subnet goes out of the NIC,
+   * anything else has no route.
    */
-  route(dst: string): Route | 'ENETUNREACH' {
-    // cma_resolve_loopback binds a wildcard destination to the loopback address.
-    const target = isAny(dst) ? (dst === '::' ? '::1' : '127.0.0.1') : dst;
-    const local = this.deviceOf(target);
-    if (local) return { device: local, src: target, dst: target, peer: { host: this, device: local } };
+  route(dst: string, fam: 4 | 6): Route | 'ENETUNREACH' | 'ENODEV' {
+    if (isAny(dst)) {
+      const device = this.rdma.devices.find((d) => d.portActive) ?? this.rdma.devices[0];
+      if (!device) return 'ENODEV';
+      return { device, src: loopbackOf(fam), dst, peer: { host: this, device }, loopback: true };
+    }
+    const local = this.deviceOf(dst);
+    if (local) return { device: local, src: dst, dst, peer: { host: this, device: local }, loopback: false };
     const network = this.network;
-    if (!network || !network.net.onSubnet(target)) return 'ENETUNREACH';
-    const there = network.net.hostAt(target);
+    if (!network || !network.net.onSubnet(dst)) return 'ENETUNREACH';
+    const there = network.net.hostAt(dst);
     const answers = there && network.me.nic.portActive && there.nic.portActive;
-    return { device: network.me.nic, src: network.me.address, dst: target, peer: answers ? { host: there.cm, device: there.nic } : undefined };
+    return {
+      device: network.me.nic, src: network.me.address, dst,
+      peer: answers ? { host: there.cm, device: there.nic } : undefined, loopback: false,
+    };
   }
 
   /**

@@ -7,7 +7,8 @@ import { IB_CM_REJ_CONSUMER_DEFINED, IB_CM_REJ_INVALID_SERVICE_ID, RDMA_CM_EVENT
 import { systemError } from '../../src/system-error';
 import { sameGid, type RdmaDevice } from '../rdma/device';
 import type { QueuePair } from '../rdma/qp';
-import { anyOf, family, gidOf, isAny } from './address';
+import { LINK_LAYER_ETHERNET } from '../rdma/uapi';
+import { anyOf, family, gidOf, isAny, isLoopback } from './address';
 import type { ChannelFile } from './channel';
 import type { CmHost, Route } from './host';
 import { connAccess, toErr, toInit, toRtr, toRts } from './qp-states';
@@ -50,10 +51,12 @@ interface Offer {
   retryCount: number;
   rnrRetryCount: number;
   qpNum: number;
-  /** REQ only: the path MTU (IBV_MTU_*), and the addresses. */
+  /** REQ only: the path MTU (IBV_MTU_*), the addresses, and the GIDs of the path. */
   pathMtu: number;
   src: RdmaAddress;
   dst: RdmaAddress;
+  sgid: Uint8Array;
+  dgid: Uint8Array;
 }
 
 const ZEROS = (n: number) => new Uint8Array(n);
@@ -75,6 +78,8 @@ export class CmId {
   /** A request's id whose CONNECT_REQUEST is not yet taken: the listener it counts against. */
   listener: CmId | undefined;
   #port: number | undefined;
+  /** Whether a netdev is bound (dev_addr.bound_dev_if): by binding an address, or by a route through one. */
+  #netdev = false;
   #route: Route | undefined;
   #peer: CmId | undefined;
   /** What this side offered (its REQ or REP), and what the peer's REQ or REP offered. */
@@ -109,7 +114,10 @@ export class CmId {
     this.#port = port!;
     this.local.port = port!;
     this.host.takePort(port!, this);
-    if (device) this.#attach(device);
+    if (device) {
+      this.#attach(device);
+      this.#netdev = true;
+    }
     this.state = 'addr-bound';
   }
 
@@ -129,15 +137,23 @@ export class CmId {
     if (this.state === 'idle') this.bind(src ?? { host: anyOf(family(dst.host)), port: 0 }, syscall);
     else if (this.state !== 'addr-bound') throw systemError('EINVAL', syscall, `${syscall} failed: EINVAL (the id is ${this.state})`);
     if (family(dst.host) !== this.family) throw systemError('EINVAL', syscall, `${syscall} failed: EINVAL (the destination is of another address family than the id's source)`);
-    const route = this.host.route(dst.host);
-    if (route === 'ENETUNREACH' || (this.device && this.device !== route.device)) {
+    const route = this.host.route(dst.host, this.family);
+    if (route === 'ENODEV') throw systemError('ENODEV', syscall, `${syscall} failed: ENODEV (the machine has no RDMA device)`);
+    const elsewhere = route !== 'ENETUNREACH' && !route.loopback && (isLoopback(this.local.host) || (this.device && this.device !== route.device));
+    if (route === 'ENETUNREACH' || elsewhere) {
       throw systemError('ENETUNREACH', syscall, `${syscall} failed: ENETUNREACH (no route to ${dst.host}${route === 'ENETUNREACH' ? '' : ` from ${this.local.host}`})`);
     }
-    this.remote = { host: route.dst, port: dst.port };
+    this.remote = { ...dst };
     this.state = 'addr-query';
     if (route.peer) {
       this.#later(() => {
-        if (isAny(this.local.host)) this.local.host = route.src;
+        if (route.loopback) {
+          // cma_bind_loopback, for an id on no device yet: the source becomes the loopback address.
+          if (!this.device) this.local.host = route.src;
+        } else {
+          if (isAny(this.local.host)) this.local.host = route.src;
+          this.#netdev = true;
+        }
         if (!this.device) this.#attach(route.device);
         this.#route = route;
         this.state = 'addr-resolved';
@@ -152,9 +168,20 @@ export class CmId {
     }
   }
 
-  /** rdma_resolve_route: on RoCE the path is made from the addresses at once (cma_resolve_iboe_route). */
+  /**
+   * rdma_resolve_route: on RoCE the path is made from the addresses at once
+   * (cma_resolve_iboe_route), from the netdev the id is bound to: a loopback
+   * resolution bound none, so there it is ENODEV.
+   */
   resolveRoute(): void {
-    if (this.state !== 'addr-resolved') throw systemError('EINVAL', 'rdma_resolve_route', `rdma_resolve_route failed: EINVAL (the id is ${this.state}, not addr-resolved)`);
+    const syscall = 'rdma_resolve_route';
+    if (this.state !== 'addr-resolved') throw systemError('EINVAL', syscall, `${syscall} failed: EINVAL (the id is ${this.state}, not addr-resolved)`);
+    if (this.device!.profile.port.linkLayer !== LINK_LAYER_ETHERNET) {
+      throw systemError('ENOSYS', syscall, `${syscall} failed: ENOSYS (${this.device!.name} is neither InfiniBand with an SA, RoCE nor iWARP)`);
+    }
+    if (!this.#netdev) {
+      throw systemError('ENODEV', syscall, `${syscall} failed: ENODEV (a loopback or wildcard destination binds no netdev for RoCE to route by; connect to an address of a NIC, or bind to one first)`);
+    }
     this.state = 'route-query';
     this.#later(() => {
       this.state = 'route-resolved';
@@ -178,6 +205,7 @@ export class CmId {
       pathMtu: this.device!.profile.port.activeMtu,
       src: { ...this.local },
       dst: { ...this.remote },
+      ...this.#activePath(),
     };
     this.#mine = req;
     this.state = 'connect';
@@ -212,7 +240,7 @@ export class CmId {
     const initiatorDepth = param.initiatorDepth === RDMA_MAX ? Math.min(theirs.responderResources, attr.maxQpInitRdAtom) : param.initiatorDepth;
     const { queuePair } = this.qp;
     toInit(queuePair, connAccess(theirs.initiatorDepth));
-    toRtr(queuePair, { ...this.#path(), pathMtu: theirs.pathMtu, destQpNum: theirs.qpNum, maxDestRdAtomic: responderResources });
+    toRtr(queuePair, { ...this.#av(theirs.dgid, theirs.sgid), pathMtu: theirs.pathMtu, destQpNum: theirs.qpNum, maxDestRdAtomic: responderResources });
     toRts(queuePair, { timeout: QP_TIMEOUT, retryCnt: theirs.retryCount, rnrRetry: theirs.rnrRetryCount, maxRdAtomic: initiatorDepth });
     this.#mine = {
       ...theirs, data: padded(param.privateData, REP_DATA), responderResources, initiatorDepth,
@@ -229,7 +257,7 @@ export class CmId {
       const { queuePair } = this.qp;
       try {
         toInit(queuePair, connAccess(theirs.initiatorDepth));
-        toRtr(queuePair, { ...this.#path(), pathMtu: this.#mine!.pathMtu, destQpNum: theirs.qpNum, maxDestRdAtomic: theirs.initiatorDepth });
+        toRtr(queuePair, { ...this.#av(this.#mine!.sgid, this.#mine!.dgid), pathMtu: this.#mine!.pathMtu, destQpNum: theirs.qpNum, maxDestRdAtomic: theirs.initiatorDepth });
         toRts(queuePair, { timeout: QP_TIMEOUT, retryCnt: this.#mine!.retryCount, rnrRetry: theirs.rnrRetryCount, maxRdAtomic: theirs.responderResources });
       } catch {
         toErr(queuePair);
@@ -457,10 +485,15 @@ export class CmId {
     this.channel.contexts.acquire(device);
   }
 
-  /** The address vector's GIDs: the peer's address, and where ours sits in our device's table. */
-  #path(): { dgid: Uint8Array; sgidIndex: number } {
+  /** The active side's path: from our address's GID to the peer's (to our own, on a loopback route: cma_resolve_loopback). */
+  #activePath(): { sgid: Uint8Array; dgid: Uint8Array } {
     const sgid = gidOf(this.local.host);
-    return { dgid: gidOf(this.remote.host), sgidIndex: this.device!.profile.port.gids.findIndex((g) => sameGid(g, sgid)) };
+    return { sgid, dgid: this.#route!.loopback ? sgid : gidOf(this.remote.host) };
+  }
+
+  /** The address vector: the peer's GID, and where ours sits in our device's table. */
+  #av(sgid: Uint8Array, dgid: Uint8Array): { dgid: Uint8Array; sgidIndex: number } {
+    return { dgid, sgidIndex: this.device!.profile.port.gids.findIndex((g) => sameGid(g, sgid)) };
   }
 }
 
