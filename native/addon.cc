@@ -11,7 +11,9 @@ void Cleanup(napi_async_cleanup_hook_handle hook, void* arg) {
   Instance* instance = static_cast<Instance*>(arg);
   instance->mappings.UnmapAll();
   instance->watches.StopAll(hook);
+  // The verbs first: rdma_cm ids are destroyed once their QPs are.
   instance->verbs.ReleaseAll();
+  instance->rdmacm.ReleaseAll();
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -30,6 +32,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitCuda(env, exports);
   InitUnixSocket(env, exports);
   InitVerbs(env, exports);
+  InitRdmaCm(env, exports);
   return exports;
 }
 

@@ -14,6 +14,7 @@ void InitWatch(Napi::Env env, Napi::Object exports);
 void InitCuda(Napi::Env env, Napi::Object exports);
 void InitUnixSocket(Napi::Env env, Napi::Object exports);
 void InitVerbs(Napi::Env env, Napi::Object exports);
+void InitRdmaCm(Napi::Env env, Napi::Object exports);
 
 inline void Export(Napi::Env env, Napi::Object exports, const char* name, Napi::Function::Callback fn) {
   exports.Set(name, Napi::Function::New(env, fn, name));

@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include "mapping.h"
+#include "rdmacm/handles.h"
 #include "verbs/handles.h"
 #include "watch.h"
 
@@ -10,6 +11,7 @@ struct Instance {
   Mappings mappings;
   Watches watches;
   VerbsState verbs;
+  RdmaCmState rdmacm;
 };
 
 inline Instance& GetInstance(Napi::Env env) { return *env.GetInstanceData<Instance>(); }

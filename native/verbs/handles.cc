@@ -6,6 +6,7 @@
 #include <string>
 
 #include "../error.h"
+#include "../rdmacm/verbs.h"
 #include "errors.h"
 #include "loader.h"
 
@@ -28,6 +29,7 @@ const char* KindName(VerbsKind kind) {
 int DestroyObject(const Verbs& v, VerbsObject& o) {
   switch (o.kind) {
     case VerbsKind::kContext:
+      if (o.cm) return ReleaseCmContext(o);
       errno = 0;
       return v.close_device(static_cast<ibv::context*>(o.ptr)) == 0 ? 0 : FailedErrno();
     case VerbsKind::kPd: return ReturnedErrno(v.dealloc_pd(static_cast<ibv::pd*>(o.ptr)));
@@ -42,19 +44,30 @@ int DestroyObject(const Verbs& v, VerbsObject& o) {
       }
       return ReturnedErrno(v.destroy_cq(cq));
     }
-    case VerbsKind::kQp: return ReturnedErrno(v.destroy_qp(static_cast<ibv::qp*>(o.ptr)));
+    case VerbsKind::kQp:
+      if (o.cm) return DestroyCmQp(o);
+      return ReturnedErrno(v.destroy_qp(static_cast<ibv::qp*>(o.ptr)));
   }
   return EINVAL;
 }
 
-void VerbsState::Add(uint64_t handle, VerbsKind kind, void* ptr, uint64_t context) {
-  objects_.emplace(handle, VerbsObject{handle, kind, ptr, context});
+void VerbsState::Add(uint64_t handle, VerbsKind kind, void* ptr, uint64_t context, void* cm) {
+  VerbsObject object{handle, kind, ptr, context};
+  object.cm = cm;
+  objects_.emplace(handle, object);
   if (context) objects_.at(context).children++;
 }
 
 VerbsObject* VerbsState::Find(uint64_t handle, VerbsKind kind) {
   auto it = objects_.find(handle);
   return it != objects_.end() && it->second.kind == kind ? &it->second : nullptr;
+}
+
+VerbsObject* VerbsState::FindCmContext(const void* ctx) {
+  for (auto& [handle, o] : objects_) {
+    if (o.kind == VerbsKind::kContext && o.cm && o.ptr == ctx) return &o;
+  }
+  return nullptr;
 }
 
 void VerbsState::Remove(const VerbsObject& object) {

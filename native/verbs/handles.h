@@ -23,6 +23,11 @@ struct VerbsObject {
   // CQs: events ibvGetCqEvent returned and ibvAckCqEvents has not yet
   // acknowledged. ibv_destroy_cq waits for all of them, forever if need be.
   uint32_t unacked = 0;
+  // Objects whose other half belongs to the connection manager
+  // (../rdmacm/verbs.h): for a context from rdmaQueryId, the rdma_get_devices
+  // list whose reference keeps it open; for a QP from rdmaCreateQp, its
+  // rdma_cm_id. Null for everything made by the verbs themselves.
+  void* cm = nullptr;
 };
 
 struct Verbs;
@@ -38,9 +43,11 @@ class VerbsState {
  public:
   uint64_t NewHandle() { return next_handle_++; }
   // Adds an object under `handle` (from NewHandle) and counts it on its context.
-  void Add(uint64_t handle, VerbsKind kind, void* ptr, uint64_t context);
+  void Add(uint64_t handle, VerbsKind kind, void* ptr, uint64_t context, void* cm = nullptr);
   // The object with `handle` when it is of `kind`, else null.
   VerbsObject* Find(uint64_t handle, VerbsKind kind);
+  // The context that the connection manager lent as `ctx`, else null.
+  VerbsObject* FindCmContext(const void* ctx);
   void Remove(const VerbsObject& object);
 
   // The object that `arg` names as argument `name`; a TypeError when it is not

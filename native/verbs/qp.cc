@@ -10,6 +10,7 @@
 #include "errors.h"
 #include "exports.h"
 #include "loader.h"
+#include "qp.h"
 
 namespace {
 
@@ -37,25 +38,8 @@ Napi::Value CreateQp(const Napi::CallbackInfo& info) {
   const Verbs& v = RequireVerbs(env);
   VerbsState& state = GetInstance(env).verbs;
   VerbsObject& pd = state.Get(info[0], "pd", VerbsKind::kPd, "ibv_create_qp");
-  Napi::Object init = ObjectArg(info[1], "init");
-  VerbsObject& send_cq = state.Get(init.Get("sendCq"), "init.sendCq", VerbsKind::kCq, "ibv_create_qp");
-  VerbsObject& recv_cq = state.Get(init.Get("recvCq"), "init.recvCq", VerbsKind::kCq, "ibv_create_qp");
-  // uverbs looks CQs up by their handles in the PD's context, where another
-  // context's handle names some other CQ or none.
-  if (send_cq.context != pd.context || recv_cq.context != pd.context) {
-    ThrowErrnoWhy(env, EINVAL, "ibv_create_qp", "its CQs must belong to the PD's device context");
-  }
   ibv::qp_init_attr attr = {};
-  attr.send_cq = static_cast<ibv::cq*>(send_cq.ptr);
-  attr.recv_cq = static_cast<ibv::cq*>(recv_cq.ptr);
-  attr.qp_type = static_cast<int>(UintArg(init.Get("qpType"), "init.qpType", kInt));
-  attr.sq_sig_all = BoolArg(init.Get("sqSigAll"), "init.sqSigAll");
-  Napi::Object cap = ObjectArg(init.Get("cap"), "init.cap");
-  attr.cap.max_send_wr = UintArg(cap.Get("maxSendWr"), "init.cap.maxSendWr", kU32);
-  attr.cap.max_recv_wr = UintArg(cap.Get("maxRecvWr"), "init.cap.maxRecvWr", kU32);
-  attr.cap.max_send_sge = UintArg(cap.Get("maxSendSge"), "init.cap.maxSendSge", kU32);
-  attr.cap.max_recv_sge = UintArg(cap.Get("maxRecvSge"), "init.cap.maxRecvSge", kU32);
-  attr.cap.max_inline_data = UintArg(cap.Get("maxInlineData"), "init.cap.maxInlineData", kU32);
+  QpInitArg(state, pd, info[1], "ibv_create_qp", attr);
   uint64_t handle = state.NewHandle();
   // Async events name the QP by its context, which is its handle.
   attr.qp_context = reinterpret_cast<void*>(handle);
@@ -63,12 +47,7 @@ Napi::Value CreateQp(const Napi::CallbackInfo& info) {
   ibv::qp* qp = v.create_qp(static_cast<ibv::pd*>(pd.ptr), &attr);
   if (!qp) ThrowErrno(env, FailedErrno(), "ibv_create_qp");
   state.Add(handle, VerbsKind::kQp, qp, pd.context);
-  Napi::Object result = Napi::Object::New(env);
-  result.Set("handle", static_cast<double>(handle));
-  result.Set("qpNum", qp->qp_num);
-  // ibv_create_qp wrote back what the device granted.
-  result.Set("cap", CapResult(env, attr.cap));
-  return result;
+  return QpResult(env, handle, qp, attr.cap);
 }
 
 void AhAttr(const Napi::Object& a, ibv::ah_attr& ah) {
@@ -130,6 +109,38 @@ Napi::Value DestroyQp(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+void QpInitArg(VerbsState& state, const VerbsObject& pd, const Napi::Value& arg, const char* syscall,
+               ibv::qp_init_attr& attr) {
+  Napi::Env env = arg.Env();
+  Napi::Object init = ObjectArg(arg, "init");
+  VerbsObject& send_cq = state.Get(init.Get("sendCq"), "init.sendCq", VerbsKind::kCq, syscall);
+  VerbsObject& recv_cq = state.Get(init.Get("recvCq"), "init.recvCq", VerbsKind::kCq, syscall);
+  // uverbs looks CQs up by their handles in the PD's context, where another
+  // context's handle names some other CQ or none.
+  if (send_cq.context != pd.context || recv_cq.context != pd.context) {
+    ThrowErrnoWhy(env, EINVAL, syscall, "its CQs must belong to the PD's device context");
+  }
+  attr.send_cq = static_cast<ibv::cq*>(send_cq.ptr);
+  attr.recv_cq = static_cast<ibv::cq*>(recv_cq.ptr);
+  attr.qp_type = static_cast<int>(UintArg(init.Get("qpType"), "init.qpType", kInt));
+  attr.sq_sig_all = BoolArg(init.Get("sqSigAll"), "init.sqSigAll");
+  Napi::Object cap = ObjectArg(init.Get("cap"), "init.cap");
+  attr.cap.max_send_wr = UintArg(cap.Get("maxSendWr"), "init.cap.maxSendWr", kU32);
+  attr.cap.max_recv_wr = UintArg(cap.Get("maxRecvWr"), "init.cap.maxRecvWr", kU32);
+  attr.cap.max_send_sge = UintArg(cap.Get("maxSendSge"), "init.cap.maxSendSge", kU32);
+  attr.cap.max_recv_sge = UintArg(cap.Get("maxRecvSge"), "init.cap.maxRecvSge", kU32);
+  attr.cap.max_inline_data = UintArg(cap.Get("maxInlineData"), "init.cap.maxInlineData", kU32);
+}
+
+Napi::Object QpResult(Napi::Env env, uint64_t handle, const ibv::qp* qp, const ibv::qp_cap& cap) {
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("handle", static_cast<double>(handle));
+  result.Set("qpNum", qp->qp_num);
+  // The create call wrote back what the device granted.
+  result.Set("cap", CapResult(env, cap));
+  return result;
+}
 
 void InitVerbsQp(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "ibvCreateQp", CreateQp);
