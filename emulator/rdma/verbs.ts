@@ -30,11 +30,11 @@ class DeviceContext {
   /** Its host-memory MRs by key, where inline data may be read from. */
   readonly hostMrs = new Map<number, MemoryRegion>();
   /**
-   * Where the connection manager opened it: how many of its ids use it, and
-   * the handle the program was shown (undefined until asked, and again once
-   * given up with ibvCloseDevice). It closes when neither is left.
+   * Where the connection manager opened it: the handle the program was shown
+   * (undefined until asked, and again once given up with ibvCloseDevice).
+   * librdmacm keeps such a context open for the life of the process.
    */
-  cm: { ids: number; handle: number | undefined } | undefined;
+  cm: { handle: number | undefined } | undefined;
 
   constructor(
     readonly device: RdmaDevice,
@@ -131,13 +131,9 @@ export class Verbs implements VerbsCalls {
       throw systemError('EBUSY', 'ibv_close_device', `ibv_close_device failed: EBUSY (${ctx.children} objects made on this context are still alive)`);
     }
     this.#handles.delete(ctxHandle);
-    // The connection manager's context stays open for its ids: the program only gives up the handle.
-    if (ctx.cm) {
-      ctx.cm.handle = undefined;
-      this.#closeCmContext(ctx);
-      return;
-    }
-    this.#close(ctx);
+    // The connection manager's context stays open: the program only gives up the handle.
+    if (ctx.cm) ctx.cm.handle = undefined;
+    else this.#close(ctx);
   }
 
   #close(ctx: DeviceContext): void {
@@ -149,31 +145,31 @@ export class Verbs implements VerbsCalls {
 
   // --- the connection manager's contexts (emulator/rdmacm) -------------------
 
-  /** An id of the connection manager now uses `device`: its context opens on first use. */
-  cmAcquire(device: RdmaDevice): void {
+  /**
+   * The connection manager's context on `device`, opened on first use (as
+   * librdmacm's ucma_init_device) and open from then on; again where the
+   * program tore it down by closing its fd.
+   */
+  #cmContext(device: RdmaDevice): DeviceContext {
     let ctx = this.#cmContexts.get(device);
     if (!ctx) {
       const node = this.#nodes().find((n) => n.rdma === device);
       if (!node) throw new Error(`${device.name} has no uverbs node`);
       ctx = this.#open(node);
-      ctx.cm = { ids: 0, handle: undefined };
+      ctx.cm = { handle: undefined };
       this.#cmContexts.set(device, ctx);
     }
-    ctx.cm!.ids++;
+    return ctx;
   }
 
-  cmRelease(device: RdmaDevice): void {
-    const ctx = this.#cmContexts.get(device);
-    if (!ctx?.cm) return;
-    ctx.cm.ids--;
-    this.#closeCmContext(ctx);
+  /** An id of the connection manager now uses `device`. */
+  cmAcquire(device: RdmaDevice): void {
+    this.#cmContext(device);
   }
 
-  /** The handle of the connection manager's context on `device` (it must be open): the same one while the program keeps it. */
+  /** The handle of the connection manager's context on `device`: the same one while the program keeps it. */
   cmHandle(device: RdmaDevice): number {
-    // A context the program tore down by closing its fd opens again.
-    if (!this.#cmContexts.has(device)) this.cmAcquire(device);
-    const ctx = this.#cmContexts.get(device)!;
+    const ctx = this.#cmContext(device);
     return (ctx.cm!.handle ??= this.#add({ kind: 'context', ctx }));
   }
 
@@ -184,7 +180,7 @@ export class Verbs implements VerbsCalls {
    */
   cmCreateQp(device: RdmaDevice, pdHandle: number, init: IbvQpInit, onDestroy: () => void): { qp: IbvQp; queuePair: QueuePair } {
     const { ctx } = this.#get(pdHandle, 'pd', 'pd', 'rdma_create_qp');
-    if (ctx !== this.#cmContexts.get(device)) {
+    if (ctx !== this.#cmContext(device)) {
       throw systemError('EINVAL', 'rdma_create_qp', `rdma_create_qp failed: EINVAL (the PD belongs to another device context than the id's ${device.name})`);
     }
     const qp = this.ibvCreateQp(pdHandle, init);
@@ -192,11 +188,6 @@ export class Verbs implements VerbsCalls {
     return { qp, queuePair: this.#get(qp.handle, 'qp', 'qp', 'rdma_create_qp').qp };
   }
 
-  #closeCmContext(ctx: DeviceContext): void {
-    if (!ctx.cm || ctx.cm.ids > 0 || ctx.cm.handle !== undefined || ctx.children > 0) return;
-    this.#cmContexts.delete(ctx.device);
-    this.#close(ctx);
-  }
 
   ibvQueryDevice(ctx: number): IbvDeviceAttr {
     return { ...this.#get(ctx, 'context', 'ctx', 'ibv_query_device').ctx.device.profile.attr };

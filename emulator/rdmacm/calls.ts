@@ -33,7 +33,7 @@ export class RdmaCm implements RdmaCmCalls {
   rdmaCreateEventChannel(): { handle: number; fd: number } {
     const channel = this.kernel.open(RDMA_CM_PATH, O_RDWR);
     if (!(channel instanceof ChannelFile)) throw systemError('ENODEV', 'rdma_create_event_channel');
-    channel.lend({ acquire: (d) => this.verbs.cmAcquire(d), release: (d) => this.verbs.cmRelease(d) });
+    channel.lend({ acquire: (d) => this.verbs.cmAcquire(d) });
     const file = channel.open();
     const fd = this.fds.install(file, true);
     return { handle: this.#add({ kind: 'channel', channel, fd, file }), fd };
@@ -121,7 +121,8 @@ export class RdmaCm implements RdmaCmCalls {
 
   rdmaAccept(handle: number, param: RdmaConnParam): void {
     const { id } = this.#get(handle, 'id', 'rdma_accept');
-    checkParam(param, PRIVATE_DATA_MAX.accept, 'rdma_accept', id);
+    // The REP's limit is the kernel's to check (id.accept), after librdmacm has moved the QP.
+    checkParam(param, Infinity, 'rdma_accept', id);
     id.accept(param);
   }
 

@@ -14,9 +14,8 @@ import type { CmId } from './id';
 
 /** What the connection manager borrows from the process that made a channel: its verbs contexts, by device. */
 export interface CmContext {
-  /** An id now uses `device`: the context opens on first use. */
+  /** An id now uses `device`: the context opens on first use, and stays open. */
   acquire(device: RdmaDevice): void;
-  release(device: RdmaDevice): void;
 }
 
 export interface CmEvent {

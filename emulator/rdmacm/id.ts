@@ -17,16 +17,17 @@ import { connAccess, toErr, toInit, toRtr, toRts } from './qp-states';
 const REQ_DATA = 92 - 36;
 const REP_DATA = 196;
 const REJ_DATA = 148;
-/** cma.c: CMA_IBOE_PACKET_LIFETIME, CMA_CM_RESPONSE_TIMEOUT, CMA_MAX_CM_RETRIES. */
-const PACKET_LIFETIME = 18;
+/** cma.c (6.12): CMA_IBOE_PACKET_LIFETIME, CMA_CM_RESPONSE_TIMEOUT, CMA_MAX_CM_RETRIES. */
+const PACKET_LIFETIME = 16;
 const CM_RESPONSE_TIMEOUT = 20;
 const CM_RETRIES = 15;
 /** cm_convert_to_ms: 4.096 µs × 2^t, rounded to a power-of-two of milliseconds. */
 const cmMs = (t: number) => 2 ** Math.max(t - 8, 0);
 /** How long ib_cm waits for an answer to a REQ or DREQ before sending it again (ib_send_cm_req's timeout_ms). */
 const CM_TIMEOUT_MS = 2 * cmMs(PACKET_LIFETIME) + cmMs(CM_RESPONSE_TIMEOUT);
-/** The QP's local ACK timeout: cm_init_av_by_path's packet life time + 1. */
+/** The path's timeout (cm_init_av_by_path: packet life time + 1): the QP's local ACK timeout, and how long timewait lasts. */
 const QP_TIMEOUT = PACKET_LIFETIME + 1;
+const TIMEWAIT_MS = cmMs(QP_TIMEOUT);
 const ETIMEDOUT = -110;
 const IB_CM_REJ_TIMEOUT = 1;
 /** RDMA_MAX_RESP_RES and RDMA_MAX_INIT_DEPTH: the most the device allows. */
@@ -233,18 +234,29 @@ export class CmId {
     if (this.state !== 'connect' || this.ib !== 'req-rcvd') {
       throw systemError('EINVAL', syscall, `${syscall} failed: EINVAL (the id has no connection request to accept)`);
     }
-    if (!this.qp) throw systemError('EINVAL', syscall, `${syscall} failed: EINVAL (the id has no QP: make one with rdma_create_qp first)`);
     const theirs = this.#theirs!;
     const attr = this.device!.profile.attr;
     const responderResources = param.responderResources === RDMA_MAX ? Math.min(theirs.initiatorDepth, attr.maxQpRdAtom) : param.responderResources;
     const initiatorDepth = param.initiatorDepth === RDMA_MAX ? Math.min(theirs.responderResources, attr.maxQpInitRdAtom) : param.initiatorDepth;
-    const { queuePair } = this.qp;
-    toInit(queuePair, connAccess(theirs.initiatorDepth));
-    toRtr(queuePair, { ...this.#av(theirs.dgid, theirs.sgid), pathMtu: theirs.pathMtu, destQpNum: theirs.qpNum, maxDestRdAtomic: responderResources });
-    toRts(queuePair, { timeout: QP_TIMEOUT, retryCnt: theirs.retryCount, rnrRetry: theirs.rnrRetryCount, maxRdAtomic: initiatorDepth });
+    // librdmacm moves the QP to RTS before it asks the kernel to accept.
+    if (this.qp) {
+      const { queuePair } = this.qp;
+      toInit(queuePair, connAccess(theirs.initiatorDepth));
+      toRtr(queuePair, { ...this.#av(theirs.dgid, theirs.sgid), pathMtu: theirs.pathMtu, destQpNum: theirs.qpNum, maxDestRdAtomic: responderResources });
+      toRts(queuePair, { timeout: QP_TIMEOUT, retryCnt: theirs.retryCount, rnrRetry: theirs.rnrRetryCount, maxRdAtomic: initiatorDepth });
+    }
+    // ib_send_cm_rep refuses no QP and too much private data; then rdma_accept rejects the request itself, and librdmacm's QP goes to ERR.
+    const why = !this.qp ? 'the id has no QP: make one with rdma_create_qp first'
+      : param.privateData.length > REP_DATA ? `${param.privateData.length} bytes of private data; a REP carries at most ${REP_DATA}` : undefined;
+    if (why) {
+      if (this.qp) toErr(this.qp.queuePair);
+      this.ib = 'idle';
+      this.#sendRej(IB_CM_REJ_CONSUMER_DEFINED, ZEROS(0));
+      throw systemError('EINVAL', syscall, `${syscall} failed: EINVAL (${why}; the request is rejected)`);
+    }
     this.#mine = {
       ...theirs, data: padded(param.privateData, REP_DATA), responderResources, initiatorDepth,
-      retryCount: 0, rnrRetryCount: Math.min(param.rnrRetryCount, 7), qpNum: queuePair.qpn,
+      retryCount: 0, rnrRetryCount: Math.min(param.rnrRetryCount, 7), qpNum: this.qp!.queuePair.qpn,
     };
     this.ib = 'rep-sent';
     this.#sendRep();
@@ -305,7 +317,6 @@ export class CmId {
     for (const e of this.channel.drop(this)) if (e.listen === this) e.id.destroy();
     if (this.listener) this.listener.pending--;
     if (this.#port !== undefined) this.host.releasePort(this.#port, this);
-    if (this.device) this.channel.contexts.release(this.device);
     if (this.#peer && this.host.passive.get(this.#peer) === this) this.host.passive.delete(this.#peer);
     this.channel.ids.delete(this);
     this.qp = undefined;
@@ -383,8 +394,8 @@ export class CmId {
   }
 
   #onDreq(from: CmId): void {
-    // cm_issue_drep: a DREQ for an id that is gone, or in timewait, is answered at once.
-    if (this.state === 'destroyed' || this.ib === 'timewait') {
+    // cm_issue_drep: a DREQ for an id that is gone, in timewait or past it, is answered at once.
+    if (this.state === 'destroyed' || this.ib === 'timewait' || (this.ib === 'idle' && this.state === 'disconnect')) {
       this.host.send(this.device!, from.device!, () => from.#onDrep());
       return;
     }
@@ -397,7 +408,7 @@ export class CmId {
   #onDrep(): void {
     if (this.ib !== 'dreq-sent') return;
     this.#stopRetrying();
-    this.ib = 'timewait';
+    this.#timewait();
     this.#disconnected(0);
   }
 
@@ -428,15 +439,25 @@ export class CmId {
     const peer = this.#peer!;
     this.ib = 'dreq-sent';
     this.#retrying(() => this.host.send(this.device!, peer.device!, () => peer.#onDreq(this)), () => {
-      this.ib = 'timewait';
+      this.#timewait();
       this.#disconnected(ETIMEDOUT);
     });
   }
 
   #sendDrep(): void {
     const peer = this.#peer!;
-    this.ib = 'timewait';
+    this.#timewait();
     this.host.send(this.device!, peer.device!, () => peer.#onDrep());
+  }
+
+  /** cm_enter_timewait: the connection's QP number stays reserved a while; then TIMEWAIT_EXIT, for an id rdma_cm has disconnected. */
+  #timewait(): void {
+    this.ib = 'timewait';
+    this.#cancel = this.host.kernel.clock.setTimer(TIMEWAIT_MS, () => {
+      this.#cancel = undefined;
+      this.ib = 'idle';
+      if (this.state === 'disconnect') this.#emit(E['timewait-exit']);
+    });
   }
 
   /** Sends now and again every CM_TIMEOUT_MS until answered (#stopRetrying), CM_RETRIES times, then gives up. */

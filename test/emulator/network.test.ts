@@ -7,8 +7,8 @@ import { RDMA_PS_TCP } from '../../src/rdma/cm-uapi';
 import { POLLIN } from '../../src/uapi';
 import { expectSystemError } from '../backends';
 import {
-  asCm, completions, connect, equip, expectEvent, fill, listen, newChannel, param, post, postRecv, resolved, settle,
-  teardown,
+  asCm, completions, connect, equip, expectEvent, fill, listen, newChannel, newFds, NIC_CONTEXT_FDS, param, post, postRecv,
+  resolved, settle, teardown,
 } from './rdma-cm-harness';
 
 const A = '10.99.0.1';
@@ -131,7 +131,7 @@ describe('two emulated machines on one network', () => {
     expect(server.buf).toEqual(client.buf);
   });
 
-  it('disconnect across the network: DISCONNECTED on both sides once both have disconnected, and nothing left behind', async () => {
+  it("disconnect across the network: DISCONNECTED on both sides once both have disconnected, TIMEWAIT_EXIT after, and nothing left behind but the CM's contexts", async () => {
     const { a, b } = twoHosts();
     const fds = [a.openFds(), b.openFds()];
     const ach = newChannel(a);
@@ -142,6 +142,8 @@ describe('two emulated machines on one network', () => {
     await expectEvent(a, ach, 'disconnected');
     a.rdmaDisconnect(client.id);
     await expectEvent(b, bch, 'disconnected');
+    await expectEvent(a, ach, 'timewait-exit');
+    await expectEvent(b, bch, 'timewait-exit');
     for (const s of [client, server]) {
       teardown(s);
       s.b.ibvCloseDevice(s.ctx);
@@ -149,7 +151,7 @@ describe('two emulated machines on one network', () => {
     b.rdmaDestroyId(listener.id);
     a.rdmaDestroyEventChannel(ach.handle);
     b.rdmaDestroyEventChannel(bch.handle);
-    expect([a.openFds(), b.openFds()]).toEqual(fds);
+    expect([newFds(a, fds[0]), newFds(b, fds[1])]).toEqual([NIC_CONTEXT_FDS, NIC_CONTEXT_FDS]);
   });
 
   it('a machine unplugged mid-transfer: requests complete with retry-exceeded (12) after the retry count, and its NIC reports the port down', async () => {
@@ -172,13 +174,13 @@ describe('two emulated machines on one network', () => {
     post(client, 'write', 64, { addr: server.mr.addr, rkey: server.mr.rkey }, 2n);
     post(client, 'write', 64, { addr: server.mr.addr, rkey: server.mr.rkey }, 3n);
     await settle();
-    // retry_cnt 2: sent three times, an ACK timeout (4.096 µs × 2^19) apart.
+    // retry_cnt 2: sent three times, an ACK timeout (4.096 µs × 2^17) apart.
     for (let i = 0; i < 2; i++) {
-      controls(a).clock.advance(2148);
+      controls(a).clock.advance(537);
       await settle();
     }
     expect(a.ibvPollCq(client.cq, new BigUint64Array(5))).toBe(0);
-    controls(a).clock.advance(2148);
+    controls(a).clock.advance(537);
     expect(await completions(client, 2)).toEqual([{ wrId: 2n, status: 12, byteLen: 0 }, { wrId: 3n, status: 5, byteLen: 0 }]);
     network.plug('b');
     expect(b.ibvGetAsyncEvent(server.ctx)).toEqual({ eventType: 9, element: 1 });
@@ -194,12 +196,12 @@ describe('two emulated machines on one network', () => {
     network.unplug('b');
     a.rdmaConnect(id, param());
     await settle();
-    // Each try waits 2 × 1024 + 4096 ms (packet life time 18, CM response timeout 20), 15 retries.
-    for (let i = 0; i < 15; i++) controls(a).clock.advance(6144);
+    // Each try waits 2 × 256 + 4096 ms (packet life time 16, CM response timeout 20), 15 retries.
+    for (let i = 0; i < 15; i++) controls(a).clock.advance(4608);
     await settle();
     expect(a.poll(ach.fd, POLLIN)).toBe(0);
     expect(b.poll(bch.fd, POLLIN)).toBe(0);
-    controls(a).clock.advance(6144);
+    controls(a).clock.advance(4608);
     expect((await expectEvent(a, ach, 'unreachable', -110)).privateData.length).toBe(0);
     teardown(side);
   });
@@ -215,7 +217,7 @@ describe('two emulated machines on one network', () => {
     a.rdmaConnect(id, param());
     await settle();
     network.plug('a');
-    controls(b).clock.advance(6144);
+    controls(b).clock.advance(4608);
     await expectEvent(b, bch, 'connect-request');
   });
 
@@ -239,7 +241,7 @@ describe('two emulated machines on one network', () => {
     post(client, 'write', 64, { addr: server.mr.addr, rkey: server.mr.rkey });
     await settle();
     for (let i = 0; i < 2; i++) {
-      controls(a).clock.advance(2148);
+      controls(a).clock.advance(537);
       await settle();
     }
     expect(await completions(client, 1)).toEqual([{ wrId: 1n, status: 12, byteLen: 0 }]);
@@ -254,10 +256,10 @@ describe('two emulated machines on one network', () => {
     network.unplug('b');
     a.rdmaDisconnect(client.id);
     await settle();
-    for (let i = 0; i < 15; i++) controls(a).clock.advance(6144);
+    for (let i = 0; i < 15; i++) controls(a).clock.advance(4608);
     await settle();
     expect(a.poll(ach.fd, POLLIN)).toBe(0);
-    controls(a).clock.advance(6144);
+    controls(a).clock.advance(4608);
     await expectEvent(a, ach, 'disconnected', -110);
   });
 });

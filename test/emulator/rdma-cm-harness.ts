@@ -179,6 +179,19 @@ export async function completions(s: Side, n: number, timeoutMs = 2000): Promise
   return got;
 }
 
+/**
+ * The fds open now that were not in `before`, as readlink names them. What
+ * the connection manager opened stays: librdmacm keeps the context of each
+ * device it used (its uverbs node and async event fd) for the life of the
+ * process.
+ */
+export function newFds(b: Cm, before: number[]): string[] {
+  return b.openFds().filter((fd) => !before.includes(fd)).map((fd) => b.readlinkFd(fd));
+}
+
+/** The fds of the connection manager's context on the NIC's rxe1 (uverbs3, after rxe0, mlx5_0 and efa_0). */
+export const NIC_CONTEXT_FDS = ['/dev/infiniband/uverbs3', 'anon_inode:[infinibandevent]'];
+
 export function fill(view: Uint8Array, seed: number): void {
   for (let i = 0; i < view.length; i++) view[i] = (i * 31 + seed) & 0xff;
 }
