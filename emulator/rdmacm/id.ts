@@ -81,6 +81,8 @@ export class CmId {
   #port: number | undefined;
   /** Whether a netdev is bound (dev_addr.bound_dev_if): by binding an address, or by a route through one. */
   #netdev = false;
+  /** The device of an address a failed bind translated: its netdev stays in dev_addr, and the next bind translates through it. */
+  #staleNetdev: RdmaDevice | undefined;
   #route: Route | undefined;
   #peer: CmId | undefined;
   /** What this side offered (its REQ or REP), and what the peer's REQ or REP offered. */
@@ -100,6 +102,10 @@ export class CmId {
     let device: RdmaDevice | undefined;
     if (!isAny(address.host)) {
       device = this.host.deviceOf(address.host);
+      // rdma_translate_ip takes a bound_dev_if as found; cma_acquire_dev_by_src_ip then finds no GID of the address on it.
+      if (this.#staleNetdev && device !== this.#staleNetdev) {
+        throw systemError('ENODEV', syscall, `${syscall} failed: ENODEV (an earlier failed bind left the id on ${this.#staleNetdev.name}'s netdev, which has no address ${address.host}; use a fresh id)`);
+      }
       if (!device) {
         throw systemError('EADDRNOTAVAIL', syscall, `${syscall} failed: EADDRNOTAVAIL (no RDMA device of this machine has the address ${address.host})`);
       }
@@ -110,6 +116,7 @@ export class CmId {
     const why = port === undefined ? 'EADDRNOTAVAIL' : address.port === 0 ? undefined : this.host.checkPort(port, this);
     if (why) {
       this.local = { host: '0.0.0.0', port: 0 };
+      this.#staleNetdev = device;
       throw systemError(why, syscall, `${syscall} failed: ${why} (port ${address.port} is taken${why === 'EADDRNOTAVAIL' ? ' by or for a wildcard binding' : ` on ${address.host}`})`);
     }
     this.#port = port!;

@@ -59,6 +59,12 @@ describe('rdma_cm on one emulated machine', () => {
     expectSystemError(() => b.rdmaBindAddr(id(), { host: HERE, port: 7003 }), 'EADDRNOTAVAIL', 99, 'rdma_bind_addr');
     expectSystemError(() => b.rdmaBindAddr(first, { host: HERE, port: 7002 }), 'EINVAL', 22, 'rdma_bind_addr');
     expect(() => b.rdmaBindAddr(id(), { host: 'localhost', port: 1 })).toThrow(TypeError);
+    // A bind that failed on the port keeps the address's netdev in the id (rdma_translate_ip's bound_dev_if):
+    // the id's next bind to an address that netdev lacks is ENODEV, where a fresh id's is EADDRNOTAVAIL (seen on 6.12).
+    const failed = id();
+    expectSystemError(() => b.rdmaBindAddr(failed, { host: HERE, port: 7000 }), 'EADDRINUSE', 98, 'rdma_bind_addr');
+    expectSystemError(() => b.rdmaBindAddr(failed, { host: '192.0.2.1', port: 0 }), 'ENODEV', 19, 'rdma_bind_addr');
+    b.rdmaBindAddr(failed, { host: HERE, port: 0 });
   });
 
   it('bind: port 0 takes an ephemeral port, and an address binds the id to its device, whose context handle is lent', () => {
