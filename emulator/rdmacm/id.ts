@@ -28,6 +28,8 @@ const CM_TIMEOUT_MS = 2 * cmMs(PACKET_LIFETIME) + cmMs(CM_RESPONSE_TIMEOUT);
 /** The path's timeout (cm_init_av_by_path: packet life time + 1): the QP's local ACK timeout, and how long timewait lasts. */
 const QP_TIMEOUT = PACKET_LIFETIME + 1;
 const TIMEWAIT_MS = cmMs(QP_TIMEOUT);
+/** CMA_CM_MRA_SETTING's service timeout. */
+const MRA_SERVICE_TIMEOUT = 24;
 const ETIMEDOUT = -110;
 const IB_CM_REJ_TIMEOUT = 1;
 /** RDMA_MAX_RESP_RES and RDMA_MAX_INIT_DEPTH: the most the device allows. */
@@ -116,7 +118,7 @@ export class CmId {
     const why = port === undefined ? 'EADDRNOTAVAIL' : address.port === 0 ? undefined : this.host.checkPort(port, this);
     if (why) {
       this.local = { host: '0.0.0.0', port: 0 };
-      this.#staleNetdev = device;
+      this.#staleNetdev = device ?? this.#staleNetdev;
       throw systemError(why, syscall, `${syscall} failed: ${why} (port ${address.port} is taken${why === 'EADDRNOTAVAIL' ? ' by or for a wildcard binding' : ` on ${address.host}`})`);
     }
     this.#port = port!;
@@ -266,7 +268,10 @@ export class CmId {
       retryCount: 0, rnrRetryCount: Math.min(param.rnrRetryCount, 7), qpNum: this.qp!.queuePair.qpn,
     };
     this.ib = 'rep-sent';
-    this.#sendRep();
+    this.#retrying(() => this.#sendRep(), () => {
+      this.ib = 'idle';
+      this.#emit(E.unreachable, ETIMEDOUT);
+    });
   }
 
   /** librdmacm's ucma_process_conn_resp, as rdma_get_cm_event runs it for an id with a QP: RTR, RTS, then the RTU. */
@@ -350,6 +355,7 @@ export class CmId {
     const existing = host.passive.get(from);
     if (existing) {
       if (existing.ib === 'rep-sent') existing.#sendRep();
+      else if (existing.ib === 'req-rcvd') existing.#sendMra();
       return;
     }
     const listener = host.listener(req.dst.host, req.dst.port, device);
@@ -375,10 +381,16 @@ export class CmId {
       event: E['connect-request'], id: conn, listen: listener, status: 0,
       privateData: Uint8Array.from(req.data), param: CmId.peerParam(req),
     });
+    // cma_ib_req_handler: the program will take its time, so the requester is asked to wait (an MRA).
+    conn.#sendMra();
   }
 
+  /** A REP, answered with an MRA (the program has yet to take the event, and librdmacm to send the RTU); a repeat of it, as cm_dup_rep_handler does. */
   #onRep(from: CmId, rep: Offer): void {
-    if (this.state !== 'connect' || this.ib !== 'req-sent') return;
+    if (this.state !== 'connect') return;
+    if (this.ib === 'req-sent' || this.ib === 'rep-rcvd') this.#sendMra(from);
+    if (this.ib === 'established') this.host.send(this.device!, from.device!, () => from.#onRtu());
+    if (this.ib !== 'req-sent') return;
     this.#stopRetrying();
     this.#peer = from;
     this.#theirs = rep;
@@ -386,8 +398,24 @@ export class CmId {
     this.#emit(E['connect-response'], 0, Uint8Array.from(rep.data), CmId.peerParam({ ...rep, retryCount: 0 }));
   }
 
+  /**
+   * cm_mra_handler: the peer asks for CMA_CM_MRA_SETTING's service timeout
+   * (2^24 × 4.096 µs, cm_convert_to_ms 65536 ms) more: the REQ or REP is not
+   * sent again, and its wait is stretched to that plus the path's timeout.
+   */
+  #onMra(): void {
+    if (this.ib !== 'req-sent' && this.ib !== 'rep-sent') return;
+    this.#stopRetrying();
+    this.#cancel = this.host.kernel.clock.setTimer(cmMs(MRA_SERVICE_TIMEOUT) + cmMs(QP_TIMEOUT), () => {
+      this.#cancel = undefined;
+      this.ib = 'idle';
+      this.#emit(E.unreachable, ETIMEDOUT);
+    });
+  }
+
   #onRtu(): void {
     if (this.ib !== 'rep-sent') return;
+    this.#stopRetrying();
     this.ib = 'established';
     this.#emit(E.established, 0, ZEROS(0), { responderResources: 0, initiatorDepth: 0, retryCount: 0, rnrRetryCount: 0, qpNum: 0 });
   }
@@ -420,6 +448,10 @@ export class CmId {
   }
 
   // --- sending ----------------------------------------------------------------
+
+  #sendMra(to = this.#peer!): void {
+    this.host.send(this.device!, to.device!, () => to.#onMra());
+  }
 
   #sendRep(): void {
     const peer = this.#peer!;

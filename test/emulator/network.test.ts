@@ -206,6 +206,44 @@ describe('two emulated machines on one network', () => {
     teardown(side);
   });
 
+  it('a request the program never answers: the listener asked for time (an MRA), and the requester gives up after it: UNREACHABLE -ETIMEDOUT after 65536 + 512 ms', async () => {
+    const { a, b } = twoHosts(true);
+    const ach = newChannel(a);
+    const bch = newChannel(b);
+    const { port } = listen(b, bch, B);
+    const id = await resolved(a, ach, B, port);
+    a.rdmaConnect(id, param());
+    await expectEvent(b, bch, 'connect-request');
+    await settle();
+    // Past the 16 sends a REQ alone would have: the MRA stretched the wait instead.
+    controls(a).clock.advance(65536 + 511);
+    await settle();
+    expect(a.poll(ach.fd, POLLIN)).toBe(0);
+    controls(a).clock.advance(1);
+    await expectEvent(a, ach, 'unreachable', -110);
+  });
+
+  it('an accepted request whose requester is cut off: the REP goes 16 times, then the listener side gets UNREACHABLE -ETIMEDOUT', async () => {
+    const { network, a, b } = twoHosts(true);
+    const ach = newChannel(a);
+    const bch = newChannel(b);
+    const { port } = listen(b, bch, B);
+    const id = await resolved(a, ach, B, port);
+    equip(a, ach, id);
+    a.rdmaConnect(id, param());
+    const request = await expectEvent(b, bch, 'connect-request');
+    equip(b, bch, request.id);
+    network.unplug('a');
+    b.rdmaAccept(request.id, param());
+    await settle();
+    for (let i = 0; i < 15; i++) controls(b).clock.advance(4608);
+    await settle();
+    expect(b.poll(bch.fd, POLLIN)).toBe(0);
+    controls(b).clock.advance(4608);
+    expect((await expectEvent(b, bch, 'unreachable', -110)).id).toBe(request.id);
+    expectSystemError(() => b.rdmaAccept(request.id, param()), 'EINVAL', 22, 'rdma_accept');
+  });
+
   it('a REQ lost while the cable was out gets through when it is back, before the retries run out', async () => {
     const { network, a, b } = twoHosts(true);
     const ach = newChannel(a);
