@@ -5,8 +5,6 @@ import { isIPv4, isIPv6 } from 'node:net';
 import type { RdmaAddress } from '../../src/backend-rdmacm';
 import { ipv4Gid } from '../rdma/profiles';
 
-export const ANY_PORT = 0;
-
 /** A copy of `address`, checked as the addon checks it (a TypeError for what is no numeric address). */
 export function checkAddress(address: RdmaAddress, name: string): RdmaAddress {
   if (typeof address !== 'object' || address === null) throw new TypeError(`${name} must be { host, port }`);

@@ -5,7 +5,7 @@ import type { Kernel } from '../kernel';
 import type { Network, NetworkHost } from '../network';
 import { sameGid, type RdmaDevice } from '../rdma/device';
 import type { RdmaMachine } from '../rdma/install';
-import { gidOf, isAny, loopbackOf } from './address';
+import { family, gidOf, isAny, loopbackOf } from './address';
 import type { CmId } from './id';
 
 /**
@@ -37,7 +37,8 @@ export class CmHost {
 
   /** The device whose port lists the address's GID (cma_acquire_dev_by_src_ip). */
   deviceOf(host: string): RdmaDevice | undefined {
-    if (isAny(host)) return undefined;
+    // The machines here have IPv6 only on lo, whose addresses count as wildcards.
+    if (isAny(host) || family(host) === 6) return undefined;
     const gid = gidOf(host);
     return this.rdma.devices.find((d) => d.profile.port.gids.some((g) => sameGid(g, gid)));
   }

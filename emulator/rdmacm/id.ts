@@ -101,6 +101,9 @@ export class CmId {
   /** rdma_bind_addr. */
   bind(address: RdmaAddress, syscall = 'rdma_bind_addr'): void {
     if (this.state !== 'idle') throw systemError('EINVAL', syscall, `${syscall} failed: EINVAL (the id is bound already)`);
+    if (/^fe[89ab]/.test(address.host)) {
+      throw systemError('EINVAL', syscall, `${syscall} failed: EINVAL (a link-local IPv6 address needs a scope id)`);
+    }
     let device: RdmaDevice | undefined;
     if (!isAny(address.host)) {
       device = this.host.deviceOf(address.host);

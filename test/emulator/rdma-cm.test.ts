@@ -59,6 +59,9 @@ describe('rdma_cm on one emulated machine', () => {
     expectSystemError(() => b.rdmaBindAddr(id(), { host: HERE, port: 7003 }), 'EADDRNOTAVAIL', 99, 'rdma_bind_addr');
     expectSystemError(() => b.rdmaBindAddr(first, { host: HERE, port: 7002 }), 'EINVAL', 22, 'rdma_bind_addr');
     expect(() => b.rdmaBindAddr(id(), { host: 'localhost', port: 1 })).toThrow(TypeError);
+    expectSystemError(() => b.rdmaBindAddr(id(), { host: '2001:db8::1', port: 0 }), 'EADDRNOTAVAIL', 99, 'rdma_bind_addr');
+    // cma_check_linklocal: a link-local IPv6 address needs a scope id, which an RdmaAddress has no room for.
+    expectSystemError(() => b.rdmaBindAddr(id(), { host: 'fe80::1', port: 0 }), 'EINVAL', 22, 'rdma_bind_addr');
     // A bind that failed on the port keeps the address's netdev in the id (rdma_translate_ip's bound_dev_if):
     // the id's next bind to an address that netdev lacks is ENODEV, where a fresh id's is EADDRNOTAVAIL (seen on 6.12).
     const failed = id();
