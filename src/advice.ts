@@ -75,6 +75,21 @@ const byCall: Record<string, Record<string, Advice>> = {
   ibv_reg_dmabuf_mr: {
     EINVAL: () => 'offset + length must lie inside the dma-buf, length must be non-zero, offset and iova must share their offset within a page, and access may hold only local-write, remote-*, relaxed-ordering',
   },
+  rdma_create_event_channel: {
+    ENODEV: () => 'the kernel has no RDMA connection manager device (/dev/infiniband/rdma_cm): `modprobe rdma_ucm`, and add an RDMA device (for soft-RoCE: `rdma link add rxe0 type rxe netdev <interface>`)',
+  },
+  rdma_bind_addr: {
+    EADDRINUSE: ([, a]) => `another listener holds ${addressText(a)}: pick another port, or port 0 for any free one`,
+    EADDRNOTAVAIL: ([, a]) => `no interface has the address ${addressText(a)}, or its port is taken by a listener on a wildcard or loopback address (which rdma_cm treats alike)`,
+    ENODEV: () => 'no RDMA device is on the interface with that address: add one (soft-RoCE: `rdma link add rxe1 type rxe netdev <interface>`)',
+  },
+  rdma_resolve_addr: {
+    ENETUNREACH: ([, , a]) => `no route to ${addressText(a)}: is an interface on its network up?`,
+    ENODEV: () => 'no RDMA device is on the interface that reaches that address: add one (soft-RoCE: `rdma link add rxe1 type rxe netdev <interface>`)',
+  },
+  rdma_resolve_route: {
+    ENODEV: () => 'no RoCE route: rdma_cm cannot connect over rxe on lo (127.0.0.1 counts as any address); use the address of an interface with an RDMA device on it',
+  },
   ibv_dealloc_pd: {
     EBUSY: () => 'memory regions or queue pairs still use this protection domain: close them first (ProtectionDomain.close() does)',
   },
@@ -158,6 +173,11 @@ const byCode: Record<string, Advice> = {
   EMFILE: () => 'the process is out of file descriptors: close what you no longer use or raise ulimit -n',
   ENOMEM: () => 'out of memory, or past the locked-memory limit (ulimit -l)',
 };
+
+function addressText(a: unknown): string {
+  const { host, port } = (a ?? {}) as { host?: unknown; port?: unknown };
+  return `${String(host)}:${String(port)}`;
+}
 
 function deviceHint(path: string): string {
   if (path === '/dev/udmabuf') return 'the kernel lacks udmabuf (CONFIG_UDMABUF); try `modprobe udmabuf`, or use the emulator (DMABRIDGE_BACKEND=emulator)';

@@ -7,6 +7,7 @@
 // Nothing here keeps policy: no lifetimes, no validation the kernel does not
 // do, no messages. That is src/'s job, written once above both.
 
+import type { RdmaCmCalls } from './backend-rdmacm';
 import type { VerbsCalls } from './backend-verbs';
 
 export interface UdmabufItem {
@@ -51,7 +52,7 @@ export interface Watch {
   stop(): void;
 }
 
-export interface Backend extends VerbsCalls, CudaCalls, UnixSocketCalls {
+export interface Backend extends VerbsCalls, RdmaCmCalls, CudaCalls, UnixSocketCalls {
   readonly name: 'native' | 'emulator';
 
   // --- files ---------------------------------------------------------------

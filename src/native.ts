@@ -34,6 +34,10 @@ const METHODS = {
   ibvReqNotifyCq: true, ibvGetCqEvent: true, ibvAckCqEvents: true, ibvPollCq: true, ibvCreateQp: true,
   ibvModifyQp: true, ibvDestroyQp: true, ibvPostSend: true, ibvPostRecv: true, getMemlockLimit: true,
   setMemlockLimit: true,
+  rdmaCreateEventChannel: true, rdmaDestroyEventChannel: true, rdmaCreateId: true, rdmaDestroyId: true,
+  rdmaBindAddr: true, rdmaListen: true, rdmaResolveAddr: true, rdmaResolveRoute: true, rdmaCreateQp: true,
+  rdmaConnect: true, rdmaAccept: true, rdmaReject: true, rdmaDisconnect: true, rdmaGetCmEvent: true,
+  rdmaQueryId: true,
 } satisfies Record<keyof Addon, true>;
 
 const BUILD_HINT = 'run `npm run build:native` in the dmabridge package (needs g++, make and python3)';

@@ -2,7 +2,6 @@ import { toFd, toSize } from './args';
 import type { Backend } from './backend';
 import type { IbvDeviceEntry } from './backend-verbs';
 import { RdmaDevice } from './rdma/device';
-import type { CmBackend } from './rdma/cm-channel';
 import { CmHost, ConnectionOptions, RdmaAddress, RdmaConnection, RdmaListener, RdmaRoute, resolveRoute, ResolveOptions } from './rdma/cm';
 import { allocCuda, CudaAllocOptions, CudaDevice, CudaDmaBuf, cudaDevices } from './cuda';
 import { adoptDmaBuf, DmaBuf, MemfdRange } from './dmabuf';
@@ -271,7 +270,7 @@ export class DmaBridge extends Resource {
 
   #cmHost(): CmHost {
     return {
-      kernel: this.kernel as CmBackend,
+      kernel: this.kernel,
       owner: this,
       cmDevice: (ctx, name) => {
         let device = this.#cmDevices.get(ctx);

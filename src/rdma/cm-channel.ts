@@ -1,10 +1,8 @@
 import type { Backend, Watch } from '../backend';
-import type { RdmaCmCalls, RdmaCmEvent } from '../backend-rdmacm';
+import type { RdmaCmEvent } from '../backend-rdmacm';
 import { systemError } from '../system-error';
 import * as uapi from '../uapi';
 import type { WaitOptions } from '../wait';
-
-export type CmBackend = Backend & RdmaCmCalls;
 
 interface Waiter {
   resolve(e: RdmaCmEvent): void;
@@ -33,7 +31,7 @@ export class CmChannel {
   #users = 0;
   #destroyed = false;
 
-  constructor(readonly kernel: CmBackend) {
+  constructor(readonly kernel: Backend) {
     const { handle, fd } = kernel.rdmaCreateEventChannel();
     this.handle = handle;
     this.fd = fd;

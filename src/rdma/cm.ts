@@ -6,7 +6,8 @@ import { errnoName } from '../errno';
 import { Resource } from '../resource';
 import { systemError, SystemError } from '../system-error';
 import type { WaitOptions } from '../wait';
-import { CmBackend, CmChannel } from './cm-channel';
+import type { Backend } from '../backend';
+import { CmChannel } from './cm-channel';
 import { IB_CM_REJ_CONSUMER_DEFINED, IB_CM_REJ_INVALID_SERVICE_ID, PRIVATE_DATA_MAX, RDMA_CM_EVENT, RDMA_CM_EVENTS, RDMA_PS_TCP } from './cm-uapi';
 import type { CompletionQueue } from './cq';
 import type { RdmaDevice } from './device';
@@ -17,7 +18,7 @@ export type { RdmaAddress } from '../backend-rdmacm';
 
 /** How the connection manager's ids find their devices: one RdmaDevice per verbs context, kept by the DmaBridge. */
 export interface CmHost {
-  readonly kernel: CmBackend;
+  readonly kernel: Backend;
   /** The RdmaDevice over a context the connection manager bound an id to. */
   cmDevice(ctx: number, name: string): RdmaDevice;
   /** The parent of listeners and connections. */
@@ -369,7 +370,7 @@ export class RdmaConnection extends Resource {
   }
 }
 
-function destroyId(kernel: CmBackend, channel: CmChannel, id: number): void {
+function destroyId(kernel: Backend, channel: CmChannel, id: number): void {
   kernel.rdmaDestroyId(id);
   channel.remove(id);
 }
