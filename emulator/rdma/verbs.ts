@@ -162,6 +162,11 @@ export class Verbs implements VerbsCalls {
     return ctx;
   }
 
+  /** A handle number no verbs object has or will have: the connection manager's ids and channels are numbered with them. */
+  reserveHandle(): number {
+    return this.#nextHandle++;
+  }
+
   /** An id of the connection manager now uses `device`. */
   cmAcquire(device: RdmaDevice): void {
     this.#cmContext(device);

@@ -1,7 +1,8 @@
 // librdmacm as one emulated process calls it: the RdmaCmCalls of the seam,
 // over its machine's connection manager (host.ts) and its verbs (the
 // contexts ids are bound to, the QPs rdma_create_qp makes). Channels and ids
-// are small-integer handles, never reused; a stale one answers EBADF.
+// are small-integer handles numbered with the verbs objects', never reused;
+// a stale one answers EBADF.
 import type { RdmaAddress, RdmaCmCalls, RdmaCmEvent, RdmaConnParam, RdmaIdInfo } from '../../src/backend-rdmacm';
 import type { IbvQp, IbvQpInit } from '../../src/backend-verbs';
 import { PRIVATE_DATA_MAX, RDMA_CM_EVENT as E, RDMA_PS_TCP } from '../../src/rdma/cm-uapi';
@@ -26,7 +27,6 @@ type Handle =
 
 export class RdmaCm implements RdmaCmCalls {
   readonly #handles = new Map<number, Handle>();
-  #nextHandle = 1;
 
   constructor(private readonly kernel: Kernel, private readonly fds: FdTable, private readonly verbs: Verbs) {}
 
@@ -183,7 +183,8 @@ export class RdmaCm implements RdmaCmCalls {
   }
 
   #add(entry: Handle): number {
-    const handle = this.#nextHandle++;
+    // One numbering with the verbs objects: an rdma_cm handle never names one of those.
+    const handle = this.verbs.reserveHandle();
     this.#handles.set(handle, entry);
     return handle;
   }

@@ -299,6 +299,9 @@ describe('rdma_cm on one emulated machine', () => {
     b.rdmaDestroyId(id);
     expectSystemError(() => b.rdmaQueryId(id), 'EBADF', 9, 'rdma_get_local_addr');
     expect(b.rdmaCreateId(ch.handle, RDMA_PS_TCP)).toBeGreaterThan(id);
+    // rdma_cm handles and verbs handles are one numbering: neither names the other's objects.
+    expectSystemError(() => b.ibvAllocPd(ch.handle), 'EBADF', 9, 'ibv_alloc_pd');
+    expectSystemError(() => b.rdmaQueryId(side.pd), 'EBADF', 9, 'rdma_get_local_addr');
   });
 
   it("the id's context is borrowed: the same handle for the same device, EBUSY on close while objects made on it live, and a PD of another context is EINVAL", async () => {
