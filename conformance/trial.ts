@@ -4,7 +4,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { controls } from '../emulator';
 import type { Backend } from '../src/backend';
-import { normalise, outcomeOf, type Json, type ScenarioRecord } from './record';
+import { normalise, outcomeOf, type ScenarioRecord } from './record';
 
 /** Thrown to end a scenario whose set-up step failed; the failure is already recorded. */
 export class Abort extends Error {}
@@ -39,9 +39,8 @@ export class Trial {
 
   /** As step, but a failure ends the scenario. */
   must<T>(label: string, call: (k: Backend) => T, show?: (value: T) => unknown): T {
-    const before = this.record.length;
     const value = this.step(label, call, show);
-    if (this.record.length > before && !('ok' in this.record[this.record.length - 1]!)) throw new Abort(label);
+    if (!('ok' in this.record.at(-1)!)) throw new Abort(label);
     return value as T;
   }
 
@@ -131,4 +130,3 @@ function handleOf(value: unknown): string {
   return String(handle);
 }
 
-export type { Json };
