@@ -1,20 +1,34 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-/** Resolves once the child prints `line` on stdout. */
-export function waitForLine(child: ChildProcess, line: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let seen = '';
-    const onData = (chunk: Buffer) => {
-      seen += chunk.toString();
-      if (seen.split('\n').includes(line)) {
-        child.stdout!.off('data', onData);
-        resolve();
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`the child exited (${code}) before printing '${line}'; it printed: ${seen}`)));
+/**
+ * What a child prints on stdout, from its start: `until(line)` resolves once
+ * it has printed `line`, before or after the call.
+ */
+export function stdoutLines(child: ChildProcess): { until(line: string): Promise<void> } {
+  let seen = '';
+  let exited: number | null | undefined;
+  const waiters: Array<() => void> = [];
+  child.stdout!.on('data', (chunk: Buffer) => {
+    seen += chunk.toString();
+    for (const w of waiters.splice(0)) w();
   });
+  child.once('exit', (code) => {
+    exited = code;
+    for (const w of waiters.splice(0)) w();
+  });
+  return {
+    until(line) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (seen.split('\n').includes(line)) resolve();
+          else if (exited !== undefined) reject(new Error(`the child exited (${exited}) before printing '${line}'; it printed: ${seen}`));
+          else waiters.push(check);
+        };
+        check();
+      });
+    },
+  };
 }
 
 /**

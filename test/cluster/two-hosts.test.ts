@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { open, type DmaBridge } from '../../src';
 import { cases, type HostContext } from './cases';
 import { connectRendezvous, listenRendezvous, type Rendezvous } from './rendezvous';
-import { expectedPing, runToEnd, waitForLine } from './processes';
+import { expectedPing, runToEnd, stdoutLines } from './processes';
 
 const role = process.env.DMABRIDGE_CLUSTER_ROLE as 'a' | 'b' | undefined;
 const self = process.env.DMABRIDGE_CLUSTER_SELF ?? '';
@@ -42,10 +42,11 @@ if (!role) {
       dmb, self, peer, meet, pinned: vmPinBytes,
       async startDoomedServer(port) {
         const child = spawn(process.execPath, ['test/fixtures/cm-doomed-server.js', self, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
-        await waitForLine(child, 'listening');
+        const out = stdoutLines(child);
+        await out.until('listening');
         return {
           async vanish() {
-            await waitForLine(child, 'accepted');
+            await out.until('accepted');
             const exited = new Promise((resolve) => child.once('exit', resolve));
             child.kill('SIGKILL');
             await exited;
