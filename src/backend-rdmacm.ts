@@ -59,7 +59,13 @@ export interface RdmaCmEvent {
   status: number;
   /** A copy of the private data the peer sent (the length the transport delivers, padding included). */
   privateData: Uint8Array;
-  /** For CONNECT_REQUEST and ESTABLISHED: the peer's connection parameters; otherwise null. */
+  /**
+   * For CONNECT_REQUEST (from the REQ) and the active side's ESTABLISHED
+   * (from the REP: retryCount there is 0): the peer's connection parameters,
+   * its responder resources and initiator depth swapped to our point of view
+   * as the CM delivers them. The passive side's ESTABLISHED (the RTU) carries
+   * all zeros. Otherwise null.
+   */
   param: RdmaPeerParam | null;
 }
 

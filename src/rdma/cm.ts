@@ -427,9 +427,11 @@ function connParam(device: RdmaDevice, o: ConnectionOptions, side: 'connect' | '
   let responderResources = o.responderResources ?? limit(device.attr.maxQpRdAtom);
   let initiatorDepth = o.initiatorDepth ?? limit(device.attr.maxQpInitRdAtom);
   if (request?.param) {
-    // Never more than the peer can take, as rdma_accept's callers are told to do.
-    responderResources = Math.min(responderResources, request.param.initiatorDepth);
-    initiatorDepth = Math.min(initiatorDepth, request.param.responderResources);
+    // Never more than the peer can take. The request's values are already
+    // ours to match (the CM swaps them): it will issue up to responderResources
+    // reads, and answer up to initiatorDepth of ours.
+    responderResources = Math.min(responderResources, request.param.responderResources);
+    initiatorDepth = Math.min(initiatorDepth, request.param.initiatorDepth);
   }
   return { privateData, responderResources, initiatorDepth, retryCount: o.retryCount ?? 7, rnrRetryCount: o.rnrRetryCount ?? 7 };
 }

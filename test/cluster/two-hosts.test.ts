@@ -59,38 +59,29 @@ if (!role) {
       it(`${side}: ${c.name}`, () => (role === 'a' ? c.server(ctx()) : c.client(ctx())), 120_000);
     }
 
-    it(`${side}: interoperates with rdma-core's rping: ${role === 'a' ? 'rping -s here' : 'the dmabridge client there'}`, async () => {
-      if (role === 'a') {
-        const server = runToEnd('rping', ['-s', '-a', self, '-p', '7174', '-v']);
-        await meet.sync('rping -s is up');
-        const { code, stdout } = await server;
-        expect(code).toBe(0);
-        expect(stdout.trim().split('\n')).toEqual(Array.from({ length: PINGS }, (_, i) => `server ping data: ${expectedPing(i, 64)}`));
-        await meet.sync('checked');
-      } else {
-        await meet.sync('rping -s is up');
-        const { code, stdout } = await runToEnd(process.execPath, ['dist/examples/rping.js', '-c', '-a', peer, '-p', '7174', '-C', String(PINGS), '-v', '-V'], { retryRefused: true });
-        expect(code).toBe(0);
-        expect(stdout.trim().split('\n')).toEqual(Array.from({ length: PINGS }, (_, i) => `ping data: ${expectedPing(i, 64)}`));
-        await meet.sync('checked');
-      }
-    }, 120_000);
-
-    it(`${side}: interoperates with rdma-core's rping: ${role === 'a' ? 'the dmabridge server here' : 'rping -c there'}`, async () => {
-      if (role === 'a') {
-        const server = runToEnd(process.execPath, ['dist/examples/rping.js', '-s', '-a', self, '-p', '7175', '-v']);
-        await meet.sync('dmabridge server is up');
-        const { code, stdout } = await server;
-        expect(code).toBe(0);
-        expect(stdout.trim().split('\n')).toEqual(Array.from({ length: PINGS }, (_, i) => `server ping data: ${expectedPing(i, 64)}`));
-        await meet.sync('checked');
-      } else {
-        await meet.sync('dmabridge server is up');
-        const { code, stdout } = await runToEnd('rping', ['-c', '-a', peer, '-p', '7175', '-C', String(PINGS), '-v', '-V'], { retryRefused: true });
-        expect(code).toBe(0);
-        expect(stdout.trim().split('\n')).toEqual(Array.from({ length: PINGS }, (_, i) => `ping data: ${expectedPing(i, 64)}`));
-        await meet.sync('checked');
-      }
-    }, 120_000);
+    // rping's exchange with one side the real rping and the other examples/rping.ts, each checking the -v data line by line.
+    const rping = ['rping'];
+    const example = [process.execPath, 'dist/examples/rping.js'];
+    const interop = (what: string, server: string[], client: string[], port: number) =>
+      it(`${side}: interoperates with rdma-core's rping: ${what}`, async () => {
+        const [cmd, ...pre] = role === 'a' ? server : client;
+        const lines = (prefix: string) => Array.from({ length: PINGS }, (_, i) => `${prefix}${expectedPing(i, 64)}`);
+        if (role === 'a') {
+          const run = runToEnd(cmd!, [...pre, '-s', '-a', self, '-p', String(port), '-v']);
+          await meet.sync(`server on ${port} is up`);
+          const { code, stdout } = await run;
+          expect(code).toBe(0);
+          expect(stdout.trim().split('\n')).toEqual(lines('server ping data: '));
+        } else {
+          await meet.sync(`server on ${port} is up`);
+          const args = [...pre, '-c', '-a', peer, '-p', String(port), '-C', String(PINGS), '-v', '-V'];
+          const { code, stdout } = await runToEnd(cmd!, args, { retryRefused: true });
+          expect(code).toBe(0);
+          expect(stdout.trim().split('\n')).toEqual(lines('ping data: '));
+        }
+        await meet.sync(`checked ${port}`);
+      }, 120_000);
+    interop(role === 'a' ? 'rping -s here, the dmabridge client there' : 'the dmabridge client here, rping -s there', rping, example, 7174);
+    interop(role === 'a' ? 'the dmabridge server here, rping -c there' : 'rping -c here, the dmabridge server there', example, rping, 7175);
   });
 }
