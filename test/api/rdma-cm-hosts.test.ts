@@ -1,9 +1,9 @@
 // The two-host cases of test/cluster (run there between two real kernels by
 // npm run test:cluster), here between two emulated machines on one emulated
 // network, with both halves in this process.
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { controls, createEmulator, createNetwork } from '../../emulator';
-import { encodeRemoteBuffer } from '../../src';
+import { decodeRemoteBuffer, encodeRemoteBuffer } from '../../src';
 import { withAdvice } from '../../src/advice';
 import { DmaBridge } from '../../src/system';
 import { cases, type HostContext } from '../cluster/cases';
@@ -42,6 +42,34 @@ describe('two hosts [emulator: two machines on one emulated network]', () => {
           return {
             async vanish() {
               await accepted;
+              controls(self.backend).kill(process);
+            },
+          };
+        },
+        startDoomedClient(port) {
+          // The fixture's client (test/fixtures/cm-doomed-client.js), likewise.
+          const process = controls(self.backend).spawn();
+          const dmb = new DmaBridge(withAdvice(process), 'doomed client');
+          let killed = false;
+          const writing = (async () => {
+            const conn = await dmb.connectRdma({ host: peer, port });
+            const buf = dmb.createUdmabuf(1 << 20);
+            const mr = conn.pd.registerDmaBuf(buf, { fallback: 'memfd-pages' });
+            const remote = decodeRemoteBuffer(conn.privateData);
+            const write = async (id: bigint) => {
+              conn.qp.postSend([{ opcode: 'write', local: { mr, length: 64 * 1024 }, remote, id }]);
+              expect(await conn.cq.next()).toMatchObject({ status: 'success' });
+            };
+            await write(0n);
+            // Goes on until the process is killed; what fails then is the dead process's, not the test's.
+            void (async () => {
+              for (let id = 1n; !killed; id++) await write(id);
+            })().catch(() => {});
+          })();
+          return {
+            async vanish() {
+              await writing;
+              killed = true;
               controls(self.backend).kill(process);
             },
           };

@@ -21,6 +21,12 @@ export interface HostContext {
    * ends that process abruptly, as a crash would.
    */
   startDoomedServer(port: number): Promise<{ vanish(): Promise<void> }>;
+  /**
+   * Starts, in another process on this host, a client that connects to the
+   * peer's `port` and RDMA-writes into the buffer the accept offered, without
+   * end; `vanish` waits for its first write, then ends it abruptly.
+   */
+  startDoomedClient(port: number): { vanish(): Promise<void> };
 }
 
 export interface TwoHostCase {
@@ -159,6 +165,33 @@ export const cases: TwoHostCase[] = [
       conn.close();
       mr.close();
       expect(pinned()).toBe(0);
+    },
+  },
+  {
+    name: 'a client that dies mid-transfer disconnects the server, which releases what it pinned for it',
+    async server({ dmb, self, meet, pinned }) {
+      using listener = dmb.listenRdma({ host: self, port: 7474 });
+      await meet.sync('listening');
+      using request = await listener.next({ timeout: TIMEOUT });
+      using pd = request.device.allocPd();
+      using buf = dmb.createUdmabuf(MiB);
+      const mr = pd.registerDmaBuf(buf, { fallback: 'memfd-pages', access: ['local-write', 'remote-write'] });
+      using conn = await request.accept({ pd, privateData: encodeRemoteBuffer(mr.remote()), receives: [{ id: 1n }], timeout: TIMEOUT });
+      await meet.sync('accepted');
+      await conn.disconnected({ timeout: TIMEOUT });
+      // The receive it had posted ends flushed: nothing waits for a peer that is gone.
+      expect(await conn.cq.next({ timeout: TIMEOUT })).toMatchObject({ wrId: 1n, status: 'wr-flush-error' });
+      conn.close();
+      mr.close();
+      expect(pinned()).toBe(0);
+      await meet.sync('done');
+    },
+    async client({ meet, startDoomedClient }) {
+      await meet.sync('listening');
+      const doomed = startDoomedClient(7474);
+      await meet.sync('accepted');
+      await doomed.vanish();
+      await meet.sync('done');
     },
   },
 ];

@@ -1,7 +1,7 @@
 // Two real kernels: `npm run test:cluster` boots two guests joined by a link,
 // with rxe on each one's NIC, and runs this file on both. Host A plays the
 // servers, host B the clients; they meet over TCP on the same link.
-import { spawn } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { open, type DmaBridge } from '../../src';
@@ -14,6 +14,14 @@ const self = process.env.DMABRIDGE_CLUSTER_SELF ?? '';
 const peer = process.env.DMABRIDGE_CLUSTER_PEER ?? '';
 const CONTROL_PORT = 7400;
 const PINGS = 5;
+
+/** SIGKILLs the child once it has printed `line`, and waits for it to go. */
+async function kill(child: ChildProcess, out: ReturnType<typeof stdoutLines>, line: string): Promise<void> {
+  await out.until(line);
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  await exited;
+}
 
 function vmPinBytes(): number {
   const m = /^VmPin:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
@@ -45,13 +53,13 @@ if (!role) {
         const out = stdoutLines(child);
         await out.until('listening');
         return {
-          async vanish() {
-            await out.until('accepted');
-            const exited = new Promise((resolve) => child.once('exit', resolve));
-            child.kill('SIGKILL');
-            await exited;
-          },
+          vanish: () => kill(child, out, 'accepted'),
         };
+      },
+      startDoomedClient(port) {
+        const child = spawn(process.execPath, ['test/fixtures/cm-doomed-client.js', peer, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+        const out = stdoutLines(child);
+        return { vanish: () => kill(child, out, 'writing') };
       },
     });
 
