@@ -1,7 +1,7 @@
 // An emulated process: its fd table and mappings, and the Backend seam as
 // the system calls it makes into the emulated kernel.
 import type { Backend, DrmVersion, DumbBuffer, SyncFileInfo, UdmabufItem, Watch } from '../src/backend';
-import type { RdmaAddress, RdmaCmCalls, RdmaCmEvent, RdmaConnParam, RdmaIdInfo } from '../src/backend-rdmacm';
+import type { RdmaAddress, RdmaCmEvent, RdmaConnParam, RdmaIdInfo } from '../src/backend-rdmacm';
 import type {
   IbvAsyncEvent, IbvCompChannel, IbvDeviceAttr, IbvDeviceEntry, IbvMr, IbvPortAttr, IbvQp, IbvQpAttr, IbvQpInit,
 } from '../src/backend-verbs';
@@ -34,7 +34,7 @@ interface Mapping {
 
 type Class<T> = abstract new (...args: never[]) => T;
 
-export class Process implements Backend, RdmaCmCalls {
+export class Process implements Backend {
   readonly name = 'emulator';
   readonly #fds = new FdTable();
   readonly #mappings = new Map<Uint8Array, Mapping>();

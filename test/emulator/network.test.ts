@@ -7,7 +7,7 @@ import { RDMA_PS_TCP } from '../../src/rdma/cm-uapi';
 import { POLLIN } from '../../src/uapi';
 import { expectSystemError } from '../backends';
 import {
-  asCm, completions, connect, equip, expectEvent, fill, listen, newChannel, newFds, NIC_CONTEXT_FDS, param, post, postRecv,
+  completions, connect, equip, expectEvent, fill, listen, newChannel, newFds, NIC_CONTEXT_FDS, param, post, postRecv,
   resolved, settle, teardown,
 } from './rdma-cm-harness';
 
@@ -16,8 +16,8 @@ const B = '10.99.0.2';
 
 function twoHosts(manualClock = false) {
   const network = createNetwork({ manualClock });
-  const a = asCm(createEmulator({ network, host: { name: 'a', address: A } }));
-  const b = asCm(createEmulator({ network, host: { name: 'b', address: B } }));
+  const a = createEmulator({ network, host: { name: 'a', address: A } });
+  const b = createEmulator({ network, host: { name: 'b', address: B } });
   return { network, a, b };
 }
 

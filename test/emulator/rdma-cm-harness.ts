@@ -1,16 +1,13 @@
-// What the rdma_cm tests share: the backend as RdmaCmCalls (until the seam
-// is wired into Backend), waiting for events through the channel's fd, and a
-// connected pair of QPs with memory to move bytes between.
+// What the rdma_cm tests share: waiting for events through the channel's fd,
+// and a connected pair of QPs with memory to move bytes between.
 import { expect } from 'vitest';
 import type { Backend } from '../../src/backend';
-import type { RdmaCmCalls, RdmaCmEvent, RdmaConnParam } from '../../src/backend-rdmacm';
+import type { RdmaCmEvent, RdmaConnParam } from '../../src/backend-rdmacm';
 import { IbvMr, IbvQp, RECV_WR_WORDS, SEND_WR_WORDS, WC_WORDS } from '../../src/backend-verbs';
 import { RDMA_CM_EVENT as E, RDMA_PS_TCP } from '../../src/rdma/cm-uapi';
 import { IBV_ACCESS, IBV_QPT_RC, IBV_SEND_SIGNALED, IBV_WR } from '../../src/rdma/verbs-uapi';
 import { POLLIN } from '../../src/uapi';
 
-export type Cm = Backend & RdmaCmCalls;
-export const asCm = (b: Backend): Cm => b as Cm;
 
 export interface Channel {
   handle: number;
@@ -22,7 +19,7 @@ export function param(privateData: Uint8Array = new Uint8Array(0), more: Partial
 }
 
 /** The next event on the channel, waited for as a program would: by watching its fd. */
-export function nextEvent(b: Cm, channel: Channel, timeoutMs = 2000): Promise<RdmaCmEvent> {
+export function nextEvent(b: Backend, channel: Channel, timeoutMs = 2000): Promise<RdmaCmEvent> {
   const now = b.rdmaGetCmEvent(channel.handle);
   if (now) return Promise.resolve(now);
   return new Promise((resolve, reject) => {
@@ -41,7 +38,7 @@ export function nextEvent(b: Cm, channel: Channel, timeoutMs = 2000): Promise<Rd
 }
 
 /** The next event, which must be `name`. */
-export async function expectEvent(b: Cm, channel: Channel, name: keyof typeof E, status = 0): Promise<RdmaCmEvent> {
+export async function expectEvent(b: Backend, channel: Channel, name: keyof typeof E, status = 0): Promise<RdmaCmEvent> {
   const e = await nextEvent(b, channel);
   expect({ event: e.event, status: e.status }).toEqual({ event: E[name], status });
   return e;
@@ -54,7 +51,7 @@ export async function settle(turns = 20): Promise<void> {
 
 /** One side of a connection: its id, and the verbs objects made on the id's context. */
 export interface Side {
-  b: Cm;
+  b: Backend;
   channel: Channel;
   id: number;
   ctx: number;
@@ -68,7 +65,7 @@ export interface Side {
 const ACCESS = IBV_ACCESS['local-write'] | IBV_ACCESS['remote-write'] | IBV_ACCESS['remote-read'];
 
 /** A PD, a CQ, an RC QP made by rdma_create_qp, and 4 KiB of registered memory, on the id's context. */
-export function equip(b: Cm, channel: Channel, id: number): Side {
+export function equip(b: Backend, channel: Channel, id: number): Side {
   const ctx = b.rdmaQueryId(id).context;
   const pd = b.ibvAllocPd(ctx);
   const cq = b.ibvCreateCq(ctx, 16, -1);
@@ -89,12 +86,12 @@ export function teardown(s: Side): void {
   s.b.rdmaDestroyId(s.id);
 }
 
-export function newChannel(b: Cm): Channel {
+export function newChannel(b: Backend): Channel {
   return b.rdmaCreateEventChannel();
 }
 
 /** A listener on host:port (0: any port); returns its id and the port it got. */
-export function listen(b: Cm, channel: Channel, host: string, port = 0, backlog = 8): { id: number; port: number } {
+export function listen(b: Backend, channel: Channel, host: string, port = 0, backlog = 8): { id: number; port: number } {
   const id = b.rdmaCreateId(channel.handle, RDMA_PS_TCP);
   b.rdmaBindAddr(id, { host, port });
   b.rdmaListen(id, backlog);
@@ -102,7 +99,7 @@ export function listen(b: Cm, channel: Channel, host: string, port = 0, backlog 
 }
 
 /** An active id with its address and route resolved to host:port. */
-export async function resolved(b: Cm, channel: Channel, host: string, port: number): Promise<number> {
+export async function resolved(b: Backend, channel: Channel, host: string, port: number): Promise<number> {
   const id = b.rdmaCreateId(channel.handle, RDMA_PS_TCP);
   b.rdmaResolveAddr(id, null, { host, port }, 2000);
   await expectEvent(b, channel, 'addr-resolved');
@@ -122,7 +119,7 @@ export interface Connection {
 
 /** The whole exchange: resolve, connect with `hello`, accept with `welcome`, ESTABLISHED on both sides. */
 export async function connect(
-  client: Cm, clientChannel: Channel, server: Cm, serverChannel: Channel, host: string, port: number,
+  client: Backend, clientChannel: Channel, server: Backend, serverChannel: Channel, host: string, port: number,
   hello = new Uint8Array(0), welcome = new Uint8Array(0),
 ): Promise<Connection> {
   const id = await resolved(client, clientChannel, host, port);
@@ -185,7 +182,7 @@ export async function completions(s: Side, n: number, timeoutMs = 2000): Promise
  * device it used (its uverbs node and async event fd) for the life of the
  * process.
  */
-export function newFds(b: Cm, before: number[]): string[] {
+export function newFds(b: Backend, before: number[]): string[] {
   return b.openFds().filter((fd) => !before.includes(fd)).map((fd) => b.readlinkFd(fd));
 }
 

@@ -9,12 +9,12 @@ import { RDMA_CM_EVENT as E, RDMA_PS_TCP } from '../../src/rdma/cm-uapi';
 import { POLLIN } from '../../src/uapi';
 import { expectSystemError } from '../backends';
 import {
-  asCm, completions, connect, equip, expectEvent, fill, listen, newChannel, newFds, nextEvent, NIC_CONTEXT_FDS, param, post,
+  completions, connect, equip, expectEvent, fill, listen, newChannel, newFds, nextEvent, NIC_CONTEXT_FDS, param, post,
   postRecv, resolved, settle, teardown,
 } from './rdma-cm-harness';
 
 const HERE = '10.99.0.1';
-const machine = (manualClock = false) => asCm(createEmulator({ network: createNetwork({ manualClock }), host: { name: 'a', address: HERE } }));
+const machine = (manualClock = false) => createEmulator({ network: createNetwork({ manualClock }), host: { name: 'a', address: HERE } });
 const bytes = (n: number, seed = 1) => Uint8Array.from({ length: n }, (_, i) => (i + seed) & 0xff);
 
 describe('rdma_cm on one emulated machine', () => {
@@ -112,7 +112,7 @@ describe('rdma_cm on one emulated machine', () => {
   });
 
   it('resolve 127.0.0.1: the first device with an active port (rxe0), the loopback source, and then no route: ENODEV (as 6.12 answers rping over rxe on lo)', async () => {
-    for (const b of [machine(), asCm(createEmulator({ rdma: ['rxe'] }))]) {
+    for (const b of [machine(), createEmulator({ rdma: ['rxe'] })]) {
       const ch = newChannel(b);
       const id = b.rdmaCreateId(ch.handle, RDMA_PS_TCP);
       b.rdmaResolveAddr(id, null, { host: '127.0.0.1', port: 7471 }, 2000);
@@ -363,7 +363,7 @@ describe('rdma_cm on one emulated machine', () => {
 
   it("a peer that goes away: closing its channel fd destroys its ids, and the other side gets DISCONNECTED; nothing is left behind but the CM's context", async () => {
     const server = machine();
-    const client = asCm(controls(server).spawn());
+    const client = controls(server).spawn();
     const clientFds = client.openFds();
     const sch = newChannel(server);
     const cch = newChannel(client);
