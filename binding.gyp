@@ -12,6 +12,7 @@
         "native/files.cc",
         "native/heap.cc",
         "native/mapping.cc",
+        "native/runtime_library.cc",
         "native/memfd.cc",
         "native/sync_file.cc",
         "native/udmabuf.cc",

@@ -2,19 +2,17 @@
 // or load the addon): device queries, and device memory exported as a dma-buf
 // with cuMemGetHandleForAddressRange. Allocations are handles in a table of
 // each environment; what a program leaves is freed at environment cleanup.
-#include <dlfcn.h>
 #include <fcntl.h>
-#include <string.h>
 #include <unistd.h>
 
 #include <cstdint>
 #include <map>
 #include <string>
-#include <type_traits>
 
 #include "args.h"
 #include "bindings.h"
 #include "error.h"
+#include "runtime_library.h"
 
 namespace {
 
@@ -36,7 +34,7 @@ constexpr CUresult CUDA_ERROR_NOT_SUPPORTED = 801;
 constexpr int CU_MEM_RANGE_HANDLE_TYPE_DMA_BUF_FD = 1;
 
 constexpr const char* kLibrary = "libcuda.so.1";
-constexpr const char* kRemedy = "install the NVIDIA driver";
+constexpr const char* kRemedy = "install the NVIDIA driver (CUDA 11 or newer)";
 
 struct Driver {
   CUresult (*init)(unsigned int flags);
@@ -64,24 +62,14 @@ struct Loaded {
   CUresult init = CUDA_SUCCESS;
 };
 
-// The library stays loaded for the life of the process: CUDA cannot be
-// unloaded safely, and every environment shares it.
+// The library stays loaded for the life of the process (CUDA cannot be
+// unloaded safely either). Its symbols are unversioned: the _v2 names are
+// the current entry points.
 Loaded* Load() {
   Loaded* loaded = new Loaded();
-  void* library = dlopen(kLibrary, RTLD_NOW | RTLD_LOCAL);
-  if (!library) {
-    const char* why = dlerror();
-    loaded->error = why && strstr(why, "No such file")
-                        ? std::string(kLibrary) + " not found: " + kRemedy
-                        : std::string(kLibrary) + " failed to load (" + (why ? why : "unknown error") + "): " + kRemedy;
-    return loaded;
-  }
+  RuntimeLibrary library(kLibrary, kRemedy);
   Driver& d = loaded->driver;
-  std::string missing;
-  auto need = [&](auto* slot, const char* name) {
-    *slot = reinterpret_cast<std::remove_pointer_t<decltype(slot)>>(dlsym(library, name));
-    if (!*slot && missing.empty()) missing = name;
-  };
+  auto need = [&](auto* slot, const char* name) { library.Require(slot, name, nullptr); };
   need(&d.init, "cuInit");
   need(&d.get_error_name, "cuGetErrorName");
   need(&d.device_get, "cuDeviceGet");
@@ -95,14 +83,10 @@ Loaded* Load() {
   need(&d.mem_alloc, "cuMemAlloc_v2");
   need(&d.mem_free, "cuMemFree_v2");
   need(&d.mem_get_info, "cuMemGetInfo_v2");
-  d.get_handle_for_address_range = reinterpret_cast<decltype(d.get_handle_for_address_range)>(
-      dlsym(library, "cuMemGetHandleForAddressRange"));
-  if (!missing.empty()) {
-    loaded->error = std::string(kLibrary) + " lacks " + missing + ": " + kRemedy + " (CUDA 11 or newer)";
-    return loaded;
-  }
-  loaded->ok = true;
-  loaded->init = d.init(0);
+  library.Optional(&d.get_handle_for_address_range, "cuMemGetHandleForAddressRange", nullptr);
+  loaded->ok = library.Finish();
+  loaded->error = library.error();
+  if (loaded->ok) loaded->init = d.init(0);
   return loaded;
 }
 

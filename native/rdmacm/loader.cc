@@ -1,14 +1,13 @@
-// dlopen of librdmacm.so.1, which stays loaded for the life of the process as
-// libibverbs does (../verbs/loader.cc): it links libibverbs.so.1 itself, so
-// the contexts it opens are the same library's as ours.
+// librdmacm.so.1, loaded on first use (../runtime_library.h). It links
+// libibverbs.so.1 itself, so the contexts it opens are the same library's as
+// ours.
 #include "loader.h"
 
-#include <dlfcn.h>
 #include <errno.h>
-#include <string.h>
 
 #include <string>
 
+#include "../runtime_library.h"
 #include "../verbs/errors.h"
 
 namespace {
@@ -23,35 +22,11 @@ struct Loaded {
   std::string error;
 };
 
-template <typename Fn>
-bool Resolve(void* library, const char* name, Fn* slot) {
-#ifdef __GLIBC__
-  void* symbol = dlvsym(library, name, kVersion);
-#else
-  void* symbol = dlsym(library, name);  // musl binds the default version, the one wanted
-#endif
-  *slot = reinterpret_cast<Fn>(symbol);
-  return symbol != nullptr;
-}
-
 Loaded* Load() {
   Loaded* loaded = new Loaded();
-  void* library = dlopen(kLibrary, RTLD_NOW | RTLD_LOCAL);
-  if (!library) {
-    const char* why = dlerror();
-    if (why && strstr(why, "No such file")) {
-      loaded->error = std::string(kLibrary) + " not found: " + kRemedy;
-    } else {
-      loaded->error = std::string(kLibrary) + " failed to load (" + (why ? why : "unknown error") + "): " + kRemedy;
-    }
-    return loaded;
-  }
-
+  RuntimeLibrary library(kLibrary, kRemedy);
   RdmaCm& c = loaded->cm;
-  std::string missing;
-  auto need = [&](auto* slot, const char* name) {
-    if (!Resolve(library, name, slot) && missing.empty()) missing = std::string(name) + "@" + kVersion;
-  };
+  auto need = [&](auto* slot, const char* name) { library.Require(slot, name, kVersion); };
   need(&c.create_event_channel, "rdma_create_event_channel");
   need(&c.destroy_event_channel, "rdma_destroy_event_channel");
   need(&c.create_id, "rdma_create_id");
@@ -70,12 +45,8 @@ Loaded* Load() {
   need(&c.ack_cm_event, "rdma_ack_cm_event");
   need(&c.get_devices, "rdma_get_devices");
   need(&c.free_devices, "rdma_free_devices");
-  if (!missing.empty()) {
-    loaded->error = std::string(kLibrary) + " lacks " + missing + ": " + kRemedy;
-    dlclose(library);
-    return loaded;
-  }
-  loaded->ok = true;
+  loaded->ok = library.Finish();
+  loaded->error = library.error();
   return loaded;
 }
 

@@ -1,14 +1,11 @@
-// dlopen of libibverbs.so.1. The library stays loaded for the life of the
-// process: it is shared by every environment (dlopen counts references
-// anyway), and providers it loaded keep pointers into it.
+// libibverbs.so.1, loaded on first use (../runtime_library.h).
 #include "loader.h"
 
-#include <dlfcn.h>
 #include <errno.h>
-#include <string.h>
 
 #include <string>
 
+#include "../runtime_library.h"
 #include "errors.h"
 
 namespace {
@@ -22,40 +19,11 @@ struct Loaded {
   std::string error;
 };
 
-void* Symbol(void* library, const char* name, const char* version) {
-#ifdef __GLIBC__
-  return dlvsym(library, name, version);
-#else
-  (void)version;  // musl binds the default version (name@@...), the one wanted
-  return dlsym(library, name);
-#endif
-}
-
-template <typename Fn>
-bool Resolve(void* library, const char* name, const char* version, Fn* slot) {
-  void* symbol = Symbol(library, name, version);
-  *slot = reinterpret_cast<Fn>(symbol);
-  return symbol != nullptr;
-}
-
 Loaded* Load() {
   Loaded* loaded = new Loaded();
-  void* library = dlopen(kLibrary, RTLD_NOW | RTLD_LOCAL);
-  if (!library) {
-    const char* why = dlerror();
-    if (why && strstr(why, "No such file")) {
-      loaded->error = std::string(kLibrary) + " not found: " + kRemedy;
-    } else {
-      loaded->error = std::string(kLibrary) + " failed to load (" + (why ? why : "unknown error") + "): " + kRemedy;
-    }
-    return loaded;
-  }
-
+  RuntimeLibrary library(kLibrary, kRemedy);
+  auto need = [&](auto* slot, const char* name, const char* version) { library.Require(slot, name, version); };
   Verbs& v = loaded->verbs;
-  std::string missing;
-  auto need = [&](auto* slot, const char* name, const char* version) {
-    if (!Resolve(library, name, version, slot) && missing.empty()) missing = std::string(name) + "@" + version;
-  };
   need(&v.get_device_list, "ibv_get_device_list", "IBVERBS_1.1");
   need(&v.free_device_list, "ibv_free_device_list", "IBVERBS_1.1");
   need(&v.get_device_name, "ibv_get_device_name", "IBVERBS_1.1");
@@ -82,13 +50,9 @@ Loaded* Load() {
   need(&v.create_qp, "ibv_create_qp", "IBVERBS_1.1");
   need(&v.modify_qp, "ibv_modify_qp", "IBVERBS_1.1");
   need(&v.destroy_qp, "ibv_destroy_qp", "IBVERBS_1.1");
-  Resolve(library, "ibv_reg_dmabuf_mr", "IBVERBS_1.12", &v.reg_dmabuf_mr);
-  if (!missing.empty()) {
-    loaded->error = std::string(kLibrary) + " lacks " + missing + ": " + kRemedy;
-    dlclose(library);
-    return loaded;
-  }
-  loaded->ok = true;
+  library.Optional(&v.reg_dmabuf_mr, "ibv_reg_dmabuf_mr", "IBVERBS_1.12");
+  loaded->ok = library.Finish();
+  loaded->error = library.error();
   return loaded;
 }
 
