@@ -9,7 +9,12 @@ export const DEVICES = {
   /** vgem is a module: loaded where this exists (/dev/dri alone may be a real GPU). */
   vgem: '/sys/module/vgem',
   rxe: '/sys/class/infiniband/rxe0',
+  /** rxe on the guest's NIC, at NIC_ADDRESS (test:kernel boots with --net): what rdma_cm connects over. */
+  nic: '/sys/class/infiniband/rxe1',
 } as const;
+
+/** The NIC's address in the kernel VM, and the emulated machine's for scenarios that need the NIC. */
+export const NIC_ADDRESS = '10.99.0.1';
 
 export type Device = keyof typeof DEVICES;
 

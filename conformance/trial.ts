@@ -92,6 +92,11 @@ export class Trial {
     return value;
   }
 
+  /** An object the scenario got without making it (the id a CONNECT_REQUEST brings), released after the scenario unless dropped. */
+  adopt(kind: string, value: unknown, release: () => void): void {
+    this.#onCleanup(`${kind} ${handleOf(value)}`, release);
+  }
+
   /** The scenario released an object of `kind` itself. */
   drop(kind: string, value: unknown): void {
     this.#forget(`${kind} ${handleOf(value)}`);

@@ -4,8 +4,9 @@ import dmabuf from './dmabuf';
 import files from './files';
 import heap from './heap';
 import rdma from './rdma';
+import rdmacm from './rdmacm';
 import syncFile from './sync-file';
 import udmabuf from './udmabuf';
 import vgem from './vgem';
 
-export const scenarios: Scenario[] = [...files, ...udmabuf, ...heap, ...dmabuf, ...syncFile, ...vgem, ...rdma];
+export const scenarios: Scenario[] = [...files, ...udmabuf, ...heap, ...dmabuf, ...syncFile, ...vgem, ...rdma, ...rdmacm];

@@ -244,6 +244,9 @@ export class CmId {
       return;
     }
     if (this.state !== 'connect' || this.ib !== 'req-rcvd') {
+      // An active id waiting for its reply: with a QP librdmacm's move to RTR fails first; without one the
+      // kernel's rdma_accept fails in ib_send_cm_rep and rejects, which withdraws the request.
+      if (this.state === 'connect' && this.ib === 'req-sent' && !this.qp) this.#withdraw();
       throw systemError('EINVAL', syscall, `${syscall} failed: EINVAL (the id has no connection request to accept)`);
     }
     const theirs = this.#theirs!;
@@ -297,8 +300,12 @@ export class CmId {
     return true;
   }
 
-  /** rdma_reject: a request (or a reply) refused with the consumer's reason and private data. */
+  /** rdma_reject: a request (or a reply) refused with the consumer's reason and private data; on an active id waiting for its reply, its own request withdrawn. */
   reject(privateData: Uint8Array): void {
+    if (this.ib === 'req-sent') {
+      this.#withdraw();
+      return;
+    }
     if (this.ib !== 'req-rcvd' && this.ib !== 'rep-sent' && this.ib !== 'rep-rcvd') {
       throw systemError('EINVAL', 'rdma_reject', 'rdma_reject failed: EINVAL (the id has no connection request or reply to reject)');
     }
@@ -500,6 +507,16 @@ export class CmId {
       this.ib = 'idle';
       if (this.state === 'disconnect') this.#emit(E['timewait-exit']);
     });
+  }
+
+  /**
+   * ib_send_cm_rej in REQ_SENT: the id goes idle. Its REJ names no remote id
+   * yet (no REP came), so the passive side drops it and hears nothing (seen
+   * on 6.12); the REQ's retries end unseen.
+   */
+  #withdraw(): void {
+    this.#stopRetrying();
+    this.ib = 'idle';
   }
 
   /** Sends now and again every CM_TIMEOUT_MS until answered (#stopRetrying), CM_RETRIES times, then gives up. */

@@ -1,12 +1,12 @@
 // The emulator against the real kernel's committed answers: every conformance
-// scenario runs on a fresh emulated machine and must record, step by step,
+// scenario runs on a fresh emulated machine (on a network at the VM's NIC
+// address where it needs the NIC) and must record, step by step,
 // what Linux 6.12 recorded in the VM (conformance/kernel-record.json; re-record
 // with `scripts/vm/run.sh --id conf -- node dist/conformance/main.js --record`).
 import { describe, expect, it } from 'vitest';
-import { createEmulator } from '../../emulator';
 import { loadKernelRecord } from '../../conformance/kernel-record';
 import { firstDifference } from '../../conformance/record';
-import { runScenario } from '../../conformance/runner';
+import { emulatorFor, runScenario } from '../../conformance/runner';
 import { scenarios } from '../../conformance/scenarios';
 
 const committed = loadKernelRecord();
@@ -22,7 +22,7 @@ describe(`conformance: the emulator answers as ${committed?.kernel ?? 'the kerne
   for (const scenario of scenarios) {
     const recorded = committed?.scenarios[scenario.name];
     (recorded ? it : it.skip)(scenario.name, async () => {
-      const run = await runScenario(scenario, createEmulator());
+      const run = await runScenario(scenario, emulatorFor(scenario));
       expect(run.broken, 'the scenario itself failed').toBeUndefined();
       const d = firstDifference(run.record, recorded!);
       if (d) expect.fail(`first differing step: ${d.index + 1} "${d.label}"\n  emulator: ${d.a}\n  kernel:   ${d.b}`);

@@ -202,6 +202,24 @@ describe('rdma_cm on one emulated machine', () => {
     teardown(client);
   });
 
+  it('an active id waiting for its reply: rdma_reject withdraws the request, and so does a failed rdma_accept without a QP; neither side hears of it (seen on 6.12)', async () => {
+    const b = machine();
+    const ch = newChannel(b);
+    const { port } = listen(b, ch, HERE);
+    for (const withQp of [true, false]) {
+      const id = await resolved(b, ch, HERE, port);
+      if (withQp) equip(b, ch, id);
+      b.rdmaConnect(id, param());
+      await expectEvent(b, ch, 'connect-request');
+      if (withQp) b.rdmaReject(id, bytes(5));
+      else expectSystemError(() => b.rdmaAccept(id, param()), 'EINVAL', 22, 'rdma_accept');
+      await settle();
+      expect(b.rdmaGetCmEvent(ch.handle)).toBeNull();
+      // The id's ib_cm id is idle: nothing is left to reject.
+      expectSystemError(() => b.rdmaReject(id, new Uint8Array(0)), 'EINVAL', 22, 'rdma_reject');
+    }
+  });
+
   it('the CM moves the QPs: INIT after rdma_create_qp, the passive side RTS after rdma_accept, the active side after the reply is taken', async () => {
     const b = machine(true);
     const ch = newChannel(b);
