@@ -275,7 +275,7 @@ export class DmaBridge extends Resource {
       cmDevice: (ctx, name) => {
         let device = this.#cmDevices.get(ctx);
         if (!device || device.closed) {
-          device = new RdmaDevice(this.kernel, ctx, name, this.kernel.ibvQueryDevice(ctx), this);
+          device = new RdmaDevice(this.kernel, ctx, name, this.kernel.ibvQueryDevice(ctx), this, false);
           this.#cmDevices.set(ctx, device);
         }
         return device;

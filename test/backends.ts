@@ -55,6 +55,8 @@ export const DEVICE = {
   /** vgem is a module: loaded where this exists (/dev/dri alone may be a real GPU). */
   vgem: '/sys/module/vgem',
   rdma: '/sys/class/infiniband/rxe0',
+  /** rxe on a NIC, which rdma_cm needs (test:kernel's guest has it on 10.99.0.1). */
+  rdmaNic: '/sys/class/infiniband/rxe1',
 } as const;
 
 /**

@@ -56,8 +56,16 @@ export class CmChannel {
   }
 
   remove(id: number): void {
-    if (!this.#queues.has(id)) return;
+    const queued = this.#queues.get(id);
+    if (!queued) return;
     this.#queues.delete(id);
+    // Requests nobody took from a listener that is going: refused, not left half-open.
+    for (const e of queued) {
+      if (e.listenId !== id) continue;
+      this.kernel.rdmaReject(e.id, new Uint8Array(0));
+      this.kernel.rdmaDestroyId(e.id);
+      this.remove(e.id);
+    }
     this.#subscribers.delete(id);
     const reason = systemError('ECANCELED', 'rdma_get_cm_event', 'the connection was closed while waiting for its event');
     for (const w of this.#waiters.get(id) ?? []) w.reject(reason);

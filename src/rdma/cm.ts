@@ -71,9 +71,13 @@ export async function resolveRoute(host: CmHost, to: RdmaAddress, options: Resol
   return new RdmaRoute(host, channel, id, to);
 }
 
-/** A CM id of a listener, route or request, destroyed with it unless handed to a connection. */
+/**
+ * A CM id of a listener, route or request, destroyed with it unless a
+ * connect or accept took it: from then on that call owns the id, so closing
+ * this object (or leaving a `using` block) mid-call does not pull it away.
+ */
 abstract class CmIdOwner extends Resource {
-  #handedOver = false;
+  #taken = false;
 
   protected constructor(protected readonly host: CmHost, protected readonly channel: CmChannel, protected readonly id: number) {
     super(host.owner);
@@ -81,15 +85,28 @@ abstract class CmIdOwner extends Resource {
     this.guard(() => destroyId(kernel, channel, id));
   }
 
-  /** Gives the id to `conn` and closes this object without destroying it. */
-  protected handOver<T>(conn: T): T {
-    this.#handedOver = true;
-    this.close();
-    return conn;
+  /** Runs `make` (connect or accept) as the id's owner: its connection keeps the id; a failure destroys it. */
+  protected async takeId(make: () => Promise<RdmaConnection>): Promise<RdmaConnection> {
+    this.assertOpen();
+    if (this.#taken) throw new TypeError(`this ${this.constructor.name} was connected or accepted already`);
+    this.#taken = true;
+    try {
+      return await make();
+    } catch (e) {
+      destroyId(this.host.kernel, this.channel, this.id);
+      throw e;
+    } finally {
+      this.close();
+    }
+  }
+
+  /** Whether a connect or accept took the id. */
+  protected get taken(): boolean {
+    return this.#taken;
   }
 
   protected release(): void {
-    if (!this.#handedOver) destroyId(this.host.kernel, this.channel, this.id);
+    if (!this.#taken) destroyId(this.host.kernel, this.channel, this.id);
   }
 }
 
@@ -100,7 +117,6 @@ abstract class CmIdOwner extends Resource {
 export class RdmaRoute extends CmIdOwner {
   readonly device: RdmaDevice;
   readonly local: RdmaAddress;
-  #connecting = false;
 
   /** @internal */
   constructor(host: CmHost, channel: CmChannel, id: number, readonly remote: RdmaAddress) {
@@ -111,20 +127,19 @@ export class RdmaRoute extends CmIdOwner {
   }
 
   /** Connects (rdma_connect) and resolves once the connection is established. */
-  async connect(options: ConnectionOptions = {}): Promise<RdmaConnection> {
-    this.assertOpen();
-    if (this.#connecting) throw new TypeError('a route connects once: resolve another for a second connection');
-    this.#connecting = true;
-    const parts = makeQp(this.host, this.device, this.id, options);
-    let e: RdmaCmEvent;
-    try {
-      this.host.kernel.rdmaConnect(this.id, connParam(this.device, options, 'connect'));
-      e = await expectEvent(this.channel, this.id, 'established', 'rdma_connect', this.remote, options);
-    } catch (err) {
-      parts.close();
-      throw err;
-    }
-    return this.handOver(new RdmaConnection(this.host, this.channel, this.id, parts, e.privateData, this.local, this.remote));
+  connect(options: ConnectionOptions = {}): Promise<RdmaConnection> {
+    return this.takeId(async () => {
+      const parts = makeQp(this.host, this.device, this.id, options);
+      let e: RdmaCmEvent;
+      try {
+        this.host.kernel.rdmaConnect(this.id, connParam(this.device, options, 'connect'));
+        e = await expectEvent(this.channel, this.id, 'established', 'rdma_connect', this.remote, options);
+      } catch (err) {
+        parts.close();
+        throw err;
+      }
+      return new RdmaConnection(this.host, this.channel, this.id, parts, e.privateData, this.local, this.remote);
+    });
   }
 }
 
@@ -179,7 +194,7 @@ export class ConnectionRequest extends CmIdOwner {
   readonly privateData: Uint8Array;
   readonly local: RdmaAddress;
   readonly remote: RdmaAddress;
-  #answered = false;
+  #rejected = false;
 
   /** @internal */
   constructor(host: CmHost, channel: CmChannel, private readonly request: RdmaCmEvent) {
@@ -192,39 +207,34 @@ export class ConnectionRequest extends CmIdOwner {
   }
 
   /** Accepts (rdma_accept) and resolves once the connection is established. */
-  async accept(options: ConnectionOptions = {}): Promise<RdmaConnection> {
-    this.#answer();
-    const parts = makeQp(this.host, this.device, this.id, options);
-    try {
-      this.host.kernel.rdmaAccept(this.id, connParam(this.device, options, 'accept', this.request));
-      await expectEvent(this.channel, this.id, 'established', 'rdma_accept', this.remote, options);
-    } catch (err) {
-      parts.close();
-      throw err;
-    }
-    return this.handOver(new RdmaConnection(this.host, this.channel, this.id, parts, this.privateData, this.local, this.remote));
+  accept(options: ConnectionOptions = {}): Promise<RdmaConnection> {
+    return this.takeId(async () => {
+      const parts = makeQp(this.host, this.device, this.id, options);
+      try {
+        this.host.kernel.rdmaAccept(this.id, connParam(this.device, options, 'accept', this.request));
+        await expectEvent(this.channel, this.id, 'established', 'rdma_accept', this.remote, options);
+      } catch (err) {
+        parts.close();
+        throw err;
+      }
+      return new RdmaConnection(this.host, this.channel, this.id, parts, this.privateData, this.local, this.remote);
+    });
   }
 
   /** Refuses the connection: the peer's connect fails with ECONNREFUSED and sees `privateData` (at most 148 bytes). */
   reject(privateData: Uint8Array = new Uint8Array(0)): void {
+    this.assertOpen();
+    if (this.taken) throw new TypeError('this connection request is being accepted: it can no longer be rejected');
     checkPrivateData(privateData, 'reject');
-    this.#answer();
     this.host.kernel.rdmaReject(this.id, privateData);
+    this.#rejected = true;
     this.close();
   }
 
-  #answer(): void {
-    this.assertOpen();
-    if (this.#answered) throw new TypeError('this connection request was answered already');
-    this.#answered = true;
-  }
-
   protected override release(): void {
-    try {
-      if (!this.#answered) this.host.kernel.rdmaReject(this.id, new Uint8Array(0));
-    } finally {
-      super.release();
-    }
+    // A request closed unanswered is refused, as the listener's close refuses those nobody took.
+    if (!this.#rejected && !this.taken) this.host.kernel.rdmaReject(this.id, new Uint8Array(0));
+    super.release();
   }
 }
 

@@ -34,10 +34,17 @@ export class RdmaDevice extends Resource {
   #watch: Watch | undefined;
   #dmaBufSupport: boolean | undefined;
 
-  /** @internal the caller opened `ctx` and queried `attr` */
-  constructor(readonly kernel: Backend, readonly ctx: number, readonly name: string, readonly attr: IbvDeviceAttr, parent: Resource) {
+  /**
+   * @internal the caller opened `ctx` and queried `attr`. A context the
+   * connection manager lent (`owned` false) is shared by the whole process
+   * and stays open: closing this object closes what was made through it.
+   */
+  constructor(
+    readonly kernel: Backend, readonly ctx: number, readonly name: string, readonly attr: IbvDeviceAttr, parent: Resource,
+    private readonly owned = true,
+  ) {
     super(parent);
-    this.guard(() => kernel.ibvCloseDevice(ctx));
+    if (owned) this.guard(() => kernel.ibvCloseDevice(ctx));
   }
 
   port(port = 1): PortInfo {
@@ -125,7 +132,7 @@ export class RdmaDevice extends Resource {
 
   protected release(): void {
     this.#stopWatch();
-    this.kernel.ibvCloseDevice(this.ctx);
+    if (this.owned) this.kernel.ibvCloseDevice(this.ctx);
   }
 }
 
