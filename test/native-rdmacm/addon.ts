@@ -1,19 +1,17 @@
-// The built addon, loaded directly (the rdma_cm calls are not yet wired into
-// src/native.ts), and the address an rdma_cm test can connect to itself on.
+// The native backend, the built addon's path (for child processes and
+// workers), and the address an rdma_cm test can connect to itself on.
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import type { RdmaCmCalls } from '../../src/backend-rdmacm';
-import type { VerbsCalls } from '../../src/backend-verbs';
+import type { Backend } from '../../src/backend';
+import { loadNative } from '../../src/native';
 
-export type CmAddon = RdmaCmCalls & VerbsCalls;
 
 export const addonPath = process.env.DMABRIDGE_NATIVE_PATH ?? join(__dirname, '../../build/Release/dmabridge.node');
 
-export function loadAddon(): { addon: CmAddon | null; reason: string } {
-  if (!existsSync(addonPath)) return { addon: null, reason: `${addonPath} is not built (npx node-gyp build)` };
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return { addon: require(addonPath) as CmAddon, reason: '' };
+export function loadAddon(): { addon: Backend | null; reason: string } {
+  const { backend, error } = loadNative();
+  return backend ? { addon: backend, reason: '' } : { addon: null, reason: error ?? 'the native backend did not load' };
 }
 
 export const librdmacm = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib']

@@ -8,10 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Backend } from '../../src/backend';
 import type { RdmaCmEvent, RdmaConnParam } from '../../src/backend-rdmacm';
 import { IB_CM_REJ_CONSUMER_DEFINED, IB_CM_REJ_INVALID_SERVICE_ID, RDMA_CM_EVENT, RDMA_PS_TCP } from '../../src/rdma/cm-uapi';
 import { expectSystemError, inKernelVm } from '../backends';
-import { addonPath, hasDefaultRoute, librdmacm, loadAddon, openFds, selfAddress, type CmAddon } from './addon';
+import { addonPath, hasDefaultRoute, librdmacm, loadAddon, openFds, selfAddress } from './addon';
 
 const { addon, reason } = loadAddon();
 const address = selfAddress();
@@ -42,7 +43,7 @@ const connParam = (privateData: number[]): RdmaConnParam => ({
 
 const suite = addon ? describe : inKernelVm ? describe : describe.skip;
 suite(`native rdma_cm${addon ? '' : ` (skipped: ${reason})`}`, () => {
-  const a = addon as CmAddon;
+  const a = addon as Backend;
   if (!addon) {
     it('loads the native addon', () => { throw new Error(`in the kernel VM: ${reason}`); });
     return;
