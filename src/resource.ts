@@ -14,26 +14,40 @@ import { systemError } from './system-error';
 // an MR its mapping) holds it strongly, so nothing in use is collected.
 
 // Most resources (an MR, a mapping) never get children or users, so those
-// maps are made on first use: registering and closing one allocates little.
+// sets are made on first use, and a record names the sets it is in rather
+// than keeping closures that remove it: registering and closing one
+// allocates little.
 interface Held {
   /** Release steps from guard(); emptied once they ran or close() released. */
   releases: Array<() => void>;
-  children?: Map<WeakRef<Resource>, Held>;
+  /** The resource, for a parent or a user that must close it first. */
+  ref?: WeakRef<Resource>;
+  children?: Set<Held>;
   /** Resources made elsewhere that use this one and must go before it. */
-  dependents?: Map<WeakRef<Resource>, Held>;
-  /** Removes this record from its parent's and its users' maps. */
-  unlink: Array<() => void>;
+  dependents?: Set<Held>;
+  /** The parent's children, which hold this record. */
+  siblings?: Set<Held>;
+  /** The dependents of each resource this one uses, which hold this record. */
+  uses?: Array<Set<Held>>;
 }
 
 /** What must close before `held`'s own release: its users, then its children, newest first. */
-function before(held: Held): Array<[WeakRef<Resource>, Held]> {
+function before(held: Held): Held[] {
   const users = held.dependents ? [...held.dependents] : [];
   return held.children ? [...users, ...[...held.children].reverse()] : users;
 }
 
+/** Removes `held` from its parent's and its users' sets. */
+function unlink(held: Held): void {
+  held.siblings?.delete(held);
+  held.siblings = undefined;
+  if (held.uses) for (const set of held.uses) set.delete(held);
+  held.uses = undefined;
+}
+
 /** Releases a collected resource: its users and children first, then itself. */
 function drain(held: Held): void {
-  for (const [, child] of before(held)) drain(child);
+  for (const child of before(held)) drain(child);
   const steps = held.releases.splice(0);
   for (const step of steps) {
     try {
@@ -42,25 +56,25 @@ function drain(held: Held): void {
       // A safety net must never throw into the GC.
     }
   }
-  for (const unlink of held.unlink.splice(0)) unlink();
+  unlink(held);
 }
 
 const finalizer = new FinalizationRegistry<Held>(drain);
 
 export abstract class Resource implements Disposable {
   #closed = false;
-  readonly #held: Held = { releases: [], unlink: [] };
-  readonly #cancels = new Set<(reason: Error) => void>();
+  readonly #held: Held = { releases: [] };
+  #cancels: Set<(reason: Error) => void> | undefined;
   #parent: Resource | undefined;
 
   protected constructor(parent?: Resource) {
     if (parent) {
       parent.assertOpen();
       this.#parent = parent;
-      const ref = new WeakRef<Resource>(this);
-      const siblings = (parent.#held.children ??= new Map());
-      siblings.set(ref, this.#held);
-      this.#held.unlink.push(() => siblings.delete(ref));
+      const held = this.#held;
+      held.ref = new WeakRef<Resource>(this);
+      held.siblings = parent.#held.children ??= new Set();
+      held.siblings.add(held);
     }
     finalizer.register(this, this.#held, this);
   }
@@ -88,19 +102,21 @@ export abstract class Resource implements Disposable {
     // mapping that is closing it) returns at once.
     this.#closed = true;
     const held = this.#held;
-    for (const [ref, h] of before(held)) {
-      const live = ref.deref();
-      if (live) live.close();
-      else drain(h);
+    if (held.children?.size || held.dependents?.size) {
+      for (const h of before(held)) {
+        const live = h.ref?.deref();
+        if (live) live.close();
+        else drain(h);
+      }
     }
-    if (this.#cancels.size > 0) {
+    if (this.#cancels?.size) {
       // Made only when needed: an Error captures a stack, which costs more than the rest of close().
       const cancelled = systemError('ECANCELED', 'close', `${this.constructor.name} was closed while a wait was pending`);
       for (const cancel of [...this.#cancels]) cancel(cancelled);
     }
     finalizer.unregister(this);
     held.releases.length = 0;
-    for (const unlink of held.unlink.splice(0)) unlink();
+    unlink(held);
     this.release();
   }
 
@@ -124,15 +140,17 @@ export abstract class Resource implements Disposable {
    */
   closeWith(dependent: Resource): void {
     this.assertOpen();
-    const ref = new WeakRef(dependent);
-    const users = (this.#held.dependents ??= new Map());
-    users.set(ref, dependent.#held);
-    dependent.#held.unlink.push(() => users.delete(ref));
+    const held = dependent.#held;
+    held.ref ??= new WeakRef<Resource>(dependent);
+    const users = (this.#held.dependents ??= new Set());
+    users.add(held);
+    (held.uses ??= []).push(users);
   }
 
   /** Lets close() cancel a pending operation; returns the unregistration. */
   protected onClose(cancel: (reason: Error) => void): () => void {
-    this.#cancels.add(cancel);
-    return () => this.#cancels.delete(cancel);
+    const cancels = (this.#cancels ??= new Set());
+    cancels.add(cancel);
+    return () => cancels.delete(cancel);
   }
 }
