@@ -101,6 +101,9 @@ export class ProtectionDomain extends Resource {
 }
 
 function bytesOf(memory: ArrayBuffer | ArrayBufferView | Mapping): Uint8Array {
+  // A Uint8Array (a Buffer too) is passed as it is; an empty one, which may be
+  // detached, goes the general way, whose constructor refuses a detached buffer.
+  if (memory instanceof Uint8Array && memory.byteLength > 0) return memory;
   if (memory instanceof Mapping) return memory.view;
   if (memory instanceof ArrayBuffer) return new Uint8Array(memory);
   if (ArrayBuffer.isView(memory)) return new Uint8Array(memory.buffer, memory.byteOffset, memory.byteLength);
