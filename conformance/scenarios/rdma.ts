@@ -196,6 +196,25 @@ add('posting on a QP in RESET is EINVAL at request 0', needs, (t) => {
   post(t, 'post send', q, [{ opcode: 'send', id: 1n, local: { mr: m, length: 64 } }]);
 });
 
+add('a write posted before RTS is refused but stays queued: it runs first after RTS, at the next post', needs, async (t) => {
+  const ctx = context(t);
+  const p = pd(t, ctx);
+  const c = cq(t, ctx);
+  const qa = t.own('qp', 'create qp a', (k) => k.ibvCreateQp(p, qpInitOn(c)), (q) => t.k.ibvDestroyQp(q.handle));
+  const qz = t.own('qp', 'create qp z', (k) => k.ibvCreateQp(p, qpInitOn(c)), (q) => t.k.ibvDestroyQp(q.handle));
+  const src = new Uint8Array(128).map((_, i) => (i * 5 + 1) & 0xff);
+  const dst = new Uint8Array(128);
+  const l = mr(t, p, src, LW, 'reg_mr source');
+  const d = mr(t, p, dst, LW | A['remote-write'], 'reg_mr target');
+  connect(t, ctx, qz.handle, 2, { qpNum: qa.qpNum, psn: 1 });
+  post(t, 'post write 1 while a is in RESET', qa.handle, [{ opcode: 'write', id: 1n, local: { mr: l, length: 64 }, remote: { addr: d.addr, rkey: d.rkey } }]);
+  connect(t, ctx, qa.handle, 1, { qpNum: qz.qpNum, psn: 2 });
+  await completions(t, 'completions before another post', c, 1, 300);
+  post(t, 'post write 2 in RTS', qa.handle, [{ opcode: 'write', id: 2n, local: { mr: l, offset: 64, length: 64 }, remote: { addr: d.addr + 64n, rkey: d.rkey } }]);
+  await completions(t, 'completions', c, 2);
+  t.note('target bytes', dst);
+});
+
 add('an RDMA write moves the bytes', needs, async (t) => {
   const r = rig(t);
   const src = new Uint8Array(PAGE).map((_, i) => (i * 7) & 0xff);

@@ -187,8 +187,6 @@ export class QueuePair {
   postSend(wrs: BigUint64Array, count: number, inlineSource: InlineSource): void {
     checkCount(wrs, count, SEND_WR_WORDS);
     if (count === 0) return;
-    // rxe's doorbell (rxe_post_send) refuses a QP not yet ready to send.
-    if (this.#state < S.rts) throw postError('ibv_post_send', 'EINVAL', 0, 'the QP is not in RTS');
     try {
       for (let i = 0; i < count; i++) {
         const wqe = this.#decodeSend(wrs, i, inlineSource);
@@ -196,8 +194,13 @@ export class QueuePair {
         this.sq.push(wqe);
       }
     } finally {
-      schedule(this);
+      if (this.#state >= S.rts) schedule(this);
     }
+    // rxe's provider writes the requests into the send queue it shares with
+    // the kernel, then rings the doorbell, which a QP not yet in RTS refuses:
+    // the requests stay queued, and run first once the QP is in RTS and a
+    // later post rings again (seen on 6.12.107).
+    if (this.#state < S.rts) throw postError('ibv_post_send', 'EINVAL', 0, 'the QP is not in RTS');
   }
 
   postRecv(wrs: BigUint64Array, count: number): void {
