@@ -59,6 +59,8 @@ class VerbsState {
 
   // MRs over CPU memory by lkey, to check that inline sends read from one.
   std::unordered_multimap<uint32_t, const ibv::mr*> mrs_by_lkey;
+  // Builds what ibvRegMr and ibvRegDmabufMr return (mr.cc), made on first use.
+  Napi::FunctionReference make_mr;
 
   // Reused by the post and poll paths, so that they allocate only to grow.
   std::vector<ibv::send_wr> send_wrs;
