@@ -7,7 +7,7 @@ import { systemError } from './system-error';
 //
 // Parents hold their children weakly, so a forgotten child can be collected
 // while its parent lives. What releasing a resource takes is kept in a Held
-// record that does not reference the resource itself: a parent that closes,
+// record that reaches the resource only through a WeakRef: a parent that closes,
 // or is collected, after a child was collected but before the child's
 // finalizer ran still releases the child first (the kernel would refuse a
 // PD whose MRs are registered). A resource that uses another (a QP its CQ,
