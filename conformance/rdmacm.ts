@@ -124,6 +124,15 @@ export class Cm {
     return { id, port: this.t.k.rdmaQueryId(id).local.port };
   }
 
+  /** An id 'first' bound to host:0 and a fresh id 'second' on its channel: the port first got, for second to try. */
+  portHeld(host: string): { port: number; second: number } {
+    const ch = this.channel();
+    const first = this.id(ch, 'first');
+    this.t.must(`bind first to ${host}:0`, (k) => k.rdmaBindAddr(first, { host, port: 0 }));
+    const port = this.t.k.rdmaQueryId(first).local.port;
+    return { port, second: this.id(ch, 'second') };
+  }
+
   /** An active id with its address and route resolved to HERE:port. */
   async resolved(ch: Channel, port: number, role = 'client'): Promise<number> {
     const id = this.id(ch, role);
@@ -150,14 +159,26 @@ export class Cm {
     return { id, pd: p, cq: c, qp, buf, mr: m };
   }
 
-  /** Two channels, a listener, a client connected to it with `hello` and accepted with `welcome`, both ESTABLISHED. */
-  async connected(hello = new Uint8Array(0), welcome = new Uint8Array(0)): Promise<{ cch: Channel; sch: Channel; client: Side; server: Side }> {
+  /** Two channels, a listener on the server's, and an equipped client resolved to it: all set to connect. */
+  async readyToConnect(): Promise<{ cch: Channel; sch: Channel; listener: { id: number; port: number }; client: Side }> {
     const cch = this.channel('create the client channel');
     const sch = this.channel('create the server channel');
-    const { port } = this.listener(sch);
-    const client = this.equip(await this.resolved(cch, port), 'client');
-    this.t.must('connect', (k) => k.rdmaConnect(client.id, param(hello)));
+    const listener = this.listener(sch);
+    const client = this.equip(await this.resolved(cch, listener.port), 'client');
+    return { cch, sch, listener, client };
+  }
+
+  /** As readyToConnect, then the client connects with `conn` and the server takes the CONNECT_REQUEST (its new id named 'server'). */
+  async requested(conn = param()): Promise<{ cch: Channel; sch: Channel; client: Side; request: RdmaCmEvent }> {
+    const { cch, sch, client } = await this.readyToConnect();
+    this.t.must('connect', (k) => k.rdmaConnect(client.id, conn));
     const request = await this.expect('server: connect request', sch, 'connect-request', 'server');
+    return { cch, sch, client, request };
+  }
+
+  /** A client connected with `hello` and accepted with `welcome` by an equipped server, both ESTABLISHED. */
+  async connected(hello = new Uint8Array(0), welcome = new Uint8Array(0)): Promise<{ cch: Channel; sch: Channel; client: Side; server: Side }> {
+    const { cch, sch, client, request } = await this.requested(param(hello));
     const server = this.equip(request.id, 'server');
     this.t.must('accept', (k) => k.rdmaAccept(server.id, param(welcome)));
     await this.expect('client: established', cch, 'established');

@@ -108,42 +108,22 @@ add('bind to an address no interface has is EADDRNOTAVAIL', needs, (t) => {
 });
 
 add('bind the address and port another id holds is EADDRINUSE', needs, (t) => {
-  const cm = new Cm(t);
-  const ch = cm.channel();
-  const first = cm.id(ch, 'first');
-  t.must('bind first to 10.99.0.1:0', (k) => k.rdmaBindAddr(first, { host: HERE, port: 0 }));
-  const port = t.k.rdmaQueryId(first).local.port;
-  const second = cm.id(ch, 'second');
+  const { port, second } = new Cm(t).portHeld(HERE);
   t.step("bind second to first's address and port", (k) => k.rdmaBindAddr(second, { host: HERE, port }));
 });
 
 add('bind the wildcard to a port the NIC address holds is EADDRNOTAVAIL', needs, (t) => {
-  const cm = new Cm(t);
-  const ch = cm.channel();
-  const first = cm.id(ch, 'first');
-  t.must('bind first to 10.99.0.1:0', (k) => k.rdmaBindAddr(first, { host: HERE, port: 0 }));
-  const port = t.k.rdmaQueryId(first).local.port;
-  const second = cm.id(ch, 'second');
+  const { port, second } = new Cm(t).portHeld(HERE);
   t.step("bind second to 0.0.0.0 on first's port", (k) => k.rdmaBindAddr(second, { host: '0.0.0.0', port }));
 });
 
 add('bind the NIC address to a port the wildcard holds is EADDRNOTAVAIL', needs, (t) => {
-  const cm = new Cm(t);
-  const ch = cm.channel();
-  const first = cm.id(ch, 'first');
-  t.must('bind first to 0.0.0.0:0', (k) => k.rdmaBindAddr(first, { host: '0.0.0.0', port: 0 }));
-  const port = t.k.rdmaQueryId(first).local.port;
-  const second = cm.id(ch, 'second');
+  const { port, second } = new Cm(t).portHeld('0.0.0.0');
   t.step("bind second to 10.99.0.1 on first's port", (k) => k.rdmaBindAddr(second, { host: HERE, port }));
 });
 
 add('bind 127.0.0.1 twice on one port is EADDRNOTAVAIL: loopback counts as a wildcard', needs, (t) => {
-  const cm = new Cm(t);
-  const ch = cm.channel();
-  const first = cm.id(ch, 'first');
-  t.must('bind first to 127.0.0.1:0', (k) => k.rdmaBindAddr(first, { host: '127.0.0.1', port: 0 }));
-  const port = t.k.rdmaQueryId(first).local.port;
-  const second = cm.id(ch, 'second');
+  const { port, second } = new Cm(t).portHeld('127.0.0.1');
   t.step("bind second to 127.0.0.1 on first's port", (k) => k.rdmaBindAddr(second, { host: '127.0.0.1', port }));
 });
 
@@ -162,12 +142,7 @@ add('bind an id that is bound already is EINVAL', needs, (t) => {
 });
 
 add('after a bind failed with EADDRINUSE, binding the id to an address its netdev lacks is ENODEV', needs, (t) => {
-  const cm = new Cm(t);
-  const ch = cm.channel();
-  const first = cm.id(ch, 'first');
-  t.must('bind first to 10.99.0.1:0', (k) => k.rdmaBindAddr(first, { host: HERE, port: 0 }));
-  const port = t.k.rdmaQueryId(first).local.port;
-  const second = cm.id(ch, 'second');
+  const { port, second } = new Cm(t).portHeld(HERE);
   t.step("bind second to first's address and port", (k) => k.rdmaBindAddr(second, { host: HERE, port }));
   t.step(`bind second to ${NO_ROUTE}:0`, (k) => k.rdmaBindAddr(second, { host: NO_ROUTE, port: 0 }));
   t.step('bind second to 10.99.0.1:0', (k) => k.rdmaBindAddr(second, { host: HERE, port: 0 }));
@@ -251,10 +226,7 @@ add('resolve 127.0.0.1: ADDR_RESOLVED on rxe0, then resolve_route is ENODEV', ne
 
 add("CONNECT_REQUEST: 56 bytes of private data, the requester's parameters as the CM delivers them, its QP number", needs, async (t) => {
   const cm = new Cm(t);
-  const cch = cm.channel('create the client channel');
-  const sch = cm.channel('create the server channel');
-  const listener = cm.listener(sch);
-  const client = cm.equip(await cm.resolved(cch, listener.port), 'client');
+  const { sch, listener, client } = await cm.readyToConnect();
   t.step('connect with 10 bytes, responder resources 2, initiator depth 3, retries 5 and 6', (k) =>
     k.rdmaConnect(client.id, param(bytes(10), { responderResources: 2, initiatorDepth: 3, retryCount: 5, rnrRetryCount: 6 })));
   const request = await cm.event('server: event', sch, 'server');
@@ -272,12 +244,7 @@ add("CONNECT_REQUEST: 56 bytes of private data, the requester's parameters as th
 
 add("the active side's ESTABLISHED: the REP's 196 bytes and parameters, the passive QP's number", needs, async (t) => {
   const cm = new Cm(t);
-  const cch = cm.channel('create the client channel');
-  const sch = cm.channel('create the server channel');
-  const listener = cm.listener(sch);
-  const client = cm.equip(await cm.resolved(cch, listener.port), 'client');
-  t.must('connect', (k) => k.rdmaConnect(client.id, param(bytes(4), { responderResources: 3, initiatorDepth: 2 })));
-  const request = await cm.expect('server: connect request', sch, 'connect-request', 'server');
+  const { cch, request } = await cm.requested(param(bytes(4), { responderResources: 3, initiatorDepth: 2 }));
   const server = cm.equip(request.id, 'server');
   t.step('accept with 3 bytes, responder resources 1, initiator depth 2, rnr retries 4', (k) =>
     k.rdmaAccept(server.id, param(bytes(3, 9), { responderResources: 1, initiatorDepth: 2, rnrRetryCount: 4 })));
@@ -286,12 +253,7 @@ add("the active side's ESTABLISHED: the REP's 196 bytes and parameters, the pass
 
 add("the passive side's ESTABLISHED carries no private data and all-zero parameters", needs, async (t) => {
   const cm = new Cm(t);
-  const cch = cm.channel('create the client channel');
-  const sch = cm.channel('create the server channel');
-  const listener = cm.listener(sch);
-  const client = cm.equip(await cm.resolved(cch, listener.port), 'client');
-  t.must('connect', (k) => k.rdmaConnect(client.id, param(bytes(4))));
-  const request = await cm.expect('server: connect request', sch, 'connect-request', 'server');
+  const { cch, sch, request } = await cm.requested(param(bytes(4)));
   const server = cm.equip(request.id, 'server');
   t.must('accept with 8 bytes', (k) => k.rdmaAccept(server.id, param(bytes(8))));
   await cm.expect('client: established', cch, 'established');
@@ -312,10 +274,7 @@ add('the CONNECT_REQUEST of an id connecting without a QP carries QP number 0', 
 
 add('retry counts above 7 are taken, and reach the peer as 7', needs, async (t) => {
   const cm = new Cm(t);
-  const cch = cm.channel('create the client channel');
-  const sch = cm.channel('create the server channel');
-  const listener = cm.listener(sch);
-  const client = cm.equip(await cm.resolved(cch, listener.port), 'client');
+  const { sch, client } = await cm.readyToConnect();
   t.step('connect with retries 200 and rnr retries 255', (k) => k.rdmaConnect(client.id, param(undefined, { retryCount: 200, rnrRetryCount: 255 })));
   await cm.event('server: event', sch, 'server');
 });
@@ -330,10 +289,7 @@ add("connect asking more responder resources than rxe's 128 is EINVAL", needs, a
 
 add('connect with 57 bytes of private data is EINVAL; 56 are sent', needs, async (t) => {
   const cm = new Cm(t);
-  const cch = cm.channel('create the client channel');
-  const sch = cm.channel('create the server channel');
-  const listener = cm.listener(sch);
-  const client = cm.equip(await cm.resolved(cch, listener.port), 'client');
+  const { sch, client } = await cm.readyToConnect();
   t.step('connect with 57 bytes', (k) => k.rdmaConnect(client.id, param(bytes(57))));
   t.step('connect with 56 bytes', (k) => k.rdmaConnect(client.id, param(bytes(56))));
   await cm.event('server: event', sch, 'server');
@@ -341,12 +297,7 @@ add('connect with 57 bytes of private data is EINVAL; 56 are sent', needs, async
 
 add('accept with 197 bytes is EINVAL and rejects the request: REJECTED 28 with 148 zero bytes', needs, async (t) => {
   const cm = new Cm(t);
-  const cch = cm.channel('create the client channel');
-  const sch = cm.channel('create the server channel');
-  const listener = cm.listener(sch);
-  const client = cm.equip(await cm.resolved(cch, listener.port), 'client');
-  t.must('connect', (k) => k.rdmaConnect(client.id, param()));
-  const request = await cm.expect('server: connect request', sch, 'connect-request', 'server');
+  const { cch, request } = await cm.requested();
   const server = cm.equip(request.id, 'server');
   t.step('accept with 197 bytes', (k) => k.rdmaAccept(server.id, param(bytes(197))));
   await cm.event('client: event', cch);
@@ -356,12 +307,7 @@ add('accept with 197 bytes is EINVAL and rejects the request: REJECTED 28 with 1
 
 add('accept with 196 bytes delivers them all', needs, async (t) => {
   const cm = new Cm(t);
-  const cch = cm.channel('create the client channel');
-  const sch = cm.channel('create the server channel');
-  const listener = cm.listener(sch);
-  const client = cm.equip(await cm.resolved(cch, listener.port), 'client');
-  t.must('connect', (k) => k.rdmaConnect(client.id, param()));
-  const request = await cm.expect('server: connect request', sch, 'connect-request', 'server');
+  const { cch, request } = await cm.requested();
   const server = cm.equip(request.id, 'server');
   t.step('accept with 196 bytes', (k) => k.rdmaAccept(server.id, param(bytes(196))));
   const e = await cm.event('client: event', cch);
@@ -377,12 +323,7 @@ add('a send posted on the active QP before it connects is EINVAL: rdma_create_qp
 
 add('the passive QP takes a send once accept returns; it lands once the active side is established', needs, async (t) => {
   const cm = new Cm(t);
-  const cch = cm.channel('create the client channel');
-  const sch = cm.channel('create the server channel');
-  const listener = cm.listener(sch);
-  const client = cm.equip(await cm.resolved(cch, listener.port), 'client');
-  t.must('connect', (k) => k.rdmaConnect(client.id, param()));
-  const request = await cm.expect('server: connect request', sch, 'connect-request', 'server');
+  const { cch, client, request } = await cm.requested();
   const server = cm.equip(request.id, 'server');
   t.must('accept', (k) => k.rdmaAccept(server.id, param()));
   postOn(t, 'server: post send after accept', server, 'send', 16, 3n);
@@ -396,12 +337,7 @@ add('the passive QP takes a send once accept returns; it lands once the active s
 
 add('reject: REJECTED status 28 with the reject data, padded to 148 bytes', needs, async (t) => {
   const cm = new Cm(t);
-  const cch = cm.channel('create the client channel');
-  const sch = cm.channel('create the server channel');
-  const listener = cm.listener(sch);
-  const client = cm.equip(await cm.resolved(cch, listener.port), 'client');
-  t.must('connect', (k) => k.rdmaConnect(client.id, param()));
-  const request = await cm.expect('server: connect request', sch, 'connect-request', 'server');
+  const { cch, request } = await cm.requested();
   t.step('reject with 5 bytes', (k) => k.rdmaReject(request.id, bytes(5)));
   const e = await cm.event('client: event', cch);
   if (e) t.note('the bytes sent, then zeros', e.privateData.every((b, i) => b === (i < 5 ? bytes(5)[i] : 0)));
@@ -410,12 +346,7 @@ add('reject: REJECTED status 28 with the reject data, padded to 148 bytes', need
 
 add('reject with 149 bytes is EINVAL; 148 are delivered', needs, async (t) => {
   const cm = new Cm(t);
-  const cch = cm.channel('create the client channel');
-  const sch = cm.channel('create the server channel');
-  const listener = cm.listener(sch);
-  const client = cm.equip(await cm.resolved(cch, listener.port), 'client');
-  t.must('connect', (k) => k.rdmaConnect(client.id, param()));
-  const request = await cm.expect('server: connect request', sch, 'connect-request', 'server');
+  const { cch, request } = await cm.requested();
   t.step('reject with 149 bytes', (k) => k.rdmaReject(request.id, bytes(149)));
   t.step('reject with 148 bytes', (k) => k.rdmaReject(request.id, bytes(148)));
   await cm.event('client: event', cch);
@@ -441,12 +372,7 @@ add('after REJECTED the QP is in ERR: a send posted then flushes (5)', needs, as
 
 add('on an id waiting for its reply (with a QP), accept and a second connect are EINVAL', needs, async (t) => {
   const cm = new Cm(t);
-  const cch = cm.channel('create the client channel');
-  const sch = cm.channel('create the server channel');
-  const listener = cm.listener(sch);
-  const client = cm.equip(await cm.resolved(cch, listener.port), 'client');
-  t.must('connect', (k) => k.rdmaConnect(client.id, param()));
-  await cm.expect('server: connect request', sch, 'connect-request', 'server');
+  const { client } = await cm.requested();
   t.step('accept on the client', (k) => k.rdmaAccept(client.id, param()));
   t.step('connect again', (k) => k.rdmaConnect(client.id, param()));
 });
