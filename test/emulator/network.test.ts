@@ -3,12 +3,13 @@
 // them, rule by rule.
 import { describe, expect, it } from 'vitest';
 import { controls, createEmulator, createNetwork } from '../../emulator';
+import type { Backend } from '../../src/backend';
 import { RDMA_PS_TCP } from '../../src/rdma/cm-uapi';
 import { POLLIN } from '../../src/uapi';
 import { expectSystemError } from '../backends';
 import {
-  completions, connect, equip, expectEvent, fill, listen, newChannel, newFds, NIC_CONTEXT_FDS, param, post, postRecv,
-  resolved, settle, teardown,
+  type Channel, completions, connect, dial, equip, expectEvent, fill, listen, newChannel, newFds, NIC_CONTEXT_FDS, param,
+  post, postRecv, resolved, settle, teardown,
 } from './rdma-cm-harness';
 
 const A = '10.99.0.1';
@@ -19,6 +20,28 @@ function twoHosts(manualClock = false) {
   const a = createEmulator({ network, host: { name: 'a', address: A } });
   const b = createEmulator({ network, host: { name: 'b', address: B } });
   return { network, a, b };
+}
+
+/** Two hosts with a channel each, and b listening on host (its NIC address unless said): where most tests start. */
+function bListening({ manualClock = false, host = B } = {}) {
+  const { network, a, b } = twoHosts(manualClock);
+  const ach = newChannel(a);
+  const bch = newChannel(b);
+  return { network, a, b, ach, bch, port: listen(b, bch, host).port };
+}
+
+/** How long the CM waits for an answer before it sends again: 2 × 256 + 4096 ms (packet life time 16, CM response timeout 20). */
+const CM_TRY_MS = 4608;
+
+/**
+ * Lets 15 of the CM's 16 sends of a message the peer never answers (a REQ, REP or DREQ) go, and sees that m's
+ * channel has no event yet: CM_TRY_MS more, and the last try is over.
+ */
+async function allButTheLastTry(m: Backend, ch: Channel): Promise<void> {
+  await settle();
+  for (let i = 0; i < 15; i++) controls(m).clock.advance(CM_TRY_MS);
+  await settle();
+  expect(m.poll(ch.fd, POLLIN)).toBe(0);
 }
 
 const gid = (ip: string) => Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...ip.split('.').map(Number)]);
@@ -50,10 +73,7 @@ describe('two emulated machines on one network', () => {
   });
 
   it("the subnet routes to the NIC's rxe1, and a listener bound to 127.0.0.1 hears it: rdma_cm counts loopback addresses as wildcards", async () => {
-    const { a, b } = twoHosts();
-    const ach = newChannel(a);
-    const bch = newChannel(b);
-    const { port } = listen(b, bch, '127.0.0.1');
+    const { a, b, ach, bch, port } = bListening({ host: '127.0.0.1' });
     expect(b.rdmaQueryId(b.rdmaCreateId(bch.handle, RDMA_PS_TCP)).context).toBe(0);
     const id = await resolved(a, ach, B, port);
     expect(a.rdmaQueryId(id)).toMatchObject({ deviceName: 'rxe1', local: { host: A }, remote: { host: B, port } });
@@ -67,14 +87,10 @@ describe('two emulated machines on one network', () => {
   });
 
   it('a listener bound to an address of one device hears only requests to that address', async () => {
-    const { a, b } = twoHosts();
-    const ach = newChannel(a);
-    const bch = newChannel(b);
     // mlx5_0's address on b: b listens there, not on its NIC.
-    const { port } = listen(b, bch, '192.168.100.1');
-    const id = await resolved(a, ach, B, port);
-    const side = equip(a, ach, id);
-    a.rdmaConnect(id, param());
+    const { a, ach, port } = bListening({ host: '192.168.100.1' });
+    const side = await dial(a, ach, B, port);
+    a.rdmaConnect(side.id, param());
     await expectEvent(a, ach, 'rejected', 8);
     teardown(side);
   });
@@ -100,20 +116,16 @@ describe('two emulated machines on one network', () => {
   it('a machine that exists with nobody listening on the port: REJECTED with status 8', async () => {
     const { a } = twoHosts();
     const ch = newChannel(a);
-    const id = await resolved(a, ch, B, 4791);
-    const side = equip(a, ch, id);
-    a.rdmaConnect(id, param());
+    const side = await dial(a, ch, B, 4791);
+    a.rdmaConnect(side.id, param());
     expect((await expectEvent(a, ch, 'rejected', 8)).privateData).toEqual(new Uint8Array(148));
     teardown(side);
   });
 
   it('moves real bytes between the machines through connected QPs: SEND, RDMA WRITE and RDMA READ', async () => {
-    const { a, b } = twoHosts();
-    const ach = newChannel(a);
-    const bch = newChannel(b);
-    const { port } = listen(b, bch, '0.0.0.0');
+    const { a, b, ach, bch, port } = bListening({ host: '0.0.0.0' });
     const hello = new TextEncoder().encode('hello from a');
-    const { client, server, request } = await connect(a, ach, b, bch, B, port, hello);
+    const { client, server, request } = await connect(a, ach, b, bch, B, port, param(hello));
     expect(request.privateData.subarray(0, hello.length)).toEqual(hello);
     expect(b.rdmaQueryId(request.id)).toMatchObject({ deviceName: 'rxe1', local: { host: B, port }, remote: a.rdmaQueryId(client.id).local });
     fill(client.buf, 5);
@@ -155,18 +167,8 @@ describe('two emulated machines on one network', () => {
   });
 
   it('a machine unplugged mid-transfer: requests complete with retry-exceeded (12) after the retry count, and its NIC reports the port down', async () => {
-    const { network, a, b } = twoHosts(true);
-    const ach = newChannel(a);
-    const bch = newChannel(b);
-    const { port } = listen(b, bch, B);
-    const id = await resolved(a, ach, B, port);
-    const client = equip(a, ach, id);
-    a.rdmaConnect(id, param(undefined, { retryCount: 2 }));
-    const request = await expectEvent(b, bch, 'connect-request');
-    const server = equip(b, bch, request.id);
-    b.rdmaAccept(request.id, param());
-    await expectEvent(a, ach, 'established');
-    await expectEvent(b, bch, 'established');
+    const { network, a, b, ach, bch, port } = bListening({ manualClock: true });
+    const { client, server } = await connect(a, ach, b, bch, B, port, param(undefined, { retryCount: 2 }));
     post(client, 'write', 64, { addr: server.mr.addr, rkey: server.mr.rkey }, 1n);
     await completions(client, 1);
     controls(a).network.unplug('b');
@@ -187,30 +189,19 @@ describe('two emulated machines on one network', () => {
   });
 
   it('connect to a machine that was unplugged after the route was resolved: UNREACHABLE -ETIMEDOUT once the REQ was sent 16 times', async () => {
-    const { network, a, b } = twoHosts(true);
-    const ach = newChannel(a);
-    const bch = newChannel(b);
-    const { port } = listen(b, bch, B);
-    const id = await resolved(a, ach, B, port);
-    const side = equip(a, ach, id);
+    const { network, a, b, ach, bch, port } = bListening({ manualClock: true });
+    const side = await dial(a, ach, B, port);
     network.unplug('b');
-    a.rdmaConnect(id, param());
-    await settle();
-    // Each try waits 2 × 256 + 4096 ms (packet life time 16, CM response timeout 20), 15 retries.
-    for (let i = 0; i < 15; i++) controls(a).clock.advance(4608);
-    await settle();
-    expect(a.poll(ach.fd, POLLIN)).toBe(0);
+    a.rdmaConnect(side.id, param());
+    await allButTheLastTry(a, ach);
     expect(b.poll(bch.fd, POLLIN)).toBe(0);
-    controls(a).clock.advance(4608);
+    controls(a).clock.advance(CM_TRY_MS);
     expect((await expectEvent(a, ach, 'unreachable', -110)).privateData.length).toBe(0);
     teardown(side);
   });
 
   it('a request the program never answers: the listener asked for time (an MRA), and the requester gives up after it: UNREACHABLE -ETIMEDOUT after 65536 + 512 ms', async () => {
-    const { a, b } = twoHosts(true);
-    const ach = newChannel(a);
-    const bch = newChannel(b);
-    const { port } = listen(b, bch, B);
+    const { a, b, ach, bch, port } = bListening({ manualClock: true });
     const id = await resolved(a, ach, B, port);
     a.rdmaConnect(id, param());
     await expectEvent(b, bch, 'connect-request');
@@ -224,54 +215,33 @@ describe('two emulated machines on one network', () => {
   });
 
   it('an accepted request whose requester is cut off: the REP goes 16 times, then the listener side gets UNREACHABLE -ETIMEDOUT', async () => {
-    const { network, a, b } = twoHosts(true);
-    const ach = newChannel(a);
-    const bch = newChannel(b);
-    const { port } = listen(b, bch, B);
-    const id = await resolved(a, ach, B, port);
-    equip(a, ach, id);
+    const { network, a, b, ach, bch, port } = bListening({ manualClock: true });
+    const { id } = await dial(a, ach, B, port);
     a.rdmaConnect(id, param());
     const request = await expectEvent(b, bch, 'connect-request');
     equip(b, bch, request.id);
     network.unplug('a');
     b.rdmaAccept(request.id, param());
-    await settle();
-    for (let i = 0; i < 15; i++) controls(b).clock.advance(4608);
-    await settle();
-    expect(b.poll(bch.fd, POLLIN)).toBe(0);
-    controls(b).clock.advance(4608);
+    await allButTheLastTry(b, bch);
+    controls(b).clock.advance(CM_TRY_MS);
     expect((await expectEvent(b, bch, 'unreachable', -110)).id).toBe(request.id);
     expectSystemError(() => b.rdmaAccept(request.id, param()), 'EINVAL', 22, 'rdma_accept');
   });
 
   it('a REQ lost while the cable was out gets through when it is back, before the retries run out', async () => {
-    const { network, a, b } = twoHosts(true);
-    const ach = newChannel(a);
-    const bch = newChannel(b);
-    const { port } = listen(b, bch, B);
-    const id = await resolved(a, ach, B, port);
-    equip(a, ach, id);
+    const { network, a, b, ach, bch, port } = bListening({ manualClock: true });
+    const { id } = await dial(a, ach, B, port);
     network.unplug('a');
     a.rdmaConnect(id, param());
     await settle();
     network.plug('a');
-    controls(b).clock.advance(4608);
+    controls(b).clock.advance(CM_TRY_MS);
     await expectEvent(b, bch, 'connect-request');
   });
 
   it('a peer machine whose program goes away (all its fds closed): its ids and QPs are gone, the other side gets DISCONNECTED, and its writes retry in vain', async () => {
-    const { a, b } = twoHosts(true);
-    const ach = newChannel(a);
-    const bch = newChannel(b);
-    const { port } = listen(b, bch, B);
-    const id = await resolved(a, ach, B, port);
-    const client = equip(a, ach, id);
-    a.rdmaConnect(id, param(undefined, { retryCount: 1 }));
-    const request = await expectEvent(b, bch, 'connect-request');
-    const server = equip(b, bch, request.id);
-    b.rdmaAccept(request.id, param());
-    await expectEvent(a, ach, 'established');
-    await expectEvent(b, bch, 'established');
+    const { a, b, ach, bch, port } = bListening({ manualClock: true });
+    const { client, server } = await connect(a, ach, b, bch, B, port, param(undefined, { retryCount: 1 }));
     for (const fd of b.openFds()) b.close(fd);
     expect((await expectEvent(a, ach, 'disconnected')).id).toBe(client.id);
     expectSystemError(() => b.rdmaQueryId(server.id), 'EBADF', 9, 'rdma_get_local_addr');
@@ -286,18 +256,12 @@ describe('two emulated machines on one network', () => {
   });
 
   it('a disconnect the unplugged peer never answers: DISCONNECTED -ETIMEDOUT once the DREQ was sent 16 times', async () => {
-    const { network, a, b } = twoHosts(true);
-    const ach = newChannel(a);
-    const bch = newChannel(b);
-    const { port } = listen(b, bch, B);
+    const { network, a, b, ach, bch, port } = bListening({ manualClock: true });
     const { client } = await connect(a, ach, b, bch, B, port);
     network.unplug('b');
     a.rdmaDisconnect(client.id);
-    await settle();
-    for (let i = 0; i < 15; i++) controls(a).clock.advance(4608);
-    await settle();
-    expect(a.poll(ach.fd, POLLIN)).toBe(0);
-    controls(a).clock.advance(4608);
+    await allButTheLastTry(a, ach);
+    controls(a).clock.advance(CM_TRY_MS);
     await expectEvent(a, ach, 'disconnected', -110);
   });
 });

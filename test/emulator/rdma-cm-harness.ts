@@ -108,6 +108,11 @@ export async function resolved(b: Backend, channel: Channel, host: string, port:
   return id;
 }
 
+/** An active id resolved to host:port and equipped: ready to connect. */
+export async function dial(b: Backend, channel: Channel, host: string, port: number): Promise<Side> {
+  return equip(b, channel, await resolved(b, channel, host, port));
+}
+
 export interface Connection {
   client: Side;
   server: Side;
@@ -117,17 +122,16 @@ export interface Connection {
   serverEstablished: RdmaCmEvent;
 }
 
-/** The whole exchange: resolve, connect with `hello`, accept with `welcome`, ESTABLISHED on both sides. */
+/** The whole exchange: resolve, connect with `connectWith`, accept with `acceptWith`, ESTABLISHED on both sides. */
 export async function connect(
   client: Backend, clientChannel: Channel, server: Backend, serverChannel: Channel, host: string, port: number,
-  hello = new Uint8Array(0), welcome = new Uint8Array(0),
+  connectWith = param(), acceptWith = param(),
 ): Promise<Connection> {
-  const id = await resolved(client, clientChannel, host, port);
-  const c = equip(client, clientChannel, id);
-  client.rdmaConnect(id, param(hello));
+  const c = await dial(client, clientChannel, host, port);
+  client.rdmaConnect(c.id, connectWith);
   const request = await expectEvent(server, serverChannel, 'connect-request');
   const s = equip(server, serverChannel, request.id);
-  server.rdmaAccept(request.id, param(welcome));
+  server.rdmaAccept(request.id, acceptWith);
   const clientEstablished = await expectEvent(client, clientChannel, 'established');
   const serverEstablished = await expectEvent(server, serverChannel, 'established');
   return { client: c, server: s, request, clientEstablished, serverEstablished };

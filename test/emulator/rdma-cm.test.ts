@@ -9,12 +9,20 @@ import { RDMA_CM_EVENT as E, RDMA_PS_TCP } from '../../src/rdma/cm-uapi';
 import { POLLIN } from '../../src/uapi';
 import { expectSystemError } from '../backends';
 import {
-  completions, connect, equip, expectEvent, fill, listen, newChannel, newFds, nextEvent, NIC_CONTEXT_FDS, param, post,
-  postRecv, resolved, settle, teardown,
+  completions, connect, dial, equip, expectEvent, fill, listen, newChannel, newFds, nextEvent, NIC_CONTEXT_FDS, param,
+  post, postRecv, resolved, settle, teardown,
 } from './rdma-cm-harness';
 
 const HERE = '10.99.0.1';
 const machine = (manualClock = false) => createEmulator({ network: createNetwork({ manualClock }), host: { name: 'a', address: HERE } });
+
+/** A machine with a channel and a listener on host (its NIC address unless said): where most connection tests start. */
+function listening({ manualClock = false, host = HERE } = {}) {
+  const b = machine(manualClock);
+  const ch = newChannel(b);
+  return { b, ch, port: listen(b, ch, host).port };
+}
+
 const bytes = (n: number, seed = 1) => Uint8Array.from({ length: n }, (_, i) => (i + seed) & 0xff);
 
 describe('rdma_cm on one emulated machine', () => {
@@ -127,9 +135,8 @@ describe('rdma_cm on one emulated machine', () => {
   it('connect to a port nobody listens on: REJECTED with status 8 and the 148 bytes a REJ carries; the QP goes to ERR', async () => {
     const b = machine();
     const ch = newChannel(b);
-    const id = await resolved(b, ch, HERE, 9);
-    const side = equip(b, ch, id);
-    b.rdmaConnect(id, param(bytes(8)));
+    const side = await dial(b, ch, HERE, 9);
+    b.rdmaConnect(side.id, param(bytes(8)));
     const e = await expectEvent(b, ch, 'rejected', 8);
     expect(e.privateData).toEqual(new Uint8Array(148));
     // librdmacm moved the QP to ERR as it returned the event: a send posted now completes flushed.
@@ -139,11 +146,9 @@ describe('rdma_cm on one emulated machine', () => {
   });
 
   it('connect and accept carry private data padded to what REQ (56) and REP (196) deliver, and the peer parameters as seen from each side', async () => {
-    const b = machine();
-    const ch = newChannel(b);
-    const { port } = listen(b, ch, '0.0.0.0');
-    const id = await resolved(b, ch, HERE, port);
-    const client = equip(b, ch, id);
+    const { b, ch, port } = listening({ host: '0.0.0.0' });
+    const client = await dial(b, ch, HERE, port);
+    const { id } = client;
     b.rdmaConnect(id, param(bytes(56), { responderResources: 2, initiatorDepth: 3, retryCount: 5, rnrRetryCount: 6 }));
     const request = await expectEvent(b, ch, 'connect-request');
     expect(request.listenId).not.toBe(0);
@@ -167,11 +172,8 @@ describe('rdma_cm on one emulated machine', () => {
   });
 
   it('private data beyond the transport limit is EINVAL: 57 bytes on connect, 149 on reject, and 197 on accept, which rejects the request', async () => {
-    const b = machine();
-    const ch = newChannel(b);
-    const { port } = listen(b, ch, HERE);
-    const id = await resolved(b, ch, HERE, port);
-    equip(b, ch, id);
+    const { b, ch, port } = listening();
+    const { id } = await dial(b, ch, HERE, port);
     expectSystemError(() => b.rdmaConnect(id, param(new Uint8Array(57))), 'EINVAL', 22, 'rdma_connect');
     b.rdmaConnect(id, param(new Uint8Array(56)));
     const request = await expectEvent(b, ch, 'connect-request');
@@ -186,12 +188,9 @@ describe('rdma_cm on one emulated machine', () => {
   });
 
   it('reject: the requester gets REJECTED with status 28 and the private data, padded to 148 bytes', async () => {
-    const b = machine();
-    const ch = newChannel(b);
-    const { port } = listen(b, ch, HERE);
-    const id = await resolved(b, ch, HERE, port);
-    const client = equip(b, ch, id);
-    b.rdmaConnect(id, param());
+    const { b, ch, port } = listening();
+    const client = await dial(b, ch, HERE, port);
+    b.rdmaConnect(client.id, param());
     const request = await expectEvent(b, ch, 'connect-request');
     b.rdmaReject(request.id, bytes(5));
     const e = await expectEvent(b, ch, 'rejected', 28);
@@ -203,9 +202,7 @@ describe('rdma_cm on one emulated machine', () => {
   });
 
   it('an active id waiting for its reply: rdma_reject withdraws the request, and so does a failed rdma_accept without a QP; neither side hears of it (seen on 6.12)', async () => {
-    const b = machine();
-    const ch = newChannel(b);
-    const { port } = listen(b, ch, HERE);
+    const { b, ch, port } = listening();
     for (const withQp of [true, false]) {
       const id = await resolved(b, ch, HERE, port);
       if (withQp) equip(b, ch, id);
@@ -221,14 +218,11 @@ describe('rdma_cm on one emulated machine', () => {
   });
 
   it('the CM moves the QPs: INIT after rdma_create_qp, the passive side RTS after rdma_accept, the active side after the reply is taken', async () => {
-    const b = machine(true);
-    const ch = newChannel(b);
-    const { port } = listen(b, ch, HERE);
-    const id = await resolved(b, ch, HERE, port);
-    const client = equip(b, ch, id);
+    const { b, ch, port } = listening({ manualClock: true });
+    const client = await dial(b, ch, HERE, port);
     // rxe refuses to post sends on a QP not in RTS (the request stays queued, though: see below).
     expectSystemError(() => post(client, 'send', 1), 'EINVAL', 22, 'ibv_post_send');
-    b.rdmaConnect(id, param());
+    b.rdmaConnect(client.id, param());
     const request = await expectEvent(b, ch, 'connect-request');
     const server = equip(b, ch, request.id);
     expectSystemError(() => post(server, 'send', 1), 'EINVAL', 22, 'ibv_post_send');
@@ -250,9 +244,7 @@ describe('rdma_cm on one emulated machine', () => {
   });
 
   it('moves real bytes through the connected QPs on loopback: SEND, RDMA WRITE and RDMA READ', async () => {
-    const b = machine();
-    const ch = newChannel(b);
-    const { port } = listen(b, ch, HERE);
+    const { b, ch, port } = listening();
     const { client, server } = await connect(b, ch, b, ch, HERE, port);
     fill(client.buf, 3);
     postRecv(server, 1024);
@@ -270,25 +262,17 @@ describe('rdma_cm on one emulated machine', () => {
   });
 
   it('RDMA READ needs responder resources: a side that accepted with 0 gives its QP no remote reads', async () => {
-    const b = machine();
-    const ch = newChannel(b);
-    const { port } = listen(b, ch, HERE);
-    const id = await resolved(b, ch, HERE, port);
-    const client = equip(b, ch, id);
-    b.rdmaConnect(id, param(undefined, { initiatorDepth: 0 }));
-    const request = await expectEvent(b, ch, 'connect-request');
-    const server = equip(b, ch, request.id);
-    b.rdmaAccept(request.id, param(undefined, { responderResources: 0 }));
-    await expectEvent(b, ch, 'established');
+    const { b, ch, port } = listening();
+    const { client, server } = await connect(
+      b, ch, b, ch, HERE, port, param(undefined, { initiatorDepth: 0 }), param(undefined, { responderResources: 0 }),
+    );
     post(client, 'read', 64, { addr: server.mr.addr, rkey: server.mr.rkey });
     // The responder's QP lacks REMOTE_READ: an invalid request (class C).
     expect((await completions(client, 1))[0].status).toBe(9);
   });
 
   it('disconnect: the QP goes to ERR and its receives flush; the peer gets DISCONNECTED, and the initiator once the peer answers', async () => {
-    const b = machine();
-    const ch = newChannel(b);
-    const { port } = listen(b, ch, HERE);
+    const { b, ch, port } = listening();
     const { client, server } = await connect(b, ch, b, ch, HERE, port);
     postRecv(client, 64, 41n);
     postRecv(client, 64, 42n);
@@ -310,8 +294,8 @@ describe('rdma_cm on one emulated machine', () => {
   it('destroy: EBUSY while the id has a QP, which ibvDestroyQp clears; a destroyed id is EBADF, and handles are never reused', async () => {
     const b = machine();
     const ch = newChannel(b);
-    const id = await resolved(b, ch, HERE, 1);
-    const side = equip(b, ch, id);
+    const side = await dial(b, ch, HERE, 1);
+    const { id } = side;
     expectSystemError(() => b.rdmaCreateQp(id, side.pd, { sendCq: side.cq, recvCq: side.cq, qpType: 2, sqSigAll: false, cap: { maxSendWr: 1, maxRecvWr: 1, maxSendSge: 1, maxRecvSge: 1, maxInlineData: 0 } }), 'EINVAL', 22, 'rdma_create_qp');
     expectSystemError(() => b.rdmaDestroyId(id), 'EBUSY', 16, 'rdma_destroy_id');
     b.ibvDestroyQp(side.qp.handle);
