@@ -17,11 +17,10 @@
 //   node dist/examples/rping.js -c -a 10.99.0.1 -C 10 -v -V
 //
 // (In a project of your own, import from 'dmabridge'.)
-import { decodeRemoteBuffer, encodeRemoteBuffer, open } from '../src';
+import { decodeRemoteBuffer, encodeRemoteBuffer, open, REMOTE_BUFFER_BYTES } from '../src';
 import type { DmaBridge, DmaBuf, DmaBufMapping, MemoryRegion, ProtectionDomain, RdmaConnection } from '../src';
 
 const RECV = 1n, SEND = 2n, RDMA = 3n;
-const INFO_BYTES = 16;
 
 interface Options {
   server: boolean;
@@ -88,7 +87,7 @@ interface RdmaBuffer {
 
 /** The 16-byte message slots of one side, registered. */
 function messages(pd: ProtectionDomain) {
-  const recv = new Uint8Array(INFO_BYTES), send = new Uint8Array(INFO_BYTES);
+  const recv = new Uint8Array(REMOTE_BUFFER_BYTES), send = new Uint8Array(REMOTE_BUFFER_BYTES);
   return { recv, send, recvMr: pd.register(recv, { access: ['local-write'] }), sendMr: pd.register(send) };
 }
 

@@ -407,7 +407,7 @@ async function expectEvent(
 }
 
 /** The error a failed step of connecting means, with what to do about it. */
-export function eventError(e: RdmaCmEvent, phase: Phase, peer: RdmaAddress): SystemError & { rejectReason?: number; privateData?: Uint8Array } {
+function eventError(e: RdmaCmEvent, phase: Phase, peer: RdmaAddress): SystemError & { rejectReason?: number; privateData?: Uint8Array } {
   const at = `${peer.host}:${peer.port}`;
   const name = RDMA_CM_EVENTS[e.event] ?? `event-${e.event}`;
   if (e.event === RDMA_CM_EVENT.rejected) {
