@@ -52,7 +52,7 @@ initrd=$("$HERE/build-initramfs.sh")
 
 run="$CACHE/run/$id"
 mkdir -p "$run"
-rm -f "$run"/{exit-code,output.log,console.log,kernel}
+rm -f "$run"/console-panic-*.log
 printf '%s\n' "$script" > "$run/cmd"
 {
   for v in PATH HOME TERM LANG LC_ALL TZ CI NODE_OPTIONS FORCE_COLOR NO_COLOR; do
@@ -103,21 +103,38 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo "dmabridge-vm: $id: interrupted" >&2; exit 130' INT TERM HUP
 
-start=$(date +%s.%N)
-# --pdeathsig: qemu dies with this script even if it is SIGKILLed.
-if [ "$mode" = shell ]; then
-  setpriv --pdeathsig KILL -- "${qemu[@]}" <&0 &
-else
-  setpriv --pdeathsig KILL -- "${qemu[@]}" </dev/null &
-fi
-qpid=$!
-setpriv --pdeathsig KILL -- sleep "$limit" & spid=$!
-timed_out=0 qrc=
-wait -n "$qpid" "$spid" || true
-if kill -0 "$qpid" 2>/dev/null; then timed_out=1; else wait "$qpid" && qrc=0 || qrc=$?; fi
-end=$(date +%s.%N)
-cleanup; qpid='' spid=''
-
+# A guest may panic while it boots: under multi-threaded TCG, a vCPU can still
+# run an int3 that the kernel's text patching (static keys) has already
+# removed from memory, and the kernel oopses on it. Nothing ran yet then, so
+# boot again; a panic after the command started is a failure.
+boot_once() {
+  rm -f "$run"/{exit-code,output.log,console.log,kernel}
+  start=$(date +%s.%N)
+  # --pdeathsig: qemu dies with this script even if it is SIGKILLed.
+  if [ "$mode" = shell ]; then
+    setpriv --pdeathsig KILL -- "${qemu[@]}" <&0 &
+  else
+    setpriv --pdeathsig KILL -- "${qemu[@]}" </dev/null &
+  fi
+  qpid=$!
+  setpriv --pdeathsig KILL -- sleep "$limit" & spid=$!
+  timed_out=0 qrc=
+  wait -n "$qpid" "$spid" || true
+  if kill -0 "$qpid" 2>/dev/null; then timed_out=1; else wait "$qpid" && qrc=0 || qrc=$?; fi
+  end=$(date +%s.%N)
+  cleanup; qpid='' spid=''
+}
+boots=3
+for attempt in $(seq "$boots"); do
+  boot_once
+  [ "$timed_out" = 0 ] && [ ! -e "$run/kernel" ] && grep -q 'Kernel panic' "$run/console.log" 2>/dev/null \
+    && [ "$attempt" -lt "$boots" ] || break
+  [ -z "$(tail -c1 "$run/console.log")" ] || echo
+  mv "$run/console.log" "$run/console-panic-$attempt.log"
+  echo "dmabridge-vm: $id: the guest kernel panicked while booting, before the command started:" >&2
+  grep -m1 -B1 'Oops\|Kernel panic' "$run/console-panic-$attempt.log" | tr -d '\r' >&2
+  echo "dmabridge-vm: $id: booting again (attempt $((attempt + 1)) of $boots); that console is in $run/console-panic-$attempt.log" >&2
+done
 elapsed=$(awk "BEGIN { print $end - $start }")
 kver=$(cat "$run/kernel" 2>/dev/null || echo '?')
 ready=
