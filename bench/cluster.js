@@ -7,8 +7,9 @@
 const { execFileSync, spawnSync } = require('node:child_process');
 const { writeFileSync } = require('node:fs');
 const { open, encodeRemoteBuffer, decodeRemoteBuffer } = require('../dist/src');
-const { summarize } = require('./stats');
-const { writeLoop, checkWrites, DEPTH, BATCH } = require('./writes');
+const { summarize } = require('../dist/src/bench/stats');
+const { writeLoop, writeBatch, checkWrites, DEPTH } = require('../dist/src/bench/writes');
+const { resultRow } = require('../dist/src/bench/peers');
 
 const role = process.env.DMABRIDGE_CLUSTER_ROLE;
 const self = process.env.DMABRIDGE_CLUSTER_SELF;
@@ -32,8 +33,7 @@ function perftestArgs(i) {
 async function perftestClient(i) {
   for (let tries = 0; ; tries++) {
     const r = spawnSync('ib_write_bw', [...perftestArgs(i), peer], { encoding: 'utf8' });
-    const row = r.status === 0 && r.stdout.split('\n').map((l) => l.trim().split(/\s+/).map(Number)).find((c) => c.length === 5 && c[0] === SIZE);
-    if (row) return row[3];
+    if (r.status === 0) return resultRow(r.stdout, SIZE).mibps;
     if (tries >= 60) throw new Error(`ib_write_bw -R client failed: ${r.stderr || r.stdout}`);
     await sleep(1000);
   }
@@ -73,8 +73,7 @@ async function dmabridgeClient(dmb) {
     const conn = await connect(dmb, { maxSendWr: DEPTH, signalAll: false, cqSize: 256 });
     const mr = conn.pd.registerDmaBuf(src, { fallback: 'memfd-pages' });
     const remote = decodeRemoteBuffer(conn.privateData);
-    const batch = Array.from({ length: BATCH }, (_, k) => ({ opcode: 'write', local: { mr }, remote, signaled: k === BATCH - 1 }));
-    const pair = { a: conn.qp, cq: conn.cq, batch };
+    const pair = { qp: conn.qp, cq: conn.cq, batch: writeBatch({ opcode: 'write', local: { mr }, remote }) };
     const secs = writeLoop(pair, COUNT);
     checkWrites(pair);
     if (i >= WARMUP) mibps.push((SIZE * COUNT) / secs / MiB);

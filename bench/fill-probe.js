@@ -1,11 +1,11 @@
 'use strict';
 // Fill of a mapped 256 MiB system-heap dma-buf three ways in one process,
 // interleaved: the view's fill, Buffer.fill over the same memory, and (after)
-// the C peer's memset. Run in the VM after `npm run bench` built the peer:
+// the C peer's memset. Run in the VM:
 //   scripts/vm/run.sh -- node bench/fill-probe.js
 // Prints MiB/s per repetition (the first, a warm-up, left out).
-const { execFileSync } = require('node:child_process');
 const { open } = require('../dist/src');
+const { cPeer } = require('../dist/src/bench/peers');
 const size = 256 << 20;
 const dmb = open({ backend: 'native' });
 const buf = dmb.allocHeap(size);
@@ -20,7 +20,8 @@ for (let i = 0; i < 8; i++) {
   res.typedNoSync.push(time(() => view.fill(0x11)));
 }
 buf.close();
-const c = JSON.parse(execFileSync(require('node:path').join(__dirname, '../.cache/bench/fill'), [String(size), '1', '7'], { encoding: 'utf8' }));
+const c = cPeer('fill', [size, 1, 7]);
+if ('absent' in c) throw new Error(c.absent);
 const mibps = (ns) => (size / (ns / 1e9) / 2 ** 20).toFixed(0);
 for (const [k, v] of Object.entries(res)) console.log(k.padEnd(12), v.slice(1).map(mibps).join(' '));
-console.log('C memset    ', c.fill.map(mibps).join(' '));
+console.log('C memset    ', c.out.fill.map(mibps).join(' '));

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { bench, BENCH_USAGE } from './bench';
 import { demo } from './demo';
 import { info } from './info';
 
@@ -7,6 +8,8 @@ const USAGE = `usage: dmabridge <command> [options]
 commands:
   demo              show the dma-buf layer at work (emulator unless the kernel has the devices)
   info [--json]     list backends, dma-buf sources, heaps and DRM nodes
+  bench [options]   measure dmabridge next to ib_write_bw, ibv_reg_mr and memset in one run
+                    (dmabridge bench --help for its options)
 
 Set DMABRIDGE_BACKEND=native|emulator to choose the backend.`;
 
@@ -17,6 +20,12 @@ async function main(argv: string[]): Promise<number> {
       return demo();
     case 'info':
       return info(rest.includes('--json'));
+    case 'bench':
+      if (rest.includes('--help') || rest.includes('-h')) {
+        console.log(BENCH_USAGE);
+        return 0;
+      }
+      return bench(rest);
     case undefined:
     case 'help':
     case '--help':

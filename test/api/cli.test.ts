@@ -1,16 +1,22 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { expect } from 'vitest';
 import { DEVICE, describeEachBackend, itWith } from '../backends';
 
 // The CLI as a user runs it (npm test builds dist/ first), on each backend:
 // natively that is the demo on rxe in the real-kernel VM.
+const peers = mkdtempSync(path.join(tmpdir(), 'dmabridge-bench-peers-'));
+
 describeEachBackend('the dmabridge command', (b) => {
   const it = itWith(b, DEVICE.rdma);
   const cli = (...args: string[]) =>
     spawnSync(process.execPath, ['dist/src/cli/main.js', ...args], {
       encoding: 'utf8',
-      env: { ...process.env, DMABRIDGE_BACKEND: b.name },
-      timeout: 120000,
+      // The C peers the bench compiles go to a directory of this run's own.
+      env: { ...process.env, DMABRIDGE_BACKEND: b.name, DMABRIDGE_BENCH_PEERS: peers },
+      timeout: 160_000,
     });
 
   it('demo runs the main job end to end and verifies the RDMA-written bytes', () => {
@@ -30,6 +36,41 @@ describeEachBackend('the dmabridge command', (b) => {
     expect(info).toMatchObject({ backend: b.name, heaps: ['system'], drm: expect.arrayContaining([expect.objectContaining({ driver: 'vgem' })]) });
     expect(info.rdma).toContainEqual(expect.objectContaining({ name: 'rxe0', dmaBufMr: false, port: expect.objectContaining({ state: 'active' }) }));
     expect(info.memlock).toMatch(/MiB|unlimited/);
+  });
+
+  it('bench --quick --json measures every row, next to its C peer where it has one', () => {
+    const r = cli('bench', '--quick', '--reps', '1', '--json');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(new RegExp(`bench \\(${b.name}\\): `));
+    const out = JSON.parse(r.stdout);
+    expect(out.machine).toMatchObject({ backend: b.name, kernel: expect.any(String) });
+    const names = out.rows.map((row: { name: string }) => row.name);
+    if (b.name === 'emulator') {
+      expect(names).toEqual(['emulator: 64 B writes posted+completed', 'emulator: 4 KiB MR reg+dereg']);
+      expect(out.emulator.wrPerSec.median).toBeGreaterThan(0);
+      expect(out.emulator.regPerSec.median).toBeGreaterThan(0);
+      return;
+    }
+    expect(out.native.device).toBe('rxe0');
+    expect(names).toEqual([
+      'RDMA WRITE 64 KiB bandwidth', 'RDMA WRITE 64 B message rate', '… vs ib_write_bw -l 32 (batched too)',
+      'ibv_reg_mr 4 KiB', 'ibv_dereg_mr 4 KiB', 'ibv_reg_mr 1 MiB', 'ibv_dereg_mr 1 MiB', 'ibv_reg_mr 4 MiB', 'ibv_dereg_mr 4 MiB',
+      'fill 16 MiB dma-buf (memset)', 'read 16 MiB dma-buf (memcpy)', '… read with Buffer.copy instead',
+      'seam: ibvPollCq, empty CQ', 'cq.pollCount(1), empty CQ', 'seam: getMemlockLimit (wrapped)',
+    ]);
+    // In the VM perftest and a C compiler are there: nothing is skipped, and every peer ran.
+    for (const row of out.rows) {
+      expect(row.note, row.name).toBeUndefined();
+      expect(row.dmabridge.median, row.name).toBeGreaterThan(0);
+      if (row.peer) expect(row.ratio, row.name).toBeGreaterThan(0);
+    }
+    expect(out.rows.filter((row: { peer?: unknown }) => row.peer)).toHaveLength(13);
+  }, 170_000);
+
+  it('bench rejects a bad option with exit 2 and its usage', () => {
+    const r = cli('bench', '--reps', '0');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--reps must be a positive integer, got '0'[\s\S]*usage: dmabridge bench/);
   });
 
   it('an unknown command exits 2 with the usage', () => {

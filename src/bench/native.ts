@@ -1,0 +1,259 @@
+// dmabridge on the real kernel next to its C peers on the same device and
+// memory: RDMA WRITE bandwidth and message rate (ib_write_bw), MR
+// registration (a C ibv_reg_mr loop), CPU fill and read of a mapped dma-buf
+// (memset/memcpy), and the cost of one call across the seam.
+import { WC_WORDS } from '../backend-verbs';
+import { rdmaDevicesOrWhyNot } from '../cli/rdma-probe';
+import type { RdmaDevice } from '../rdma/device';
+import type { ProtectionDomain } from '../rdma/pd';
+import type { DmaBridge } from '../system';
+import { isSystemError } from '../system-error';
+import { against, type Measured, type Step } from './measured';
+import { cPeer, ibWriteBw } from './peers';
+import { nowNs, repeat, summarize, type Summary } from './stats';
+import { BATCH, DEPTH, checkWrites, writeBatch, writeLoop, type WritePair } from './writes';
+
+export interface BenchOptions {
+  /** RDMA device; default: the first whose port 1 is active. */
+  device?: string;
+  /** Timed runs per measurement, after one warm-up. */
+  reps: number;
+  /** Smaller counts and sizes: checks that everything runs, figures not comparable. */
+  quick: boolean;
+  progress(what: string): void;
+}
+
+export interface Writes {
+  size: number;
+  count: number;
+  mibps: Measured;
+  mpps: Measured;
+  /** Small messages only: perftest posting BATCH per call too (-l). */
+  mppsBatched?: Measured;
+}
+
+export interface Registered {
+  size: number;
+  reg: Measured;
+  dereg: Measured;
+}
+
+/** One size's registration, or why it could not be made (the locked-memory limit, say). */
+export type Registration = Registered | { size: number; skipped: string };
+
+export interface Fill {
+  size: number;
+  fill: Measured;
+  read: Measured;
+  /** The same read through Buffer.copy (a C++ memmove), to tell V8's TypedArray copy apart from the mapping. */
+  copy: Measured;
+}
+
+export interface Seam {
+  pollRaw: Measured;
+  pollCount: Measured;
+  memlock: Measured;
+}
+
+export interface NativeResults {
+  kernel: string;
+  device?: string;
+  reps: number;
+  warmup: number;
+  quick: boolean;
+  seam: Step<Seam>;
+  bandwidth: Step<Writes>;
+  rate: Step<Writes>;
+  registration: Step<Registration[]>;
+  fill: Step<Fill>;
+}
+
+const WARMUP = 1;
+const MiB = 1 << 20;
+
+const FULL = { bandwidth: 2048, rate: 16384, reg4k: 200, reg1m: 50, regLargeMiB: 256, fillMiB: 256, seamCalls: 100_000 };
+// Within the default ulimit -l of 8 MiB.
+const QUICK = { bandwidth: 128, rate: 1024, reg4k: 20, reg1m: 10, regLargeMiB: 4, fillMiB: 16, seamCalls: 10_000 };
+
+export function benchNative(dmb: DmaBridge, kernel: string, o: BenchOptions): NativeResults {
+  const n = o.quick ? QUICK : FULL;
+  const timed = <T>(name: string, fn: () => T): T => {
+    const t0 = Date.now();
+    o.progress(`${name}…`);
+    const result = fn();
+    o.progress(`${name} done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    return result;
+  };
+  const base = { kernel, reps: o.reps, warmup: WARMUP, quick: o.quick };
+  const fill = () => timed('fill', () => benchFill(dmb, n.fillMiB * MiB, o));
+  const dev = openDevice(dmb, o.device);
+  if (typeof dev === 'string') {
+    const skipped = { skipped: dev };
+    return { ...base, seam: skipped, bandwidth: skipped, rate: skipped, registration: skipped, fill: fill() };
+  }
+  using device = dev;
+  using pd = device.allocPd();
+  const gid = ipv4MappedGid(device);
+  const noUdmabuf = udmabufAbsent(dmb);
+  return {
+    ...base,
+    device: device.name,
+    seam: timed('seam', () => benchSeam(dmb, device, n.seamCalls, o)),
+    bandwidth: timed('bandwidth', () => noUdmabuf ?? benchWrites(dmb, pd, gid, 65536, n.bandwidth, o)),
+    rate: timed('rate', () => noUdmabuf ?? benchWrites(dmb, pd, gid, 64, n.rate, o)),
+    registration: timed('registration', () => [
+      benchRegistration(pd, 4096, n.reg4k),
+      benchRegistration(pd, MiB, n.reg1m),
+      benchRegistration(pd, n.regLargeMiB * MiB, o.reps),
+    ]),
+    fill: fill(),
+  };
+}
+
+function openDevice(dmb: DmaBridge, name: string | undefined): RdmaDevice | string {
+  const found = rdmaDevicesOrWhyNot(dmb);
+  if (typeof found === 'string') return found;
+  if (name !== undefined) return dmb.openRdma(name);
+  for (const entry of found) {
+    const dev = dmb.openRdma(entry.name);
+    if (dev.port(1).state === 'active') return dev;
+    dev.close();
+  }
+  return `no RDMA device has port 1 active (${found.map((d) => d.name).join(', ')}); pick one with --device`;
+}
+
+/** The first IPv4-mapped GID, as dmabridge's QPs use by default; perftest must use the same. */
+function ipv4MappedGid(dev: RdmaDevice): number | undefined {
+  for (let i = 0; i < dev.port(1).gidTableLength; i++) {
+    try {
+      if (dev.gid(1, i).startsWith('0:0:0:0:0:ffff:')) return i;
+    } catch {
+      // An empty GID slot.
+    }
+  }
+  return undefined;
+}
+
+function udmabufAbsent(dmb: DmaBridge): { skipped: string } | undefined {
+  try {
+    dmb.createUdmabuf(4096).close();
+    return undefined;
+  } catch (e) {
+    return { skipped: `the writes go between udmabufs: ${(e as Error).message}` };
+  }
+}
+
+function loopbackPair(dmb: DmaBridge, pd: ProtectionDomain, size: number): WritePair {
+  const cq = pd.device.createCq(256);
+  const qp = pd.createQp(cq, cq, { signalAll: false, maxSendWr: DEPTH });
+  const sink = pd.createQp(pd.device.createCq(16));
+  qp.connect(sink.endpoint());
+  sink.connect(qp.endpoint());
+  const bytes = Math.max(size, 4096);
+  const srcMr = pd.registerDmaBuf(dmb.createUdmabuf(bytes), { fallback: 'memfd-pages' });
+  const dstMr = pd.registerDmaBuf(dmb.createUdmabuf(bytes), { fallback: 'memfd-pages', access: ['local-write', 'remote-write'] });
+  return { qp, cq, batch: writeBatch({ opcode: 'write', local: { mr: srcMr, length: size }, remote: dstMr.remote() }) };
+}
+
+function benchWrites(dmb: DmaBridge, pd: ProtectionDomain, gid: number | undefined, size: number, count: number, o: BenchOptions): Writes {
+  const pair = loopbackPair(dmb, pd, size);
+  const secs: number[] = [];
+  for (let i = -WARMUP; i < o.reps; i++) {
+    const s = writeLoop(pair, count);
+    if (i >= 0) secs.push(s);
+  }
+  checkWrites(pair);
+  const perftest = { device: pd.device.name, size, count, gid };
+  const unbatched = ibWriteBw(perftest, WARMUP + o.reps);
+  const mpps = summarize(secs.map((s) => count / s / 1e6));
+  const result: Writes = {
+    size, count,
+    mibps: against(summarize(secs.map((s) => (size * count) / s / MiB)), unbatched, (runs) => runs.map((r) => r.mibps)),
+    mpps: against(mpps, unbatched, (runs) => runs.map((r) => r.mpps)),
+  };
+  if (size <= 4096) {
+    const batched = ibWriteBw({ ...perftest, postList: BATCH }, WARMUP + o.reps);
+    result.mppsBatched = against(mpps, batched, (runs) => runs.map((r) => r.mpps));
+  }
+  return result;
+}
+
+function benchRegistration(pd: ProtectionDomain, size: number, reps: number): Registration {
+  const buf = new Uint8Array(size).fill(1);
+  try {
+    pd.register(buf).close();
+  } catch (e) {
+    if (!isSystemError(e) || (e.code !== 'ENOMEM' && e.code !== 'EPERM')) throw e;
+    return { size, skipped: e.message };
+  }
+  const reg: number[] = [], dereg: number[] = [];
+  for (let i = -2; i < reps; i++) {
+    const t0 = nowNs();
+    const mr = pd.register(buf);
+    const t1 = nowNs();
+    mr.close();
+    const t2 = nowNs();
+    if (i >= 0) { reg.push(t1 - t0); dereg.push(t2 - t1); }
+  }
+  const loop = cPeer('reg-loop', [pd.device.name, size, 2, reps]);
+  return { size, reg: against(summarize(reg), loop, (c) => c.reg!), dereg: against(summarize(dereg), loop, (c) => c.dereg!) };
+}
+
+function benchFill(dmb: DmaBridge, size: number, o: BenchOptions): Step<Fill> {
+  if (!dmb.heaps().includes('system')) return { skipped: 'no /dev/dma_heap/system (a kernel with CONFIG_DMABUF_HEAPS_SYSTEM)' };
+  const fill: number[] = [], read: number[] = [], copy: number[] = [];
+  {
+    using buf = dmb.allocHeap(size);
+    using map = buf.map('rw');
+    const dst = new Uint8Array(size);
+    const src = Buffer.from(map.view.buffer, map.view.byteOffset, map.view.length);
+    for (let i = -WARMUP; i < o.reps; i++) {
+      const value = 0xab ^ (i & 1);
+      const t0 = nowNs();
+      map.begin('write');
+      map.view.fill(value);
+      map.end();
+      const t1 = nowNs();
+      map.begin('read');
+      dst.set(map.view);
+      map.end();
+      const t2 = nowNs();
+      if (dst[size >> 1] !== value) throw new Error('read back the wrong byte');
+      dst[size >> 1] = 0;
+      map.begin('read');
+      src.copy(dst);
+      map.end();
+      const t3 = nowNs();
+      if (dst[size >> 1] !== value) throw new Error('Buffer.copy read back the wrong byte');
+      if (i >= 0) { fill.push(t1 - t0); read.push(t2 - t1); copy.push(t3 - t2); }
+    }
+  } // The C peer needs the memory.
+  const mibps = (ns: readonly number[]) => ns.map((t) => size / (t / 1e9) / MiB);
+  const c = cPeer('fill', [size, WARMUP, o.reps]);
+  return {
+    size,
+    fill: against(summarize(mibps(fill)), c, (out) => mibps(out.fill!)),
+    read: against(summarize(mibps(read)), c, (out) => mibps(out.read!)),
+    copy: against(summarize(mibps(copy)), c, (out) => mibps(out.read!)),
+  };
+}
+
+function perCallNs(o: BenchOptions, n: number, fn: () => unknown): Summary {
+  return repeat(WARMUP, o.reps, () => {
+    const t0 = nowNs();
+    for (let i = 0; i < n; i++) fn();
+    return (nowNs() - t0) / n;
+  });
+}
+
+function benchSeam(dmb: DmaBridge, dev: RdmaDevice, n: number, o: BenchOptions): Seam {
+  using cq = dev.createCq(256);
+  const { kernel } = dmb;
+  const out = new BigUint64Array(WC_WORDS);
+  const pollRaw = perCallNs(o, n, () => kernel.ibvPollCq(cq.handle, out));
+  return {
+    pollRaw: against(pollRaw, cPeer('poll-empty', [dev.name, n * 10, o.reps]), (c) => c.poll!),
+    pollCount: { dmabridge: perCallNs(o, n, () => cq.pollCount(1)) },
+    memlock: { dmabridge: perCallNs(o, n, () => kernel.getMemlockLimit()) },
+  };
+}

@@ -1,0 +1,43 @@
+// dmabridge's RDMA WRITE loop, shared by the one-host measurement and the
+// two-host one (bench/cluster.js).
+import type { CompletionQueue } from '../rdma/cq';
+import type { QueuePair, SendRequest } from '../rdma/qp';
+import { nowNs } from './stats';
+
+/** Outstanding writes, as perftest's default --tx-depth. */
+export const DEPTH = 128;
+/** Requests per postSend; the last of each batch is signalled. */
+export const BATCH = 32;
+
+export interface WritePair {
+  qp: QueuePair;
+  cq: CompletionQueue;
+  batch: SendRequest[];
+}
+
+/** BATCH copies of one write, only the last signalled. */
+export function writeBatch(request: Omit<SendRequest, 'signaled'>): SendRequest[] {
+  return Array.from({ length: BATCH }, (_, i) => ({ ...request, signaled: i === BATCH - 1 }));
+}
+
+/** Posts `count` writes keeping DEPTH outstanding; returns seconds from first post to last completion. */
+export function writeLoop({ qp, cq, batch }: WritePair, count: number): number {
+  let posted = 0, done = 0;
+  const t0 = nowNs();
+  while (done < count) {
+    while (posted < count && posted - done + BATCH <= DEPTH) {
+      qp.postSend(batch);
+      posted += BATCH;
+    }
+    done += cq.pollCount(16) * BATCH;
+  }
+  return (nowNs() - t0) / 1e9;
+}
+
+/** One signalled write whose completion is decoded: a failed run must not pass as a fast one. */
+export function checkWrites({ qp, cq, batch }: WritePair): void {
+  qp.postSend([{ ...batch[0]!, signaled: true }]);
+  let wc;
+  while (!(wc = cq.poll(1)[0]));
+  if (wc.status !== 'success') throw new Error(`RDMA write failed: ${wc.status}`);
+}

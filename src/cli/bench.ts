@@ -1,0 +1,84 @@
+import { execFileSync } from 'node:child_process';
+import { cpus, release } from 'node:os';
+import { parseArgs } from 'node:util';
+import { benchEmulator } from '../bench/emulator';
+import { benchNative } from '../bench/native';
+import { renderTable, rows, type BenchResults } from '../bench/report';
+import { open } from '../open';
+
+export const BENCH_USAGE = `usage: dmabridge bench [--backend native|emulator] [--device NAME] [--reps N] [--quick] [--json]
+
+Measures dmabridge on this machine next to its C peers, in one run:
+RDMA WRITE bandwidth and 64 B message rate against ib_write_bw (perftest) on
+the same device over loopback, MR registration against a C ibv_reg_mr loop,
+CPU fill and read of a mapped dma-heap buffer against memset/memcpy, and the
+cost of one call across the seam. The C loops (bench/peers/) are compiled on
+first use into $DMABRIDGE_BENCH_PEERS or ~/.cache/dmabridge/bench-peers.
+On the emulator backend: its work requests and registrations per second.
+
+  --backend   as open() chooses (DMABRIDGE_BACKEND, else native where the kernel has the devices)
+  --device    the RDMA device (default: the first with port 1 active)
+  --reps N    timed runs per measurement after one warm-up (default 5)
+  --quick     smaller counts and sizes: checks it all runs; the figures are not comparable
+  --json      the results as JSON on stdout instead of the table
+Progress goes to stderr.`;
+
+export async function bench(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        backend: { type: 'string' }, device: { type: 'string' }, reps: { type: 'string' },
+        quick: { type: 'boolean', default: false }, json: { type: 'boolean', default: false },
+      },
+    }));
+  } catch (e) {
+    console.error(`dmabridge bench: ${(e as Error).message}\n\n${BENCH_USAGE}`);
+    return 2;
+  }
+  const reps = Number(values.reps ?? 5);
+  if (!Number.isInteger(reps) || reps < 1) {
+    console.error(`dmabridge bench: --reps must be a positive integer, got '${values.reps}'\n\n${BENCH_USAGE}`);
+    return 2;
+  }
+  if (values.backend !== undefined && values.backend !== 'native' && values.backend !== 'emulator') {
+    console.error(`dmabridge bench: --backend must be 'native' or 'emulator', got '${values.backend}'\n\n${BENCH_USAGE}`);
+    return 2;
+  }
+  using dmb = open({ backend: values.backend });
+  const progress = (what: string) => process.stderr.write(`bench (${dmb.backend}): ${what}\n`);
+  const options = { device: values.device, reps, quick: values.quick, progress };
+  const results: BenchResults = dmb.backend === 'native'
+    ? { native: benchNative(dmb, release(), options) }
+    : { emulator: await benchEmulator(dmb, options) };
+  const machine = {
+    host: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}`,
+    kernel: release(),
+    node: process.version,
+    backend: dmb.backend,
+    perftest: perftestVersion(),
+    date: new Date().toISOString(),
+  };
+  const table = rows(results);
+  if (table.every((r) => r.dmabridge === undefined)) {
+    console.error(renderTable(table));
+    console.error(`\ndmabridge bench: nothing could be measured on the ${dmb.backend} backend here; see the notes above, or try --backend emulator`);
+    return 1;
+  }
+  if (values.json) {
+    console.log(JSON.stringify({ machine, ...results, rows: table }, null, 2));
+  } else {
+    console.log(renderTable(table));
+    console.log(`${machine.backend} backend on ${machine.host}, kernel ${machine.kernel}, ${machine.date}; ${reps} timed run${reps === 1 ? '' : 's'} after 1 warm-up${values.quick ? ' (--quick: not comparable)' : ''}`);
+  }
+  return 0;
+}
+
+function perftestVersion(): string | undefined {
+  try {
+    return execFileSync('ib_write_bw', ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n')[0];
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import type { NativeResults } from '../../src/bench/native';
+import { renderTable, rows } from '../../src/bench/report';
+import { summarize } from '../../src/bench/stats';
+
+const s = (...xs: number[]) => summarize(xs);
+const skipped = { skipped: 'no RDMA devices' };
+
+describe('the bench report', () => {
+  it('summarizes runs as median and min–max', () => {
+    expect(s(5, 1, 3)).toEqual({ median: 3, min: 1, max: 5, n: 3 });
+    expect(s(4, 1, 3, 2)).toEqual({ median: 2.5, min: 1, max: 4, n: 4 });
+  });
+
+  it('gives rates as dmabridge ÷ peer and times as peer ÷ dmabridge, each judged against its goal', () => {
+    const native: NativeResults = {
+      kernel: '6.12', device: 'rxe0', reps: 3, warmup: 1, quick: false,
+      seam: skipped, rate: skipped, fill: skipped,
+      bandwidth: { size: 65536, count: 8, mibps: { dmabridge: s(90), peer: s(100) }, mpps: { dmabridge: s(1), peer: s(1) } },
+      registration: [
+        // 1 MiB: dmabridge takes 1.02× the C loop's time (within 1.03×); 256 MiB: 1.5× (not).
+        { size: 1 << 20, reg: { dmabridge: s(102_000), peer: s(100_000) }, dereg: { dmabridge: s(150_000), peer: s(100_000) } },
+        { size: 256 << 20, skipped: 'pinning this memory would pass the locked-memory limit' },
+      ],
+    };
+    const table = rows({ native });
+    const by = (name: string) => table.find((r) => r.name === name)!;
+    expect(by('RDMA WRITE 64 KiB bandwidth')).toMatchObject({ unit: 'MiB/s', ratio: 0.9, goal: '≥ 1.00×', met: false });
+    expect(by('ibv_reg_mr 1 MiB')).toMatchObject({ unit: 'µs', dmabridge: { median: 102 }, goal: '≤ 1.03× time', met: true });
+    expect(by('ibv_reg_mr 1 MiB').ratio).toBeCloseTo(100 / 102);
+    expect(by('ibv_dereg_mr 1 MiB')).toMatchObject({ met: false });
+    expect(by('ibv_reg_mr 256 MiB')).toMatchObject({ note: 'skipped: pinning this memory would pass the locked-memory limit' });
+    expect(by('ibv_dereg_mr 256 MiB')).toBeUndefined();
+  });
+
+  it('numbers each reason once below the table, and marks the rows that share it', () => {
+    const native: NativeResults = {
+      kernel: '6.12', reps: 1, warmup: 1, quick: true,
+      seam: skipped, bandwidth: skipped, rate: skipped, registration: skipped,
+      fill: { size: 4096, fill: { dmabridge: s(10), peerAbsent: 'no C compiler' }, read: { dmabridge: s(20), peerAbsent: 'no C compiler' }, copy: { dmabridge: s(30), peerAbsent: 'no C compiler' } },
+    };
+    const text = renderTable(rows({ native }));
+    expect(text).toMatch(/\| RDMA WRITE bandwidth \[1\] /);
+    expect(text).toMatch(/\| one call across the seam \[1\] /);
+    expect(text).toMatch(/\| fill 4 KiB dma-buf \(memset\) \[2\] +\| MiB\/s +\| 10\.0 \(10\.0–10\.0\) +\| — /);
+    expect(text).toMatch(/\n\[1\] skipped: no RDMA devices\n\[2\] no peer: no C compiler\n/);
+    expect(text.match(/^\[\d\]/gm)).toHaveLength(2);
+  });
+});
