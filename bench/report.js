@@ -13,7 +13,7 @@ const native = read(nativeFile), cluster = read(clusterFile), emulator = read(em
 const results = { native: native.native, cluster, emulator: emulator.emulator };
 const table = rows(results);
 console.log(renderTable(table));
-console.log(`peers: ib_write_bw (${native.machine.perftest ?? 'perftest'}) for writes, C loops in bench/peers/ for the rest; ${native.native.reps} timed runs after ${native.native.warmup} warm-up each.`);
+console.log(`peers: ib_write_bw (perftest ${native.machine.perftest ?? '(version unknown)'}) for writes, C loops in bench/peers/ for the rest; ${native.native.reps} timed runs after ${native.native.warmup} warm-up each.`);
 console.log(`native part: qemu TCG guest, kernel ${native.native.kernel}, rxe0 on lo; two-host part: two such guests on a qemu UDP link, rxe1 on each NIC; host ${emulator.machine.host}; ${native.machine.date}`);
 writeFileSync(outFile, JSON.stringify({ machine: { host: emulator.machine.host, guestKernel: native.native.kernel, date: native.machine.date }, rows: table, ...results }, null, 2));
 console.log(`JSON: ${outFile}`);

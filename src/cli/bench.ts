@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { cpus, release } from 'node:os';
 import { parseArgs } from 'node:util';
 import { benchEmulator } from '../bench/emulator';
@@ -75,10 +75,8 @@ export async function bench(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** perftest's "Version: 6.06" line (it exits non-zero after printing it). */
 function perftestVersion(): string | undefined {
-  try {
-    return execFileSync('ib_write_bw', ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n')[0];
-  } catch {
-    return undefined;
-  }
+  const r = spawnSync('ib_write_bw', ['--version'], { encoding: 'utf8' });
+  return r.stdout?.match(/Version: *(\S+)/)?.[1];
 }
