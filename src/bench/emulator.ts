@@ -5,7 +5,7 @@
 import type { ProtectionDomain } from '../rdma/pd';
 import type { DmaBridge } from '../system';
 import { nowNs, repeatAsync, type Summary } from './stats';
-import { DEPTH, BATCH, writeBatch } from './writes';
+import { BATCH, DEPTH, topUp, writeBatch } from './writes';
 
 export interface EmulatorResults {
   reps: number;
@@ -40,15 +40,12 @@ async function wrRate(pd: ProtectionDomain, count: number, reps: number): Promis
   sink.connect(qp.endpoint());
   const src = pd.register(new Uint8Array(4096));
   const dst = pd.register(new Uint8Array(4096), { access: ['local-write', 'remote-write'] });
-  const batch = writeBatch({ opcode: 'write', local: { mr: src, length: 64 }, remote: dst.remote() });
+  const pair = { qp, cq, batch: writeBatch({ opcode: 'write', local: { mr: src, length: 64 }, remote: dst.remote() }) };
   return repeatAsync(WARMUP, reps, async () => {
     let posted = 0, done = 0;
     const t0 = nowNs();
     while (done < count) {
-      while (posted < count && posted - done + BATCH <= DEPTH) {
-        qp.postSend(batch);
-        posted += BATCH;
-      }
+      posted = topUp(pair, posted, done, count);
       const n = cq.pollCount(16);
       if (n === 0) await turn();
       done += n * BATCH;

@@ -20,16 +20,22 @@ export function writeBatch(request: Omit<SendRequest, 'signaled'>): SendRequest[
   return Array.from({ length: BATCH }, (_, i) => ({ ...request, signaled: i === BATCH - 1 }));
 }
 
+/** Posts batches while fewer than DEPTH of `count` writes are outstanding; returns how many are posted now. */
+export function topUp({ qp, batch }: WritePair, posted: number, done: number, count: number): number {
+  while (posted < count && posted - done + BATCH <= DEPTH) {
+    qp.postSend(batch);
+    posted += BATCH;
+  }
+  return posted;
+}
+
 /** Posts `count` writes keeping DEPTH outstanding; returns seconds from first post to last completion. */
-export function writeLoop({ qp, cq, batch }: WritePair, count: number): number {
+export function writeLoop(pair: WritePair, count: number): number {
   let posted = 0, done = 0;
   const t0 = nowNs();
   while (done < count) {
-    while (posted < count && posted - done + BATCH <= DEPTH) {
-      qp.postSend(batch);
-      posted += BATCH;
-    }
-    done += cq.pollCount(16) * BATCH;
+    posted = topUp(pair, posted, done, count);
+    done += pair.cq.pollCount(16) * BATCH;
   }
   return (nowNs() - t0) / 1e9;
 }
