@@ -1,4 +1,4 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
@@ -34,9 +34,11 @@ export function stdoutLines(child: ChildProcess): { until(line: string): Promise
 /**
  * Runs a program to its end and gives its exit code and output. With
  * `retryRefused`, a client that found nobody listening yet (the server's
- * guest may be slower) is run again, for up to a minute.
+ * guest may be slower) is run again, for up to a minute. One that runs past
+ * `limitMs` is killed, and what it printed is logged with the kernel's
+ * rdma_cm ids, so that a hang says where it stood.
  */
-export async function runToEnd(cmd: string, args: string[], o: { retryRefused?: boolean } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export async function runToEnd(cmd: string, args: string[], o: { retryRefused?: boolean; limitMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const deadline = Date.now() + 60_000;
   for (;;) {
     const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
@@ -44,11 +46,19 @@ export async function runToEnd(cmd: string, args: string[], o: { retryRefused?: 
       let stdout = '', stderr = '';
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
+      const limit = setTimeout(() => {
+        const cmIds = spawnSync('rdma', ['resource', 'show', 'cm_id'], { encoding: 'utf8' });
+        stderr += `\n[killed after ${(o.limitMs ?? 90_000) / 1000} s; rdma resource show cm_id:\n${cmIds.stdout}${cmIds.stderr}]`;
+        child.kill('SIGKILL');
+      }, o.limitMs ?? 90_000);
+      child.on('close', (code) => {
+        clearTimeout(limit);
+        resolve({ code, stdout, stderr });
+      });
     });
     const refused = /REJECTED|ECONNREFUSED/.test(result.stderr);
     if (!o.retryRefused || result.code === 0 || !refused || Date.now() > deadline) {
-      if (result.code !== 0) console.error(`${cmd} ${args.join(' ')} exited ${result.code}:\n${result.stderr}`);
+      if (result.code !== 0) console.error(`${cmd} ${args.join(' ')} exited ${result.code}:\n${result.stderr}\nits stdout:\n${result.stdout}`);
       return result;
     }
     await sleep(1000);
