@@ -76,7 +76,9 @@ export abstract class Resource implements Disposable {
       held.siblings = parent.#held.children ??= new Set();
       held.siblings.add(held);
     }
-    finalizer.register(this, this.#held, this);
+    // No unregister token: close() empties the record instead, which leaves
+    // the finalizer nothing to do, and costs less than unregistering.
+    finalizer.register(this, this.#held);
   }
 
   /**
@@ -114,7 +116,6 @@ export abstract class Resource implements Disposable {
       const cancelled = systemError('ECANCELED', 'close', `${this.constructor.name} was closed while a wait was pending`);
       for (const cancel of [...this.#cancels]) cancel(cancelled);
     }
-    finalizer.unregister(this);
     held.releases.length = 0;
     unlink(held);
     this.release();
