@@ -32,36 +32,42 @@ export function stdoutLines(child: ChildProcess): { until(line: string): Promise
 }
 
 /**
- * Runs a program to its end and gives its exit code and output. With
- * `retryRefused`, a client that found nobody listening yet (the server's
- * guest may be slower) is run again, for up to a minute. One that runs past
- * `limitMs` is killed, and what it printed is logged with the kernel's
- * rdma_cm ids, so that a hang says where it stood.
+ * Runs a program to its end and gives its exit code and output. One that
+ * runs past `limitMs` is killed, and what it printed is logged with the
+ * kernel's rdma_cm ids, so that a hang says where it stood.
  */
-export async function runToEnd(cmd: string, args: string[], o: { retryRefused?: boolean; limitMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '', stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const limit = setTimeout(() => {
-        const cmIds = spawnSync('rdma', ['resource', 'show', 'cm_id'], { encoding: 'utf8' });
-        stderr += `\n[killed after ${(o.limitMs ?? 90_000) / 1000} s; rdma resource show cm_id:\n${cmIds.stdout}${cmIds.stderr}]`;
-        child.kill('SIGKILL');
-      }, o.limitMs ?? 90_000);
-      child.on('close', (code) => {
-        clearTimeout(limit);
-        resolve({ code, stdout, stderr });
-      });
+export function runToEnd(cmd: string, args: string[], limitMs = 90_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const limit = setTimeout(() => {
+      const cmIds = spawnSync('rdma', ['resource', 'show', 'cm_id'], { encoding: 'utf8' });
+      stderr += `\n[killed after ${limitMs / 1000} s; rdma resource show cm_id:\n${cmIds.stdout}${cmIds.stderr}]`;
+      child.kill('SIGKILL');
+    }, limitMs);
+    child.on('close', (code) => {
+      clearTimeout(limit);
+      if (code !== 0) console.error(`${cmd} ${args.join(' ')} exited ${code}:\n${stderr}\nits stdout:\n${stdout}`);
+      resolve({ code, stdout, stderr });
     });
-    const refused = /REJECTED|ECONNREFUSED/.test(result.stderr);
-    if (!o.retryRefused || result.code === 0 || !refused || Date.now() > deadline) {
-      if (result.code !== 0) console.error(`${cmd} ${args.join(' ')} exited ${result.code}:\n${result.stderr}\nits stdout:\n${result.stdout}`);
-      return result;
-    }
-    await sleep(1000);
+  });
+}
+
+/**
+ * Resolves once the kernel lists an rdma_cm id listening on host:port
+ * (`rdma resource show cm_id`), so that a client started after it finds the
+ * server ready rather than racing its start.
+ */
+export async function untilListening(host: string, port: number, limitMs = 60_000): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  for (;;) {
+    const r = spawnSync('rdma', ['-j', 'resource', 'show', 'cm_id'], { encoding: 'utf8' });
+    const ids = r.status === 0 ? (JSON.parse(r.stdout || '[]') as Array<{ state?: string; 'src-addr'?: string }>) : [];
+    if (ids.some((id) => id.state === 'LISTEN' && id['src-addr'] === `${host}:${port}`)) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on ${host}:${port} after ${limitMs / 1000} s: ${r.stderr || JSON.stringify(ids)}`);
+    await sleep(200);
   }
 }
 

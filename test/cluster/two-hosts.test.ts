@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { open, type DmaBridge } from '../../src';
 import { cases, type HostContext } from './cases';
 import { connectRendezvous, listenRendezvous, type Rendezvous } from './rendezvous';
-import { expectedPing, runToEnd, stdoutLines } from './processes';
+import { expectedPing, runToEnd, stdoutLines, untilListening } from './processes';
 
 const role = process.env.DMABRIDGE_CLUSTER_ROLE as 'a' | 'b' | undefined;
 const self = process.env.DMABRIDGE_CLUSTER_SELF ?? '';
@@ -76,6 +76,10 @@ if (!role) {
         const lines = (prefix: string) => Array.from({ length: PINGS }, (_, i) => `${prefix}${expectedPing(i, 64)}`);
         if (role === 'a') {
           const run = runToEnd(cmd!, [...pre, '-s', '-a', self, '-p', String(port), '-v']);
+          await Promise.race([
+            untilListening(self, port),
+            run.then((r) => { throw new Error(`the server exited (${r.code}) before it listened: ${r.stderr}`); }),
+          ]);
           await meet.sync(`server on ${port} is up`);
           const { code, stdout } = await run;
           expect(code).toBe(0);
@@ -83,7 +87,7 @@ if (!role) {
         } else {
           await meet.sync(`server on ${port} is up`);
           const args = [...pre, '-c', '-a', peer, '-p', String(port), '-C', String(PINGS), '-v', '-V'];
-          const { code, stdout } = await runToEnd(cmd!, args, { retryRefused: true });
+          const { code, stdout } = await runToEnd(cmd!, args);
           expect(code).toBe(0);
           expect(stdout.trim().split('\n')).toEqual(lines('ping data: '));
         }
