@@ -2,7 +2,7 @@
 // The two-host half of `npm run bench`, run in both guests of scripts/vm/pair.sh:
 // RDMA WRITE bandwidth with 64 KiB messages over an rdma_cm connection,
 // dmabridge against `ib_write_bw -R` on the same link, in the same boot.
-// Host a serves (perftest's server, then a dmabridge listener); host b drives
+// Host a serves (in each run perftest's server, then a dmabridge listener); host b drives
 // both and writes the results to the JSON file named by argv[2].
 const { execFileSync, spawnSync } = require('node:child_process');
 const { writeFileSync } = require('node:fs');
@@ -39,20 +39,17 @@ async function perftestClient(i) {
   }
 }
 
-async function dmabridgeServer(dmb) {
-  const listener = dmb.listenRdma({ host: self, port: CM_PORT });
-  for (let i = 0; i < RUNS; i++) {
-    const request = await listener.next();
-    const pd = request.device.allocPd();
-    const dst = dmb.createUdmabuf(SIZE);
-    const mr = pd.registerDmaBuf(dst, { fallback: 'memfd-pages', access: ['local-write', 'remote-write'] });
-    const conn = await request.accept({ pd, privateData: encodeRemoteBuffer(mr.remote()) });
-    await conn.disconnected();
-    conn.close();
-    dst.close();
-    pd.close();
-  }
-  listener.close();
+/** Takes one dmabridge connection, advertises a udmabuf to write into, and waits for the client to go. */
+async function serveOnce(dmb, listener) {
+  const request = await listener.next();
+  const pd = request.device.allocPd();
+  const dst = dmb.createUdmabuf(SIZE);
+  const mr = pd.registerDmaBuf(dst, { fallback: 'memfd-pages', access: ['local-write', 'remote-write'] });
+  const conn = await request.accept({ pd, privateData: encodeRemoteBuffer(mr.remote()) });
+  await conn.disconnected();
+  conn.close();
+  dst.close();
+  pd.close();
 }
 
 async function connect(dmb, options) {
@@ -66,45 +63,44 @@ async function connect(dmb, options) {
   }
 }
 
-async function dmabridgeClient(dmb) {
-  const src = dmb.createUdmabuf(SIZE);
-  const mibps = [];
-  for (let i = 0; i < RUNS; i++) {
-    const conn = await connect(dmb, { maxSendWr: DEPTH, signalAll: false, cqSize: 256 });
-    const mr = conn.pd.registerDmaBuf(src, { fallback: 'memfd-pages' });
-    const remote = decodeRemoteBuffer(conn.privateData);
-    const pair = { qp: conn.qp, cq: conn.cq, batch: writeBatch({ opcode: 'write', local: { mr }, remote }) };
-    const secs = writeLoop(pair, COUNT);
-    checkWrites(pair);
-    if (i >= WARMUP) mibps.push((SIZE * COUNT) / secs / MiB);
-    conn.close();
-  }
-  src.close();
-  return summarize(mibps);
+/** One dmabridge run: connect, write COUNT times into the server's buffer; MiB/s. */
+async function writeOnce(dmb, src) {
+  const conn = await connect(dmb, { maxSendWr: DEPTH, signalAll: false, cqSize: 256 });
+  const mr = conn.pd.registerDmaBuf(src, { fallback: 'memfd-pages' });
+  const remote = decodeRemoteBuffer(conn.privateData);
+  const pair = { qp: conn.qp, cq: conn.cq, batch: writeBatch({ opcode: 'write', local: { mr }, remote }) };
+  const secs = writeLoop(pair, COUNT);
+  checkWrites(pair);
+  conn.close();
+  return (SIZE * COUNT) / secs / MiB;
 }
 
+// Each run is perftest's, then dmabridge's, so that a drift in the guests'
+// speed weighs on both alike.
 async function main() {
   const dmb = open({ backend: 'native' });
   if (role === 'a') {
+    const listener = dmb.listenRdma({ host: self, port: CM_PORT });
     for (let i = 0; i < RUNS; i++) {
-      progress(`ib_write_bw -R server, run ${i + 1} of ${RUNS}`);
+      progress(`run ${i + 1} of ${RUNS}: ib_write_bw -R server, then the dmabridge server`);
       execFileSync('ib_write_bw', perftestArgs(i), { stdio: 'ignore' });
+      await serveOnce(dmb, listener);
     }
-    progress('dmabridge server');
-    await dmabridgeServer(dmb);
+    listener.close();
   } else {
     const file = process.argv[2];
     if (!file) throw new Error('usage: node bench/cluster.js RESULTS.json (on host b)');
-    const peerRuns = [];
+    const src = dmb.createUdmabuf(SIZE);
+    const peerRuns = [], ours = [];
     for (let i = 0; i < RUNS; i++) {
-      progress(`ib_write_bw -R client, run ${i + 1} of ${RUNS}`);
-      const r = await perftestClient(i);
-      if (i >= WARMUP) peerRuns.push(r);
+      progress(`run ${i + 1} of ${RUNS}: ib_write_bw -R client, then the dmabridge client`);
+      const theirs = await perftestClient(i);
+      const mine = await writeOnce(dmb, src);
+      if (i >= WARMUP) { peerRuns.push(theirs); ours.push(mine); }
     }
-    progress('dmabridge client');
-    const ours = await dmabridgeClient(dmb);
+    src.close();
     const kernel = execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim();
-    writeFileSync(file, JSON.stringify({ kernel, count: COUNT, reps: REPS, warmup: WARMUP, write64k: { mibps: { dmabridge: ours, peer: summarize(peerRuns) } } }, null, 2));
+    writeFileSync(file, JSON.stringify({ kernel, count: COUNT, reps: REPS, warmup: WARMUP, write64k: { mibps: { dmabridge: summarize(ours), peer: summarize(peerRuns) } } }, null, 2));
   }
   dmb.close();
 }

@@ -9,7 +9,7 @@ import type { ProtectionDomain } from '../rdma/pd';
 import type { DmaBridge } from '../system';
 import { isSystemError } from '../system-error';
 import { against, type Measured, type Step } from './measured';
-import { cPeer, ibWriteBw } from './peers';
+import { cPeer, ibWriteBw, type PeerRun, type PerftestResult } from './peers';
 import { nowNs, repeat, summarize, type Summary } from './stats';
 import { BATCH, DEPTH, checkWrites, writeBatch, writeLoop, type WritePair } from './writes';
 
@@ -155,26 +155,33 @@ function loopbackPair(dmb: DmaBridge, pd: ProtectionDomain, size: number): Write
   return { qp, cq, batch: writeBatch({ opcode: 'write', local: { mr: srcMr, length: size }, remote: dstMr.remote() }) };
 }
 
+// dmabridge's runs and perftest's alternate, so that a drift in the
+// machine's speed (large under TCG) weighs on both alike.
 function benchWrites(dmb: DmaBridge, pd: ProtectionDomain, gid: number | undefined, size: number, count: number, o: BenchOptions): Writes {
   const pair = loopbackPair(dmb, pd, size);
-  const secs: number[] = [];
+  const perftest = ibWriteBw();
+  const options = { device: pd.device.name, size, count, gid };
+  const small = size <= 4096;
+  const secs: number[] = [], unbatched: PerftestResult[] = [], batched: PerftestResult[] = [];
   for (let i = -WARMUP; i < o.reps; i++) {
     const s = writeLoop(pair, count);
-    if (i >= 0) secs.push(s);
+    const peer = 'run' in perftest ? perftest.run(options) : undefined;
+    // The like-for-like peer for small messages: perftest posting BATCH per call too.
+    const peerBatched = 'run' in perftest && small ? perftest.run({ ...options, postList: BATCH }) : undefined;
+    if (i < 0) continue;
+    secs.push(s);
+    if (peer) unbatched.push(peer);
+    if (peerBatched) batched.push(peerBatched);
   }
   checkWrites(pair);
-  const perftest = { device: pd.device.name, size, count, gid };
-  const unbatched = ibWriteBw(perftest, WARMUP + o.reps);
+  const ran = (runs: PerftestResult[]): PeerRun<PerftestResult[]> => ('run' in perftest ? { out: runs } : perftest);
   const mpps = summarize(secs.map((s) => count / s / 1e6));
   const result: Writes = {
     size, count,
-    mibps: against(summarize(secs.map((s) => (size * count) / s / MiB)), unbatched, (runs) => runs.map((r) => r.mibps)),
-    mpps: against(mpps, unbatched, (runs) => runs.map((r) => r.mpps)),
+    mibps: against(summarize(secs.map((s) => (size * count) / s / MiB)), ran(unbatched), (runs) => runs.map((r) => r.mibps)),
+    mpps: against(mpps, ran(unbatched), (runs) => runs.map((r) => r.mpps)),
   };
-  if (size <= 4096) {
-    const batched = ibWriteBw({ ...perftest, postList: BATCH }, WARMUP + o.reps);
-    result.mppsBatched = against(mpps, batched, (runs) => runs.map((r) => r.mpps));
-  }
+  if (small) result.mppsBatched = against(mpps, ran(batched), (runs) => runs.map((r) => r.mpps));
   return result;
 }
 

@@ -57,10 +57,10 @@ export interface IbWriteBwOptions {
 
 let nextPort = 18515;
 
-/** `runs` runs of ib_write_bw's server and client on one device over loopback, the first left out as a warm-up. */
-export function ibWriteBw(o: IbWriteBwOptions, runs: number): PeerRun<PerftestResult[]> {
+/** ib_write_bw's server and client on one device over loopback, as in perftest's own loopback runs; or why not. */
+export function ibWriteBw(): { run: (o: IbWriteBwOptions) => PerftestResult } | { absent: string } {
   if (!onPath('ib_write_bw')) return { absent: 'ib_write_bw not on PATH (apt install perftest)' };
-  return { out: Array.from({ length: runs }, () => runIbWriteBw(o)).slice(1) };
+  return { run: runIbWriteBw };
 }
 
 function runIbWriteBw(o: IbWriteBwOptions): PerftestResult {
