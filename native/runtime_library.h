@@ -39,3 +39,22 @@ class RuntimeLibrary {
   std::string missing_;
   std::string error_;
 };
+
+// A library's table of entry points, filled once per process on first use
+// by `resolve`, with whether the library loaded and, if not, why.
+template <typename Table>
+struct LoadedTable {
+  Table table = {};
+  bool ok = false;
+  std::string error;
+};
+
+template <typename Table>
+const LoadedTable<Table>* LoadTable(const char* name, const char* remedy, void (*resolve)(RuntimeLibrary&, Table&)) {
+  auto* loaded = new LoadedTable<Table>();
+  RuntimeLibrary library(name, remedy);
+  resolve(library, loaded->table);
+  loaded->ok = library.Finish();
+  loaded->error = library.error();
+  return loaded;
+}

@@ -5,8 +5,6 @@
 
 #include <errno.h>
 
-#include <string>
-
 #include "../runtime_library.h"
 #include "../verbs/errors.h"
 
@@ -16,16 +14,7 @@ constexpr const char* kLibrary = "librdmacm.so.1";
 constexpr const char* kRemedy = "install librdmacm (Debian: librdmacm1)";
 constexpr const char* kVersion = "RDMACM_1.0";
 
-struct Loaded {
-  RdmaCm cm = {};
-  bool ok = false;
-  std::string error;
-};
-
-Loaded* Load() {
-  Loaded* loaded = new Loaded();
-  RuntimeLibrary library(kLibrary, kRemedy);
-  RdmaCm& c = loaded->cm;
+void Resolve(RuntimeLibrary& library, RdmaCm& c) {
   auto need = [&](auto* slot, const char* name) { library.Require(slot, name, kVersion); };
   need(&c.create_event_channel, "rdma_create_event_channel");
   need(&c.destroy_event_channel, "rdma_destroy_event_channel");
@@ -45,22 +34,19 @@ Loaded* Load() {
   need(&c.ack_cm_event, "rdma_ack_cm_event");
   need(&c.get_devices, "rdma_get_devices");
   need(&c.free_devices, "rdma_free_devices");
-  loaded->ok = library.Finish();
-  loaded->error = library.error();
-  return loaded;
 }
 
-const Loaded& Get() {
-  static const Loaded* loaded = Load();
+const LoadedTable<RdmaCm>& Get() {
+  static const LoadedTable<RdmaCm>* loaded = LoadTable<RdmaCm>(kLibrary, kRemedy, Resolve);
   return *loaded;
 }
 
 }  // namespace
 
 const RdmaCm& RequireRdmaCm(Napi::Env env) {
-  const Loaded& l = Get();
+  const LoadedTable<RdmaCm>& l = Get();
   if (!l.ok) throw ErrnoError(env, ENOSYS, "dlopen", l.error);
-  return l.cm;
+  return l.table;
 }
 
-const RdmaCm& LoadedRdmaCm() { return Get().cm; }
+const RdmaCm& LoadedRdmaCm() { return Get().table; }

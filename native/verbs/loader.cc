@@ -3,8 +3,6 @@
 
 #include <errno.h>
 
-#include <string>
-
 #include "../runtime_library.h"
 #include "errors.h"
 
@@ -13,17 +11,8 @@ namespace {
 constexpr const char* kLibrary = "libibverbs.so.1";
 constexpr const char* kRemedy = "install rdma-core (Debian: ibverbs-providers, libibverbs1)";
 
-struct Loaded {
-  Verbs verbs = {};
-  bool ok = false;
-  std::string error;
-};
-
-Loaded* Load() {
-  Loaded* loaded = new Loaded();
-  RuntimeLibrary library(kLibrary, kRemedy);
+void Resolve(RuntimeLibrary& library, Verbs& v) {
   auto need = [&](auto* slot, const char* name, const char* version) { library.Require(slot, name, version); };
-  Verbs& v = loaded->verbs;
   need(&v.get_device_list, "ibv_get_device_list", "IBVERBS_1.1");
   need(&v.free_device_list, "ibv_free_device_list", "IBVERBS_1.1");
   need(&v.get_device_name, "ibv_get_device_name", "IBVERBS_1.1");
@@ -51,22 +40,19 @@ Loaded* Load() {
   need(&v.modify_qp, "ibv_modify_qp", "IBVERBS_1.1");
   need(&v.destroy_qp, "ibv_destroy_qp", "IBVERBS_1.1");
   library.Optional(&v.reg_dmabuf_mr, "ibv_reg_dmabuf_mr", "IBVERBS_1.12");
-  loaded->ok = library.Finish();
-  loaded->error = library.error();
-  return loaded;
 }
 
-const Loaded& Get() {
-  static const Loaded* loaded = Load();
+const LoadedTable<Verbs>& Get() {
+  static const LoadedTable<Verbs>* loaded = LoadTable<Verbs>(kLibrary, kRemedy, Resolve);
   return *loaded;
 }
 
 }  // namespace
 
 const Verbs& RequireVerbs(Napi::Env env) {
-  const Loaded& l = Get();
+  const LoadedTable<Verbs>& l = Get();
   if (!l.ok) throw ErrnoError(env, ENOSYS, "dlopen", l.error);
-  return l.verbs;
+  return l.table;
 }
 
-const Verbs& LoadedVerbs() { return Get().verbs; }
+const Verbs& LoadedVerbs() { return Get().table; }

@@ -1,9 +1,7 @@
 // The verbs' own checks on any Linux host: loading libibverbs (or saying it
 // is missing), handles, argument types and RLIMIT_MEMLOCK. Traffic on a real
 // device is tested on both backends in test/api/rdma.test.ts (rxe in the VM).
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
@@ -11,6 +9,7 @@ import type { Backend } from '../../src/backend';
 import type { VerbsCalls } from '../../src/backend-verbs';
 import { loadNative } from '../../src/native';
 import { expectSystemError } from '../backends';
+import { canHideLibraries, runWithout } from '../hidden-library';
 
 const native = loadNative();
 const suite = native.backend ? describe : describe.skip;
@@ -105,39 +104,24 @@ suite(`native verbs${native.error ? ` (skipped: ${native.error})` : ''}`, () => 
     expect(count).toBe(b.ibvGetDeviceList().length);
   });
 
-  // Hides libibverbs.so.1 from a child, in a private mount namespace, behind
-  // a tmpfs of links to everything else in its directory: the addon still
-  // loads and each verb says what to install.
-  const canHide = isRoot && libibverbs && spawnSync('unshare', ['-m', 'true']).status === 0;
-  (canHide ? it : it.skip)('throws ENOSYS from dlopen, naming the package, where libibverbs is missing', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dmabridge-noverbs-'));
-    try {
-      const libdir = join(libibverbs!, '..');
-      const script = `
-        const a = require(${JSON.stringify(addonPath)});
-        const out = {};
-        for (const [name, call] of [['list', () => a.ibvGetDeviceList()], ['open', () => a.ibvOpenDevice('rxe0')], ['post', () => a.ibvPostSend(1, new BigUint64Array(6), 1)]]) {
-          try { call(); out[name] = 'returned'; } catch (e) { out[name] = { code: e.code, errno: e.errno, syscall: e.syscall, message: e.message }; }
-        }
-        out.memlock = typeof a.getMemlockLimit().soft;
-        console.log(JSON.stringify(out));`;
-      const shell = `set -e; mkdir ${dir}/orig ${dir}/shadow; mount -t tmpfs none ${dir}/shadow
-        mount --bind ${libdir} ${dir}/orig
-        "${process.execPath}" -e "$1" ${dir}/orig ${dir}/shadow
-        mount --bind ${dir}/shadow ${libdir}
-        exec "${process.execPath}" -e "$0"`;
-      const link = `const fs = require('node:fs'), [from, to] = process.argv.slice(1);
-        for (const name of fs.readdirSync(from)) if (!name.startsWith('libibverbs.so.1')) fs.symlinkSync(from + '/' + name, to + '/' + name);`;
-      const child = spawnSync('unshare', ['--mount', '--propagation', 'private', 'bash', '-c', shell, script, link], { encoding: 'utf8' });
-      expect(child.stderr).toBe('');
-      const out = JSON.parse(child.stdout);
-      const enosys = {
-        code: 'ENOSYS', errno: -38, syscall: 'dlopen',
-        message: 'libibverbs.so.1 not found: install rdma-core (Debian: ibverbs-providers, libibverbs1)',
-      };
-      expect(out).toEqual({ list: enosys, open: enosys, post: enosys, memlock: 'bigint' });
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+  // With libibverbs.so.1 hidden from a child, the addon still loads and each
+  // verb says what to install.
+  (libibverbs && canHideLibraries ? it : it.skip)('throws ENOSYS from dlopen, naming the package, where libibverbs is missing', () => {
+    const script = `
+      const a = require(${JSON.stringify(addonPath)});
+      const out = {};
+      for (const [name, call] of [['list', () => a.ibvGetDeviceList()], ['open', () => a.ibvOpenDevice('rxe0')], ['post', () => a.ibvPostSend(1, new BigUint64Array(6), 1)]]) {
+        try { call(); out[name] = 'returned'; } catch (e) { out[name] = { code: e.code, errno: e.errno, syscall: e.syscall, message: e.message }; }
+      }
+      out.memlock = typeof a.getMemlockLimit().soft;
+      console.log(JSON.stringify(out));`;
+    const child = runWithout(libibverbs!, script);
+    expect(child.stderr).toBe('');
+    const out = JSON.parse(child.stdout);
+    const enosys = {
+      code: 'ENOSYS', errno: -38, syscall: 'dlopen',
+      message: 'libibverbs.so.1 not found: install rdma-core (Debian: ibverbs-providers, libibverbs1)',
+    };
+    expect(out).toEqual({ list: enosys, open: enosys, post: enosys, memlock: 'bigint' });
   });
 });
