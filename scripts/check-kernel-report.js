@@ -23,5 +23,8 @@ if (label) {
 if (skipped.length > 0) {
   console.error(`test:kernel: these native tests skipped inside the VM, where every device exists:\n  ${skipped.join('\n  ')}`);
 }
+if (r.numFailedTests === 0 && (!r.success || Number(guestStatus) !== 0)) {
+  console.error(`test:kernel: vitest exited ${guestStatus} though no test failed: see its "Unhandled Errors" in the guest's output above`);
+}
 const ok = r.success && r.numFailedTests === 0 && skipped.length === 0 && r.numTotalTests > 0 && Number(guestStatus) === 0;
 process.exit(ok ? 0 : 1);

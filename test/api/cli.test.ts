@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,16 +11,19 @@ const peers = mkdtempSync(path.join(tmpdir(), 'dmabridge-bench-peers-'));
 
 describeEachBackend('the dmabridge command', (b) => {
   const it = itWith(b, DEVICE.rdma);
+  // Asynchronously: a child that runs for a minute under TCG must not block
+  // the test worker, or vitest's calls into it time out.
   const cli = (...args: string[]) =>
-    spawnSync(process.execPath, ['dist/src/cli/main.js', ...args], {
-      encoding: 'utf8',
+    new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
       // The C peers the bench compiles go to a directory of this run's own.
-      env: { ...process.env, DMABRIDGE_BACKEND: b.name, DMABRIDGE_BENCH_PEERS: peers },
-      timeout: 160_000,
+      const env = { ...process.env, DMABRIDGE_BACKEND: b.name, DMABRIDGE_BENCH_PEERS: peers };
+      execFile(process.execPath, ['dist/src/cli/main.js', ...args], { encoding: 'utf8', env, timeout: 160_000 }, (error, stdout, stderr) => {
+        resolve({ status: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr });
+      });
     });
 
-  it('demo runs the main job end to end and verifies the RDMA-written bytes', () => {
-    const r = cli('demo');
+  it('demo runs the main job end to end and verifies the RDMA-written bytes', async () => {
+    const r = await cli('demo');
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(new RegExp(`on the ${b.name} backend`));
     expect(r.stdout).toMatch(/RDMA-wrote 4 MiB/);
@@ -29,8 +32,8 @@ describeEachBackend('the dmabridge command', (b) => {
     expect(r.status).toBe(0);
   });
 
-  it('info --json lists heaps, DRM nodes, RDMA devices and the memlock limit', () => {
-    const r = cli('info', '--json');
+  it('info --json lists heaps, DRM nodes, RDMA devices and the memlock limit', async () => {
+    const r = await cli('info', '--json');
     expect(r.status).toBe(0);
     const info = JSON.parse(r.stdout);
     expect(info).toMatchObject({ backend: b.name, heaps: ['system'], drm: expect.arrayContaining([expect.objectContaining({ driver: 'vgem' })]) });
@@ -38,8 +41,8 @@ describeEachBackend('the dmabridge command', (b) => {
     expect(info.memlock).toMatch(/MiB|unlimited/);
   });
 
-  it('bench --quick --json measures every row, next to its C peer where it has one', () => {
-    const r = cli('bench', '--quick', '--reps', '1', '--json');
+  it('bench --quick --json measures every row, next to its C peer where it has one', async () => {
+    const r = await cli('bench', '--quick', '--reps', '1', '--json');
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toMatch(new RegExp(`bench \\(${b.name}\\): `));
     const out = JSON.parse(r.stdout);
@@ -67,14 +70,14 @@ describeEachBackend('the dmabridge command', (b) => {
     expect(out.rows.filter((row: { peer?: unknown }) => row.peer)).toHaveLength(13);
   }, 170_000);
 
-  it('bench rejects a bad option with exit 2 and its usage', () => {
-    const r = cli('bench', '--reps', '0');
+  it('bench rejects a bad option with exit 2 and its usage', async () => {
+    const r = await cli('bench', '--reps', '0');
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/--reps must be a positive integer, got '0'[\s\S]*usage: dmabridge bench/);
   });
 
-  it('an unknown command exits 2 with the usage', () => {
-    const r = cli('frobnicate');
+  it('an unknown command exits 2 with the usage', async () => {
+    const r = await cli('frobnicate');
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/unknown command 'frobnicate'[\s\S]*usage: dmabridge/);
   });
