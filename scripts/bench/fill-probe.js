@@ -2,10 +2,10 @@
 // Fill of a mapped 256 MiB system-heap dma-buf three ways in one process,
 // interleaved: the view's fill, Buffer.fill over the same memory, and (after)
 // the C peer's memset. Run in the VM:
-//   scripts/vm/run.sh -- node bench/fill-probe.js
+//   scripts/vm/run.sh -- node scripts/bench/fill-probe.js
 // Prints MiB/s per repetition (the first, a warm-up, left out).
-const { open } = require('../dist/src');
-const { cPeer } = require('../dist/src/bench/peers');
+const { open } = require('../../dist/src');
+const { cPeer } = require('../../dist/src/bench/peers');
 const size = 256 << 20;
 const dmb = open({ backend: 'native' });
 const buf = dmb.allocHeap(size);

@@ -1,12 +1,12 @@
 import { EventEmitter } from 'node:events';
-import type { Backend, Watch } from '../backend';
-import type { IbvDeviceAttr } from '../backend-verbs';
+import type { Backend, Watch } from '../../seam/backend';
+import type { IbvDeviceAttr } from '../../seam/backend-verbs';
 import { Resource } from '../resource';
-import { isSystemError } from '../system-error';
-import * as uapi from '../uapi';
+import { isSystemError } from '../../seam/system-error';
+import * as uapi from '../../seam/uapi';
 import { CompletionQueue } from './cq';
 import { ProtectionDomain } from './pd';
-import { ASYNC_EVENTS, LINK_LAYERS, mtuBytes, PORT_STATES } from './verbs-uapi';
+import { ASYNC_EVENTS, LINK_LAYERS, mtuBytes, PORT_STATES } from '../../seam/verbs-uapi';
 
 export interface PortInfo {
   port: number;

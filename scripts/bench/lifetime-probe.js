@@ -4,7 +4,7 @@
 // parent's Set, and a FinalizationRegistry register and unregister. Each
 // registration pays all three. Yields between batches, as a program does:
 // a WeakRef keeps its target alive until the current job ends.
-//   node bench/lifetime-probe.js
+//   node scripts/bench/lifetime-probe.js
 const registry = new FinalizationRegistry(() => {});
 const children = new Set();
 const PIECES = { nothing: 0, WeakRef: 1, 'Set add+delete': 2, 'FinalizationRegistry register+unregister': 4, all: 7 };

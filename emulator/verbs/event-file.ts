@@ -1,6 +1,6 @@
 // uverbs event files (anon_inode:[infinibandevent]): a completion channel's
 // CQ events and a context's async events, readable while any is queued.
-import { O_RDONLY, POLLIN } from '../../src/uapi';
+import { O_RDONLY, POLLIN } from '../../seam/uapi';
 import { O_NONBLOCK } from '../abi';
 import { FileObject, Inode, OpenFile } from '../files';
 import { WaitQueue } from '../poll';

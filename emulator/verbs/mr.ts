@@ -3,9 +3,9 @@
 // dma-buf (ib_umem_dmabuf_get, through a dynamic or a pinned attachment:
 // umem-dmabuf.ts), or on demand (odp.ts), with their checks in the kernel's
 // order.
-import { systemError } from '../../src/system-error';
-import { PAGE_SIZE } from '../../src/uapi';
-import { IBV_ACCESS } from '../../src/rdma/verbs-uapi';
+import { systemError } from '../../seam/system-error';
+import { PAGE_SIZE } from '../../seam/uapi';
+import { IBV_ACCESS } from '../../seam/verbs-uapi';
 import { DmaBuf } from '../dmabuf';
 import type { OpenFile } from '../files';
 import { memoryKey } from './keys';

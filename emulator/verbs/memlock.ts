@@ -2,8 +2,8 @@
 // ib_umem_get charges. The emulated process is an ordinary user's: it has
 // neither CAP_IPC_LOCK (to pin past the limit) nor CAP_SYS_RESOURCE (to raise
 // the hard limit).
-import { systemError } from '../../src/system-error';
-import { PAGE_SIZE } from '../../src/uapi';
+import { systemError } from '../../seam/system-error';
+import { PAGE_SIZE } from '../../seam/uapi';
 
 export const RLIM_INFINITY = 2n ** 64n - 1n;
 /** What `ulimit -l` said in the Debian guest: 8192 KiB, soft and hard. */

@@ -2,12 +2,12 @@
 // Where a registration's time goes, in one process, interleaved: the C loop,
 // the raw seam call (kernel.ibvRegMr/ibvDeregMr) on a page-aligned view and
 // on Node's unaligned one, and pd.register()/close() on both. Run in the VM:
-//   scripts/vm/run.sh -- node bench/reg-probe.js
+//   scripts/vm/run.sh -- node scripts/bench/reg-probe.js
 // Prints the median µs of each, per size.
-const { open } = require('../dist/src');
-const { cPeer } = require('../dist/src/bench/peers');
-const { summarize, nowNs } = require('../dist/src/bench/stats');
-const { IBV_ACCESS } = require('../dist/src/rdma/verbs-uapi');
+const { open } = require('../../dist/src');
+const { cPeer } = require('../../dist/src/bench/peers');
+const { summarize, nowNs } = require('../../dist/src/bench/stats');
+const { IBV_ACCESS } = require('../../dist/seam/verbs-uapi');
 
 const dmb = open({ backend: 'native' });
 const dev = dmb.openRdma('rxe0');

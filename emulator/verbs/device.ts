@@ -1,10 +1,10 @@
 // An RDMA device of the emulated machine (struct ib_device): its port, its
 // pools of memory keys and QP numbers, and its uverbs node
 // (/dev/infiniband/uverbsN), which libibverbs finds and opens.
-import type { IbvAsyncEvent, IbvDeviceEntry, IbvPortAttr } from '../../src/backend-verbs';
-import { systemError } from '../../src/system-error';
+import type { IbvAsyncEvent, IbvDeviceEntry, IbvPortAttr } from '../../seam/backend-verbs';
+import { systemError } from '../../seam/system-error';
 import type { FileObject } from '../files';
-import { Device, Kernel, MOUNT } from '../kernel';
+import { Device, Kernel, MOUNT } from '../machine';
 import type { EventFile } from './event-file';
 import type { Fabric } from './fabric';
 import { CyclicIds, keyIndex } from './keys';

@@ -1,5 +1,5 @@
 // The RDMA devices of an emulated machine, and the hooks tests reach them by.
-import type { Kernel } from '../kernel';
+import type { Kernel } from '../machine';
 import { RdmaDevice, UverbsDevice } from './device';
 import { Fabric } from './fabric';
 import { DeviceProfile, PROFILES, ProfileKind } from './profiles';

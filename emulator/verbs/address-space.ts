@@ -3,7 +3,7 @@
 // of its memory, and work requests name memory by address and key: each
 // ArrayBuffer the process registers gets a stable, page-aligned place of its
 // own, and a view's address is that place plus its byteOffset.
-import { PAGE_SIZE } from '../../src/uapi';
+import { PAGE_SIZE } from '../../seam/uapi';
 
 /** Where the first buffer goes: where the kernel starts mmap's search on x86-64. */
 const BASE = 0x7f00_0000_0000n;

@@ -1,20 +1,20 @@
 // Connections through the RDMA connection manager (librdmacm): a listener
 // that takes connection requests, a route to a peer, and the connection
 // both yield, with its own RC queue pair moved to RTS by the CM.
-import type { RdmaAddress, RdmaCmEvent, RdmaConnParam } from '../backend-rdmacm';
-import { errnoName } from '../errno';
+import type { RdmaAddress, RdmaCmEvent, RdmaConnParam } from '../../seam/backend-rdmacm';
+import { errnoName } from '../../seam/errno';
 import { Resource } from '../resource';
-import { systemError, SystemError } from '../system-error';
+import { systemError, SystemError } from '../../seam/system-error';
 import type { WaitOptions } from '../wait';
-import type { Backend } from '../backend';
-import { CmChannel } from './cm-channel';
-import { IB_CM_REJ_CONSUMER_DEFINED, IB_CM_REJ_INVALID_SERVICE_ID, PRIVATE_DATA_MAX, RDMA_CM_EVENT, RDMA_CM_EVENTS, RDMA_PS_TCP } from './cm-uapi';
-import type { CompletionQueue } from './cq';
-import type { RdmaDevice } from './device';
-import type { ProtectionDomain } from './pd';
-import { QueuePair, QueuePairOptions, RecvRequest } from './qp';
+import type { Backend } from '../../seam/backend';
+import { CmChannel } from './channel';
+import { IB_CM_REJ_CONSUMER_DEFINED, IB_CM_REJ_INVALID_SERVICE_ID, PRIVATE_DATA_MAX, RDMA_CM_EVENT, RDMA_CM_EVENTS, RDMA_PS_TCP } from '../../seam/rdmacm-uapi';
+import type { CompletionQueue } from '../verbs/cq';
+import type { RdmaDevice } from '../verbs/device';
+import type { ProtectionDomain } from '../verbs/pd';
+import { QueuePair, QueuePairOptions, RecvRequest } from '../verbs/qp';
 
-export type { RdmaAddress } from '../backend-rdmacm';
+export type { RdmaAddress } from '../../seam/backend-rdmacm';
 
 /** How the connection manager's ids find their devices: one RdmaDevice per verbs context, kept by the DmaBridge. */
 export interface CmHost {

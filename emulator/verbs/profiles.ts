@@ -1,7 +1,7 @@
 // The RDMA devices an emulated machine can have: what each reports and where
 // its driver answers differently from the others.
-import type { IbvDeviceAttr } from '../../src/backend-verbs';
-import { IBV_ACCESS } from '../../src/rdma/verbs-uapi';
+import type { IbvDeviceAttr } from '../../seam/backend-verbs';
+import { IBV_ACCESS } from '../../seam/verbs-uapi';
 import { WC } from './uapi';
 
 const A = IBV_ACCESS;

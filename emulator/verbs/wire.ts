@@ -2,7 +2,7 @@
 // loop, never inside the post. Each reaches its peer QP (by destination GID
 // and QP number), whose responder checks it as rxe's does and moves the bytes;
 // both sides complete as rxe completes them, errors included.
-import { IBV_ACCESS, IBV_QPS, IBV_SEND_SIGNALED, IBV_SEND_SOLICITED } from '../../src/rdma/verbs-uapi';
+import { IBV_ACCESS, IBV_QPS, IBV_SEND_SIGNALED, IBV_SEND_SOLICITED } from '../../seam/verbs-uapi';
 import type { WorkCompletion } from './cq';
 import { sameGid } from './device';
 import type { MemoryRegion } from './mr';

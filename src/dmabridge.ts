@@ -1,8 +1,8 @@
 import { toFd, toSize } from './args';
-import type { Backend } from './backend';
-import type { IbvDeviceEntry } from './backend-verbs';
-import { RdmaDevice } from './rdma/device';
-import { CmHost, ConnectionOptions, RdmaAddress, RdmaConnection, RdmaListener, RdmaRoute, resolveRoute, ResolveOptions } from './rdma/cm';
+import type { Backend } from '../seam/backend';
+import type { IbvDeviceEntry } from '../seam/backend-verbs';
+import { RdmaDevice } from './verbs/device';
+import { CmHost, ConnectionOptions, RdmaAddress, RdmaConnection, RdmaListener, RdmaRoute, resolveRoute, ResolveOptions } from './rdmacm/connection';
 import { allocCuda, CudaAllocOptions, CudaDevice, CudaDmaBuf, cudaDevices } from './cuda';
 import { adoptDmaBuf, DmaBuf, MemfdRange } from './dmabuf';
 import { DrmDevice } from './drm';
@@ -10,8 +10,8 @@ import { connectUnix, importSocket, listenUnix, socketPair, UnixChannel, UnixLis
 import { createMemfd, Memfd } from './memfd';
 import { Resource } from './resource';
 import { SyncFile } from './sync-file';
-import { systemError } from './system-error';
-import * as uapi from './uapi';
+import { systemError } from '../seam/system-error';
+import * as uapi from '../seam/uapi';
 
 export interface DrmNode {
   path: string;

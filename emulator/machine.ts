@@ -1,7 +1,7 @@
 // The emulated machine: its clock, its memory, its device nodes, and the
 // counters the kernel hands numbers out from.
-import { systemError } from '../src/system-error';
-import { O_ACCMODE, O_RDONLY, SEEK_CUR, SEEK_SET } from '../src/uapi';
+import { systemError } from '../seam/system-error';
+import { O_ACCMODE, O_RDONLY, SEEK_CUR, SEEK_SET } from '../seam/uapi';
 import { O_DIRECTORY } from './abi';
 import { Clock } from './clock';
 import { DmaFence, stubFence } from './fence';

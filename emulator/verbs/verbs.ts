@@ -5,12 +5,12 @@
 import type {
   IbvAsyncEvent, IbvCompChannel, IbvDeviceAttr, IbvDeviceEntry, IbvMr, IbvPortAttr, IbvQp, IbvQpAttr, IbvQpInit,
   VerbsCalls,
-} from '../../src/backend-verbs';
-import { isSystemError, systemError } from '../../src/system-error';
-import { O_RDWR } from '../../src/uapi';
+} from '../../seam/backend-verbs';
+import { isSystemError, systemError } from '../../seam/system-error';
+import { O_RDWR } from '../../seam/uapi';
 import { O_LARGEFILE } from '../abi';
 import { FdTable, OpenFile } from '../files';
-import type { Kernel } from '../kernel';
+import type { Kernel } from '../machine';
 import { AddressSpace } from './address-space';
 import { CompChannel, CompletionQueue, cqCapacity } from './cq';
 import { RdmaDevice, UverbsFile } from './device';

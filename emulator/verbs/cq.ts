@@ -1,6 +1,6 @@
 // Completion queues and the channels their events go to.
-import { WC_WORDS } from '../../src/backend-verbs';
-import type { Kernel } from '../kernel';
+import { WC_WORDS } from '../../seam/backend-verbs';
+import type { Kernel } from '../machine';
 import { EventFile } from './event-file';
 import { CQ_NEXT_COMP, CQ_SOLICITED } from './uapi';
 

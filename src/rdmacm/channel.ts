@@ -1,7 +1,7 @@
-import type { Backend, Watch } from '../backend';
-import type { RdmaCmEvent } from '../backend-rdmacm';
-import { systemError } from '../system-error';
-import * as uapi from '../uapi';
+import type { Backend, Watch } from '../../seam/backend';
+import type { RdmaCmEvent } from '../../seam/backend-rdmacm';
+import { systemError } from '../../seam/system-error';
+import * as uapi from '../../seam/uapi';
 import type { WaitOptions } from '../wait';
 
 interface Waiter {

@@ -1,4 +1,4 @@
-import { AccessFlag, IBV_ACCESS } from './verbs-uapi';
+import { AccessFlag, IBV_ACCESS } from '../../seam/verbs-uapi';
 
 /** Access flags as names; least privilege: local write only unless asked. */
 export function accessBits(flags: readonly AccessFlag[] | undefined): number {

@@ -1,10 +1,10 @@
-import type { IbvCompChannel } from '../backend-verbs';
-import { WC_WORDS } from '../backend-verbs';
+import type { IbvCompChannel } from '../../seam/backend-verbs';
+import { WC_WORDS } from '../../seam/backend-verbs';
 import { Resource } from '../resource';
-import * as uapi from '../uapi';
+import * as uapi from '../../seam/uapi';
 import { waitReady, WaitOptions } from '../wait';
 import type { RdmaDevice } from './device';
-import { IBV_WC_WITH_IMM, WC_STATUS, wcOpcodeName, WcStatus } from './verbs-uapi';
+import { IBV_WC_WITH_IMM, WC_STATUS, wcOpcodeName, WcStatus } from '../../seam/verbs-uapi';
 
 export interface WorkCompletion {
   wrId: bigint;

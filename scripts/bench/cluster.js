@@ -6,10 +6,10 @@
 // both and writes the results to the JSON file named by argv[2].
 const { execFileSync, spawnSync } = require('node:child_process');
 const { writeFileSync } = require('node:fs');
-const { open, encodeRemoteBuffer, decodeRemoteBuffer } = require('../dist/src');
-const { summarize } = require('../dist/src/bench/stats');
-const { writeLoop, writeBatch, checkWrites, DEPTH } = require('../dist/src/bench/writes');
-const { resultRow } = require('../dist/src/bench/peers');
+const { open, encodeRemoteBuffer, decodeRemoteBuffer } = require('../../dist/src');
+const { summarize } = require('../../dist/src/bench/stats');
+const { writeLoop, writeBatch, checkWrites, DEPTH } = require('../../dist/src/bench/writes');
+const { resultRow } = require('../../dist/src/bench/peers');
 
 const role = process.env.DMABRIDGE_CLUSTER_ROLE;
 const self = process.env.DMABRIDGE_CLUSTER_SELF;
@@ -89,7 +89,7 @@ async function main() {
     listener.close();
   } else {
     const file = process.argv[2];
-    if (!file) throw new Error('usage: node bench/cluster.js RESULTS.json (on host b)');
+    if (!file) throw new Error('usage: node scripts/bench/cluster.js RESULTS.json (on host b)');
     const src = dmb.createUdmabuf(SIZE);
     const peerRuns = [], ours = [];
     for (let i = 0; i < RUNS; i++) {

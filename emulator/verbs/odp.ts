@@ -7,7 +7,7 @@
 // an invalidation ran meanwhile (mmu_interval_read_retry) — anywhere in the
 // MR's range, since the notifier covers the whole MR. Counters are in pages,
 // as mlx5's page_faults, page_invalidations and page_prefetch are.
-import { PAGE_SIZE } from '../../src/uapi';
+import { PAGE_SIZE } from '../../seam/uapi';
 
 export interface OdpState {
   /** Pages the MR spans. */

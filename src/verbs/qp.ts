@@ -1,14 +1,14 @@
 import { randomInt } from 'node:crypto';
-import type { IbvQp, IbvQpCap, IbvQpInit } from '../backend-verbs';
-import { RECV_WR_WORDS, SEND_WR_WORDS } from '../backend-verbs';
+import type { IbvQp, IbvQpCap, IbvQpInit } from '../../seam/backend-verbs';
+import { RECV_WR_WORDS, SEND_WR_WORDS } from '../../seam/backend-verbs';
 import { advise } from '../advice';
 import { Resource } from '../resource';
-import { accessBits } from './access';
+import { accessBits } from './access-flags';
 import type { CompletionQueue } from './cq';
 import { gidBytes } from './device';
 import type { MemoryRegion, RemoteBuffer } from './mr';
 import type { ProtectionDomain } from './pd';
-import * as v from './verbs-uapi';
+import * as v from '../../seam/verbs-uapi';
 
 export interface QueuePairOptions {
   maxSendWr?: number;

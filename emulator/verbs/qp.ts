@@ -1,10 +1,10 @@
 // RC queue pairs: creation with the capabilities granted, the INIT/RTR/RTS
 // state machine of ib_modify_qp_is_ok and rxe_qp_chk_attr, and posting.
 // Posted requests run later, on the event loop (wire.ts).
-import type { IbvQpAttr, IbvQpCap, IbvQpInit } from '../../src/backend-verbs';
-import { RECV_WR_WORDS, SEND_WR_WORDS } from '../../src/backend-verbs';
-import { SystemError, systemError } from '../../src/system-error';
-import * as v from '../../src/rdma/verbs-uapi';
+import type { IbvQpAttr, IbvQpCap, IbvQpInit } from '../../seam/backend-verbs';
+import { RECV_WR_WORDS, SEND_WR_WORDS } from '../../seam/backend-verbs';
+import { SystemError, systemError } from '../../seam/system-error';
+import * as v from '../../seam/verbs-uapi';
 import type { CompletionQueue } from './cq';
 import type { ProtectionDomain } from './pd';
 import { LINK_LAYER_ETHERNET, WR } from './uapi';

@@ -2,13 +2,13 @@ import { toSize } from '../args';
 import { DmaBuf } from '../dmabuf';
 import { Mapping } from '../mapping';
 import { Resource } from '../resource';
-import { isSystemError, systemError } from '../system-error';
-import { accessBits } from './access';
+import { isSystemError, systemError } from '../../seam/system-error';
+import { accessBits } from './access-flags';
 import type { CompletionQueue } from './cq';
 import type { RdmaDevice } from './device';
 import { MemoryRegion } from './mr';
 import { QueuePair, QueuePairOptions } from './qp';
-import type { AccessFlag } from './verbs-uapi';
+import type { AccessFlag } from '../../seam/verbs-uapi';
 
 export interface RegisterDmaBufOptions {
   offset?: number | bigint;
