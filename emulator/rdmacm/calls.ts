@@ -148,16 +148,16 @@ export class RdmaCm implements RdmaCmCalls {
     const e = channel.take();
     if (!e) return null;
     let { event, status } = e;
-    if (event === E['connect-request']) {
+    if (event === E.CONNECT_REQUEST) {
       this.#adopt(e.id);
       e.id.listener!.pending--;
       e.id.listener = undefined;
-    } else if (event === E['connect-response'] && e.id.qp) {
+    } else if (event === E.CONNECT_RESPONSE && e.id.qp) {
       // Established already where the program accepted before it took the event.
       const ok = e.id.ib === 'established' || e.id.establish();
-      event = ok ? E.established : E['connect-error'];
+      event = ok ? E.ESTABLISHED : E.CONNECT_ERROR;
       if (!ok) status = -1;
-    } else if (event === E.rejected && e.id.qp) {
+    } else if (event === E.REJECTED && e.id.qp) {
       toErr(e.id.qp.queuePair);
     }
     return {

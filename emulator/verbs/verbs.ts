@@ -19,7 +19,7 @@ import { Memlock } from './memlock';
 import { IbMr, regDmabufMr, regUserMr } from './mr';
 import { IbPd } from './pd';
 import { IbQp } from './qp';
-import { EVENT } from './uapi';
+import { IBV_EVENT } from '../../seam/verbs-uapi';
 
 const UVERBS_DIR = '/dev/infiniband';
 
@@ -277,7 +277,7 @@ export class Verbs implements VerbsCalls {
     // rxe_cq_chk_attr.
     if (cqe < 1 || cqe > ctx.device.profile.attr.maxCqe) throw systemError('EINVAL', syscall);
     const handle = this.#nextHandle++;
-    const cq = new IbCq(handle, cqCapacity(cqe), channel, () => ctx.events.push({ eventType: EVENT.CQ_ERR, element: handle }));
+    const cq = new IbCq(handle, cqCapacity(cqe), channel, () => ctx.events.push({ eventType: IBV_EVENT.CQ_ERR, element: handle }));
     if (channel) channel.users++;
     return this.#add({ kind: 'cq', ctx, cq }, handle);
   }
