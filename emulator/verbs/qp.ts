@@ -3,7 +3,7 @@
 // Posted requests run later, on the event loop (wire.ts).
 import type { IbvQpAttr, IbvQpCap, IbvQpInit } from '../../seam/backend-verbs';
 import { decodeRecv, decodeSend, RecvWr, RECV_WR_WORDS, SEND_WR_WORDS, SendWr, Sge } from '../../seam/work-requests';
-import { SystemError, systemError } from '../../seam/system-error';
+import { SystemError, systemError, systemErrorWhy } from '../../seam/system-error';
 import * as v from '../../seam/verbs-uapi';
 import type { IbCq } from './cq';
 import type { IbPd } from './pd';
@@ -101,7 +101,7 @@ export class IbQp {
   static grant(pd: IbPd, init: IbvQpInit): IbvQpCap {
     const { profile } = pd.device;
     if (init.qpType !== v.IBV_QPT_RC) {
-      throw systemError('EOPNOTSUPP', 'ibv_create_qp', 'ibv_create_qp failed: the emulator models RC queue pairs only');
+      throw systemErrorWhy('EOPNOTSUPP', 'ibv_create_qp', 'the emulator models RC queue pairs only');
     }
     const c = init.cap;
     const { maxQpWr, maxSge } = profile.attr;
@@ -292,7 +292,7 @@ function checkCount(wrs: BigUint64Array, count: number, words: number): void {
 
 /** The error a post throws for request `index`; those before it were posted. */
 function postError(syscall: string, code: 'EINVAL' | 'ENOMEM', index: number, why: string): SystemError & { index: number } {
-  const e = systemError(code, syscall, `${syscall} failed: ${code} (request ${index}: ${why})`) as SystemError & { index: number };
+  const e = systemErrorWhy(code, syscall, `request ${index}: ${why}`) as SystemError & { index: number };
   e.index = index;
   return e;
 }
