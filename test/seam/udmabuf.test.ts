@@ -2,14 +2,14 @@
 import { expect } from 'vitest';
 import type { UdmabufItem } from '../../seam/backend';
 import * as uapi from '../../seam/uapi';
-import { describeEachBackend, DEVICE, itWith } from '../backends';
-import { CLOSED_FD, expectErrno, PAGE, Session } from './helpers';
+import { describeEachBackend, DEVICES, itWith } from '../support/backends';
+import { CLOSED_FD, expectErrno, PAGE, Session } from '../support/seam-session';
 
 const MiB = 1n << 20n;
 
 describeEachBackend('udmabuf', (b) => {
   const s = new Session(b);
-  const it = itWith(b, DEVICE.udmabuf);
+  const it = itWith(b, DEVICES.udmabuf);
   const item = (memfd: number, offset: number | bigint, size: number | bigint): UdmabufItem =>
     ({ memfd, offset: BigInt(offset), size: BigInt(size) });
 
