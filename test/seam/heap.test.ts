@@ -59,7 +59,7 @@ describeEachBackend('dma-heap', (b) => {
     s.map(buf, PAGE, uapi.PROT_READ);
   });
 
-  // kernel-semantics.md infers this from remap_pfn_range's COW check; seen on 6.12.107.
+  // remap_pfn_range's COW check refuses a private mapping of more than one page (the heap maps all pages at once); seen on 6.12.107.
   it('maps MAP_PRIVATE one page only', () => {
     const buf = s.heapBuffer(2 * PAGE);
     expectErrno(() => s.backend.mmap(buf, 2 * PAGE, uapi.PROT_READ, uapi.MAP_PRIVATE, 0n), 'EINVAL', 'mmap');

@@ -58,7 +58,7 @@ describeEachBackend('udmabuf', (b) => {
     s.fd(create(s.memfd(1, uapi.F_SEAL_SHRINK | uapi.F_SEAL_GROW | uapi.F_SEAL_SEAL))());
   });
 
-  // kernel-semantics.md infers this from memfd_pin_folios; seen on 6.12.107.
+  // memfd_pin_folios pins no folio past EOF and udmabuf answers EINVAL for 0 folios; seen on 6.12.107.
   it('refuses a range past the end of the memfd', () => {
     const dev = s.udmabufDevice();
     const memfd = s.memfd(4);
