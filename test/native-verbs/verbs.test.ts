@@ -8,8 +8,8 @@ import { describe, expect, it } from 'vitest';
 import type { Backend } from '../../seam/backend';
 import type { VerbsCalls } from '../../seam/backend-verbs';
 import { loadNative } from '../../src/native';
-import { expectSystemError } from '../support/backends';
 import { canHideLibraries, runWithout } from '../support/hidden-library';
+import { expectErrno } from '../support/errno';
 
 const native = loadNative();
 const suite = native.backend ? describe : describe.skip;
@@ -33,7 +33,7 @@ suite(`native verbs${native.error ? ` (skipped: ${native.error})` : ''}`, () => 
   });
 
   withVerbs('answers ENODEV for a device that is not there', () => {
-    const e = expectSystemError(() => b.ibvOpenDevice('dmabridge-none0'), 'ENODEV', 19, 'ibv_open_device');
+    const e = expectErrno(() => b.ibvOpenDevice('dmabridge-none0'), 'ENODEV', 'ibv_open_device');
     expect(e.message).toMatch(/dmabridge-none0/);
   });
 
@@ -66,7 +66,7 @@ suite(`native verbs${native.error ? ` (skipped: ${native.error})` : ''}`, () => 
       ['ibv_post_send', () => b.ibvPostSend(1, words, 1)],
       ['ibv_post_recv', () => b.ibvPostRecv(1, words, 1)],
     ];
-    for (const [syscall, call] of cases) expectSystemError(call, 'EBADF', 9, syscall);
+    for (const [syscall, call] of cases) expectErrno(call, 'EBADF', syscall);
   });
 
   withVerbs('rejects arguments of the wrong type with a TypeError', () => {
@@ -90,8 +90,8 @@ suite(`native verbs${native.error ? ` (skipped: ${native.error})` : ''}`, () => 
     b.setMemlockLimit(limit.soft, limit.hard);
     expect(b.getMemlockLimit()).toEqual(limit);
     if (limit.hard !== UNLIMITED) {
-      expectSystemError(() => b.setMemlockLimit(limit.hard + 1n, limit.hard), 'EINVAL', 22, 'setrlimit');
-      if (!isRoot) expectSystemError(() => b.setMemlockLimit(limit.soft, limit.hard + 1n), 'EPERM', 1, 'setrlimit');
+      expectErrno(() => b.setMemlockLimit(limit.hard + 1n, limit.hard), 'EINVAL', 'setrlimit');
+      if (!isRoot) expectErrno(() => b.setMemlockLimit(limit.soft, limit.hard + 1n), 'EPERM', 'setrlimit');
     }
   });
 

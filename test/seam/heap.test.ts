@@ -2,7 +2,8 @@
 import { expect } from 'vitest';
 import * as uapi from '../../seam/uapi';
 import { describeEachBackend, DEVICES, itWith } from '../support/backends';
-import { expectErrno, PAGE, Session } from '../support/seam-session';
+import { PAGE, Session } from '../support/seam-session';
+import { expectErrno } from '../support/errno';
 
 const SYSCALL = 'DMA_HEAP_IOCTL_ALLOC';
 

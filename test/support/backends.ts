@@ -74,19 +74,6 @@ export function openOn(b: BackendCase): DmaBridge {
   return bridgeOn(b.create(), `test on ${b.name}`);
 }
 
-/** Calls `fn`, expects it to throw the system error (code, errno, syscall), and returns the error. */
-export function expectSystemError(fn: () => unknown, code: string, errno: number, syscall: string): Error {
-  let error: unknown;
-  try {
-    fn();
-  } catch (e) {
-    error = e;
-  }
-  expect(error).toBeInstanceOf(Error);
-  expect(error).toMatchObject({ code, errno: -errno, syscall });
-  return error as Error;
-}
-
 /**
  * Collects garbage (vitest runs with --expose-gc). Without `settle` it
  * returns before any finalizer has run; with it, after they have.
