@@ -10,8 +10,8 @@ import type { RdmaCmEvent, RdmaConnParam } from '../../seam/backend-rdmacm';
 import { IB_CM_REJ, RDMA_CM_EVENT, RDMA_PS_TCP } from '../../seam/rdmacm-uapi';
 import { IBV_ACCESS, IBV_QPT_RC, IBV_SEND, IBV_WC_OPCODE, IBV_WR } from '../../seam/verbs-uapi';
 import { decodeWc, encodeRecv, encodeSend, RECV_WR_WORDS, SEND_WR_WORDS, WC_WORDS } from '../../seam/work-requests';
-import { inKernelVm } from '../support/backends';
 import { canHideLibraries, runWithout } from '../support/hidden-library';
+import { describeNeeds, inKernelVm, itNeeds } from '../support/skip';
 import { addonPath, hasDefaultRoute, librdmacm, loadAddon, openFds, selfAddress } from '../support/rdmacm-addon';
 import { expectErrno } from '../support/errno';
 
@@ -20,12 +20,6 @@ const address = selfAddress();
 
 const ACCESS_ALL = IBV_ACCESS.LOCAL_WRITE | IBV_ACCESS.REMOTE_WRITE | IBV_ACCESS.REMOTE_READ;
 
-/** `it` that needs what `missing` names; skips with the reason outside the VM, fails inside it. */
-function itNeeds(missing: string | null): typeof it {
-  if (!missing) return it;
-  if (inKernelVm) return ((name: string) => it(name, () => { throw new Error(`in the kernel VM: ${missing}`); })) as typeof it;
-  return ((name: string, fn?: unknown) => it.skip(`${name} (skipped: ${missing})`, fn as () => void)) as typeof it;
-}
 const cmMissing = !librdmacm ? 'librdmacm.so.1 is not installed (apt-get install librdmacm1)'
   : !existsSync('/dev/infiniband/rdma_cm') ? 'the kernel has no rdma_cm (/dev/infiniband/rdma_cm; modprobe rdma_ucm)' : null;
 const withCm = itNeeds(cmMissing);
@@ -38,13 +32,8 @@ const connParam = (privateData: number[]): RdmaConnParam => ({
   privateData: Uint8Array.from(privateData), responderResources: 1, initiatorDepth: 1, retryCount: 7, rnrRetryCount: 7,
 });
 
-const suite = addon ? describe : inKernelVm ? describe : describe.skip;
-suite(`native rdma_cm${addon ? '' : ` (skipped: ${reason})`}`, () => {
+describeNeeds(addon ? null : reason)('native rdma_cm', () => {
   const a = addon as Backend;
-  if (!addon) {
-    it('loads the native addon', () => { throw new Error(`in the kernel VM: ${reason}`); });
-    return;
-  }
 
   /** Waits for the next event on `channel`, skipping TIMEWAIT_EXIT (which trails a closed connection by ~1 s on its own). */
   async function nextEvent(channel: number, timeoutMs = 10000): Promise<RdmaCmEvent> {

@@ -10,9 +10,9 @@ import type { VerbsCalls } from '../../seam/backend-verbs';
 import { loadNative } from '../../src/native';
 import { canHideLibraries, runWithout } from '../support/hidden-library';
 import { expectErrno } from '../support/errno';
+import { describeNeeds, itNeeds } from '../support/skip';
 
 const native = loadNative();
-const suite = native.backend ? describe : describe.skip;
 const libibverbs = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib']
   .map((dir) => join(dir, 'libibverbs.so.1'))
   .find((file) => existsSync(file));
@@ -21,9 +21,9 @@ const addonPath = process.env.DMABRIDGE_NATIVE_PATH ?? join(__dirname, '../../bu
 const UNLIMITED = 2n ** 64n - 1n;
 
 
-suite(`native verbs${native.error ? ` (skipped: ${native.error})` : ''}`, () => {
+describeNeeds(native.error ?? null)('native verbs', () => {
   const b = native.backend as Backend & VerbsCalls;
-  const withVerbs = libibverbs ? it : it.skip;
+  const withVerbs = itNeeds(libibverbs ? null : 'libibverbs.so.1 is not installed (apt-get install libibverbs1)');
 
   withVerbs('lists devices: an array, empty where the kernel has none', () => {
     const devices = b.ibvGetDeviceList();
@@ -106,7 +106,7 @@ suite(`native verbs${native.error ? ` (skipped: ${native.error})` : ''}`, () => 
 
   // With libibverbs.so.1 hidden from a child, the addon still loads and each
   // verb says what to install.
-  (libibverbs && canHideLibraries ? it : it.skip)('throws ENOSYS from dlopen, naming the package, where libibverbs is missing', () => {
+  itNeeds(!libibverbs ? 'libibverbs.so.1 is not installed (apt-get install libibverbs1)' : canHideLibraries ? null : 'hiding a library needs root and unshare')('throws ENOSYS from dlopen, naming the package, where libibverbs is missing', () => {
     const script = `
       const a = require(${JSON.stringify(addonPath)});
       const out = {};

@@ -12,12 +12,12 @@ import type { Backend } from '../../seam/backend';
 import { loadNative } from '../../src/native';
 import * as U from '../../seam/uapi';
 import { expectErrno } from '../support/errno';
+import { describeNeeds } from '../support/skip';
 
 const native = loadNative();
-const suite = native.backend ? describe : describe.skip;
 
 
-suite(`native addon${native.error ? ` (skipped: ${native.error})` : ''}`, () => {
+describeNeeds(native.error ?? null)('native addon', () => {
   const b = native.backend as Backend;
   const opened: number[] = [];
   const track = (fd: number) => (opened.push(fd), fd);
