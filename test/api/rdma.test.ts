@@ -6,6 +6,7 @@ import type { RdmaDevice } from '../../src/verbs/device';
 import type { ProtectionDomain } from '../../src/verbs/pd';
 import type { CompletionQueue } from '../../src/verbs/cq';
 import type { QueuePair } from '../../src/verbs/qp';
+import { loopbackPair } from '../../src/verbs/loopback';
 
 // On both backends the device is soft-RoCE: rxe0 on lo in the VM, the
 // emulator's rxe profile elsewhere. Both answer as rxe does.
@@ -23,10 +24,7 @@ describeEachBackend('RDMA on an rxe device', (b) => {
     dev = dmb.openRdma('rxe0');
     pd = dev.allocPd();
     cq = dev.createCq(64);
-    a = pd.createQp(cq);
-    z = pd.createQp(cq);
-    a.connect(z.endpoint());
-    z.connect(a.endpoint());
+    ({ qp: a, peer: z } = loopbackPair(pd, cq));
   });
   afterEach(() => dmb.close());
 

@@ -15,6 +15,7 @@ import * as uapi from '../../seam/uapi';
 import { CLOSED_FD, turns } from '../support/seam-session';
 import { bridgeOn } from '../support/backends';
 import { errorOf } from '../support/errno';
+import { loopbackPair } from '../../src/verbs/loopback';
 
 const KiB = 1024;
 const A = { lw: 1, rw: 2, rr: 4, ra: 8, mwBind: 16, zeroBased: 32, onDemand: 64, flushGlobal: 256, flushPersistent: 512 };
@@ -41,10 +42,7 @@ describe('emulated RDMA devices', () => {
     const dev = dmb.openRdma(name);
     const pd = dev.allocPd();
     const cq = dev.createCq(64);
-    const a = pd.createQp(cq);
-    const z = pd.createQp(cq);
-    a.connect(z.endpoint());
-    z.connect(a.endpoint());
+    const { qp: a, peer: z } = loopbackPair(pd, cq);
     return { dev, pd, cq, a, z };
   }
 
