@@ -18,7 +18,7 @@ export type { RdmaAddress } from '../../seam/backend-rdmacm';
 
 /** How the connection manager's ids find their devices: one RdmaDevice per verbs context, kept by the DmaBridge. */
 export interface CmHost {
-  readonly kernel: Backend;
+  readonly seam: Backend;
   /** The RdmaDevice over a context the connection manager bound an id to. */
   cmDevice(ctx: number, name: string): RdmaDevice;
   /** The parent of listeners and connections. */
@@ -54,18 +54,18 @@ type Phase = 'rdma_resolve_addr' | 'rdma_resolve_route' | 'rdma_connect' | 'rdma
 export async function resolveRoute(host: CmHost, to: RdmaAddress, options: ResolveOptions = {}): Promise<RdmaRoute> {
   checkAddress(to, 'to');
   if (options.source) checkAddress(options.source, 'source');
-  const { kernel } = host;
-  const channel = new CmChannel(kernel);
+  const { seam } = host;
+  const channel = new CmChannel(seam);
   const id = createId(channel);
   // The CM's own timeouts, per step; the caller's timeout bounds the whole.
   const ms = Math.max(1, Math.min(options.timeout ?? 2000, 2000));
   try {
-    kernel.rdmaResolveAddr(id, options.source ?? null, to, ms);
+    seam.rdmaResolveAddr(id, options.source ?? null, to, ms);
     await expectEvent(channel, id, 'addr-resolved', 'rdma_resolve_addr', to, options);
-    kernel.rdmaResolveRoute(id, ms);
+    seam.rdmaResolveRoute(id, ms);
     await expectEvent(channel, id, 'route-resolved', 'rdma_resolve_route', to, options);
   } catch (e) {
-    destroyId(kernel, channel, id);
+    destroyId(seam, channel, id);
     throw e;
   }
   return new RdmaRoute(host, channel, id, to);
@@ -81,8 +81,8 @@ abstract class CmIdOwner extends Resource {
 
   protected constructor(protected readonly host: CmHost, protected readonly channel: CmChannel, protected readonly id: number) {
     super(host.owner);
-    const { kernel } = host;
-    this.guard(() => destroyId(kernel, channel, id));
+    const { seam } = host;
+    this.guard(() => destroyId(seam, channel, id));
   }
 
   /** Runs `make` (connect or accept) as the id's owner: its connection keeps the id; a failure destroys it. */
@@ -93,7 +93,7 @@ abstract class CmIdOwner extends Resource {
     try {
       return await make();
     } catch (e) {
-      destroyId(this.host.kernel, this.channel, this.id);
+      destroyId(this.host.seam, this.channel, this.id);
       throw e;
     } finally {
       this.close();
@@ -106,7 +106,7 @@ abstract class CmIdOwner extends Resource {
   }
 
   protected release(): void {
-    if (!this.#taken) destroyId(this.host.kernel, this.channel, this.id);
+    if (!this.#taken) destroyId(this.host.seam, this.channel, this.id);
   }
 }
 
@@ -121,7 +121,7 @@ export class RdmaRoute extends CmIdOwner {
   /** @internal */
   constructor(host: CmHost, channel: CmChannel, id: number, readonly remote: RdmaAddress) {
     super(host, channel, id);
-    const info = host.kernel.rdmaQueryId(id);
+    const info = host.seam.rdmaQueryId(id);
     this.device = host.cmDevice(info.context, info.deviceName);
     this.local = info.local;
   }
@@ -132,7 +132,7 @@ export class RdmaRoute extends CmIdOwner {
       const parts = makeQp(this.host, this.device, this.id, options);
       let e: RdmaCmEvent;
       try {
-        this.host.kernel.rdmaConnect(this.id, connParam(this.device, options, 'connect'));
+        this.host.seam.rdmaConnect(this.id, connParam(this.device, options, 'connect'));
         e = await expectEvent(this.channel, this.id, 'established', 'rdma_connect', this.remote, options);
       } catch (err) {
         parts.close();
@@ -151,14 +151,14 @@ export class RdmaListener extends CmIdOwner {
   /** @internal use DmaBridge.listenRdma */
   static create(host: CmHost, at: RdmaAddress, backlog: number): RdmaListener {
     checkAddress(at, 'address');
-    const { kernel } = host;
-    const channel = new CmChannel(kernel);
+    const { seam } = host;
+    const channel = new CmChannel(seam);
     const id = createId(channel);
     try {
-      kernel.rdmaBindAddr(id, at);
-      kernel.rdmaListen(id, backlog);
+      seam.rdmaBindAddr(id, at);
+      seam.rdmaListen(id, backlog);
     } catch (e) {
-      destroyId(kernel, channel, id);
+      destroyId(seam, channel, id);
       throw e;
     }
     return new RdmaListener(host, channel, id);
@@ -166,7 +166,7 @@ export class RdmaListener extends CmIdOwner {
 
   private constructor(host: CmHost, channel: CmChannel, id: number) {
     super(host, channel, id);
-    this.address = host.kernel.rdmaQueryId(id).local;
+    this.address = host.seam.rdmaQueryId(id).local;
   }
 
   /** The next connection request, to accept or reject. Closing the listener cancels the wait. */
@@ -199,7 +199,7 @@ export class ConnectionRequest extends CmIdOwner {
   /** @internal */
   constructor(host: CmHost, channel: CmChannel, private readonly request: RdmaCmEvent) {
     super(host, channel, request.id);
-    const info = host.kernel.rdmaQueryId(request.id);
+    const info = host.seam.rdmaQueryId(request.id);
     this.device = host.cmDevice(info.context, info.deviceName);
     this.privateData = request.privateData;
     this.local = info.local;
@@ -211,7 +211,7 @@ export class ConnectionRequest extends CmIdOwner {
     return this.takeId(async () => {
       const parts = makeQp(this.host, this.device, this.id, options);
       try {
-        this.host.kernel.rdmaAccept(this.id, connParam(this.device, options, 'accept', this.request));
+        this.host.seam.rdmaAccept(this.id, connParam(this.device, options, 'accept', this.request));
         await expectEvent(this.channel, this.id, 'established', 'rdma_accept', this.remote, options);
       } catch (err) {
         parts.close();
@@ -226,14 +226,14 @@ export class ConnectionRequest extends CmIdOwner {
     this.assertOpen();
     if (this.taken) throw new TypeError('this connection request is being accepted: it can no longer be rejected');
     checkPrivateData(privateData, 'reject');
-    this.host.kernel.rdmaReject(this.id, privateData);
+    this.host.seam.rdmaReject(this.id, privateData);
     this.#rejected = true;
     this.close();
   }
 
   protected override release(): void {
     // A request closed unanswered is refused, as the listener's close refuses those nobody took.
-    if (!this.#rejected && !this.taken) this.host.kernel.rdmaReject(this.id, new Uint8Array(0));
+    if (!this.#rejected && !this.taken) this.host.seam.rdmaReject(this.id, new Uint8Array(0));
     super.release();
   }
 }
@@ -255,7 +255,7 @@ function makeQp(host: CmHost, device: RdmaDevice, id: number, o: ConnectionOptio
   try {
     cq = device.createCq(o.cqSize ?? 256);
     const made = cq;
-    const qp = QueuePair.create(pd, cq, cq, o, (init) => host.kernel.rdmaCreateQp(id, pd.handle, init));
+    const qp = QueuePair.create(pd, cq, cq, o, (init) => host.seam.rdmaCreateQp(id, pd.handle, init));
     try {
       if (o.receives?.length) qp.postRecv(o.receives);
     } catch (e) {
@@ -306,13 +306,13 @@ export class RdmaConnection extends Resource {
     this.cq = parts.cq;
     this.qp = parts.qp;
     parts.qp.markConnected();
-    const { kernel } = host;
+    const { seam } = host;
     const qpHandle = parts.qp.handle;
     this.guard(() => {
       try {
-        kernel.ibvDestroyQp(qpHandle);
+        seam.ibvDestroyQp(qpHandle);
       } finally {
-        destroyId(kernel, channel, id);
+        destroyId(seam, channel, id);
       }
     });
     this.#disconnected = new Promise((resolve) => (this.#onDisconnect = resolve));
@@ -353,7 +353,7 @@ export class RdmaConnection extends Resource {
   #disconnect(): void {
     this.#state = 'disconnected';
     try {
-      this.host.kernel.rdmaDisconnect(this.id);
+      this.host.seam.rdmaDisconnect(this.id);
     } finally {
       this.#onDisconnect();
     }
@@ -374,21 +374,21 @@ export class RdmaConnection extends Resource {
       try {
         this.parts.close();
       } finally {
-        destroyId(this.host.kernel, this.channel, this.id);
+        destroyId(this.host.seam, this.channel, this.id);
       }
     }
   }
 }
 
-function destroyId(kernel: Backend, channel: CmChannel, id: number): void {
-  kernel.rdmaDestroyId(id);
+function destroyId(seam: Backend, channel: CmChannel, id: number): void {
+  seam.rdmaDestroyId(id);
   channel.remove(id);
 }
 
 function createId(channel: CmChannel): number {
   let id: number;
   try {
-    id = channel.kernel.rdmaCreateId(channel.handle, RDMA_PS_TCP);
+    id = channel.seam.rdmaCreateId(channel.handle, RDMA_PS_TCP);
   } catch (e) {
     channel.closeUnused();
     throw e;

@@ -36,10 +36,10 @@ export class CompletionQueue extends Resource {
   /** @internal */
   constructor(readonly device: RdmaDevice, readonly handle: number, private readonly channel: IbvCompChannel) {
     super(device);
-    const { kernel } = device;
+    const { seam } = device;
     this.guard(() => {
-      kernel.ibvDestroyCq(handle);
-      kernel.ibvDestroyCompChannel(channel.handle);
+      seam.ibvDestroyCq(handle);
+      seam.ibvDestroyCompChannel(channel.handle);
     });
   }
 
@@ -65,24 +65,24 @@ export class CompletionQueue extends Resource {
 
   #pollRaw(n: number): number {
     const view = (this.#views[n] ??= this.#out.subarray(0, n * WC_WORDS));
-    return this.device.kernel.ibvPollCq(this.handle, view);
+    return this.device.seam.ibvPollCq(this.handle, view);
   }
 
   /** The next completion, waiting for it through the event loop. */
   async next(options: WaitOptions = {}): Promise<WorkCompletion> {
     this.assertOpen();
-    const { kernel } = this.device;
+    const { seam } = this.device;
     for (;;) {
       if (this.#ready.length === 0) this.#ready.push(...this.poll(BATCH));
       if (this.#ready.length === 0) {
         // Arm, then look again: a completion that landed before arming raises no event.
-        kernel.ibvReqNotifyCq(this.handle, false);
+        seam.ibvReqNotifyCq(this.handle, false);
         this.#ready.push(...this.poll(BATCH));
       }
       const wc = this.#ready.shift();
       if (wc) return wc;
-      await waitReady(kernel, this.channel.fd, uapi.POLLIN, options, (cancel) => this.onClose(cancel));
-      if (kernel.ibvGetCqEvent(this.channel.handle) >= 0) kernel.ibvAckCqEvents(this.handle, 1);
+      await waitReady(seam, this.channel.fd, uapi.POLLIN, options, (cancel) => this.onClose(cancel));
+      if (seam.ibvGetCqEvent(this.channel.handle) >= 0) seam.ibvAckCqEvents(this.handle, 1);
     }
   }
 
@@ -91,11 +91,11 @@ export class CompletionQueue extends Resource {
   }
 
   protected release(): void {
-    const { kernel } = this.device;
+    const { seam } = this.device;
     try {
-      kernel.ibvDestroyCq(this.handle);
+      seam.ibvDestroyCq(this.handle);
     } finally {
-      kernel.ibvDestroyCompChannel(this.channel.handle);
+      seam.ibvDestroyCompChannel(this.channel.handle);
     }
   }
 }

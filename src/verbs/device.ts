@@ -40,16 +40,16 @@ export class RdmaDevice extends Resource {
    * and stays open: closing this object closes what was made through it.
    */
   constructor(
-    readonly kernel: Backend, readonly ctx: number, readonly name: string, readonly attr: IbvDeviceAttr, parent: Resource,
+    readonly seam: Backend, readonly ctx: number, readonly name: string, readonly attr: IbvDeviceAttr, parent: Resource,
     private readonly owned = true,
   ) {
     super(parent);
-    if (owned) this.guard(() => kernel.ibvCloseDevice(ctx));
+    if (owned) this.guard(() => seam.ibvCloseDevice(ctx));
   }
 
   port(port = 1): PortInfo {
     this.assertOpen();
-    const p = this.kernel.ibvQueryPort(this.ctx, port);
+    const p = this.seam.ibvQueryPort(this.ctx, port);
     return {
       port,
       state: PORT_STATES[p.state] ?? 'nop',
@@ -64,7 +64,7 @@ export class RdmaDevice extends Resource {
   /** The GID at `index` of `port`, in IPv6 notation. */
   gid(port = 1, index = 0): string {
     this.assertOpen();
-    return gidString(this.kernel.ibvQueryGid(this.ctx, port, index));
+    return gidString(this.seam.ibvQueryGid(this.ctx, port, index));
   }
 
   /** Whether the device can register dma-bufs: probed as NCCL and UCX do, with fd -1. */
@@ -72,7 +72,7 @@ export class RdmaDevice extends Resource {
     if (this.#dmaBufSupport === undefined) {
       using pd = this.allocPd();
       try {
-        this.kernel.ibvRegDmabufMr(pd.handle, 0n, 4096n, 0n, -1, 1);
+        this.seam.ibvRegDmabufMr(pd.handle, 0n, 4096n, 0n, -1, 1);
         this.#dmaBufSupport = true;
       } catch (e) {
         if (!isSystemError(e)) throw e;
@@ -89,18 +89,18 @@ export class RdmaDevice extends Resource {
 
   allocPd(): ProtectionDomain {
     this.assertOpen();
-    return new ProtectionDomain(this, this.kernel.ibvAllocPd(this.ctx));
+    return new ProtectionDomain(this, this.seam.ibvAllocPd(this.ctx));
   }
 
   /** A completion queue of at least `size` entries, with its own event channel. */
   createCq(size = 256): CompletionQueue {
     this.assertOpen();
-    const channel = this.kernel.ibvCreateCompChannel(this.ctx);
+    const channel = this.seam.ibvCreateCompChannel(this.ctx);
     let cq: number;
     try {
-      cq = this.kernel.ibvCreateCq(this.ctx, size, channel.handle);
+      cq = this.seam.ibvCreateCq(this.ctx, size, channel.handle);
     } catch (e) {
-      this.kernel.ibvDestroyCompChannel(channel.handle);
+      this.seam.ibvDestroyCompChannel(channel.handle);
       throw e;
     }
     return new CompletionQueue(this, cq, channel);
@@ -109,7 +109,7 @@ export class RdmaDevice extends Resource {
   on(event: 'event', listener: (e: AsyncEvent) => void): this {
     this.assertOpen();
     this.#events.on(event, listener);
-    this.#watch ??= this.kernel.watch(this.kernel.ibvAsyncFd(this.ctx), uapi.POLLIN, () => this.#drainEvents());
+    this.#watch ??= this.seam.watch(this.seam.ibvAsyncFd(this.ctx), uapi.POLLIN, () => this.#drainEvents());
     return this;
   }
 
@@ -120,7 +120,7 @@ export class RdmaDevice extends Resource {
   }
 
   #drainEvents(): void {
-    for (let e = this.kernel.ibvGetAsyncEvent(this.ctx); e; e = this.kernel.ibvGetAsyncEvent(this.ctx)) {
+    for (let e = this.seam.ibvGetAsyncEvent(this.ctx); e; e = this.seam.ibvGetAsyncEvent(this.ctx)) {
       this.#events.emit('event', { type: ASYNC_EVENTS[e.eventType] ?? `event-${e.eventType}`, element: e.element });
     }
   }
@@ -132,7 +132,7 @@ export class RdmaDevice extends Resource {
 
   protected release(): void {
     this.#stopWatch();
-    if (this.owned) this.kernel.ibvCloseDevice(this.ctx);
+    if (this.owned) this.seam.ibvCloseDevice(this.ctx);
   }
 }
 

@@ -89,8 +89,8 @@ export class QueuePair extends Resource {
     private readonly cqs: readonly CompletionQueue[],
   ) {
     super(pd);
-    const { kernel } = pd.device;
-    this.guard(() => kernel.ibvDestroyQp(handle));
+    const { seam } = pd.device;
+    this.guard(() => seam.ibvDestroyQp(handle));
     for (const cq of cqs) cq.closeWith(this);
   }
 
@@ -100,7 +100,7 @@ export class QueuePair extends Resource {
    */
   static create(
     pd: ProtectionDomain, sendCq: CompletionQueue, recvCq: CompletionQueue, o: QueuePairOptions,
-    make: (init: IbvQpInit) => IbvQp = (init) => pd.device.kernel.ibvCreateQp(pd.handle, init),
+    make: (init: IbvQpInit) => IbvQp = (init) => pd.device.seam.ibvCreateQp(pd.handle, init),
   ): QueuePair {
     sendCq.assertOpen();
     recvCq.assertOpen();
@@ -140,24 +140,24 @@ export class QueuePair extends Resource {
   /** Moves the QP through INIT, RTR and RTS towards `remote`. */
   connect(remote: Endpoint, options: ConnectOptions = {}): void {
     this.assertOpen();
-    const { kernel } = this.pd.device;
+    const { seam } = this.pd.device;
     const port = options.port ?? 1;
     const device = this.pd.device;
     const info = device.port(port);
     const sgidIndex = options.gidIndex ?? defaultGidIndex(device, port, info.gidTableLength);
     const mtu = mtuEnum(Math.min(info.mtu, remote.mtu));
-    kernel.ibvModifyQp(this.handle, {
+    seam.ibvModifyQp(this.handle, {
       qpState: v.IBV_QPS.init, pkeyIndex: 0, portNum: port,
       qpAccessFlags: accessBits(options.access ?? ['remote-read', 'remote-write']) & ~v.IBV_ACCESS['local-write'],
     }, v.IBV_QP_STATE | v.IBV_QP_PKEY_INDEX | v.IBV_QP_PORT | v.IBV_QP_ACCESS_FLAGS);
     this.#state = 'init';
-    kernel.ibvModifyQp(this.handle, {
+    seam.ibvModifyQp(this.handle, {
       qpState: v.IBV_QPS.rtr, pathMtu: mtu, destQpNum: remote.qpNum, rqPsn: remote.psn,
       maxDestRdAtomic: 1, minRnrTimer: 12,
       ahAttr: { dlid: remote.lid, portNum: port, isGlobal: true, dgid: gidBytes(remote.gid), sgidIndex, hopLimit: 64 },
     }, v.IBV_QP_STATE | v.IBV_QP_AV | v.IBV_QP_PATH_MTU | v.IBV_QP_DEST_QPN | v.IBV_QP_RQ_PSN | v.IBV_QP_MAX_DEST_RD_ATOMIC | v.IBV_QP_MIN_RNR_TIMER);
     this.#state = 'rtr';
-    kernel.ibvModifyQp(this.handle, {
+    seam.ibvModifyQp(this.handle, {
       qpState: v.IBV_QPS.rts, timeout: 14, retryCnt: options.retryCount ?? 7, rnrRetry: 7, sqPsn: this.psn, maxRdAtomic: 1,
     }, v.IBV_QP_STATE | v.IBV_QP_TIMEOUT | v.IBV_QP_RETRY_CNT | v.IBV_QP_RNR_RETRY | v.IBV_QP_SQ_PSN | v.IBV_QP_MAX_QP_RD_ATOMIC);
     this.#state = 'rts';
@@ -171,7 +171,7 @@ export class QueuePair extends Resource {
     const w = this.#sendScratch;
     for (let i = 0; i < n; i++) encodeSend(w, i * SEND_WR_WORDS, requests[i]!);
     try {
-      this.pd.device.kernel.ibvPostSend(this.handle, w, n);
+      this.pd.device.seam.ibvPostSend(this.handle, w, n);
     } catch (e) {
       throw advise(e, []);
     }
@@ -197,14 +197,14 @@ export class QueuePair extends Resource {
       }
     }
     try {
-      this.pd.device.kernel.ibvPostRecv(this.handle, w, n);
+      this.pd.device.seam.ibvPostRecv(this.handle, w, n);
     } catch (e) {
       throw advise(e, []);
     }
   }
 
   protected release(): void {
-    this.pd.device.kernel.ibvDestroyQp(this.handle);
+    this.pd.device.seam.ibvDestroyQp(this.handle);
   }
 }
 
