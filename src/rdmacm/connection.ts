@@ -8,7 +8,8 @@ import { systemError, SystemError } from '../../seam/system-error';
 import type { WaitOptions } from '../wait';
 import type { Backend } from '../../seam/backend';
 import { CmChannel } from './channel';
-import { IB_CM_REJ_CONSUMER_DEFINED, IB_CM_REJ_INVALID_SERVICE_ID, PRIVATE_DATA_MAX, RDMA_CM_EVENT, RDMA_CM_EVENTS, RDMA_PS_TCP } from '../../seam/rdmacm-uapi';
+import { IB_CM_REJ, PRIVATE_DATA_MAX, RDMA_CM_EVENT, RDMA_PS_TCP } from '../../seam/rdmacm-uapi';
+import { byValue, kebab } from '../enum-names';
 import type { CompletionQueue } from '../verbs/cq';
 import type { RdmaDevice } from '../verbs/device';
 import type { ProtectionDomain } from '../verbs/pd';
@@ -61,9 +62,9 @@ export async function resolveRoute(host: CmHost, to: RdmaAddress, options: Resol
   const ms = Math.max(1, Math.min(options.timeout ?? 2000, 2000));
   try {
     seam.rdmaResolveAddr(id, options.source ?? null, to, ms);
-    await expectEvent(channel, id, 'addr-resolved', 'rdma_resolve_addr', to, options);
+    await expectEvent(channel, id, 'ADDR_RESOLVED', 'rdma_resolve_addr', to, options);
     seam.rdmaResolveRoute(id, ms);
-    await expectEvent(channel, id, 'route-resolved', 'rdma_resolve_route', to, options);
+    await expectEvent(channel, id, 'ROUTE_RESOLVED', 'rdma_resolve_route', to, options);
   } catch (e) {
     destroyId(seam, channel, id);
     throw e;
@@ -133,7 +134,7 @@ export class RdmaRoute extends CmIdOwner {
       let e: RdmaCmEvent;
       try {
         this.host.seam.rdmaConnect(this.id, connParam(this.device, options, 'connect'));
-        e = await expectEvent(this.channel, this.id, 'established', 'rdma_connect', this.remote, options);
+        e = await expectEvent(this.channel, this.id, 'ESTABLISHED', 'rdma_connect', this.remote, options);
       } catch (err) {
         parts.close();
         throw err;
@@ -212,7 +213,7 @@ export class ConnectionRequest extends CmIdOwner {
       const parts = makeQp(this.host, this.device, this.id, options);
       try {
         this.host.seam.rdmaAccept(this.id, connParam(this.device, options, 'accept', this.request));
-        await expectEvent(this.channel, this.id, 'established', 'rdma_accept', this.remote, options);
+        await expectEvent(this.channel, this.id, 'ESTABLISHED', 'rdma_accept', this.remote, options);
       } catch (err) {
         parts.close();
         throw err;
@@ -360,7 +361,7 @@ export class RdmaConnection extends Resource {
   }
 
   #onEvent(e: RdmaCmEvent): boolean {
-    if (e.event === RDMA_CM_EVENT.disconnected && this.#state === 'connected') {
+    if (e.event === RDMA_CM_EVENT.DISCONNECTED && this.#state === 'connected') {
       // Our QP to ERR as well, so nothing waits for a peer that is gone.
       this.#disconnect();
     }
@@ -397,11 +398,13 @@ function createId(channel: CmChannel): number {
   return id;
 }
 
+const EVENT_NAMES = byValue(RDMA_CM_EVENT);
+
 async function expectEvent(
-  channel: CmChannel, id: number, want: (typeof RDMA_CM_EVENTS)[number], phase: Phase, peer: RdmaAddress,
+  channel: CmChannel, id: number, want: keyof typeof RDMA_CM_EVENT, phase: Phase, peer: RdmaAddress,
   options: WaitOptions,
 ): Promise<RdmaCmEvent> {
-  const e = await channel.next(id, want, options);
+  const e = await channel.next(id, kebab(want), options);
   if (e.event === RDMA_CM_EVENT[want]) return e;
   throw eventError(e, phase, peer);
 }
@@ -409,11 +412,11 @@ async function expectEvent(
 /** The error a failed step of connecting means, with what to do about it. */
 function eventError(e: RdmaCmEvent, phase: Phase, peer: RdmaAddress): SystemError & { rejectReason?: number; privateData?: Uint8Array } {
   const at = `${peer.host}:${peer.port}`;
-  const name = RDMA_CM_EVENTS[e.event] ?? `event-${e.event}`;
-  if (e.event === RDMA_CM_EVENT.rejected) {
-    const why = e.status === IB_CM_REJ_INVALID_SERVICE_ID
+  const name = EVENT_NAMES.get(e.event) ?? `event-${e.event}`;
+  if (e.event === RDMA_CM_EVENT.REJECTED) {
+    const why = e.status === IB_CM_REJ.INVALID_SERVICE_ID
       ? `nobody listens on ${at} (reject reason ${e.status}: invalid service id)`
-      : e.status === IB_CM_REJ_CONSUMER_DEFINED
+      : e.status === IB_CM_REJ.CONSUMER_DEFINED
         ? `the peer at ${at} rejected the connection (its private data is on the error's privateData)`
         : `the peer at ${at} rejected the connection (reject reason ${e.status})`;
     const err = systemError('ECONNREFUSED', phase, `${phase} failed with ECONNREFUSED: ${why}`) as SystemError & { rejectReason?: number; privateData?: Uint8Array };
@@ -422,9 +425,9 @@ function eventError(e: RdmaCmEvent, phase: Phase, peer: RdmaAddress): SystemErro
     return err;
   }
   const code = e.status < 0 ? errnoName(e.status) : 'ECONNABORTED';
-  const advice = e.event === RDMA_CM_EVENT['addr-error']
+  const advice = e.event === RDMA_CM_EVENT.ADDR_ERROR
     ? `no RDMA device has a route to ${peer.host}: is soft-RoCE on the interface that reaches it (rdma link add rxe0 type rxe netdev <interface>)?`
-    : e.event === RDMA_CM_EVENT.unreachable
+    : e.event === RDMA_CM_EVENT.UNREACHABLE
       ? `${at} did not answer: is the host up and its RDMA device on the same network?`
       : `the connection manager reported ${name} (status ${e.status})`;
   return systemError(e.status < 0 ? e.status : 'ECONNABORTED', phase, `${phase} failed with ${code}: ${advice}`);
