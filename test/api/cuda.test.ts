@@ -1,9 +1,8 @@
 import { existsSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it as vitestIt } from 'vitest';
 import { createEmulator, EmulatedGpu } from '../../emulator';
-import { withAdvice } from '../../src/advice';
-import { DmaBridge } from '../../src/dmabridge';
-import { BackendCase, describeEachBackend, inKernelVm, openOn } from '../backends';
+import type { DmaBridge } from '../../src/dmabridge';
+import { BackendCase, bridgeOn, describeEachBackend, inKernelVm, openOn } from '../support/backends';
 
 // On the emulator the GPU is its CUDA-like H100. Natively these run where the
 // NVIDIA driver is (/dev/nvidiactl); scripts/device/cuda-check.js runs the same
@@ -85,7 +84,7 @@ describeEachBackend('CUDA dma-bufs', (b) => {
 
 describe('CUDA where it is missing or cannot export [emulator]', () => {
   function machine(cuda: EmulatedGpu[] | false): DmaBridge {
-    return new DmaBridge(withAdvice(createEmulator({ cuda })), 'test');
+    return bridgeOn(createEmulator({ cuda }), 'test');
   }
 
   vitestIt('says libcuda.so.1 is missing, from dlopen', () => {

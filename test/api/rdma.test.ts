@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { afterEach, beforeEach, expect } from 'vitest';
-import { collectGarbage, DEVICE, describeEachBackend, itWith, openOn } from '../backends';
+import { collectGarbage, DEVICES, describeEachBackend, itWith, openOn } from '../support/backends';
 import type { DmaBridge } from '../../src';
 import type { RdmaDevice } from '../../src/verbs/device';
 import type { ProtectionDomain } from '../../src/verbs/pd';
@@ -10,7 +10,7 @@ import type { QueuePair } from '../../src/verbs/qp';
 // On both backends the device is soft-RoCE: rxe0 on lo in the VM, the
 // emulator's rxe profile elsewhere. Both answer as rxe does.
 describeEachBackend('RDMA on an rxe device', (b) => {
-  const it = itWith(b, DEVICE.rdma);
+  const it = itWith(b, DEVICES.rxe);
   let dmb: DmaBridge;
   let dev: RdmaDevice;
   let pd: ProtectionDomain;

@@ -6,11 +6,11 @@ import { controls, createEmulator, createNetwork } from '../../emulator';
 import type { Backend } from '../../seam/backend';
 import { RDMA_PS_TCP } from '../../seam/rdmacm-uapi';
 import { POLLIN } from '../../seam/uapi';
-import { expectSystemError } from '../backends';
+import { expectSystemError } from '../support/backends';
 import {
   type Channel, completions, connect, dial, equip, expectEvent, fill, listen, newChannel, newFds, NIC_CONTEXT_FDS, param,
   post, postRecv, resolved, settle, teardown,
-} from './rdma-cm-harness';
+} from '../support/rdma-cm';
 
 const A = '10.99.0.1';
 const B = '10.99.0.2';

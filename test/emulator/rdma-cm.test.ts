@@ -7,11 +7,11 @@ import { describe, expect, it } from 'vitest';
 import { createEmulator, createNetwork, controls } from '../../emulator';
 import { RDMA_CM_EVENT as E, RDMA_PS_TCP } from '../../seam/rdmacm-uapi';
 import { POLLIN } from '../../seam/uapi';
-import { expectSystemError } from '../backends';
+import { expectSystemError } from '../support/backends';
 import {
   completions, connect, dial, equip, expectEvent, fill, listen, newChannel, newFds, nextEvent, NIC_CONTEXT_FDS, param,
   post, postRecv, resolved, settle, teardown,
-} from './rdma-cm-harness';
+} from '../support/rdma-cm';
 
 const HERE = '10.99.0.1';
 const machine = (manualClock = false) => createEmulator({ network: createNetwork({ manualClock }), host: { name: 'a', address: HERE } });

@@ -10,9 +10,9 @@ import type { RdmaCmEvent, RdmaConnParam } from '../../seam/backend-rdmacm';
 import { IB_CM_REJ, RDMA_CM_EVENT, RDMA_PS_TCP } from '../../seam/rdmacm-uapi';
 import { IBV_ACCESS, IBV_QPT_RC, IBV_SEND, IBV_WC_OPCODE, IBV_WR } from '../../seam/verbs-uapi';
 import { decodeWc, encodeRecv, encodeSend, RECV_WR_WORDS, SEND_WR_WORDS, WC_WORDS } from '../../seam/work-requests';
-import { expectSystemError, inKernelVm } from '../backends';
-import { canHideLibraries, runWithout } from '../hidden-library';
-import { addonPath, hasDefaultRoute, librdmacm, loadAddon, openFds, selfAddress } from './addon';
+import { expectSystemError, inKernelVm } from '../support/backends';
+import { canHideLibraries, runWithout } from '../support/hidden-library';
+import { addonPath, hasDefaultRoute, librdmacm, loadAddon, openFds, selfAddress } from '../support/rdmacm-addon';
 
 const { addon, reason } = loadAddon();
 const address = selfAddress();

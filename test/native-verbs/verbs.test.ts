@@ -8,8 +8,8 @@ import { describe, expect, it } from 'vitest';
 import type { Backend } from '../../seam/backend';
 import type { VerbsCalls } from '../../seam/backend-verbs';
 import { loadNative } from '../../src/native';
-import { expectSystemError } from '../backends';
-import { canHideLibraries, runWithout } from '../hidden-library';
+import { expectSystemError } from '../support/backends';
+import { canHideLibraries, runWithout } from '../support/hidden-library';
 
 const native = loadNative();
 const suite = native.backend ? describe : describe.skip;

@@ -10,7 +10,7 @@ import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Backend } from '../../seam/backend';
 import { loadNative } from '../../src/native';
-import { expectSystemError } from '../backends';
+import { expectSystemError } from '../support/backends';
 import * as U from '../../seam/uapi';
 
 const native = loadNative();

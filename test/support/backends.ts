@@ -4,11 +4,11 @@
 // run means every native test really ran.
 import { describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import type { Backend } from '../seam/backend';
-import { createEmulator } from '../emulator';
-import { loadNative } from '../src/native';
-import { withAdvice } from '../src/advice';
-import { DmaBridge } from '../src/dmabridge';
+import type { Backend } from '../../seam/backend';
+import { createEmulator } from '../../emulator';
+import { loadNative } from '../../src/native';
+import { withAdvice } from '../../src/advice';
+import { DmaBridge } from '../../src/dmabridge';
 
 export const inKernelVm = process.env.DMABRIDGE_KERNEL_VM === '1';
 
@@ -46,18 +46,11 @@ export function describeEachBackend(title: string, body: (b: BackendCase) => voi
 }
 
 /**
- * The kernel interfaces a test needs, by the path that offers them. On the
- * emulator they always exist; on native they exist where the kernel has them.
+ * The kernel interfaces a test needs, by the path that offers them: the
+ * table conformance uses. On the emulator they always exist; on native they
+ * exist where the kernel has them.
  */
-export const DEVICE = {
-  udmabuf: '/dev/udmabuf',
-  systemHeap: '/dev/dma_heap/system',
-  /** vgem is a module: loaded where this exists (/dev/dri alone may be a real GPU). */
-  vgem: '/sys/module/vgem',
-  rdma: '/sys/class/infiniband/rxe0',
-  /** rxe on a NIC, which rdma_cm needs (test:kernel's guest has it on 10.99.0.1). */
-  rdmaNic: '/sys/class/infiniband/rxe1',
-} as const;
+export { DEVICES } from '../../conformance/scenario';
 
 /**
  * `it` that skips, with the reason in its name, when the native backend lacks
@@ -71,9 +64,14 @@ export function itWith(b: BackendCase, device: string): typeof it {
   return ((name: string, fn?: unknown) => it.skip(`${name} (skipped: ${device} absent on this kernel; npm run test:kernel runs it)`, fn as () => void)) as typeof it;
 }
 
-/** The public entry object over a backend case, as open() would make it. */
+/** The public entry object over a backend, as open() makes it: the one way tests make one. */
+export function bridgeOn(backend: Backend, reason: string): DmaBridge {
+  return new DmaBridge(withAdvice(backend), reason);
+}
+
+/** The public entry object over a fresh backend of a backend case. */
 export function openOn(b: BackendCase): DmaBridge {
-  return new DmaBridge(withAdvice(b.create()), `test on ${b.name}`);
+  return bridgeOn(b.create(), `test on ${b.name}`);
 }
 
 /** Calls `fn`, expects it to throw the system error (code, errno, syscall), and returns the error. */

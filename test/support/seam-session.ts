@@ -8,10 +8,10 @@ import type { Backend } from '../../seam/backend';
 import { parseFdinfo } from '../../src/fdinfo';
 import { isSystemError, SystemError } from '../../seam/system-error';
 import * as uapi from '../../seam/uapi';
-import { DEVICE, type BackendCase } from '../backends';
+import { DEVICES, type BackendCase } from './backends';
 
 export const PAGE = uapi.PAGE_SIZE;
-export const VGEM = DEVICE.vgem;
+export const VGEM = DEVICES.vgem;
 /** An fd number no test process has open. */
 export const CLOSED_FD = 99_999;
 
