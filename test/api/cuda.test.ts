@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it as vitestIt } from 'vitest';
 import { createEmulator, EmulatedGpu } from '../../emulator';
 import type { DmaBridge } from '../../src/dmabridge';
-import { BackendCase, bridgeOn, describeEachBackend, inKernelVm, openOn } from '../support/backends';
+import { BackendCase, bridgeOn, describeEachBackend, openOn } from '../support/backends';
+import { itNeeds } from '../support/skip';
 
 // On the emulator the GPU is its CUDA-like H100. Natively these run where the
 // NVIDIA driver is (/dev/nvidiactl); scripts/device/cuda-check.js runs the same
@@ -14,9 +15,7 @@ const gpu = existsSync(NVIDIA);
 const MiB = 1n << 20n;
 
 function itWithGpu(b: BackendCase): typeof vitestIt {
-  if (b.name === 'emulator' || gpu) return vitestIt;
-  if (inKernelVm) return (() => undefined) as unknown as typeof vitestIt;
-  return ((name: string, fn?: () => void) => vitestIt.skip(`${name} (skipped: no NVIDIA GPU, ${NVIDIA} absent)`, fn)) as typeof vitestIt;
+  return itNeeds(b.name === 'emulator' || gpu ? null : `no NVIDIA GPU, ${NVIDIA} absent`, { absentFromVm: true });
 }
 
 describeEachBackend('CUDA dma-bufs', (b) => {

@@ -51,6 +51,8 @@ describe('two hosts [emulator: two machines on one emulated network]', () => {
           const process = controls(self.backend).spawn();
           const dmb = bridgeOn(process, 'doomed client');
           let killed = false;
+          /** What made a write fail while the process lived: vanish() reports it. */
+          let failure: unknown;
           const writing = (async () => {
             const conn = await dmb.connectRdma({ host: peer, port });
             const buf = dmb.createUdmabuf(1 << 20);
@@ -61,14 +63,17 @@ describe('two hosts [emulator: two machines on one emulated network]', () => {
               expect(await conn.cq.next()).toMatchObject({ status: 'success' });
             };
             await write(0n);
-            // Goes on until the process is killed; what fails then is the dead process's, not the test's.
+            // Goes on until the process is killed: a write that fails before then fails the test, one after is the dead process's.
             void (async () => {
               for (let id = 1n; !killed; id++) await write(id);
-            })().catch(() => {});
+            })().catch((e) => {
+              if (!killed) failure = e;
+            });
           })();
           return {
             async vanish() {
               await writing;
+              if (failure) throw failure;
               killed = true;
               controls(self.backend).kill(process);
             },

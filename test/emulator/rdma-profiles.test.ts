@@ -12,8 +12,9 @@ import type { ProtectionDomain } from '../../src/verbs/pd';
 import type { QueuePair } from '../../src/verbs/qp';
 import type { DmaBridge } from '../../src/dmabridge';
 import * as uapi from '../../seam/uapi';
-import { CLOSED_FD, errorOf, turns } from '../support/seam-session';
+import { CLOSED_FD, turns } from '../support/seam-session';
 import { bridgeOn } from '../support/backends';
+import { errorOf } from '../support/errno';
 
 const KiB = 1024;
 const A = { lw: 1, rw: 2, rr: 4, ra: 8, mwBind: 16, zeroBased: 32, onDemand: 64, flushGlobal: 256, flushPersistent: 512 };

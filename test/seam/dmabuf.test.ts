@@ -2,7 +2,8 @@
 import { expect } from 'vitest';
 import * as uapi from '../../seam/uapi';
 import { describeEachBackend, DEVICES, itWith } from '../support/backends';
-import { CLOSED_FD, expectErrno, PAGE, Session } from '../support/seam-session';
+import { CLOSED_FD, PAGE, Session } from '../support/seam-session';
+import { expectErrno } from '../support/errno';
 
 const { DMA_BUF_SYNC_READ: READ, DMA_BUF_SYNC_WRITE: WRITE, DMA_BUF_SYNC_RW: RW, DMA_BUF_SYNC_END: END } = uapi;
 

@@ -2,7 +2,8 @@
 import { expect, it } from 'vitest';
 import * as uapi from '../../seam/uapi';
 import { describeEachBackend } from '../support/backends';
-import { CLOSED_FD, expectErrno, PAGE, Session } from '../support/seam-session';
+import { CLOSED_FD, PAGE, Session } from '../support/seam-session';
+import { expectErrno } from '../support/errno';
 
 describeEachBackend('files', (b) => {
   const s = new Session(b);

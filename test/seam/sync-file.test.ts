@@ -2,7 +2,8 @@
 import { expect } from 'vitest';
 import * as uapi from '../../seam/uapi';
 import { describeEachBackend, itWith } from '../support/backends';
-import { CLOSED_FD, expectErrno, Session, VGEM } from '../support/seam-session';
+import { CLOSED_FD, Session, VGEM } from '../support/seam-session';
+import { expectErrno } from '../support/errno';
 
 describeEachBackend('sync_file', (b) => {
   const s = new Session(b);

@@ -3,7 +3,8 @@ import { expect } from 'vitest';
 import type { UdmabufItem } from '../../seam/backend';
 import * as uapi from '../../seam/uapi';
 import { describeEachBackend, DEVICES, itWith } from '../support/backends';
-import { CLOSED_FD, expectErrno, PAGE, Session } from '../support/seam-session';
+import { CLOSED_FD, PAGE, Session } from '../support/seam-session';
+import { expectErrno } from '../support/errno';
 
 const MiB = 1n << 20n;
 

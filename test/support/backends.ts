@@ -1,16 +1,13 @@
 // Runs a suite once per backend. The emulator always runs; native runs where
-// the addon loads. Inside the real-kernel VM (DMABRIDGE_KERNEL_VM=1) nothing
-// may skip: a missing addon or device fails the test instead, so a green VM
-// run means every native test really ran.
-import { describe, expect, it } from 'vitest';
+// the addon loads, under the one skip policy (skip.ts).
+import { describe, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import type { Backend } from '../../seam/backend';
 import { createEmulator } from '../../emulator';
 import { loadNative } from '../../src/native';
 import { withAdvice } from '../../src/advice';
 import { DmaBridge } from '../../src/dmabridge';
-
-export const inKernelVm = process.env.DMABRIDGE_KERNEL_VM === '1';
+import { describeNeeds, itNeeds } from './skip';
 
 export interface BackendCase {
   name: 'native' | 'emulator';
@@ -30,18 +27,8 @@ export function describeEachBackend(title: string, body: (b: BackendCase) => voi
       continue;
     }
     const native = loadNative();
-    if (native.backend) {
-      const backend = native.backend;
-      describe(`${title} [native]`, () => body({ name, create: () => backend }));
-    } else if (inKernelVm) {
-      describe(`${title} [native]`, () => {
-        it('loads the native addon', () => {
-          throw new Error(`native backend unavailable in the kernel VM: ${native.error}`);
-        });
-      });
-    } else {
-      describe.skip(`${title} [native] skipped: ${native.error}`, () => body({ name, create: () => { throw new Error('unreachable'); } }));
-    }
+    // Without the addon the suite skips (or fails, in the VM) and create() is never called.
+    describeNeeds(native.backend ? null : `the native backend is unavailable: ${native.error}`)(`${title} [native]`, () => body({ name, create: () => native.backend! }));
   }
 }
 
@@ -52,16 +39,9 @@ export function describeEachBackend(title: string, body: (b: BackendCase) => voi
  */
 export { DEVICES } from '../../conformance/scenario';
 
-/**
- * `it` that skips, with the reason in its name, when the native backend lacks
- * a device; in the kernel VM a missing device fails instead.
- */
+/** `it` for a test of backend `b` that needs `device`: always there on the emulator. */
 export function itWith(b: BackendCase, device: string): typeof it {
-  if (b.name === 'emulator' || existsSync(device)) return it;
-  if (inKernelVm) {
-    return ((name: string) => it(name, () => { throw new Error(`${device} missing in the kernel VM`); })) as typeof it;
-  }
-  return ((name: string, fn?: unknown) => it.skip(`${name} (skipped: ${device} absent on this kernel; npm run test:kernel runs it)`, fn as () => void)) as typeof it;
+  return itNeeds(b.name === 'emulator' || existsSync(device) ? null : `${device} absent on this kernel; npm run test:kernel runs it`);
 }
 
 /** The public entry object over a backend, as open() makes it: the one way tests make one. */
@@ -72,19 +52,6 @@ export function bridgeOn(backend: Backend, reason: string): DmaBridge {
 /** The public entry object over a fresh backend of a backend case. */
 export function openOn(b: BackendCase): DmaBridge {
   return bridgeOn(b.create(), `test on ${b.name}`);
-}
-
-/** Calls `fn`, expects it to throw the system error (code, errno, syscall), and returns the error. */
-export function expectSystemError(fn: () => unknown, code: string, errno: number, syscall: string): Error {
-  let error: unknown;
-  try {
-    fn();
-  } catch (e) {
-    error = e;
-  }
-  expect(error).toBeInstanceOf(Error);
-  expect(error).toMatchObject({ code, errno: -errno, syscall });
-  return error as Error;
 }
 
 /**
