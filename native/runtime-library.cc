@@ -1,4 +1,4 @@
-#include "runtime_library.h"
+#include "runtime-library.h"
 
 #include <dlfcn.h>
 #include <string.h>
