@@ -1,6 +1,8 @@
 #pragma once
 #include <napi.h>
 
+#include "result.h"
+
 // Each kernel interface's file adds its functions to the addon's exports.
 void InitFiles(Napi::Env env, Napi::Object exports);
 void InitMemfd(Napi::Env env, Napi::Object exports);
@@ -17,5 +19,5 @@ void InitVerbs(Napi::Env env, Napi::Object exports);
 void InitRdmaCm(Napi::Env env, Napi::Object exports);
 
 inline void Export(Napi::Env env, Napi::Object exports, const char* name, Napi::Function::Callback fn) {
-  exports.Set(name, Napi::Function::New(env, fn, name));
+  Put(exports, name, Napi::Function::New(env, fn, name));
 }

@@ -10,6 +10,7 @@
 #include "args.h"
 #include "bindings.h"
 #include "error.h"
+#include "result.h"
 #include "sys.h"
 
 namespace {
@@ -59,7 +60,7 @@ Napi::Value Readdir(const Napi::CallbackInfo& info) {
   std::vector<std::string> names = ListDir(info.Env(), StringArg(info[0], "path"), false);
   std::sort(names.begin(), names.end());
   Napi::Array result = Napi::Array::New(info.Env(), names.size());
-  for (size_t i = 0; i < names.size(); i++) result.Set(i, names[i]);
+  for (size_t i = 0; i < names.size(); i++) Put(result, i, names[i]);
   return result;
 }
 
@@ -69,7 +70,7 @@ Napi::Value OpenFds(const Napi::CallbackInfo& info) {
   for (const std::string& name : names) fds.push_back(std::stoi(name));
   std::sort(fds.begin(), fds.end());
   Napi::Array result = Napi::Array::New(info.Env(), fds.size());
-  for (size_t i = 0; i < fds.size(); i++) result.Set(i, fds[i]);
+  for (size_t i = 0; i < fds.size(); i++) Put(result, i, fds[i]);
   return result;
 }
 

@@ -8,6 +8,7 @@
 #include "../bindings.h"
 #include "../error.h"
 #include "../instance.h"
+#include "../result.h"
 #include "args.h"
 #include "exports.h"
 #include "loader.h"
@@ -20,11 +21,11 @@ bool IsUd(const rdma::cm_id* id) { return id->ps == rdma::PS_UDP || id->ps == rd
 
 Napi::Object PeerParam(Napi::Env env, const rdma::conn_param& conn) {
   Napi::Object param = Napi::Object::New(env);
-  param.Set("responderResources", conn.responder_resources);
-  param.Set("initiatorDepth", conn.initiator_depth);
-  param.Set("retryCount", conn.retry_count);
-  param.Set("rnrRetryCount", conn.rnr_retry_count);
-  param.Set("qpNum", conn.qp_num);
+  Put(param, "responderResources", conn.responder_resources);
+  Put(param, "initiatorDepth", conn.initiator_depth);
+  Put(param, "retryCount", conn.retry_count);
+  Put(param, "rnrRetryCount", conn.rnr_retry_count);
+  Put(param, "qpNum", conn.qp_num);
   return param;
 }
 
@@ -60,12 +61,12 @@ Napi::Value GetCmEvent(const Napi::CallbackInfo& info) {
   cm.ack_cm_event(event);
 
   Napi::Object result = Napi::Object::New(env);
-  result.Set("event", type);
-  result.Set("id", static_cast<double>(id));
-  result.Set("listenId", static_cast<double>(listen_id));
-  result.Set("status", status);
-  result.Set("privateData", PrivateDataValue(env, private_data.data(), length));
-  result.Set("param", has_param ? PeerParam(env, conn) : env.Null());
+  Put(result, "event", type);
+  Put(result, "id", static_cast<double>(id));
+  Put(result, "listenId", static_cast<double>(listen_id));
+  Put(result, "status", status);
+  Put(result, "privateData", PrivateDataValue(env, private_data.data(), length));
+  Put(result, "param", has_param ? PeerParam(env, conn) : env.Null());
   return result;
 }
 

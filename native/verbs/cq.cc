@@ -11,6 +11,7 @@
 #include "../bindings.h"
 #include "../error.h"
 #include "../instance.h"
+#include "../result.h"
 #include "exports.h"
 #include "loader.h"
 
@@ -39,8 +40,8 @@ Napi::Value CreateCompChannel(const Napi::CallbackInfo& info) {
   uint64_t handle = state.NewHandle();
   state.Add(handle, VerbsKind::kCompChannel, channel, ctx.handle);
   Napi::Object result = Napi::Object::New(env);
-  result.Set("handle", static_cast<double>(handle));
-  result.Set("fd", channel->fd);
+  Put(result, "handle", static_cast<double>(handle));
+  Put(result, "fd", channel->fd);
   return result;
 }
 

@@ -10,6 +10,7 @@
 #include "../bindings.h"
 #include "../error.h"
 #include "../instance.h"
+#include "../result.h"
 #include "exports.h"
 #include "loader.h"
 
@@ -22,7 +23,7 @@ constexpr size_t kRecvWords = 3;
 // Throws what posting request `index` failed with; those before it were posted.
 [[noreturn]] void ThrowPostError(Napi::Env env, int err, const char* syscall, size_t index, const std::string& why) {
   Napi::Error error = ErrnoErrorWhy(env, err, syscall, "request " + std::to_string(index) + ": " + why);
-  error.Set("index", static_cast<double>(index));
+  Put(error.Value(), "index", static_cast<double>(index));
   throw error;
 }
 
