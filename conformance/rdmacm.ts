@@ -8,7 +8,7 @@ import type { RdmaCmEvent, RdmaConnParam, RdmaIdInfo } from '../src/backend-rdma
 import type { IbvMr, IbvQp } from '../src/backend-verbs';
 import { RDMA_CM_EVENTS, RDMA_PS_TCP } from '../src/rdma/cm-uapi';
 import * as v from '../src/rdma/verbs-uapi';
-import { completions, cq, mr, pd, post, postRecv, type Send } from './rdma';
+import { completions, cq, mr, pd, post, postRecv, shared, type Send } from './rdma';
 import { outcomeOf } from './record';
 import { NIC_ADDRESS } from './scenario';
 import { Abort, type Trial } from './trial';
@@ -154,7 +154,7 @@ export class Cm {
       cap: { maxSendWr: 8, maxRecvWr: 8, maxSendSge: 1, maxRecvSge: 1, maxInlineData: 0 },
     }), (q) => t.k.ibvDestroyQp(q.handle));
     this.#qps.set(qp.qpNum, `${role} QP`);
-    const buf = new Uint8Array(4096);
+    const buf = shared(4096);
     const m = mr(t, p, buf, v.IBV_ACCESS['local-write'] | v.IBV_ACCESS['remote-write'] | v.IBV_ACCESS['remote-read'], `${role}: reg_mr`);
     return { id, pd: p, cq: c, qp, buf, mr: m };
   }

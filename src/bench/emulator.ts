@@ -38,8 +38,8 @@ async function wrRate(pd: ProtectionDomain, count: number, reps: number): Promis
   const sink = pd.createQp(pd.device.createCq(16));
   qp.connect(sink.endpoint());
   sink.connect(qp.endpoint());
-  const src = pd.register(new Uint8Array(4096));
-  const dst = pd.register(new Uint8Array(4096), { access: ['local-write', 'remote-write'] });
+  const src = pd.register(new Uint8Array(new SharedArrayBuffer(4096)));
+  const dst = pd.register(new Uint8Array(new SharedArrayBuffer(4096)), { access: ['local-write', 'remote-write'] });
   const pair = { qp, cq, batch: writeBatch({ opcode: 'write', local: { mr: src, length: 64 }, remote: dst.remote() }) };
   return repeatAsync(WARMUP, reps, async () => {
     let posted = 0, done = 0;
@@ -55,7 +55,7 @@ async function wrRate(pd: ProtectionDomain, count: number, reps: number): Promis
 }
 
 function regRate(pd: ProtectionDomain, count: number, reps: number): Promise<Summary> {
-  const buf = new Uint8Array(4096);
+  const buf = new Uint8Array(new SharedArrayBuffer(4096));
   return repeatAsync(WARMUP, reps, async () => {
     const t0 = nowNs();
     for (let i = 0; i < count; i++) pd.register(buf).close();

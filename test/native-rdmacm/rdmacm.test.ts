@@ -96,7 +96,7 @@ suite(`native rdma_cm${addon ? '' : ` (skipped: ${reason})`}`, () => {
       sendCq: cq, recvCq: cq, qpType: IBV_QPT_RC, sqSigAll: false,
       cap: { maxSendWr: 8, maxRecvWr: 8, maxSendSge: 1, maxRecvSge: 1, maxInlineData: 0 },
     });
-    const buffer = new Uint8Array(size);
+    const buffer = new Uint8Array(new SharedArrayBuffer(size));
     const mr = a.ibvRegMr(pd, buffer, ACCESS_ALL);
     return {
       context, pd, cq, qp, buffer, mr,
@@ -409,7 +409,7 @@ suite(`native rdma_cm${addon ? '' : ` (skipped: ${reason})`}`, () => {
         await next(ch);
         const ctx = a.rdmaQueryId(id).context;
         const pd = a.ibvAllocPd(ctx), cq = a.ibvCreateCq(ctx, 4, -1);
-        a.ibvRegMr(pd, new Uint8Array(4096), 7);
+        a.ibvRegMr(pd, new Uint8Array(new SharedArrayBuffer(4096)), 7);
         const qp = a.rdmaCreateQp(id, pd, { sendCq: cq, recvCq: cq, qpType: 2, sqSigAll: false,
           cap: { maxSendWr: 1, maxRecvWr: 1, maxSendSge: 1, maxRecvSge: 1, maxInlineData: 0 } });
         a.rdmaConnect(id, { privateData: new Uint8Array(0), responderResources: 1, initiatorDepth: 1, retryCount: 7, rnrRetryCount: 7 });
