@@ -38,6 +38,15 @@ Words Requests(const Napi::CallbackInfo& info, size_t words_each, size_t* count)
   return wrs;
 }
 
+// Request `index`'s words, each read exactly once: the array may be shared
+// with a worker that rewrites it meanwhile, and what was checked must be what
+// is posted.
+template <size_t N>
+void ReadOnce(const Words& wrs, size_t index, uint64_t (&w)[N]) {
+  const uint64_t* from = wrs.data + index * N;
+  for (size_t i = 0; i < N; i++) w[i] = __atomic_load_n(from + i, __ATOMIC_RELAXED);
+}
+
 template <typename T>
 T* Reserve(std::vector<T>& v, size_t count) {
   if (v.size() < count) v.resize(count);
@@ -101,7 +110,8 @@ Napi::Value PostSend(const Napi::CallbackInfo& info) {
   size_t valid = 0;
   const char* refusal = nullptr;
   for (; valid < count; valid++) {
-    const uint64_t* w = wrs.data + valid * kSendWords;
+    uint64_t w[kSendWords];
+    ReadOnce(wrs, valid, w);
     ibv::sge& sge = sges[valid];
     sge.addr = w[2];
     sge.length = static_cast<uint32_t>(w[3]);
@@ -144,7 +154,8 @@ Napi::Value PostRecv(const Napi::CallbackInfo& info) {
   ibv::recv_wr* chain = Reserve(state.recv_wrs, count);
   ibv::sge* sges = Reserve(state.sges, count);
   for (size_t i = 0; i < count; i++) {
-    const uint64_t* w = wrs.data + i * kRecvWords;
+    uint64_t w[kRecvWords];
+    ReadOnce(wrs, i, w);
     ibv::sge& sge = sges[i];
     sge.addr = w[1];
     sge.length = static_cast<uint32_t>(w[2]);
