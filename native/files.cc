@@ -10,6 +10,7 @@
 #include "args.h"
 #include "bindings.h"
 #include "error.h"
+#include "instance.h"
 #include "result.h"
 #include "sys.h"
 
@@ -23,11 +24,20 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), fd);
 }
 
+// An fd has one owner: EBUSY for one a live watch polls (stop it first) or
+// one libibverbs or librdmacm owns (destroy its object instead).
 Napi::Value Close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
   int fd = Int32Arg(info[0], "fd");
+  Instance& instance = GetInstance(env);
+  if (instance.watches.by_fd.count(fd)) ThrowErrnoWhy(env, EBUSY, "close", "a watch is live on the fd: stop it first");
+  if (instance.verbs.OwnsFd(fd) || instance.rdmacm.OwnsFd(fd)) {
+    ThrowErrnoWhy(env, EBUSY, "close",
+                  "libibverbs or librdmacm owns the fd: destroy the context or channel that holds it instead");
+  }
   // Not retried: on Linux the fd is gone even when close reports EINTR.
-  if (::close(fd) != 0) ThrowErrno(info.Env(), errno, "close");
-  return info.Env().Undefined();
+  if (::close(fd) != 0) ThrowErrno(env, errno, "close");
+  return env.Undefined();
 }
 
 Napi::Value Dup(const Napi::CallbackInfo& info) {

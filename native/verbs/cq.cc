@@ -51,6 +51,9 @@ Napi::Value DestroyCompChannel(const Napi::CallbackInfo& info) {
   const Verbs& v = RequireVerbs(env);
   VerbsState& state = GetInstance(env).verbs;
   VerbsObject& channel = state.Get(info[0], "channel", VerbsKind::kCompChannel, "ibv_destroy_comp_channel");
+  auto* c = static_cast<ibv::comp_channel*>(channel.ptr);
+  if (c->refcnt) ThrowErrno(env, EBUSY, "ibv_destroy_comp_channel");
+  GetInstance(env).watches.StopFd(c->fd);
   if (int err = DestroyObject(v, channel)) ThrowErrno(env, err, "ibv_destroy_comp_channel");
   state.Remove(channel);
   return env.Undefined();

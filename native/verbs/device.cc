@@ -93,6 +93,12 @@ Napi::Value CloseDevice(const Napi::CallbackInfo& info) {
     ThrowErrnoWhy(env, EBUSY, "ibv_close_device",
                   std::to_string(o.children) + " objects made on this context are still alive");
   }
+  // A context the connection manager lent keeps its fds open.
+  if (!o.cm) {
+    auto* ctx = static_cast<ibv::context*>(o.ptr);
+    GetInstance(env).watches.StopFd(ctx->async_fd);
+    GetInstance(env).watches.StopFd(ctx->cmd_fd);
+  }
   if (int err = DestroyObject(v, o)) ThrowErrno(env, err, "ibv_close_device");
   state.Remove(o);
   return env.Undefined();

@@ -242,7 +242,7 @@ describe('two emulated machines on one network', () => {
   it('a peer machine whose program goes away (all its fds closed): its ids and QPs are gone, the other side gets DISCONNECTED, and its writes retry in vain', async () => {
     const { a, b, ach, bch, port } = bListening({ manualClock: true });
     const { client, server } = await connect(a, ach, b, bch, B, port, param(undefined, { retryCount: 1 }));
-    for (const fd of b.openFds()) b.close(fd);
+    controls(b).kill(b);
     expect((await expectEvent(a, ach, 'disconnected')).id).toBe(client.id);
     expectSystemError(() => b.rdmaQueryId(server.id), 'EBADF', 9, 'rdma_get_local_addr');
     expectSystemError(() => b.ibvPostRecv(server.qp.handle, new BigUint64Array(3), 1), 'EBADF', 9, 'ibv_post_recv');

@@ -225,8 +225,8 @@ suite(`native addon${native.error ? ` (skipped: ${native.error})` : ''}`, () => 
 
     it('fails where epoll cannot watch', () => {
       const fd = sealedMemfd(4096n);
-      expectSystemError(() => b.watch(fd, U.POLLIN, () => {}), 'EPERM', 1, 'uv_poll_start');
-      expectSystemError(() => b.watch(-1, U.POLLIN, () => {}), 'EBADF', 9, 'uv_poll_start');
+      expectSystemError(() => b.watch(fd, U.POLLIN, () => {}), 'EPERM', 1, 'uv_poll_init');
+      expectSystemError(() => b.watch(-1, U.POLLIN, () => {}), 'EBADF', 9, 'uv_poll_init');
     });
   });
 

@@ -155,7 +155,7 @@ describeEachBackend('udmabuf', (b) => {
     expectErrno(() => s.backend.lseek(dev, 0n, uapi.SEEK_SET), 'ESPIPE', 'lseek');
     expectErrno(() => s.backend.mmap(dev, PAGE, uapi.PROT_READ, uapi.MAP_SHARED, 0n), 'ENODEV', 'mmap');
     expect(s.backend.poll(dev, uapi.POLLIN | uapi.POLLOUT)).toBe(uapi.POLLIN | uapi.POLLOUT);
-    expectErrno(() => s.backend.watch(dev, uapi.POLLIN, () => {}), 'EPERM', 'uv_poll_start');
+    expectErrno(() => s.backend.watch(dev, uapi.POLLIN, () => {}), 'EPERM', 'uv_poll_init');
   });
 
   it('answers ENOTTY to UDMABUF_CREATE on anything but /dev/udmabuf', () => {
