@@ -170,7 +170,13 @@ void OnPoll(uv_poll_t* handle, int status, int uv_events) {
   // A callback may stop any watch, so each is looked up again by id; ids are
   // never reused, unlike the addresses of collected watches.
   std::vector<uint64_t> ids;
-  for (Watch* w : slot->watches) ids.push_back(w->id());
+  try {
+    for (Watch* w : slot->watches) ids.push_back(w->id());
+  } catch (const std::bad_alloc&) {
+    // Nothing may throw into libuv. Polling is level-triggered: the next turn
+    // of the loop reports the fd again.
+    return;
+  }
   for (uint64_t id : ids) {
     Watch* w = Find(slot, id);
     if (!w) continue;
