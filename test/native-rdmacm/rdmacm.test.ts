@@ -303,6 +303,26 @@ suite(`native rdma_cm${addon ? '' : ` (skipped: ${reason})`}`, () => {
     a.rdmaDestroyId(active);
   });
 
+  withDevice('sends the private data it read, though a later getter detached its buffer', async () => {
+    const active = await resolved(client, port);
+    const privateData = Uint8Array.from([1, 2, 3, 4]);
+    const param = {
+      ...connParam([]), privateData,
+      // Read after privateData: the buffer goes (transferred and dropped), and
+      // its memory with it.
+      get rnrRetryCount() { structuredClone(privateData.buffer, { transfer: [privateData.buffer] }); return 7; },
+    };
+    a.rdmaConnect(active, param);
+    expect(privateData.byteLength).toBe(0);
+    const request = await nextEvent(server);
+    expect(request.event).toBe(RDMA_CM_EVENT['connect-request']);
+    expect(Array.from(request.privateData.subarray(0, 4))).toEqual([1, 2, 3, 4]);
+    a.rdmaReject(request.id, new Uint8Array(0));
+    await expectEvent(client, 'rejected', active);
+    a.rdmaDestroyId(request.id);
+    a.rdmaDestroyId(active);
+  });
+
   withDevice('refuses private data over the REQ\'s 56 bytes, and the REP\'s 196, with EINVAL', async () => {
     const active = await resolved(client, port);
     expectSystemError(() => a.rdmaConnect(active, connParam(new Array(57).fill(1))), 'EINVAL', 22, 'rdma_connect');
