@@ -34,9 +34,13 @@ export DMABRIDGE_GUEST_ASAN_OPTIONS="detect_leaks=0:log_path=$reports/asan"
 export DMABRIDGE_GUEST_UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$reports/ubsan"
 
 files=("$@")
-[ ${#files[@]} -gt 0 ] || files=(test/api test/seam test/native test/native-verbs test/native-rdmacm)
+# The CLI suite is left out: it runs the same addon paths in child processes,
+# whose start under the sanitizers and TCG outlasts its timeouts.
+[ ${#files[@]} -gt 0 ] || files=(test/api test/seam test/native test/native-verbs test/native-rdmacm --exclude=test/api/cli.test.ts)
 status=0
-DMABRIDGE_KERNEL_RUN_ID=${DMABRIDGE_KERNEL_RUN_ID:-vm0}-sanitize scripts/test-kernel.sh "${files[@]}" || status=$?
+# Instrumented code under TCG runs several times slower than test:kernel.
+DMABRIDGE_VM_TIMEOUT=${DMABRIDGE_VM_TIMEOUT:-5400} DMABRIDGE_KERNEL_RUN_ID=${DMABRIDGE_KERNEL_RUN_ID:-vm0}-sanitize \
+  scripts/test-kernel.sh "${files[@]}" --testTimeout=120000 || status=$?
 
 if [ $# -eq 0 ] && node -e "process.exit(require('./package.json').scripts['test:fuzz'] ? 0 : 1)"; then
   LD_PRELOAD=$DMABRIDGE_GUEST_PRELOAD ASAN_OPTIONS=$DMABRIDGE_GUEST_ASAN_OPTIONS UBSAN_OPTIONS=$DMABRIDGE_GUEST_UBSAN_OPTIONS \
