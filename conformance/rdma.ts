@@ -29,6 +29,14 @@ export function qp(t: Trial, pdHandle: number, cqHandle: number, label = 'create
   return t.own('qp', label, (k) => k.ibvCreateQp(pdHandle, qpInit(cqHandle)), (q) => t.k.ibvDestroyQp(q.handle)).handle;
 }
 
+/** Bytes as ibv_reg_mr takes host memory: over a SharedArrayBuffer. A number gives zeroes; an array, a copy. */
+export function shared(bytes: number | Uint8Array): Uint8Array {
+  const length = typeof bytes === 'number' ? bytes : bytes.length;
+  const view = new Uint8Array(new SharedArrayBuffer(length));
+  if (typeof bytes !== 'number') view.set(bytes);
+  return view;
+}
+
 /** An MR over `view`, shown as what a user relies on: rkey equals lkey, the length. */
 export function mr(t: Trial, pdHandle: number, view: Uint8Array, access: number, label = `reg_mr access ${access}`): IbvMr {
   return t.own('mr', label, (k) => k.ibvRegMr(pdHandle, view, access), (m) => t.k.ibvDeregMr(m.handle), showMr);

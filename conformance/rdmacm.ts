@@ -9,7 +9,7 @@ import type { IbvMr, IbvQp } from '../seam/backend-verbs';
 import { RDMA_CM_EVENT, RDMA_PS_TCP } from '../seam/rdmacm-uapi';
 import { byValue, Kebab } from '../src/enum-names';
 import * as v from '../seam/verbs-uapi';
-import { completions, cq, mr, pd, post, postRecv, type Send } from './rdma';
+import { completions, cq, mr, pd, post, postRecv, shared, type Send } from './rdma';
 import { outcomeOf } from './record';
 
 /** Events by the names the records hold: 'addr-resolved', … */
@@ -158,7 +158,7 @@ export class Cm {
       cap: { maxSendWr: 8, maxRecvWr: 8, maxSendSge: 1, maxRecvSge: 1, maxInlineData: 0 },
     }), (q) => t.k.ibvDestroyQp(q.handle));
     this.#qps.set(qp.qpNum, `${role} QP`);
-    const buf = new Uint8Array(4096);
+    const buf = shared(4096);
     const m = mr(t, p, buf, v.IBV_ACCESS.LOCAL_WRITE | v.IBV_ACCESS.REMOTE_WRITE | v.IBV_ACCESS.REMOTE_READ, `${role}: reg_mr`);
     return { id, pd: p, cq: c, qp, buf, mr: m };
   }

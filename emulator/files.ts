@@ -81,6 +81,10 @@ export class OpenFile {
 export interface FdEntry {
   file: OpenFile;
   cloexec: boolean;
+  /** Opened by libibverbs or librdmacm: close() refuses it, as the addon does. */
+  library?: boolean;
+  /** The stops of the live watches on it: close() refuses, and closing it otherwise stops them first. */
+  watches?: Set<() => void>;
 }
 
 /** Lowest free fd first; 0, 1 and 2 belong to stdio, as in a real process. */
@@ -88,10 +92,10 @@ export class FdTable {
   readonly #fds = new Map<number, FdEntry>();
 
   /** Takes over one reference to `file`. */
-  install(file: OpenFile, cloexec: boolean): number {
+  install(file: OpenFile, cloexec: boolean, library = false): number {
     let fd = 3;
     while (this.#fds.has(fd)) fd++;
-    this.#fds.set(fd, { file, cloexec });
+    this.#fds.set(fd, { file, cloexec, library });
     return fd;
   }
 
@@ -103,6 +107,7 @@ export class FdTable {
   close(fd: number): boolean {
     const entry = this.#fds.get(fd);
     if (!entry) return false;
+    for (const stop of [...(entry.watches ?? [])]) stop();
     this.#fds.delete(fd);
     entry.file.put();
     return true;

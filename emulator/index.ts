@@ -125,8 +125,9 @@ export function createEmulator(options: EmulatorOptions = {}): Backend {
       return process;
     },
     kill: (process) => {
-      fdsOf(process);
-      for (const fd of process.openFds()) process.close(fd);
+      // As exit does: every fd closes, a library's and watched ones too.
+      const fds = fdsOf(process);
+      for (const fd of fds.fds()) fds.close(fd);
     },
     pinnedBytes: (process) => {
       fdsOf(process);

@@ -30,6 +30,8 @@ interface Mapping {
   file: OpenFile;
   prot: number;
   unmap?(): void;
+  /** MRs over it: munmap answers EBUSY while there are any, as the addon does. */
+  mrs: number;
 }
 
 type Class<T> = abstract new (...args: never[]) => T;
@@ -59,7 +61,13 @@ export class Process implements Backend {
     return this.#fds.install(new OpenFile(object, fFlags), (flags & uapi.O_CLOEXEC) !== 0);
   }
 
+  /** As the addon: an fd a watch polls, or one a library owns, is refused (EBUSY). */
   close(fd: number): void {
+    const entry = this.#fds.get(fd);
+    if (entry?.watches?.size) throw systemError('EBUSY', 'close', 'close failed: EBUSY (a watch is live on the fd: stop it first)');
+    if (entry?.library) {
+      throw systemError('EBUSY', 'close', 'close failed: EBUSY (libibverbs or librdmacm owns the fd: destroy the context or channel that holds it instead)');
+    }
     if (!this.#fds.close(fd)) throw systemError('EBADF', 'close');
   }
 
@@ -150,7 +158,7 @@ export class Process implements Backend {
     if (!file.readable) throw systemError('EACCES', 'mmap');
     if (!file.object.mmap) throw systemError('ENODEV', 'mmap');
     const { view, unmap } = file.object.mmap(file, { offset, length, prot, shared });
-    this.#mappings.set(view, { file: file.get(), prot, unmap });
+    this.#mappings.set(view, { file: file.get(), prot, unmap, mrs: 0 });
     return view;
   }
 
@@ -161,6 +169,9 @@ export class Process implements Backend {
   munmap(view: Uint8Array): void {
     const mapping = this.#mappings.get(view);
     if (!mapping) throw new TypeError('view is not a mapping made by mmap, or it is already unmapped');
+    if (mapping.mrs > 0) {
+      throw systemError('EBUSY', 'munmap', 'munmap failed: EBUSY (RDMA memory regions cover the mapping, and the device may still use it: deregister them first)');
+    }
     this.#mappings.delete(view);
     mapping.unmap?.();
     mapping.file.put();
@@ -297,12 +308,19 @@ export class Process implements Backend {
   }
 
   watch(fd: number, events: number, onReady: (revents: number) => void): Watch {
-    const file = this.#file(fd, 'uv_poll_start');
+    const file = this.#file(fd, 'uv_poll_init');
     const { poll, waitQueue } = file.object;
     // epoll refuses files without a poll operation, as it does regular files.
-    if (!poll || !waitQueue) throw systemError('EPERM', 'uv_poll_start');
+    if (!poll || !waitQueue) throw systemError('EPERM', 'uv_poll_init');
     const ready = () => poll.call(file.object, file, events) & (events | uapi.POLLERR | uapi.POLLHUP);
-    return new FileWatch(ready, waitQueue, onReady);
+    const watch = new FileWatch(ready, waitQueue, onReady);
+    const watches = (this.#fds.get(fd)!.watches ??= new Set());
+    const stop = () => {
+      watch.stop();
+      watches.delete(stop);
+    };
+    watches.add(stop);
+    return { stop };
   }
 
   // --- CUDA (emulator/cuda.ts) -----------------------------------------------
@@ -388,11 +406,23 @@ export class Process implements Backend {
       fds: this.#fds,
       // An mmap of a dma-buf is a PFN mapping, which ib_umem_get cannot pin.
       pfnMapped: (view) => this.#mappings.get(view)?.file.object instanceof DmaBufObject,
+      mappingHolding: (view) => this.#mappingHolding(view),
       readOnly: (view) => {
         const mapping = this.#mappings.get(view);
         return mapping !== undefined && !(mapping.prot & uapi.PROT_WRITE);
       },
     }));
+  }
+
+  /** The mapping whose view holds all of `view`. */
+  #mappingHolding(view: Uint8Array): Mapping | undefined {
+    const exact = this.#mappings.get(view);
+    if (exact) return exact;
+    for (const [mapped, mapping] of this.#mappings) {
+      if (mapped.buffer === view.buffer && view.byteOffset >= mapped.byteOffset &&
+          view.byteOffset + view.byteLength <= mapped.byteOffset + mapped.byteLength) return mapping;
+    }
+    return undefined;
   }
 
   ibvGetDeviceList(): IbvDeviceEntry[] { return this.#verbs.ibvGetDeviceList(); }

@@ -9,11 +9,12 @@ namespace {
 // objects. Asynchronous, so the loop can run the watches' close callbacks.
 void Cleanup(napi_async_cleanup_hook_handle hook, void* arg) {
   Instance* instance = static_cast<Instance*>(arg);
-  instance->mappings.UnmapAll();
   instance->watches.StopAll(hook);
-  // The verbs first: rdma_cm ids are destroyed once their QPs are.
+  // The verbs first: rdma_cm ids are destroyed once their QPs are, and
+  // mappings unmapped once no MR covers them.
   instance->verbs.ReleaseAll();
   instance->rdmacm.ReleaseAll();
+  instance->mappings.UnmapAll();
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {

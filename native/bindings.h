@@ -1,6 +1,13 @@
 #pragma once
 #include <napi.h>
 
+#include <errno.h>
+
+#include <new>
+
+#include "error.h"
+#include "result.h"
+
 // Each kernel interface's file adds its functions to the addon's exports.
 void InitFiles(Napi::Env env, Napi::Object exports);
 void InitMemfd(Napi::Env env, Napi::Object exports);
@@ -16,6 +23,15 @@ void InitUnixSocket(Napi::Env env, Napi::Object exports);
 void InitVerbs(Napi::Env env, Napi::Object exports);
 void InitRdmaCm(Napi::Env env, Napi::Object exports);
 
+// Out of memory is ENOMEM, with the function's name as syscall, rather than
+// a bare std::bad_alloc without a code.
 inline void Export(Napi::Env env, Napi::Object exports, const char* name, Napi::Function::Callback fn) {
-  exports.Set(name, Napi::Function::New(env, fn, name));
+  auto guarded = [fn, name](const Napi::CallbackInfo& info) -> Napi::Value {
+    try {
+      return fn(info);
+    } catch (const std::bad_alloc&) {
+      throw ErrnoErrorWhy(info.Env(), ENOMEM, name, "out of memory");
+    }
+  };
+  Put(exports, name, Napi::Function::New(env, guarded, name));
 }

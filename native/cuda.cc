@@ -12,6 +12,7 @@
 #include "args.h"
 #include "bindings.h"
 #include "error.h"
+#include "result.h"
 #include "runtime-library.h"
 
 namespace {
@@ -116,8 +117,8 @@ int ErrnoOf(CUresult r) {
   try {
     ThrowErrno(env, err, syscall);
   } catch (Napi::Error& e) {
-    e.Set("message", message);
-    if (!cuda_error.empty()) e.Set("cudaError", cuda_error);
+    Put(e.Value(), "message", message);
+    if (!cuda_error.empty()) Put(e.Value(), "cudaError", cuda_error);
     throw;
   }
 }
@@ -249,8 +250,8 @@ Napi::Value MemGetInfo(const Napi::CallbackInfo& info) {
   size_t free = 0, total = 0;
   Check(env, d.mem_get_info(&free, &total), "cuMemGetInfo", "cuMemGetInfo");
   Napi::Object result = Napi::Object::New(env);
-  result.Set("free", Napi::BigInt::New(env, static_cast<uint64_t>(free)));
-  result.Set("total", Napi::BigInt::New(env, static_cast<uint64_t>(total)));
+  Put(result, "free", Napi::BigInt::New(env, static_cast<uint64_t>(free)));
+  Put(result, "total", Napi::BigInt::New(env, static_cast<uint64_t>(total)));
   return result;
 }
 
@@ -266,8 +267,8 @@ Napi::Value MemAlloc(const Napi::CallbackInfo& info) {
   uint32_t handle = cuda.next_handle++;
   cuda.allocations[handle] = {ordinal, dptr, size};
   Napi::Object result = Napi::Object::New(env);
-  result.Set("handle", Napi::Number::New(env, handle));
-  result.Set("dptr", Napi::BigInt::New(env, static_cast<uint64_t>(dptr)));
+  Put(result, "handle", Napi::Number::New(env, handle));
+  Put(result, "dptr", Napi::BigInt::New(env, static_cast<uint64_t>(dptr)));
   return result;
 }
 
@@ -327,7 +328,7 @@ void InitCuda(Napi::Env env, Napi::Object exports) {
     delete cuda;
   });
   auto add = [&](const char* name, Napi::Function::Callback fn) {
-    exports.Set(name, Napi::Function::New(env, fn, name, cuda));
+    Put(exports, name, Napi::Function::New(env, fn, name, cuda));
   };
   add("cuDeviceGetCount", DeviceGetCount);
   add("cuDeviceGetName", DeviceGetName);

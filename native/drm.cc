@@ -10,6 +10,7 @@
 #include "args.h"
 #include "bindings.h"
 #include "error.h"
+#include "result.h"
 #include "sys.h"
 
 namespace {
@@ -103,12 +104,12 @@ Napi::Value Version(const Napi::CallbackInfo& info) {
     return Napi::String::New(env, buf.data(), std::min(len, buf.size()));
   };
   Napi::Object result = Napi::Object::New(env);
-  result.Set("name", text(name, v.name_len));
-  result.Set("date", text(date, v.date_len));
-  result.Set("desc", text(desc, v.desc_len));
-  result.Set("major", v.version_major);
-  result.Set("minor", v.version_minor);
-  result.Set("patch", v.version_patchlevel);
+  Put(result, "name", text(name, v.name_len));
+  Put(result, "date", text(date, v.date_len));
+  Put(result, "desc", text(desc, v.desc_len));
+  Put(result, "major", v.version_major);
+  Put(result, "minor", v.version_minor);
+  Put(result, "patch", v.version_patchlevel);
   return result;
 }
 
@@ -122,9 +123,9 @@ Napi::Value CreateDumb(const Napi::CallbackInfo& info) {
   arg.flags = Uint32Arg(info[4], "flags");
   if (Ioctl(fd, kCreateDumb, &arg) != 0) ThrowErrno(env, errno, "DRM_IOCTL_MODE_CREATE_DUMB");
   Napi::Object result = Napi::Object::New(env);
-  result.Set("handle", arg.handle);
-  result.Set("pitch", arg.pitch);
-  result.Set("size", Napi::BigInt::New(env, static_cast<uint64_t>(arg.size)));
+  Put(result, "handle", arg.handle);
+  Put(result, "pitch", arg.pitch);
+  Put(result, "size", Napi::BigInt::New(env, static_cast<uint64_t>(arg.size)));
   return result;
 }
 

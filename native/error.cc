@@ -6,6 +6,8 @@
 
 #include <string>
 
+#include "result.h"
+
 namespace {
 
 // ENOTSUPP is kernel-internal, so libc has no name for it, but some exporters
@@ -28,9 +30,9 @@ std::string ErrnoName(int err) {
 
 Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const std::string& message) {
   Napi::Error error = Napi::Error::New(env, message);
-  error.Set("code", ErrnoName(err));
-  error.Set("errno", Napi::Number::New(env, -err));
-  error.Set("syscall", syscall);
+  Put(error.Value(), "code", ErrnoName(err));
+  Put(error.Value(), "errno", Napi::Number::New(env, -err));
+  Put(error.Value(), "syscall", syscall);
   return error;
 }
 

@@ -10,6 +10,8 @@
 #include "args.h"
 #include "bindings.h"
 #include "error.h"
+#include "instance.h"
+#include "result.h"
 #include "sys.h"
 
 namespace {
@@ -22,11 +24,20 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), fd);
 }
 
+// An fd has one owner: EBUSY for one a live watch polls (stop it first) or
+// one libibverbs or librdmacm owns (destroy its object instead).
 Napi::Value Close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
   int fd = Int32Arg(info[0], "fd");
+  Instance& instance = GetInstance(env);
+  if (instance.watches.by_fd.count(fd)) ThrowErrnoWhy(env, EBUSY, "close", "a watch is live on the fd: stop it first");
+  if (instance.verbs.OwnsFd(fd) || instance.rdmacm.OwnsFd(fd)) {
+    ThrowErrnoWhy(env, EBUSY, "close",
+                  "libibverbs or librdmacm owns the fd: destroy the context or channel that holds it instead");
+  }
   // Not retried: on Linux the fd is gone even when close reports EINTR.
-  if (::close(fd) != 0) ThrowErrno(info.Env(), errno, "close");
-  return info.Env().Undefined();
+  if (::close(fd) != 0) ThrowErrno(env, errno, "close");
+  return env.Undefined();
 }
 
 Napi::Value Dup(const Napi::CallbackInfo& info) {
@@ -59,7 +70,7 @@ Napi::Value Readdir(const Napi::CallbackInfo& info) {
   std::vector<std::string> names = ListDir(info.Env(), StringArg(info[0], "path"), false);
   std::sort(names.begin(), names.end());
   Napi::Array result = Napi::Array::New(info.Env(), names.size());
-  for (size_t i = 0; i < names.size(); i++) result.Set(i, names[i]);
+  for (size_t i = 0; i < names.size(); i++) Put(result, i, names[i]);
   return result;
 }
 
@@ -69,7 +80,7 @@ Napi::Value OpenFds(const Napi::CallbackInfo& info) {
   for (const std::string& name : names) fds.push_back(std::stoi(name));
   std::sort(fds.begin(), fds.end());
   Napi::Array result = Napi::Array::New(info.Env(), fds.size());
-  for (size_t i = 0; i < fds.size(); i++) result.Set(i, fds[i]);
+  for (size_t i = 0; i < fds.size(); i++) Put(result, i, fds[i]);
   return result;
 }
 

@@ -13,30 +13,29 @@
 #define MAP_FIXED_NOREPLACE 0x100000
 #endif
 
-struct Mapping {
-  void* address;
-  size_t length;
-  bool unmapped;
-  // Null once the table is gone (environment cleanup) or no longer lists it.
-  Mappings* table;
-};
-
 namespace {
 
 void Forget(Mapping* m) {
   if (!m->table) return;
-  auto it = m->table->by_address.find(m->address);
+  auto it = m->table->by_address.find(reinterpret_cast<uintptr_t>(m->address));
   if (it != m->table->by_address.end() && it->second == m) m->table->by_address.erase(it);
   m->table = nullptr;
 }
 
 // Runs when the ArrayBuffer is collected or detached, or when Node tears the
 // environment down; also when creating the ArrayBuffer failed.
-void Finalize(napi_env, void*, void* hint) {
-  Mapping* m = static_cast<Mapping*>(hint);
+void Release(Mapping* m) {
   if (!m->unmapped) ::munmap(m->address, m->length);
   Forget(m);
   delete m;
+}
+
+void Finalize(napi_env, void*, void* hint) {
+  Mapping* m = static_cast<Mapping*>(hint);
+  if (m->mrs == 0) return Release(m);
+  // A device may still write here: the last MR's Unpin unmaps.
+  m->collected = true;
+  Forget(m);
 }
 
 Napi::Value Mmap(const Napi::CallbackInfo& info) {
@@ -56,7 +55,7 @@ Napi::Value Mmap(const Napi::CallbackInfo& info) {
 
   Mappings& table = GetInstance(env).mappings;
   Mapping* m = new Mapping{address, length, false, &table};
-  table.by_address[address] = m;
+  table.by_address[reinterpret_cast<uintptr_t>(address)] = m;
   // From here the finalizer owns the mapping, even if this fails: Node calls
   // it when it cannot create the buffer (a length past Buffer's limit, 4 GiB
   // in Node 20). node-addon-api's wrapper would free its own data twice then.
@@ -74,13 +73,17 @@ Napi::Value Munmap(const Napi::CallbackInfo& info) {
   Napi::Uint8Array view = arg.As<Napi::Uint8Array>();
   Napi::ArrayBuffer buffer = view.ArrayBuffer();
   Mappings& table = GetInstance(env).mappings;
-  auto it = table.by_address.find(buffer.Data());
+  auto it = table.by_address.find(reinterpret_cast<uintptr_t>(buffer.Data()));
   if (buffer.Data() == nullptr || it == table.by_address.end()) {
     ThrowTypeError(env, "view is not a mapping made by mmap, or it is already unmapped");
   }
   Mapping* m = it->second;
   if (view.ByteOffset() != 0 || view.ByteLength() != m->length || buffer.ByteLength() != m->length) {
     ThrowTypeError(env, "munmap takes the whole view that mmap returned, not a subarray of it");
+  }
+  if (m->mrs) {
+    ThrowErrnoWhy(env, EBUSY, "munmap",
+                  "RDMA memory regions cover the mapping, and the device may still use it: deregister them first");
   }
   // Detach first, so a view kept past this point reads as empty instead of
   // touching unmapped memory.
@@ -93,13 +96,27 @@ Napi::Value Munmap(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+Mapping* Mappings::Containing(const void* data, size_t length) {
+  uintptr_t start = reinterpret_cast<uintptr_t>(data);
+  auto it = by_address.upper_bound(start);
+  if (it == by_address.begin()) return nullptr;
+  Mapping* m = (--it)->second;
+  return start - it->first <= m->length && length <= m->length - (start - it->first) ? m : nullptr;
+}
+
 void Mappings::UnmapAll() {
   for (auto& [address, m] : by_address) {
-    ::munmap(address, m->length);
+    ::munmap(m->address, m->length);
     m->unmapped = true;
     m->table = nullptr;
   }
   by_address.clear();
+}
+
+void Pin(Mapping* m) { m->mrs++; }
+
+void Unpin(Mapping* m) {
+  if (--m->mrs == 0 && m->collected) Release(m);
 }
 
 void InitMapping(Napi::Env env, Napi::Object exports) {

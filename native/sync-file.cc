@@ -9,6 +9,7 @@
 #include "args.h"
 #include "bindings.h"
 #include "error.h"
+#include "result.h"
 #include "sys.h"
 
 static_assert(sizeof(sync_merge_data) == 48);
@@ -49,17 +50,17 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   for (size_t i = 0; i < fences.size(); i++) {
     const sync_fence_info& f = fences[i];
     Napi::Object entry = Napi::Object::New(env);
-    entry.Set("objName", Name(f.obj_name));
-    entry.Set("driverName", Name(f.driver_name));
-    entry.Set("status", f.status);
-    entry.Set("flags", f.flags);
-    entry.Set("timestampNs", Napi::BigInt::New(env, static_cast<uint64_t>(f.timestamp_ns)));
-    list.Set(i, entry);
+    Put(entry, "objName", Name(f.obj_name));
+    Put(entry, "driverName", Name(f.driver_name));
+    Put(entry, "status", f.status);
+    Put(entry, "flags", f.flags);
+    Put(entry, "timestampNs", Napi::BigInt::New(env, static_cast<uint64_t>(f.timestamp_ns)));
+    Put(list, i, entry);
   }
   Napi::Object result = Napi::Object::New(env);
-  result.Set("name", Name(file.name));
-  result.Set("status", file.status);
-  result.Set("fences", list);
+  Put(result, "name", Name(file.name));
+  Put(result, "status", file.status);
+  Put(result, "fences", list);
   return result;
 }
 

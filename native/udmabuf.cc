@@ -30,12 +30,21 @@ Napi::Value Create(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), fd);
 }
 
+constexpr uint32_t kMostItems = 1 << 16;
+
 Napi::Value CreateList(const Napi::CallbackInfo& info) {
   int dev = Int32Arg(info[0], "devFd");
   if (!info[1].IsArray()) ThrowTypeError(info.Env(), "items must be an array");
   Napi::Array items = info[1].As<Napi::Array>();
   uint32_t flags = Uint32Arg(info[2], "flags");
   uint32_t count = items.Length();
+  // Checked before anything is allocated for them: a sparse array's length
+  // can be 2^32 - 1. The kernel refuses more than its list_limit (1024 unless
+  // raised) with EINVAL; this bound only keeps a raised limit usable.
+  if (count > kMostItems) {
+    ThrowErrnoWhy(info.Env(), EINVAL, "UDMABUF_CREATE_LIST",
+                  std::to_string(count) + " items; udmabuf takes at most its list_limit (1024 unless raised)");
+  }
   // udmabuf_create_list ends in a flexible array of items.
   std::vector<__u64> storage((sizeof(udmabuf_create_list) + count * sizeof(udmabuf_create_item)) / sizeof(__u64));
   auto* list = reinterpret_cast<udmabuf_create_list*>(storage.data());

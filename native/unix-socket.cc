@@ -13,6 +13,7 @@
 #include "args.h"
 #include "bindings.h"
 #include "error.h"
+#include "result.h"
 #include "sys.h"
 
 namespace {
@@ -50,8 +51,8 @@ Napi::Value SocketPair(const Napi::CallbackInfo& info) {
   int fds[2];
   if (::socketpair(AF_UNIX, kSocketFlags, 0, fds) != 0) ThrowErrno(env, errno, "socketpair");
   Napi::Array result = Napi::Array::New(env, 2);
-  result.Set(0u, fds[0]);
-  result.Set(1u, fds[1]);
+  Put(result, 0u, fds[0]);
+  Put(result, 1u, fds[1]);
   return result;
 }
 
@@ -148,10 +149,10 @@ Napi::Value RecvFds(const Napi::CallbackInfo& info) {
   try {
     Napi::Object result = Napi::Object::New(env);
     Napi::Array fd_list = Napi::Array::New(env, fds.size());
-    for (size_t i = 0; i < fds.size(); i++) fd_list.Set(static_cast<uint32_t>(i), fds[i]);
-    result.Set("fds", fd_list);
-    result.Set("data", Napi::Buffer<uint8_t>::Copy(env, buffer.data(), static_cast<size_t>(n)));
-    result.Set("flags", Napi::Number::New(env, msg.msg_flags));
+    for (size_t i = 0; i < fds.size(); i++) Put(fd_list, static_cast<uint32_t>(i), fds[i]);
+    Put(result, "fds", fd_list);
+    Put(result, "data", Napi::Buffer<uint8_t>::Copy(env, buffer.data(), static_cast<size_t>(n)));
+    Put(result, "flags", Napi::Number::New(env, msg.msg_flags));
     return result;
   } catch (...) {
     for (int fd : fds) ::close(fd);

@@ -49,7 +49,7 @@ PollSlot* OpenSlot(Napi::Env env, Watches& owner, int fd) {
   slot->owner = &owner;
   // A handle whose init failed is not in the loop: it is freed, never stopped.
   int r = uv_poll_init(loop, &slot->handle, fd);
-  if (r != 0) ThrowErrno(env, -r, "uv_poll_start");
+  if (r != 0) ThrowErrno(env, -r, "uv_poll_init");
   slot->handle.data = slot.get();
   owner.by_fd[fd] = slot.get();
   return slot.release();
@@ -170,7 +170,13 @@ void OnPoll(uv_poll_t* handle, int status, int uv_events) {
   // A callback may stop any watch, so each is looked up again by id; ids are
   // never reused, unlike the addresses of collected watches.
   std::vector<uint64_t> ids;
-  for (Watch* w : slot->watches) ids.push_back(w->id());
+  try {
+    for (Watch* w : slot->watches) ids.push_back(w->id());
+  } catch (const std::bad_alloc&) {
+    // Nothing may throw into libuv. Polling is level-triggered: the next turn
+    // of the loop reports the fd again.
+    return;
+  }
   for (uint64_t id : ids) {
     Watch* w = Find(slot, id);
     if (!w) continue;
@@ -179,6 +185,18 @@ void OnPoll(uv_poll_t* handle, int status, int uv_events) {
     if (failed && (w = Find(slot, id))) w->Stop();
   }
 }
+
+}  // namespace
+
+void Watches::StopFd(int fd) {
+  auto it = by_fd.find(fd);
+  if (it == by_fd.end()) return;
+  // Each Stop() edits the slot's list, and the last frees the slot.
+  std::vector<Watch*> watches = it->second->watches;
+  for (Watch* w : watches) w->Stop();
+}
+
+namespace {
 
 Napi::Value PollOnce(const Napi::CallbackInfo& info) {
   int fd = Int32Arg(info[0], "fd");

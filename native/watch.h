@@ -12,6 +12,9 @@ class Watches {
  public:
   // Stops and closes a slot's handle; the slot is freed once libuv is done.
   void Close(PollSlot* slot);
+  // Stops every watch on `fd`, before whatever owns it closes it: libuv
+  // aborts the process when a stale slot meets the fd number's next file.
+  void StopFd(int fd);
   // At environment cleanup: stops every live watch, and removes `hook` once
   // every slot has closed. Node unloads the addon after cleanup, so no close
   // callback of ours may still be pending in the loop by then.

@@ -42,6 +42,9 @@ net=$(node -e "const d = require('node:dgram'), s = [d.createSocket('udp4'), d.c
   for (const x of s) x.bind(0, '127.0.0.1', () => { if (++n === 2) { console.log(s.map((y) => y.address().port).join(':')); for (const y of s) y.close(); } });")
 scripts/vm/run.sh --id "$id" --net "$net" --ip 10.99.0.1/24 -- bash -c '
   report=$1 vitest_status=$2 conformance=$3; shift 3
+  # test:sanitize: the sanitizer runtimes, preloaded into the node processes below.
+  [ -z "${DMABRIDGE_GUEST_PRELOAD:-}" ] || export LD_PRELOAD=$DMABRIDGE_GUEST_PRELOAD \
+    ASAN_OPTIONS=$DMABRIDGE_GUEST_ASAN_OPTIONS UBSAN_OPTIONS=$DMABRIDGE_GUEST_UBSAN_OPTIONS
   DMABRIDGE_TEST_BACKENDS=native node_modules/.bin/vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@"
   echo $? > "$vitest_status"
   [ -z "$conformance" ] || node dist/conformance/main.js --strict --summary --json "$conformance"' \

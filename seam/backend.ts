@@ -145,7 +145,7 @@ export interface Backend extends VerbsCalls, RdmaCmCalls, CudaCalls, UnixSocketC
   /** [poll] poll(2) with a zero timeout: the ready events among `events`. */
   poll(fd: number, events: number): number;
   /**
-   * [uv_poll_start] Calls `onReady(revents)` whenever `fd` is ready for any
+   * [uv_poll_init, uv_poll_start] Calls `onReady(revents)` whenever `fd` is ready for any
    * of `events` (level-triggered), on the event loop, until stopped. The fd
    * must stay open until the watch is stopped.
    */

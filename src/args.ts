@@ -2,7 +2,7 @@
 // the kernel judges (alignment, limits) pass through so both backends answer
 // with the kernel's own errno.
 
-function argError(message: string): TypeError {
+export function argError(message: string): TypeError {
   const err = new TypeError(message) as TypeError & { code: string };
   err.code = 'ERR_INVALID_ARG_TYPE';
   return err;

@@ -2,7 +2,7 @@
 // errors, and the PD's reference counting.
 import * as uapi from '../../seam/uapi';
 import { heapBuffer, memfd, PAGE, RW, udmabuf } from '../fixtures';
-import { A, completions, connect, context, cq, deregMr, mr, pd, post, postRecv, qp, qpInit as qpInitOn, rig, showMr } from '../rdma';
+import { A, completions, connect, context, cq, deregMr, mr, pd, post, postRecv, qp, qpInit as qpInitOn, rig, shared, showMr } from '../rdma';
 import { child, unprivileged } from '../children';
 import { area, type Device } from '../scenario';
 import type { Trial } from '../trial';
@@ -44,7 +44,7 @@ for (const [access, name] of [
   add(`reg_mr with ${name}: keys equal, length kept`, needs, (t) => {
     const ctx = context(t);
     const p = pd(t, ctx);
-    mr(t, p, new Uint8Array(2 * PAGE), access);
+    mr(t, p, shared(2 * PAGE), access);
   });
 }
 
@@ -61,30 +61,30 @@ for (const [access, name] of [
   add(`reg_mr with ${name} is refused`, needs, (t) => {
     const ctx = context(t);
     const p = pd(t, ctx);
-    t.step(`reg_mr access ${access}`, (k) => k.ibvRegMr(p, new Uint8Array(PAGE), access), showMr);
+    t.step(`reg_mr access ${access}`, (k) => k.ibvRegMr(p, shared(PAGE), access), showMr);
   });
 }
 
 add('keys: index above a random byte, handed out in order', needs, (t) => {
   const ctx = context(t);
   const p = pd(t, ctx);
-  const keys = [0, 1, 2].map((i) => mr(t, p, new Uint8Array(PAGE), LW, `reg_mr ${i}`).lkey);
+  const keys = [0, 1, 2].map((i) => mr(t, p, shared(PAGE), LW, `reg_mr ${i}`).lkey);
   t.note('consecutive indexes', keys.slice(1).map((key, i) => (key >>> 8) - (keys[i]! >>> 8)));
 });
 
 add('a freed key index is not handed out again at once', needs, (t) => {
   const ctx = context(t);
   const p = pd(t, ctx);
-  const first = mr(t, p, new Uint8Array(PAGE), LW, 'reg_mr');
+  const first = mr(t, p, shared(PAGE), LW, 'reg_mr');
   deregMr(t, first);
-  const second = mr(t, p, new Uint8Array(PAGE), LW, 'reg_mr again');
+  const second = mr(t, p, shared(PAGE), LW, 'reg_mr again');
   t.note('a new index', (second.lkey >>> 8) !== (first.lkey >>> 8));
 });
 
 add('dereg_mr twice: the handle names nothing', needs, (t) => {
   const ctx = context(t);
   const p = pd(t, ctx);
-  const m = mr(t, p, new Uint8Array(PAGE), LW);
+  const m = mr(t, p, shared(PAGE), LW);
   deregMr(t, m);
   t.step('dereg_mr again', (k) => k.ibvDeregMr(m.handle));
 });
@@ -92,13 +92,13 @@ add('dereg_mr twice: the handle names nothing', needs, (t) => {
 add('reg_mr of a zero-length view is EINVAL', needs, (t) => {
   const ctx = context(t);
   const p = pd(t, ctx);
-  t.step('reg_mr of 0 bytes', (k) => k.ibvRegMr(p, new Uint8Array(0), LW), showMr);
+  t.step('reg_mr of 0 bytes', (k) => k.ibvRegMr(p, shared(0), LW), showMr);
 });
 
 add('reg_mr of an unaligned, odd-sized view', needs, (t) => {
   const ctx = context(t);
   const p = pd(t, ctx);
-  mr(t, p, new Uint8Array(3 * PAGE).subarray(100, 100 + 5000), LW);
+  mr(t, p, shared(3 * PAGE).subarray(100, 100 + 5000), LW);
 });
 
 add('reg_dmabuf_mr is EOPNOTSUPP on rxe, even for fd -1', needs, (t) => {
@@ -143,7 +143,7 @@ add('reg_mr of a memfd mapping works, read-only mapping with local-write too', n
 add('dealloc_pd with an MR is EBUSY, then works', needs, (t) => {
   const ctx = context(t);
   const p = t.must('alloc pd', (k) => k.ibvAllocPd(ctx), () => 'made');
-  const m = t.must('reg_mr', (k) => k.ibvRegMr(p, new Uint8Array(PAGE), LW), showMr);
+  const m = t.must('reg_mr', (k) => k.ibvRegMr(p, shared(PAGE), LW), showMr);
   t.step('dealloc_pd', (k) => k.ibvDeallocPd(p));
   t.step('dereg_mr', (k) => k.ibvDeregMr(m.handle));
   t.step('dealloc_pd', (k) => k.ibvDeallocPd(p));
@@ -192,7 +192,7 @@ add('posting on a QP in RESET is EINVAL at request 0', needs, (t) => {
   const p = pd(t, ctx);
   const c = cq(t, ctx);
   const q = qp(t, p, c);
-  const m = mr(t, p, new Uint8Array(64), LW);
+  const m = mr(t, p, shared(64), LW);
   post(t, 'post send', q, [{ opcode: 'SEND', id: 1n, local: { mr: m, length: 64 } }]);
 });
 
@@ -202,8 +202,8 @@ add('a write posted before RTS is refused but stays queued: it runs first after 
   const c = cq(t, ctx);
   const qa = t.own('qp', 'create qp a', (k) => k.ibvCreateQp(p, qpInitOn(c)), (q) => t.k.ibvDestroyQp(q.handle));
   const qz = t.own('qp', 'create qp z', (k) => k.ibvCreateQp(p, qpInitOn(c)), (q) => t.k.ibvDestroyQp(q.handle));
-  const src = new Uint8Array(128).map((_, i) => (i * 5 + 1) & 0xff);
-  const dst = new Uint8Array(128);
+  const src = shared(new Uint8Array(128).map((_, i) => (i * 5 + 1) & 0xff));
+  const dst = shared(128);
   const l = mr(t, p, src, LW, 'reg_mr source');
   const d = mr(t, p, dst, LW | A.REMOTE_WRITE, 'reg_mr target');
   connect(t, ctx, qz.handle, 2, { qpNum: qa.qpNum, psn: 1 });
@@ -217,8 +217,8 @@ add('a write posted before RTS is refused but stays queued: it runs first after 
 
 add('an RDMA write moves the bytes', needs, async (t) => {
   const r = rig(t);
-  const src = new Uint8Array(PAGE).map((_, i) => (i * 7) & 0xff);
-  const dst = new Uint8Array(PAGE);
+  const src = shared(new Uint8Array(PAGE).map((_, i) => (i * 7) & 0xff));
+  const dst = shared(PAGE);
   const l = mr(t, r.pd, src, LW, 'reg_mr source');
   const d = mr(t, r.pd, dst, LW | A.REMOTE_WRITE, 'reg_mr target');
   post(t, 'post write', r.a, [{ opcode: 'RDMA_WRITE', id: 1n, local: { mr: l, length: PAGE }, remote: { addr: d.addr, rkey: d.rkey } }]);
@@ -231,7 +231,7 @@ add('an RDMA write into a udmabuf\'s memfd pages shows through the dma-buf', ['r
   const r = rig(t);
   const file = t.map('map the memfd', mem, PAGE, RW, uapi.MAP_SHARED);
   const dma = t.map('map the udmabuf', buf, PAGE, uapi.PROT_READ, uapi.MAP_SHARED);
-  const src = new Uint8Array(PAGE).fill(0xc3);
+  const src = shared(PAGE).fill(0xc3);
   const l = mr(t, r.pd, src, LW, 'reg_mr source');
   const d = mr(t, r.pd, file, LW | A.REMOTE_WRITE, 'reg_mr memfd pages');
   post(t, 'post write', r.a, [{ opcode: 'RDMA_WRITE', id: 1n, local: { mr: l, length: PAGE }, remote: { addr: d.addr, rkey: d.rkey } }]);
@@ -243,8 +243,8 @@ add('an RDMA write into a udmabuf\'s memfd pages shows through the dma-buf', ['r
 
 add('an RDMA read fetches the bytes', needs, async (t) => {
   const r = rig(t);
-  const mine = new Uint8Array(PAGE);
-  const theirs = new Uint8Array(PAGE).fill(5);
+  const mine = shared(PAGE);
+  const theirs = shared(PAGE).fill(5);
   const l = mr(t, r.pd, mine, LW, 'reg_mr mine');
   const d = mr(t, r.pd, theirs, LW | A.REMOTE_READ, 'reg_mr theirs');
   post(t, 'post read', r.a, [{ opcode: 'RDMA_READ', id: 3n, local: { mr: l, length: PAGE }, remote: { addr: d.addr, rkey: d.rkey } }]);
@@ -254,8 +254,8 @@ add('an RDMA read fetches the bytes', needs, async (t) => {
 
 add('a send lands in a posted receive', needs, async (t) => {
   const r = rig(t);
-  const out = new Uint8Array(64).fill(0x42);
-  const inbox = new Uint8Array(128);
+  const out = shared(64).fill(0x42);
+  const inbox = shared(128);
   const l = mr(t, r.pd, out, LW, 'reg_mr out');
   const i = mr(t, r.pd, inbox, LW, 'reg_mr inbox');
   postRecv(t, 'post recv', r.z, 10n, { mr: i, length: 128 });
@@ -266,8 +266,8 @@ add('a send lands in a posted receive', needs, async (t) => {
 
 add('write with immediate consumes a receive and delivers the immediate', needs, async (t) => {
   const r = rig(t);
-  const local = new Uint8Array(PAGE).fill(9);
-  const remote = new Uint8Array(PAGE);
+  const local = shared(PAGE).fill(9);
+  const remote = shared(PAGE);
   const l = mr(t, r.pd, local, LW, 'reg_mr local');
   const d = mr(t, r.pd, remote, LW | A.REMOTE_WRITE, 'reg_mr remote');
   postRecv(t, 'post recv', r.z, 77n);
@@ -278,8 +278,8 @@ add('write with immediate consumes a receive and delivers the immediate', needs,
 
 add('a write with a deregistered rkey: remote access error (10), then flushed (5)', needs, async (t) => {
   const r = rig(t);
-  const l = mr(t, r.pd, new Uint8Array(PAGE), LW, 'reg_mr local');
-  const d = mr(t, r.pd, new Uint8Array(PAGE), LW | A.REMOTE_WRITE, 'reg_mr remote');
+  const l = mr(t, r.pd, shared(PAGE), LW, 'reg_mr local');
+  const d = mr(t, r.pd, shared(PAGE), LW | A.REMOTE_WRITE, 'reg_mr remote');
   deregMr(t, d, 'dereg the remote');
   post(t, 'post write', r.a, [{ opcode: 'RDMA_WRITE', id: 5n, local: { mr: l, length: PAGE }, remote: { addr: d.addr, rkey: d.rkey } }]);
   await completions(t, 'completions', r.cq, 1);
@@ -289,8 +289,8 @@ add('a write with a deregistered rkey: remote access error (10), then flushed (5
 
 add('a write into an MR without remote-write is a remote access error', needs, async (t) => {
   const r = rig(t);
-  const l = mr(t, r.pd, new Uint8Array(PAGE).fill(1), LW, 'reg_mr local');
-  const target = new Uint8Array(PAGE);
+  const l = mr(t, r.pd, shared(PAGE).fill(1), LW, 'reg_mr local');
+  const target = shared(PAGE);
   const d = mr(t, r.pd, target, LW | A.REMOTE_READ, 'reg_mr remote-read only');
   post(t, 'post write', r.a, [{ opcode: 'RDMA_WRITE', id: 7n, local: { mr: l, length: PAGE }, remote: { addr: d.addr, rkey: d.rkey } }]);
   await completions(t, 'completions', r.cq, 1);
@@ -299,32 +299,32 @@ add('a write into an MR without remote-write is a remote access error', needs, a
 
 add('a read from an MR without remote-read is a remote access error', needs, async (t) => {
   const r = rig(t);
-  const l = mr(t, r.pd, new Uint8Array(PAGE), LW, 'reg_mr local');
-  const d = mr(t, r.pd, new Uint8Array(PAGE), LW | A.REMOTE_WRITE, 'reg_mr remote-write only');
+  const l = mr(t, r.pd, shared(PAGE), LW, 'reg_mr local');
+  const d = mr(t, r.pd, shared(PAGE), LW | A.REMOTE_WRITE, 'reg_mr remote-write only');
   post(t, 'post read', r.a, [{ opcode: 'RDMA_READ', id: 8n, local: { mr: l, length: PAGE }, remote: { addr: d.addr, rkey: d.rkey } }]);
   await completions(t, 'completions', r.cq, 1);
 });
 
 add('a write past the end of the remote MR is a remote access error', needs, async (t) => {
   const r = rig(t);
-  const l = mr(t, r.pd, new Uint8Array(2 * PAGE), LW, 'reg_mr local');
-  const d = mr(t, r.pd, new Uint8Array(PAGE), LW | A.REMOTE_WRITE, 'reg_mr remote');
+  const l = mr(t, r.pd, shared(2 * PAGE), LW, 'reg_mr local');
+  const d = mr(t, r.pd, shared(PAGE), LW | A.REMOTE_WRITE, 'reg_mr remote');
   post(t, 'post write of 2 pages', r.a, [{ opcode: 'RDMA_WRITE', id: 9n, local: { mr: l, length: 2 * PAGE }, remote: { addr: d.addr, rkey: d.rkey } }]);
   await completions(t, 'completions', r.cq, 1);
 });
 
 add('a write to a QP that does not allow remote writes is a remote access error', needs, async (t) => {
   const r = rig(t, A.REMOTE_READ);
-  const l = mr(t, r.pd, new Uint8Array(PAGE), LW, 'reg_mr local');
-  const d = mr(t, r.pd, new Uint8Array(PAGE), LW | A.REMOTE_WRITE, 'reg_mr remote');
+  const l = mr(t, r.pd, shared(PAGE), LW, 'reg_mr local');
+  const d = mr(t, r.pd, shared(PAGE), LW | A.REMOTE_WRITE, 'reg_mr remote');
   post(t, 'post write', r.a, [{ opcode: 'RDMA_WRITE', id: 11n, local: { mr: l, length: PAGE }, remote: { addr: d.addr, rkey: d.rkey } }]);
   await completions(t, 'completions', r.cq, 1);
 });
 
 add('a batch of writes completes in order', needs, async (t) => {
   const r = rig(t);
-  const src = new Uint8Array(4 * 256).map((_, i) => i & 0xff);
-  const dst = new Uint8Array(4 * 256);
+  const src = shared(new Uint8Array(4 * 256).map((_, i) => i & 0xff));
+  const dst = shared(4 * 256);
   const l = mr(t, r.pd, src, LW, 'reg_mr source');
   const d = mr(t, r.pd, dst, LW | A.REMOTE_WRITE, 'reg_mr target');
   post(t, 'post 4 writes', r.a, [0, 1, 2, 3].map((i) => ({
@@ -345,15 +345,15 @@ add('reg_mr of a read-only mapping: EFAULT with local-write, fine without', need
 
 add('a zero-length write with a bad rkey succeeds: the responder skips the check', needs, async (t) => {
   const r = rig(t);
-  const l = mr(t, r.pd, new Uint8Array(PAGE), LW, 'reg_mr local');
+  const l = mr(t, r.pd, shared(PAGE), LW, 'reg_mr local');
   post(t, 'post a 0-byte write with rkey 0x1234', r.a, [{ opcode: 'RDMA_WRITE', id: 12n, local: { mr: l, length: 0 }, remote: { addr: 0n, rkey: 0x1234 } }]);
   await completions(t, 'completions', r.cq, 1);
 });
 
 add('a send from a bad lkey is a local protection error', needs, async (t) => {
   const r = rig(t);
-  const l = mr(t, r.pd, new Uint8Array(PAGE), LW, 'reg_mr local');
-  const inbox = mr(t, r.pd, new Uint8Array(PAGE), LW, 'reg_mr inbox');
+  const l = mr(t, r.pd, shared(PAGE), LW, 'reg_mr local');
+  const inbox = mr(t, r.pd, shared(PAGE), LW, 'reg_mr inbox');
   postRecv(t, 'post recv', r.z, 30n, { mr: inbox, length: PAGE });
   post(t, 'post send with lkey+1', r.a, [{ opcode: 'SEND', id: 13n, local: { mr: { ...l, lkey: (l.lkey + 0x100) >>> 0 }, length: 64 } }]);
   await completions(t, 'completions', r.cq, 1);
@@ -399,8 +399,8 @@ add('a completion raises an event on an armed CQ\'s channel', needs, async (t) =
   const qz = t.own('qp', 'create qp z', (k) => k.ibvCreateQp(p, { ...qpInitOn(c) }), (q) => t.k.ibvDestroyQp(q.handle));
   connect(t, ctx, qa.handle, 1, { qpNum: qz.qpNum, psn: 2 });
   connect(t, ctx, qz.handle, 2, { qpNum: qa.qpNum, psn: 1 });
-  const l = mr(t, p, new Uint8Array(64), LW, 'reg_mr local');
-  const d = mr(t, p, new Uint8Array(64), LW | A.REMOTE_WRITE, 'reg_mr remote');
+  const l = mr(t, p, shared(64), LW, 'reg_mr local');
+  const d = mr(t, p, shared(64), LW | A.REMOTE_WRITE, 'reg_mr remote');
   post(t, 'post write', qa.handle, [{ opcode: 'RDMA_WRITE', id: 40n, local: { mr: l, length: 64 }, remote: { addr: d.addr, rkey: d.rkey } }]);
   await completions(t, 'completions', c, 1);
   let got = -1;

@@ -10,7 +10,7 @@ import { systemError, systemErrorWhy } from '../../seam/system-error';
 import { O_RDWR } from '../../seam/uapi';
 import type { FdTable, OpenFile } from '../files';
 import type { Machine } from '../machine';
-import type { Verbs } from '../verbs/verbs';
+import { plainQpInit, type Verbs } from '../verbs/verbs';
 import { checkAddress } from './address';
 import { ChannelFile } from './channel';
 import { CmId } from './id';
@@ -35,7 +35,7 @@ export class RdmaCm implements RdmaCmCalls {
     if (!(channel instanceof ChannelFile)) throw systemError('ENODEV', 'rdma_create_event_channel');
     channel.lend({ acquire: (d) => this.verbs.cmAcquire(d) });
     const file = channel.open();
-    const fd = this.fds.install(file, true);
+    const fd = this.fds.install(file, true, true);
     return { handle: this.#add({ kind: 'channel', channel, fd, file }), fd };
   }
 
@@ -71,7 +71,8 @@ export class RdmaCm implements RdmaCmCalls {
   }
 
   rdmaBindAddr(handle: number, address: RdmaAddress): void {
-    this.#get(handle, 'id', 'rdma_bind_addr').id.bind(checkAddress(address, 'address'));
+    const checked = checkAddress(address, 'address');
+    this.#get(handle, 'id', 'rdma_bind_addr').id.bind(checked);
   }
 
   rdmaListen(handle: number, backlog: number): void {
@@ -81,9 +82,9 @@ export class RdmaCm implements RdmaCmCalls {
   }
 
   rdmaResolveAddr(handle: number, src: RdmaAddress | null, dst: RdmaAddress, timeoutMs: number): void {
-    const { id } = this.#get(handle, 'id', 'rdma_resolve_addr');
     const source = src === null ? null : checkAddress(src, 'src');
     const destination = checkAddress(dst, 'dst');
+    const { id } = this.#get(handle, 'id', 'rdma_resolve_addr');
     id.resolveAddr(source, destination, timeout(timeoutMs));
   }
 
@@ -94,8 +95,9 @@ export class RdmaCm implements RdmaCmCalls {
   }
 
   /** rdma_create_qp: an RC QP on the id's context, moved to INIT with the access the connection gives so far. */
-  rdmaCreateQp(handle: number, pd: number, init: IbvQpInit): IbvQp {
+  rdmaCreateQp(handle: number, pd: number, qpInit: IbvQpInit): IbvQp {
     const syscall = 'rdma_create_qp';
+    const init = plainQpInit(qpInit);
     const { id } = this.#get(handle, 'id', syscall);
     if (!id.device) throw systemErrorWhy('EINVAL', syscall, 'the id is bound to no device yet: resolve an address or bind to one first');
     if (id.qp) throw systemErrorWhy('EINVAL', syscall, 'the id has a QP already');
@@ -113,22 +115,25 @@ export class RdmaCm implements RdmaCmCalls {
     return made.qp;
   }
 
-  rdmaConnect(handle: number, param: RdmaConnParam): void {
+  rdmaConnect(handle: number, connParam: RdmaConnParam): void {
+    const param = plainParam(connParam);
     const { id } = this.#get(handle, 'id', 'rdma_connect');
     checkParam(param, PRIVATE_DATA_MAX.connect, 'rdma_connect', id);
     id.connect(param);
   }
 
-  rdmaAccept(handle: number, param: RdmaConnParam): void {
+  rdmaAccept(handle: number, connParam: RdmaConnParam): void {
+    const param = plainParam(connParam);
     const { id } = this.#get(handle, 'id', 'rdma_accept');
     // The REP's limit is the kernel's to check (id.accept), after librdmacm has moved the QP.
     checkParam(param, Infinity, 'rdma_accept', id);
     id.accept(param);
   }
 
-  rdmaReject(handle: number, privateData: Uint8Array): void {
+  rdmaReject(handle: number, data: Uint8Array): void {
+    if (!(data instanceof Uint8Array)) throw new TypeError('privateData must be a Uint8Array');
+    const privateData = data.slice();
     const { id } = this.#get(handle, 'id', 'rdma_reject');
-    if (!(privateData instanceof Uint8Array)) throw new TypeError('privateData must be a Uint8Array');
     tooMuch(privateData, PRIVATE_DATA_MAX.reject, 'rdma_reject', 'a REJ');
     id.reject(privateData);
   }
@@ -211,6 +216,14 @@ function timeout(ms: number): number {
 }
 
 /** The checks librdmacm (ucma_valid_param) and the kernel make of struct rdma_conn_param. */
+/** The fields of an RdmaConnParam, each read once, with a copy of its private data (as the addon takes). */
+function plainParam(param: RdmaConnParam): RdmaConnParam {
+  if (typeof param !== 'object' || param === null) throw new TypeError('param must be an RdmaConnParam');
+  const { privateData, responderResources, initiatorDepth, retryCount, rnrRetryCount } = param;
+  if (!(privateData instanceof Uint8Array)) throw new TypeError('param.privateData must be a Uint8Array');
+  return { privateData: privateData.slice(), responderResources, initiatorDepth, retryCount, rnrRetryCount };
+}
+
 function checkParam(param: RdmaConnParam, max: number, syscall: string, id: CmId): void {
   if (typeof param !== 'object' || param === null) throw new TypeError('param must be an RdmaConnParam');
   if (!(param.privateData instanceof Uint8Array)) throw new TypeError('param.privateData must be a Uint8Array');

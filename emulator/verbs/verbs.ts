@@ -47,7 +47,7 @@ class DeviceContext {
 type Handle =
   | { kind: 'context'; ctx: DeviceContext }
   | { kind: 'pd'; ctx: DeviceContext; pd: IbPd }
-  | { kind: 'mr'; ctx: DeviceContext; mr: IbMr }
+  | { kind: 'mr'; ctx: DeviceContext; mr: IbMr; unpin?: () => void }
   | { kind: 'channel'; ctx: DeviceContext; channel: CompChannel; fd: number; file: OpenFile }
   | { kind: 'cq'; ctx: DeviceContext; cq: IbCq }
   | { kind: 'qp'; ctx: DeviceContext; qp: IbQp };
@@ -58,10 +58,15 @@ const KIND_NAMES: Record<Kind, string> = {
   cq: 'completion queue', qp: 'queue pair',
 };
 
-/** What the process lends: its fd table, whether a view is an mmap of a dma-buf (a PFN mapping), and whether it is a mapping without PROT_WRITE. */
+/**
+ * What the process lends: its fd table, whether a view is an mmap of a dma-buf
+ * (a PFN mapping), the mapping holding a view (whose MR count makes munmap
+ * refuse), and whether it is a mapping without PROT_WRITE.
+ */
 export interface ProcessView {
   readonly fds: FdTable;
   pfnMapped(view: Uint8Array): boolean;
+  mappingHolding(view: Uint8Array): { mrs: number } | undefined;
   readOnly(view: Uint8Array): boolean;
 }
 
@@ -92,8 +97,8 @@ export class Verbs implements VerbsCalls {
     const cmdFile = new OpenFile(node, O_RDWR | O_LARGEFILE);
     const events = new EventFile<IbvAsyncEvent>(this.machine.anonInode);
     const asyncFile = events.open();
-    const cmd = { fd: fds.install(cmdFile, true), file: cmdFile };
-    const ctx = new DeviceContext(node.rdma, cmd, events, { fd: fds.install(asyncFile, true), file: asyncFile });
+    const cmd = { fd: fds.install(cmdFile, true, true), file: cmdFile };
+    const ctx = new DeviceContext(node.rdma, cmd, events, { fd: fds.install(asyncFile, true, true), file: asyncFile });
     node.rdma.listen(events);
     node.onRelease = () => this.#teardown(ctx);
     return ctx;
@@ -115,6 +120,7 @@ export class Verbs implements VerbsCalls {
           entry.qp.destroy();
         } else if (entry.kind === 'mr') {
           entry.mr.deregister();
+          entry.unpin?.();
         }
         this.#handles.delete(handle);
       }
@@ -225,13 +231,27 @@ export class Verbs implements VerbsCalls {
     this.#remove(pdHandle);
   }
 
+  /**
+   * Host memory JS cannot free or move while the MR lives, as the addon
+   * takes: a view of a SharedArrayBuffer, or of a mapping (pinned).
+   */
   ibvRegMr(pdHandle: number, view: Uint8Array, access: number): IbvMr {
-    const { ctx, pd } = this.#get(pdHandle, 'pd', 'pd', 'ibv_reg_mr');
     if (!(view instanceof Uint8Array)) throw new TypeError('view must be a Uint8Array');
+    const mapping = view.buffer instanceof SharedArrayBuffer ? undefined : this.process.mappingHolding(view);
+    if (!(view.buffer instanceof SharedArrayBuffer) && !mapping) {
+      throw new TypeError('view must be over a SharedArrayBuffer or a mapping mmap made: any other ArrayBuffer can be transferred away and freed while the device uses it');
+    }
+    const bits = uint32(access, 'access');
+    const { ctx, pd } = this.#get(pdHandle, 'pd', 'pd', 'ibv_reg_mr');
     const memory = { view, addr: this.#addresses.addressOf(view), pfnMapped: this.process.pfnMapped(view), readOnly: this.process.readOnly(view) };
-    const mr = regUserMr(pd, memory, uint32(access, 'access'), this.#memlock);
+    const mr = regUserMr(pd, memory, bits, this.#memlock);
     ctx.hostMrs.set(mr.key, mr);
-    return this.#mrResult(this.#add({ kind: 'mr', ctx, mr }), mr);
+    let unpin: (() => void) | undefined;
+    if (mapping) {
+      mapping.mrs++;
+      unpin = () => { mapping.mrs--; };
+    }
+    return this.#mrResult(this.#add({ kind: 'mr', ctx, mr, unpin }), mr);
   }
 
   ibvRegDmabufMr(pdHandle: number, offset: bigint, length: bigint, iova: bigint, fd: number, access: number): IbvMr {
@@ -243,8 +263,9 @@ export class Verbs implements VerbsCalls {
   }
 
   ibvDeregMr(mrHandle: number): void {
-    const { ctx, mr } = this.#get(mrHandle, 'mr', 'mr', 'ibv_dereg_mr');
+    const { ctx, mr, unpin } = this.#get(mrHandle, 'mr', 'mr', 'ibv_dereg_mr');
     mr.deregister();
+    unpin?.();
     ctx.hostMrs.delete(mr.key);
     this.#remove(mrHandle);
   }
@@ -253,7 +274,7 @@ export class Verbs implements VerbsCalls {
     const { ctx } = this.#get(ctxHandle, 'context', 'ctx', 'ibv_create_comp_channel');
     const channel = new CompChannel(this.machine);
     const file = channel.file.open();
-    const fd = this.process.fds.install(file, true);
+    const fd = this.process.fds.install(file, true, true);
     return { handle: this.#add({ kind: 'channel', ctx, channel, fd, file }), fd };
   }
 
@@ -322,8 +343,9 @@ export class Verbs implements VerbsCalls {
     return entry.cq.poll(out);
   }
 
-  ibvCreateQp(pdHandle: number, init: IbvQpInit): IbvQp {
+  ibvCreateQp(pdHandle: number, qpInit: IbvQpInit): IbvQp {
     const syscall = 'ibv_create_qp';
+    const init = plainQpInit(qpInit);
     const { ctx, pd } = this.#get(pdHandle, 'pd', 'pd', syscall);
     const send = this.#get(init.sendCq, 'cq', 'init.sendCq', syscall);
     const recv = this.#get(init.recvCq, 'cq', 'init.recvCq', syscall);
@@ -341,7 +363,8 @@ export class Verbs implements VerbsCalls {
   }
 
   ibvModifyQp(qp: number, attr: IbvQpAttr, mask: number): void {
-    this.#get(qp, 'qp', 'qp', 'ibv_modify_qp').qp.modify(attr, uint32(mask, 'mask'));
+    const plain = plainQpAttr(attr);
+    this.#get(qp, 'qp', 'qp', 'ibv_modify_qp').qp.modify(plain, uint32(mask, 'mask'));
   }
 
   ibvDestroyQp(qpHandle: number): void {
@@ -434,4 +457,28 @@ function uint32(value: number, name: string): number {
 
 function u64(value: bigint, name: string): void {
   if (typeof value !== 'bigint' || value < 0n || value >= 2n ** 64n) throw new TypeError(`${name} must be a bigint from 0 to 2n**64n-1n`);
+}
+
+// Arguments are read once, into plain objects, before any handle is looked
+// up (as the addon does): a getter or Proxy trap on them may destroy any
+// object, and must find the call not yet started.
+
+/** The fields of an IbvQpInit, each read once. */
+export function plainQpInit(init: IbvQpInit): IbvQpInit {
+  if (typeof init !== 'object' || init === null) throw new TypeError('init must be an object');
+  const { sendCq, recvCq, qpType, sqSigAll, cap } = init;
+  if (typeof cap !== 'object' || cap === null) throw new TypeError('init.cap must be an object');
+  const { maxSendWr, maxRecvWr, maxSendSge, maxRecvSge, maxInlineData } = cap;
+  return { sendCq, recvCq, qpType, sqSigAll, cap: { maxSendWr, maxRecvWr, maxSendSge, maxRecvSge, maxInlineData } };
+}
+
+function plainQpAttr(attr: IbvQpAttr): IbvQpAttr {
+  if (typeof attr !== 'object' || attr === null) throw new TypeError('attr must be an object');
+  const plain = { ...attr };
+  if (plain.ahAttr !== undefined) {
+    if (typeof plain.ahAttr !== 'object' || plain.ahAttr === null) throw new TypeError('attr.ahAttr must be an object');
+    plain.ahAttr = { ...plain.ahAttr };
+    if (plain.ahAttr.dgid instanceof Uint8Array) plain.ahAttr.dgid = plain.ahAttr.dgid.slice();
+  }
+  return plain;
 }

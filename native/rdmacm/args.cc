@@ -8,6 +8,7 @@
 
 #include "../args.h"
 #include "../error.h"
+#include "../result.h"
 
 sockaddr_storage AddressArg(const Napi::Value& v, const char* name) {
   Napi::Object address = ObjectArg(v, name);
@@ -41,8 +42,8 @@ Napi::Object AddressValue(Napi::Env env, const sockaddr& address) {
     port = ntohs(sin6.sin6_port);
   }
   Napi::Object result = Napi::Object::New(env);
-  result.Set("host", text);
-  result.Set("port", port);
+  Put(result, "host", text);
+  Put(result, "port", port);
   return result;
 }
 
@@ -56,21 +57,23 @@ PrivateData PrivateDataArg(const Napi::Value& v, const char* name, const char* s
                   std::string(name) + " is " + std::to_string(bytes.ElementLength()) +
                       " bytes; a connection message carries at most 255 (and the CM less)");
   }
-  return {bytes.ElementLength() ? bytes.Data() : nullptr, static_cast<uint8_t>(bytes.ElementLength())};
+  PrivateData data;
+  data.length = static_cast<uint8_t>(bytes.ElementLength());
+  if (data.length) memcpy(data.bytes, bytes.Data(), data.length);
+  return data;
 }
 
-rdma::conn_param ConnParamArg(const Napi::Value& v, const char* syscall) {
+ConnParam ConnParamArg(const Napi::Value& v, const char* syscall) {
   Napi::Object p = ObjectArg(v, "param");
-  PrivateData data = PrivateDataArg(p.Get("privateData"), "param.privateData", syscall);
-  rdma::conn_param param = {};
-  param.private_data = data.data;
-  param.private_data_len = data.length;
+  ConnParam result = {};
+  result.private_data = PrivateDataArg(p.Get("privateData"), "param.privateData", syscall);
+  rdma::conn_param& param = result.param;
   param.responder_resources =
       static_cast<uint8_t>(UintArg(p.Get("responderResources"), "param.responderResources", UINT8_MAX));
   param.initiator_depth = static_cast<uint8_t>(UintArg(p.Get("initiatorDepth"), "param.initiatorDepth", UINT8_MAX));
   param.retry_count = static_cast<uint8_t>(UintArg(p.Get("retryCount"), "param.retryCount", UINT8_MAX));
   param.rnr_retry_count = static_cast<uint8_t>(UintArg(p.Get("rnrRetryCount"), "param.rnrRetryCount", UINT8_MAX));
-  return param;
+  return result;
 }
 
 Napi::Uint8Array PrivateDataValue(Napi::Env env, const void* data, uint8_t length) {

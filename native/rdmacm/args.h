@@ -2,6 +2,8 @@
 #include <napi.h>
 #include <sys/socket.h>
 
+#include <cstdint>
+
 #include "abi.h"
 
 // The connection manager's arguments and results: addresses as JS's
@@ -16,16 +18,28 @@ sockaddr_storage AddressArg(const Napi::Value& v, const char* name);
 // holds none yet.
 Napi::Object AddressValue(Napi::Env env, const sockaddr& address);
 
-// An rdma_conn_param whose private_data points into the JS Uint8Array, so it
-// is good for the call it is made for. EINVAL (with `syscall`) for private
-// data longer than its one-byte length can say.
-rdma::conn_param ConnParamArg(const Napi::Value& v, const char* syscall);
-
+// Private data, copied out of the JS Uint8Array when read: a later getter
+// could detach or shrink the array's buffer before the call sends it. EINVAL
+// (with `syscall`) for more than its one-byte length can say.
 struct PrivateData {
-  const void* data;
+  uint8_t bytes[UINT8_MAX];
   uint8_t length;
+  const void* data() const { return length ? bytes : nullptr; }
 };
 PrivateData PrivateDataArg(const Napi::Value& v, const char* name, const char* syscall);
+
+// An rdma_conn_param with its own copy of the private data.
+struct ConnParam {
+  rdma::conn_param param;
+  PrivateData private_data;
+  // The param, pointing at this copy (good while this ConnParam lives).
+  rdma::conn_param* get() {
+    param.private_data = private_data.data();
+    param.private_data_len = private_data.length;
+    return &param;
+  }
+};
+ConnParam ConnParamArg(const Napi::Value& v, const char* syscall);
 
 // A copy of the private data an event carries.
 Napi::Uint8Array PrivateDataValue(Napi::Env env, const void* data, uint8_t length);

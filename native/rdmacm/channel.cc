@@ -5,6 +5,7 @@
 #include "../bindings.h"
 #include "../error.h"
 #include "../instance.h"
+#include "../result.h"
 #include "exports.h"
 #include "loader.h"
 
@@ -28,8 +29,8 @@ Napi::Value CreateEventChannel(const Napi::CallbackInfo& info) {
   uint64_t handle = instance.verbs.NewHandle();
   instance.rdmacm.Add(handle, CmKind::kChannel, channel, 0);
   Napi::Object result = Napi::Object::New(env);
-  result.Set("handle", static_cast<double>(handle));
-  result.Set("fd", channel->fd);
+  Put(result, "handle", static_cast<double>(handle));
+  Put(result, "fd", channel->fd);
   return result;
 }
 
@@ -42,7 +43,9 @@ Napi::Value DestroyEventChannel(const Napi::CallbackInfo& info) {
     ThrowErrnoWhy(env, EBUSY, "rdma_destroy_event_channel",
                   std::to_string(channel.ids) + " ids on this channel are still alive");
   }
-  cm.destroy_event_channel(static_cast<rdma::event_channel*>(channel.ptr));
+  auto* c = static_cast<rdma::event_channel*>(channel.ptr);
+  GetInstance(env).watches.StopFd(c->fd);
+  cm.destroy_event_channel(c);
   state.Remove(channel);
   return env.Undefined();
 }

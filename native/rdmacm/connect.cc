@@ -21,32 +21,32 @@ void RequireBound(Napi::Env env, const rdma::cm_id* id, const char* syscall) {
 Napi::Value Connect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const RdmaCm& cm = RequireRdmaCm(env);
+  ConnParam param = ConnParamArg(info[1], "rdma_connect");
   rdma::cm_id* id = GetInstance(env).rdmacm.Id(info[0], "id", "rdma_connect");
-  rdma::conn_param param = ConnParamArg(info[1], "rdma_connect");
   RequireBound(env, id, "rdma_connect");
   errno = 0;
-  if (cm.connect(id, &param) != 0) ThrowErrno(env, FailedErrno(), "rdma_connect");
+  if (cm.connect(id, param.get()) != 0) ThrowErrno(env, FailedErrno(), "rdma_connect");
   return env.Undefined();
 }
 
 Napi::Value Accept(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const RdmaCm& cm = RequireRdmaCm(env);
+  ConnParam param = ConnParamArg(info[1], "rdma_accept");
   rdma::cm_id* id = GetInstance(env).rdmacm.Id(info[0], "id", "rdma_accept");
-  rdma::conn_param param = ConnParamArg(info[1], "rdma_accept");
   RequireBound(env, id, "rdma_accept");
   errno = 0;
-  if (cm.accept(id, &param) != 0) ThrowErrno(env, FailedErrno(), "rdma_accept");
+  if (cm.accept(id, param.get()) != 0) ThrowErrno(env, FailedErrno(), "rdma_accept");
   return env.Undefined();
 }
 
 Napi::Value Reject(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const RdmaCm& cm = RequireRdmaCm(env);
-  rdma::cm_id* id = GetInstance(env).rdmacm.Id(info[0], "id", "rdma_reject");
   PrivateData data = PrivateDataArg(info[1], "privateData", "rdma_reject");
+  rdma::cm_id* id = GetInstance(env).rdmacm.Id(info[0], "id", "rdma_reject");
   errno = 0;
-  if (cm.reject(id, data.data, data.length) != 0) ThrowErrno(env, FailedErrno(), "rdma_reject");
+  if (cm.reject(id, data.data(), data.length) != 0) ThrowErrno(env, FailedErrno(), "rdma_reject");
   return env.Undefined();
 }
 

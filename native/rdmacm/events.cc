@@ -8,6 +8,7 @@
 #include "../bindings.h"
 #include "../error.h"
 #include "../instance.h"
+#include "../result.h"
 #include "args.h"
 #include "exports.h"
 #include "loader.h"
@@ -20,11 +21,11 @@ bool IsUd(const rdma::cm_id* id) { return id->ps == rdma::PS_UDP || id->ps == rd
 
 Napi::Object PeerParam(Napi::Env env, const rdma::conn_param& conn) {
   Napi::Object param = Napi::Object::New(env);
-  param.Set("responderResources", conn.responder_resources);
-  param.Set("initiatorDepth", conn.initiator_depth);
-  param.Set("retryCount", conn.retry_count);
-  param.Set("rnrRetryCount", conn.rnr_retry_count);
-  param.Set("qpNum", conn.qp_num);
+  Put(param, "responderResources", conn.responder_resources);
+  Put(param, "initiatorDepth", conn.initiator_depth);
+  Put(param, "retryCount", conn.retry_count);
+  Put(param, "rnrRetryCount", conn.rnr_retry_count);
+  Put(param, "qpNum", conn.qp_num);
   return param;
 }
 
@@ -39,33 +40,45 @@ Napi::Value GetCmEvent(const Napi::CallbackInfo& info) {
     if (errno == EAGAIN) return env.Null();
     ThrowErrno(env, FailedErrno(), "rdma_get_cm_event");
   }
+  // Nothing here may fail before the event is acknowledged: an event left
+  // unacknowledged makes rdma_destroy_id wait for ever.
   uint64_t id = 0, listen_id = 0;
+  rdma::cm_id* request = nullptr;
   if (event->event == rdma::CM_EVENT_CONNECT_REQUEST) {
     // A new id for the connection, on the listener's channel, with the
     // listener's context: it becomes the caller's under a handle of its own.
     id = instance.verbs.NewHandle();
-    event->id->context = reinterpret_cast<void*>(id);
-    instance.rdmacm.Add(id, CmKind::kId, event->id, channel.handle);
+    request = event->id;
+    request->context = reinterpret_cast<void*>(id);
     listen_id = HandleOf(event->listen_id);
   } else {
     id = HandleOf(event->id);
   }
   const bool ud = IsUd(event->id);
   const void* data = ud ? event->param.ud.private_data : event->param.conn.private_data;
-  uint8_t length = ud ? event->param.ud.private_data_len : event->param.conn.private_data_len;
-  std::vector<uint8_t> private_data(static_cast<const uint8_t*>(data), static_cast<const uint8_t*>(data) + length);
+  PrivateData private_data;
+  private_data.length = ud ? event->param.ud.private_data_len : event->param.conn.private_data_len;
+  if (private_data.length) memcpy(private_data.bytes, data, private_data.length);
   const int type = event->event, status = event->status;
   const bool has_param = !ud && (type == rdma::CM_EVENT_CONNECT_REQUEST || type == rdma::CM_EVENT_ESTABLISHED);
   const rdma::conn_param conn = event->param.conn;
   cm.ack_cm_event(event);
+  if (request) {
+    try {
+      instance.rdmacm.Add(id, CmKind::kId, request, channel.handle);
+    } catch (...) {
+      cm.destroy_id(request);
+      throw;
+    }
+  }
 
   Napi::Object result = Napi::Object::New(env);
-  result.Set("event", type);
-  result.Set("id", static_cast<double>(id));
-  result.Set("listenId", static_cast<double>(listen_id));
-  result.Set("status", status);
-  result.Set("privateData", PrivateDataValue(env, private_data.data(), length));
-  result.Set("param", has_param ? PeerParam(env, conn) : env.Null());
+  Put(result, "event", type);
+  Put(result, "id", static_cast<double>(id));
+  Put(result, "listenId", static_cast<double>(listen_id));
+  Put(result, "status", status);
+  Put(result, "privateData", PrivateDataValue(env, private_data.data(), private_data.length));
+  Put(result, "param", has_param ? PeerParam(env, conn) : env.Null());
   return result;
 }
 

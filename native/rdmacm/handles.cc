@@ -33,6 +33,13 @@ CmObject& RdmaCmState::Get(const Napi::Value& arg, const char* name, CmKind kind
   return it->second;
 }
 
+bool RdmaCmState::OwnsFd(int fd) const {
+  for (const auto& [handle, o] : objects_) {
+    if (o.kind == CmKind::kChannel && static_cast<const rdma::event_channel*>(o.ptr)->fd == fd) return true;
+  }
+  return false;
+}
+
 void RdmaCmState::ReleaseAll() {
   if (!objects_.empty()) {
     const RdmaCm& cm = LoadedRdmaCm();

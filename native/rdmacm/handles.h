@@ -37,6 +37,10 @@ class RdmaCmState {
     return static_cast<rdma::cm_id*>(Get(arg, name, CmKind::kId, syscall).ptr);
   }
 
+  // Whether librdmacm owns `fd`: an event channel's. Only
+  // rdmaDestroyEventChannel may close it.
+  bool OwnsFd(int fd) const;
+
   // At environment cleanup, after the verbs have destroyed the ids' QPs:
   // destroys the ids, then their channels.
   void ReleaseAll();

@@ -8,6 +8,7 @@
 #include "../bindings.h"
 #include "../error.h"
 #include "../instance.h"
+#include "../result.h"
 #include "args.h"
 #include "exports.h"
 #include "loader.h"
@@ -48,8 +49,8 @@ Napi::Value DestroyId(const Napi::CallbackInfo& info) {
 Napi::Value BindAddr(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const RdmaCm& cm = RequireRdmaCm(env);
-  rdma::cm_id* id = GetInstance(env).rdmacm.Id(info[0], "id", "rdma_bind_addr");
   sockaddr_storage address = AddressArg(info[1], "address");
+  rdma::cm_id* id = GetInstance(env).rdmacm.Id(info[0], "id", "rdma_bind_addr");
   errno = 0;
   if (cm.bind_addr(id, reinterpret_cast<sockaddr*>(&address)) != 0) ThrowErrno(env, FailedErrno(), "rdma_bind_addr");
   return env.Undefined();
@@ -68,12 +69,12 @@ Napi::Value Listen(const Napi::CallbackInfo& info) {
 Napi::Value ResolveAddr(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const RdmaCm& cm = RequireRdmaCm(env);
-  rdma::cm_id* id = GetInstance(env).rdmacm.Id(info[0], "id", "rdma_resolve_addr");
   sockaddr_storage src = {};
   bool has_src = !info[1].IsNull();
   if (has_src) src = AddressArg(info[1], "src");
   sockaddr_storage dst = AddressArg(info[2], "dst");
   int timeout_ms = Int32Arg(info[3], "timeoutMs");
+  rdma::cm_id* id = GetInstance(env).rdmacm.Id(info[0], "id", "rdma_resolve_addr");
   errno = 0;
   if (cm.resolve_addr(id, has_src ? reinterpret_cast<sockaddr*>(&src) : nullptr, reinterpret_cast<sockaddr*>(&dst),
                       timeout_ms) != 0) {
@@ -102,11 +103,11 @@ Napi::Value QueryId(const Napi::CallbackInfo& info) {
   uint64_t context = id->verbs ? CmContextHandle(env, instance.verbs, id->verbs) : 0;
   const ibv::device* device = id->verbs ? id->verbs->device : nullptr;
   Napi::Object result = Napi::Object::New(env);
-  result.Set("context", static_cast<double>(context));
-  result.Set("deviceName", device ? std::string(device->name, strnlen(device->name, sizeof device->name)) : "");
-  result.Set("portNum", id->port_num);
-  result.Set("local", AddressValue(env, id->route.addr.src_addr));
-  result.Set("remote", AddressValue(env, id->route.addr.dst_addr));
+  Put(result, "context", static_cast<double>(context));
+  Put(result, "deviceName", device ? std::string(device->name, strnlen(device->name, sizeof device->name)) : "");
+  Put(result, "portNum", id->port_num);
+  Put(result, "local", AddressValue(env, id->route.addr.src_addr));
+  Put(result, "remote", AddressValue(env, id->route.addr.dst_addr));
   return result;
 }
 

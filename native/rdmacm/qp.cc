@@ -30,10 +30,11 @@ Napi::Value CreateQp(const Napi::CallbackInfo& info) {
   RequireVerbs(env);
   Instance& instance = GetInstance(env);
   VerbsState& verbs = instance.verbs;
+  QpInit init = QpInitArg(info[2]);
   rdma::cm_id* id = instance.rdmacm.Id(info[0], "id", "rdma_create_qp");
   VerbsObject& pd = verbs.Get(info[1], "pd", VerbsKind::kPd, "rdma_create_qp");
-  ibv::qp_init_attr attr = {};
-  QpInitArg(verbs, pd, info[2], "rdma_create_qp", attr);
+  QpInitCqs(verbs, pd, "rdma_create_qp", init);
+  ibv::qp_init_attr& attr = init.attr;
   if (!id->verbs) ThrowErrnoWhy(env, EINVAL, "rdma_create_qp", "the id is bound to no device yet");
   if (id->qp) ThrowErrnoWhy(env, EINVAL, "rdma_create_qp", "the id already has a QP");
   if (static_cast<ibv::pd*>(pd.ptr)->context != id->verbs) {

@@ -11,6 +11,7 @@
 #include "../bindings.h"
 #include "../error.h"
 #include "../instance.h"
+#include "../result.h"
 #include "exports.h"
 #include "loader.h"
 
@@ -39,8 +40,8 @@ Napi::Value CreateCompChannel(const Napi::CallbackInfo& info) {
   uint64_t handle = state.NewHandle();
   state.Add(handle, VerbsKind::kCompChannel, channel, ctx.handle);
   Napi::Object result = Napi::Object::New(env);
-  result.Set("handle", static_cast<double>(handle));
-  result.Set("fd", channel->fd);
+  Put(result, "handle", static_cast<double>(handle));
+  Put(result, "fd", channel->fd);
   return result;
 }
 
@@ -50,6 +51,9 @@ Napi::Value DestroyCompChannel(const Napi::CallbackInfo& info) {
   const Verbs& v = RequireVerbs(env);
   VerbsState& state = GetInstance(env).verbs;
   VerbsObject& channel = state.Get(info[0], "channel", VerbsKind::kCompChannel, "ibv_destroy_comp_channel");
+  auto* c = static_cast<ibv::comp_channel*>(channel.ptr);
+  if (c->refcnt) ThrowErrno(env, EBUSY, "ibv_destroy_comp_channel");
+  GetInstance(env).watches.StopFd(c->fd);
   if (int err = DestroyObject(v, channel)) ThrowErrno(env, err, "ibv_destroy_comp_channel");
   state.Remove(channel);
   return env.Undefined();

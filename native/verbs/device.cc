@@ -11,6 +11,7 @@
 #include "../bindings.h"
 #include "../error.h"
 #include "../instance.h"
+#include "../result.h"
 #include "exports.h"
 #include "loader.h"
 
@@ -48,11 +49,11 @@ Napi::Value GetDeviceList(const Napi::CallbackInfo& info) {
   for (int i = 0; i < count; i++) {
     ibv::device* device = list[i];
     Napi::Object entry = Napi::Object::New(env);
-    entry.Set("name", v.get_device_name(device));
-    entry.Set("guid", Napi::BigInt::New(env, static_cast<uint64_t>(be64toh(v.get_device_guid(device)))));
-    entry.Set("nodeType", device->node_type);
-    entry.Set("transportType", device->transport_type);
-    result.Set(i, entry);
+    Put(entry, "name", v.get_device_name(device));
+    Put(entry, "guid", Napi::BigInt::New(env, static_cast<uint64_t>(be64toh(v.get_device_guid(device)))));
+    Put(entry, "nodeType", device->node_type);
+    Put(entry, "transportType", device->transport_type);
+    Put(result, i, entry);
   }
   return result;
 }
@@ -92,6 +93,12 @@ Napi::Value CloseDevice(const Napi::CallbackInfo& info) {
     ThrowErrnoWhy(env, EBUSY, "ibv_close_device",
                   std::to_string(o.children) + " objects made on this context are still alive");
   }
+  // A context the connection manager lent keeps its fds open.
+  if (!o.cm) {
+    auto* ctx = static_cast<ibv::context*>(o.ptr);
+    GetInstance(env).watches.StopFd(ctx->async_fd);
+    GetInstance(env).watches.StopFd(ctx->cmd_fd);
+  }
   if (int err = DestroyObject(v, o)) ThrowErrno(env, err, "ibv_close_device");
   state.Remove(o);
   return env.Undefined();
@@ -115,25 +122,25 @@ Napi::Value QueryDevice(const Napi::CallbackInfo& info) {
   }
   const ibv::device_attr& a = ex.orig_attr;
   Napi::Object result = Napi::Object::New(env);
-  result.Set("fwVer", std::string(a.fw_ver, strnlen(a.fw_ver, sizeof a.fw_ver)));
-  result.Set("vendorId", a.vendor_id);
-  result.Set("vendorPartId", a.vendor_part_id);
-  result.Set("hwVer", a.hw_ver);
-  result.Set("physPortCnt", a.phys_port_cnt);
-  result.Set("maxMrSize", Napi::BigInt::New(env, static_cast<uint64_t>(a.max_mr_size)));
-  result.Set("pageSizeCap", Napi::BigInt::New(env, static_cast<uint64_t>(a.page_size_cap)));
-  result.Set("maxQp", a.max_qp);
-  result.Set("maxQpWr", a.max_qp_wr);
-  result.Set("maxSge", a.max_sge);
-  result.Set("maxCq", a.max_cq);
-  result.Set("maxCqe", a.max_cqe);
-  result.Set("maxMr", a.max_mr);
-  result.Set("maxPd", a.max_pd);
-  result.Set("maxQpRdAtom", a.max_qp_rd_atom);
-  result.Set("maxQpInitRdAtom", a.max_qp_init_rd_atom);
-  result.Set("deviceCapFlags", a.device_cap_flags);
-  result.Set("odpGeneralCaps", Napi::BigInt::New(env, static_cast<uint64_t>(ex.odp_caps.general_caps)));
-  result.Set("odpRcCaps", ex.odp_caps.per_transport_caps.rc_odp_caps);
+  Put(result, "fwVer", std::string(a.fw_ver, strnlen(a.fw_ver, sizeof a.fw_ver)));
+  Put(result, "vendorId", a.vendor_id);
+  Put(result, "vendorPartId", a.vendor_part_id);
+  Put(result, "hwVer", a.hw_ver);
+  Put(result, "physPortCnt", a.phys_port_cnt);
+  Put(result, "maxMrSize", Napi::BigInt::New(env, static_cast<uint64_t>(a.max_mr_size)));
+  Put(result, "pageSizeCap", Napi::BigInt::New(env, static_cast<uint64_t>(a.page_size_cap)));
+  Put(result, "maxQp", a.max_qp);
+  Put(result, "maxQpWr", a.max_qp_wr);
+  Put(result, "maxSge", a.max_sge);
+  Put(result, "maxCq", a.max_cq);
+  Put(result, "maxCqe", a.max_cqe);
+  Put(result, "maxMr", a.max_mr);
+  Put(result, "maxPd", a.max_pd);
+  Put(result, "maxQpRdAtom", a.max_qp_rd_atom);
+  Put(result, "maxQpInitRdAtom", a.max_qp_init_rd_atom);
+  Put(result, "deviceCapFlags", a.device_cap_flags);
+  Put(result, "odpGeneralCaps", Napi::BigInt::New(env, static_cast<uint64_t>(ex.odp_caps.general_caps)));
+  Put(result, "odpRcCaps", ex.odp_caps.per_transport_caps.rc_odp_caps);
   return result;
 }
 
@@ -149,14 +156,14 @@ Napi::Value QueryPort(const Napi::CallbackInfo& info) {
   int rc = vctx && vctx->query_port ? vctx->query_port(ctx, port, &a, sizeof a) : v.query_port(ctx, port, &a);
   if (rc != 0) ThrowErrno(env, ReturnedErrno(rc), "ibv_query_port");
   Napi::Object result = Napi::Object::New(env);
-  result.Set("state", a.state);
-  result.Set("maxMtu", a.max_mtu);
-  result.Set("activeMtu", a.active_mtu);
-  result.Set("gidTblLen", a.gid_tbl_len);
-  result.Set("lid", a.lid);
-  result.Set("linkLayer", a.link_layer);
-  result.Set("activeSpeed", a.active_speed);
-  result.Set("activeWidth", a.active_width);
+  Put(result, "state", a.state);
+  Put(result, "maxMtu", a.max_mtu);
+  Put(result, "activeMtu", a.active_mtu);
+  Put(result, "gidTblLen", a.gid_tbl_len);
+  Put(result, "lid", a.lid);
+  Put(result, "linkLayer", a.link_layer);
+  Put(result, "activeSpeed", a.active_speed);
+  Put(result, "activeWidth", a.active_width);
   return result;
 }
 
@@ -216,8 +223,8 @@ Napi::Value GetAsyncEvent(const Napi::CallbackInfo& info) {
   int type = event.event_type;
   v.ack_async_event(&event);
   Napi::Object result = Napi::Object::New(env);
-  result.Set("eventType", type);
-  result.Set("element", static_cast<double>(element));
+  Put(result, "eventType", type);
+  Put(result, "element", static_cast<double>(element));
   return result;
 }
 

@@ -31,7 +31,15 @@ int DestroyObject(const Verbs& v, VerbsObject& o) {
       errno = 0;
       return v.close_device(static_cast<ibv::context*>(o.ptr)) == 0 ? 0 : FailedErrno();
     case VerbsKind::kPd: return ReturnedErrno(v.dealloc_pd(static_cast<ibv::pd*>(o.ptr)));
-    case VerbsKind::kMr: return ReturnedErrno(v.dereg_mr(static_cast<ibv::mr*>(o.ptr)));
+    case VerbsKind::kMr: {
+      int err = ReturnedErrno(v.dereg_mr(static_cast<ibv::mr*>(o.ptr)));
+      if (err) return err;
+      if (o.shared_buffer) napi_delete_reference(o.env, o.shared_buffer);
+      if (o.mapping) Unpin(o.mapping);
+      o.shared_buffer = nullptr;
+      o.mapping = nullptr;
+      return 0;
+    }
     case VerbsKind::kCompChannel:
       return ReturnedErrno(v.destroy_comp_channel(static_cast<ibv::comp_channel*>(o.ptr)));
     case VerbsKind::kCq: {
@@ -88,6 +96,18 @@ VerbsObject& VerbsState::Get(const Napi::Value& arg, const char* name, VerbsKind
                       " is not a live " + KindName(kind));
   }
   return *o;
+}
+
+bool VerbsState::OwnsFd(int fd) const {
+  for (const auto& [handle, o] : objects_) {
+    if (o.kind == VerbsKind::kContext) {
+      const auto* ctx = static_cast<const ibv::context*>(o.ptr);
+      if (ctx->cmd_fd == fd || ctx->async_fd == fd) return true;
+    } else if (o.kind == VerbsKind::kCompChannel && static_cast<const ibv::comp_channel*>(o.ptr)->fd == fd) {
+      return true;
+    }
+  }
+  return false;
 }
 
 void VerbsState::ReleaseAll() {

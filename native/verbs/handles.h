@@ -5,6 +5,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "../mapping.h"
 #include "abi.h"
 
 enum class VerbsKind : uint8_t { kContext, kPd, kMr, kCompChannel, kCq, kQp };
@@ -31,6 +32,12 @@ struct VerbsObject {
   // How DestroyObject releases an object with `cm` set, so that the verbs
   // need nothing from the connection manager: 0 or an errno.
   int (*release_cm)(VerbsObject&) = nullptr;
+  // MRs over host memory: what keeps the memory alive and in place while the
+  // device may use it, whatever JS does with its buffer (transfer, GC): a
+  // reference to its SharedArrayBuffer, or a pin on the mapping under it.
+  napi_env env = nullptr;
+  napi_ref shared_buffer = nullptr;
+  Mapping* mapping = nullptr;
 };
 
 struct Verbs;
@@ -57,6 +64,10 @@ class VerbsState {
   // The object that `arg` names as argument `name`; a TypeError when it is not
   // a handle, EBADF (with `syscall`) when it names no live object of `kind`.
   VerbsObject& Get(const Napi::Value& arg, const char* name, VerbsKind kind, const char* syscall);
+
+  // Whether libibverbs owns `fd`: a context's command or async fd, or a
+  // completion channel's. Only its destroy may close it.
+  bool OwnsFd(int fd) const;
 
   // At environment cleanup: destroys what is left, children first.
   void ReleaseAll();

@@ -5,6 +5,7 @@
 #include "../args.h"
 #include "../bindings.h"
 #include "../error.h"
+#include "../result.h"
 #include "exports.h"
 
 namespace {
@@ -15,8 +16,8 @@ Napi::Value GetMemlockLimit(const Napi::CallbackInfo& info) {
   if (getrlimit(RLIMIT_MEMLOCK, &limit) != 0) ThrowErrno(env, errno, "getrlimit");
   Napi::Object result = Napi::Object::New(env);
   // RLIM_INFINITY is 2^64-1 on Linux.
-  result.Set("soft", Napi::BigInt::New(env, static_cast<uint64_t>(limit.rlim_cur)));
-  result.Set("hard", Napi::BigInt::New(env, static_cast<uint64_t>(limit.rlim_max)));
+  Put(result, "soft", Napi::BigInt::New(env, static_cast<uint64_t>(limit.rlim_cur)));
+  Put(result, "hard", Napi::BigInt::New(env, static_cast<uint64_t>(limit.rlim_max)));
   return result;
 }
 

@@ -58,26 +58,49 @@ Napi::Value DeallocPd(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// Host memory that JS cannot free or move while the MR lives: a view of a
+// SharedArrayBuffer (never detached, and referenced here until deregistered)
+// or of a mapping mmap made (munmap refuses while it is registered). Any other
+// ArrayBuffer can be transferred away and collected under the device.
 Napi::Value RegMr(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const Verbs& v = RequireVerbs(env);
-  VerbsState& state = GetInstance(env).verbs;
-  VerbsObject& pd = state.Get(info[0], "pd", VerbsKind::kPd, "ibv_reg_mr");
+  Instance& instance = GetInstance(env);
+  VerbsState& state = instance.verbs;
   Napi::Value view = info[1];
   if (!view.IsTypedArray() || view.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
     ThrowTypeError(env, "view must be a Uint8Array");
   }
   size_t length = 0;
   void* data = nullptr;
-  NAPI_THROW_IF_FAILED(env, napi_get_typedarray_info(env, view, nullptr, &length, &data, nullptr, nullptr),
+  napi_value buffer = nullptr;
+  bool plain = false;
+  NAPI_THROW_IF_FAILED(env, napi_get_typedarray_info(env, view, nullptr, &length, &data, &buffer, nullptr),
                        Napi::Value());
+  NAPI_THROW_IF_FAILED(env, napi_is_arraybuffer(env, buffer, &plain), Napi::Value());
+  Mapping* mapping = plain ? instance.mappings.Containing(data, length) : nullptr;
+  if (plain && !mapping) {
+    ThrowTypeError(env, "view must be over a SharedArrayBuffer or a mapping mmap made: any other ArrayBuffer "
+                        "can be transferred away and freed while the device uses it");
+  }
   int access = static_cast<int>(Uint32Arg(info[2], "access"));
+  VerbsObject& pd = state.Get(info[0], "pd", VerbsKind::kPd, "ibv_reg_mr");
   Napi::Function make = MrMaker(env, state);
+  napi_ref shared_buffer = nullptr;
+  if (!plain) NAPI_THROW_IF_FAILED(env, napi_create_reference(env, buffer, 1, &shared_buffer), Napi::Value());
   errno = 0;
   ibv::mr* mr = v.reg_mr(static_cast<ibv::pd*>(pd.ptr), data, length, access);
-  if (!mr) ThrowErrno(env, FailedErrno(), "ibv_reg_mr");
+  if (!mr) {
+    int err = FailedErrno();
+    if (shared_buffer) napi_delete_reference(env, shared_buffer);
+    ThrowErrno(env, err, "ibv_reg_mr");
+  }
   uint64_t handle = state.NewHandle();
   state.Add(handle, VerbsKind::kMr, mr, pd.context);
+  VerbsObject& o = *state.Find(handle, VerbsKind::kMr);
+  o.env = env;
+  o.shared_buffer = shared_buffer;
+  if (mapping) Pin(o.mapping = mapping);
   state.mrs_by_lkey.emplace(mr->lkey, mr);
   return MrResult(env, make, handle, mr, reinterpret_cast<uintptr_t>(mr->addr));
 }

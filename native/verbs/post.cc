@@ -10,6 +10,7 @@
 #include "../bindings.h"
 #include "../error.h"
 #include "../instance.h"
+#include "../result.h"
 #include "exports.h"
 #include "loader.h"
 
@@ -22,7 +23,7 @@ constexpr size_t kRecvWords = 3;
 // Throws what posting request `index` failed with; those before it were posted.
 [[noreturn]] void ThrowPostError(Napi::Env env, int err, const char* syscall, size_t index, const std::string& why) {
   Napi::Error error = ErrnoErrorWhy(env, err, syscall, "request " + std::to_string(index) + ": " + why);
-  error.Set("index", static_cast<double>(index));
+  Put(error.Value(), "index", static_cast<double>(index));
   throw error;
 }
 
@@ -35,6 +36,15 @@ Words Requests(const Napi::CallbackInfo& info, size_t words_each, size_t* count)
                                    std::to_string(wrs.length / words_each) + " requests");
   }
   return wrs;
+}
+
+// Request `index`'s words, each read exactly once: the array may be shared
+// with a worker that rewrites it meanwhile, and what was checked must be what
+// is posted.
+template <size_t N>
+void ReadOnce(const Words& wrs, size_t index, uint64_t (&w)[N]) {
+  const uint64_t* from = wrs.data + index * N;
+  for (size_t i = 0; i < N; i++) w[i] = __atomic_load_n(from + i, __ATOMIC_RELAXED);
 }
 
 template <typename T>
@@ -100,7 +110,8 @@ Napi::Value PostSend(const Napi::CallbackInfo& info) {
   size_t valid = 0;
   const char* refusal = nullptr;
   for (; valid < count; valid++) {
-    const uint64_t* w = wrs.data + valid * kSendWords;
+    uint64_t w[kSendWords];
+    ReadOnce(wrs, valid, w);
     ibv::sge& sge = sges[valid];
     sge.addr = w[2];
     sge.length = static_cast<uint32_t>(w[3]);
@@ -143,7 +154,8 @@ Napi::Value PostRecv(const Napi::CallbackInfo& info) {
   ibv::recv_wr* chain = Reserve(state.recv_wrs, count);
   ibv::sge* sges = Reserve(state.sges, count);
   for (size_t i = 0; i < count; i++) {
-    const uint64_t* w = wrs.data + i * kRecvWords;
+    uint64_t w[kRecvWords];
+    ReadOnce(wrs, i, w);
     ibv::sge& sge = sges[i];
     sge.addr = w[1];
     sge.length = static_cast<uint32_t>(w[2]);

@@ -6,6 +6,7 @@
 #include "../bindings.h"
 #include "../error.h"
 #include "../instance.h"
+#include "../result.h"
 #include "exports.h"
 #include "loader.h"
 #include "qp.h"
@@ -23,11 +24,11 @@ void Optional(const Napi::Object& obj, const char* key, const std::string& prefi
 
 Napi::Object CapResult(Napi::Env env, const ibv::qp_cap& cap) {
   Napi::Object result = Napi::Object::New(env);
-  result.Set("maxSendWr", cap.max_send_wr);
-  result.Set("maxRecvWr", cap.max_recv_wr);
-  result.Set("maxSendSge", cap.max_send_sge);
-  result.Set("maxRecvSge", cap.max_recv_sge);
-  result.Set("maxInlineData", cap.max_inline_data);
+  Put(result, "maxSendWr", cap.max_send_wr);
+  Put(result, "maxRecvWr", cap.max_recv_wr);
+  Put(result, "maxSendSge", cap.max_send_sge);
+  Put(result, "maxRecvSge", cap.max_recv_sge);
+  Put(result, "maxInlineData", cap.max_inline_data);
   return result;
 }
 
@@ -35,9 +36,10 @@ Napi::Value CreateQp(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const Verbs& v = RequireVerbs(env);
   VerbsState& state = GetInstance(env).verbs;
+  QpInit init = QpInitArg(info[1]);
   VerbsObject& pd = state.Get(info[0], "pd", VerbsKind::kPd, "ibv_create_qp");
-  ibv::qp_init_attr attr = {};
-  QpInitArg(state, pd, info[1], "ibv_create_qp", attr);
+  QpInitCqs(state, pd, "ibv_create_qp", init);
+  ibv::qp_init_attr& attr = init.attr;
   uint64_t handle = state.NewHandle();
   // Async events name the QP by its context, which is its handle.
   attr.qp_context = reinterpret_cast<void*>(handle);
@@ -69,7 +71,6 @@ void AhAttr(const Napi::Object& a, ibv::ah_attr& ah) {
 Napi::Value ModifyQp(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const Verbs& v = RequireVerbs(env);
-  VerbsObject& qp = GetInstance(env).verbs.Get(info[0], "qp", VerbsKind::kQp, "ibv_modify_qp");
   Napi::Object a = ObjectArg(info[1], "attr");
   int mask = static_cast<int>(Uint32Arg(info[2], "mask"));
   const std::string prefix = "attr.";
@@ -90,6 +91,7 @@ Napi::Value ModifyQp(const Napi::CallbackInfo& info) {
   Optional(a, "rnrRetry", prefix, kU8, attr.rnr_retry);
   Napi::Value ah = a.Get("ahAttr");
   if (!ah.IsUndefined()) AhAttr(ObjectArg(ah, "attr.ahAttr"), attr.ah_attr);
+  VerbsObject& qp = GetInstance(env).verbs.Get(info[0], "qp", VerbsKind::kQp, "ibv_modify_qp");
   if (int rc = v.modify_qp(static_cast<ibv::qp*>(qp.ptr), &attr, mask)) {
     ThrowErrno(env, ReturnedErrno(rc), "ibv_modify_qp");
   }
@@ -108,35 +110,42 @@ Napi::Value DestroyQp(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-void QpInitArg(VerbsState& state, const VerbsObject& pd, const Napi::Value& arg, const char* syscall,
-               ibv::qp_init_attr& attr) {
-  Napi::Env env = arg.Env();
-  Napi::Object init = ObjectArg(arg, "init");
-  VerbsObject& send_cq = state.Get(init.Get("sendCq"), "init.sendCq", VerbsKind::kCq, syscall);
-  VerbsObject& recv_cq = state.Get(init.Get("recvCq"), "init.recvCq", VerbsKind::kCq, syscall);
-  // uverbs looks CQs up by their handles in the PD's context, where another
-  // context's handle names some other CQ or none.
-  if (send_cq.context != pd.context || recv_cq.context != pd.context) {
-    ThrowErrnoWhy(env, EINVAL, syscall, "its CQs must belong to the PD's device context");
-  }
-  attr.send_cq = static_cast<ibv::cq*>(send_cq.ptr);
-  attr.recv_cq = static_cast<ibv::cq*>(recv_cq.ptr);
-  attr.qp_type = static_cast<int>(UintArg(init.Get("qpType"), "init.qpType", kInt));
-  attr.sq_sig_all = BoolArg(init.Get("sqSigAll"), "init.sqSigAll");
-  Napi::Object cap = ObjectArg(init.Get("cap"), "init.cap");
+QpInit QpInitArg(const Napi::Value& arg) {
+  Napi::Object object = ObjectArg(arg, "init");
+  QpInit init;
+  ibv::qp_init_attr& attr = init.attr;
+  init.send_cq = object.Get("sendCq");
+  init.recv_cq = object.Get("recvCq");
+  attr.qp_type = static_cast<int>(UintArg(object.Get("qpType"), "init.qpType", kInt));
+  attr.sq_sig_all = BoolArg(object.Get("sqSigAll"), "init.sqSigAll");
+  Napi::Object cap = ObjectArg(object.Get("cap"), "init.cap");
   attr.cap.max_send_wr = UintArg(cap.Get("maxSendWr"), "init.cap.maxSendWr", kU32);
   attr.cap.max_recv_wr = UintArg(cap.Get("maxRecvWr"), "init.cap.maxRecvWr", kU32);
   attr.cap.max_send_sge = UintArg(cap.Get("maxSendSge"), "init.cap.maxSendSge", kU32);
   attr.cap.max_recv_sge = UintArg(cap.Get("maxRecvSge"), "init.cap.maxRecvSge", kU32);
   attr.cap.max_inline_data = UintArg(cap.Get("maxInlineData"), "init.cap.maxInlineData", kU32);
+  return init;
+}
+
+void QpInitCqs(VerbsState& state, const VerbsObject& pd, const char* syscall, QpInit& init) {
+  VerbsObject& send_cq = state.Get(init.send_cq, "init.sendCq", VerbsKind::kCq, syscall);
+  VerbsObject& recv_cq = state.Get(init.recv_cq, "init.recvCq", VerbsKind::kCq, syscall);
+  // uverbs looks CQs up by their handles in the PD's context, where another
+  // context's handle names some other CQ or none.
+  if (send_cq.context != pd.context || recv_cq.context != pd.context) {
+    ThrowErrnoWhy(init.send_cq.Env(), EINVAL, syscall,
+                  "its CQs must belong to the PD's device context");
+  }
+  init.attr.send_cq = static_cast<ibv::cq*>(send_cq.ptr);
+  init.attr.recv_cq = static_cast<ibv::cq*>(recv_cq.ptr);
 }
 
 Napi::Object QpResult(Napi::Env env, uint64_t handle, const ibv::qp* qp, const ibv::qp_cap& cap) {
   Napi::Object result = Napi::Object::New(env);
-  result.Set("handle", static_cast<double>(handle));
-  result.Set("qpNum", qp->qp_num);
+  Put(result, "handle", static_cast<double>(handle));
+  Put(result, "qpNum", qp->qp_num);
   // The create call wrote back what the device granted.
-  result.Set("cap", CapResult(env, cap));
+  Put(result, "cap", CapResult(env, cap));
   return result;
 }
 

@@ -17,7 +17,7 @@ const access = IBV_ACCESS.LOCAL_WRITE;
 
 /** A view of `size` bytes starting on a page boundary (the addon reports the address). */
 function aligned(size) {
-  const big = new Uint8Array(size + 4096).fill(1);
+  const big = new Uint8Array(new SharedArrayBuffer(size + 4096)).fill(1);
   const mr = seam.ibvRegMr(pd.handle, big, access);
   seam.ibvDeregMr(mr.handle);
   const skip = (4096 - Number(mr.addr % 4096n)) % 4096;
@@ -38,7 +38,7 @@ function time(reps, fn) {
 }
 
 for (const [size, reps] of [[4096, 200], [1 << 20, 50]]) {
-  const plain = new Uint8Array(size).fill(1);
+  const plain = new Uint8Array(new SharedArrayBuffer(size)).fill(1);
   const page = aligned(size);
   const rows = {};
   for (let round = 0; round < 3; round++) {

@@ -36,8 +36,8 @@ export async function benchEmulator(dmb: DmaBridge, o: { reps: number; quick: bo
 async function wrRate(pd: ProtectionDomain, count: number, reps: number): Promise<Summary> {
   const cq = pd.device.createCq(256);
   const { qp, peer: sink } = loopbackPair(pd, cq, { signalAll: false, maxSendWr: DEPTH }, pd.device.createCq(16));
-  const src = pd.register(new Uint8Array(4096));
-  const dst = pd.register(new Uint8Array(4096), { access: ['local-write', 'remote-write'] });
+  const src = pd.register(new Uint8Array(new SharedArrayBuffer(4096)));
+  const dst = pd.register(new Uint8Array(new SharedArrayBuffer(4096)), { access: ['local-write', 'remote-write'] });
   const pair: WritePair = { qp, cq, batch: writeBatch({ opcode: 'write', local: { mr: src, length: 64 }, remote: dst.remote() }), sink: [sink, dst] };
   return repeatAsync(WARMUP, reps, async () => {
     let posted = 0, done = 0;
@@ -53,7 +53,7 @@ async function wrRate(pd: ProtectionDomain, count: number, reps: number): Promis
 }
 
 function regRate(pd: ProtectionDomain, count: number, reps: number): Promise<Summary> {
-  const buf = new Uint8Array(4096);
+  const buf = new Uint8Array(new SharedArrayBuffer(4096));
   return repeatAsync(WARMUP, reps, async () => {
     const t0 = nowNs();
     for (let i = 0; i < count; i++) pd.register(buf).close();

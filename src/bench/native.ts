@@ -184,7 +184,7 @@ function benchWrites(dmb: DmaBridge, pd: ProtectionDomain, gid: number | undefin
 }
 
 function benchRegistration(pd: ProtectionDomain, size: number, reps: number): Registration {
-  const buf = new Uint8Array(size).fill(1);
+  const buf = new Uint8Array(new SharedArrayBuffer(size)).fill(1);
   try {
     pd.register(buf).close();
   } catch (e) {

@@ -1,4 +1,4 @@
-import { toSize } from '../args';
+import { argError, toSize } from '../args';
 import { DmaBuf } from '../dmabuf';
 import { Mapping } from '../mapping';
 import { Resource } from '../resource';
@@ -33,11 +33,12 @@ export class ProtectionDomain extends Resource {
   }
 
   /**
-   * Registers host memory (an ArrayBuffer, a typed array or Buffer, or a
-   * Mapping's view). It is kept alive while registered. Default access:
-   * local write only.
+   * Registers host memory that JS cannot free while the device uses it: a
+   * SharedArrayBuffer (or a typed array or Buffer over one), or a Mapping
+   * (which cannot be unmapped while registered). Default access: local write
+   * only.
    */
-  register(memory: ArrayBuffer | ArrayBufferView | Mapping, options: { access?: AccessFlag[] } = {}): MemoryRegion {
+  register(memory: SharedArrayBuffer | ArrayBufferView | Mapping, options: { access?: AccessFlag[] } = {}): MemoryRegion {
     this.assertOpen();
     const view = bytesOf(memory);
     const access = accessBits(options.access);
@@ -99,12 +100,13 @@ export class ProtectionDomain extends Resource {
   }
 }
 
-function bytesOf(memory: ArrayBuffer | ArrayBufferView | Mapping): Uint8Array {
-  // A Uint8Array (a Buffer too) is passed as it is; an empty one, which may be
-  // detached, goes the general way, whose constructor refuses a detached buffer.
-  if (memory instanceof Uint8Array && memory.byteLength > 0) return memory;
+function bytesOf(memory: SharedArrayBuffer | ArrayBufferView | Mapping): Uint8Array {
   if (memory instanceof Mapping) return memory.view;
-  if (memory instanceof ArrayBuffer) return new Uint8Array(memory);
-  if (ArrayBuffer.isView(memory)) return new Uint8Array(memory.buffer, memory.byteOffset, memory.byteLength);
-  throw new TypeError('register needs an ArrayBuffer, a typed array or Buffer, or a Mapping');
+  if (memory instanceof SharedArrayBuffer) return new Uint8Array(memory);
+  if (ArrayBuffer.isView(memory) && memory.buffer instanceof SharedArrayBuffer) {
+    return memory instanceof Uint8Array ? memory : new Uint8Array(memory.buffer, memory.byteOffset, memory.byteLength);
+  }
+  // An ArrayBuffer can be transferred (structuredClone, postMessage,
+  // transfer()) and collected while the device still writes into it.
+  throw argError('register needs memory that JS cannot free under the device: a SharedArrayBuffer, a typed array or Buffer over one, or a Mapping; copy other bytes into one');
 }

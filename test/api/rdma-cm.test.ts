@@ -30,7 +30,7 @@ describeEachBackend('rdma_cm on one host', (b) => {
     using listener = dmb.listenRdma({ host, port: 0 });
     expect(listener.address).toMatchObject({ host });
     expect(listener.address.port).toBeGreaterThan(0);
-    const inbox = new Uint8Array(64);
+    const inbox = new Uint8Array(new SharedArrayBuffer(64));
     const server = (async () => {
       using request = await listener.next({ timeout: TIMEOUT });
       // The CM delivers a connect's private data zero-padded to 56 bytes.
@@ -46,7 +46,8 @@ describeEachBackend('rdma_cm on one host', (b) => {
     expect(untext(client.privateData)).toBe('welcome');
     expect(client.remote).toEqual({ host, port: listener.address.port });
     expect(conn.remote).toEqual(client.local);
-    const outbox = text('over rdma_cm');
+    const outbox = new Uint8Array(new SharedArrayBuffer(12));
+    outbox.set(text('over rdma_cm'));
     const mr = client.pd.register(outbox);
     client.qp.postSend([{ opcode: 'send', local: { mr }, id: 1n }]);
     expect(await client.cq.next({ timeout: TIMEOUT })).toMatchObject({ wrId: 1n, status: 'success', opcode: 'send' });

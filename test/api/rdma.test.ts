@@ -63,8 +63,8 @@ describeEachBackend('RDMA on an rxe device', (b) => {
   });
 
   it('write with immediate consumes a receive and delivers the immediate', async () => {
-    const local = new Uint8Array(4096).fill(9);
-    const remote = new Uint8Array(4096);
+    const local = new Uint8Array(new SharedArrayBuffer(4096)).fill(9);
+    const remote = new Uint8Array(new SharedArrayBuffer(4096));
     const lmr = pd.register(local);
     const rmr = pd.register(remote, { access: ['local-write', 'remote-write'] });
     z.postRecv([{ id: 77n }]);
@@ -76,11 +76,11 @@ describeEachBackend('RDMA on an rxe device', (b) => {
   });
 
   it('RDMA-reads, and sends into a posted receive, in one batched post', async () => {
-    const mine = new Uint8Array(8192);
-    const theirs = new Uint8Array(8192).fill(5);
+    const mine = new Uint8Array(new SharedArrayBuffer(8192));
+    const theirs = new Uint8Array(new SharedArrayBuffer(8192)).fill(5);
     const myMr = pd.register(mine);
     const theirMr = pd.register(theirs, { access: ['local-write', 'remote-read'] });
-    const inbox = new Uint8Array(64);
+    const inbox = new Uint8Array(new SharedArrayBuffer(64));
     z.postRecv([{ local: { mr: pd.register(inbox) }, id: 10n }]);
     a.postSend([
       { opcode: 'read', local: { mr: myMr, length: 4096 }, remote: theirMr.remote(), id: 3n },
@@ -95,9 +95,9 @@ describeEachBackend('RDMA on an rxe device', (b) => {
   });
 
   it('a write with a deregistered rkey completes with a remote access error, and the next is flushed', async () => {
-    const local = new Uint8Array(4096);
+    const local = new Uint8Array(new SharedArrayBuffer(4096));
     const lmr = pd.register(local);
-    const rmr = pd.register(new Uint8Array(4096), { access: ['local-write', 'remote-write'] });
+    const rmr = pd.register(new Uint8Array(new SharedArrayBuffer(4096)), { access: ['local-write', 'remote-write'] });
     const stale = rmr.remote();
     rmr.close();
     a.postSend([{ opcode: 'write', local: { mr: lmr }, remote: stale, id: 5n }]);
@@ -117,7 +117,7 @@ describeEachBackend('RDMA on an rxe device', (b) => {
 
   it("posting on a QP that is not connected is EINVAL at request 0, with the backend's reason and advice", () => {
     const idle = pd.createQp(cq);
-    const mr = pd.register(new Uint8Array(64));
+    const mr = pd.register(new Uint8Array(new SharedArrayBuffer(64)));
     // The reason is the backend's own (the emulator's "the QP is not in RTS", the addon's "the provider refused it").
     const shape = /^ibv_post_send failed with EINVAL \(request 0: [^)]+\): request 0 is invalid for this QP \(is it connected, in RTS\?/;
     expect(() => idle.postSend([{ opcode: 'send', local: { mr }, id: 1n }])).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'ibv_post_send', index: 0, message: expect.stringMatching(shape) }));
@@ -127,7 +127,7 @@ describeEachBackend('RDMA on an rxe device', (b) => {
     it(`a PD and device close after forgotten MRs, and a QP on a forgotten CQ, were collected (${settle ? 'finalizers ran' : 'before finalizers'})`, async () => {
       const pd2 = dev.allocPd();
       (() => {
-        for (let i = 0; i < 20; i++) pd2.register(new Uint8Array(4096));
+        for (let i = 0; i < 20; i++) pd2.register(new Uint8Array(new SharedArrayBuffer(4096)));
         pd2.createQp(dev.createCq(16));
       })();
       await collectGarbage(settle);
@@ -137,11 +137,11 @@ describeEachBackend('RDMA on an rxe device', (b) => {
   }
 
   it('refuses remote write access without local write, as the kernel does', () => {
-    expect(() => pd.register(new Uint8Array(4096), { access: ['remote-write'] })).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'ibv_reg_mr' }));
+    expect(() => pd.register(new Uint8Array(new SharedArrayBuffer(4096)), { access: ['remote-write'] })).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'ibv_reg_mr' }));
   });
 
   it('deallocating a PD that still has an MR is EBUSY at the seam; closing the PD closes the MR first', () => {
-    const mr = pd.register(new Uint8Array(4096));
+    const mr = pd.register(new Uint8Array(new SharedArrayBuffer(4096)));
     expect(() => dmb.seam.ibvDeallocPd(pd.handle)).toThrow(expect.objectContaining({ code: 'EBUSY', syscall: 'ibv_dealloc_pd' }));
     pd.close();
     expect(mr.closed).toBe(true);

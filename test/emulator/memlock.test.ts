@@ -21,7 +21,7 @@ describe('RLIMIT_MEMLOCK', () => {
     m = machine();
     limitTo(2n * BigInt(PAGE));
     const pd = m.dmb.openRdma('rxe0').allocPd();
-    const memory = new Uint8Array(4 * PAGE);
+    const memory = new Uint8Array(new SharedArrayBuffer(4 * PAGE));
     // Two bytes across a page boundary are two pages.
     const straddling = pd.register(memory.subarray(PAGE - 1, PAGE + 1));
     expect(errorOf(() => pd.register(memory.subarray(3 * PAGE, 3 * PAGE + 1)))).toMatchObject({ code: 'ENOMEM', syscall: 'ibv_reg_mr' });
@@ -33,7 +33,7 @@ describe('RLIMIT_MEMLOCK', () => {
     m = machine();
     limitTo(2n * BigInt(PAGE));
     const pd = m.dmb.openRdma('rxe0').allocPd();
-    const page = new Uint8Array(PAGE);
+    const page = new Uint8Array(new SharedArrayBuffer(PAGE));
     const held = [pd.register(page), pd.register(page)];
     expect(errorOf(() => pd.register(page)).code).toBe('ENOMEM');
     expect(held.map((mr) => mr.closed)).toEqual([false, false]);
@@ -46,9 +46,9 @@ describe('RLIMIT_MEMLOCK', () => {
     using udmabuf = dmb.createUdmabuf(1 * MiB);
     const held = ['mlx5_0', 'efa_0'].map((name) => dmb.openRdma(name).allocPd().registerDmaBuf(udmabuf));
     const pd = dmb.openRdma('mlx5_0').allocPd();
-    held.push(pd.register(new Uint8Array(1 * MiB), { access: ['local-write', 'on-demand'] }));
-    held.push(pd.register(new Uint8Array(PAGE)));
-    expect(errorOf(() => pd.register(new Uint8Array(PAGE))).code).toBe('ENOMEM');
+    held.push(pd.register(new Uint8Array(new SharedArrayBuffer(1 * MiB)), { access: ['local-write', 'on-demand'] }));
+    held.push(pd.register(new Uint8Array(new SharedArrayBuffer(PAGE))));
+    expect(errorOf(() => pd.register(new Uint8Array(new SharedArrayBuffer(PAGE)))).code).toBe('ENOMEM');
     expect(held.every((mr) => !mr.closed)).toBe(true);
   });
 
@@ -56,7 +56,7 @@ describe('RLIMIT_MEMLOCK', () => {
     m = machine();
     limitTo(0n);
     const pd = m.dmb.openRdma('rxe0').allocPd();
-    expect(errorOf(() => pd.register(new Uint8Array(1)))).toMatchObject({ code: 'EPERM', syscall: 'ibv_reg_mr' });
+    expect(errorOf(() => pd.register(new Uint8Array(new SharedArrayBuffer(1))))).toMatchObject({ code: 'EPERM', syscall: 'ibv_reg_mr' });
   });
 
   it('is a setting of each process: another keeps its own limit and its own count', () => {
@@ -64,9 +64,9 @@ describe('RLIMIT_MEMLOCK', () => {
     limitTo(BigInt(PAGE));
     const other = m.hooks.spawn();
     expect(other.getMemlockLimit()).toEqual({ soft: 8192n * BigInt(KiB), hard: 8192n * BigInt(KiB) });
-    m.dmb.openRdma('rxe0').allocPd().register(new Uint8Array(PAGE));
+    m.dmb.openRdma('rxe0').allocPd().register(new Uint8Array(new SharedArrayBuffer(PAGE)));
     const ctx = other.ibvOpenDevice('rxe0');
     const pd = other.ibvAllocPd(ctx);
-    other.ibvDeregMr(other.ibvRegMr(pd, new Uint8Array(64 * KiB), 1).handle);
+    other.ibvDeregMr(other.ibvRegMr(pd, new Uint8Array(new SharedArrayBuffer(64 * KiB)), 1).handle);
   });
 });

@@ -242,7 +242,7 @@ describe('two emulated machines on one network', () => {
   it('a peer machine whose program goes away (all its fds closed): its ids and QPs are gone, the other side gets DISCONNECTED, and its writes retry in vain', async () => {
     const { a, b, ach, bch, port } = bListening({ manualClock: true });
     const { client, server } = await connect(a, ach, b, bch, B, port, param(undefined, { retryCount: 1 }));
-    for (const fd of b.openFds()) b.close(fd);
+    controls(b).kill(b);
     expect((await expectEvent(a, ach, 'DISCONNECTED')).id).toBe(client.id);
     expectErrno(() => b.rdmaQueryId(server.id), 'EBADF', 'rdma_get_local_addr');
     expectErrno(() => b.ibvPostRecv(server.qp.handle, new BigUint64Array(3), 1), 'EBADF', 'ibv_post_recv');

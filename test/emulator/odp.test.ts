@@ -21,7 +21,7 @@ describe('on-demand MRs mirror process memory', () => {
   function start(): void {
     m = machine();
     rdma = loopback(m.dmb, 'mlx5_0');
-    memory = new Uint8Array(16 * PAGE);
+    memory = new Uint8Array(new SharedArrayBuffer(16 * PAGE));
     mr = rdma.pd.register(memory, { access: [...ODP] });
   }
   afterEach(() => m.dmb.close());
@@ -30,7 +30,7 @@ describe('on-demand MRs mirror process memory', () => {
     start();
     for (const name of ['rxe0', 'efa_0']) {
       const pd = m.dmb.openRdma(name).allocPd();
-      expect(errorOf(() => pd.register(new Uint8Array(PAGE), { access: ['local-write', 'on-demand'] }))).toMatchObject({ code: 'EOPNOTSUPP', syscall: 'ibv_reg_mr' });
+      expect(errorOf(() => pd.register(new Uint8Array(new SharedArrayBuffer(PAGE)), { access: ['local-write', 'on-demand'] }))).toMatchObject({ code: 'EOPNOTSUPP', syscall: 'ibv_reg_mr' });
     }
   });
 
@@ -38,9 +38,9 @@ describe('on-demand MRs mirror process memory', () => {
     m = machine();
     m.dmb.seam.setMemlockLimit(4096n, m.dmb.seam.getMemlockLimit().hard);
     const pd = m.dmb.openRdma('mlx5_0').allocPd();
-    const big = pd.register(new Uint8Array(1024 * PAGE), { access: ['local-write', 'on-demand'] });
+    const big = pd.register(new Uint8Array(new SharedArrayBuffer(1024 * PAGE)), { access: ['local-write', 'on-demand'] });
     expect(m.hooks.rdma.device('mlx5_0').mr(big.lkey)).toMatchObject({ via: 'on-demand', odp: { pages: 1024, present: 0, faults: 0 } });
-    pd.register(new Uint8Array(PAGE)).close();
+    pd.register(new Uint8Array(new SharedArrayBuffer(PAGE))).close();
   });
 
   it('faults pages in on first access, only the pages touched, and not again while they stay', async () => {
@@ -101,7 +101,7 @@ describe('on-demand MRs mirror process memory', () => {
     expect(odp()).toMatchObject({ present: 3, prefetched: 3, faults: 0 });
     await rdma.write(mr, 2 * PAGE, pattern(3 * PAGE, 4));
     expect(odp()).toMatchObject({ faults: 0 });
-    const pinned = rdma.pd.register(new Uint8Array(PAGE));
+    const pinned = rdma.pd.register(new Uint8Array(new SharedArrayBuffer(PAGE)));
     expect(errorOf(() => device.prefetch(pinned.lkey, pinned.addr, 64))).toMatchObject({ code: 'ENOENT', syscall: 'ibv_advise_mr' });
     m.hooks.mm.unmap(memory.subarray(8 * PAGE, 9 * PAGE));
     expect(errorOf(() => device.prefetch(mr.lkey, mr.addr + BigInt(8 * PAGE), 64))).toMatchObject({ code: 'EFAULT', syscall: 'ibv_advise_mr' });

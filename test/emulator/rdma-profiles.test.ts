@@ -83,7 +83,8 @@ describe('emulated RDMA devices', () => {
         const mr = pd.registerDmaBuf(buf, { access: ['local-write', 'remote-write', 'remote-read'] });
         expect(mr.via).toBe('dma-buf');
         expect(mr).toMatchObject({ addr: 0n, length: 64n * 1024n });
-        const local = new Uint8Array(64 * KiB).map((_, i) => (i * 13) & 0xff);
+        const local = new Uint8Array(new SharedArrayBuffer(64 * KiB));
+        local.set(new Uint8Array(64 * KiB).map((_, i) => (i * 13) & 0xff));
         const lmr = pd.register(local);
         a.postSend([{ opcode: 'write', local: { mr: lmr }, remote: mr.remote(), id: 1n }]);
         expect(await cq.next({ timeout: 1000 })).toMatchObject({ wrId: 1n, status: 'success', opcode: 'rdma-write', byteLen: 64 * KiB });
@@ -136,7 +137,7 @@ describe('emulated RDMA devices', () => {
     const k = dmb.seam;
     const pd = (name: string) => dmb.openRdma(name).allocPd().handle;
     const [rxe, mlx5, efa] = [pd('rxe0'), pd('mlx5_0'), pd('efa_0')];
-    const view = new Uint8Array(4096);
+    const view = new Uint8Array(new SharedArrayBuffer(4096));
     const reg = (p: number, access: number) => {
       try {
         k.ibvDeregMr(k.ibvRegMr(p, view, access).handle);
@@ -156,7 +157,7 @@ describe('emulated RDMA devices', () => {
     expect(reg(mlx5, A.lw | A.flushGlobal)).toBe('EOPNOTSUPP');
     expect(reg(efa, A.lw | A.ra)).toBe('EOPNOTSUPP');
     expect(reg(efa, A.lw | A.onDemand)).toBe('EOPNOTSUPP');
-    expect(errorOf(() => k.ibvRegMr(rxe, new Uint8Array(0), A.lw)).code).toBe('EINVAL');
+    expect(errorOf(() => k.ibvRegMr(rxe, new Uint8Array(new SharedArrayBuffer(0)), A.lw)).code).toBe('EINVAL');
   });
 
   it('refuses an mmap of a dma-buf with EFAULT (a PFN mapping), and takes its memfd mapping', () => {
@@ -176,22 +177,22 @@ describe('emulated RDMA devices', () => {
     expect(errorOf(() => k.setMemlockLimit(hard, hard + 1n))).toMatchObject({ code: 'EPERM', syscall: 'setrlimit' });
     k.setMemlockLimit(64n * 1024n, hard);
     const pd = dmb.openRdma('mlx5_0').allocPd();
-    const first = pd.register(new Uint8Array(48 * KiB));
-    expect(() => pd.register(new Uint8Array(32 * KiB))).toThrow(expect.objectContaining({ code: 'ENOMEM', message: expect.stringMatching(/ulimit -l/) }));
+    const first = pd.register(new Uint8Array(new SharedArrayBuffer(48 * KiB)));
+    expect(() => pd.register(new Uint8Array(new SharedArrayBuffer(32 * KiB)))).toThrow(expect.objectContaining({ code: 'ENOMEM', message: expect.stringMatching(/ulimit -l/) }));
     first.close();
-    pd.register(new Uint8Array(32 * KiB)).close();
+    pd.register(new Uint8Array(new SharedArrayBuffer(32 * KiB))).close();
     using buf = dmb.createUdmabuf(1 << 20);
     pd.registerDmaBuf(buf).close();
     k.setMemlockLimit(0n, hard);
-    expect(() => pd.register(new Uint8Array(4096))).toThrow(expect.objectContaining({ code: 'EPERM', syscall: 'ibv_reg_mr' }));
-    expect(() => pd.register(new Uint8Array(4096), { access: ['local-write', 'on-demand'] })).not.toThrow();
+    expect(() => pd.register(new Uint8Array(new SharedArrayBuffer(4096)))).toThrow(expect.objectContaining({ code: 'EPERM', syscall: 'ibv_reg_mr' }));
+    expect(() => pd.register(new Uint8Array(new SharedArrayBuffer(4096)), { access: ['local-write', 'on-demand'] })).not.toThrow();
   });
 
   it('never hands out a key again right after it was deregistered', () => {
     const pd = dmb.openRdma('rxe0').allocPd();
     const keys = new Set<number>();
     for (let i = 0; i < 200; i++) {
-      const mr = pd.register(new Uint8Array(64));
+      const mr = pd.register(new Uint8Array(new SharedArrayBuffer(64)));
       expect(mr.rkey).toBe(mr.lkey);
       keys.add(mr.lkey >>> 8);
       mr.close();
@@ -241,8 +242,8 @@ describe('emulated RDMA devices', () => {
 
   it('holds a SEND until the peer posts a receive (rnr_retry 7 retries for ever)', async () => {
     const { pd, cq, a, z } = rig('rxe0');
-    const out = pd.register(new Uint8Array(32).fill(7));
-    const inbox = new Uint8Array(32);
+    const out = pd.register(new Uint8Array(new SharedArrayBuffer(32)).fill(7));
+    const inbox = new Uint8Array(new SharedArrayBuffer(32));
     a.postSend([{ opcode: 'send-imm', local: { mr: out }, imm: 42, id: 1n }]);
     await turns();
     expect(cq.poll()).toEqual([]);
@@ -260,8 +261,8 @@ describe('emulated RDMA devices', () => {
   for (const [name, [recvStatus, sendStatus]] of Object.entries(overrun)) {
     it(`${name}: a SEND longer than the receive fails it with ${recvStatus} and the send with ${sendStatus}; both QPs flush`, async () => {
       const { pd, cq, a, z } = rig(name);
-      const out = pd.register(new Uint8Array(64));
-      z.postRecv([{ local: { mr: pd.register(new Uint8Array(16)) }, id: 1n }, { id: 2n }]);
+      const out = pd.register(new Uint8Array(new SharedArrayBuffer(64)));
+      z.postRecv([{ local: { mr: pd.register(new Uint8Array(new SharedArrayBuffer(16))) }, id: 1n }, { id: 2n }]);
       a.postSend([{ opcode: 'send', local: { mr: out }, id: 3n }, { opcode: 'send', local: { mr: out }, id: 4n }]);
       const got = [];
       for (let i = 0; i < 4; i++) got.push(await cq.next({ timeout: 1000 }));
@@ -275,9 +276,9 @@ describe('emulated RDMA devices', () => {
   for (const [name, status] of [['rxe0', 'wr-flush-error'], ['mlx5_0', 'local-protection-error']]) {
     it(`${name}: a write from a deregistered MR completes with ${status}`, async () => {
       const { pd, cq, a } = rig(name);
-      const gone = pd.register(new Uint8Array(64));
+      const gone = pd.register(new Uint8Array(new SharedArrayBuffer(64)));
       gone.close();
-      const rmr = pd.register(new Uint8Array(64), { access: ['local-write', 'remote-write'] });
+      const rmr = pd.register(new Uint8Array(new SharedArrayBuffer(64)), { access: ['local-write', 'remote-write'] });
       a.postSend([{ opcode: 'write', local: { mr: gone }, remote: rmr.remote(), id: 1n }]);
       expect(await cq.next({ timeout: 1000 })).toMatchObject({ wrId: 1n, status });
     });
@@ -288,7 +289,7 @@ describe('emulated RDMA devices', () => {
     start({ manualClock: true });
     const { pd, cq, a, z } = rig('mlx5_0');
     z.close();
-    const lmr = pd.register(new Uint8Array(64));
+    const lmr = pd.register(new Uint8Array(new SharedArrayBuffer(64)));
     a.postSend([{ opcode: 'write', local: { mr: lmr }, remote: { addr: 0n, length: 64n, rkey: 1 }, id: 9n }]);
     await turns();
     const { clock } = controls(backend);
@@ -304,7 +305,7 @@ describe('emulated RDMA devices', () => {
     start({ manualClock: true });
     const { pd, cq, a, z } = rig('rxe0');
     z.close();
-    const lmr = pd.register(new Uint8Array(64));
+    const lmr = pd.register(new Uint8Array(new SharedArrayBuffer(64)));
     a.postSend([{ opcode: 'write', local: { mr: lmr }, remote: { addr: 0n, length: 64n, rkey: 1 }, id: 9n }]);
     await turns();
     for (let i = 0; i < 100; i++) controls(backend).clock.advance(68);
@@ -344,8 +345,8 @@ describe('emulated RDMA devices', () => {
     const z = pd.createQp(cq);
     a.connect(z.endpoint());
     z.connect(a.endpoint());
-    const lmr = pd.register(new Uint8Array(16).fill(3));
-    const target = new Uint8Array(32);
+    const lmr = pd.register(new Uint8Array(new SharedArrayBuffer(16)).fill(3));
+    const target = new Uint8Array(new SharedArrayBuffer(32));
     const rmr = pd.register(target, { access: ['local-write', 'remote-write'] });
     a.postSend([
       { opcode: 'write', local: { mr: lmr }, remote: rmr.remote(), id: 1n },
@@ -361,8 +362,8 @@ describe('emulated RDMA devices', () => {
     const { cq, a, pd } = rig('rxe0');
     // The public API keeps the CQ's completion channel to itself.
     const ch = (cq as unknown as { channel: IbvCompChannel }).channel;
-    const lmr = pd.register(new Uint8Array(16));
-    const rmr = pd.register(new Uint8Array(16), { access: ['local-write', 'remote-write'] });
+    const lmr = pd.register(new Uint8Array(new SharedArrayBuffer(16)));
+    const rmr = pd.register(new Uint8Array(new SharedArrayBuffer(16)), { access: ['local-write', 'remote-write'] });
     a.postSend([{ opcode: 'write', local: { mr: lmr }, remote: rmr.remote() }]);
     await turns();
     expect(k.poll(ch.fd, uapi.POLLIN)).toBe(0);

@@ -34,7 +34,7 @@ describe('revoking a pinned dma-buf', () => {
   it('fails a request that gathers from the revoked MR with local-protection-error', async () => {
     const { gpu, rdma, mr } = revokedRig('mlx5_0');
     gpu.revoke();
-    const target = rdma.pd.register(new Uint8Array(64), { access: ['local-write', 'remote-write'] });
+    const target = rdma.pd.register(new Uint8Array(new SharedArrayBuffer(64)), { access: ['local-write', 'remote-write'] });
     rdma.qp.postSend([{ opcode: 'write', local: { mr, length: 64 }, remote: target.remote(), id: 7n }]);
     expect(await rdma.cq.next({ timeout: 1000 })).toMatchObject({ wrId: 7n, status: 'local-protection-error', statusCode: 4 });
   });
@@ -42,7 +42,7 @@ describe('revoking a pinned dma-buf', () => {
   it('keeps the revoked MR registered under its key, so the key can name no other MR until deregistration', () => {
     const { gpu, rdma, mr } = revokedRig();
     gpu.revoke();
-    const other = rdma.pd.register(new Uint8Array(64));
+    const other = rdma.pd.register(new Uint8Array(new SharedArrayBuffer(64)));
     expect(other.lkey >>> 8).not.toBe(mr.lkey >>> 8);
     expect(m.hooks.rdma.device('efa_0').mr(mr.lkey)).toMatchObject({ key: mr.lkey, via: 'dma-buf', dmaBuf: { revoked: true } });
   });

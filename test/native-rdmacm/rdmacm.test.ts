@@ -88,7 +88,7 @@ describeNeeds(addon ? null : reason)('native rdma_cm', () => {
       sendCq: cq, recvCq: cq, qpType: IBV_QPT_RC, sqSigAll: false,
       cap: { maxSendWr: 8, maxRecvWr: 8, maxSendSge: 1, maxRecvSge: 1, maxInlineData: 0 },
     });
-    const buffer = new Uint8Array(size);
+    const buffer = new Uint8Array(new SharedArrayBuffer(size));
     const mr = a.ibvRegMr(pd, buffer, ACCESS_ALL);
     return {
       context, pd, cq, qp, buffer, mr,
@@ -297,6 +297,26 @@ describeNeeds(addon ? null : reason)('native rdma_cm', () => {
     a.rdmaDestroyId(active);
   });
 
+  withDevice('sends the private data it read, though a later getter detached its buffer', async () => {
+    const active = await resolved(client, port);
+    const privateData = Uint8Array.from([1, 2, 3, 4]);
+    const param = {
+      ...connParam([]), privateData,
+      // Read after privateData: the buffer goes (transferred and dropped), and
+      // its memory with it.
+      get rnrRetryCount() { structuredClone(privateData.buffer, { transfer: [privateData.buffer] }); return 7; },
+    };
+    a.rdmaConnect(active, param);
+    expect(privateData.byteLength).toBe(0);
+    const request = await nextEvent(server);
+    expect(request.event).toBe(RDMA_CM_EVENT['connect-request']);
+    expect(Array.from(request.privateData.subarray(0, 4))).toEqual([1, 2, 3, 4]);
+    a.rdmaReject(request.id, new Uint8Array(0));
+    await expectEvent(client, 'rejected', active);
+    a.rdmaDestroyId(request.id);
+    a.rdmaDestroyId(active);
+  });
+
   withDevice('refuses private data over the REQ\'s 56 bytes, and the REP\'s 196, with EINVAL', async () => {
     const active = await resolved(client, port);
     expectErrno(() => a.rdmaConnect(active, connParam(new Array(57).fill(1))), 'EINVAL', 'rdma_connect');
@@ -403,7 +423,7 @@ describeNeeds(addon ? null : reason)('native rdma_cm', () => {
         await next(ch);
         const ctx = a.rdmaQueryId(id).context;
         const pd = a.ibvAllocPd(ctx), cq = a.ibvCreateCq(ctx, 4, -1);
-        a.ibvRegMr(pd, new Uint8Array(4096), 7);
+        a.ibvRegMr(pd, new Uint8Array(new SharedArrayBuffer(4096)), 7);
         const qp = a.rdmaCreateQp(id, pd, { sendCq: cq, recvCq: cq, qpType: 2, sqSigAll: false,
           cap: { maxSendWr: 1, maxRecvWr: 1, maxSendSge: 1, maxRecvSge: 1, maxInlineData: 0 } });
         a.rdmaConnect(id, { privateData: new Uint8Array(0), responderResources: 1, initiatorDepth: 1, retryCount: 7, rnrRetryCount: 7 });

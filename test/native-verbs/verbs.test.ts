@@ -39,7 +39,7 @@ describeNeeds(native.error ?? null)('native verbs', () => {
 
   withVerbs('answers EBADF, with the verb as syscall, for a handle that names nothing', () => {
     const words = new BigUint64Array(6);
-    const view = new Uint8Array(4096);
+    const view = new Uint8Array(new SharedArrayBuffer(4096));
     const cases: Array<[string, () => unknown]> = [
       ['ibv_close_device', () => b.ibvCloseDevice(1)],
       ['ibv_query_device', () => b.ibvQueryDevice(1)],

@@ -225,8 +225,8 @@ describeNeeds(native.error ?? null)('native addon', () => {
 
     it('fails where epoll cannot watch', () => {
       const fd = sealedMemfd(4096n);
-      expectErrno(() => b.watch(fd, U.POLLIN, () => {}), 'EPERM', 'uv_poll_start');
-      expectErrno(() => b.watch(-1, U.POLLIN, () => {}), 'EBADF', 'uv_poll_start');
+      expectErrno(() => b.watch(fd, U.POLLIN, () => {}), 'EPERM', 'uv_poll_init');
+      expectErrno(() => b.watch(-1, U.POLLIN, () => {}), 'EBADF', 'uv_poll_init');
     });
   });
 

@@ -156,7 +156,7 @@ describeEachBackend('files', (b) => {
     const fd = s.memfd(1, 0);
     expect(s.backend.poll(fd, uapi.POLLIN | uapi.POLLOUT)).toBe(uapi.POLLIN | uapi.POLLOUT);
     // epoll refuses regular files, so libuv's uv_poll_init does.
-    expectErrno(() => s.backend.watch(fd, uapi.POLLIN, () => {}), 'EPERM', 'uv_poll_start');
-    expectErrno(() => s.backend.watch(CLOSED_FD, uapi.POLLIN, () => {}), 'EBADF', 'uv_poll_start');
+    expectErrno(() => s.backend.watch(fd, uapi.POLLIN, () => {}), 'EPERM', 'uv_poll_init');
+    expectErrno(() => s.backend.watch(CLOSED_FD, uapi.POLLIN, () => {}), 'EBADF', 'uv_poll_init');
   });
 });

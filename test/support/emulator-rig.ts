@@ -48,14 +48,16 @@ export function loopback(dmb: DmaBridge, name: string): Loopback {
   return {
     pd, cq, qp, peer,
     async write(target, offset, bytes) {
-      const local = pd.register(bytes);
+      const staged = new Uint8Array(new SharedArrayBuffer(bytes.length));
+      staged.set(bytes);
+      const local = pd.register(staged);
       qp.postSend([{ opcode: 'write', local: { mr: local }, remote: { ...target.remote(), offset }, id: ++id }]);
       const wc = await cq.next({ timeout: 1000 });
       local.close();
       return wc;
     },
     async read(source, offset, length) {
-      const bytes = new Uint8Array(length);
+      const bytes = new Uint8Array(new SharedArrayBuffer(length));
       const local = pd.register(bytes, { access: ['local-write'] });
       qp.postSend([{ opcode: 'read', local: { mr: local }, remote: { ...source.remote(), offset }, id: ++id }]);
       const wc = await cq.next({ timeout: 1000 });

@@ -74,7 +74,7 @@ export function equip(b: Backend, channel: Channel, id: number): Side {
     sendCq: cq, recvCq: cq, qpType: IBV_QPT_RC, sqSigAll: false,
     cap: { maxSendWr: 8, maxRecvWr: 8, maxSendSge: 1, maxRecvSge: 1, maxInlineData: 0 },
   });
-  const buf = new Uint8Array(4096);
+  const buf = new Uint8Array(new SharedArrayBuffer(4096));
   return { b, channel, id, ctx, pd, cq, qp, buf, mr: b.ibvRegMr(pd, buf, ACCESS) };
 }
 
