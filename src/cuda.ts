@@ -24,8 +24,6 @@ export interface CudaAllocOptions {
  * closing it closes the fd, then frees the GPU memory.
  */
 export class CudaDmaBuf extends DmaBuf {
-  readonly #handle: number;
-
   /** @internal allocCuda makes these */
   constructor(
     kernel: Backend,
@@ -39,18 +37,9 @@ export class CudaDmaBuf extends DmaBuf {
     handle: number,
   ) {
     super(kernel, fd, size, parent);
-    this.#handle = handle;
-    // Collected unclosed, the fd and the memory may go in either order: the
-    // driver's dma-buf holds its own reference to the memory.
-    this.guard(() => kernel.cuMemFree(handle));
-  }
-
-  protected override release(): void {
-    try {
-      super.release();
-    } finally {
-      this.kernel.cuMemFree(this.#handle);
-    }
+    // The fd and the memory may go in either order: the driver's dma-buf
+    // holds its own reference to the memory.
+    this.teardown(() => kernel.cuMemFree(handle));
   }
 }
 

@@ -38,7 +38,6 @@ export class DmaBuf extends FdResource {
   readonly size: bigint;
   /** The memfd ranges behind a udmabuf; undefined for other exporters. */
   readonly memfdRanges: readonly MemfdRange[] | undefined;
-  readonly #owned: Memfd | undefined;
   /** The fd's access mode never changes: read from fdinfo once. */
   #writable: boolean | undefined;
 
@@ -50,7 +49,7 @@ export class DmaBuf extends FdResource {
     super(kernel, fd, parent);
     this.size = size;
     this.memfdRanges = ranges && Object.freeze(ranges.map((r) => Object.freeze({ ...r })));
-    this.#owned = owned;
+    if (owned) this.teardown(() => owned.close());
   }
 
   info(): DmaBufInfo {
@@ -123,14 +122,6 @@ export class DmaBuf extends FdResource {
   /** Resolves once the fences that `access` conflicts with have signalled. */
   async waitIdle(access: Access, options?: WaitOptions): Promise<void> {
     await this.waitFor(pollEvents(accessArg(access)), options);
-  }
-
-  protected override release(): void {
-    try {
-      super.release();
-    } finally {
-      this.#owned?.close();
-    }
   }
 }
 

@@ -86,6 +86,7 @@ export class VgemFence {
 export class DumbBuffer extends Resource {
   constructor(readonly device: DrmDevice, readonly handle: number, readonly pitch: number, readonly size: bigint) {
     super(device);
+    this.teardown(() => device.kernel.drmDestroyDumb(device.fd, handle));
   }
 
   /** Exports the buffer as a dma-buf. */
@@ -97,9 +98,5 @@ export class DumbBuffer extends Resource {
   attachFence(access: 'read' | 'write' = 'write'): VgemFence {
     this.assertOpen();
     return this.device.attachFence(this.handle, access);
-  }
-
-  protected release(): void {
-    this.device.kernel.drmDestroyDumb(this.device.fd, this.handle);
   }
 }

@@ -133,21 +133,19 @@ export class UnixListener extends Socket {
     parent: Resource,
   ) {
     super(kernel, fd, parent);
+    this.teardown(() => {
+      try {
+        kernel.unlink(path);
+      } catch (e) {
+        if (!isSystemError(e) || e.code !== 'ENOENT') throw e;
+      }
+    });
   }
 
   /** The next connection, as a channel that lives on when the listener closes. */
   accept(options: WaitOptions = {}): Promise<UnixChannel> {
     const parent = this.parent!;
     return this.retry(uapi.POLLIN, options, () => adopt(this.kernel, this.kernel.unixAccept(this.fd), (fd) => new UnixChannel(this.kernel, fd, parent)));
-  }
-
-  protected override release(): void {
-    super.release();
-    try {
-      this.kernel.unlink(this.path);
-    } catch (e) {
-      if (!isSystemError(e) || e.code !== 'ENOENT') throw e;
-    }
   }
 }
 

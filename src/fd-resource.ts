@@ -11,11 +11,7 @@ export abstract class FdResource extends Resource {
     parent?: Resource,
   ) {
     super(parent);
-    this.guard(() => kernel.close(fd));
-  }
-
-  protected release(): void {
-    this.kernel.close(this.fd);
+    this.teardown(() => kernel.close(fd));
   }
 
   protected waitFor(events: number, options: WaitOptions = {}): Promise<number> {

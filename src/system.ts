@@ -38,8 +38,6 @@ export class DmaBridge extends Resource {
     readonly reason: string,
   ) {
     super();
-    const devices = this.#devices;
-    this.guard(() => devices.forEach((fd) => kernel.close(fd)));
   }
 
   get backend(): 'native' | 'emulator' {
@@ -285,16 +283,12 @@ export class DmaBridge extends Resource {
 
   /** A device node opened once and kept for the life of this object. */
   #device(path: string): number {
-    let fd = this.#devices.get(path);
-    if (fd === undefined) {
-      fd = this.kernel.open(path, uapi.O_RDWR | uapi.O_CLOEXEC);
-      this.#devices.set(path, fd);
-    }
+    const known = this.#devices.get(path);
+    if (known !== undefined) return known;
+    const { kernel } = this;
+    const fd = kernel.open(path, uapi.O_RDWR | uapi.O_CLOEXEC);
+    this.#devices.set(path, fd);
+    this.teardown(() => kernel.close(fd));
     return fd;
-  }
-
-  protected release(): void {
-    for (const fd of this.#devices.values()) this.kernel.close(fd);
-    this.#devices.clear();
   }
 }

@@ -3,9 +3,9 @@
 // both yield, with its own RC queue pair moved to RTS by the CM.
 import type { RdmaAddress, RdmaCmEvent, RdmaConnParam } from '../backend-rdmacm';
 import { errnoName } from '../errno';
-import { Resource } from '../resource';
+import { attempt, Resource, throwAll } from '../resource';
 import { systemError, SystemError } from '../system-error';
-import type { WaitOptions } from '../wait';
+import { invalidState, waitOptions, WaitOptions } from '../args';
 import type { Backend } from '../backend';
 import { CmChannel } from './cm-channel';
 import { IB_CM_REJ_CONSUMER_DEFINED, IB_CM_REJ_INVALID_SERVICE_ID, PRIVATE_DATA_MAX, RDMA_CM_EVENT, RDMA_CM_EVENTS, RDMA_PS_TCP } from './cm-uapi';
@@ -77,19 +77,23 @@ export async function resolveRoute(host: CmHost, to: RdmaAddress, options: Resol
  * this object (or leaving a `using` block) mid-call does not pull it away.
  */
 abstract class CmIdOwner extends Resource {
-  #taken = false;
+  /** Whether a connect or accept took the id, or a reject answered it. */
+  protected readonly answer = { taken: false, rejected: false };
 
   protected constructor(protected readonly host: CmHost, protected readonly channel: CmChannel, protected readonly id: number) {
     super(host.owner);
     const { kernel } = host;
-    this.guard(() => destroyId(kernel, channel, id));
+    const answer = this.answer;
+    this.teardown(() => {
+      if (!answer.taken) destroyId(kernel, channel, id);
+    });
   }
 
   /** Runs `make` (connect or accept) as the id's owner: its connection keeps the id; a failure destroys it. */
   protected async takeId(make: () => Promise<RdmaConnection>): Promise<RdmaConnection> {
     this.assertOpen();
-    if (this.#taken) throw new TypeError(`this ${this.constructor.name} was connected or accepted already`);
-    this.#taken = true;
+    if (this.answer.taken) throw invalidState(`this ${this.constructor.name} was connected or accepted already`);
+    this.answer.taken = true;
     try {
       return await make();
     } catch (e) {
@@ -98,15 +102,6 @@ abstract class CmIdOwner extends Resource {
     } finally {
       this.close();
     }
-  }
-
-  /** Whether a connect or accept took the id. */
-  protected get taken(): boolean {
-    return this.#taken;
-  }
-
-  protected release(): void {
-    if (!this.#taken) destroyId(this.host.kernel, this.channel, this.id);
   }
 }
 
@@ -194,7 +189,6 @@ export class ConnectionRequest extends CmIdOwner {
   readonly privateData: Uint8Array;
   readonly local: RdmaAddress;
   readonly remote: RdmaAddress;
-  #rejected = false;
 
   /** @internal */
   constructor(host: CmHost, channel: CmChannel, private readonly request: RdmaCmEvent) {
@@ -204,6 +198,12 @@ export class ConnectionRequest extends CmIdOwner {
     this.privateData = request.privateData;
     this.local = info.local;
     this.remote = info.remote;
+    // A request closed unanswered is refused, as the listener's close refuses those nobody took.
+    const { kernel } = host;
+    const answer = this.answer;
+    this.teardown(() => {
+      if (!answer.rejected && !answer.taken) kernel.rdmaReject(request.id, new Uint8Array(0));
+    });
   }
 
   /** Accepts (rdma_accept) and resolves once the connection is established. */
@@ -224,17 +224,11 @@ export class ConnectionRequest extends CmIdOwner {
   /** Refuses the connection: the peer's connect fails with ECONNREFUSED and sees `privateData` (at most 148 bytes). */
   reject(privateData: Uint8Array = new Uint8Array(0)): void {
     this.assertOpen();
-    if (this.taken) throw new TypeError('this connection request is being accepted: it can no longer be rejected');
+    if (this.answer.taken) throw invalidState('this connection request is being accepted: it can no longer be rejected');
     checkPrivateData(privateData, 'reject');
     this.host.kernel.rdmaReject(this.id, privateData);
-    this.#rejected = true;
+    this.answer.rejected = true;
     this.close();
-  }
-
-  protected override release(): void {
-    // A request closed unanswered is refused, as the listener's close refuses those nobody took.
-    if (!this.#rejected && !this.taken) this.host.kernel.rdmaReject(this.id, new Uint8Array(0));
-    super.release();
   }
 }
 
@@ -286,9 +280,8 @@ export class RdmaConnection extends Resource {
   readonly pd: ProtectionDomain;
   readonly cq: CompletionQueue;
   readonly qp: QueuePair;
-  #state: 'connected' | 'disconnected' = 'connected';
+  readonly #link: Link;
   readonly #disconnected: Promise<void>;
-  #onDisconnect!: () => void;
 
   /** @internal */
   constructor(
@@ -306,16 +299,16 @@ export class RdmaConnection extends Resource {
     this.cq = parts.cq;
     this.qp = parts.qp;
     parts.qp.markConnected();
+    const link: Link = { state: 'connected', onDisconnect: () => {} };
+    this.#link = link;
+    this.#disconnected = new Promise((resolve) => (link.onDisconnect = resolve));
     const { kernel } = host;
-    const qpHandle = parts.qp.handle;
-    this.guard(() => {
-      try {
-        kernel.ibvDestroyQp(qpHandle);
-      } finally {
-        destroyId(kernel, channel, id);
-      }
+    // Newest first: disconnect, close the QP and what it was made with, destroy the id.
+    this.teardown(() => destroyId(kernel, channel, id));
+    this.teardown(() => parts.close());
+    this.teardown(() => {
+      if (link.state === 'connected') disconnect(kernel, id, link);
     });
-    this.#disconnected = new Promise((resolve) => (this.#onDisconnect = resolve));
     channel.subscribe(id, { onEvent: (e) => this.#onEvent(e) });
   }
 
@@ -324,13 +317,13 @@ export class RdmaConnection extends Resource {
   }
 
   get state(): 'connected' | 'disconnected' {
-    return this.#state;
+    return this.#link.state;
   }
 
   /** Resolves when the connection ends, from either side. */
-  disconnected(options: WaitOptions = {}): Promise<void> {
-    if (this.#state === 'disconnected') return Promise.resolve();
-    const { timeout, signal } = options;
+  disconnected(options?: WaitOptions): Promise<void> {
+    const { timeout, signal } = waitOptions(options);
+    if (this.#link.state === 'disconnected') return Promise.resolve();
     if (timeout === undefined && !signal) return this.#disconnected;
     return new Promise<void>((resolve, reject) => {
       const timer = timeout === undefined ? undefined : setTimeout(() => reject(systemError('ETIMEDOUT', 'rdma_get_cm_event', `still connected after ${timeout} ms`)), timeout);
@@ -347,42 +340,38 @@ export class RdmaConnection extends Resource {
   /** Ends the connection (rdma_disconnect): outstanding requests flush here, and the peer sees it disconnect. */
   disconnect(): void {
     this.assertOpen();
-    if (this.#state === 'connected') this.#disconnect();
-  }
-
-  #disconnect(): void {
-    this.#state = 'disconnected';
-    try {
-      this.host.kernel.rdmaDisconnect(this.id);
-    } finally {
-      this.#onDisconnect();
-    }
+    if (this.#link.state === 'connected') disconnect(this.host.kernel, this.id, this.#link);
   }
 
   #onEvent(e: RdmaCmEvent): boolean {
-    if (e.event === RDMA_CM_EVENT.disconnected && this.#state === 'connected') {
+    if (e.event === RDMA_CM_EVENT.disconnected && this.#link.state === 'connected') {
       // Our QP to ERR as well, so nothing waits for a peer that is gone.
-      this.#disconnect();
+      disconnect(this.host.kernel, this.id, this.#link);
     }
     return true;
   }
+}
 
-  protected release(): void {
-    try {
-      if (this.#state === 'connected') this.#disconnect();
-    } finally {
-      try {
-        this.parts.close();
-      } finally {
-        destroyId(this.host.kernel, this.channel, this.id);
-      }
-    }
+interface Link {
+  state: 'connected' | 'disconnected';
+  onDisconnect: () => void;
+}
+
+function disconnect(kernel: Backend, id: number, link: Link): void {
+  link.state = 'disconnected';
+  try {
+    kernel.rdmaDisconnect(id);
+  } finally {
+    link.onDisconnect();
   }
 }
 
+/** Destroys the id and takes it off its channel (cancelling its waits), even when the first fails. */
 function destroyId(kernel: Backend, channel: CmChannel, id: number): void {
-  kernel.rdmaDestroyId(id);
-  channel.remove(id);
+  const failed: unknown[] = [];
+  attempt(() => kernel.rdmaDestroyId(id), failed);
+  attempt(() => channel.remove(id), failed);
+  throwAll(failed, 'rdma_destroy_id');
 }
 
 function createId(channel: CmChannel): number {

@@ -2,7 +2,8 @@ import type { IbvCompChannel } from '../backend-verbs';
 import { WC_WORDS } from '../backend-verbs';
 import { Resource } from '../resource';
 import * as uapi from '../uapi';
-import { waitReady, WaitOptions } from '../wait';
+import { waitOptions, WaitOptions } from '../args';
+import { waitReady } from '../wait';
 import type { RdmaDevice } from './device';
 import { IBV_WC_WITH_IMM, WC_STATUS, wcOpcodeName, WcStatus } from './verbs-uapi';
 
@@ -37,10 +38,9 @@ export class CompletionQueue extends Resource {
   constructor(readonly device: RdmaDevice, readonly handle: number, private readonly channel: IbvCompChannel) {
     super(device);
     const { kernel } = device;
-    this.guard(() => {
-      kernel.ibvDestroyCq(handle);
-      kernel.ibvDestroyCompChannel(channel.handle);
-    });
+    // Newest first: the CQ, then its channel.
+    this.teardown(() => kernel.ibvDestroyCompChannel(channel.handle));
+    this.teardown(() => kernel.ibvDestroyCq(handle));
   }
 
   /** Up to `max` completions that are ready now; [] when none. */
@@ -69,7 +69,8 @@ export class CompletionQueue extends Resource {
   }
 
   /** The next completion, waiting for it through the event loop. */
-  async next(options: WaitOptions = {}): Promise<WorkCompletion> {
+  async next(options?: WaitOptions): Promise<WorkCompletion> {
+    waitOptions(options);
     this.assertOpen();
     const { kernel } = this.device;
     for (;;) {
@@ -88,15 +89,6 @@ export class CompletionQueue extends Resource {
 
   async *[Symbol.asyncIterator](): AsyncGenerator<WorkCompletion> {
     while (!this.closed) yield await this.next();
-  }
-
-  protected release(): void {
-    const { kernel } = this.device;
-    try {
-      kernel.ibvDestroyCq(this.handle);
-    } finally {
-      kernel.ibvDestroyCompChannel(this.channel.handle);
-    }
   }
 }
 

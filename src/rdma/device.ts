@@ -31,7 +31,8 @@ export interface AsyncEvent {
  */
 export class RdmaDevice extends Resource {
   readonly #events = new EventEmitter();
-  #watch: Watch | undefined;
+  /** The async-event watch, while a listener is attached. */
+  readonly #watching: { watch?: Watch } = {};
   #dmaBufSupport: boolean | undefined;
 
   /**
@@ -41,10 +42,12 @@ export class RdmaDevice extends Resource {
    */
   constructor(
     readonly kernel: Backend, readonly ctx: number, readonly name: string, readonly attr: IbvDeviceAttr, parent: Resource,
-    private readonly owned = true,
+    owned = true,
   ) {
     super(parent);
-    if (owned) this.guard(() => kernel.ibvCloseDevice(ctx));
+    if (owned) this.teardown(() => kernel.ibvCloseDevice(ctx));
+    const watching = this.#watching;
+    this.teardown(() => stopWatch(watching));
   }
 
   port(port = 1): PortInfo {
@@ -109,13 +112,13 @@ export class RdmaDevice extends Resource {
   on(event: 'event', listener: (e: AsyncEvent) => void): this {
     this.assertOpen();
     this.#events.on(event, listener);
-    this.#watch ??= this.kernel.watch(this.kernel.ibvAsyncFd(this.ctx), uapi.POLLIN, () => this.#drainEvents());
+    this.#watching.watch ??= this.kernel.watch(this.kernel.ibvAsyncFd(this.ctx), uapi.POLLIN, () => this.#drainEvents());
     return this;
   }
 
   off(event: 'event', listener: (e: AsyncEvent) => void): this {
     this.#events.off(event, listener);
-    if (this.#events.listenerCount('event') === 0) this.#stopWatch();
+    if (this.#events.listenerCount('event') === 0) stopWatch(this.#watching);
     return this;
   }
 
@@ -125,15 +128,11 @@ export class RdmaDevice extends Resource {
     }
   }
 
-  #stopWatch(): void {
-    this.#watch?.stop();
-    this.#watch = undefined;
-  }
+}
 
-  protected release(): void {
-    this.#stopWatch();
-    if (this.owned) this.kernel.ibvCloseDevice(this.ctx);
-  }
+function stopWatch(watching: { watch?: Watch }): void {
+  watching.watch?.stop();
+  watching.watch = undefined;
 }
 
 export function gidString(gid: Uint8Array): string {

@@ -34,7 +34,7 @@ export class MemoryRegion extends Resource {
     private readonly mr: IbvMr,
     private readonly accessBits: number,
     readonly via: RegisteredVia,
-    private readonly keepAlive: { view?: Uint8Array; mapping?: Resource; release?: () => void },
+    keepAlive: { view?: Uint8Array; mapping?: Resource; release?: () => void },
   ) {
     super(pd);
     this.lkey = mr.lkey;
@@ -42,10 +42,13 @@ export class MemoryRegion extends Resource {
     this.addr = mr.addr;
     this.length = mr.length;
     const { kernel } = pd.device;
-    this.guard(() => {
-      kernel.ibvDeregMr(mr.handle);
+    // Newest first: deregister, then let go of the memory.
+    this.teardown(() => {
+      keepAlive.view = undefined;
+      keepAlive.mapping = undefined;
       keepAlive.release?.();
     });
+    this.teardown(() => kernel.ibvDeregMr(mr.handle));
   }
 
   /** The access flags it was registered with (named on demand: registering stays cheap). */
@@ -62,15 +65,5 @@ export class MemoryRegion extends Resource {
   remote(): RemoteBuffer {
     this.assertOpen();
     return { addr: this.addr, length: this.length, rkey: this.rkey };
-  }
-
-  protected release(): void {
-    try {
-      this.pd.device.kernel.ibvDeregMr(this.mr.handle);
-    } finally {
-      this.keepAlive.release?.();
-      this.keepAlive.view = undefined;
-      this.keepAlive.mapping = undefined;
-    }
   }
 }

@@ -30,7 +30,7 @@ export class ProtectionDomain extends Resource {
   constructor(readonly device: RdmaDevice, readonly handle: number) {
     super(device);
     const { kernel } = device;
-    this.guard(() => kernel.ibvDeallocPd(handle));
+    this.teardown(() => kernel.ibvDeallocPd(handle));
   }
 
   /**
@@ -93,10 +93,6 @@ export class ProtectionDomain extends Resource {
   createQp(sendCq: CompletionQueue, recvCq: CompletionQueue = sendCq, options: QueuePairOptions = {}): QueuePair {
     this.assertOpen();
     return QueuePair.create(this, sendCq, recvCq, options);
-  }
-
-  protected release(): void {
-    this.device.kernel.ibvDeallocPd(this.handle);
   }
 }
 

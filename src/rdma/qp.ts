@@ -90,7 +90,7 @@ export class QueuePair extends Resource {
   ) {
     super(pd);
     const { kernel } = pd.device;
-    this.guard(() => kernel.ibvDestroyQp(handle));
+    this.teardown(() => kernel.ibvDestroyQp(handle));
     for (const cq of cqs) cq.closeWith(this);
   }
 
@@ -201,10 +201,6 @@ export class QueuePair extends Resource {
     } catch (e) {
       throw advise(e, []);
     }
-  }
-
-  protected release(): void {
-    this.pd.device.kernel.ibvDestroyQp(this.handle);
   }
 }
 
