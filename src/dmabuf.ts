@@ -1,5 +1,5 @@
 import { Access, accessArg, pollEvents, syncFlags, VIEW_PROT } from './access';
-import { toLength, toSize } from './args';
+import { options, outOfRange, toLength, toSize } from './args';
 import type { Backend } from './backend';
 import { FdResource } from './fd-resource';
 import { parseFdinfo } from './fdinfo';
@@ -86,8 +86,10 @@ export class DmaBuf extends FdResource {
   map(access: Access = 'rw', range: { offset?: number | bigint; length?: number | bigint } = {}): DmaBufMapping {
     this.assertOpen();
     const acc = accessArg(access);
-    const offset = toSize(range.offset ?? 0, 'offset');
-    const length = toLength(range.length ?? this.size - offset, 'length');
+    const { offset: at, length: len } = options(range, 'range');
+    const offset = toSize(at ?? 0, 'range.offset');
+    if (offset > this.size) throw outOfRange('range.offset', `<= ${this.size}, the size`, at);
+    const length = toLength(len ?? this.size - offset, 'range.length');
     if (!(this.#writable ??= this.info().writable)) {
       throw systemError('EACCES', 'mmap', 'this dma-buf was exported read-only, and a JS view of it would crash the process on the first store: export it with write access to map it');
     }

@@ -1,5 +1,5 @@
 import { Access, accessArg, VIEW_PROT } from './access';
-import { toLength, toSize } from './args';
+import { options, outOfRange, toLength, toSize } from './args';
 import type { Backend } from './backend';
 import { FdResource } from './fd-resource';
 import { Mapping } from './mapping';
@@ -43,8 +43,10 @@ export class Memfd extends FdResource {
   map(access: Access = 'rw', range: { offset?: number | bigint; length?: number | bigint } = {}): Mapping {
     this.assertOpen();
     const acc = accessArg(access);
-    const offset = toSize(range.offset ?? 0, 'offset');
-    const length = toLength(range.length ?? this.size - offset, 'length');
+    const { offset: at, length: len } = options(range, 'range');
+    const offset = toSize(at ?? 0, 'range.offset');
+    if (offset > this.size) throw outOfRange('range.offset', `<= ${this.size}, the size`, at);
+    const length = toLength(len ?? this.size - offset, 'range.length');
     if (offset + BigInt(length) > this.size) {
       // Past the end of a memfd a mapping succeeds, and touching it raises SIGBUS.
       throw systemError('EINVAL', 'mmap', `the range ends past the memfd's ${this.size} bytes`);

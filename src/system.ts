@@ -59,11 +59,11 @@ export class DmaBridge extends Resource {
     const memfd = this.createMemfd(size, options);
     try {
       memfd.seal('shrink');
+      return this.#udmabuf([{ memfd, offset: 0n, size: memfd.size }], memfd);
     } catch (e) {
       memfd.close();
       throw e;
     }
-    return this.#udmabuf([{ memfd, offset: 0n, size: memfd.size }], memfd);
   }
 
   /** A udmabuf over one range of a memfd sealed with 'shrink' (default: all of it). */

@@ -5,13 +5,13 @@ import type { RdmaAddress, RdmaCmEvent, RdmaConnParam } from '../backend-rdmacm'
 import { errnoName } from '../errno';
 import { attempt, Resource, throwAll } from '../resource';
 import { systemError, SystemError } from '../system-error';
-import { invalidState, waitOptions, WaitOptions } from '../args';
+import { instanceArg, invalidState, invalidType, toInt, waitOptions, WaitOptions } from '../args';
 import type { Backend } from '../backend';
 import { CmChannel } from './cm-channel';
 import { IB_CM_REJ_CONSUMER_DEFINED, IB_CM_REJ_INVALID_SERVICE_ID, PRIVATE_DATA_MAX, RDMA_CM_EVENT, RDMA_CM_EVENTS, RDMA_PS_TCP } from './cm-uapi';
 import type { CompletionQueue } from './cq';
 import type { RdmaDevice } from './device';
-import type { ProtectionDomain } from './pd';
+import { ProtectionDomain } from './pd';
 import { QueuePair, QueuePairOptions, RecvRequest } from './qp';
 
 export type { RdmaAddress } from '../backend-rdmacm';
@@ -122,12 +122,15 @@ export class RdmaRoute extends CmIdOwner {
   }
 
   /** Connects (rdma_connect) and resolves once the connection is established. */
-  connect(options: ConnectionOptions = {}): Promise<RdmaConnection> {
+  async connect(opts?: ConnectionOptions): Promise<RdmaConnection> {
+    // Checked before the id is taken: a wrong argument leaves the route to connect again.
+    const options = waitOptions(opts);
+    const param = connParam(this.device, options, 'connect');
     return this.takeId(async () => {
       const parts = makeQp(this.host, this.device, this.id, options);
       let e: RdmaCmEvent;
       try {
-        this.host.kernel.rdmaConnect(this.id, connParam(this.device, options, 'connect'));
+        this.host.kernel.rdmaConnect(this.id, param);
         e = await expectEvent(this.channel, this.id, 'established', 'rdma_connect', this.remote, options);
       } catch (err) {
         parts.close();
@@ -207,11 +210,14 @@ export class ConnectionRequest extends CmIdOwner {
   }
 
   /** Accepts (rdma_accept) and resolves once the connection is established. */
-  accept(options: ConnectionOptions = {}): Promise<RdmaConnection> {
+  async accept(opts?: ConnectionOptions): Promise<RdmaConnection> {
+    // Checked before the id is taken: too much private data leaves the request to accept again.
+    const options = waitOptions(opts);
+    const param = connParam(this.device, options, 'accept', this.request);
     return this.takeId(async () => {
       const parts = makeQp(this.host, this.device, this.id, options);
       try {
-        this.host.kernel.rdmaAccept(this.id, connParam(this.device, options, 'accept', this.request));
+        this.host.kernel.rdmaAccept(this.id, param);
         await expectEvent(this.channel, this.id, 'established', 'rdma_accept', this.remote, options);
       } catch (err) {
         parts.close();
@@ -423,8 +429,14 @@ function connParam(device: RdmaDevice, o: ConnectionOptions, side: 'connect' | '
   const privateData = o.privateData ?? new Uint8Array(0);
   checkPrivateData(privateData, side);
   const limit = (n: number) => Math.min(n, 16);
-  let responderResources = o.responderResources ?? limit(device.attr.maxQpRdAtom);
-  let initiatorDepth = o.initiatorDepth ?? limit(device.attr.maxQpInitRdAtom);
+  const count = (value: number | undefined, name: string, max: number) => (value === undefined ? undefined : toInt(value, `options.${name}`, 0, max));
+  let responderResources = count(o.responderResources, 'responderResources', 255) ?? limit(device.attr.maxQpRdAtom);
+  let initiatorDepth = count(o.initiatorDepth, 'initiatorDepth', 255) ?? limit(device.attr.maxQpInitRdAtom);
+  const retryCount = count(o.retryCount, 'retryCount', 7) ?? 7;
+  const rnrRetryCount = count(o.rnrRetryCount, 'rnrRetryCount', 7) ?? 7;
+  if (o.cqSize !== undefined) toInt(o.cqSize, 'options.cqSize', 1, 0x7fffffff);
+  if (o.pd !== undefined) instanceArg(o.pd, ProtectionDomain, 'options.pd');
+  if (o.receives !== undefined && !Array.isArray(o.receives)) throw invalidType('options.receives', 'an array of receive requests', o.receives);
   if (request?.param) {
     // Never more than the peer can take. The request's values are already
     // ours to match (the CM swaps them): it will issue up to responderResources
@@ -432,17 +444,17 @@ function connParam(device: RdmaDevice, o: ConnectionOptions, side: 'connect' | '
     responderResources = Math.min(responderResources, request.param.responderResources);
     initiatorDepth = Math.min(initiatorDepth, request.param.initiatorDepth);
   }
-  return { privateData, responderResources, initiatorDepth, retryCount: o.retryCount ?? 7, rnrRetryCount: o.rnrRetryCount ?? 7 };
+  return { privateData, responderResources, initiatorDepth, retryCount, rnrRetryCount };
 }
 
 function checkPrivateData(data: Uint8Array, side: keyof typeof PRIVATE_DATA_MAX): void {
-  if (!(data instanceof Uint8Array)) throw new TypeError('privateData must be a Uint8Array');
+  if (!(data instanceof Uint8Array)) throw invalidType('privateData', 'an instance of Uint8Array', data);
   const max = PRIVATE_DATA_MAX[side];
   if (data.length > max) throw systemError('EINVAL', `rdma_${side}`, `private data to ${side} is at most ${max} bytes, got ${data.length}`);
 }
 
 function checkAddress(a: RdmaAddress, name: string): void {
   if (typeof a !== 'object' || a === null || typeof a.host !== 'string' || !Number.isInteger(a.port) || a.port < 0 || a.port > 65535) {
-    throw new TypeError(`${name} must be { host: a numeric IPv4 or IPv6 address, port: 0–65535 }`);
+    throw invalidType(name, '{ host: a numeric IPv4 or IPv6 address, port: an integer 0–65535 }', a);
   }
 }

@@ -1,4 +1,4 @@
-import { toSize } from '../args';
+import { instanceArg, invalidType, oneOf, options, outOfRange, toSize } from '../args';
 import { DmaBuf } from '../dmabuf';
 import { Mapping } from '../mapping';
 import { Resource } from '../resource';
@@ -38,10 +38,10 @@ export class ProtectionDomain extends Resource {
    * Mapping's view). It is kept alive while registered. Default access:
    * local write only.
    */
-  register(memory: ArrayBuffer | ArrayBufferView | Mapping, options: { access?: AccessFlag[] } = {}): MemoryRegion {
+  register(memory: ArrayBuffer | ArrayBufferView | Mapping, opts?: { access?: AccessFlag[] }): MemoryRegion {
     this.assertOpen();
     const view = bytesOf(memory);
-    const access = accessBits(options.access);
+    const access = accessBits(options(opts).access);
     const mapping = memory instanceof Mapping ? memory : undefined;
     const mr = new MemoryRegion(this, this.device.kernel.ibvRegMr(this.handle, view, access), access, 'host-memory', { view, mapping });
     // The device must stop using a mapping's memory before it is unmapped.
@@ -50,21 +50,23 @@ export class ProtectionDomain extends Resource {
   }
 
   /** Registers a dma-buf (ibv_reg_dmabuf_mr), or its memfd pages where asked. */
-  registerDmaBuf(buf: DmaBuf, options: RegisterDmaBufOptions = {}): MemoryRegion {
+  registerDmaBuf(buf: DmaBuf, opts?: RegisterDmaBufOptions): MemoryRegion {
     this.assertOpen();
-    if (!(buf instanceof DmaBuf)) throw new TypeError('registerDmaBuf needs a DmaBuf');
-    buf.assertOpen();
-    const offset = toSize(options.offset ?? 0, 'offset');
-    const length = toSize(options.length ?? buf.size - offset, 'length');
-    const iova = toSize(options.iova ?? offset, 'iova');
-    const access = accessBits(options.access);
+    instanceArg(buf, DmaBuf, 'buf').assertOpen();
+    const o = options(opts);
+    const offset = toSize(o.offset ?? 0, 'options.offset');
+    if (offset > buf.size) throw outOfRange('options.offset', `<= ${buf.size}, the buffer's size`, o.offset);
+    const length = toSize(o.length ?? buf.size - offset, 'options.length');
+    const iova = toSize(o.iova ?? offset, 'options.iova');
+    const access = accessBits(o.access);
+    if (o.fallback !== undefined) oneOf(o.fallback, ['memfd-pages'], 'options.fallback');
     const { kernel } = this.device;
     try {
       const mr = kernel.ibvRegDmabufMr(this.handle, offset, length, iova, buf.fd, access);
       return new MemoryRegion(this, mr, access, 'dma-buf', {});
     } catch (e) {
       if (!isSystemError(e) || e.code !== 'EOPNOTSUPP') throw e;
-      if (options.fallback !== 'memfd-pages') {
+      if (o.fallback !== 'memfd-pages') {
         e.message = `${e.syscall} failed with EOPNOTSUPP: ${this.device.name} cannot register dma-bufs; for a udmabuf, pass { fallback: 'memfd-pages' } to register its memfd pages instead (the same memory)`;
         throw e;
       }
@@ -97,11 +99,13 @@ export class ProtectionDomain extends Resource {
 }
 
 function bytesOf(memory: ArrayBuffer | ArrayBufferView | Mapping): Uint8Array {
-  // A Uint8Array (a Buffer too) is passed as it is; an empty one, which may be
-  // detached, goes the general way, whose constructor refuses a detached buffer.
-  if (memory instanceof Uint8Array && memory.byteLength > 0) return memory;
-  if (memory instanceof Mapping) return memory.view;
-  if (memory instanceof ArrayBuffer) return new Uint8Array(memory);
-  if (ArrayBuffer.isView(memory)) return new Uint8Array(memory.buffer, memory.byteOffset, memory.byteLength);
-  throw new TypeError('register needs an ArrayBuffer, a typed array or Buffer, or a Mapping');
+  const bytes = memory instanceof Uint8Array ? memory
+    : memory instanceof Mapping ? memory.view
+      : memory instanceof ArrayBuffer ? new Uint8Array(memory)
+        : ArrayBuffer.isView(memory) ? new Uint8Array(memory.buffer, memory.byteOffset, memory.byteLength)
+          : undefined;
+  if (!bytes) throw invalidType('memory', 'an ArrayBuffer, a typed array or Buffer, or a Mapping', memory);
+  // Empty (or detached) memory cannot be registered: say so, rather than the kernel's EINVAL.
+  if (bytes.byteLength === 0) throw outOfRange('memory.byteLength', '>= 1 (empty or detached memory cannot be registered)', 0);
+  return bytes;
 }

@@ -2,11 +2,12 @@ import { randomInt } from 'node:crypto';
 import type { IbvQp, IbvQpCap, IbvQpInit } from '../backend-verbs';
 import { RECV_WR_WORDS, SEND_WR_WORDS } from '../backend-verbs';
 import { advise } from '../advice';
+import { instanceArg, invalidType, invalidValue, outOfRange, toInt, toSize, toU64 } from '../args';
 import { Resource } from '../resource';
 import { accessBits } from './access';
 import type { CompletionQueue } from './cq';
 import { gidBytes } from './device';
-import type { MemoryRegion, RemoteBuffer } from './mr';
+import { MemoryRegion, type RemoteBuffer } from './mr';
 import type { ProtectionDomain } from './pd';
 import * as v from './verbs-uapi';
 
@@ -166,10 +167,11 @@ export class QueuePair extends Resource {
   /** Posts send requests in one call (one ibv_post_send of a chain). */
   postSend(requests: readonly SendRequest[]): void {
     this.assertOpen();
+    if (!Array.isArray(requests)) throw invalidType('requests', 'an array of send requests', requests);
     const n = requests.length;
     if (this.#sendScratch.length < n * SEND_WR_WORDS) this.#sendScratch = new BigUint64Array(n * SEND_WR_WORDS);
     const w = this.#sendScratch;
-    for (let i = 0; i < n; i++) encodeSend(w, i * SEND_WR_WORDS, requests[i]!);
+    for (let i = 0; i < n; i++) encodeSend(w, i * SEND_WR_WORDS, requests[i], i);
     try {
       this.pd.device.kernel.ibvPostSend(this.handle, w, n);
     } catch (e) {
@@ -180,15 +182,16 @@ export class QueuePair extends Resource {
   /** Posts receive requests in one call. */
   postRecv(requests: readonly RecvRequest[]): void {
     this.assertOpen();
+    if (!Array.isArray(requests)) throw invalidType('requests', 'an array of receive requests', requests);
     const n = requests.length;
     if (this.#recvScratch.length < n * RECV_WR_WORDS) this.#recvScratch = new BigUint64Array(n * RECV_WR_WORDS);
     const w = this.#recvScratch;
     for (let i = 0; i < n; i++) {
-      const r = requests[i]!;
+      const r = request<RecvRequest>(requests[i], i);
       const b = i * RECV_WR_WORDS;
-      w[b] = r.id ?? 0n;
-      if (r.local) {
-        const { addr, length, lkey } = sge(r.local);
+      w[b] = r.id === undefined ? 0n : toU64(r.id, `requests[${i}].id`);
+      if (r.local !== undefined) {
+        const { addr, length, lkey } = sge(r.local, i);
         w[b + 1] = addr;
         w[b + 2] = BigInt(length) | (BigInt(lkey) << 32n);
       } else {
@@ -204,14 +207,20 @@ export class QueuePair extends Resource {
   }
 }
 
-function encodeSend(w: BigUint64Array, b: number, r: SendRequest): void {
-  const opcode = v.IBV_WR[r.opcode];
-  if (opcode === undefined) throw new TypeError(`unknown opcode '${String(r.opcode)}': use ${Object.keys(v.IBV_WR).join(', ')}`);
+function request<T extends object>(r: unknown, i: number): T {
+  if (typeof r !== 'object' || r === null) throw invalidType(`requests[${i}]`, 'of type object', r);
+  return r as T;
+}
+
+function encodeSend(w: BigUint64Array, b: number, value: unknown, i: number): void {
+  const r = request<SendRequest>(value, i);
+  const opcode = typeof r.opcode === 'string' && Object.hasOwn(v.IBV_WR, r.opcode) ? v.IBV_WR[r.opcode] : undefined;
+  if (opcode === undefined) throw invalidValue(`requests[${i}].opcode`, r.opcode, `must be one of ${Object.keys(v.IBV_WR).map((o) => `'${o}'`).join(', ')}`);
   const flags = (r.signaled ? v.IBV_SEND_SIGNALED : 0) | (r.inline ? v.IBV_SEND_INLINE : 0) |
     (r.solicited ? v.IBV_SEND_SOLICITED : 0) | (r.fence ? v.IBV_SEND_FENCE : 0);
-  w[b] = r.id ?? 0n;
-  if (r.local) {
-    const { addr, length, lkey } = sge(r.local);
+  w[b] = r.id === undefined ? 0n : toU64(r.id, `requests[${i}].id`);
+  if (r.local !== undefined) {
+    const { addr, length, lkey } = sge(r.local, i);
     w[b + 1] = BigInt(opcode | (flags << 8) | (1 << 16));
     w[b + 2] = addr;
     w[b + 3] = BigInt(length) | (BigInt(lkey) << 32n);
@@ -221,20 +230,34 @@ function encodeSend(w: BigUint64Array, b: number, r: SendRequest): void {
     w[b + 3] = 0n;
   }
   const needsRemote = r.opcode === 'write' || r.opcode === 'write-imm' || r.opcode === 'read';
-  if (needsRemote && !r.remote) throw new TypeError(`a ${r.opcode} request needs remote: { addr, rkey }`);
-  w[b + 4] = r.remote ? r.remote.addr + BigInt(r.remote.offset ?? 0) : 0n;
-  const imm = r.imm === undefined ? 0 : htonl(r.imm);
-  w[b + 5] = BigInt(r.remote?.rkey ?? 0) | (BigInt(imm) << 32n);
+  if (needsRemote && r.remote === undefined) throw invalidType(`requests[${i}].remote`, `{ addr, rkey } for a ${r.opcode}`, r.remote);
+  const imm = r.imm === undefined ? 0 : htonl(toInt(r.imm, `requests[${i}].imm`, 0, 0xffffffff));
+  if (r.remote === undefined) {
+    w[b + 4] = 0n;
+    w[b + 5] = BigInt(imm) << 32n;
+    return;
+  }
+  const remote = request<NonNullable<SendRequest['remote']>>(r.remote, i);
+  const addr = toU64(remote.addr, `requests[${i}].remote.addr`) + (remote.offset === undefined ? 0n : toSize(remote.offset, `requests[${i}].remote.offset`));
+  if (addr > U64_MAX) throw outOfRange(`requests[${i}].remote.offset`, 'such that addr + offset < 2^64', remote.offset);
+  w[b + 4] = addr;
+  w[b + 5] = BigInt(toInt(remote.rkey, `requests[${i}].remote.rkey`, 0, 0xffffffff)) | (BigInt(imm) << 32n);
 }
 
-function sge(local: LocalRange): { addr: bigint; length: number; lkey: number } {
-  const offset = local.offset ?? 0;
-  const length = local.length ?? Number(local.mr.length) - offset;
-  return { addr: local.mr.addr + BigInt(offset), length, lkey: local.mr.lkey };
+/** The scatter-gather entry of request `i`: a range of an open MR of this process. */
+function sge(value: unknown, i: number): { addr: bigint; length: number; lkey: number } {
+  const local = request<LocalRange>(value, i);
+  const mr = instanceArg(local.mr, MemoryRegion, `requests[${i}].local.mr`);
+  mr.assertOpen();
+  const size = Number(mr.length);
+  const offset = local.offset === undefined ? 0 : toInt(local.offset, `requests[${i}].local.offset`, 0, size);
+  const length = local.length === undefined ? size - offset : toInt(local.length, `requests[${i}].local.length`, 0, Math.min(size - offset, 0xffffffff));
+  return { addr: mr.addr + BigInt(offset), length, lkey: mr.lkey };
 }
+
+const U64_MAX = (1n << 64n) - 1n;
 
 function htonl(v: number): number {
-  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new TypeError(`imm must be a 32-bit unsigned integer, got ${v}`);
   return (((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24)) >>> 0;
 }
 
