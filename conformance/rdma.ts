@@ -1,9 +1,9 @@
 // RDMA set-up made of recorded steps: rxe0's context, a PD, a CQ and a pair
 // of RC QPs connected to each other over the port's IPv4-mapped GID; posting
 // and polling in the seam's packed layouts.
-import type { IbvMr, IbvQpInit } from '../src/backend-verbs';
-import { RECV_WR_WORDS, SEND_WR_WORDS, WC_WORDS } from '../src/backend-verbs';
-import * as v from '../src/rdma/verbs-uapi';
+import type { IbvMr, IbvQpInit } from '../seam/backend-verbs';
+import { RECV_WR_WORDS, SEND_WR_WORDS, WC_WORDS } from '../seam/backend-verbs';
+import * as v from '../seam/verbs-uapi';
 import type { Trial } from './trial';
 
 export const A = v.IBV_ACCESS;

@@ -4,10 +4,10 @@
 // name ids and QPs by their role in the scenario ('client', 'server QP') and
 // ports by how they relate to others.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { RdmaCmEvent, RdmaConnParam, RdmaIdInfo } from '../src/backend-rdmacm';
-import type { IbvMr, IbvQp } from '../src/backend-verbs';
-import { RDMA_CM_EVENTS, RDMA_PS_TCP } from '../src/rdma/cm-uapi';
-import * as v from '../src/rdma/verbs-uapi';
+import type { RdmaCmEvent, RdmaConnParam, RdmaIdInfo } from '../seam/backend-rdmacm';
+import type { IbvMr, IbvQp } from '../seam/backend-verbs';
+import { RDMA_CM_EVENTS, RDMA_PS_TCP } from '../seam/rdmacm-uapi';
+import * as v from '../seam/verbs-uapi';
 import { completions, cq, mr, pd, post, postRecv, type Send } from './rdma';
 import { outcomeOf } from './record';
 import { NIC_ADDRESS } from './scenario';

@@ -3,7 +3,7 @@
 // not own. A dynamic importer supplies move_notify and maps the pages again
 // after each move; a pinned one asks the exporter to keep the buffer in place
 // (dma_buf_pin) and maps it once.
-import { systemError } from '../src/system-error';
+import { systemError } from '../seam/system-error';
 import type { DmaBuf } from './dmabuf';
 
 /** Where an importer's mapping reaches the buffer. */

@@ -2,11 +2,11 @@
 // way NVIDIA's open kernel module makes them (nv-dmabuf.c): exp_name
 // 'nv_dmabuf', O_RDWR, no CPU mapping (mmap answers 524, ENOTSUPP). Errors
 // carry the CUDA error's name as native's do.
-import { ErrnoCode } from '../src/errno';
-import { SystemError, systemError } from '../src/system-error';
-import * as uapi from '../src/uapi';
+import { ErrnoCode } from '../seam/errno';
+import { SystemError, systemError } from '../seam/system-error';
+import * as uapi from '../seam/uapi';
 import { DmaBuf, Exporter } from './dmabuf';
-import type { Kernel } from './kernel';
+import type { Kernel } from './machine';
 
 /** A GPU of the emulated machine. */
 export interface EmulatedGpu {

@@ -1,12 +1,12 @@
 // The dma-buf core (drivers/dma-buf/dma-buf.c): the buffer object behind a
 // dma-buf fd, its reservation object, and the ioctls every exporter shares.
-import { systemError } from '../src/system-error';
-import * as uapi from '../src/uapi';
+import { systemError } from '../seam/system-error';
+import * as uapi from '../seam/uapi';
 import { O_NONBLOCK } from './abi';
 import { Attachment, Importer } from './attachment';
 import { DmaFence, FenceArray } from './fence';
 import { FileObject, MappedView, OpenFile, Vma } from './files';
-import { Kernel, MOUNT } from './kernel';
+import { Kernel, MOUNT } from './machine';
 import { WaitQueue } from './poll';
 import { DmaResv, Usage, usageRw } from './resv';
 import { SyncFile } from './sync-file';

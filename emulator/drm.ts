@@ -1,11 +1,11 @@
 // The DRM core (drivers/gpu/drm): device nodes, per-open files with their
 // GEM handles, dumb buffers and PRIME. Drivers plug in with DrmDriver.
-import type { DrmVersion, DumbBuffer } from '../src/backend';
-import { systemError } from '../src/system-error';
-import * as uapi from '../src/uapi';
+import type { DrmVersion, DumbBuffer } from '../seam/backend';
+import { systemError } from '../seam/system-error';
+import * as uapi from '../seam/uapi';
 import { DmaBuf, Exporter } from './dmabuf';
 import type { FileObject, Inode, MappedView, OpenFile, Vma } from './files';
-import { Device, Kernel, MOUNT } from './kernel';
+import { Device, Kernel, MOUNT } from './machine';
 import { Shmem } from './memfd';
 import { WaitQueue } from './poll';
 import { DmaResv } from './resv';

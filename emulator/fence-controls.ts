@@ -2,12 +2,12 @@
 // Debian 6.12 kernel): on a timeline of their own, with any driver name, put
 // into a process as sync_files or onto a dma-buf's reservation object with
 // any usage, including the kernel and bookkeep usages user space cannot add.
-import type { Backend } from '../src/backend';
+import type { Backend } from '../seam/backend';
 import { DmaBuf } from './dmabuf';
 import { DmaFence } from './fence';
 import type { FenceWarning, FenceWatchdog } from './fence-deadline';
 import type { FdTable } from './files';
-import type { Kernel } from './kernel';
+import type { Kernel } from './machine';
 import { Usage } from './resv';
 import { SyncFile } from './sync-file';
 

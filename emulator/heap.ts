@@ -1,9 +1,9 @@
 // dma-heaps (drivers/dma-buf/dma-heap.c, heaps/system_heap.c).
-import { systemError } from '../src/system-error';
-import * as uapi from '../src/uapi';
+import { systemError } from '../seam/system-error';
+import * as uapi from '../seam/uapi';
 import { DmaBuf, Exporter } from './dmabuf';
 import type { FileObject, MappedView, Vma } from './files';
-import { Device, Kernel, MOUNT } from './kernel';
+import { Device, Kernel, MOUNT } from './machine';
 
 const SYSCALL = 'DMA_HEAP_IOCTL_ALLOC';
 const PAGE = BigInt(uapi.PAGE_SIZE);

@@ -9,7 +9,7 @@
 // rdma_cm routes 127.0.0.1 to rxe0 and the subnet to rxe1; RDMA between
 // machines moves bytes between their registered memory; and
 // controls(b).network.unplug('b') pulls machine b's cable.
-import type { Backend } from '../src/backend';
+import type { Backend } from '../seam/backend';
 import type { EmulatorClock } from './clock';
 import { DEFAULT_GPU, EmulatedGpu, installCuda } from './cuda';
 import { DrmDevice } from './drm';
@@ -17,12 +17,12 @@ import { FenceControls, fenceControls } from './fence-controls';
 import { DEFAULT_FENCE_DEADLINE_MS, FenceWatchdog } from './fence-deadline';
 import type { FdTable } from './files';
 import { DmaHeap } from './heap';
-import { Kernel } from './kernel';
+import { Kernel } from './machine';
 import type { Network, NetworkControls } from './network';
 import { Process } from './process';
-import { installRdma, RdmaControls } from './rdma/install';
-import { MmControls, mmControls } from './rdma/odp';
-import type { ProfileKind } from './rdma/profiles';
+import { installRdma, RdmaControls } from './verbs/install';
+import { MmControls, mmControls } from './verbs/odp';
+import type { ProfileKind } from './verbs/profiles';
 import { HostOptions, installRdmaCm } from './rdmacm/install';
 import { UdmabufDevice } from './udmabuf';
 import { vgemDriver } from './vgem';
@@ -30,13 +30,13 @@ import { DEFAULT_VRAM, EmulatedVram, installVram, VramControls } from './vram';
 
 export type { EmulatorClock } from './clock';
 export type { EmulatedGpu } from './cuda';
-export type { RdmaControls } from './rdma/install';
+export type { RdmaControls } from './verbs/install';
 export { createNetwork } from './network';
 export type { Network, NetworkControls, NetworkOptions } from './network';
 export type { HostOptions } from './rdmacm/install';
 export type { FenceControls, FenceUsage, TestFence } from './fence-controls';
 export type { FenceWarning } from './fence-deadline';
-export type { MmControls } from './rdma/odp';
+export type { MmControls } from './verbs/odp';
 export type { DeviceBuffer, EmulatedVram, VramControls } from './vram';
 
 export interface EmulatorOptions {

@@ -1,10 +1,10 @@
 /// <reference lib="es2024.arraybuffer" />
 // shmem objects (the pages behind a memfd or a GEM object) and memfds.
-import * as uapi from '../src/uapi';
-import { systemError } from '../src/system-error';
+import * as uapi from '../seam/uapi';
+import { systemError } from '../seam/system-error';
 import { F_SEAL_EXEC } from './abi';
 import type { FileObject, MappedView, OpenFile, Vma } from './files';
-import { Memory, MOUNT } from './kernel';
+import { Memory, MOUNT } from './machine';
 
 const F_ALL_SEALS = uapi.F_SEAL_SEAL | uapi.F_SEAL_SHRINK | uapi.F_SEAL_GROW | uapi.F_SEAL_WRITE |
   uapi.F_SEAL_FUTURE_WRITE | F_SEAL_EXEC;

@@ -6,8 +6,8 @@
 import { Clock } from './clock';
 import { ipv4Number } from './rdmacm/address';
 import type { CmHost } from './rdmacm/host';
-import type { RdmaDevice } from './rdma/device';
-import { Fabric } from './rdma/fabric';
+import type { RdmaDevice } from './verbs/device';
+import { Fabric } from './verbs/fabric';
 import { isIPv4 } from 'node:net';
 
 export interface NetworkOptions {

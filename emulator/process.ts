@@ -1,22 +1,22 @@
 // An emulated process: its fd table and mappings, and the Backend seam as
 // the system calls it makes into the emulated kernel.
-import type { Backend, DrmVersion, DumbBuffer, SyncFileInfo, UdmabufItem, Watch } from '../src/backend';
-import type { RdmaAddress, RdmaCmEvent, RdmaConnParam, RdmaIdInfo } from '../src/backend-rdmacm';
+import type { Backend, DrmVersion, DumbBuffer, SyncFileInfo, UdmabufItem, Watch } from '../seam/backend';
+import type { RdmaAddress, RdmaCmEvent, RdmaConnParam, RdmaIdInfo } from '../seam/backend-rdmacm';
 import type {
   IbvAsyncEvent, IbvCompChannel, IbvDeviceAttr, IbvDeviceEntry, IbvMr, IbvPortAttr, IbvQp, IbvQpAttr, IbvQpInit,
-} from '../src/backend-verbs';
-import { systemError } from '../src/system-error';
-import * as uapi from '../src/uapi';
+} from '../seam/backend-verbs';
+import { systemError } from '../seam/system-error';
+import * as uapi from '../seam/uapi';
 import * as abi from './abi';
 import { CudaClient } from './cuda';
 import { DmaBuf } from './dmabuf';
 import { DrmFile } from './drm';
 import { FdTable, OpenFile } from './files';
 import { DmaHeapFile } from './heap';
-import type { Kernel } from './kernel';
+import type { Kernel } from './machine';
 import { Memfd, validSeals } from './memfd';
 import { FileWatch } from './poll';
-import { Verbs } from './rdma/verbs';
+import { Verbs } from './verbs/verbs';
 import { RdmaCm } from './rdmacm/calls';
 import { SyncFile } from './sync-file';
 import { UdmabufDeviceFile } from './udmabuf';

@@ -1,11 +1,11 @@
 // sync_file: a dma_fence as an fd (drivers/dma-buf/sync_file.c).
-import type { FenceInfo } from '../src/backend';
-import { systemError } from '../src/system-error';
-import { O_RDONLY, POLLIN } from '../src/uapi';
+import type { FenceInfo } from '../seam/backend';
+import { systemError } from '../seam/system-error';
+import { O_RDONLY, POLLIN } from '../seam/uapi';
 import { SYNC_NAME_LEN } from './abi';
 import { DmaFence, mergeFences } from './fence';
 import { FileObject, OpenFile } from './files';
-import type { Kernel } from './kernel';
+import type { Kernel } from './machine';
 import { WaitQueue } from './poll';
 
 /** What SYNC_IOC_FILE_INFO writes back. */

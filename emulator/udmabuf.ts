@@ -1,11 +1,11 @@
 // /dev/udmabuf (drivers/dma-buf/udmabuf.c): dma-bufs over the pages of
 // sealed memfds.
-import type { UdmabufItem } from '../src/backend';
-import { systemError } from '../src/system-error';
-import * as uapi from '../src/uapi';
+import type { UdmabufItem } from '../seam/backend';
+import { systemError } from '../seam/system-error';
+import * as uapi from '../seam/uapi';
 import { DmaBuf, Exporter } from './dmabuf';
 import type { FileObject, MappedView, OpenFile, Vma } from './files';
-import { Device, Kernel, MOUNT } from './kernel';
+import { Device, Kernel, MOUNT } from './machine';
 import { Memfd, Shmem } from './memfd';
 
 const PAGE = BigInt(uapi.PAGE_SIZE);

@@ -3,11 +3,11 @@
 // non-blocking, as the Backend makes them. Not modelled: the filesystem the
 // paths live in (any path binds), credentials, and the garbage collector that
 // frees sockets passed over themselves.
-import { isSystemError, systemError } from '../src/system-error';
-import * as uapi from '../src/uapi';
+import { isSystemError, systemError } from '../seam/system-error';
+import * as uapi from '../seam/uapi';
 import { O_NONBLOCK, POLLRDNORM, POLLWRNORM } from './abi';
 import { FileObject, OpenFile } from './files';
-import type { Kernel } from './kernel';
+import type { Kernel } from './machine';
 import { WaitQueue } from './poll';
 
 /** SCM_MAX_FD. */

@@ -1,10 +1,10 @@
 // vgem (drivers/gpu/drm/vgem): a DRM driver with no hardware, whose test
 // fences let user space play the device.
-import { systemError } from '../src/system-error';
-import { VGEM_FENCE_WRITE } from '../src/uapi';
+import { systemError } from '../seam/system-error';
+import { VGEM_FENCE_WRITE } from '../seam/uapi';
 import type { DrmDriver, GemObject } from './drm';
 import { DmaFence } from './fence';
-import type { Kernel } from './kernel';
+import type { Kernel } from './machine';
 import { Usage, usageRw } from './resv';
 
 /** VGEM_FENCE_TIMEOUT: an unsignalled fence signals itself, without error, after 10 s. */

@@ -14,12 +14,12 @@
 //
 // Neither offers a CPU mapping here (mmap answers EINVAL); the GPU's own
 // reads and writes are test hooks.
-import type { Backend } from '../src/backend';
-import { systemError } from '../src/system-error';
-import { O_RDWR, PAGE_SIZE } from '../src/uapi';
+import type { Backend } from '../seam/backend';
+import { systemError } from '../seam/system-error';
+import { O_RDWR, PAGE_SIZE } from '../seam/uapi';
 import { DmaBuf, Exporter } from './dmabuf';
 import type { FdTable } from './files';
-import type { Kernel } from './kernel';
+import type { Kernel } from './machine';
 
 export interface EmulatedVram {
   name: string;

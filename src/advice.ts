@@ -1,5 +1,5 @@
-import type { Backend } from './backend';
-import { isSystemError, SystemError } from './system-error';
+import type { Backend } from '../seam/backend';
+import { isSystemError, SystemError } from '../seam/system-error';
 
 // What to do about a kernel error, by syscall and code. The backends throw
 // bare system errors; this is the one place that explains them.

@@ -1,8 +1,8 @@
-import type { Backend } from './backend';
+import type { Backend } from '../seam/backend';
 import { DmaBuf } from './dmabuf';
 import type { Resource } from './resource';
-import { systemError } from './system-error';
-import * as uapi from './uapi';
+import { systemError } from '../seam/system-error';
+import * as uapi from '../seam/uapi';
 
 /** cuda.h's CU_DEVICE_ATTRIBUTE_DMA_BUF_SUPPORTED. */
 export const CU_DEVICE_ATTRIBUTE_DMA_BUF_SUPPORTED = 124;

@@ -1,14 +1,14 @@
 import { Access, accessArg, pollEvents, syncFlags, VIEW_PROT } from './access';
 import { options, outOfRange, toLength, toSize } from './args';
-import type { Backend } from './backend';
+import type { Backend } from '../seam/backend';
 import { FdResource } from './fd-resource';
 import { parseFdinfo } from './fdinfo';
 import { DmaBufMapping } from './mapping';
 import type { Memfd } from './memfd';
 import { Resource } from './resource';
 import { SyncFile } from './sync-file';
-import { systemError } from './system-error';
-import * as uapi from './uapi';
+import { systemError } from '../seam/system-error';
+import * as uapi from '../seam/uapi';
 import type { WaitOptions } from './wait';
 
 export interface DmaBufInfo {

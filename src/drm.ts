@@ -1,9 +1,9 @@
 import { Access, accessArg } from './access';
-import type { Backend, DrmVersion } from './backend';
+import type { Backend, DrmVersion } from '../seam/backend';
 import { adoptDmaBuf, DmaBuf } from './dmabuf';
 import { FdResource } from './fd-resource';
 import { Resource } from './resource';
-import * as uapi from './uapi';
+import * as uapi from '../seam/uapi';
 
 export interface DumbBufferOptions {
   width: number;

@@ -1,9 +1,9 @@
-import type { Backend, ReceivedMessage } from './backend';
+import type { Backend, ReceivedMessage } from '../seam/backend';
 import { adoptDmaBuf, DmaBuf } from './dmabuf';
 import { FdResource } from './fd-resource';
 import type { Resource } from './resource';
-import { isSystemError, systemError } from './system-error';
-import * as uapi from './uapi';
+import { isSystemError, systemError } from '../seam/system-error';
+import * as uapi from '../seam/uapi';
 import type { WaitOptions } from './wait';
 
 // Passing fds between processes over Unix domain stream sockets (SCM_RIGHTS):

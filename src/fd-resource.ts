@@ -1,4 +1,4 @@
-import type { Backend } from './backend';
+import type { Backend } from '../seam/backend';
 import { Resource } from './resource';
 import { waitReady, WaitOptions } from './wait';
 

@@ -1,8 +1,8 @@
 import { Access, syncFlags } from './access';
-import type { Backend } from './backend';
+import type { Backend } from '../seam/backend';
 import { Resource } from './resource';
-import { systemError } from './system-error';
-import * as uapi from './uapi';
+import { systemError } from '../seam/system-error';
+import * as uapi from '../seam/uapi';
 
 /**
  * A shared mapping of a file. `view` is the mapped memory itself (zero-copy).

@@ -1,11 +1,11 @@
 import { Access, accessArg, VIEW_PROT } from './access';
 import { options, outOfRange, toLength, toSize } from './args';
-import type { Backend } from './backend';
+import type { Backend } from '../seam/backend';
 import { FdResource } from './fd-resource';
 import { Mapping } from './mapping';
 import { Resource } from './resource';
-import { systemError } from './system-error';
-import * as uapi from './uapi';
+import { systemError } from '../seam/system-error';
+import * as uapi from '../seam/uapi';
 
 export type Seal = 'seal' | 'shrink' | 'grow' | 'write' | 'future-write';
 

@@ -1,8 +1,8 @@
-import type { Backend } from './backend';
+import type { Backend } from '../seam/backend';
 import { FdResource } from './fd-resource';
 import { Resource } from './resource';
-import { errnoName } from './errno';
-import * as uapi from './uapi';
+import { errnoName } from '../seam/errno';
+import * as uapi from '../seam/uapi';
 import type { WaitOptions } from './wait';
 
 export type FenceStatus = 'signaled' | 'active' | 'error';

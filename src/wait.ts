@@ -1,6 +1,6 @@
 import { waitOptions, WaitOptions } from './args';
-import type { Backend } from './backend';
-import { systemError } from './system-error';
+import type { Backend } from '../seam/backend';
+import { systemError } from '../seam/system-error';
 
 export type { WaitOptions };
 

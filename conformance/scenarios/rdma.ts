@@ -1,6 +1,6 @@
 // RDMA on rxe: access checks, keys, dma-buf registration, traffic and its
 // errors, and the PD's reference counting.
-import * as uapi from '../../src/uapi';
+import * as uapi from '../../seam/uapi';
 import { heapBuffer, memfd, PAGE, RW, udmabuf } from '../fixtures';
 import { A, completions, connect, context, cq, deregMr, mr, pd, post, postRecv, qp, qpInit as qpInitOn, rig, showMr } from '../rdma';
 import { child, unprivileged } from '../children';

@@ -2,8 +2,8 @@
 // event channels, ids, bind, listen, address and route resolution, connect,
 // accept and reject with their private data, traffic on the connected QPs,
 // and disconnection.
-import { RDMA_PS_TCP } from '../../src/rdma/cm-uapi';
-import * as uapi from '../../src/uapi';
+import { RDMA_PS_TCP } from '../../seam/rdmacm-uapi';
+import * as uapi from '../../seam/uapi';
 import { showEvents } from '../fixtures';
 import { cq, pd } from '../rdma';
 import { bytes, Cm, completed, ephemeral, HERE, param, postOn, QUIET_MS, recvOn, UNUSED_PORT } from '../rdmacm';

@@ -3,14 +3,14 @@
 // contexts ids are bound to, the QPs rdma_create_qp makes). Channels and ids
 // are small-integer handles numbered with the verbs objects', never reused;
 // a stale one answers EBADF.
-import type { RdmaAddress, RdmaCmCalls, RdmaCmEvent, RdmaConnParam, RdmaIdInfo } from '../../src/backend-rdmacm';
-import type { IbvQp, IbvQpInit } from '../../src/backend-verbs';
-import { PRIVATE_DATA_MAX, RDMA_CM_EVENT as E, RDMA_PS_TCP } from '../../src/rdma/cm-uapi';
-import { systemError } from '../../src/system-error';
-import { O_RDWR } from '../../src/uapi';
+import type { RdmaAddress, RdmaCmCalls, RdmaCmEvent, RdmaConnParam, RdmaIdInfo } from '../../seam/backend-rdmacm';
+import type { IbvQp, IbvQpInit } from '../../seam/backend-verbs';
+import { PRIVATE_DATA_MAX, RDMA_CM_EVENT as E, RDMA_PS_TCP } from '../../seam/rdmacm-uapi';
+import { systemError } from '../../seam/system-error';
+import { O_RDWR } from '../../seam/uapi';
 import type { FdTable, OpenFile } from '../files';
-import type { Kernel } from '../kernel';
-import type { Verbs } from '../rdma/verbs';
+import type { Kernel } from '../machine';
+import type { Verbs } from '../verbs/verbs';
 import { checkAddress } from './address';
 import { ChannelFile } from './channel';
 import { CmId } from './id';

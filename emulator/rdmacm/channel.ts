@@ -2,13 +2,13 @@
 // /dev/infiniband/rdma_cm, readable while events are queued. Its ids live
 // and die with it: the file's release (the last close of its fd) destroys
 // them, as ucma_close does.
-import type { RdmaPeerParam } from '../../src/backend-rdmacm';
-import { O_RDWR, POLLIN } from '../../src/uapi';
+import type { RdmaPeerParam } from '../../seam/backend-rdmacm';
+import { O_RDWR, POLLIN } from '../../seam/uapi';
 import { O_NONBLOCK } from '../abi';
 import { FileObject, Inode, OpenFile } from '../files';
-import { Device, Kernel, MOUNT } from '../kernel';
+import { Device, Kernel, MOUNT } from '../machine';
 import { WaitQueue } from '../poll';
-import type { RdmaDevice } from '../rdma/device';
+import type { RdmaDevice } from '../verbs/device';
 import type { CmHost } from './host';
 import type { CmId } from './id';
 

@@ -1,10 +1,10 @@
 // A machine's connection manager (rdma_cm with ib_cm under it): the addresses
 // its RDMA devices own, the routes to others, its RDMA_PS_TCP port space, and
 // the CM messages it exchanges with other machines.
-import type { Kernel } from '../kernel';
+import type { Kernel } from '../machine';
 import type { Network, NetworkHost } from '../network';
-import { sameGid, type RdmaDevice } from '../rdma/device';
-import type { RdmaMachine } from '../rdma/install';
+import { sameGid, type RdmaDevice } from '../verbs/device';
+import type { RdmaMachine } from '../verbs/install';
 import { family, gidOf, isAny, loopbackOf } from './address';
 import type { CmId } from './id';
 

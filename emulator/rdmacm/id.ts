@@ -2,12 +2,12 @@
 // binding, listening, address and route resolution, and the CM messages
 // (REQ, REP, RTU, REJ, DREQ, DREP) exchanged with the peer's id, with the
 // retries and timeouts of cma.c and cm.c on RoCE.
-import type { RdmaAddress, RdmaConnParam, RdmaPeerParam } from '../../src/backend-rdmacm';
-import { IB_CM_REJ_CONSUMER_DEFINED, IB_CM_REJ_INVALID_SERVICE_ID, RDMA_CM_EVENT as E } from '../../src/rdma/cm-uapi';
-import { systemError } from '../../src/system-error';
-import { sameGid, type RdmaDevice } from '../rdma/device';
-import type { QueuePair } from '../rdma/qp';
-import { LINK_LAYER_ETHERNET } from '../rdma/uapi';
+import type { RdmaAddress, RdmaConnParam, RdmaPeerParam } from '../../seam/backend-rdmacm';
+import { IB_CM_REJ_CONSUMER_DEFINED, IB_CM_REJ_INVALID_SERVICE_ID, RDMA_CM_EVENT as E } from '../../seam/rdmacm-uapi';
+import { systemError } from '../../seam/system-error';
+import { sameGid, type RdmaDevice } from '../verbs/device';
+import type { QueuePair } from '../verbs/qp';
+import { LINK_LAYER_ETHERNET } from '../verbs/uapi';
 import { anyOf, family, gidOf, isAny, isLoopback } from './address';
 import type { ChannelFile } from './channel';
 import type { CmHost, Route } from './host';

@@ -1,10 +1,10 @@
 // A machine's connection manager, and its NIC where it is on a network: rxe1
 // on a virtio-style NIC with the machine's address, as guest-run.sh sets up
 // `rdma link add rxe1 type rxe netdev <nic>` in the two-guest VM.
-import type { Kernel } from '../kernel';
+import type { Kernel } from '../machine';
 import type { Network } from '../network';
-import type { RdmaMachine } from '../rdma/install';
-import { eui64, guidOf, ipv4Gid, linkLocalGid } from '../rdma/profiles';
+import type { RdmaMachine } from '../verbs/install';
+import { eui64, guidOf, ipv4Gid, linkLocalGid } from '../verbs/profiles';
 import { ipv4Bytes } from './address';
 import { RDMA_CM_PATH } from './calls';
 import { RdmaCmNode } from './channel';

@@ -1,8 +1,8 @@
 // The QP transitions the connection manager makes (librdmacm's
 // ucma_modify_qp_* with the attributes rdma_init_qp_attr gives, as ib_cm's
 // cm_init_qp_*_attr fills them).
-import * as v from '../../src/rdma/verbs-uapi';
-import type { QueuePair } from '../rdma/qp';
+import * as v from '../../seam/verbs-uapi';
+import type { QueuePair } from '../verbs/qp';
 
 /** cm_init_qp_init_attr: remote writes always; reads and atomics where the side takes responder resources. */
 export function connAccess(responderResources: number): number {

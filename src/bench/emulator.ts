@@ -2,8 +2,8 @@
 // model posts and completes, and how many MR registrations per second it
 // makes. There is no C peer: the figures say what a test suite on the
 // emulator can expect.
-import type { ProtectionDomain } from '../rdma/pd';
-import type { DmaBridge } from '../system';
+import type { ProtectionDomain } from '../verbs/pd';
+import type { DmaBridge } from '../dmabridge';
 import { nowNs, repeatAsync, type Summary } from './stats';
 import { BATCH, DEPTH, topUp, writeBatch } from './writes';
 

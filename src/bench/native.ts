@@ -2,12 +2,12 @@
 // memory: RDMA WRITE bandwidth and message rate (ib_write_bw), MR
 // registration (a C ibv_reg_mr loop), CPU fill and read of a mapped dma-buf
 // (memset/memcpy), and the cost of one call across the seam.
-import { WC_WORDS } from '../backend-verbs';
+import { WC_WORDS } from '../../seam/backend-verbs';
 import { rdmaDevicesOrWhyNot } from '../cli/rdma-probe';
-import type { RdmaDevice } from '../rdma/device';
-import type { ProtectionDomain } from '../rdma/pd';
-import type { DmaBridge } from '../system';
-import { isSystemError } from '../system-error';
+import type { RdmaDevice } from '../verbs/device';
+import type { ProtectionDomain } from '../verbs/pd';
+import type { DmaBridge } from '../dmabridge';
+import { isSystemError } from '../../seam/system-error';
 import { against, type Measured, type Step } from './measured';
 import { cPeer, ibWriteBw, type PeerRun, type PerftestResult } from './peers';
 import { nowNs, repeat, summarize, type Summary } from './stats';

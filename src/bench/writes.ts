@@ -1,7 +1,7 @@
 // dmabridge's RDMA WRITE loop, shared by the one-host measurement and the
-// two-host one (bench/cluster.js).
-import type { CompletionQueue } from '../rdma/cq';
-import type { QueuePair, SendRequest } from '../rdma/qp';
+// two-host one (scripts/bench/cluster.js).
+import type { CompletionQueue } from '../verbs/cq';
+import type { QueuePair, SendRequest } from '../verbs/qp';
 import { nowNs } from './stats';
 
 /** Outstanding writes, as perftest's default --tx-depth. */

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it as vitestIt } from 'vitest';
 import { createEmulator, EmulatedGpu } from '../../emulator';
 import { withAdvice } from '../../src/advice';
-import { DmaBridge } from '../../src/system';
+import { DmaBridge } from '../../src/dmabridge';
 import { BackendCase, describeEachBackend, inKernelVm, openOn } from '../backends';
 
 // On the emulator the GPU is its CUDA-like H100. Natively these run where the

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { controls } from '../../emulator';
 import { withAdvice } from '../../src/advice';
-import type { Backend } from '../../src/backend';
-import { DmaBridge } from '../../src/system';
+import type { Backend } from '../../seam/backend';
+import { DmaBridge } from '../../src/dmabridge';
 import { DEVICE, describeEachBackend, itWith } from '../backends';
 
 // The other process is a node child running test/fixtures/dmabuf-peer.js on

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, expect } from 'vitest';
 import { createEmulator, createNetwork } from '../../emulator';
 import type { DmaBridge } from '../../src';
 import { withAdvice } from '../../src/advice';
-import { DmaBridge as Bridge } from '../../src/system';
+import { DmaBridge as Bridge } from '../../src/dmabridge';
 import { DEVICE, describeEachBackend, itWith, type BackendCase } from '../backends';
 import { selfAddress } from '../native-rdmacm/addon';
 

@@ -2,10 +2,10 @@ import { spawnSync } from 'node:child_process';
 import { afterEach, beforeEach, expect } from 'vitest';
 import { collectGarbage, DEVICE, describeEachBackend, itWith, openOn } from '../backends';
 import type { DmaBridge } from '../../src';
-import type { RdmaDevice } from '../../src/rdma/device';
-import type { ProtectionDomain } from '../../src/rdma/pd';
-import type { CompletionQueue } from '../../src/rdma/cq';
-import type { QueuePair } from '../../src/rdma/qp';
+import type { RdmaDevice } from '../../src/verbs/device';
+import type { ProtectionDomain } from '../../src/verbs/pd';
+import type { CompletionQueue } from '../../src/verbs/cq';
+import type { QueuePair } from '../../src/verbs/qp';
 
 // On both backends the device is soft-RoCE: rxe0 on lo in the VM, the
 // emulator's rxe profile elsewhere. Both answer as rxe does.

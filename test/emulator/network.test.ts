@@ -3,9 +3,9 @@
 // them, rule by rule.
 import { describe, expect, it } from 'vitest';
 import { controls, createEmulator, createNetwork } from '../../emulator';
-import type { Backend } from '../../src/backend';
-import { RDMA_PS_TCP } from '../../src/rdma/cm-uapi';
-import { POLLIN } from '../../src/uapi';
+import type { Backend } from '../../seam/backend';
+import { RDMA_PS_TCP } from '../../seam/rdmacm-uapi';
+import { POLLIN } from '../../seam/uapi';
 import { expectSystemError } from '../backends';
 import {
   type Channel, completions, connect, dial, equip, expectEvent, fill, listen, newChannel, newFds, NIC_CONTEXT_FDS, param,

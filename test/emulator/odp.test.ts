@@ -5,7 +5,7 @@
 // again. Counters are in pages, as mlx5's page_faults, page_invalidations and
 // page_prefetch are.
 import { afterEach, describe, expect, it } from 'vitest';
-import type { MemoryRegion } from '../../src/rdma/mr';
+import type { MemoryRegion } from '../../src/verbs/mr';
 import { errorOf } from '../seam/helpers';
 import { Loopback, loopback, Machine, machine, PAGE, pattern } from './rig';
 

@@ -1,12 +1,12 @@
 // What the rdma_cm tests share: waiting for events through the channel's fd,
 // and a connected pair of QPs with memory to move bytes between.
 import { expect } from 'vitest';
-import type { Backend } from '../../src/backend';
-import type { RdmaCmEvent, RdmaConnParam } from '../../src/backend-rdmacm';
-import { IbvMr, IbvQp, RECV_WR_WORDS, SEND_WR_WORDS, WC_WORDS } from '../../src/backend-verbs';
-import { RDMA_CM_EVENT as E, RDMA_PS_TCP } from '../../src/rdma/cm-uapi';
-import { IBV_ACCESS, IBV_QPT_RC, IBV_SEND_SIGNALED, IBV_WR } from '../../src/rdma/verbs-uapi';
-import { POLLIN } from '../../src/uapi';
+import type { Backend } from '../../seam/backend';
+import type { RdmaCmEvent, RdmaConnParam } from '../../seam/backend-rdmacm';
+import { IbvMr, IbvQp, RECV_WR_WORDS, SEND_WR_WORDS, WC_WORDS } from '../../seam/backend-verbs';
+import { RDMA_CM_EVENT as E, RDMA_PS_TCP } from '../../seam/rdmacm-uapi';
+import { IBV_ACCESS, IBV_QPT_RC, IBV_SEND_SIGNALED, IBV_WR } from '../../seam/verbs-uapi';
+import { POLLIN } from '../../seam/uapi';
 
 
 export interface Channel {

@@ -5,8 +5,8 @@
 // test/emulator/network.test.ts has the rules between two machines.
 import { describe, expect, it } from 'vitest';
 import { createEmulator, createNetwork, controls } from '../../emulator';
-import { RDMA_CM_EVENT as E, RDMA_PS_TCP } from '../../src/rdma/cm-uapi';
-import { POLLIN } from '../../src/uapi';
+import { RDMA_CM_EVENT as E, RDMA_PS_TCP } from '../../seam/rdmacm-uapi';
+import { POLLIN } from '../../seam/uapi';
 import { expectSystemError } from '../backends';
 import {
   completions, connect, dial, equip, expectEvent, fill, listen, newChannel, newFds, nextEvent, NIC_CONTEXT_FDS, param,

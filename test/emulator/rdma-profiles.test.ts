@@ -4,17 +4,17 @@
 // seam.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { controls, createEmulator, EmulatorOptions } from '../../emulator';
-import type { Backend } from '../../src/backend';
-import type { IbvCompChannel, IbvMr } from '../../src/backend-verbs';
+import type { Backend } from '../../seam/backend';
+import type { IbvCompChannel, IbvMr } from '../../seam/backend-verbs';
 import { post } from '../../conformance/rdma';
 import type { Trial } from '../../conformance/trial';
 import { withAdvice } from '../../src/advice';
-import type { CompletionQueue } from '../../src/rdma/cq';
-import type { RdmaDevice } from '../../src/rdma/device';
-import type { ProtectionDomain } from '../../src/rdma/pd';
-import type { QueuePair } from '../../src/rdma/qp';
-import { DmaBridge } from '../../src/system';
-import * as uapi from '../../src/uapi';
+import type { CompletionQueue } from '../../src/verbs/cq';
+import type { RdmaDevice } from '../../src/verbs/device';
+import type { ProtectionDomain } from '../../src/verbs/pd';
+import type { QueuePair } from '../../src/verbs/qp';
+import { DmaBridge } from '../../src/dmabridge';
+import * as uapi from '../../seam/uapi';
 import { CLOSED_FD, errorOf, turns } from '../seam/helpers';
 
 const KiB = 1024;

@@ -5,9 +5,9 @@
 import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Backend } from '../../src/backend';
-import type { RdmaCmEvent, RdmaConnParam } from '../../src/backend-rdmacm';
-import { IB_CM_REJ_CONSUMER_DEFINED, IB_CM_REJ_INVALID_SERVICE_ID, RDMA_CM_EVENT, RDMA_PS_TCP } from '../../src/rdma/cm-uapi';
+import type { Backend } from '../../seam/backend';
+import type { RdmaCmEvent, RdmaConnParam } from '../../seam/backend-rdmacm';
+import { IB_CM_REJ_CONSUMER_DEFINED, IB_CM_REJ_INVALID_SERVICE_ID, RDMA_CM_EVENT, RDMA_PS_TCP } from '../../seam/rdmacm-uapi';
 import { expectSystemError, inKernelVm } from '../backends';
 import { canHideLibraries, runWithout } from '../hidden-library';
 import { addonPath, hasDefaultRoute, librdmacm, loadAddon, openFds, selfAddress } from './addon';

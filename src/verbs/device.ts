@@ -1,0 +1,155 @@
+import { EventEmitter } from 'node:events';
+import type { Backend, Watch } from '../../seam/backend';
+import type { IbvDeviceAttr } from '../../seam/backend-verbs';
+import { Resource } from '../resource';
+import { isSystemError } from '../../seam/system-error';
+import * as uapi from '../../seam/uapi';
+import { CompletionQueue } from './cq';
+import { ProtectionDomain } from './pd';
+import { ASYNC_EVENTS, LINK_LAYERS, mtuBytes, PORT_STATES } from '../../seam/verbs-uapi';
+
+export interface PortInfo {
+  port: number;
+  state: (typeof PORT_STATES)[number];
+  /** Active MTU in bytes. */
+  mtu: number;
+  maxMtu: number;
+  linkLayer: (typeof LINK_LAYERS)[number];
+  lid: number;
+  gidTableLength: number;
+}
+
+export interface AsyncEvent {
+  type: string;
+  /** The port number, QP or CQ handle the event concerns. */
+  element: number;
+}
+
+/**
+ * An open RDMA device (ibv_context). Async events (port down, device fatal)
+ * are emitted as 'event' while a listener is attached.
+ */
+export class RdmaDevice extends Resource {
+  readonly #events = new EventEmitter();
+  /** The async-event watch, while a listener is attached. */
+  readonly #watching: { watch?: Watch } = {};
+  #dmaBufSupport: boolean | undefined;
+
+  /**
+   * @internal the caller opened `ctx` and queried `attr`. A context the
+   * connection manager lent (`owned` false) is shared by the whole process
+   * and stays open: closing this object closes what was made through it.
+   */
+  constructor(
+    readonly kernel: Backend, readonly ctx: number, readonly name: string, readonly attr: IbvDeviceAttr, parent: Resource,
+    owned = true,
+  ) {
+    super(parent);
+    if (owned) this.teardown(() => kernel.ibvCloseDevice(ctx));
+    const watching = this.#watching;
+    this.teardown(() => stopWatch(watching));
+  }
+
+  port(port = 1): PortInfo {
+    this.assertOpen();
+    const p = this.kernel.ibvQueryPort(this.ctx, port);
+    return {
+      port,
+      state: PORT_STATES[p.state] ?? 'nop',
+      mtu: mtuBytes(p.activeMtu),
+      maxMtu: mtuBytes(p.maxMtu),
+      linkLayer: LINK_LAYERS[p.linkLayer] ?? 'unspecified',
+      lid: p.lid,
+      gidTableLength: p.gidTblLen,
+    };
+  }
+
+  /** The GID at `index` of `port`, in IPv6 notation. */
+  gid(port = 1, index = 0): string {
+    this.assertOpen();
+    return gidString(this.kernel.ibvQueryGid(this.ctx, port, index));
+  }
+
+  /** Whether the device can register dma-bufs: probed as NCCL and UCX do, with fd -1. */
+  get canRegisterDmaBuf(): boolean {
+    if (this.#dmaBufSupport === undefined) {
+      using pd = this.allocPd();
+      try {
+        this.kernel.ibvRegDmabufMr(pd.handle, 0n, 4096n, 0n, -1, 1);
+        this.#dmaBufSupport = true;
+      } catch (e) {
+        if (!isSystemError(e)) throw e;
+        this.#dmaBufSupport = e.code !== 'EOPNOTSUPP' && e.code !== 'EPROTONOSUPPORT';
+      }
+    }
+    return this.#dmaBufSupport;
+  }
+
+  /** On-demand paging (ODP): MRs whose pages fault in on access. */
+  get onDemandPaging(): boolean {
+    return this.attr.odpGeneralCaps !== 0n;
+  }
+
+  allocPd(): ProtectionDomain {
+    this.assertOpen();
+    return new ProtectionDomain(this, this.kernel.ibvAllocPd(this.ctx));
+  }
+
+  /** A completion queue of at least `size` entries, with its own event channel. */
+  createCq(size = 256): CompletionQueue {
+    this.assertOpen();
+    const channel = this.kernel.ibvCreateCompChannel(this.ctx);
+    let cq: number;
+    try {
+      cq = this.kernel.ibvCreateCq(this.ctx, size, channel.handle);
+    } catch (e) {
+      this.kernel.ibvDestroyCompChannel(channel.handle);
+      throw e;
+    }
+    return new CompletionQueue(this, cq, channel);
+  }
+
+  on(event: 'event', listener: (e: AsyncEvent) => void): this {
+    this.assertOpen();
+    this.#events.on(event, listener);
+    this.#watching.watch ??= this.kernel.watch(this.kernel.ibvAsyncFd(this.ctx), uapi.POLLIN, () => this.#drainEvents());
+    return this;
+  }
+
+  off(event: 'event', listener: (e: AsyncEvent) => void): this {
+    this.#events.off(event, listener);
+    if (this.#events.listenerCount('event') === 0) stopWatch(this.#watching);
+    return this;
+  }
+
+  #drainEvents(): void {
+    for (let e = this.kernel.ibvGetAsyncEvent(this.ctx); e; e = this.kernel.ibvGetAsyncEvent(this.ctx)) {
+      this.#events.emit('event', { type: ASYNC_EVENTS[e.eventType] ?? `event-${e.eventType}`, element: e.element });
+    }
+  }
+
+}
+
+function stopWatch(watching: { watch?: Watch }): void {
+  watching.watch?.stop();
+  watching.watch = undefined;
+}
+
+export function gidString(gid: Uint8Array): string {
+  const words: string[] = [];
+  for (let i = 0; i < 16; i += 2) words.push(((gid[i]! << 8) | gid[i + 1]!).toString(16));
+  return words.join(':');
+}
+
+export function gidBytes(gid: string): Uint8Array {
+  const words = gid.split(':');
+  if (words.length !== 8) throw new TypeError(`a GID is 8 groups of hex digits separated by ':', got '${gid}'`);
+  const out = new Uint8Array(16);
+  words.forEach((w, i) => {
+    const v = parseInt(w, 16);
+    if (!/^[0-9a-fA-F]{1,4}$/.test(w)) throw new TypeError(`bad GID group '${w}' in '${gid}'`);
+    out[2 * i] = v >> 8;
+    out[2 * i + 1] = v & 0xff;
+  });
+  return out;
+}

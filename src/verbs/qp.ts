@@ -1,0 +1,284 @@
+import { randomInt } from 'node:crypto';
+import type { IbvQp, IbvQpCap, IbvQpInit } from '../../seam/backend-verbs';
+import { RECV_WR_WORDS, SEND_WR_WORDS } from '../../seam/backend-verbs';
+import { advise } from '../advice';
+import { instanceArg, invalidType, invalidValue, outOfRange, toInt, toSize, toU64 } from '../args';
+import { Resource } from '../resource';
+import { accessBits } from './access-flags';
+import type { CompletionQueue } from './cq';
+import { gidBytes } from './device';
+import { MemoryRegion, type RemoteBuffer } from './mr';
+import type { ProtectionDomain } from './pd';
+import * as v from '../../seam/verbs-uapi';
+
+export interface QueuePairOptions {
+  maxSendWr?: number;
+  maxRecvWr?: number;
+  maxInlineData?: number;
+  /** Every send request completes on the CQ (default), or only those posted with signaled: true. */
+  signalAll?: boolean;
+}
+
+/** What a peer needs to connect its RC QP to this one. */
+export interface Endpoint {
+  qpNum: number;
+  /** Packet sequence number the peer's sends start at. */
+  psn: number;
+  /** GID in IPv6 notation (RoCE, or IB with a GRH). */
+  gid: string;
+  lid: number;
+  /** Active MTU in bytes. */
+  mtu: number;
+}
+
+export interface ConnectOptions {
+  port?: number;
+  /** Which entry of the port's GID table to send from; default: see QueuePair.endpoint. */
+  gidIndex?: number;
+  /** What the peer may do to our MRs through this QP; default: remote read and write. */
+  access?: v.AccessFlag[];
+  /**
+   * Transport retries before a request fails with retry-exceeded-error
+   * (0–7, default 7). On rxe 7 means retry for ever: a peer that has gone
+   * away then never completes, so pass less to notice it.
+   */
+  retryCount?: number;
+}
+
+/** The local memory of a request: a range of a registered MR. */
+export interface LocalRange {
+  mr: MemoryRegion;
+  offset?: number;
+  /** Default: from offset to the end of the MR. */
+  length?: number;
+}
+
+export interface SendRequest {
+  opcode: v.SendOpcode;
+  local?: LocalRange;
+  /** For write and read: where in the peer's memory, plus an offset into it. */
+  remote?: RemoteBuffer & { offset?: bigint | number };
+  /** Immediate data (32 bits, host order) for write-imm and send-imm. */
+  imm?: number;
+  /** Echoed in the completion; default 0n. */
+  id?: bigint;
+  /** Ask for a completion when the QP does not signal every request. */
+  signaled?: boolean;
+  inline?: boolean;
+  solicited?: boolean;
+  fence?: boolean;
+}
+
+export interface RecvRequest {
+  local?: LocalRange;
+  id?: bigint;
+}
+
+/** A reliable-connected queue pair. */
+export class QueuePair extends Resource {
+  readonly psn = randomInt(1 << 24);
+  #state: keyof typeof v.IBV_QPS = 'reset';
+  #sendScratch = new BigUint64Array(SEND_WR_WORDS * 16);
+  #recvScratch = new BigUint64Array(RECV_WR_WORDS * 16);
+
+  private constructor(
+    readonly pd: ProtectionDomain,
+    readonly handle: number,
+    readonly qpNum: number,
+    readonly cap: IbvQpCap,
+    /** Held so that a CQ in use is never collected. */
+    private readonly cqs: readonly CompletionQueue[],
+  ) {
+    super(pd);
+    const { kernel } = pd.device;
+    this.teardown(() => kernel.ibvDestroyQp(handle));
+    for (const cq of cqs) cq.closeWith(this);
+  }
+
+  /**
+   * @internal use ProtectionDomain.createQp. `make` creates the QP:
+   * ibv_create_qp, or rdma_create_qp for a connection's.
+   */
+  static create(
+    pd: ProtectionDomain, sendCq: CompletionQueue, recvCq: CompletionQueue, o: QueuePairOptions,
+    make: (init: IbvQpInit) => IbvQp = (init) => pd.device.kernel.ibvCreateQp(pd.handle, init),
+  ): QueuePair {
+    sendCq.assertOpen();
+    recvCq.assertOpen();
+    const qp = make({
+      sendCq: sendCq.handle,
+      recvCq: recvCq.handle,
+      qpType: v.IBV_QPT_RC,
+      cap: { maxSendWr: o.maxSendWr ?? 128, maxRecvWr: o.maxRecvWr ?? 128, maxSendSge: 1, maxRecvSge: 1, maxInlineData: o.maxInlineData ?? 0 },
+      sqSigAll: o.signalAll ?? true,
+    });
+    return new QueuePair(pd, qp.handle, qp.qpNum, qp.cap, [sendCq, recvCq]);
+  }
+
+  get state(): keyof typeof v.IBV_QPS {
+    return this.#state;
+  }
+
+  /** @internal The connection manager moved it to RTS. */
+  markConnected(): void {
+    this.#state = 'rts';
+  }
+
+  /**
+   * This QP's side of a connection, to hand to the peer. The GID defaults to
+   * the port's first IPv4-mapped entry (RoCE v2 over IPv4), else its first
+   * non-zero one.
+   */
+  endpoint(options: { port?: number; gidIndex?: number } = {}): Endpoint {
+    this.assertOpen();
+    const port = options.port ?? 1;
+    const device = this.pd.device;
+    const info = device.port(port);
+    const gidIndex = options.gidIndex ?? defaultGidIndex(device, port, info.gidTableLength);
+    return { qpNum: this.qpNum, psn: this.psn, gid: device.gid(port, gidIndex), lid: info.lid, mtu: info.mtu };
+  }
+
+  /** Moves the QP through INIT, RTR and RTS towards `remote`. */
+  connect(remote: Endpoint, options: ConnectOptions = {}): void {
+    this.assertOpen();
+    const { kernel } = this.pd.device;
+    const port = options.port ?? 1;
+    const device = this.pd.device;
+    const info = device.port(port);
+    const sgidIndex = options.gidIndex ?? defaultGidIndex(device, port, info.gidTableLength);
+    const mtu = mtuEnum(Math.min(info.mtu, remote.mtu));
+    kernel.ibvModifyQp(this.handle, {
+      qpState: v.IBV_QPS.init, pkeyIndex: 0, portNum: port,
+      qpAccessFlags: accessBits(options.access ?? ['remote-read', 'remote-write']) & ~v.IBV_ACCESS['local-write'],
+    }, v.IBV_QP_STATE | v.IBV_QP_PKEY_INDEX | v.IBV_QP_PORT | v.IBV_QP_ACCESS_FLAGS);
+    this.#state = 'init';
+    kernel.ibvModifyQp(this.handle, {
+      qpState: v.IBV_QPS.rtr, pathMtu: mtu, destQpNum: remote.qpNum, rqPsn: remote.psn,
+      maxDestRdAtomic: 1, minRnrTimer: 12,
+      ahAttr: { dlid: remote.lid, portNum: port, isGlobal: true, dgid: gidBytes(remote.gid), sgidIndex, hopLimit: 64 },
+    }, v.IBV_QP_STATE | v.IBV_QP_AV | v.IBV_QP_PATH_MTU | v.IBV_QP_DEST_QPN | v.IBV_QP_RQ_PSN | v.IBV_QP_MAX_DEST_RD_ATOMIC | v.IBV_QP_MIN_RNR_TIMER);
+    this.#state = 'rtr';
+    kernel.ibvModifyQp(this.handle, {
+      qpState: v.IBV_QPS.rts, timeout: 14, retryCnt: options.retryCount ?? 7, rnrRetry: 7, sqPsn: this.psn, maxRdAtomic: 1,
+    }, v.IBV_QP_STATE | v.IBV_QP_TIMEOUT | v.IBV_QP_RETRY_CNT | v.IBV_QP_RNR_RETRY | v.IBV_QP_SQ_PSN | v.IBV_QP_MAX_QP_RD_ATOMIC);
+    this.#state = 'rts';
+  }
+
+  /** Posts send requests in one call (one ibv_post_send of a chain). */
+  postSend(requests: readonly SendRequest[]): void {
+    this.assertOpen();
+    if (!Array.isArray(requests)) throw invalidType('requests', 'an array of send requests', requests);
+    const n = requests.length;
+    if (this.#sendScratch.length < n * SEND_WR_WORDS) this.#sendScratch = new BigUint64Array(n * SEND_WR_WORDS);
+    const w = this.#sendScratch;
+    for (let i = 0; i < n; i++) encodeSend(w, i * SEND_WR_WORDS, requests[i], i);
+    try {
+      this.pd.device.kernel.ibvPostSend(this.handle, w, n);
+    } catch (e) {
+      throw advise(e, []);
+    }
+  }
+
+  /** Posts receive requests in one call. */
+  postRecv(requests: readonly RecvRequest[]): void {
+    this.assertOpen();
+    if (!Array.isArray(requests)) throw invalidType('requests', 'an array of receive requests', requests);
+    const n = requests.length;
+    if (this.#recvScratch.length < n * RECV_WR_WORDS) this.#recvScratch = new BigUint64Array(n * RECV_WR_WORDS);
+    const w = this.#recvScratch;
+    for (let i = 0; i < n; i++) {
+      const r = request<RecvRequest>(requests[i], i);
+      const b = i * RECV_WR_WORDS;
+      w[b] = r.id === undefined ? 0n : toU64(r.id, `requests[${i}].id`);
+      if (r.local !== undefined) {
+        const { addr, length, lkey } = sge(r.local, i);
+        w[b + 1] = addr;
+        w[b + 2] = BigInt(length) | (BigInt(lkey) << 32n);
+      } else {
+        w[b + 1] = 0n;
+        w[b + 2] = 0n;
+      }
+    }
+    try {
+      this.pd.device.kernel.ibvPostRecv(this.handle, w, n);
+    } catch (e) {
+      throw advise(e, []);
+    }
+  }
+}
+
+function request<T extends object>(r: unknown, i: number): T {
+  if (typeof r !== 'object' || r === null) throw invalidType(`requests[${i}]`, 'of type object', r);
+  return r as T;
+}
+
+function encodeSend(w: BigUint64Array, b: number, value: unknown, i: number): void {
+  const r = request<SendRequest>(value, i);
+  const opcode = typeof r.opcode === 'string' && Object.hasOwn(v.IBV_WR, r.opcode) ? v.IBV_WR[r.opcode] : undefined;
+  if (opcode === undefined) throw invalidValue(`requests[${i}].opcode`, r.opcode, `must be one of ${Object.keys(v.IBV_WR).map((o) => `'${o}'`).join(', ')}`);
+  const flags = (r.signaled ? v.IBV_SEND_SIGNALED : 0) | (r.inline ? v.IBV_SEND_INLINE : 0) |
+    (r.solicited ? v.IBV_SEND_SOLICITED : 0) | (r.fence ? v.IBV_SEND_FENCE : 0);
+  w[b] = r.id === undefined ? 0n : toU64(r.id, `requests[${i}].id`);
+  if (r.local !== undefined) {
+    const { addr, length, lkey } = sge(r.local, i);
+    w[b + 1] = BigInt(opcode | (flags << 8) | (1 << 16));
+    w[b + 2] = addr;
+    w[b + 3] = BigInt(length) | (BigInt(lkey) << 32n);
+  } else {
+    w[b + 1] = BigInt(opcode | (flags << 8));
+    w[b + 2] = 0n;
+    w[b + 3] = 0n;
+  }
+  const needsRemote = r.opcode === 'write' || r.opcode === 'write-imm' || r.opcode === 'read';
+  if (needsRemote && r.remote === undefined) throw invalidType(`requests[${i}].remote`, `{ addr, rkey } for a ${r.opcode}`, r.remote);
+  const imm = r.imm === undefined ? 0 : htonl(toInt(r.imm, `requests[${i}].imm`, 0, 0xffffffff));
+  if (r.remote === undefined) {
+    w[b + 4] = 0n;
+    w[b + 5] = BigInt(imm) << 32n;
+    return;
+  }
+  const remote = request<NonNullable<SendRequest['remote']>>(r.remote, i);
+  const addr = toU64(remote.addr, `requests[${i}].remote.addr`) + (remote.offset === undefined ? 0n : toSize(remote.offset, `requests[${i}].remote.offset`));
+  if (addr > U64_MAX) throw outOfRange(`requests[${i}].remote.offset`, 'such that addr + offset < 2^64', remote.offset);
+  w[b + 4] = addr;
+  w[b + 5] = BigInt(toInt(remote.rkey, `requests[${i}].remote.rkey`, 0, 0xffffffff)) | (BigInt(imm) << 32n);
+}
+
+/** The scatter-gather entry of request `i`: a range of an open MR of this process. */
+function sge(value: unknown, i: number): { addr: bigint; length: number; lkey: number } {
+  const local = request<LocalRange>(value, i);
+  const mr = instanceArg(local.mr, MemoryRegion, `requests[${i}].local.mr`);
+  mr.assertOpen();
+  const size = Number(mr.length);
+  const offset = local.offset === undefined ? 0 : toInt(local.offset, `requests[${i}].local.offset`, 0, size);
+  const length = local.length === undefined ? size - offset : toInt(local.length, `requests[${i}].local.length`, 0, Math.min(size - offset, 0xffffffff));
+  return { addr: mr.addr + BigInt(offset), length, lkey: mr.lkey };
+}
+
+const U64_MAX = (1n << 64n) - 1n;
+
+function htonl(v: number): number {
+  return (((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24)) >>> 0;
+}
+
+function mtuEnum(bytes: number): number {
+  for (let e = 5; e >= 1; e--) if (bytes >= 128 << e) return e;
+  return 1;
+}
+
+function defaultGidIndex(device: ProtectionDomain['device'], port: number, tableLength: number): number {
+  let firstNonZero = -1;
+  for (let i = 0; i < tableLength; i++) {
+    let gid: string;
+    try {
+      gid = device.gid(port, i);
+    } catch {
+      continue;
+    }
+    if (gid === '0:0:0:0:0:0:0:0') continue;
+    if (gid.startsWith('0:0:0:0:0:ffff:')) return i;
+    if (firstNonZero < 0) firstNonZero = i;
+  }
+  if (firstNonZero < 0) throw new Error(`port ${port} of ${device.name} has no GID: is its network interface up?`);
+  return firstNonZero;
+}
