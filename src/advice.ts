@@ -188,11 +188,28 @@ function deviceHint(path: string): string {
 
 /** Gives a system error the message that says what to do; other errors pass through. */
 export function advise(e: unknown, args: unknown[]): unknown {
-  if (!isSystemError(e)) return e;
+  if (!isSystemError(e)) return argumentCode(e);
   const advice = byCall[e.syscall]?.[e.code] ?? byCode[e.code];
-  const text = advice?.(args, e);
+  let text: string | undefined;
+  try {
+    text = advice?.(args, e);
+  } catch {
+    // Advice is written for the arguments a call should get; it must never hide the error itself.
+  }
   const suffix = text ? `: ${text}` : '';
   e.message = `${e.syscall} failed with ${e.code}${suffix}`;
+  return e;
+}
+
+/**
+ * A backend refuses an argument of the wrong type or range with a TypeError or
+ * RangeError (the addon's argument checks, the emulator's as well): give it
+ * Node's code, so that every error from the seam can be told by its code.
+ */
+function argumentCode(e: unknown): unknown {
+  if ((e instanceof TypeError || e instanceof RangeError) && (e as { code?: unknown }).code === undefined) {
+    (e as { code?: string }).code = e instanceof RangeError ? 'ERR_OUT_OF_RANGE' : 'ERR_INVALID_ARG_TYPE';
+  }
   return e;
 }
 

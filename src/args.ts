@@ -105,7 +105,7 @@ export function toStringArg(value: unknown, name: string): string {
 }
 
 /** An options argument: undefined gives {}, anything but a plain object is refused. */
-export function options<T extends object>(value: T | undefined, name = 'options'): T {
+export function optionsArg<T extends object>(value: T | undefined, name = 'options'): T {
   if (value === undefined) return {} as T;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalidType(name, 'of type object', value);
   return value;
@@ -127,7 +127,7 @@ export interface WaitOptions {
 
 /** Checks a wait's options: an object, a timeout a timer can keep, a real AbortSignal. */
 export function waitOptions<T extends WaitOptions>(value: T | undefined): T {
-  const o = options(value);
+  const o = optionsArg(value);
   if (o.timeout !== undefined) toInt(o.timeout, 'options.timeout', 0, MAX_TIMEOUT);
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw invalidType('options.signal', 'an instance of AbortSignal', o.signal);
   return o;

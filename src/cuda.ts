@@ -1,3 +1,4 @@
+import { toInt } from './args';
 import type { Backend } from '../seam/backend';
 import { DmaBuf } from './dmabuf';
 import type { Resource } from './resource';
@@ -58,8 +59,7 @@ export function cudaDevices(kernel: Backend): CudaDevice[] {
  * where it cannot export dma-bufs, saying which.
  */
 export function allocCuda(kernel: Backend, parent: Resource, size: bigint, options: CudaAllocOptions): CudaDmaBuf {
-  const device = options.device ?? 0;
-  if (!Number.isSafeInteger(device) || device < 0) throw new TypeError(`device must be a GPU ordinal (an integer >= 0), got ${String(device)}`);
+  const device = options.device === undefined ? 0 : toInt(options.device, 'options.device', 0, 0x7fffffff);
   const count = kernel.cuDeviceGetCount();
   if (device >= count) {
     const have = count === 0 ? 'the NVIDIA driver finds no GPU (see nvidia-smi)' : `this machine has ${count}: ${cudaDevices(kernel).map((d) => `${d.ordinal} ${d.name}`).join(', ')}`;

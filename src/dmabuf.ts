@@ -1,5 +1,5 @@
 import { Access, accessArg, pollEvents, syncFlags, VIEW_PROT } from './access';
-import { options, outOfRange, toLength, toSize } from './args';
+import { instanceArg, optionsArg, outOfRange, toLength, toSize, toStringArg } from './args';
 import type { Backend } from '../seam/backend';
 import { FdResource } from './fd-resource';
 import { parseFdinfo } from './fdinfo';
@@ -75,7 +75,7 @@ export class DmaBuf extends FdResource {
   /** Names the buffer (shown in fdinfo and /proc/<pid>/fd); shorter than 32 bytes. */
   setName(name: string): void {
     this.assertOpen();
-    if (typeof name !== 'string') throw new TypeError('name must be a string');
+    toStringArg(name, 'name');
     this.kernel.dmaBufSetName(this.fd, name);
   }
 
@@ -86,7 +86,7 @@ export class DmaBuf extends FdResource {
   map(access: Access = 'rw', range: { offset?: number | bigint; length?: number | bigint } = {}): DmaBufMapping {
     this.assertOpen();
     const acc = accessArg(access);
-    const { offset: at, length: len } = options(range, 'range');
+    const { offset: at, length: len } = optionsArg(range, 'range');
     const offset = toSize(at ?? 0, 'range.offset');
     if (offset > this.size) throw outOfRange('range.offset', `<= ${this.size}, the size`, at);
     const length = toLength(len ?? this.size - offset, 'range.length');
@@ -110,7 +110,7 @@ export class DmaBuf extends FdResource {
   /** Adds a sync_file's fences to the buffer: as a writer for 'write'/'rw', else as a reader. */
   importSyncFile(syncFile: SyncFile, access: Access): void {
     this.assertOpen();
-    syncFile.assertOpen();
+    instanceArg(syncFile, SyncFile, 'syncFile').assertOpen();
     this.kernel.dmaBufImportSyncFile(this.fd, syncFlags(accessArg(access)), syncFile.fd);
   }
 

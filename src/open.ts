@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { withAdvice } from './advice';
-import { oneOf, options } from './args';
+import { oneOf, optionsArg } from './args';
 import type { Backend } from '../seam/backend';
 import { createEmulator } from '../emulator';
 import { loadNative } from './native';
@@ -22,7 +22,7 @@ export interface OpenOptions {
 const NATIVE_SIGNS = ['/dev/udmabuf', '/dev/dma_heap', '/dev/dri'];
 
 export function open(opts?: OpenOptions): DmaBridge {
-  const asked = options(opts).backend;
+  const asked = optionsArg(opts).backend;
   const { backend, reason } = choose(asked === undefined ? 'auto' : oneOf(asked, ['auto', 'native', 'emulator'], 'options.backend'));
   return new DmaBridge(withAdvice(backend), reason);
 }

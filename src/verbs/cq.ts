@@ -2,7 +2,7 @@ import type { IbvCompChannel } from '../../seam/backend-verbs';
 import { WC_WORDS } from '../../seam/backend-verbs';
 import { Resource } from '../resource';
 import * as uapi from '../../seam/uapi';
-import { waitOptions, WaitOptions } from '../args';
+import { toInt, waitOptions, WaitOptions } from '../args';
 import { waitReady } from '../wait';
 import type { RdmaDevice } from './device';
 import { IBV_WC_WITH_IMM, WC_STATUS, wcOpcodeName, WcStatus } from '../../seam/verbs-uapi';
@@ -46,6 +46,7 @@ export class CompletionQueue extends Resource {
   /** Up to `max` completions that are ready now; [] when none. */
   poll(max = 16): WorkCompletion[] {
     this.assertOpen();
+    toInt(max, 'max', 0, 0x7fffffff);
     const out = this.#ready.splice(0, max);
     while (out.length < max) {
       const want = Math.min(max - out.length, BATCH);
@@ -59,6 +60,7 @@ export class CompletionQueue extends Resource {
   /** Consumes up to `max` completions without decoding them, and says how many: for loops that only count. */
   pollCount(max = BATCH): number {
     this.assertOpen();
+    toInt(max, 'max', 0, 0x7fffffff);
     const queued = this.#ready.length === 0 ? 0 : this.#ready.splice(0, max).length;
     return queued < max ? queued + this.#pollRaw(Math.min(max - queued, BATCH)) : queued;
   }

@@ -1,3 +1,4 @@
+import { invalidType, invalidValue, oneOf, toInt, toStringArg } from '../args';
 import { EventEmitter } from 'node:events';
 import type { Backend, Watch } from '../../seam/backend';
 import type { IbvDeviceAttr } from '../../seam/backend-verbs';
@@ -52,6 +53,7 @@ export class RdmaDevice extends Resource {
 
   port(port = 1): PortInfo {
     this.assertOpen();
+    toInt(port, 'port', 1, 255);
     const p = this.kernel.ibvQueryPort(this.ctx, port);
     return {
       port,
@@ -67,6 +69,8 @@ export class RdmaDevice extends Resource {
   /** The GID at `index` of `port`, in IPv6 notation. */
   gid(port = 1, index = 0): string {
     this.assertOpen();
+    toInt(port, 'port', 1, 255);
+    toInt(index, 'index', 0, 0x7fffffff);
     return gidString(this.kernel.ibvQueryGid(this.ctx, port, index));
   }
 
@@ -98,6 +102,7 @@ export class RdmaDevice extends Resource {
   /** A completion queue of at least `size` entries, with its own event channel. */
   createCq(size = 256): CompletionQueue {
     this.assertOpen();
+    toInt(size, 'size', 1, 0x7fffffff);
     const channel = this.kernel.ibvCreateCompChannel(this.ctx);
     let cq: number;
     try {
@@ -111,12 +116,16 @@ export class RdmaDevice extends Resource {
 
   on(event: 'event', listener: (e: AsyncEvent) => void): this {
     this.assertOpen();
+    oneOf(event, ['event'], 'event');
+    if (typeof listener !== 'function') throw invalidType('listener', 'of type function', listener);
     this.#events.on(event, listener);
     this.#watching.watch ??= this.kernel.watch(this.kernel.ibvAsyncFd(this.ctx), uapi.POLLIN, () => this.#drainEvents());
     return this;
   }
 
   off(event: 'event', listener: (e: AsyncEvent) => void): this {
+    oneOf(event, ['event'], 'event');
+    if (typeof listener !== 'function') throw invalidType('listener', 'of type function', listener);
     this.#events.off(event, listener);
     if (this.#events.listenerCount('event') === 0) stopWatch(this.#watching);
     return this;
@@ -141,13 +150,13 @@ export function gidString(gid: Uint8Array): string {
   return words.join(':');
 }
 
-export function gidBytes(gid: string): Uint8Array {
-  const words = gid.split(':');
-  if (words.length !== 8) throw new TypeError(`a GID is 8 groups of hex digits separated by ':', got '${gid}'`);
+export function gidBytes(gid: string, name = 'gid'): Uint8Array {
+  const words = toStringArg(gid, name).split(':');
+  if (words.length !== 8) throw invalidValue(name, gid, "must be 8 groups of hex digits separated by ':'");
   const out = new Uint8Array(16);
   words.forEach((w, i) => {
     const v = parseInt(w, 16);
-    if (!/^[0-9a-fA-F]{1,4}$/.test(w)) throw new TypeError(`bad GID group '${w}' in '${gid}'`);
+    if (!/^[0-9a-fA-F]{1,4}$/.test(w)) throw invalidValue(name, gid, `has a bad group '${w}'`);
     out[2 * i] = v >> 8;
     out[2 * i + 1] = v & 0xff;
   });

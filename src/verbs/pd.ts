@@ -1,4 +1,4 @@
-import { instanceArg, invalidType, oneOf, options, outOfRange, toSize } from '../args';
+import { instanceArg, invalidType, oneOf, optionsArg, outOfRange, toSize } from '../args';
 import { DmaBuf } from '../dmabuf';
 import { Mapping } from '../mapping';
 import { Resource } from '../resource';
@@ -41,7 +41,7 @@ export class ProtectionDomain extends Resource {
   register(memory: ArrayBuffer | ArrayBufferView | Mapping, opts?: { access?: AccessFlag[] }): MemoryRegion {
     this.assertOpen();
     const view = bytesOf(memory);
-    const access = accessBits(options(opts).access);
+    const access = accessBits(optionsArg(opts).access);
     const mapping = memory instanceof Mapping ? memory : undefined;
     const mr = new MemoryRegion(this, this.device.kernel.ibvRegMr(this.handle, view, access), access, 'host-memory', { view, mapping });
     // The device must stop using a mapping's memory before it is unmapped.
@@ -53,7 +53,7 @@ export class ProtectionDomain extends Resource {
   registerDmaBuf(buf: DmaBuf, opts?: RegisterDmaBufOptions): MemoryRegion {
     this.assertOpen();
     instanceArg(buf, DmaBuf, 'buf').assertOpen();
-    const o = options(opts);
+    const o = optionsArg(opts);
     const offset = toSize(o.offset ?? 0, 'options.offset');
     if (offset > buf.size) throw outOfRange('options.offset', `<= ${buf.size}, the buffer's size`, o.offset);
     const length = toSize(o.length ?? buf.size - offset, 'options.length');
@@ -92,9 +92,9 @@ export class ProtectionDomain extends Resource {
     }
   }
 
-  createQp(sendCq: CompletionQueue, recvCq: CompletionQueue = sendCq, options: QueuePairOptions = {}): QueuePair {
+  createQp(sendCq: CompletionQueue, recvCq: CompletionQueue = sendCq, options?: QueuePairOptions): QueuePair {
     this.assertOpen();
-    return QueuePair.create(this, sendCq, recvCq, options);
+    return QueuePair.create(this, sendCq, recvCq, optionsArg(options));
   }
 }
 

@@ -2,10 +2,11 @@ import { randomInt } from 'node:crypto';
 import type { IbvQp, IbvQpCap, IbvQpInit } from '../../seam/backend-verbs';
 import { RECV_WR_WORDS, SEND_WR_WORDS } from '../../seam/backend-verbs';
 import { advise } from '../advice';
-import { instanceArg, invalidType, invalidValue, outOfRange, toInt, toSize, toU64 } from '../args';
+import { instanceArg, invalidType, invalidValue, optionsArg, outOfRange, toBoolean, toInt, toSize, toU64 } from '../args';
+import { systemError } from '../../seam/system-error';
 import { Resource } from '../resource';
 import { accessBits } from './access-flags';
-import type { CompletionQueue } from './cq';
+import { CompletionQueue } from './cq';
 import { gidBytes } from './device';
 import { MemoryRegion, type RemoteBuffer } from './mr';
 import type { ProtectionDomain } from './pd';
@@ -103,16 +104,23 @@ export class QueuePair extends Resource {
     pd: ProtectionDomain, sendCq: CompletionQueue, recvCq: CompletionQueue, o: QueuePairOptions,
     make: (init: IbvQpInit) => IbvQp = (init) => pd.device.kernel.ibvCreateQp(pd.handle, init),
   ): QueuePair {
-    sendCq.assertOpen();
-    recvCq.assertOpen();
+    instanceArg(sendCq, CompletionQueue, 'sendCq').assertOpen();
+    instanceArg(recvCq, CompletionQueue, 'recvCq').assertOpen();
+    optionsArg(o);
+    const count = (value: number | undefined, name: string, fallback: number) => (value === undefined ? fallback : toInt(value, `options.${name}`, 0, 0x7fffffff));
     const qp = make({
       sendCq: sendCq.handle,
       recvCq: recvCq.handle,
       qpType: v.IBV_QPT_RC,
-      cap: { maxSendWr: o.maxSendWr ?? 128, maxRecvWr: o.maxRecvWr ?? 128, maxSendSge: 1, maxRecvSge: 1, maxInlineData: o.maxInlineData ?? 0 },
-      sqSigAll: o.signalAll ?? true,
+      cap: { maxSendWr: count(o.maxSendWr, 'maxSendWr', 128), maxRecvWr: count(o.maxRecvWr, 'maxRecvWr', 128), maxSendSge: 1, maxRecvSge: 1, maxInlineData: count(o.maxInlineData, 'maxInlineData', 0) },
+      sqSigAll: o.signalAll === undefined ? true : toBoolean(o.signalAll, 'options.signalAll'),
     });
-    return new QueuePair(pd, qp.handle, qp.qpNum, qp.cap, [sendCq, recvCq]);
+    try {
+      return new QueuePair(pd, qp.handle, qp.qpNum, qp.cap, [sendCq, recvCq]);
+    } catch (e) {
+      pd.device.kernel.ibvDestroyQp(qp.handle);
+      throw e;
+    }
   }
 
   get state(): keyof typeof v.IBV_QPS {
@@ -129,37 +137,48 @@ export class QueuePair extends Resource {
    * the port's first IPv4-mapped entry (RoCE v2 over IPv4), else its first
    * non-zero one.
    */
-  endpoint(options: { port?: number; gidIndex?: number } = {}): Endpoint {
+  endpoint(opts?: { port?: number; gidIndex?: number }): Endpoint {
     this.assertOpen();
+    const options = optionsArg(opts);
     const port = options.port ?? 1;
     const device = this.pd.device;
     const info = device.port(port);
-    const gidIndex = options.gidIndex ?? defaultGidIndex(device, port, info.gidTableLength);
+    const gidIndex = options.gidIndex === undefined ? defaultGidIndex(device, port, info.gidTableLength) : toInt(options.gidIndex, 'options.gidIndex', 0, 0x7fffffff);
     return { qpNum: this.qpNum, psn: this.psn, gid: device.gid(port, gidIndex), lid: info.lid, mtu: info.mtu };
   }
 
   /** Moves the QP through INIT, RTR and RTS towards `remote`. */
-  connect(remote: Endpoint, options: ConnectOptions = {}): void {
+  connect(remote: Endpoint, opts?: ConnectOptions): void {
     this.assertOpen();
+    const options = optionsArg(opts);
+    optionsArg(remote, 'remote');
+    const u32 = (value: unknown, name: string, max = 0xffffffff) => toInt(value, `remote.${name}`, 0, max);
+    u32(remote.qpNum, 'qpNum', 0xffffff);
+    u32(remote.psn, 'psn', 0xffffff);
+    u32(remote.lid, 'lid', 0xffff);
+    u32(remote.mtu, 'mtu');
+    const dgid = gidBytes(remote.gid, 'remote.gid');
+    const access = accessBits(options.access ?? ['remote-read', 'remote-write'], 'options.access');
+    const retryCount = options.retryCount === undefined ? 7 : toInt(options.retryCount, 'options.retryCount', 0, 7);
     const { kernel } = this.pd.device;
     const port = options.port ?? 1;
     const device = this.pd.device;
     const info = device.port(port);
-    const sgidIndex = options.gidIndex ?? defaultGidIndex(device, port, info.gidTableLength);
+    const sgidIndex = options.gidIndex === undefined ? defaultGidIndex(device, port, info.gidTableLength) : toInt(options.gidIndex, 'options.gidIndex', 0, 0x7fffffff);
     const mtu = mtuEnum(Math.min(info.mtu, remote.mtu));
     kernel.ibvModifyQp(this.handle, {
       qpState: v.IBV_QPS.init, pkeyIndex: 0, portNum: port,
-      qpAccessFlags: accessBits(options.access ?? ['remote-read', 'remote-write']) & ~v.IBV_ACCESS['local-write'],
+      qpAccessFlags: access & ~v.IBV_ACCESS['local-write'],
     }, v.IBV_QP_STATE | v.IBV_QP_PKEY_INDEX | v.IBV_QP_PORT | v.IBV_QP_ACCESS_FLAGS);
     this.#state = 'init';
     kernel.ibvModifyQp(this.handle, {
       qpState: v.IBV_QPS.rtr, pathMtu: mtu, destQpNum: remote.qpNum, rqPsn: remote.psn,
       maxDestRdAtomic: 1, minRnrTimer: 12,
-      ahAttr: { dlid: remote.lid, portNum: port, isGlobal: true, dgid: gidBytes(remote.gid), sgidIndex, hopLimit: 64 },
+      ahAttr: { dlid: remote.lid, portNum: port, isGlobal: true, dgid, sgidIndex, hopLimit: 64 },
     }, v.IBV_QP_STATE | v.IBV_QP_AV | v.IBV_QP_PATH_MTU | v.IBV_QP_DEST_QPN | v.IBV_QP_RQ_PSN | v.IBV_QP_MAX_DEST_RD_ATOMIC | v.IBV_QP_MIN_RNR_TIMER);
     this.#state = 'rtr';
     kernel.ibvModifyQp(this.handle, {
-      qpState: v.IBV_QPS.rts, timeout: 14, retryCnt: options.retryCount ?? 7, rnrRetry: 7, sqPsn: this.psn, maxRdAtomic: 1,
+      qpState: v.IBV_QPS.rts, timeout: 14, retryCnt: retryCount, rnrRetry: 7, sqPsn: this.psn, maxRdAtomic: 1,
     }, v.IBV_QP_STATE | v.IBV_QP_TIMEOUT | v.IBV_QP_RETRY_CNT | v.IBV_QP_RNR_RETRY | v.IBV_QP_SQ_PSN | v.IBV_QP_MAX_QP_RD_ATOMIC);
     this.#state = 'rts';
   }
@@ -279,6 +298,6 @@ function defaultGidIndex(device: ProtectionDomain['device'], port: number, table
     if (gid.startsWith('0:0:0:0:0:ffff:')) return i;
     if (firstNonZero < 0) firstNonZero = i;
   }
-  if (firstNonZero < 0) throw new Error(`port ${port} of ${device.name} has no GID: is its network interface up?`);
+  if (firstNonZero < 0) throw systemError('ENODEV', 'ibv_query_gid', `port ${port} of ${device.name} has no GID: is its network interface up?`);
   return firstNonZero;
 }
