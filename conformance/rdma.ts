@@ -45,7 +45,7 @@ export function deregMr(t: Trial, m: IbvMr, label = 'dereg_mr'): void {
 
 const PSN = [0x1111, 0x2222];
 
-/** The port's first IPv4-mapped GID index (RoCE v2 over IPv4), as src/rdma picks it. */
+/** The port's first IPv4-mapped GID index (RoCE v2 over IPv4), as src/verbs picks it. */
 function gidIndex(t: Trial, ctx: number, length: number): number {
   for (let i = 0; i < length; i++) {
     try {

@@ -46,7 +46,7 @@ export interface KernelOptions {
   clock?: Clock;
 }
 
-export class Kernel {
+export class Machine {
   readonly clock: Clock;
   readonly memory: Memory;
   /** The one inode all anon_inode files share. */

@@ -61,7 +61,7 @@ export class Shmem {
 }
 
 /** A memfd: a shmem file with seals. */
-export class Memfd implements FileObject {
+export class MemfdFile implements FileObject {
   readonly inode;
   readonly shmem: Shmem;
   seals: number;

@@ -79,7 +79,7 @@ async function main(): Promise<void> {
   const procBefore = procFds();
 
   const dmb: DmaBridge = open({ backend: args.backend });
-  const fdsBefore = dmb.kernel.openFds();
+  const fdsBefore = dmb.seam.openFds();
   const objects: object[] = [dmb];
   const promises: Array<{ what: string; settled: boolean }> = [];
   const report: FuzzReport = {
@@ -158,13 +158,13 @@ async function main(): Promise<void> {
   for (let i = 0; i < args.calls; i++) {
     const r = random();
     if (r < 0.08) {
-      // The seam, through the public DmaBridge.kernel, with hostile arguments.
+      // The seam, through the public DmaBridge.seam, with hostile arguments.
       const names = seamMethods(dmb);
       report.seamCalls++;
-      const before = dmb.kernel.openFds();
-      call(dmb.kernel, pick(names), [hostileScalar(random), hostileScalar(random), value(), value()]);
+      const before = dmb.seam.openFds();
+      call(dmb.seam, pick(names), [hostileScalar(random), hostileScalar(random), value(), value()]);
       // What a raw call made is the fuzz's own to close, not a leak of dmabridge's.
-      for (const fd of dmb.kernel.openFds()) if (!before.includes(fd)) dmb.kernel.close(fd);
+      for (const fd of dmb.seam.openFds()) if (!before.includes(fd)) dmb.seam.close(fd);
       continue;
     }
     const target = pick(objects);
@@ -186,7 +186,7 @@ async function main(): Promise<void> {
   await new Promise((done) => setTimeout(done, 50));
   report.promises = promises.length;
   report.unsettled = promises.filter((p) => !p.settled).map((p) => p.what).slice(0, 20);
-  report.fdsLeft = dmb.kernel.openFds().filter((fd) => !fdsBefore.includes(fd));
+  report.fdsLeft = dmb.seam.openFds().filter((fd) => !fdsBefore.includes(fd));
   if (args.backend === 'native') report.procFdsLeft = procFds().filter((f) => !procBefore.includes(f));
   process.chdir(tmpdir());
   rmSync(dir, { recursive: true, force: true });
@@ -218,7 +218,7 @@ function methodsOf(target: object): Array<string | symbol> {
 
 let seamNames: string[] | undefined;
 function seamMethods(dmb: DmaBridge): string[] {
-  return (seamNames ??= Object.keys(dmb.kernel).filter((k) => typeof (dmb.kernel as unknown as Record<string, unknown>)[k] === 'function' && !SEAM_SKIP.has(k)).sort());
+  return (seamNames ??= Object.keys(dmb.seam).filter((k) => typeof (dmb.seam as unknown as Record<string, unknown>)[k] === 'function' && !SEAM_SKIP.has(k)).sort());
 }
 
 /** Integers that are never a live fd or handle of this process, and values of the wrong type. */

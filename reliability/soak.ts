@@ -64,7 +64,7 @@ async function main(): Promise<void> {
     }
   };
   await run(warmup);
-  const fdsBefore = dmb.kernel.openFds().length;
+  const fdsBefore = dmb.seam.openFds().length;
   const procFdsBefore = readdirSync('/proc/self/fd').length;
   const rssBefore = await settledRss();
   const heapBefore = process.memoryUsage().heapUsed;
@@ -73,7 +73,7 @@ async function main(): Promise<void> {
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   const rssAfter = await settledRss();
   const heapAfter = process.memoryUsage().heapUsed;
-  const fdsAfter = dmb.kernel.openFds().length;
+  const fdsAfter = dmb.seam.openFds().length;
   const procFdsAfter = readdirSync('/proc/self/fd').length;
   const mib = (n: number) => Math.round((n / 2 ** 20) * 10) / 10;
   const rssGrowth = Math.round(((rssAfter - rssBefore) / rssBefore) * 1000) / 1000;

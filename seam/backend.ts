@@ -1,7 +1,7 @@
 // The seam. One interface at the level of the kernel's own calls, implemented
 // by the native addon (native/) and by the emulator (emulator/). Plain data
-// in and out, raw kernel flag values (src/uapi.ts), and failures thrown as
-// SystemError (src/system-error.ts) whose `syscall` is the name given in
+// in and out, raw kernel flag values (seam/uapi.ts), and failures thrown as
+// SystemError (seam/system-error.ts) whose `syscall` is the name given in
 // brackets on each method, so both backends fail alike.
 //
 // Nothing here keeps policy: no lifetimes, no validation the kernel does not

@@ -33,7 +33,7 @@ export class DmaBridge extends Resource {
   /** @internal use open() */
   constructor(
     /** The seam itself: kernel-level calls with advice on every error. */
-    readonly kernel: Backend,
+    readonly seam: Backend,
     /** Why this backend was chosen. */
     readonly reason: string,
   ) {
@@ -41,7 +41,7 @@ export class DmaBridge extends Resource {
   }
 
   get backend(): 'native' | 'emulator' {
-    return this.kernel.name;
+    return this.seam.name;
   }
 
   /** A memfd of `size` bytes that allows sealing. */
@@ -49,7 +49,7 @@ export class DmaBridge extends Resource {
     this.assertOpen();
     const bytes = toSize(size, 'size');
     const { name } = optionsArg(options);
-    return createMemfd(this.kernel, bytes, name === undefined ? 'dmabridge' : toStringArg(name, 'options.name'), this);
+    return createMemfd(this.seam, bytes, name === undefined ? 'dmabridge' : toStringArg(name, 'options.name'), this);
   }
 
   /**
@@ -92,16 +92,16 @@ export class DmaBridge extends Resource {
     const dev = this.#device('/dev/udmabuf');
     const items = ranges.map((r) => ({ memfd: r.memfd.fd, offset: r.offset, size: r.size }));
     const fd = list
-      ? this.kernel.udmabufCreateList(dev, items, uapi.UDMABUF_FLAGS_CLOEXEC)
-      : this.kernel.udmabufCreate(dev, items[0]!, uapi.UDMABUF_FLAGS_CLOEXEC);
-    return adoptDmaBuf(this.kernel, fd, this, ranges, owned);
+      ? this.seam.udmabufCreateList(dev, items, uapi.UDMABUF_FLAGS_CLOEXEC)
+      : this.seam.udmabufCreate(dev, items[0]!, uapi.UDMABUF_FLAGS_CLOEXEC);
+    return adoptDmaBuf(this.seam, fd, this, ranges, owned);
   }
 
   /** The dma-heaps the kernel offers (/dev/dma_heap/*), e.g. ['system']. */
   heaps(): string[] {
     this.assertOpen();
     try {
-      return this.kernel.readdir('/dev/dma_heap').sort();
+      return this.seam.readdir('/dev/dma_heap').sort();
     } catch (e) {
       if ((e as { code?: string }).code === 'ENOENT') return [];
       throw e;
@@ -116,8 +116,8 @@ export class DmaBridge extends Resource {
     const heap = o.heap === undefined ? 'system' : toStringArg(o.heap, 'options.heap');
     if (heap === '' || heap.includes('/') || heap.includes('\0')) throw invalidValue('options.heap', heap, 'must be the name of a heap under /dev/dma_heap');
     const access = o.access === undefined || oneOf(o.access, ['rw', 'read'], 'options.access') === 'rw' ? uapi.O_RDWR : uapi.O_RDONLY;
-    const fd = this.kernel.dmaHeapAlloc(this.#device(`/dev/dma_heap/${heap}`), bytes, access | uapi.O_CLOEXEC, 0n);
-    return adoptDmaBuf(this.kernel, fd, this);
+    const fd = this.seam.dmaHeapAlloc(this.#device(`/dev/dma_heap/${heap}`), bytes, access | uapi.O_CLOEXEC, 0n);
+    return adoptDmaBuf(this.seam, fd, this);
   }
 
   /** The DRM nodes under /dev/dri with their drivers. */
@@ -125,7 +125,7 @@ export class DmaBridge extends Resource {
     this.assertOpen();
     let names: string[];
     try {
-      names = this.kernel.readdir('/dev/dri').filter((n) => /^(card|renderD)\d+$/.test(n)).sort();
+      names = this.seam.readdir('/dev/dri').filter((n) => /^(card|renderD)\d+$/.test(n)).sort();
     } catch (e) {
       if ((e as { code?: string }).code === 'ENOENT') return [];
       throw e;
@@ -151,11 +151,11 @@ export class DmaBridge extends Resource {
       throw invalidType('which', "a path or { driver: 'vgem' }", which);
     }
     if (typeof which === 'string') {
-      const fd = this.kernel.open(which, uapi.O_RDWR | uapi.O_CLOEXEC);
+      const fd = this.seam.open(which, uapi.O_RDWR | uapi.O_CLOEXEC);
       try {
-        return new DrmDevice(this.kernel, fd, which, this.kernel.drmVersion(fd), this);
+        return new DrmDevice(this.seam, fd, which, this.seam.drmVersion(fd), this);
       } catch (e) {
-        this.kernel.close(fd);
+        this.seam.close(fd);
         throw e;
       }
     }
@@ -170,27 +170,27 @@ export class DmaBridge extends Resource {
    */
   importDmaBuf(fd: number, options?: { adopt?: boolean }): DmaBuf {
     this.assertOpen();
-    const own = adopting(options) ? toFd(fd) : this.kernel.dup(toFd(fd));
-    return adoptDmaBuf(this.kernel, own, this);
+    const own = adopting(options) ? toFd(fd) : this.seam.dup(toFd(fd));
+    return adoptDmaBuf(this.seam, own, this);
   }
 
   /** Wraps a sync_file fd made elsewhere; duplicated unless `{ adopt: true }`. */
   importSyncFile(fd: number, options?: { adopt?: boolean }): SyncFile {
     this.assertOpen();
-    const own = adopting(options) ? toFd(fd) : this.kernel.dup(toFd(fd));
+    const own = adopting(options) ? toFd(fd) : this.seam.dup(toFd(fd));
     try {
-      if (this.kernel.readlinkFd(own) !== 'anon_inode:sync_file') throw systemError('EINVAL', 'sync_file_fdget', `fd ${fd} is not a sync_file`);
+      if (this.seam.readlinkFd(own) !== 'anon_inode:sync_file') throw systemError('EINVAL', 'sync_file_fdget', `fd ${fd} is not a sync_file`);
     } catch (e) {
-      this.kernel.close(own);
+      this.seam.close(own);
       throw e;
     }
-    return new SyncFile(this.kernel, own, this);
+    return new SyncFile(this.seam, own, this);
   }
 
   /** The CUDA GPUs the NVIDIA driver sees, and whether each can export dma-bufs. */
   cudaDevices(): CudaDevice[] {
     this.assertOpen();
-    return cudaDevices(this.kernel);
+    return cudaDevices(this.seam);
   }
 
   /**
@@ -200,38 +200,38 @@ export class DmaBridge extends Resource {
   allocCuda(size: number | bigint, options?: CudaAllocOptions): CudaDmaBuf {
     this.assertOpen();
     const bytes = toSize(size, 'size');
-    return allocCuda(this.kernel, this, bytes, optionsArg(options));
+    return allocCuda(this.seam, this, bytes, optionsArg(options));
   }
 
   /** Listens on a Unix socket at `path` for peers that pass dma-bufs (the path is removed on close). */
   listenUnix(path: string, options?: { backlog?: number }): UnixListener {
     this.assertOpen();
-    return listenUnix(this.kernel, this, path, optionsArg(options).backlog);
+    return listenUnix(this.seam, this, path, optionsArg(options).backlog);
   }
 
   /** Connects to a Unix socket listening at `path`. */
   connectUnix(path: string): UnixChannel {
     this.assertOpen();
-    return connectUnix(this.kernel, this, path);
+    return connectUnix(this.seam, this, path);
   }
 
   /** A connected pair of Unix sockets; pass one end's fd to a child process. */
   socketPair(): [UnixChannel, UnixChannel] {
     this.assertOpen();
-    return socketPair(this.kernel, this);
+    return socketPair(this.seam, this);
   }
 
   /** Wraps a Unix socket fd made elsewhere; duplicated unless `{ adopt: true }`. */
   importSocket(fd: number, options?: { adopt?: boolean }): UnixChannel {
     this.assertOpen();
     const own = toFd(fd);
-    return importSocket(this.kernel, this, own, adopting(options));
+    return importSocket(this.seam, this, own, adopting(options));
   }
 
   /** The RDMA devices libibverbs sees (rxe0, mlx5_0…). */
   rdmaDevices(): IbvDeviceEntry[] {
     this.assertOpen();
-    return this.kernel.ibvGetDeviceList();
+    return this.seam.ibvGetDeviceList();
   }
 
   /** Opens an RDMA device by name, or the first one. */
@@ -244,11 +244,11 @@ export class DmaBridge extends Resource {
       const have = devices.length ? `devices: ${devices.map((d) => d.name).join(', ')}` : 'no RDMA devices: for soft-RoCE, `rdma link add rxe0 type rxe netdev <interface>`';
       throw systemError('ENODEV', 'ibv_open_device', `${name === undefined ? 'no RDMA device' : `no RDMA device '${name}'`} (${have})`);
     }
-    const ctx = this.kernel.ibvOpenDevice(entry.name);
+    const ctx = this.seam.ibvOpenDevice(entry.name);
     try {
-      return new RdmaDevice(this.kernel, ctx, entry.name, this.kernel.ibvQueryDevice(ctx), this);
+      return new RdmaDevice(this.seam, ctx, entry.name, this.seam.ibvQueryDevice(ctx), this);
     } catch (e) {
-      this.kernel.ibvCloseDevice(ctx);
+      this.seam.ibvCloseDevice(ctx);
       throw e;
     }
   }
@@ -282,12 +282,12 @@ export class DmaBridge extends Resource {
 
   #cmHost(): CmHost {
     return {
-      kernel: this.kernel,
+      seam: this.seam,
       owner: this,
       cmDevice: (ctx, name) => {
         let device = this.#cmDevices.get(ctx);
         if (!device || device.closed) {
-          device = new RdmaDevice(this.kernel, ctx, name, this.kernel.ibvQueryDevice(ctx), this, false);
+          device = new RdmaDevice(this.seam, ctx, name, this.seam.ibvQueryDevice(ctx), this, false);
           this.#cmDevices.set(ctx, device);
         }
         return device;
@@ -299,10 +299,10 @@ export class DmaBridge extends Resource {
   #device(path: string): number {
     const known = this.#devices.get(path);
     if (known !== undefined) return known;
-    const { kernel } = this;
-    const fd = kernel.open(path, uapi.O_RDWR | uapi.O_CLOEXEC);
+    const { seam } = this;
+    const fd = seam.open(path, uapi.O_RDWR | uapi.O_CLOEXEC);
     this.#devices.set(path, fd);
-    this.teardown(() => kernel.close(fd));
+    this.teardown(() => seam.close(fd));
     return fd;
   }
 }

@@ -15,8 +15,8 @@ export interface DumbBufferOptions {
 
 /** An open DRM node (/dev/dri/card* or renderD*). */
 export class DrmDevice extends FdResource {
-  constructor(kernel: Backend, fd: number, readonly path: string, readonly version: DrmVersion, parent: Resource) {
-    super(kernel, fd, parent);
+  constructor(seam: Backend, fd: number, readonly path: string, readonly version: DrmVersion, parent: Resource) {
+    super(seam, fd, parent);
   }
 
   /** The driver's name: 'vgem', 'amdgpu', 'i915'… */
@@ -29,7 +29,7 @@ export class DrmDevice extends FdResource {
     this.assertOpen();
     const o = optionsArg(options);
     const [width, height, bpp] = (['width', 'height', 'bpp'] as const).map((k) => toInt(o[k], `options.${k}`, 0, 0xffffffff));
-    const dumb = this.kernel.drmCreateDumb(this.fd, width, height, bpp, 0);
+    const dumb = this.seam.drmCreateDumb(this.fd, width, height, bpp, 0);
     return new DumbBuffer(this, dumb.handle, dumb.pitch, dumb.size);
   }
 
@@ -38,7 +38,7 @@ export class DrmDevice extends FdResource {
     this.assertOpen();
     toInt(handle, 'handle', 0, 0xffffffff);
     const flags = uapi.DRM_CLOEXEC | (accessArg(access) === 'read' ? 0 : uapi.DRM_RDWR);
-    return adoptDmaBuf(this.kernel, this.kernel.drmPrimeHandleToFd(this.fd, handle, flags), this.parent!);
+    return adoptDmaBuf(this.seam, this.seam.drmPrimeHandleToFd(this.fd, handle, flags), this.parent!);
   }
 
   /**
@@ -48,13 +48,13 @@ export class DrmDevice extends FdResource {
   importDmaBuf(buf: DmaBuf): number {
     this.assertOpen();
     instanceArg(buf, DmaBuf, 'buf').assertOpen();
-    return this.kernel.drmPrimeFdToHandle(this.fd, buf.fd);
+    return this.seam.drmPrimeFdToHandle(this.fd, buf.fd);
   }
 
   closeHandle(handle: number): void {
     this.assertOpen();
     toInt(handle, 'handle', 0, 0xffffffff);
-    this.kernel.drmGemClose(this.fd, handle);
+    this.seam.drmGemClose(this.fd, handle);
   }
 
   /**
@@ -65,13 +65,13 @@ export class DrmDevice extends FdResource {
     this.assertOpen();
     toInt(handle, 'handle', 0, 0xffffffff);
     const flags = oneOf(access, ['read', 'write'], 'access') === 'write' ? uapi.VGEM_FENCE_WRITE : 0;
-    return new VgemFence(this, this.kernel.vgemFenceAttach(this.fd, handle, flags));
+    return new VgemFence(this, this.seam.vgemFenceAttach(this.fd, handle, flags));
   }
 
   /** @internal */
   signalFence(id: number): void {
     this.assertOpen();
-    this.kernel.vgemFenceSignal(this.fd, id);
+    this.seam.vgemFenceSignal(this.fd, id);
   }
 }
 
@@ -88,7 +88,7 @@ export class VgemFence {
 export class DumbBuffer extends Resource {
   constructor(readonly device: DrmDevice, readonly handle: number, readonly pitch: number, readonly size: bigint) {
     super(device);
-    this.teardown(() => device.kernel.drmDestroyDumb(device.fd, handle));
+    this.teardown(() => device.seam.drmDestroyDumb(device.fd, handle));
   }
 
   /** Exports the buffer as a dma-buf. */

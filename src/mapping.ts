@@ -13,7 +13,7 @@ export class Mapping extends Resource {
   readonly #mapped: { view?: Uint8Array };
 
   constructor(
-    protected readonly kernel: Backend,
+    protected readonly seam: Backend,
     view: Uint8Array,
     readonly access: Access,
     parent: Resource,
@@ -24,7 +24,7 @@ export class Mapping extends Resource {
     this.teardown(() => {
       const v = mapped.view;
       mapped.view = undefined;
-      if (v) kernel.munmap(v);
+      if (v) seam.munmap(v);
     });
   }
 
@@ -48,12 +48,12 @@ export class Mapping extends Resource {
 export class DmaBufMapping extends Mapping {
   readonly #cpu: { active?: Access };
 
-  constructor(kernel: Backend, private readonly fd: number, view: Uint8Array, access: Access, parent: Resource) {
-    super(kernel, view, access, parent);
+  constructor(seam: Backend, private readonly fd: number, view: Uint8Array, access: Access, parent: Resource) {
+    super(seam, view, access, parent);
     const cpu: { active?: Access } = {};
     this.#cpu = cpu;
     // Ending CPU access flushes what the CPU wrote on non-coherent exporters.
-    this.teardown(() => endAccess(kernel, fd, cpu));
+    this.teardown(() => endAccess(seam, fd, cpu));
   }
 
   /** Starts CPU access; the returned object ends it when disposed. */
@@ -61,7 +61,7 @@ export class DmaBufMapping extends Mapping {
     this.assertOpen();
     if (this.#cpu.active) throw systemError('EBUSY', 'DMA_BUF_IOCTL_SYNC', `CPU access (${this.#cpu.active}) is already in progress: end() it first`);
     if (!covers(this.access, access)) throw systemError('EACCES', 'DMA_BUF_IOCTL_SYNC', `the mapping is ${this.access}-only: cannot begin ${access} access`);
-    this.kernel.dmaBufSync(this.fd, uapi.DMA_BUF_SYNC_START | syncFlags(access));
+    this.seam.dmaBufSync(this.fd, uapi.DMA_BUF_SYNC_START | syncFlags(access));
     this.#cpu.active = access;
     const end = () => this.end();
     return { end, [Symbol.dispose]: end };
@@ -69,7 +69,7 @@ export class DmaBufMapping extends Mapping {
 
   /** Ends the CPU access begun last; does nothing if none is in progress. */
   end(): void {
-    endAccess(this.kernel, this.fd, this.#cpu);
+    endAccess(this.seam, this.fd, this.#cpu);
   }
 
   get accessing(): Access | undefined {
@@ -77,11 +77,11 @@ export class DmaBufMapping extends Mapping {
   }
 }
 
-function endAccess(kernel: Backend, fd: number, cpu: { active?: Access }): void {
+function endAccess(seam: Backend, fd: number, cpu: { active?: Access }): void {
   const access = cpu.active;
   if (!access) return;
   cpu.active = undefined;
-  kernel.dmaBufSync(fd, uapi.DMA_BUF_SYNC_END | syncFlags(access));
+  seam.dmaBufSync(fd, uapi.DMA_BUF_SYNC_END | syncFlags(access));
 }
 
 function covers(mapped: Access, wanted: Access): boolean {

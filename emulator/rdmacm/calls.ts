@@ -9,7 +9,7 @@ import { PRIVATE_DATA_MAX, RDMA_CM_EVENT as E, RDMA_PS_TCP } from '../../seam/rd
 import { systemError } from '../../seam/system-error';
 import { O_RDWR } from '../../seam/uapi';
 import type { FdTable, OpenFile } from '../files';
-import type { Kernel } from '../machine';
+import type { Machine } from '../machine';
 import type { Verbs } from '../verbs/verbs';
 import { checkAddress } from './address';
 import { ChannelFile } from './channel';
@@ -28,10 +28,10 @@ type Handle =
 export class RdmaCm implements RdmaCmCalls {
   readonly #handles = new Map<number, Handle>();
 
-  constructor(private readonly kernel: Kernel, private readonly fds: FdTable, private readonly verbs: Verbs) {}
+  constructor(private readonly machine: Machine, private readonly fds: FdTable, private readonly verbs: Verbs) {}
 
   rdmaCreateEventChannel(): { handle: number; fd: number } {
-    const channel = this.kernel.open(RDMA_CM_PATH, O_RDWR);
+    const channel = this.machine.open(RDMA_CM_PATH, O_RDWR);
     if (!(channel instanceof ChannelFile)) throw systemError('ENODEV', 'rdma_create_event_channel');
     channel.lend({ acquire: (d) => this.verbs.cmAcquire(d) });
     const file = channel.open();

@@ -5,8 +5,8 @@
 import type { RdmaAddress, RdmaConnParam, RdmaPeerParam } from '../../seam/backend-rdmacm';
 import { IB_CM_REJ_CONSUMER_DEFINED, IB_CM_REJ_INVALID_SERVICE_ID, RDMA_CM_EVENT as E } from '../../seam/rdmacm-uapi';
 import { systemError } from '../../seam/system-error';
-import { sameGid, type RdmaDevice } from '../verbs/device';
-import type { QueuePair } from '../verbs/qp';
+import { sameGid, type IbDevice } from '../verbs/device';
+import type { IbQp } from '../verbs/qp';
 import { LINK_LAYER_ETHERNET } from '../verbs/uapi';
 import { anyOf, family, gidOf, isAny, isLoopback } from './address';
 import type { ChannelFile } from './channel';
@@ -70,9 +70,9 @@ export class CmId {
   family: 4 | 6 = 4;
   local: RdmaAddress = { host: '0.0.0.0', port: 0 };
   remote: RdmaAddress = { host: '0.0.0.0', port: 0 };
-  device: RdmaDevice | undefined;
+  device: IbDevice | undefined;
   /** The QP rdma_create_qp made (its verbs handle), which the CM moves through its states. */
-  qp: { handle: number; queuePair: QueuePair } | undefined;
+  qp: { handle: number; queuePair: IbQp } | undefined;
   /** The handle the program knows it by; a request's id gets one when its CONNECT_REQUEST is taken. */
   handle: number | undefined;
   backlog = 0;
@@ -84,7 +84,7 @@ export class CmId {
   /** Whether a netdev is bound (dev_addr.bound_dev_if): by binding an address, or by a route through one. */
   #netdev = false;
   /** The device of an address a failed bind translated: its netdev stays in dev_addr, and the next bind translates through it. */
-  #staleNetdev: RdmaDevice | undefined;
+  #staleNetdev: IbDevice | undefined;
   #route: Route | undefined;
   #peer: CmId | undefined;
   /** What this side offered (its REQ or REP), and what the peer's REQ or REP offered. */
@@ -104,7 +104,7 @@ export class CmId {
     if (/^fe[89ab]/.test(address.host)) {
       throw systemError('EINVAL', syscall, `${syscall} failed: EINVAL (a link-local IPv6 address needs a scope id)`);
     }
-    let device: RdmaDevice | undefined;
+    let device: IbDevice | undefined;
     if (!isAny(address.host)) {
       device = this.host.deviceOf(address.host);
       // rdma_translate_ip takes a bound_dev_if as found; cma_acquire_dev_by_src_ip then finds no GID of the address on it.
@@ -173,7 +173,7 @@ export class CmId {
         this.#emit(E['addr-resolved']);
       });
     } else {
-      this.#cancel = this.host.kernel.clock.setTimer(timeoutMs, () => {
+      this.#cancel = this.host.machine.clock.setTimer(timeoutMs, () => {
         this.#cancel = undefined;
         this.state = 'addr-bound';
         this.#emit(E['addr-error'], ETIMEDOUT);
@@ -361,7 +361,7 @@ export class CmId {
   // --- messages ---------------------------------------------------------------
 
   /** A REQ arrives at `host` on `device`: a repeat finds its connection, else the listener gets a new id (cm_req_handler, cma_ib_req_handler). */
-  static #onReq(host: CmHost, device: RdmaDevice, from: CmId, req: Offer): void {
+  static #onReq(host: CmHost, device: IbDevice, from: CmId, req: Offer): void {
     const existing = host.passive.get(from);
     if (existing) {
       if (existing.ib === 'rep-sent') existing.#sendRep();
@@ -416,7 +416,7 @@ export class CmId {
   #onMra(): void {
     if (this.ib !== 'req-sent' && this.ib !== 'rep-sent') return;
     this.#stopRetrying();
-    this.#cancel = this.host.kernel.clock.setTimer(cmMs(MRA_SERVICE_TIMEOUT) + cmMs(QP_TIMEOUT), () => {
+    this.#cancel = this.host.machine.clock.setTimer(cmMs(MRA_SERVICE_TIMEOUT) + cmMs(QP_TIMEOUT), () => {
       this.#cancel = undefined;
       this.ib = 'idle';
       this.#emit(E.unreachable, ETIMEDOUT);
@@ -502,7 +502,7 @@ export class CmId {
   /** cm_enter_timewait: the connection's QP number stays reserved a while; then TIMEWAIT_EXIT, for an id rdma_cm has disconnected. */
   #timewait(): void {
     this.ib = 'timewait';
-    this.#cancel = this.host.kernel.clock.setTimer(TIMEWAIT_MS, () => {
+    this.#cancel = this.host.machine.clock.setTimer(TIMEWAIT_MS, () => {
       this.#cancel = undefined;
       this.ib = 'idle';
       if (this.state === 'disconnect') this.#emit(E['timewait-exit']);
@@ -525,7 +525,7 @@ export class CmId {
     const attempt = () => {
       send();
       sent++;
-      this.#cancel = this.host.kernel.clock.setTimer(CM_TIMEOUT_MS, () => {
+      this.#cancel = this.host.machine.clock.setTimer(CM_TIMEOUT_MS, () => {
         this.#cancel = undefined;
         if (sent > CM_RETRIES) giveUp();
         else attempt();
@@ -560,7 +560,7 @@ export class CmId {
     });
   }
 
-  #attach(device: RdmaDevice): void {
+  #attach(device: IbDevice): void {
     this.device = device;
     this.channel.contexts.acquire(device);
   }

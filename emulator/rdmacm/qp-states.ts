@@ -2,7 +2,7 @@
 // ucma_modify_qp_* with the attributes rdma_init_qp_attr gives, as ib_cm's
 // cm_init_qp_*_attr fills them).
 import * as v from '../../seam/verbs-uapi';
-import type { QueuePair } from '../verbs/qp';
+import type { IbQp } from '../verbs/qp';
 
 /** cm_init_qp_init_attr: remote writes always; reads and atomics where the side takes responder resources. */
 export function connAccess(responderResources: number): number {
@@ -11,7 +11,7 @@ export function connAccess(responderResources: number): number {
 }
 
 /** RESET→INIT, or INIT→INIT with the access flags the connection allows. */
-export function toInit(qp: QueuePair, access: number): void {
+export function toInit(qp: IbQp, access: number): void {
   qp.modify({ qpState: v.IBV_QPS.init, pkeyIndex: 0, portNum: 1, qpAccessFlags: access },
     v.IBV_QP_STATE | v.IBV_QP_PKEY_INDEX | v.IBV_QP_PORT | v.IBV_QP_ACCESS_FLAGS);
 }
@@ -25,7 +25,7 @@ export interface RtrAttrs {
   maxDestRdAtomic: number;
 }
 
-export function toRtr(qp: QueuePair, a: RtrAttrs): void {
+export function toRtr(qp: IbQp, a: RtrAttrs): void {
   qp.modify({
     qpState: v.IBV_QPS.rtr,
     ahAttr: { dlid: 0, portNum: 1, isGlobal: true, dgid: a.dgid, sgidIndex: a.sgidIndex, hopLimit: 64 },
@@ -41,12 +41,12 @@ export interface RtsAttrs {
   maxRdAtomic: number;
 }
 
-export function toRts(qp: QueuePair, a: RtsAttrs): void {
+export function toRts(qp: IbQp, a: RtsAttrs): void {
   qp.modify({ qpState: v.IBV_QPS.rts, sqPsn: 0, timeout: a.timeout, retryCnt: a.retryCnt, rnrRetry: a.rnrRetry, maxRdAtomic: a.maxRdAtomic },
     v.IBV_QP_STATE | v.IBV_QP_SQ_PSN | v.IBV_QP_TIMEOUT | v.IBV_QP_RETRY_CNT | v.IBV_QP_RNR_RETRY | v.IBV_QP_MAX_QP_RD_ATOMIC);
 }
 
 /** ucma_modify_qp_err: outstanding requests flush. */
-export function toErr(qp: QueuePair): void {
+export function toErr(qp: IbQp): void {
   if (!qp.destroyed) qp.modify({ qpState: v.IBV_QPS.err }, v.IBV_QP_STATE);
 }

@@ -1,6 +1,6 @@
 // Completion queues and the channels their events go to.
 import { WC_WORDS } from '../../seam/backend-verbs';
-import type { Kernel } from '../machine';
+import type { Machine } from '../machine';
 import { EventFile } from './event-file';
 import { CQ_NEXT_COMP, CQ_SOLICITED } from './uapi';
 
@@ -17,16 +17,16 @@ export interface WorkCompletion {
 
 /** ibv_comp_channel: an event file that CQs armed on it queue themselves on. */
 export class CompChannel {
-  readonly file: EventFile<CompletionQueue>;
+  readonly file: EventFile<IbCq>;
   /** CQs made on it: ibv_destroy_comp_channel answers EBUSY while there are any. */
   users = 0;
 
-  constructor(kernel: Kernel) {
-    this.file = new EventFile(kernel.anonInode);
+  constructor(machine: Machine) {
+    this.file = new EventFile(machine.anonInode);
   }
 }
 
-export class CompletionQueue {
+export class IbCq {
   readonly #entries: WorkCompletion[] = [];
   #notify = 0;
   /** QPs that complete on it: ibv_destroy_cq answers EBUSY while there are any. */

@@ -6,12 +6,12 @@
 import { systemError } from '../../seam/system-error';
 import { PAGE_SIZE } from '../../seam/uapi';
 import { IBV_ACCESS } from '../../seam/verbs-uapi';
-import { DmaBuf } from '../dmabuf';
+import { DmaBufObject } from '../dmabuf';
 import type { OpenFile } from '../files';
 import { memoryKey } from './keys';
 import type { Memlock } from './memlock';
 import { OdpMirror, OdpState } from './odp';
-import type { ProtectionDomain } from './pd';
+import type { IbPd } from './pd';
 import { ACCESS_OPTIONAL, DeviceProfile } from './profiles';
 import { DmaBufMrState, UmemDmabuf } from './umem-dmabuf';
 
@@ -42,9 +42,9 @@ export interface MrState {
   odp?: OdpState;
 }
 
-export class MemoryRegion {
+export class IbMr {
   constructor(
-    readonly pd: ProtectionDomain,
+    readonly pd: IbPd,
     /** lkey and rkey alike. */
     readonly key: number,
     readonly addr: bigint,
@@ -121,7 +121,7 @@ export interface UserMemory {
 }
 
 /** ib_uverbs_reg_mr, then the driver's reg_user_mr around ib_umem_get. */
-export function regUserMr(pd: ProtectionDomain, memory: UserMemory, access: number, memlock: Memlock): MemoryRegion {
+export function regUserMr(pd: IbPd, memory: UserMemory, access: number, memlock: Memlock): IbMr {
   const syscall = 'ibv_reg_mr';
   const { device } = pd;
   checkMrAccess(device.profile, access, syscall);
@@ -141,7 +141,7 @@ export function regUserMr(pd: ProtectionDomain, memory: UserMemory, access: numb
     runs: (offset, size) => [view.subarray(offset, offset + size)],
     release: () => memlock.unpin(pinned),
   };
-  return install(new MemoryRegion(pd, memoryKey(index), addr, length, access, backing));
+  return install(new IbMr(pd, memoryKey(index), addr, length, access, backing));
 }
 
 /** Reaches each page through the mirror, which faults it in first. */
@@ -174,8 +174,8 @@ function pinPages(memory: UserMemory, access: number, memlock: Memlock, syscall:
 
 /** uverbs' REG_DMABUF_MR method, then the driver's reg_user_mr_dmabuf around ib_umem_dmabuf_get. */
 export function regDmabufMr(
-  pd: ProtectionDomain, offset: bigint, length: bigint, iova: bigint, file: OpenFile | undefined, access: number,
-): MemoryRegion {
+  pd: IbPd, offset: bigint, length: bigint, iova: bigint, file: OpenFile | undefined, access: number,
+): IbMr {
   const syscall = 'ibv_reg_dmabuf_mr';
   const { device } = pd;
   const { profile } = device;
@@ -188,7 +188,7 @@ export function regDmabufMr(
   if (end > U64_MAX) throw systemError('EINVAL', syscall);
   if (!file) throw systemError('EBADF', syscall);
   const dmaBuf = file.object;
-  if (!(dmaBuf instanceof DmaBuf)) throw systemError('EINVAL', syscall);
+  if (!(dmaBuf instanceof DmaBufObject)) throw systemError('EINVAL', syscall);
   if (end > dmaBuf.size || pageCount(offset, length) === 0n) throw systemError('EINVAL', syscall);
   const index = device.allocMrIndex(syscall);
   let umem: UmemDmabuf;
@@ -211,10 +211,10 @@ export function regDmabufMr(
       dmaBuf.file.put();
     },
   };
-  return install(new MemoryRegion(pd, memoryKey(index), iova, length, access, backing));
+  return install(new IbMr(pd, memoryKey(index), iova, length, access, backing));
 }
 
-function install(mr: MemoryRegion): MemoryRegion {
+function install(mr: IbMr): IbMr {
   mr.pd.device.addMr(mr);
   mr.pd.users++;
   return mr;

@@ -5,8 +5,8 @@ import type { IbvQpAttr, IbvQpCap, IbvQpInit } from '../../seam/backend-verbs';
 import { RECV_WR_WORDS, SEND_WR_WORDS } from '../../seam/backend-verbs';
 import { SystemError, systemError } from '../../seam/system-error';
 import * as v from '../../seam/verbs-uapi';
-import type { CompletionQueue } from './cq';
-import type { ProtectionDomain } from './pd';
+import type { IbCq } from './cq';
+import type { IbPd } from './pd';
 import { LINK_LAYER_ETHERNET, WR } from './uapi';
 import { schedule, wake } from './wire';
 
@@ -91,29 +91,29 @@ export interface QpAttrs {
 /** Copies [addr, addr + length) of the MR `lkey` names, for inline data; undefined where no such MR holds it. */
 export type InlineSource = (lkey: number, addr: bigint, length: number) => Uint8Array | undefined;
 
-export class QueuePair {
+export class IbQp {
   #state: number = S.reset;
   readonly attrs: QpAttrs = { accessFlags: 0, destQpNum: 0, av: undefined, minRnrTimer: 0, timeout: 0, retryCnt: 0, rnrRetry: 0 };
   readonly sq: SendWqe[] = [];
   readonly rq: RecvWqe[] = [];
   /** Requesters whose SEND waits for a receive here (RNR, retried for ever). */
-  readonly rnrWaiters = new Set<QueuePair>();
+  readonly rnrWaiters = new Set<IbQp>();
   /** While the head request waits (for a retry, or a receive at the peer): what stops the wait. */
   stall: (() => void) | undefined;
   scheduled = false;
   destroyed = false;
 
   constructor(
-    readonly pd: ProtectionDomain,
+    readonly pd: IbPd,
     readonly qpn: number,
-    readonly sendCq: CompletionQueue,
-    readonly recvCq: CompletionQueue,
+    readonly sendCq: IbCq,
+    readonly recvCq: IbCq,
     readonly cap: IbvQpCap,
     readonly sigAll: boolean,
   ) {}
 
   /** rxe_qp_chk_init and rxe_qp_chk_cap, then what rxe_init_sq and rxe_init_rq grant. */
-  static grant(pd: ProtectionDomain, init: IbvQpInit): IbvQpCap {
+  static grant(pd: IbPd, init: IbvQpInit): IbvQpCap {
     const { profile } = pd.device;
     if (init.qpType !== v.IBV_QPT_RC) {
       throw systemError('EOPNOTSUPP', 'ibv_create_qp', 'ibv_create_qp failed: the emulator models RC queue pairs only');
@@ -139,7 +139,7 @@ export class QueuePair {
     return this.#state;
   }
 
-  get device(): ProtectionDomain['device'] {
+  get device(): IbPd['device'] {
     return this.pd.device;
   }
 

@@ -1,4 +1,4 @@
-// libibverbs values the emulator needs beyond those in src/rdma/verbs-uapi.ts.
+// libibverbs values the emulator needs beyond those in seam/verbs-uapi.ts.
 
 /** enum ibv_wr_opcode: those the packed layout carries (the rest hold pointers or fields it has no room for). */
 export const WR = { RDMA_WRITE: 0, RDMA_WRITE_WITH_IMM: 1, SEND: 2, SEND_WITH_IMM: 3, RDMA_READ: 4, LOCAL_INV: 7, SEND_WITH_INV: 9 } as const;

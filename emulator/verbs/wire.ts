@@ -5,8 +5,8 @@
 import { IBV_ACCESS, IBV_QPS, IBV_SEND_SIGNALED, IBV_SEND_SOLICITED } from '../../seam/verbs-uapi';
 import type { WorkCompletion } from './cq';
 import { sameGid } from './device';
-import type { MemoryRegion } from './mr';
-import type { QueuePair, RecvWqe, SendWqe, Sge } from './qp';
+import type { IbMr } from './mr';
+import type { IbQp, RecvWqe, SendWqe, Sge } from './qp';
 import { WC, WC_GRH, WC_OP, WC_WITH_IMM, WR } from './uapi';
 
 const A = IBV_ACCESS;
@@ -16,7 +16,7 @@ const MAX_RDMA_LENGTH = 2 ** 31;
 const RNR_INFINITE = 7;
 
 /** Runs the QP's queues on a later turn of the event loop (once, however often asked). */
-export function schedule(qp: QueuePair): void {
+export function schedule(qp: IbQp): void {
   if (qp.scheduled || qp.destroyed) return;
   qp.scheduled = true;
   setImmediate(() => {
@@ -26,7 +26,7 @@ export function schedule(qp: QueuePair): void {
 }
 
 /** Requesters waiting for a receive at `responder` try again: one was posted, or the responder changed. */
-export function wake(responder: QueuePair): void {
+export function wake(responder: IbQp): void {
   for (const requester of [...responder.rnrWaiters]) {
     requester.stall?.();
     requester.stall = undefined;
@@ -34,7 +34,7 @@ export function wake(responder: QueuePair): void {
   }
 }
 
-function run(qp: QueuePair): void {
+function run(qp: IbQp): void {
   if (qp.destroyed) return;
   while (qp.state === IBV_QPS.rts && qp.sq.length > 0 && !qp.stall) {
     const wqe = qp.sq[0];
@@ -50,7 +50,7 @@ function run(qp: QueuePair): void {
 }
 
 /** What a request came to, or undefined while it waits. */
-function attempt(requester: QueuePair, wqe: SendWqe): number | undefined {
+function attempt(requester: IbQp, wqe: SendWqe): number | undefined {
   const op = wqe.opcode;
   const { completions } = requester.device.profile;
   // No MR of a user process can be invalidated (rxe_invalidate_mr wants a fast-registration MR).
@@ -74,7 +74,7 @@ function attempt(requester: QueuePair, wqe: SendWqe): number | undefined {
  * destination GID routed, the QP there ready to receive, and the packet from
  * and to the addresses its own address vector names (rxe's check_addr).
  */
-function reach(requester: QueuePair): QueuePair | undefined {
+function reach(requester: IbQp): IbQp | undefined {
   const { device, attrs } = requester;
   const av = attrs.av;
   if (!av || !device.portActive) return undefined;
@@ -89,12 +89,12 @@ function reach(requester: QueuePair): QueuePair | undefined {
 }
 
 /** No response: the request is sent again after the ACK timeout, retry_cnt times, then fails. */
-function retry(requester: QueuePair, wqe: SendWqe): number | undefined {
+function retry(requester: IbQp, wqe: SendWqe): number | undefined {
   const { timeout, retryCnt } = requester.attrs;
   const forever = retryCnt === 7 && requester.device.profile.completions.retry7Forever;
   if (!forever && wqe.retries >= retryCnt + 1) return WC.RETRY_EXC_ERR;
   // A timeout of 0 waits for ever.
-  const cancel = timeout === 0 ? () => {} : requester.device.kernel.clock.setTimer(ackTimeoutMs(timeout), () => {
+  const cancel = timeout === 0 ? () => {} : requester.device.machine.clock.setTimer(ackTimeoutMs(timeout), () => {
     requester.stall = undefined;
     wqe.retries++;
     run(requester);
@@ -104,7 +104,7 @@ function retry(requester: QueuePair, wqe: SendWqe): number | undefined {
 }
 
 /** The responder has no receive: retried for ever (rnr_retry 7) as soon as one is posted, else on the RNR timer. */
-function rnrRetry(requester: QueuePair, responder: QueuePair, wqe: SendWqe): number | undefined {
+function rnrRetry(requester: IbQp, responder: IbQp, wqe: SendWqe): number | undefined {
   const limit = requester.attrs.rnrRetry;
   if (limit === RNR_INFINITE) {
     responder.rnrWaiters.add(requester);
@@ -112,7 +112,7 @@ function rnrRetry(requester: QueuePair, responder: QueuePair, wqe: SendWqe): num
     return undefined;
   }
   if (wqe.rnrRetries >= limit + 1) return WC.RNR_RETRY_EXC_ERR;
-  requester.stall = requester.device.kernel.clock.setTimer(rnrDelayMs(responder.attrs.minRnrTimer), () => {
+  requester.stall = requester.device.machine.clock.setTimer(rnrDelayMs(responder.attrs.minRnrTimer), () => {
     requester.stall = undefined;
     wqe.rnrRetries++;
     run(requester);
@@ -125,7 +125,7 @@ type Reply = 'rnr' | { status: number; data: Uint8Array };
 const NO_DATA = new Uint8Array(0);
 
 /** rxe_responder's path for one request: check_op_valid, check_resource, check_length, check_rkey, execute, complete. */
-function respond(responder: QueuePair, wqe: SendWqe, payload: Uint8Array): Reply {
+function respond(responder: IbQp, wqe: SendWqe, payload: Uint8Array): Reply {
   const op = wqe.opcode;
   const read = op === WR.RDMA_READ;
   const rdma = read || op === WR.RDMA_WRITE || op === WR.RDMA_WRITE_WITH_IMM;
@@ -145,7 +145,7 @@ function respond(responder: QueuePair, wqe: SendWqe, payload: Uint8Array): Reply
   const length = read ? wqe.sge?.length ?? 0 : payload.length;
   if (rdma && length > MAX_RDMA_LENGTH) return nak(recv, WC.REM_INV_REQ_ERR, WC.REM_INV_REQ_ERR);
   // check_rkey; a zero-length READ or WRITE names no memory.
-  let mr: MemoryRegion | undefined;
+  let mr: IbMr | undefined;
   if (rdma && length > 0) {
     mr = lookupMr(responder, wqe.rkey, access, wqe.remoteAddr, length);
     if (!mr) return nak(recv, WC.REM_ACCESS_ERR, WC.REM_ACCESS_ERR);
@@ -180,7 +180,7 @@ function respond(responder: QueuePair, wqe: SendWqe, payload: Uint8Array): Reply
 }
 
 /** send_data_in: the payload into the receive's SGE (copy_data with LOCAL_WRITE). */
-function receiveInto(responder: QueuePair, sge: Sge | undefined, payload: Uint8Array): 'ok' | 'recvLength' | 'recvProtection' {
+function receiveInto(responder: IbQp, sge: Sge | undefined, payload: Uint8Array): 'ok' | 'recvLength' | 'recvProtection' {
   if (payload.length === 0) return 'ok';
   if (!sge) return 'recvLength';
   const fits = Math.min(payload.length, sge.length);
@@ -197,20 +197,20 @@ function receiveInto(responder: QueuePair, sge: Sge | undefined, payload: Uint8A
  * reach (a revoked MR, or an on-demand page the process unmapped, fails
  * the access as a key violation does).
  */
-function lookupMr(qp: QueuePair, key: number, access: number, addr: bigint, length: number): MemoryRegion | undefined {
+function lookupMr(qp: IbQp, key: number, access: number, addr: bigint, length: number): IbMr | undefined {
   const mr = qp.device.mrByKey(key);
   const ok = mr && mr.pd === qp.pd && (mr.access & access) === access && mr.contains(addr, length) && mr.reaches(addr, length);
   return ok ? mr : undefined;
 }
 
 /** The requester gathers what it sends from its SGE (copy_data with no access asked). */
-function localRead(qp: QueuePair, sge: Sge | undefined): Uint8Array | undefined {
+function localRead(qp: IbQp, sge: Sge | undefined): Uint8Array | undefined {
   if (!sge) return new Uint8Array(0);
   return lookupMr(qp, sge.lkey, 0, sge.addr, sge.length)?.read(sge.addr, sge.length);
 }
 
 /** A read response lands in the requester's SGE, which must allow local write. */
-function localWrite(qp: QueuePair, sge: Sge | undefined, data: Uint8Array): boolean {
+function localWrite(qp: IbQp, sge: Sge | undefined, data: Uint8Array): boolean {
   if (!sge || data.length === 0) return true;
   const mr = lookupMr(qp, sge.lkey, A['local-write'], sge.addr, data.length);
   mr?.write(sge.addr, data);
@@ -218,7 +218,7 @@ function localWrite(qp: QueuePair, sge: Sge | undefined, data: Uint8Array): bool
 }
 
 /** A send completion: on success only where signalled; errors and flushes always. */
-function completeSend(qp: QueuePair, wqe: SendWqe, status: number): void {
+function completeSend(qp: IbQp, wqe: SendWqe, status: number): void {
   const signalled = qp.sigAll || (wqe.flags & IBV_SEND_SIGNALED) !== 0;
   if (status === WC.SUCCESS && !signalled) return;
   const ok = status === WC.SUCCESS;
@@ -238,19 +238,19 @@ function completeSend(qp: QueuePair, wqe: SendWqe, status: number): void {
 }
 
 /** Completes the receive at the head of the QP's receive queue. */
-function finishRecv(qp: QueuePair, wc: Omit<WorkCompletion, 'wrId' | 'qpNum'>, solicited: boolean): void {
+function finishRecv(qp: IbQp, wc: Omit<WorkCompletion, 'wrId' | 'qpNum'>, solicited: boolean): void {
   const recv = qp.rq.shift()!;
   qp.recvCq.push({ ...wc, wrId: recv.wrId, qpNum: qp.qpn }, solicited);
 }
 
 /** The responder goes to ERR and flushes at once, before its NAK reaches the requester (as seen on rxe). */
-function stop(responder: QueuePair): void {
+function stop(responder: IbQp): void {
   responder.fail();
   flush(responder);
 }
 
 /** A QP in ERR completes all it holds with WR_FLUSH_ERR (flushed receives count as solicited). */
-function flush(qp: QueuePair): void {
+function flush(qp: IbQp): void {
   for (const wqe of qp.sq.splice(0)) completeSend(qp, wqe, WC.WR_FLUSH_ERR);
   while (qp.rq.length > 0) finishRecv(qp, { status: WC.WR_FLUSH_ERR, opcode: 0, byteLen: 0, imm: 0, flags: 0 }, true);
 }

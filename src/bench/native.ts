@@ -255,12 +255,12 @@ function perCallNs(o: BenchOptions, n: number, fn: () => unknown): Summary {
 
 function benchSeam(dmb: DmaBridge, dev: RdmaDevice, n: number, o: BenchOptions): Seam {
   using cq = dev.createCq(256);
-  const { kernel } = dmb;
+  const { seam } = dmb;
   const out = new BigUint64Array(WC_WORDS);
-  const pollRaw = perCallNs(o, n, () => kernel.ibvPollCq(cq.handle, out));
+  const pollRaw = perCallNs(o, n, () => seam.ibvPollCq(cq.handle, out));
   return {
     pollRaw: against(pollRaw, cPeer('poll-empty', [dev.name, n * 10, o.reps]), (c) => c.poll!),
     pollCount: { dmabridge: perCallNs(o, n, () => cq.pollCount(1)) },
-    memlock: { dmabridge: perCallNs(o, n, () => kernel.getMemlockLimit()) },
+    memlock: { dmabridge: perCallNs(o, n, () => seam.getMemlockLimit()) },
   };
 }

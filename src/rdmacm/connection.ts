@@ -18,7 +18,7 @@ export type { RdmaAddress } from '../../seam/backend-rdmacm';
 
 /** How the connection manager's ids find their devices: one RdmaDevice per verbs context, kept by the DmaBridge. */
 export interface CmHost {
-  readonly kernel: Backend;
+  readonly seam: Backend;
   /** The RdmaDevice over a context the connection manager bound an id to. */
   cmDevice(ctx: number, name: string): RdmaDevice;
   /** The parent of listeners and connections. */
@@ -54,18 +54,18 @@ type Phase = 'rdma_resolve_addr' | 'rdma_resolve_route' | 'rdma_connect' | 'rdma
 export async function resolveRoute(host: CmHost, to: RdmaAddress, options: ResolveOptions = {}): Promise<RdmaRoute> {
   checkAddress(to, 'to');
   if (options.source) checkAddress(options.source, 'source');
-  const { kernel } = host;
-  const channel = new CmChannel(kernel);
+  const { seam } = host;
+  const channel = new CmChannel(seam);
   const id = createId(channel);
   // The CM's own timeouts, per step; the caller's timeout bounds the whole.
   const ms = Math.max(1, Math.min(options.timeout ?? 2000, 2000));
   try {
-    kernel.rdmaResolveAddr(id, options.source ?? null, to, ms);
+    seam.rdmaResolveAddr(id, options.source ?? null, to, ms);
     await expectEvent(channel, id, 'addr-resolved', 'rdma_resolve_addr', to, options);
-    kernel.rdmaResolveRoute(id, ms);
+    seam.rdmaResolveRoute(id, ms);
     await expectEvent(channel, id, 'route-resolved', 'rdma_resolve_route', to, options);
   } catch (e) {
-    destroyId(kernel, channel, id);
+    destroyId(seam, channel, id);
     throw e;
   }
   return new RdmaRoute(host, channel, id, to);
@@ -82,10 +82,10 @@ abstract class CmIdOwner extends Resource {
 
   protected constructor(protected readonly host: CmHost, protected readonly channel: CmChannel, protected readonly id: number) {
     super(host.owner);
-    const { kernel } = host;
+    const { seam } = host;
     const answer = this.answer;
     this.teardown(() => {
-      if (!answer.taken) destroyId(kernel, channel, id);
+      if (!answer.taken) destroyId(seam, channel, id);
     });
   }
 
@@ -97,7 +97,7 @@ abstract class CmIdOwner extends Resource {
     try {
       return await make();
     } catch (e) {
-      destroyId(this.host.kernel, this.channel, this.id);
+      destroyId(this.host.seam, this.channel, this.id);
       throw e;
     } finally {
       this.close();
@@ -116,7 +116,7 @@ export class RdmaRoute extends CmIdOwner {
   /** @internal */
   constructor(host: CmHost, channel: CmChannel, id: number, readonly remote: RdmaAddress) {
     super(host, channel, id);
-    const info = host.kernel.rdmaQueryId(id);
+    const info = host.seam.rdmaQueryId(id);
     this.device = host.cmDevice(info.context, info.deviceName);
     this.local = info.local;
   }
@@ -130,7 +130,7 @@ export class RdmaRoute extends CmIdOwner {
       const parts = makeQp(this.host, this.device, this.id, options);
       let e: RdmaCmEvent;
       try {
-        this.host.kernel.rdmaConnect(this.id, param);
+        this.host.seam.rdmaConnect(this.id, param);
         e = await expectEvent(this.channel, this.id, 'established', 'rdma_connect', this.remote, options);
       } catch (err) {
         parts.close();
@@ -149,14 +149,14 @@ export class RdmaListener extends CmIdOwner {
   /** @internal use DmaBridge.listenRdma */
   static create(host: CmHost, at: RdmaAddress, backlog: number): RdmaListener {
     checkAddress(at, 'address');
-    const { kernel } = host;
-    const channel = new CmChannel(kernel);
+    const { seam } = host;
+    const channel = new CmChannel(seam);
     const id = createId(channel);
     try {
-      kernel.rdmaBindAddr(id, at);
-      kernel.rdmaListen(id, backlog);
+      seam.rdmaBindAddr(id, at);
+      seam.rdmaListen(id, backlog);
     } catch (e) {
-      destroyId(kernel, channel, id);
+      destroyId(seam, channel, id);
       throw e;
     }
     return new RdmaListener(host, channel, id);
@@ -164,7 +164,7 @@ export class RdmaListener extends CmIdOwner {
 
   private constructor(host: CmHost, channel: CmChannel, id: number) {
     super(host, channel, id);
-    this.address = host.kernel.rdmaQueryId(id).local;
+    this.address = host.seam.rdmaQueryId(id).local;
   }
 
   /** The next connection request, to accept or reject. Closing the listener cancels the wait. */
@@ -196,16 +196,16 @@ export class ConnectionRequest extends CmIdOwner {
   /** @internal */
   constructor(host: CmHost, channel: CmChannel, private readonly request: RdmaCmEvent) {
     super(host, channel, request.id);
-    const info = host.kernel.rdmaQueryId(request.id);
+    const info = host.seam.rdmaQueryId(request.id);
     this.device = host.cmDevice(info.context, info.deviceName);
     this.privateData = request.privateData;
     this.local = info.local;
     this.remote = info.remote;
     // A request closed unanswered is refused, as the listener's close refuses those nobody took.
-    const { kernel } = host;
+    const { seam } = host;
     const answer = this.answer;
     this.teardown(() => {
-      if (!answer.rejected && !answer.taken) kernel.rdmaReject(request.id, new Uint8Array(0));
+      if (!answer.rejected && !answer.taken) seam.rdmaReject(request.id, new Uint8Array(0));
     });
   }
 
@@ -217,7 +217,7 @@ export class ConnectionRequest extends CmIdOwner {
     return this.takeId(async () => {
       const parts = makeQp(this.host, this.device, this.id, options);
       try {
-        this.host.kernel.rdmaAccept(this.id, param);
+        this.host.seam.rdmaAccept(this.id, param);
         await expectEvent(this.channel, this.id, 'established', 'rdma_accept', this.remote, options);
       } catch (err) {
         parts.close();
@@ -232,7 +232,7 @@ export class ConnectionRequest extends CmIdOwner {
     this.assertOpen();
     if (this.answer.taken) throw invalidState('this connection request is being accepted: it can no longer be rejected');
     checkPrivateData(privateData, 'reject');
-    this.host.kernel.rdmaReject(this.id, privateData);
+    this.host.seam.rdmaReject(this.id, privateData);
     this.answer.rejected = true;
     this.close();
   }
@@ -255,7 +255,7 @@ function makeQp(host: CmHost, device: RdmaDevice, id: number, o: ConnectionOptio
   try {
     cq = device.createCq(o.cqSize ?? 256);
     const made = cq;
-    const qp = QueuePair.create(pd, cq, cq, o, (init) => host.kernel.rdmaCreateQp(id, pd.handle, init));
+    const qp = QueuePair.create(pd, cq, cq, o, (init) => host.seam.rdmaCreateQp(id, pd.handle, init));
     try {
       if (o.receives?.length) qp.postRecv(o.receives);
     } catch (e) {
@@ -308,12 +308,12 @@ export class RdmaConnection extends Resource {
     const link: Link = { state: 'connected', onDisconnect: () => {} };
     this.#link = link;
     this.#disconnected = new Promise((resolve) => (link.onDisconnect = resolve));
-    const { kernel } = host;
+    const { seam } = host;
     // Newest first: disconnect, close the QP and what it was made with, destroy the id.
-    this.teardown(() => destroyId(kernel, channel, id));
+    this.teardown(() => destroyId(seam, channel, id));
     this.teardown(() => parts.close());
     this.teardown(() => {
-      if (link.state === 'connected') disconnect(kernel, id, link);
+      if (link.state === 'connected') disconnect(seam, id, link);
     });
     channel.subscribe(id, { onEvent: (e) => this.#onEvent(e) });
   }
@@ -346,13 +346,13 @@ export class RdmaConnection extends Resource {
   /** Ends the connection (rdma_disconnect): outstanding requests flush here, and the peer sees it disconnect. */
   disconnect(): void {
     this.assertOpen();
-    if (this.#link.state === 'connected') disconnect(this.host.kernel, this.id, this.#link);
+    if (this.#link.state === 'connected') disconnect(this.host.seam, this.id, this.#link);
   }
 
   #onEvent(e: RdmaCmEvent): boolean {
     if (e.event === RDMA_CM_EVENT.disconnected && this.#link.state === 'connected') {
       // Our QP to ERR as well, so nothing waits for a peer that is gone.
-      disconnect(this.host.kernel, this.id, this.#link);
+      disconnect(this.host.seam, this.id, this.#link);
     }
     return true;
   }
@@ -363,19 +363,19 @@ interface Link {
   onDisconnect: () => void;
 }
 
-function disconnect(kernel: Backend, id: number, link: Link): void {
+function disconnect(seam: Backend, id: number, link: Link): void {
   link.state = 'disconnected';
   try {
-    kernel.rdmaDisconnect(id);
+    seam.rdmaDisconnect(id);
   } finally {
     link.onDisconnect();
   }
 }
 
 /** Destroys the id and takes it off its channel (cancelling its waits), even when the first fails. */
-function destroyId(kernel: Backend, channel: CmChannel, id: number): void {
+function destroyId(seam: Backend, channel: CmChannel, id: number): void {
   const failed: unknown[] = [];
-  attempt(() => kernel.rdmaDestroyId(id), failed);
+  attempt(() => seam.rdmaDestroyId(id), failed);
   attempt(() => channel.remove(id), failed);
   throwAll(failed, 'rdma_destroy_id');
 }
@@ -383,7 +383,7 @@ function destroyId(kernel: Backend, channel: CmChannel, id: number): void {
 function createId(channel: CmChannel): number {
   let id: number;
   try {
-    id = channel.kernel.rdmaCreateId(channel.handle, RDMA_PS_TCP);
+    id = channel.seam.rdmaCreateId(channel.handle, RDMA_PS_TCP);
   } catch (e) {
     channel.closeUnused();
     throw e;

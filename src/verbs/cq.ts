@@ -37,10 +37,10 @@ export class CompletionQueue extends Resource {
   /** @internal */
   constructor(readonly device: RdmaDevice, readonly handle: number, private readonly channel: IbvCompChannel) {
     super(device);
-    const { kernel } = device;
+    const { seam } = device;
     // Newest first: the CQ, then its channel.
-    this.teardown(() => kernel.ibvDestroyCompChannel(channel.handle));
-    this.teardown(() => kernel.ibvDestroyCq(handle));
+    this.teardown(() => seam.ibvDestroyCompChannel(channel.handle));
+    this.teardown(() => seam.ibvDestroyCq(handle));
   }
 
   /** Up to `max` completions that are ready now; [] when none. */
@@ -67,25 +67,25 @@ export class CompletionQueue extends Resource {
 
   #pollRaw(n: number): number {
     const view = (this.#views[n] ??= this.#out.subarray(0, n * WC_WORDS));
-    return this.device.kernel.ibvPollCq(this.handle, view);
+    return this.device.seam.ibvPollCq(this.handle, view);
   }
 
   /** The next completion, waiting for it through the event loop. */
   async next(options?: WaitOptions): Promise<WorkCompletion> {
     waitOptions(options);
     this.assertOpen();
-    const { kernel } = this.device;
+    const { seam } = this.device;
     for (;;) {
       if (this.#ready.length === 0) this.#ready.push(...this.poll(BATCH));
       if (this.#ready.length === 0) {
         // Arm, then look again: a completion that landed before arming raises no event.
-        kernel.ibvReqNotifyCq(this.handle, false);
+        seam.ibvReqNotifyCq(this.handle, false);
         this.#ready.push(...this.poll(BATCH));
       }
       const wc = this.#ready.shift();
       if (wc) return wc;
-      await waitReady(kernel, this.channel.fd, uapi.POLLIN, options, (cancel) => this.onClose(cancel));
-      if (kernel.ibvGetCqEvent(this.channel.handle) >= 0) kernel.ibvAckCqEvents(this.handle, 1);
+      await waitReady(seam, this.channel.fd, uapi.POLLIN, options, (cancel) => this.onClose(cancel));
+      if (seam.ibvGetCqEvent(this.channel.handle) >= 0) seam.ibvAckCqEvents(this.handle, 1);
     }
   }
 

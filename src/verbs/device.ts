@@ -42,11 +42,11 @@ export class RdmaDevice extends Resource {
    * and stays open: closing this object closes what was made through it.
    */
   constructor(
-    readonly kernel: Backend, readonly ctx: number, readonly name: string, readonly attr: IbvDeviceAttr, parent: Resource,
+    readonly seam: Backend, readonly ctx: number, readonly name: string, readonly attr: IbvDeviceAttr, parent: Resource,
     owned = true,
   ) {
     super(parent);
-    if (owned) this.teardown(() => kernel.ibvCloseDevice(ctx));
+    if (owned) this.teardown(() => seam.ibvCloseDevice(ctx));
     const watching = this.#watching;
     this.teardown(() => stopWatch(watching));
   }
@@ -54,7 +54,7 @@ export class RdmaDevice extends Resource {
   port(port = 1): PortInfo {
     this.assertOpen();
     toInt(port, 'port', 1, 255);
-    const p = this.kernel.ibvQueryPort(this.ctx, port);
+    const p = this.seam.ibvQueryPort(this.ctx, port);
     return {
       port,
       state: PORT_STATES[p.state] ?? 'nop',
@@ -71,7 +71,7 @@ export class RdmaDevice extends Resource {
     this.assertOpen();
     toInt(port, 'port', 1, 255);
     toInt(index, 'index', 0, 0x7fffffff);
-    return gidString(this.kernel.ibvQueryGid(this.ctx, port, index));
+    return gidString(this.seam.ibvQueryGid(this.ctx, port, index));
   }
 
   /** Whether the device can register dma-bufs: probed as NCCL and UCX do, with fd -1. */
@@ -79,7 +79,7 @@ export class RdmaDevice extends Resource {
     if (this.#dmaBufSupport === undefined) {
       using pd = this.allocPd();
       try {
-        this.kernel.ibvRegDmabufMr(pd.handle, 0n, 4096n, 0n, -1, 1);
+        this.seam.ibvRegDmabufMr(pd.handle, 0n, 4096n, 0n, -1, 1);
         this.#dmaBufSupport = true;
       } catch (e) {
         if (!isSystemError(e)) throw e;
@@ -96,19 +96,19 @@ export class RdmaDevice extends Resource {
 
   allocPd(): ProtectionDomain {
     this.assertOpen();
-    return new ProtectionDomain(this, this.kernel.ibvAllocPd(this.ctx));
+    return new ProtectionDomain(this, this.seam.ibvAllocPd(this.ctx));
   }
 
   /** A completion queue of at least `size` entries, with its own event channel. */
   createCq(size = 256): CompletionQueue {
     this.assertOpen();
     toInt(size, 'size', 1, 0x7fffffff);
-    const channel = this.kernel.ibvCreateCompChannel(this.ctx);
+    const channel = this.seam.ibvCreateCompChannel(this.ctx);
     let cq: number;
     try {
-      cq = this.kernel.ibvCreateCq(this.ctx, size, channel.handle);
+      cq = this.seam.ibvCreateCq(this.ctx, size, channel.handle);
     } catch (e) {
-      this.kernel.ibvDestroyCompChannel(channel.handle);
+      this.seam.ibvDestroyCompChannel(channel.handle);
       throw e;
     }
     return new CompletionQueue(this, cq, channel);
@@ -119,7 +119,7 @@ export class RdmaDevice extends Resource {
     oneOf(event, ['event'], 'event');
     if (typeof listener !== 'function') throw invalidType('listener', 'of type function', listener);
     this.#events.on(event, listener);
-    this.#watching.watch ??= this.kernel.watch(this.kernel.ibvAsyncFd(this.ctx), uapi.POLLIN, () => this.#drainEvents());
+    this.#watching.watch ??= this.seam.watch(this.seam.ibvAsyncFd(this.ctx), uapi.POLLIN, () => this.#drainEvents());
     return this;
   }
 
@@ -132,7 +132,7 @@ export class RdmaDevice extends Resource {
   }
 
   #drainEvents(): void {
-    for (let e = this.kernel.ibvGetAsyncEvent(this.ctx); e; e = this.kernel.ibvGetAsyncEvent(this.ctx)) {
+    for (let e = this.seam.ibvGetAsyncEvent(this.ctx); e; e = this.seam.ibvGetAsyncEvent(this.ctx)) {
       this.#events.emit('event', { type: ASYNC_EVENTS[e.eventType] ?? `event-${e.eventType}`, element: e.element });
     }
   }

@@ -41,14 +41,14 @@ export class MemoryRegion extends Resource {
     this.rkey = mr.rkey;
     this.addr = mr.addr;
     this.length = mr.length;
-    const { kernel } = pd.device;
+    const { seam } = pd.device;
     // Newest first: deregister, then let go of the memory.
     this.teardown(() => {
       keepAlive.view = undefined;
       keepAlive.mapping = undefined;
       keepAlive.release?.();
     });
-    this.teardown(() => kernel.ibvDeregMr(mr.handle));
+    this.teardown(() => seam.ibvDeregMr(mr.handle));
   }
 
   /** The access flags it was registered with (named on demand: registering stays cheap). */

@@ -29,8 +29,8 @@ export class ProtectionDomain extends Resource {
   /** @internal */
   constructor(readonly device: RdmaDevice, readonly handle: number) {
     super(device);
-    const { kernel } = device;
-    this.teardown(() => kernel.ibvDeallocPd(handle));
+    const { seam } = device;
+    this.teardown(() => seam.ibvDeallocPd(handle));
   }
 
   /**
@@ -43,7 +43,7 @@ export class ProtectionDomain extends Resource {
     const view = bytesOf(memory);
     const access = accessBits(optionsArg(opts).access);
     const mapping = memory instanceof Mapping ? memory : undefined;
-    const mr = new MemoryRegion(this, this.device.kernel.ibvRegMr(this.handle, view, access), access, 'host-memory', { view, mapping });
+    const mr = new MemoryRegion(this, this.device.seam.ibvRegMr(this.handle, view, access), access, 'host-memory', { view, mapping });
     // The device must stop using a mapping's memory before it is unmapped.
     mapping?.closeWith(mr);
     return mr;
@@ -60,9 +60,9 @@ export class ProtectionDomain extends Resource {
     const iova = toSize(o.iova ?? offset, 'options.iova');
     const access = accessBits(o.access);
     if (o.fallback !== undefined) oneOf(o.fallback, ['memfd-pages'], 'options.fallback');
-    const { kernel } = this.device;
+    const { seam } = this.device;
     try {
-      const mr = kernel.ibvRegDmabufMr(this.handle, offset, length, iova, buf.fd, access);
+      const mr = seam.ibvRegDmabufMr(this.handle, offset, length, iova, buf.fd, access);
       return new MemoryRegion(this, mr, access, 'dma-buf', {});
     } catch (e) {
       if (!isSystemError(e) || e.code !== 'EOPNOTSUPP') throw e;
@@ -83,7 +83,7 @@ export class ProtectionDomain extends Resource {
     if (offset + length > range.size) throw systemError('EINVAL', 'ibv_reg_mr', 'offset + length lies past the end of the dma-buf');
     const mapping = range.memfd.map('rw', { offset: range.offset + offset, length });
     try {
-      const mr = new MemoryRegion(this, this.device.kernel.ibvRegMr(this.handle, mapping.view, access), access, 'memfd-pages', { view: mapping.view, release: () => mapping.close() });
+      const mr = new MemoryRegion(this, this.device.seam.ibvRegMr(this.handle, mapping.view, access), access, 'memfd-pages', { view: mapping.view, release: () => mapping.close() });
       mapping.closeWith(mr);
       return mr;
     } catch (e) {

@@ -91,8 +91,8 @@ export class QueuePair extends Resource {
     private readonly cqs: readonly CompletionQueue[],
   ) {
     super(pd);
-    const { kernel } = pd.device;
-    this.teardown(() => kernel.ibvDestroyQp(handle));
+    const { seam } = pd.device;
+    this.teardown(() => seam.ibvDestroyQp(handle));
     for (const cq of cqs) cq.closeWith(this);
   }
 
@@ -102,7 +102,7 @@ export class QueuePair extends Resource {
    */
   static create(
     pd: ProtectionDomain, sendCq: CompletionQueue, recvCq: CompletionQueue, o: QueuePairOptions,
-    make: (init: IbvQpInit) => IbvQp = (init) => pd.device.kernel.ibvCreateQp(pd.handle, init),
+    make: (init: IbvQpInit) => IbvQp = (init) => pd.device.seam.ibvCreateQp(pd.handle, init),
   ): QueuePair {
     instanceArg(sendCq, CompletionQueue, 'sendCq').assertOpen();
     instanceArg(recvCq, CompletionQueue, 'recvCq').assertOpen();
@@ -118,7 +118,7 @@ export class QueuePair extends Resource {
     try {
       return new QueuePair(pd, qp.handle, qp.qpNum, qp.cap, [sendCq, recvCq]);
     } catch (e) {
-      pd.device.kernel.ibvDestroyQp(qp.handle);
+      pd.device.seam.ibvDestroyQp(qp.handle);
       throw e;
     }
   }
@@ -160,24 +160,24 @@ export class QueuePair extends Resource {
     const dgid = gidBytes(remote.gid, 'remote.gid');
     const access = accessBits(options.access ?? ['remote-read', 'remote-write'], 'options.access');
     const retryCount = options.retryCount === undefined ? 7 : toInt(options.retryCount, 'options.retryCount', 0, 7);
-    const { kernel } = this.pd.device;
+    const { seam } = this.pd.device;
     const port = options.port ?? 1;
     const device = this.pd.device;
     const info = device.port(port);
     const sgidIndex = options.gidIndex === undefined ? defaultGidIndex(device, port, info.gidTableLength) : toInt(options.gidIndex, 'options.gidIndex', 0, 0x7fffffff);
     const mtu = mtuEnum(Math.min(info.mtu, remote.mtu));
-    kernel.ibvModifyQp(this.handle, {
+    seam.ibvModifyQp(this.handle, {
       qpState: v.IBV_QPS.init, pkeyIndex: 0, portNum: port,
       qpAccessFlags: access & ~v.IBV_ACCESS['local-write'],
     }, v.IBV_QP_STATE | v.IBV_QP_PKEY_INDEX | v.IBV_QP_PORT | v.IBV_QP_ACCESS_FLAGS);
     this.#state = 'init';
-    kernel.ibvModifyQp(this.handle, {
+    seam.ibvModifyQp(this.handle, {
       qpState: v.IBV_QPS.rtr, pathMtu: mtu, destQpNum: remote.qpNum, rqPsn: remote.psn,
       maxDestRdAtomic: 1, minRnrTimer: 12,
       ahAttr: { dlid: remote.lid, portNum: port, isGlobal: true, dgid, sgidIndex, hopLimit: 64 },
     }, v.IBV_QP_STATE | v.IBV_QP_AV | v.IBV_QP_PATH_MTU | v.IBV_QP_DEST_QPN | v.IBV_QP_RQ_PSN | v.IBV_QP_MAX_DEST_RD_ATOMIC | v.IBV_QP_MIN_RNR_TIMER);
     this.#state = 'rtr';
-    kernel.ibvModifyQp(this.handle, {
+    seam.ibvModifyQp(this.handle, {
       qpState: v.IBV_QPS.rts, timeout: 14, retryCnt: retryCount, rnrRetry: 7, sqPsn: this.psn, maxRdAtomic: 1,
     }, v.IBV_QP_STATE | v.IBV_QP_TIMEOUT | v.IBV_QP_RETRY_CNT | v.IBV_QP_RNR_RETRY | v.IBV_QP_SQ_PSN | v.IBV_QP_MAX_QP_RD_ATOMIC);
     this.#state = 'rts';
@@ -192,7 +192,7 @@ export class QueuePair extends Resource {
     const w = this.#sendScratch;
     for (let i = 0; i < n; i++) encodeSend(w, i * SEND_WR_WORDS, requests[i], i);
     try {
-      this.pd.device.kernel.ibvPostSend(this.handle, w, n);
+      this.pd.device.seam.ibvPostSend(this.handle, w, n);
     } catch (e) {
       throw advise(e, []);
     }
@@ -219,7 +219,7 @@ export class QueuePair extends Resource {
       }
     }
     try {
-      this.pd.device.kernel.ibvPostRecv(this.handle, w, n);
+      this.pd.device.seam.ibvPostRecv(this.handle, w, n);
     } catch (e) {
       throw advise(e, []);
     }

@@ -142,7 +142,7 @@ describeEachBackend('RDMA on an rxe device', (b) => {
 
   it('deallocating a PD that still has an MR is EBUSY at the seam; closing the PD closes the MR first', () => {
     const mr = pd.register(new Uint8Array(4096));
-    expect(() => dmb.kernel.ibvDeallocPd(pd.handle)).toThrow(expect.objectContaining({ code: 'EBUSY', syscall: 'ibv_dealloc_pd' }));
+    expect(() => dmb.seam.ibvDeallocPd(pd.handle)).toThrow(expect.objectContaining({ code: 'EBUSY', syscall: 'ibv_dealloc_pd' }));
     pd.close();
     expect(mr.closed).toBe(true);
   });

@@ -104,7 +104,7 @@ describe('emulated RDMA devices', () => {
   }
 
   it('checks ibv_reg_dmabuf_mr arguments as uverbs and ib_umem_dmabuf_get do, in their order', () => {
-    const k = dmb.kernel;
+    const k = dmb.seam;
     const pdOn = (name: string) => dmb.openRdma(name).allocPd().handle;
     const mlx5 = pdOn('mlx5_0');
     const efa = pdOn('efa_0');
@@ -136,7 +136,7 @@ describe('emulated RDMA devices', () => {
   });
 
   it('checks ibv_reg_mr access as ib_check_mr_access and each driver do', () => {
-    const k = dmb.kernel;
+    const k = dmb.seam;
     const pd = (name: string) => dmb.openRdma(name).allocPd().handle;
     const [rxe, mlx5, efa] = [pd('rxe0'), pd('mlx5_0'), pd('efa_0')];
     const view = new Uint8Array(4096);
@@ -172,7 +172,7 @@ describe('emulated RDMA devices', () => {
   });
 
   it('charges host MRs, not dma-buf MRs, to RLIMIT_MEMLOCK; EPERM at 0; setrlimit as the kernel checks it', () => {
-    const k = dmb.kernel;
+    const k = dmb.seam;
     const { hard } = k.getMemlockLimit();
     expect(k.getMemlockLimit()).toEqual({ soft: 8n << 20n, hard: 8n << 20n });
     expect(errorOf(() => k.setMemlockLimit(hard + 1n, hard))).toMatchObject({ code: 'EINVAL', syscall: 'setrlimit' });
@@ -203,7 +203,7 @@ describe('emulated RDMA devices', () => {
   });
 
   it('answers EBUSY while a PD, CQ, completion channel or context is still in use', () => {
-    const k = dmb.kernel;
+    const k = dmb.seam;
     const before = backend.openFds();
     const ctx = k.ibvOpenDevice('efa_0');
     const pd = k.ibvAllocPd(ctx);
@@ -282,8 +282,8 @@ describe('emulated RDMA devices', () => {
       gone.close();
       const rmr = pd.register(new Uint8Array(64), { access: ['local-write', 'remote-write'] });
       // The public API refuses a closed MR before posting; the device's answer to its stale lkey goes through the seam.
-      const seam = { step: (_: string, call: (k: Backend) => unknown) => call(dmb.kernel) } as unknown as Trial;
-      post(seam, 'write from a deregistered lkey', a.handle, [{ opcode: 'write', local: { mr: { addr: gone.addr, lkey: gone.lkey } as IbvMr, length: 64 }, remote: rmr.remote(), id: 1n }]);
+      const trial = { step: (_: string, call: (k: Backend) => unknown) => call(dmb.seam) } as unknown as Trial;
+      post(trial, 'write from a deregistered lkey', a.handle, [{ opcode: 'write', local: { mr: { addr: gone.addr, lkey: gone.lkey } as IbvMr, length: 64 }, remote: rmr.remote(), id: 1n }]);
       expect(await cq.next({ timeout: 1000 })).toMatchObject({ wrId: 1n, status });
     });
   }
@@ -324,7 +324,7 @@ describe('emulated RDMA devices', () => {
   });
 
   it('refuses sends before RTS and transitions off the state machine, with the index of the request', () => {
-    const k = dmb.kernel;
+    const k = dmb.seam;
     const dev = dmb.openRdma('rxe0');
     const pd = dev.allocPd();
     const cq = dev.createCq();
@@ -362,7 +362,7 @@ describe('emulated RDMA devices', () => {
   });
 
   it('queues a CQ event on the channel only once armed, and its fd polls readable', async () => {
-    const k = dmb.kernel;
+    const k = dmb.seam;
     const { cq, a, pd } = rig('rxe0');
     // The public API keeps the CQ's completion channel to itself.
     const ch = (cq as unknown as { channel: IbvCompChannel }).channel;

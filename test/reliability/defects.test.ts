@@ -17,20 +17,20 @@ describeEachBackend('failures leave nothing behind', (b) => {
   it('createUdmabuf(1000) fails with EINVAL and closes the memfd it made', () => {
     using dmb = openOn(b);
     dmb.createUdmabuf(4096).close(); // opens /dev/udmabuf, which the bridge keeps
-    const before = dmb.kernel.openFds();
+    const before = dmb.seam.openFds();
     for (let i = 0; i < 100; i++) expect(() => dmb.createUdmabuf(1000)).toThrow(coded('EINVAL'));
-    expect(dmb.kernel.openFds()).toEqual(before);
+    expect(dmb.seam.openFds()).toEqual(before);
   });
 
   it('a wait given a signal that is not an AbortSignal is refused, and leaves no watch or cancel hook', async () => {
     const dmb = openOn(b);
-    const before = dmb.kernel.openFds();
+    const before = dmb.seam.openFds();
     const buf = dmb.createUdmabuf(4096);
     const sync = buf.exportSyncFile('rw');
     await expect(sync.wait({ signal: {} as AbortSignal })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringMatching(/options\.signal/) });
     await expect(buf.waitIdle('read', { signal: {} as AbortSignal })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
     expect(() => dmb.close()).not.toThrow();
-    expect(dmb.kernel.openFds().filter((fd) => !before.includes(fd))).toEqual([]);
+    expect(dmb.seam.openFds().filter((fd) => !before.includes(fd))).toEqual([]);
   });
 
   for (const [timeout, code] of [[Infinity, 'ERR_OUT_OF_RANGE'], [-1, 'ERR_OUT_OF_RANGE'], [NaN, 'ERR_OUT_OF_RANGE'], [2 ** 31, 'ERR_OUT_OF_RANGE'], [1.5, 'ERR_OUT_OF_RANGE'], ['soon', 'ERR_INVALID_ARG_TYPE']] as const) {
@@ -56,7 +56,7 @@ describeEachBackend('close() is exception-safe', (b) => {
 
   it('a dumb buffer whose handle the program closed behind dmabridge: dmb.close() still closes the DRM node, and reports the failure', () => {
     const dmb = openOn(b);
-    const before = dmb.kernel.openFds();
+    const before = dmb.seam.openFds();
     const dev = dmb.openDrm({ driver: 'vgem' });
     const dumb = dev.createDumb({ width: 64, height: 64, bpp: 32 });
     using other = dmb.createMemfd(4096); // closed along with the rest
@@ -70,13 +70,13 @@ describeEachBackend('close() is exception-safe', (b) => {
     expect(thrown).toBeInstanceOf(Error);
     expect(thrown).toMatchObject({ code: expect.stringMatching(/^E[A-Z]+$/), syscall: expect.any(String) });
     expect(dev.closed && dumb.closed && other.closed && dmb.closed).toBe(true);
-    expect(dmb.kernel.openFds()).toEqual(before);
+    expect(dmb.seam.openFds()).toEqual(before);
     expect(() => dmb.close()).not.toThrow(); // idempotent
   });
 
   it('several failures are reported together as an AggregateError of the system errors', () => {
     const dmb = openOn(b);
-    const before = dmb.kernel.openFds();
+    const before = dmb.seam.openFds();
     const dev = dmb.openDrm({ driver: 'vgem' });
     const dumbs = [0, 1].map(() => dev.createDumb({ width: 16, height: 16, bpp: 32 }));
     for (const d of dumbs) dev.closeHandle(d.handle);
@@ -91,7 +91,7 @@ describeEachBackend('close() is exception-safe', (b) => {
     expect(errors).toHaveLength(2);
     for (const e of errors) expect(e).toMatchObject({ code: expect.stringMatching(/^E[A-Z]+$/), syscall: 'DRM_IOCTL_MODE_DESTROY_DUMB' });
     expect(thrown).toMatchObject({ code: errors[0].code });
-    expect(dmb.kernel.openFds()).toEqual(before);
+    expect(dmb.seam.openFds()).toEqual(before);
   });
 });
 
