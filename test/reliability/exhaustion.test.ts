@@ -1,0 +1,52 @@
+// Exhaustion: out of fds under a low `ulimit -n`, out of lockable memory,
+// and 8 worker threads at once. Each runs in a child process of its own, so
+// the limits it sets and the threads it starts touch nothing else.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { loadNative } from '../../src/native';
+import { DEVICE, describeEachBackend, inKernelVm, itWith } from '../backends';
+
+// npm run test:soak runs the full counts; npm test and test:kernel a tenth of them.
+const SOAK = process.env.DMABRIDGE_SOAK === '1';
+const OPS = SOAK ? 10_000 : 1_000;
+
+const run = (command: string, args: string[], timeout: number) => {
+  const r = spawnSync(command, args, { encoding: 'utf8', timeout });
+  expect(r.status, `${command} ${args.join(' ')}\n${r.stderr}`).toBe(0);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!);
+};
+
+// The emulator has no RLIMIT_NOFILE: this is the kernel's limit, checked natively.
+describe('EMFILE under ulimit -n 64 [native]', () => {
+  const native = loadNative();
+  const itNative = native.backend || inKernelVm ? it : it.skip;
+  itNative('fails with EMFILE and its advice, a udmabuf short of one fd leaves nothing, and closing gives every fd back', () => {
+    const out = run('bash', ['-c', 'ulimit -n 64 && exec "$0" test/fixtures/emfile.js', process.execPath], 60_000);
+    expect(out).toMatchObject({ code: 'EMFILE', syscall: 'memfd_create', advice: true, unrelatedAtLimit: 'EMFILE', left: 0 });
+    expect(out.made).toBeGreaterThan(30);
+    // Where udmabuf exists: its memfd took the last fd, opening /dev/udmabuf failed, and the memfd was closed.
+    if (existsSync(DEVICE.udmabuf) || inKernelVm) expect(out).toMatchObject({ udmabuf: 'EMFILE', udmabufLeft: 0 });
+  });
+});
+
+describeEachBackend('exhaustion recovers', (b) => {
+  itWith(b, DEVICE.rdma)('memlock: registering past RLIMIT_MEMLOCK fails with ENOMEM, and closing the MRs gives the budget back', () => {
+    // Root ignores RLIMIT_MEMLOCK (CAP_IPC_LOCK): natively the child runs without it.
+    const script = ['test/fixtures/memlock-recovers.js', b.name];
+    const out = b.name === 'native'
+      ? run('setpriv', ['--bounding-set', '-ipc_lock', '--inh-caps', '-ipc_lock', '--', process.execPath, ...script], 120_000)
+      : run(process.execPath, script, 60_000);
+    expect(out.firstCode).toBe('ENOMEM');
+    expect(out.first).toBeGreaterThan(0);
+    expect(out.first).toBeLessThan(16);
+    expect(out).toMatchObject({ again: out.first, againCode: 'ENOMEM' });
+  });
+
+  itWith(b, DEVICE.udmabuf)(`8 worker threads x ${OPS} mixed operations, each on its own open(): no cross-talk, no fd left`, () => {
+    const out = run(process.execPath, ['test/fixtures/worker-ops.js', b.name, String(OPS)], inKernelVm ? 400_000 : 120_000);
+    expect(out.results).toHaveLength(8);
+    for (const r of out.results) expect(r).toMatchObject({ done: OPS, mismatches: 0, fdsLeft: 0 });
+    expect(out.procFdsLeft).toEqual([]);
+  }, inKernelVm ? 420_000 : 130_000);
+});
