@@ -284,6 +284,7 @@ export class DmaBridge extends Resource {
     return {
       seam: this.seam,
       owner: this,
+      onOwnerClose: (cancel) => this.onClose(cancel),
       cmDevice: (ctx, name) => {
         let device = this.#cmDevices.get(ctx);
         if (!device || device.closed) {

@@ -70,12 +70,17 @@ export class CmChannel {
     }
     this.#subscribers.delete(id);
     const reason = systemError('ECANCELED', 'rdma_get_cm_event', 'the connection was closed while waiting for its event');
-    // A copy: each waiter takes itself off the list as it settles.
-    for (const w of [...(this.#waiters.get(id) ?? [])]) w.reject(reason);
+    this.cancel(id, reason);
     this.#waiters.delete(id);
     if (--this.#users === 0) attempt(() => this.#destroy(), failed);
     else attempt(() => this.#rewatch(), failed);
     throwAll(failed, 'removing an rdma_cm id');
+  }
+
+  /** Rejects the waits for `id`'s events with `reason`. */
+  cancel(id: number, reason: Error): void {
+    // A copy: each waiter takes itself off the list as it settles.
+    for (const w of [...(this.#waiters.get(id) ?? [])]) w.reject(reason);
   }
 
   /** The next event for `id`, waiting through the event loop. */

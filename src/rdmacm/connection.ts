@@ -23,6 +23,11 @@ export interface CmHost {
   cmDevice(ctx: number, name: string): RdmaDevice;
   /** The parent of listeners and connections. */
   readonly owner: Resource;
+  /**
+   * Lets the owner's close() cancel a step no object owns yet (a resolve, a
+   * connect or accept in flight); returns the unregistration.
+   */
+  onOwnerClose(cancel: (reason: Error) => void): () => void;
 }
 
 export interface ConnectionOptions extends QueuePairOptions, WaitOptions {
@@ -59,16 +64,19 @@ export async function resolveRoute(host: CmHost, to: RdmaAddress, options: Resol
   const id = createId(channel);
   // The CM's own timeouts, per step; the caller's timeout bounds the whole.
   const ms = Math.max(1, Math.min(options.timeout ?? 2000, 2000));
+  const unhook = host.onOwnerClose((reason) => channel.cancel(id, reason));
   try {
     seam.rdmaResolveAddr(id, options.source ?? null, to, ms);
     await expectEvent(channel, id, 'addr-resolved', 'rdma_resolve_addr', to, options);
     seam.rdmaResolveRoute(id, ms);
     await expectEvent(channel, id, 'route-resolved', 'rdma_resolve_route', to, options);
+    return new RdmaRoute(host, channel, id, to);
   } catch (e) {
     destroyId(seam, channel, id);
     throw e;
+  } finally {
+    unhook();
   }
-  return new RdmaRoute(host, channel, id, to);
 }
 
 /**
@@ -94,12 +102,15 @@ abstract class CmIdOwner extends Resource {
     this.assertOpen();
     if (this.answer.taken) throw invalidState(`this ${this.constructor.name} was connected or accepted already`);
     this.answer.taken = true;
+    // Closing this object mid-call leaves the id to the call; closing the owner cancels the call.
+    const unhook = this.host.onOwnerClose((reason) => this.channel.cancel(this.id, reason));
     try {
       return await make();
     } catch (e) {
       destroyId(this.host.seam, this.channel, this.id);
       throw e;
     } finally {
+      unhook();
       this.close();
     }
   }

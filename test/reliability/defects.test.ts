@@ -115,6 +115,16 @@ describeEachBackend('every wait settles, and an error consumes nothing the kerne
     for (const w of await Promise.all(waits)) expect(w).toMatchObject({ code: 'ECANCELED' });
   });
 
+  it('a resolve in flight rejects with ECANCELED when the bridge closes, at once', async () => {
+    const nobody = `${host.split('.').slice(0, 3).join('.')}.77`; // on the subnet, never answers
+    const resolving = dmb.resolveRdma({ host: nobody, port: 7471 }, { timeout: 60_000 }).then(() => 'resolved', (e: unknown) => e);
+    await new Promise((done) => setTimeout(done, 20));
+    const started = Date.now();
+    dmb.close();
+    expect(await resolving).toMatchObject({ code: 'ECANCELED' });
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
   it('accept() with too much private data fails with EINVAL and leaves the request to accept again', async () => {
     using listener = dmb.listenRdma({ host, port: 0 });
     const client = dmb.connectRdma({ host, port: listener.address.port }, { timeout: 10_000 });
