@@ -2,14 +2,19 @@
 // behind, close() releases everything even when a part fails, every wait
 // settles once its owner closes, and a wrong argument gets Node's own code.
 import { afterEach, beforeEach, expect, it as plainIt } from 'vitest';
-import { createEmulator, createNetwork } from '../../emulator';
 import { open, type DmaBridge } from '../../src';
-import { withAdvice } from '../../src/advice';
-import { DmaBridge as Bridge } from '../../src/dmabridge';
-import { DEVICE, describeEachBackend, itWith, openOn, type BackendCase } from '../backends';
-import { selfAddress } from '../native-rdmacm/addon';
+import { DEVICE, describeEachBackend, itWith, openNetworked, openOn } from '../backends';
 
 const coded = (code: string) => expect.objectContaining({ code });
+/** What `fn` throws (undefined if nothing). */
+const thrownBy = (fn: () => unknown): unknown => {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+};
 
 describeEachBackend('failures leave nothing behind', (b) => {
   const it = itWith(b, DEVICE.udmabuf);
@@ -61,12 +66,7 @@ describeEachBackend('close() is exception-safe', (b) => {
     const dumb = dev.createDumb({ width: 64, height: 64, bpp: 32 });
     using other = dmb.createMemfd(4096); // closed along with the rest
     dev.closeHandle(dumb.handle);
-    let thrown: unknown;
-    try {
-      dmb.close();
-    } catch (e) {
-      thrown = e;
-    }
+    const thrown = thrownBy(() => dmb.close());
     expect(thrown).toBeInstanceOf(Error);
     expect(thrown).toMatchObject({ code: expect.stringMatching(/^E[A-Z]+$/), syscall: expect.any(String) });
     expect(dev.closed && dumb.closed && other.closed && dmb.closed).toBe(true);
@@ -80,12 +80,7 @@ describeEachBackend('close() is exception-safe', (b) => {
     const dev = dmb.openDrm({ driver: 'vgem' });
     const dumbs = [0, 1].map(() => dev.createDumb({ width: 16, height: 16, bpp: 32 }));
     for (const d of dumbs) dev.closeHandle(d.handle);
-    let thrown: unknown;
-    try {
-      dmb.close();
-    } catch (e) {
-      thrown = e;
-    }
+    const thrown = thrownBy(() => dmb.close());
     expect(thrown).toBeInstanceOf(AggregateError);
     const errors = (thrown as AggregateError).errors;
     expect(errors).toHaveLength(2);
@@ -94,12 +89,6 @@ describeEachBackend('close() is exception-safe', (b) => {
     expect(dmb.seam.openFds()).toEqual(before);
   });
 });
-
-function openNetworked(b: BackendCase): { dmb: DmaBridge; host: string } {
-  if (b.name === 'native') return { dmb: new Bridge(withAdvice(b.create()), 'test on native'), host: selfAddress()?.host ?? '' };
-  const backend = createEmulator({ network: createNetwork(), host: { name: 'a', address: '10.99.0.1' } });
-  return { dmb: new Bridge(withAdvice(backend), 'test on an emulated host'), host: '10.99.0.1' };
-}
 
 describeEachBackend('every wait settles, and an error consumes nothing the kernel lets us retry', (b) => {
   const it = itWith(b, DEVICE.rdmaNic);
@@ -168,13 +157,7 @@ describeEachBackend('work requests are checked before they are posted', (b) => {
     using dmb = openOn(b);
     using dev = dmb.openRdma('rxe0');
     using pd = dev.allocPd();
-    const err = (() => {
-      try {
-        pd.register(new Uint8Array(0));
-      } catch (e) {
-        return e as Error;
-      }
-    })();
+    const err = thrownBy(() => pd.register(new Uint8Array(0))) as Error;
     expect(err).toMatchObject({ code: 'ERR_OUT_OF_RANGE', message: expect.stringMatching(/memory.*byteLength/) });
     expect(err!.message).not.toMatch(/access/);
   });
