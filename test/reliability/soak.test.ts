@@ -7,7 +7,7 @@ import type { SoakReport } from '../../reliability/soak';
 import { DEVICE, describeEachBackend, inKernelVm, itWith } from '../backends';
 
 const SOAK = process.env.DMABRIDGE_SOAK === '1';
-const CYCLES = SOAK ? 100_000 : 2_000;
+const CYCLES = SOAK ? 100_000 : inKernelVm ? 500 : 2_000;
 const LIMIT_MS = SOAK ? 600_000 : inKernelVm ? 300_000 : 60_000;
 
 describeEachBackend('soak: create/close cycles', (b) => {
