@@ -3,7 +3,7 @@
 // 'nv_dmabuf', O_RDWR, no CPU mapping (mmap answers 524, ENOTSUPP). Errors
 // carry the CUDA error's name as native's do.
 import { ErrnoCode } from '../seam/errno';
-import { SystemError, systemError } from '../seam/system-error';
+import { SystemError, systemError, systemErrorWhy } from '../seam/system-error';
 import * as uapi from '../seam/uapi';
 import { DmaBufObject, Exporter } from './dmabuf';
 import type { Machine } from './machine';
@@ -142,7 +142,7 @@ export class CudaClient {
     this.#gpus(false);
     const memory = this.#allocation(handle, syscall);
     if (offset > memory.size || size > memory.size - offset) {
-      throw systemError('EINVAL', syscall, `${syscall} failed: EINVAL (the range passes the end of the allocation)`);
+      throw systemErrorWhy('EINVAL', syscall, 'the range passes the end of the allocation');
     }
     if (!memory.gpu.spec.dmaBuf) throw cudaError('EOPNOTSUPP', syscall, 'CUDA_ERROR_NOT_SUPPORTED');
     if (size === 0n || (memory.dptr + offset) % PAGE !== 0n || size % PAGE !== 0n) {
@@ -174,7 +174,7 @@ export class CudaClient {
 
   #allocation(handle: number, syscall: string): Allocation {
     const memory = this.#allocations.get(handle);
-    if (!memory) throw systemError('EBADF', syscall, `${syscall} failed: EBADF (no such allocation)`);
+    if (!memory) throw systemErrorWhy('EBADF', syscall, 'no such allocation');
     return memory;
   }
 }

@@ -1,6 +1,6 @@
 // The dma-buf core (drivers/dma-buf/dma-buf.c): the buffer object behind a
 // dma-buf fd, its reservation object, and the ioctls every exporter shares.
-import { systemError } from '../seam/system-error';
+import { systemError, systemErrorWhy } from '../seam/system-error';
 import * as uapi from '../seam/uapi';
 import { O_NONBLOCK } from './abi';
 import { Attachment, Importer } from './attachment';
@@ -173,7 +173,7 @@ export class DmaBufObject implements FileObject {
    * to copy, and its memory's device took it back.
    */
   attach(importer: Importer, syscall: string): Attachment {
-    if (this.revoked) throw systemError('ENODEV', syscall, `${syscall} failed: ENODEV (the exporter revoked this dma-buf)`);
+    if (this.revoked) throw systemErrorWhy('ENODEV', syscall, 'the exporter revoked this dma-buf');
     const attachment = new Attachment(this, importer);
     this.attachments.add(attachment);
     return attachment;

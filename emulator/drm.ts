@@ -1,7 +1,7 @@
 // The DRM core (drivers/gpu/drm): device nodes, per-open files with their
 // GEM handles, dumb buffers and PRIME. Drivers plug in with DrmDriver.
 import type { DrmVersion, DumbBuffer } from '../seam/backend';
-import { systemError } from '../seam/system-error';
+import { systemError, systemErrorWhy } from '../seam/system-error';
 import * as uapi from '../seam/uapi';
 import { DmaBufObject, Exporter } from './dmabuf';
 import type { FileObject, Inode, MappedView, OpenFile, Vma } from './files';
@@ -158,7 +158,7 @@ export class DrmFile implements FileObject {
     const size = pageAlign32(Math.imul(pitch, height) >>> 0);
     const memory = this.device.machine.memory;
     const pages = new Shmem(memory, size);
-    if (!pages.resize(size)) throw systemError('ENOMEM', syscall, `${syscall} failed: the emulated machine is out of memory`);
+    if (!pages.resize(size)) throw systemErrorWhy('ENOMEM', syscall, 'the emulated machine is out of memory');
     const obj = GemObject.create(this.device, pages);
     const handle = this.#addHandle(obj);
     obj.put();

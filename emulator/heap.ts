@@ -1,5 +1,5 @@
 // dma-heaps (drivers/dma-buf/dma-heap.c, heaps/system_heap.c).
-import { systemError } from '../seam/system-error';
+import { systemError, systemErrorWhy } from '../seam/system-error';
 import * as uapi from '../seam/uapi';
 import { DmaBufObject, Exporter } from './dmabuf';
 import type { FileObject, MappedView, Vma } from './files';
@@ -44,7 +44,7 @@ export class DmaHeapFile implements FileObject {
     if (size === 0n) throw systemError('EINVAL', syscall);
     const memory = this.machine.memory;
     if (size > BigInt(memory.limit) || !memory.charge(Number(size))) {
-      throw systemError('ENOMEM', syscall, `${syscall} failed: the emulated machine is out of memory`);
+      throw systemErrorWhy('ENOMEM', syscall, 'the emulated machine is out of memory');
     }
     const exporter = new SystemHeapBuffer(this.heap.name, Number(size), () => memory.uncharge(Number(size)));
     return new DmaBufObject(this.machine, { exporter, size, flags: fdFlags });

@@ -15,7 +15,7 @@
 // Neither offers a CPU mapping here (mmap answers EINVAL); the GPU's own
 // reads and writes are test hooks.
 import type { Backend } from '../seam/backend';
-import { systemError } from '../seam/system-error';
+import { systemErrorWhy } from '../seam/system-error';
 import { O_RDWR, PAGE_SIZE } from '../seam/uapi';
 import { DmaBufObject, Exporter } from './dmabuf';
 import type { FdTable } from './files';
@@ -58,7 +58,7 @@ class Vram {
     while (this.spec.capacity - this.used < size) {
       const victim = this.movable ? this.lru.find((bo) => bo.pins === 0) : undefined;
       if (!victim || !victim.moveTo('system')) {
-        throw systemError('ENOMEM', syscall, `${syscall} failed: ENOMEM (${this.spec.name} has no room left that can be evicted)`);
+        throw systemErrorWhy('ENOMEM', syscall, `${this.spec.name} has no room left that can be evicted`);
       }
     }
   }

@@ -5,7 +5,9 @@
 // brackets on each method, so both backends fail alike.
 //
 // Nothing here keeps policy: no lifetimes, no validation the kernel does not
-// do, no messages. That is src/'s job, written once above both.
+// do, no advice. A failure names its errno and, where the backend knows more,
+// its reason ("SYSCALL failed: CODE (why)", systemErrorWhy); src/advice.ts
+// keeps that reason and appends what to do, once for both backends.
 
 import type { RdmaCmCalls } from './backend-rdmacm';
 import type { VerbsCalls } from './backend-verbs';

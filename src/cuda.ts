@@ -2,7 +2,8 @@ import { toInt } from './args';
 import type { Backend } from '../seam/backend';
 import { DmaBuf } from './dmabuf';
 import type { Resource } from './resource';
-import { systemError } from '../seam/system-error';
+import { systemErrorWhy } from '../seam/system-error';
+import { advise } from './advice';
 import * as uapi from '../seam/uapi';
 
 /** cuda.h's CU_DEVICE_ATTRIBUTE_DMA_BUF_SUPPORTED. */
@@ -62,11 +63,12 @@ export function allocCuda(seam: Backend, parent: Resource, size: bigint, options
   const device = options.device === undefined ? 0 : toInt(options.device, 'options.device', 0, 0x7fffffff);
   const count = seam.cuDeviceGetCount();
   if (device >= count) {
-    const have = count === 0 ? 'the NVIDIA driver finds no GPU (see nvidia-smi)' : `this machine has ${count}: ${cudaDevices(seam).map((d) => `${d.ordinal} ${d.name}`).join(', ')}`;
-    throw systemError('ENODEV', 'cuDeviceGet', `no CUDA GPU ${device}: ${have}`);
+    const have = count === 0 ? 'the NVIDIA driver finds no GPU' : `this machine has ${count}: ${cudaDevices(seam).map((d) => `${d.ordinal} ${d.name}`).join(', ')}`;
+    throw advise(systemErrorWhy('ENODEV', 'cuDeviceGet', have), [device]);
   }
   if (seam.cuDeviceGetAttribute(device, CU_DEVICE_ATTRIBUTE_DMA_BUF_SUPPORTED) === 0) {
-    throw systemError('EOPNOTSUPP', 'cuMemGetHandleForAddressRange', `GPU ${device} (${seam.cuDeviceGetName(device)}) cannot export dma-bufs: CU_DEVICE_ATTRIBUTE_DMA_BUF_SUPPORTED is 0; that needs NVIDIA's open kernel modules on a Turing or newer GPU, and Linux 5.12 or newer`);
+    const why = `GPU ${device} (${seam.cuDeviceGetName(device)}) cannot export dma-bufs: CU_DEVICE_ATTRIBUTE_DMA_BUF_SUPPORTED is 0`;
+    throw advise(systemErrorWhy('EOPNOTSUPP', 'cuMemGetHandleForAddressRange', why), []);
   }
   const page = BigInt(uapi.PAGE_SIZE);
   const length = ((size + page - 1n) / page) * page;

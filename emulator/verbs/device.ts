@@ -11,10 +11,10 @@ import { CyclicIds, keyIndex } from './keys';
 import type { IbMr, MrState } from './mr';
 import type { DeviceProfile } from './profiles';
 import type { IbQp } from './qp';
-import { EVENT, PORT_ACTIVE, PORT_DOWN } from './uapi';
+import { IBV_EVENT, IBV_PORT } from '../../seam/verbs-uapi';
 
 export class IbDevice {
-  #portState = PORT_ACTIVE;
+  #portState: number = IBV_PORT.ACTIVE;
   readonly #mrIds: CyclicIds;
   readonly #qpIds: CyclicIds;
   readonly #mrs = new Map<number, IbMr>();
@@ -64,15 +64,15 @@ export class IbDevice {
   }
 
   get portActive(): boolean {
-    return this.#portState === PORT_ACTIVE;
+    return this.#portState === IBV_PORT.ACTIVE;
   }
 
   /** The link goes down or comes up: every open context hears of it. */
   setPortState(state: 'active' | 'down'): void {
-    const next = state === 'active' ? PORT_ACTIVE : PORT_DOWN;
+    const next = state === 'active' ? IBV_PORT.ACTIVE : IBV_PORT.DOWN;
     if (next === this.#portState) return;
     this.#portState = next;
-    this.#raise({ eventType: next === PORT_ACTIVE ? EVENT.PORT_ACTIVE : EVENT.PORT_ERR, element: 1 });
+    this.#raise({ eventType: next === IBV_PORT.ACTIVE ? IBV_EVENT.PORT_ACTIVE : IBV_EVENT.PORT_ERR, element: 1 });
   }
 
   #raise(event: IbvAsyncEvent): void {

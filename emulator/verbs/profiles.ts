@@ -1,8 +1,7 @@
 // The RDMA devices an emulated machine can have: what each reports and where
 // its driver answers differently from the others.
 import type { IbvDeviceAttr } from '../../seam/backend-verbs';
-import { IBV_ACCESS } from '../../seam/verbs-uapi';
-import { WC } from './uapi';
+import { IBV_ACCESS, IBV_WC_STATUS } from '../../seam/verbs-uapi';
 
 const A = IBV_ACCESS;
 /** IB_UVERBS_ACCESS_OPTIONAL_RANGE: bits 20 to 29, of which relaxed ordering is the first. */
@@ -64,21 +63,21 @@ export interface CompletionProfile {
 /** What rxe in 6.12 was seen to complete with, in the VM. */
 const RXE_COMPLETIONS: CompletionProfile = {
   // The responder's copy_data fails as a malformed WQE (class A: LOC_QP_OP_ERR, NAK REM_OP_ERR).
-  recvLength: { recv: WC.LOC_QP_OP_ERR, requester: WC.REM_OP_ERR },
-  recvProtection: { recv: WC.LOC_QP_OP_ERR, requester: WC.REM_OP_ERR },
+  recvLength: { recv: IBV_WC_STATUS.LOC_QP_OP_ERR, requester: IBV_WC_STATUS.REM_OP_ERR },
+  recvProtection: { recv: IBV_WC_STATUS.LOC_QP_OP_ERR, requester: IBV_WC_STATUS.REM_OP_ERR },
   // The requester moves the QP to ERR before the completer reaches the request, which then completes flushed.
-  localProtection: WC.WR_FLUSH_ERR,
-  localOperation: WC.WR_FLUSH_ERR,
+  localProtection: IBV_WC_STATUS.WR_FLUSH_ERR,
+  localOperation: IBV_WC_STATUS.WR_FLUSH_ERR,
   retry7Forever: true,
   flushLateRecvs: false,
 };
 
 /** As the InfiniBand specification has a hardware RNIC complete. */
 const HCA_COMPLETIONS: CompletionProfile = {
-  recvLength: { recv: WC.LOC_LEN_ERR, requester: WC.REM_INV_REQ_ERR },
-  recvProtection: { recv: WC.LOC_PROT_ERR, requester: WC.REM_OP_ERR },
-  localProtection: WC.LOC_PROT_ERR,
-  localOperation: WC.LOC_QP_OP_ERR,
+  recvLength: { recv: IBV_WC_STATUS.LOC_LEN_ERR, requester: IBV_WC_STATUS.REM_INV_REQ_ERR },
+  recvProtection: { recv: IBV_WC_STATUS.LOC_PROT_ERR, requester: IBV_WC_STATUS.REM_OP_ERR },
+  localProtection: IBV_WC_STATUS.LOC_PROT_ERR,
+  localOperation: IBV_WC_STATUS.LOC_QP_OP_ERR,
   retry7Forever: false,
   flushLateRecvs: true,
 };
@@ -144,8 +143,8 @@ function rxe(name: string): DeviceProfile {
     dmaBuf: 'none',
     flush: true,
     // RXE_ACCESS_SUPPORTED_MR: ZERO_BASED and HUGETLB are refused.
-    driverAccess: A['local-write'] | A['remote-write'] | A['remote-read'] | A['remote-atomic'] | A['mw-bind'] |
-      A['on-demand'] | A['flush-global'] | A['flush-persistent'] | ACCESS_OPTIONAL,
+    driverAccess: A.LOCAL_WRITE | A.REMOTE_WRITE | A.REMOTE_READ | A.REMOTE_ATOMIC | A.MW_BIND |
+      A.ON_DEMAND | A.FLUSH_GLOBAL | A.FLUSH_PERSISTENT | ACCESS_OPTIONAL,
     // Index 1 is the MAD layer's DMA MR, so user keys start at index 2.
     mrIndexes: { min: 1, max: 1 << 19, reserved: 1 },
     // QP 16 is the GSI QP the MAD layer makes, so user QPs start at 17.
@@ -210,7 +209,7 @@ function efa(name: string): DeviceProfile {
     dmaBuf: 'pinned',
     flush: false,
     // efa_alloc_mr: local write, remote read and (RDMA_WRITE devices) remote write; optional bits are dropped first.
-    driverAccess: A['local-write'] | A['remote-read'] | A['remote-write'] | ACCESS_OPTIONAL,
+    driverAccess: A.LOCAL_WRITE | A.REMOTE_READ | A.REMOTE_WRITE | ACCESS_OPTIONAL,
     mrIndexes: { min: 1, max: 0xffffff, reserved: 0 },
     qpIndexes: { min: 1, max: 0xffff, reserved: 0 },
     maxInlineData: 32,

@@ -6,7 +6,7 @@ import type {
   IbvAsyncEvent, IbvCompChannel, IbvDeviceAttr, IbvDeviceEntry, IbvMr, IbvPortAttr, IbvQp, IbvQpAttr, IbvQpInit,
   VerbsCalls,
 } from '../../seam/backend-verbs';
-import { isSystemError, systemError } from '../../seam/system-error';
+import { isSystemError, systemError, systemErrorWhy } from '../../seam/system-error';
 import { O_RDWR } from '../../seam/uapi';
 import { O_LARGEFILE } from '../abi';
 import { FdTable, OpenFile } from '../files';
@@ -19,7 +19,7 @@ import { Memlock } from './memlock';
 import { IbMr, regDmabufMr, regUserMr } from './mr';
 import { IbPd } from './pd';
 import { IbQp } from './qp';
-import { EVENT } from './uapi';
+import { IBV_EVENT } from '../../seam/verbs-uapi';
 
 const UVERBS_DIR = '/dev/infiniband';
 
@@ -83,7 +83,7 @@ export class Verbs implements VerbsCalls {
   ibvOpenDevice(name: string): number {
     if (typeof name !== 'string' || name.includes('\0')) throw new TypeError('name must be a string without NUL characters');
     const node = this.#nodes().find((n) => n.rdma.name === name);
-    if (!node) throw systemError('ENODEV', 'ibv_open_device', `ibv_open_device failed: ENODEV (no RDMA device is named '${name}')`);
+    if (!node) throw systemErrorWhy('ENODEV', 'ibv_open_device', `no RDMA device is named '${name}'`);
     return this.#add({ kind: 'context', ctx: this.#open(node) });
   }
 
@@ -128,7 +128,7 @@ export class Verbs implements VerbsCalls {
   ibvCloseDevice(ctxHandle: number): void {
     const { ctx } = this.#get(ctxHandle, 'context', 'ctx', 'ibv_close_device');
     if (ctx.children > 0) {
-      throw systemError('EBUSY', 'ibv_close_device', `ibv_close_device failed: EBUSY (${ctx.children} objects made on this context are still alive)`);
+      throw systemErrorWhy('EBUSY', 'ibv_close_device', `${ctx.children} objects made on this context are still alive`);
     }
     this.#handles.delete(ctxHandle);
     // The connection manager's context stays open: the program only gives up the handle.
@@ -186,7 +186,7 @@ export class Verbs implements VerbsCalls {
   cmCreateQp(device: IbDevice, pdHandle: number, init: IbvQpInit, onDestroy: () => void): { qp: IbvQp; queuePair: IbQp } {
     const { ctx } = this.#get(pdHandle, 'pd', 'pd', 'rdma_create_qp');
     if (ctx !== this.#cmContext(device)) {
-      throw systemError('EINVAL', 'rdma_create_qp', `rdma_create_qp failed: EINVAL (the PD belongs to another device context than the id's ${device.name})`);
+      throw systemErrorWhy('EINVAL', 'rdma_create_qp', `the PD belongs to another device context than the id's ${device.name}`);
     }
     const qp = this.ibvCreateQp(pdHandle, init);
     this.#cmQps.set(qp.handle, onDestroy);
@@ -271,13 +271,13 @@ export class Verbs implements VerbsCalls {
     let channel: CompChannel | undefined;
     if (channelHandle !== -1) {
       const entry = this.#get(channelHandle, 'channel', 'channel', syscall);
-      if (entry.ctx !== ctx) throw systemError('EINVAL', syscall, `${syscall} failed: EINVAL (the channel belongs to another device context)`);
+      if (entry.ctx !== ctx) throw systemErrorWhy('EINVAL', syscall, 'the channel belongs to another device context');
       channel = entry.channel;
     }
     // rxe_cq_chk_attr.
     if (cqe < 1 || cqe > ctx.device.profile.attr.maxCqe) throw systemError('EINVAL', syscall);
     const handle = this.#nextHandle++;
-    const cq = new IbCq(handle, cqCapacity(cqe), channel, () => ctx.events.push({ eventType: EVENT.CQ_ERR, element: handle }));
+    const cq = new IbCq(handle, cqCapacity(cqe), channel, () => ctx.events.push({ eventType: IBV_EVENT.CQ_ERR, element: handle }));
     if (channel) channel.users++;
     return this.#add({ kind: 'cq', ctx, cq }, handle);
   }
@@ -310,8 +310,8 @@ export class Verbs implements VerbsCalls {
     const { cq } = this.#get(cqHandle, 'cq', 'cq', 'ibv_ack_cq_events');
     uint32(count, 'count');
     if (count > cq.unacked) {
-      throw systemError('EINVAL', 'ibv_ack_cq_events',
-        `ibv_ack_cq_events failed: EINVAL (acknowledging ${count} events, but ${cq.unacked} were taken from this CQ and not yet acknowledged)`);
+      throw systemErrorWhy('EINVAL', 'ibv_ack_cq_events',
+        `acknowledging ${count} events, but ${cq.unacked} were taken from this CQ and not yet acknowledged`);
     }
     cq.unacked -= count;
   }
@@ -328,7 +328,7 @@ export class Verbs implements VerbsCalls {
     const send = this.#get(init.sendCq, 'cq', 'init.sendCq', syscall);
     const recv = this.#get(init.recvCq, 'cq', 'init.recvCq', syscall);
     if (send.ctx !== ctx || recv.ctx !== ctx) {
-      throw systemError('EINVAL', syscall, `${syscall} failed: EINVAL (its CQs must belong to the PD's device context)`);
+      throw systemErrorWhy('EINVAL', syscall, `its CQs must belong to the PD's device context`);
     }
     for (const [name, value] of Object.entries(init.cap)) uint32(value, `init.cap.${name}`);
     const cap = IbQp.grant(pd, init);
@@ -416,7 +416,7 @@ export class Verbs implements VerbsCalls {
     if (typeof handle !== 'number') throw new TypeError(`${name} must be a handle (a number)`);
     const entry = this.#handles.get(handle);
     if (entry?.kind !== kind) {
-      throw systemError('EBADF', syscall, `${syscall} failed: EBADF (${name} ${handle} is not a live ${KIND_NAMES[kind]})`);
+      throw systemErrorWhy('EBADF', syscall, `${name} ${handle} is not a live ${KIND_NAMES[kind]}`);
     }
     return entry as Extract<Handle, { kind: K }>;
   }

@@ -13,7 +13,7 @@ const dmb = open({ backend: 'native' });
 const dev = dmb.openRdma('rxe0');
 const pd = dev.allocPd();
 const { seam } = dmb;
-const access = IBV_ACCESS['local-write'];
+const access = IBV_ACCESS.LOCAL_WRITE;
 
 /** A view of `size` bytes starting on a page boundary (the addon reports the address). */
 function aligned(size) {

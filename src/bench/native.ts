@@ -2,7 +2,7 @@
 // memory: RDMA WRITE bandwidth and message rate (ib_write_bw), MR
 // registration (a C ibv_reg_mr loop), CPU fill and read of a mapped dma-buf
 // (memset/memcpy), and the cost of one call across the seam.
-import { WC_WORDS } from '../../seam/backend-verbs';
+import { WC_WORDS } from '../../seam/work-requests';
 import { rdmaDevicesOrWhyNot } from '../cli/rdma-probe';
 import type { RdmaDevice } from '../verbs/device';
 import type { ProtectionDomain } from '../verbs/pd';
@@ -152,7 +152,7 @@ function loopbackPair(dmb: DmaBridge, pd: ProtectionDomain, size: number): Write
   const bytes = Math.max(size, 4096);
   const srcMr = pd.registerDmaBuf(dmb.createUdmabuf(bytes), { fallback: 'memfd-pages' });
   const dstMr = pd.registerDmaBuf(dmb.createUdmabuf(bytes), { fallback: 'memfd-pages', access: ['local-write', 'remote-write'] });
-  return { qp, cq, batch: writeBatch({ opcode: 'write', local: { mr: srcMr, length: size }, remote: dstMr.remote() }) };
+  return { qp, cq, batch: writeBatch({ opcode: 'write', local: { mr: srcMr, length: size }, remote: dstMr.remote() }), sink: [sink, dstMr] };
 }
 
 // dmabridge's runs and perftest's alternate, so that a drift in the

@@ -8,7 +8,8 @@ import { systemError, SystemError } from '../../seam/system-error';
 import { instanceArg, invalidState, invalidType, toInt, waitOptions, WaitOptions } from '../args';
 import type { Backend } from '../../seam/backend';
 import { CmChannel } from './channel';
-import { IB_CM_REJ_CONSUMER_DEFINED, IB_CM_REJ_INVALID_SERVICE_ID, PRIVATE_DATA_MAX, RDMA_CM_EVENT, RDMA_CM_EVENTS, RDMA_PS_TCP } from '../../seam/rdmacm-uapi';
+import { IB_CM_REJ, PRIVATE_DATA_MAX, RDMA_CM_EVENT, RDMA_PS_TCP } from '../../seam/rdmacm-uapi';
+import { byValue, kebab } from '../enum-names';
 import type { CompletionQueue } from '../verbs/cq';
 import type { RdmaDevice } from '../verbs/device';
 import { ProtectionDomain } from '../verbs/pd';
@@ -67,9 +68,9 @@ export async function resolveRoute(host: CmHost, to: RdmaAddress, options: Resol
   const unhook = host.onOwnerClose((reason) => channel.cancel(id, reason));
   try {
     seam.rdmaResolveAddr(id, options.source ?? null, to, ms);
-    await expectEvent(channel, id, 'addr-resolved', 'rdma_resolve_addr', to, options);
+    await expectEvent(channel, id, 'ADDR_RESOLVED', 'rdma_resolve_addr', to, options);
     seam.rdmaResolveRoute(id, ms);
-    await expectEvent(channel, id, 'route-resolved', 'rdma_resolve_route', to, options);
+    await expectEvent(channel, id, 'ROUTE_RESOLVED', 'rdma_resolve_route', to, options);
     return new RdmaRoute(host, channel, id, to);
   } catch (e) {
     destroyId(seam, channel, id);
@@ -142,7 +143,7 @@ export class RdmaRoute extends CmIdOwner {
       let e: RdmaCmEvent;
       try {
         this.host.seam.rdmaConnect(this.id, param);
-        e = await expectEvent(this.channel, this.id, 'established', 'rdma_connect', this.remote, options);
+        e = await expectEvent(this.channel, this.id, 'ESTABLISHED', 'rdma_connect', this.remote, options);
       } catch (err) {
         parts.close();
         throw err;
@@ -229,7 +230,7 @@ export class ConnectionRequest extends CmIdOwner {
       const parts = makeQp(this.host, this.device, this.id, options);
       try {
         this.host.seam.rdmaAccept(this.id, param);
-        await expectEvent(this.channel, this.id, 'established', 'rdma_accept', this.remote, options);
+        await expectEvent(this.channel, this.id, 'ESTABLISHED', 'rdma_accept', this.remote, options);
       } catch (err) {
         parts.close();
         throw err;
@@ -361,7 +362,7 @@ export class RdmaConnection extends Resource {
   }
 
   #onEvent(e: RdmaCmEvent): boolean {
-    if (e.event === RDMA_CM_EVENT.disconnected && this.#link.state === 'connected') {
+    if (e.event === RDMA_CM_EVENT.DISCONNECTED && this.#link.state === 'connected') {
       // Our QP to ERR as well, so nothing waits for a peer that is gone.
       disconnect(this.host.seam, this.id, this.#link);
     }
@@ -403,11 +404,13 @@ function createId(channel: CmChannel): number {
   return id;
 }
 
+const EVENT_NAMES = byValue(RDMA_CM_EVENT);
+
 async function expectEvent(
-  channel: CmChannel, id: number, want: (typeof RDMA_CM_EVENTS)[number], phase: Phase, peer: RdmaAddress,
+  channel: CmChannel, id: number, want: keyof typeof RDMA_CM_EVENT, phase: Phase, peer: RdmaAddress,
   options: WaitOptions,
 ): Promise<RdmaCmEvent> {
-  const e = await channel.next(id, want, options);
+  const e = await channel.next(id, kebab(want), options);
   if (e.event === RDMA_CM_EVENT[want]) return e;
   throw eventError(e, phase, peer);
 }
@@ -415,11 +418,11 @@ async function expectEvent(
 /** The error a failed step of connecting means, with what to do about it. */
 function eventError(e: RdmaCmEvent, phase: Phase, peer: RdmaAddress): SystemError & { rejectReason?: number; privateData?: Uint8Array } {
   const at = `${peer.host}:${peer.port}`;
-  const name = RDMA_CM_EVENTS[e.event] ?? `event-${e.event}`;
-  if (e.event === RDMA_CM_EVENT.rejected) {
-    const why = e.status === IB_CM_REJ_INVALID_SERVICE_ID
+  const name = EVENT_NAMES.get(e.event) ?? `event-${e.event}`;
+  if (e.event === RDMA_CM_EVENT.REJECTED) {
+    const why = e.status === IB_CM_REJ.INVALID_SERVICE_ID
       ? `nobody listens on ${at} (reject reason ${e.status}: invalid service id)`
-      : e.status === IB_CM_REJ_CONSUMER_DEFINED
+      : e.status === IB_CM_REJ.CONSUMER_DEFINED
         ? `the peer at ${at} rejected the connection (its private data is on the error's privateData)`
         : `the peer at ${at} rejected the connection (reject reason ${e.status})`;
     const err = systemError('ECONNREFUSED', phase, `${phase} failed with ECONNREFUSED: ${why}`) as SystemError & { rejectReason?: number; privateData?: Uint8Array };
@@ -428,9 +431,9 @@ function eventError(e: RdmaCmEvent, phase: Phase, peer: RdmaAddress): SystemErro
     return err;
   }
   const code = e.status < 0 ? errnoName(e.status) : 'ECONNABORTED';
-  const advice = e.event === RDMA_CM_EVENT['addr-error']
+  const advice = e.event === RDMA_CM_EVENT.ADDR_ERROR
     ? `no RDMA device has a route to ${peer.host}: is soft-RoCE on the interface that reaches it (rdma link add rxe0 type rxe netdev <interface>)?`
-    : e.event === RDMA_CM_EVENT.unreachable
+    : e.event === RDMA_CM_EVENT.UNREACHABLE
       ? `${at} did not answer: is the host up and its RDMA device on the same network?`
       : `the connection manager reported ${name} (status ${e.status})`;
   return systemError(e.status < 0 ? e.status : 'ECONNABORTED', phase, `${phase} failed with ${code}: ${advice}`);

@@ -1,11 +1,30 @@
 import type { IbvCompChannel } from '../../seam/backend-verbs';
-import { WC_WORDS } from '../../seam/backend-verbs';
+import { IBV_WC, IBV_WC_OPCODE, IBV_WC_STATUS } from '../../seam/verbs-uapi';
+import { byteSwap32, decodeWc, WC_WORDS } from '../../seam/work-requests';
+import { byValue } from '../enum-names';
 import { Resource } from '../resource';
 import * as uapi from '../../seam/uapi';
 import { toInt, waitOptions, WaitOptions } from '../args';
 import { waitReady } from '../wait';
 import type { RdmaDevice } from './device';
-import { IBV_WC_WITH_IMM, WC_STATUS, wcOpcodeName, WcStatus } from '../../seam/verbs-uapi';
+
+/** The API's names of enum ibv_wc_status. */
+const WC_STATUS_NAMES = {
+  SUCCESS: 'success', LOC_LEN_ERR: 'local-length-error', LOC_QP_OP_ERR: 'local-qp-op-error',
+  LOC_EEC_OP_ERR: 'local-eec-op-error', LOC_PROT_ERR: 'local-protection-error', WR_FLUSH_ERR: 'wr-flush-error',
+  MW_BIND_ERR: 'mw-bind-error', BAD_RESP_ERR: 'bad-response-error', LOC_ACCESS_ERR: 'local-access-error',
+  REM_INV_REQ_ERR: 'remote-invalid-request-error', REM_ACCESS_ERR: 'remote-access-error',
+  REM_OP_ERR: 'remote-operation-error', RETRY_EXC_ERR: 'retry-exceeded-error',
+  RNR_RETRY_EXC_ERR: 'rnr-retry-exceeded-error', LOC_RDD_VIOL_ERR: 'local-rdd-violation-error',
+  REM_INV_RD_REQ_ERR: 'remote-invalid-rd-request', REM_ABORT_ERR: 'remote-aborted-error',
+  INV_EECN_ERR: 'invalid-eecn-error', INV_EEC_STATE_ERR: 'invalid-eec-state-error', FATAL_ERR: 'fatal-error',
+  RESP_TIMEOUT_ERR: 'response-timeout-error', GENERAL_ERR: 'general-error',
+} as const satisfies Record<keyof typeof IBV_WC_STATUS, string>;
+export type WcStatus = (typeof WC_STATUS_NAMES)[keyof typeof WC_STATUS_NAMES];
+const STATUS = new Map<number, WcStatus>(
+  (Object.keys(IBV_WC_STATUS) as Array<keyof typeof IBV_WC_STATUS>).map((k) => [IBV_WC_STATUS[k], WC_STATUS_NAMES[k]]),
+);
+const OPCODES = byValue(IBV_WC_OPCODE);
 
 export interface WorkCompletion {
   wrId: bigint;
@@ -95,26 +114,17 @@ export class CompletionQueue extends Resource {
 }
 
 function decode(out: BigUint64Array, i: number): WorkCompletion {
-  const base = i * WC_WORDS;
-  const w1 = out[base + 1]!;
-  const w2 = out[base + 2]!;
-  const w3 = out[base + 3]!;
-  const statusCode = Number(w1 & 0xffn);
-  const flags = Number(out[base + 4]!);
+  const w = decodeWc(out, i);
   const wc: WorkCompletion = {
-    wrId: out[base]!,
-    status: WC_STATUS[statusCode] ?? 'general-error',
-    statusCode,
-    opcode: wcOpcodeName(Number((w1 >> 8n) & 0xffn)),
-    byteLen: Number(w2 & 0xffffffffn),
-    qpNum: Number(w3 & 0xffffffffn),
-    srcQp: Number(w3 >> 32n),
-    vendorErr: Number((w1 >> 16n) & 0xffffffffn),
+    wrId: w.wrId,
+    status: STATUS.get(w.status) ?? 'general-error',
+    statusCode: w.status,
+    opcode: OPCODES.get(w.opcode) ?? `opcode-${w.opcode}`,
+    byteLen: w.byteLen,
+    qpNum: w.qpNum,
+    srcQp: w.srcQp,
+    vendorErr: w.vendorErr,
   };
-  if (flags & IBV_WC_WITH_IMM) wc.immData = ntohl(Number(w2 >> 32n));
+  if (w.flags & IBV_WC.WITH_IMM) wc.immData = byteSwap32(w.imm);
   return wc;
-}
-
-export function ntohl(v: number): number {
-  return (((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24)) >>> 0;
 }

@@ -7,15 +7,31 @@ import { isSystemError } from '../../seam/system-error';
 import * as uapi from '../../seam/uapi';
 import { CompletionQueue } from './cq';
 import { ProtectionDomain } from './pd';
-import { ASYNC_EVENTS, LINK_LAYERS, mtuBytes, PORT_STATES } from '../../seam/verbs-uapi';
+import { IBV_EVENT, IBV_LINK_LAYER, IBV_PORT, mtuBytes } from '../../seam/verbs-uapi';
+import { byValue, Kebab } from '../enum-names';
+
+const PORT_STATES = byValue(IBV_PORT);
+const LINK_LAYERS = byValue(IBV_LINK_LAYER);
+/** The API's names of enum ibv_event_type. */
+const ASYNC_EVENT_NAMES = {
+  CQ_ERR: 'cq-error', QP_FATAL: 'qp-fatal', QP_REQ_ERR: 'qp-request-error', QP_ACCESS_ERR: 'qp-access-error',
+  COMM_EST: 'comm-established', SQ_DRAINED: 'sq-drained', PATH_MIG: 'path-migrated', PATH_MIG_ERR: 'path-migration-error',
+  DEVICE_FATAL: 'device-fatal', PORT_ACTIVE: 'port-active', PORT_ERR: 'port-error', LID_CHANGE: 'lid-change',
+  PKEY_CHANGE: 'pkey-change', SM_CHANGE: 'sm-change', SRQ_ERR: 'srq-error', SRQ_LIMIT_REACHED: 'srq-limit-reached',
+  QP_LAST_WQE_REACHED: 'qp-last-wqe-reached', CLIENT_REREGISTER: 'client-reregister', GID_CHANGE: 'gid-change',
+  WQ_FATAL: 'wq-fatal',
+} as const satisfies Record<keyof typeof IBV_EVENT, string>;
+const ASYNC_EVENTS = new Map<number, string>(
+  (Object.keys(IBV_EVENT) as Array<keyof typeof IBV_EVENT>).map((k) => [IBV_EVENT[k], ASYNC_EVENT_NAMES[k]]),
+);
 
 export interface PortInfo {
   port: number;
-  state: (typeof PORT_STATES)[number];
+  state: Kebab<keyof typeof IBV_PORT>;
   /** Active MTU in bytes. */
   mtu: number;
   maxMtu: number;
-  linkLayer: (typeof LINK_LAYERS)[number];
+  linkLayer: Kebab<keyof typeof IBV_LINK_LAYER>;
   lid: number;
   gidTableLength: number;
 }
@@ -57,10 +73,10 @@ export class RdmaDevice extends Resource {
     const p = this.seam.ibvQueryPort(this.ctx, port);
     return {
       port,
-      state: PORT_STATES[p.state] ?? 'nop',
+      state: PORT_STATES.get(p.state) ?? 'nop',
       mtu: mtuBytes(p.activeMtu),
       maxMtu: mtuBytes(p.maxMtu),
-      linkLayer: LINK_LAYERS[p.linkLayer] ?? 'unspecified',
+      linkLayer: LINK_LAYERS.get(p.linkLayer) ?? 'unspecified',
       lid: p.lid,
       gidTableLength: p.gidTblLen,
     };
@@ -133,7 +149,7 @@ export class RdmaDevice extends Resource {
 
   #drainEvents(): void {
     for (let e = this.seam.ibvGetAsyncEvent(this.ctx); e; e = this.seam.ibvGetAsyncEvent(this.ctx)) {
-      this.#events.emit('event', { type: ASYNC_EVENTS[e.eventType] ?? `event-${e.eventType}`, element: e.element });
+      this.#events.emit('event', { type: ASYNC_EVENTS.get(e.eventType) ?? `event-${e.eventType}`, element: e.element });
     }
   }
 

@@ -1,8 +1,7 @@
 import type { IbvMr } from '../../seam/backend-verbs';
 import { Resource } from '../resource';
-import { accessNames } from './access-flags';
+import { AccessFlag, accessNames } from './access-flags';
 import type { ProtectionDomain } from './pd';
-import type { AccessFlag } from '../../seam/verbs-uapi';
 
 /**
  * How an MR was registered:

@@ -3,12 +3,11 @@ import { DmaBuf } from '../dmabuf';
 import { Mapping } from '../mapping';
 import { Resource } from '../resource';
 import { isSystemError, systemError } from '../../seam/system-error';
-import { accessBits } from './access-flags';
+import { AccessFlag, accessBits } from './access-flags';
 import type { CompletionQueue } from './cq';
 import type { RdmaDevice } from './device';
 import { MemoryRegion } from './mr';
 import { QueuePair, QueuePairOptions } from './qp';
-import type { AccessFlag } from '../../seam/verbs-uapi';
 
 export interface RegisterDmaBufOptions {
   offset?: number | bigint;

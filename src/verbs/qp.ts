@@ -1,16 +1,25 @@
 import { randomInt } from 'node:crypto';
 import type { IbvQp, IbvQpCap, IbvQpInit } from '../../seam/backend-verbs';
-import { RECV_WR_WORDS, SEND_WR_WORDS } from '../../seam/backend-verbs';
 import { advise } from '../advice';
 import { instanceArg, invalidType, invalidValue, optionsArg, outOfRange, toBoolean, toInt, toSize, toU64 } from '../args';
 import { systemError } from '../../seam/system-error';
 import { Resource } from '../resource';
-import { accessBits } from './access-flags';
+import { byteSwap32, encodeRecv, encodeSend, RECV_WR_WORDS, SEND_WR_WORDS, SendWr, Sge } from '../../seam/work-requests';
+import { IBV_ACCESS, IBV_QP, IBV_QPS, IBV_QPT_RC, IBV_SEND, IBV_WR } from '../../seam/verbs-uapi';
+import { AccessFlag, accessBits } from './access-flags';
 import { CompletionQueue } from './cq';
 import { gidBytes } from './device';
 import { MemoryRegion, type RemoteBuffer } from './mr';
 import type { ProtectionDomain } from './pd';
-import * as v from '../../seam/verbs-uapi';
+
+/** The API's opcodes. */
+const SEND_OPCODES = {
+  write: IBV_WR.RDMA_WRITE, 'write-imm': IBV_WR.RDMA_WRITE_WITH_IMM, send: IBV_WR.SEND, 'send-imm': IBV_WR.SEND_WITH_IMM, read: IBV_WR.RDMA_READ,
+} as const;
+export type SendOpcode = keyof typeof SEND_OPCODES;
+
+/** ibv_qp_state by its API name. */
+export type QpState = Lowercase<keyof typeof IBV_QPS>;
 
 export interface QueuePairOptions {
   maxSendWr?: number;
@@ -37,7 +46,7 @@ export interface ConnectOptions {
   /** Which entry of the port's GID table to send from; default: see QueuePair.endpoint. */
   gidIndex?: number;
   /** What the peer may do to our MRs through this QP; default: remote read and write. */
-  access?: v.AccessFlag[];
+  access?: AccessFlag[];
   /**
    * Transport retries before a request fails with retry-exceeded-error
    * (0–7, default 7). On rxe 7 means retry for ever: a peer that has gone
@@ -55,7 +64,7 @@ export interface LocalRange {
 }
 
 export interface SendRequest {
-  opcode: v.SendOpcode;
+  opcode: SendOpcode;
   local?: LocalRange;
   /** For write and read: where in the peer's memory, plus an offset into it. */
   remote?: RemoteBuffer & { offset?: bigint | number };
@@ -78,7 +87,7 @@ export interface RecvRequest {
 /** A reliable-connected queue pair. */
 export class QueuePair extends Resource {
   readonly psn = randomInt(1 << 24);
-  #state: keyof typeof v.IBV_QPS = 'reset';
+  #state: QpState = 'reset';
   #sendScratch = new BigUint64Array(SEND_WR_WORDS * 16);
   #recvScratch = new BigUint64Array(RECV_WR_WORDS * 16);
 
@@ -111,7 +120,7 @@ export class QueuePair extends Resource {
     const qp = make({
       sendCq: sendCq.handle,
       recvCq: recvCq.handle,
-      qpType: v.IBV_QPT_RC,
+      qpType: IBV_QPT_RC,
       cap: { maxSendWr: count(o.maxSendWr, 'maxSendWr', 128), maxRecvWr: count(o.maxRecvWr, 'maxRecvWr', 128), maxSendSge: 1, maxRecvSge: 1, maxInlineData: count(o.maxInlineData, 'maxInlineData', 0) },
       sqSigAll: o.signalAll === undefined ? true : toBoolean(o.signalAll, 'options.signalAll'),
     });
@@ -123,7 +132,7 @@ export class QueuePair extends Resource {
     }
   }
 
-  get state(): keyof typeof v.IBV_QPS {
+  get state(): QpState {
     return this.#state;
   }
 
@@ -167,19 +176,19 @@ export class QueuePair extends Resource {
     const sgidIndex = options.gidIndex === undefined ? defaultGidIndex(device, port, info.gidTableLength) : toInt(options.gidIndex, 'options.gidIndex', 0, 0x7fffffff);
     const mtu = mtuEnum(Math.min(info.mtu, remote.mtu));
     seam.ibvModifyQp(this.handle, {
-      qpState: v.IBV_QPS.init, pkeyIndex: 0, portNum: port,
-      qpAccessFlags: access & ~v.IBV_ACCESS['local-write'],
-    }, v.IBV_QP_STATE | v.IBV_QP_PKEY_INDEX | v.IBV_QP_PORT | v.IBV_QP_ACCESS_FLAGS);
+      qpState: IBV_QPS.INIT, pkeyIndex: 0, portNum: port,
+      qpAccessFlags: access & ~IBV_ACCESS.LOCAL_WRITE,
+    }, IBV_QP.STATE | IBV_QP.PKEY_INDEX | IBV_QP.PORT | IBV_QP.ACCESS_FLAGS);
     this.#state = 'init';
     seam.ibvModifyQp(this.handle, {
-      qpState: v.IBV_QPS.rtr, pathMtu: mtu, destQpNum: remote.qpNum, rqPsn: remote.psn,
+      qpState: IBV_QPS.RTR, pathMtu: mtu, destQpNum: remote.qpNum, rqPsn: remote.psn,
       maxDestRdAtomic: 1, minRnrTimer: 12,
       ahAttr: { dlid: remote.lid, portNum: port, isGlobal: true, dgid, sgidIndex, hopLimit: 64 },
-    }, v.IBV_QP_STATE | v.IBV_QP_AV | v.IBV_QP_PATH_MTU | v.IBV_QP_DEST_QPN | v.IBV_QP_RQ_PSN | v.IBV_QP_MAX_DEST_RD_ATOMIC | v.IBV_QP_MIN_RNR_TIMER);
+    }, IBV_QP.STATE | IBV_QP.AV | IBV_QP.PATH_MTU | IBV_QP.DEST_QPN | IBV_QP.RQ_PSN | IBV_QP.MAX_DEST_RD_ATOMIC | IBV_QP.MIN_RNR_TIMER);
     this.#state = 'rtr';
     seam.ibvModifyQp(this.handle, {
-      qpState: v.IBV_QPS.rts, timeout: 14, retryCnt: retryCount, rnrRetry: 7, sqPsn: this.psn, maxRdAtomic: 1,
-    }, v.IBV_QP_STATE | v.IBV_QP_TIMEOUT | v.IBV_QP_RETRY_CNT | v.IBV_QP_RNR_RETRY | v.IBV_QP_SQ_PSN | v.IBV_QP_MAX_QP_RD_ATOMIC);
+      qpState: IBV_QPS.RTS, timeout: 14, retryCnt: retryCount, rnrRetry: 7, sqPsn: this.psn, maxRdAtomic: 1,
+    }, IBV_QP.STATE | IBV_QP.TIMEOUT | IBV_QP.RETRY_CNT | IBV_QP.RNR_RETRY | IBV_QP.SQ_PSN | IBV_QP.MAX_QP_RD_ATOMIC);
     this.#state = 'rts';
   }
 
@@ -190,7 +199,7 @@ export class QueuePair extends Resource {
     const n = requests.length;
     if (this.#sendScratch.length < n * SEND_WR_WORDS) this.#sendScratch = new BigUint64Array(n * SEND_WR_WORDS);
     const w = this.#sendScratch;
-    for (let i = 0; i < n; i++) encodeSend(w, i * SEND_WR_WORDS, requests[i], i);
+    for (let i = 0; i < n; i++) encodeSend(w, i, sendWr(requests[i], i));
     try {
       this.pd.device.seam.ibvPostSend(this.handle, w, n);
     } catch (e) {
@@ -207,16 +216,7 @@ export class QueuePair extends Resource {
     const w = this.#recvScratch;
     for (let i = 0; i < n; i++) {
       const r = request<RecvRequest>(requests[i], i);
-      const b = i * RECV_WR_WORDS;
-      w[b] = r.id === undefined ? 0n : toU64(r.id, `requests[${i}].id`);
-      if (r.local !== undefined) {
-        const { addr, length, lkey } = sge(r.local, i);
-        w[b + 1] = addr;
-        w[b + 2] = BigInt(length) | (BigInt(lkey) << 32n);
-      } else {
-        w[b + 1] = 0n;
-        w[b + 2] = 0n;
-      }
+      encodeRecv(w, i, { wrId: r.id === undefined ? 0n : toU64(r.id, `requests[${i}].id`), sge: r.local === undefined ? undefined : sge(r.local, i) });
     }
     try {
       this.pd.device.seam.ibvPostRecv(this.handle, w, n);
@@ -231,40 +231,31 @@ function request<T extends object>(r: unknown, i: number): T {
   return r as T;
 }
 
-function encodeSend(w: BigUint64Array, b: number, value: unknown, i: number): void {
+/** Request `i`, checked: every field a JS value of the right type and range, its MR open. */
+function sendWr(value: unknown, i: number): SendWr {
   const r = request<SendRequest>(value, i);
-  const opcode = typeof r.opcode === 'string' && Object.hasOwn(v.IBV_WR, r.opcode) ? v.IBV_WR[r.opcode] : undefined;
-  if (opcode === undefined) throw invalidValue(`requests[${i}].opcode`, r.opcode, `must be one of ${Object.keys(v.IBV_WR).map((o) => `'${o}'`).join(', ')}`);
-  const flags = (r.signaled ? v.IBV_SEND_SIGNALED : 0) | (r.inline ? v.IBV_SEND_INLINE : 0) |
-    (r.solicited ? v.IBV_SEND_SOLICITED : 0) | (r.fence ? v.IBV_SEND_FENCE : 0);
-  w[b] = r.id === undefined ? 0n : toU64(r.id, `requests[${i}].id`);
-  if (r.local !== undefined) {
-    const { addr, length, lkey } = sge(r.local, i);
-    w[b + 1] = BigInt(opcode | (flags << 8) | (1 << 16));
-    w[b + 2] = addr;
-    w[b + 3] = BigInt(length) | (BigInt(lkey) << 32n);
-  } else {
-    w[b + 1] = BigInt(opcode | (flags << 8));
-    w[b + 2] = 0n;
-    w[b + 3] = 0n;
+  if (typeof r.opcode !== 'string' || !Object.hasOwn(SEND_OPCODES, r.opcode)) {
+    throw invalidValue(`requests[${i}].opcode`, r.opcode, `must be one of ${Object.keys(SEND_OPCODES).map((o) => `'${o}'`).join(', ')}`);
   }
+  const flags = (r.signaled ? IBV_SEND.SIGNALED : 0) | (r.inline ? IBV_SEND.INLINE : 0) |
+    (r.solicited ? IBV_SEND.SOLICITED : 0) | (r.fence ? IBV_SEND.FENCE : 0);
   const needsRemote = r.opcode === 'write' || r.opcode === 'write-imm' || r.opcode === 'read';
   if (needsRemote && r.remote === undefined) throw invalidType(`requests[${i}].remote`, `{ addr, rkey } for a ${r.opcode}`, r.remote);
-  const imm = r.imm === undefined ? 0 : htonl(toInt(r.imm, `requests[${i}].imm`, 0, 0xffffffff));
-  if (r.remote === undefined) {
-    w[b + 4] = 0n;
-    w[b + 5] = BigInt(imm) << 32n;
-    return;
-  }
-  const remote = request<NonNullable<SendRequest['remote']>>(r.remote, i);
-  const addr = toU64(remote.addr, `requests[${i}].remote.addr`) + (remote.offset === undefined ? 0n : toSize(remote.offset, `requests[${i}].remote.offset`));
-  if (addr > U64_MAX) throw outOfRange(`requests[${i}].remote.offset`, 'such that addr + offset < 2^64', remote.offset);
-  w[b + 4] = addr;
-  w[b + 5] = BigInt(toInt(remote.rkey, `requests[${i}].remote.rkey`, 0, 0xffffffff)) | (BigInt(imm) << 32n);
+  const remote = r.remote === undefined ? undefined : request<NonNullable<SendRequest['remote']>>(r.remote, i);
+  const remoteAddr = remote === undefined ? 0n
+    : toU64(remote.addr, `requests[${i}].remote.addr`) + (remote.offset === undefined ? 0n : toSize(remote.offset, `requests[${i}].remote.offset`));
+  if (remoteAddr > U64_MAX) throw outOfRange(`requests[${i}].remote.offset`, 'such that addr + offset < 2^64', remote?.offset);
+  return {
+    wrId: r.id === undefined ? 0n : toU64(r.id, `requests[${i}].id`), opcode: SEND_OPCODES[r.opcode], flags,
+    sge: r.local === undefined ? undefined : sge(r.local, i),
+    remoteAddr,
+    rkey: remote === undefined ? 0 : toInt(remote.rkey, `requests[${i}].remote.rkey`, 0, 0xffffffff),
+    imm: r.imm === undefined ? 0 : byteSwap32(toInt(r.imm, `requests[${i}].imm`, 0, 0xffffffff)),
+  };
 }
 
 /** The scatter-gather entry of request `i`: a range of an open MR of this process. */
-function sge(value: unknown, i: number): { addr: bigint; length: number; lkey: number } {
+function sge(value: unknown, i: number): Sge {
   const local = request<LocalRange>(value, i);
   const mr = instanceArg(local.mr, MemoryRegion, `requests[${i}].local.mr`);
   mr.assertOpen();
@@ -276,9 +267,6 @@ function sge(value: unknown, i: number): { addr: bigint; length: number; lkey: n
 
 const U64_MAX = (1n << 64n) - 1n;
 
-function htonl(v: number): number {
-  return (((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24)) >>> 0;
-}
 
 function mtuEnum(bytes: number): number {
   for (let e = 5; e >= 1; e--) if (bytes >= 128 << e) return e;

@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it as vitestIt } from 'vitest';
 import { createEmulator, EmulatedGpu } from '../../emulator';
-import { withAdvice } from '../../src/advice';
-import { DmaBridge } from '../../src/dmabridge';
-import { BackendCase, describeEachBackend, inKernelVm, openOn } from '../backends';
+import type { DmaBridge } from '../../src/dmabridge';
+import { BackendCase, bridgeOn, describeEachBackend, openOn } from '../support/backends';
+import { itNeeds } from '../support/skip';
 
 // On the emulator the GPU is its CUDA-like H100. Natively these run where the
 // NVIDIA driver is (/dev/nvidiactl); scripts/device/cuda-check.js runs the same
@@ -15,9 +15,7 @@ const gpu = existsSync(NVIDIA);
 const MiB = 1n << 20n;
 
 function itWithGpu(b: BackendCase): typeof vitestIt {
-  if (b.name === 'emulator' || gpu) return vitestIt;
-  if (inKernelVm) return (() => undefined) as unknown as typeof vitestIt;
-  return ((name: string, fn?: () => void) => vitestIt.skip(`${name} (skipped: no NVIDIA GPU, ${NVIDIA} absent)`, fn)) as typeof vitestIt;
+  return itNeeds(b.name === 'emulator' || gpu ? null : `no NVIDIA GPU, ${NVIDIA} absent`, { absentFromVm: true });
 }
 
 describeEachBackend('CUDA dma-bufs', (b) => {
@@ -69,7 +67,7 @@ describeEachBackend('CUDA dma-bufs', (b) => {
   });
 
   it('says which GPU is missing, and keeps the CUDA error name', () => {
-    expect(() => dmb.allocCuda(MiB, { device: 99 })).toThrow(expect.objectContaining({ code: 'ENODEV', syscall: 'cuDeviceGet', message: expect.stringMatching(/no CUDA GPU 99: this machine has \d+/) }));
+    expect(() => dmb.allocCuda(MiB, { device: 99 })).toThrow(expect.objectContaining({ code: 'ENODEV', syscall: 'cuDeviceGet', message: expect.stringMatching(/^cuDeviceGet failed with ENODEV \(this machine has \d+: .*\): there is no GPU 99/) }));
     expect(() => dmb.allocCuda(0)).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'cuMemAlloc', cudaError: 'CUDA_ERROR_INVALID_VALUE' }));
     expect(() => dmb.allocCuda(1n << 50n)).toThrow(expect.objectContaining({ code: 'ENOMEM', syscall: 'cuMemAlloc', message: expect.stringMatching(/CUDA_ERROR_OUT_OF_MEMORY: GPU 0 has less than/) }));
     expect(() => dmb.allocCuda(MiB, { device: 1.5 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
@@ -78,14 +76,14 @@ describeEachBackend('CUDA dma-bufs', (b) => {
 
   if (b.name === 'native' && !gpu) {
     vitestIt('says CUDA is absent where there is no NVIDIA driver', () => {
-      expect(() => dmb.allocCuda(MiB)).toThrow(expect.objectContaining({ code: expect.stringMatching(/^(ENOSYS|ENODEV)$/), message: expect.stringMatching(/libcuda\.so\.1 not found: install the NVIDIA driver|no CUDA GPU|CUDA_ERROR_NO_DEVICE/) }));
+      expect(() => dmb.allocCuda(MiB)).toThrow(expect.objectContaining({ code: expect.stringMatching(/^(ENOSYS|ENODEV)$/), message: expect.stringMatching(/libcuda\.so\.1 not found: install the NVIDIA driver|there is no GPU 0|CUDA_ERROR_NO_DEVICE/) }));
     });
   }
 });
 
 describe('CUDA where it is missing or cannot export [emulator]', () => {
   function machine(cuda: EmulatedGpu[] | false): DmaBridge {
-    return new DmaBridge(withAdvice(createEmulator({ cuda })), 'test');
+    return bridgeOn(createEmulator({ cuda }), 'test');
   }
 
   vitestIt('says libcuda.so.1 is missing, from dlopen', () => {
@@ -96,7 +94,7 @@ describe('CUDA where it is missing or cannot export [emulator]', () => {
   vitestIt('says the driver finds no GPU', () => {
     using dmb = machine([]);
     expect(dmb.cudaDevices()).toEqual([]);
-    expect(() => dmb.allocCuda(MiB)).toThrow(expect.objectContaining({ code: 'ENODEV', message: expect.stringMatching(/no CUDA GPU 0: the NVIDIA driver finds no GPU/) }));
+    expect(() => dmb.allocCuda(MiB)).toThrow(expect.objectContaining({ code: 'ENODEV', message: expect.stringMatching(/\(the NVIDIA driver finds no GPU\): there is no GPU 0/) }));
   });
 
   vitestIt('names the GPU that cannot export dma-bufs, and allocates nothing on it', () => {

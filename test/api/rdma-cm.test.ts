@@ -2,16 +2,25 @@
 // NIC's address (the emulator: a machine at 10.99.0.1 on an emulated network;
 // native: the guest's rxe1 in test:kernel). Two hosts: test/cluster.
 import { afterEach, beforeEach, expect } from 'vitest';
-import { DmaBridge as Bridge } from '../../src/dmabridge';
+import { createEmulator, createNetwork } from '../../emulator';
 import type { DmaBridge } from '../../src';
-import { DEVICE, describeEachBackend, itWith, openNetworked } from '../backends';
+import { withAdvice } from '../../src/advice';
+import { DmaBridge as Bridge } from '../../src/dmabridge';
+import { DEVICES, describeEachBackend, itWith, type BackendCase } from '../support/backends';
+import { selfAddress } from '../support/rdmacm-addon';
 
 const text = (s: string) => new TextEncoder().encode(s);
 const untext = (b: Uint8Array) => new TextDecoder().decode(b.subarray(0, b.indexOf(0) < 0 ? b.length : b.indexOf(0)));
 const TIMEOUT = 10_000;
 
+function openNetworked(b: BackendCase): { dmb: DmaBridge; host: string } {
+  if (b.name === 'native') return { dmb: new Bridge(withAdvice(b.create()), 'test on native'), host: selfAddress()?.host ?? '' };
+  const backend = createEmulator({ network: createNetwork(), host: { name: 'a', address: '10.99.0.1' } });
+  return { dmb: new Bridge(withAdvice(backend), 'test on an emulated host'), host: '10.99.0.1' };
+}
+
 describeEachBackend('rdma_cm on one host', (b) => {
-  const it = itWith(b, DEVICE.rdmaNic);
+  const it = itWith(b, DEVICES.nic);
   let dmb: DmaBridge;
   let host: string;
   beforeEach(() => ({ dmb, host } = openNetworked(b)));

@@ -8,16 +8,16 @@
 // it is not in test:kernel's default list; run it alone:
 //   npm run test:kernel -- test/device-removal/rxe.test.ts
 import { spawn, spawnSync } from 'node:child_process';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { open } from '../../src';
-import { inKernelVm } from '../backends';
+import { describeNeeds, inKernelVm } from '../support/skip';
 
 const sh = (...argv: string[]) => spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
 const NAME = 'rxe0';
 const LINK = ['rdma', 'link', 'add', NAME, 'type', 'rxe', 'netdev', 'lo'];
 
 // Root and a kernel with rxe: the real-kernel VM only.
-describe.runIf(inKernelVm)('device removal on rxe [native]', () => {
+describeNeeds(inKernelVm ? null : 'root and rxe0 of the kernel VM, alone: npm run test:kernel -- test/device-removal/rxe.test.ts')('device removal on rxe [native]', () => {
   // Whatever happens, rxe0 is back for whoever boots the guest next.
   afterAll(() => {
     if (!sh('rdma', 'link', 'show', NAME).stdout.includes(NAME)) sh(...LINK);

@@ -3,7 +3,7 @@
 // settles once its owner closes, and a wrong argument gets Node's own code.
 import { afterEach, beforeEach, expect, it as plainIt } from 'vitest';
 import { open, type DmaBridge } from '../../src';
-import { DEVICE, describeEachBackend, itWith, openNetworked, openOn } from '../backends';
+import { DEVICES, describeEachBackend, itWith, openNetworked, openOn } from '../support/backends';
 
 const coded = (code: string) => expect.objectContaining({ code });
 /** What `fn` throws (undefined if nothing). */
@@ -17,7 +17,7 @@ const thrownBy = (fn: () => unknown): unknown => {
 };
 
 describeEachBackend('failures leave nothing behind', (b) => {
-  const it = itWith(b, DEVICE.udmabuf);
+  const it = itWith(b, DEVICES.udmabuf);
 
   it('createUdmabuf(1000) fails with EINVAL and closes the memfd it made', () => {
     using dmb = openOn(b);
@@ -57,7 +57,7 @@ describeEachBackend('failures leave nothing behind', (b) => {
 });
 
 describeEachBackend('close() is exception-safe', (b) => {
-  const it = itWith(b, DEVICE.vgem);
+  const it = itWith(b, DEVICES.vgem);
 
   it('a dumb buffer whose handle the program closed behind dmabridge: dmb.close() still closes the DRM node, and reports the failure', () => {
     const dmb = openOn(b);
@@ -91,7 +91,7 @@ describeEachBackend('close() is exception-safe', (b) => {
 });
 
 describeEachBackend('every wait settles, and an error consumes nothing the kernel lets us retry', (b) => {
-  const it = itWith(b, DEVICE.rdmaNic);
+  const it = itWith(b, DEVICES.nic);
   let dmb: DmaBridge;
   let host: string;
   beforeEach(() => ({ dmb, host } = openNetworked(b)));
@@ -128,7 +128,7 @@ describeEachBackend('every wait settles, and an error consumes nothing the kerne
 });
 
 describeEachBackend('work requests are checked before they are posted', (b) => {
-  const it = itWith(b, DEVICE.rdma);
+  const it = itWith(b, DEVICES.rxe);
 
   it('an id that is not a u64 is refused, not wrapped; a closed MR is refused, not posted', async () => {
     using dmb = openOn(b);

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import type { FuzzReport } from '../../reliability/fuzz';
-import { describeEachBackend, inKernelVm } from '../backends';
+import { describeEachBackend } from '../support/backends';
+import { inKernelVm } from '../support/skip';
 
 const CALLS = Number(process.env.FUZZ_CALLS ?? 10_000);
 // The guest runs JavaScript about 20 times slower than the host.

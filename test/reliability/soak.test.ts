@@ -5,14 +5,15 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { expect } from 'vitest';
 import type { SoakReport } from '../../reliability/soak';
-import { DEVICE, describeEachBackend, inKernelVm, itWith } from '../backends';
+import { DEVICES, describeEachBackend, itWith } from '../support/backends';
+import { inKernelVm } from '../support/skip';
 
 const SOAK = process.env.DMABRIDGE_SOAK === '1';
 const CYCLES = SOAK ? 100_000 : inKernelVm ? 500 : 2_000;
 const LIMIT_MS = SOAK ? 600_000 : inKernelVm ? 300_000 : 60_000;
 
 describeEachBackend('soak: create/close cycles', (b) => {
-  itWith(b, DEVICE.rdma)(`${CYCLES} cycles of a udmabuf, a mapping written and unmapped, an MR registered and deregistered: fds flat${SOAK ? ', RSS within 10 %' : ''}`, async () => {
+  itWith(b, DEVICES.rxe)(`${CYCLES} cycles of a udmabuf, a mapping written and unmapped, an MR registered and deregistered: fds flat${SOAK ? ', RSS within 10 %' : ''}`, async () => {
     const args = ['--expose-gc', 'dist/reliability/soak.js', '--backend', b.name, '--cycles', String(CYCLES)];
     if (!SOAK) args.push('--warmup', '500');
     // Asynchronously, so a long run does not block the test worker; soak.js exits 1 past the RSS bound, which only the full run judges.
