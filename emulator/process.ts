@@ -308,6 +308,10 @@ export class Process implements Backend {
   }
 
   watch(fd: number, events: number, onReady: (revents: number) => void): Watch {
+    // As the addon's watchFd checks its arguments (an fd, a 32-bit mask, a function), before anything is made.
+    if (!Number.isInteger(fd) || fd < -(2 ** 31) || fd >= 2 ** 31) throw argError('fd must be an integer in [-2^31, 2^31)');
+    if (!Number.isInteger(events) || events < -(2 ** 31) || events >= 2 ** 32) throw argError('events must be an integer in [-2^31, 2^32)');
+    if (typeof onReady !== 'function') throw argError('onReady must be a function');
     const file = this.#file(fd, 'uv_poll_init');
     const { poll, waitQueue } = file.object;
     // epoll refuses files without a poll operation, as it does regular files.
@@ -512,4 +516,8 @@ export class Process implements Backend {
 function cString(s: string, what: string): string {
   if (s.includes('\0')) throw new TypeError(`${what} must not contain NUL characters`);
   return s;
+}
+
+function argError(message: string): TypeError {
+  return Object.assign(new TypeError(message), { code: 'ERR_INVALID_ARG_TYPE' });
 }

@@ -23,7 +23,7 @@ report=.cache/vm/kernel-tests-$id.json
 mkdir -p .cache/vm
 rm -f "$report"
 files=("$@")
-[ ${#files[@]} -gt 0 ] || files=(test/api test/seam test/native test/native-verbs test/native-rdmacm)
+[ ${#files[@]} -gt 0 ] || files=(test/api test/seam test/native test/native-verbs test/native-rdmacm test/reliability)
 
 # The full run also compares the emulator with the kernel, scenario by
 # scenario (conformance/), in the same boot: any disagreement, or a kernel

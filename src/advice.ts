@@ -196,11 +196,29 @@ const advised = new WeakSet<SystemError>();
  * errors advised already, pass through.
  */
 export function advise(e: unknown, args: unknown[]): unknown {
-  if (!isSystemError(e) || advised.has(e)) return e;
+  if (!isSystemError(e)) return argumentCode(e);
+  if (advised.has(e)) return e;
   advised.add(e);
   const reason = reasonOf(e);
-  const text = (byCall[e.syscall]?.[e.code] ?? byCode[e.code])?.(args, e);
+  let text: string | undefined;
+  try {
+    text = (byCall[e.syscall]?.[e.code] ?? byCode[e.code])?.(args, e);
+  } catch {
+    // Advice is written for the arguments a call should get; it must never hide the error itself.
+  }
   e.message = `${e.syscall} failed with ${e.code}${reason ? ` (${reason})` : ''}${text ? `: ${text}` : ''}`;
+  return e;
+}
+
+/**
+ * A backend refuses an argument of the wrong type or range with a TypeError or
+ * RangeError (the addon's argument checks, the emulator's as well): give it
+ * Node's code, so that every error from the seam can be told by its code.
+ */
+function argumentCode(e: unknown): unknown {
+  if ((e instanceof TypeError || e instanceof RangeError) && (e as { code?: unknown }).code === undefined) {
+    (e as { code?: string }).code = e instanceof RangeError ? 'ERR_OUT_OF_RANGE' : 'ERR_INVALID_ARG_TYPE';
+  }
   return e;
 }
 

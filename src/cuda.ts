@@ -1,3 +1,4 @@
+import { toInt } from './args';
 import type { Backend } from '../seam/backend';
 import { DmaBuf } from './dmabuf';
 import type { Resource } from './resource';
@@ -25,8 +26,6 @@ export interface CudaAllocOptions {
  * closing it closes the fd, then frees the GPU memory.
  */
 export class CudaDmaBuf extends DmaBuf {
-  readonly #handle: number;
-
   /** @internal allocCuda makes these */
   constructor(
     seam: Backend,
@@ -40,18 +39,9 @@ export class CudaDmaBuf extends DmaBuf {
     handle: number,
   ) {
     super(seam, fd, size, parent);
-    this.#handle = handle;
-    // Collected unclosed, the fd and the memory may go in either order: the
-    // driver's dma-buf holds its own reference to the memory.
-    this.guard(() => seam.cuMemFree(handle));
-  }
-
-  protected override release(): void {
-    try {
-      super.release();
-    } finally {
-      this.seam.cuMemFree(this.#handle);
-    }
+    // The fd and the memory may go in either order: the driver's dma-buf
+    // holds its own reference to the memory.
+    this.teardown(() => seam.cuMemFree(handle));
   }
 }
 
@@ -70,8 +60,7 @@ export function cudaDevices(seam: Backend): CudaDevice[] {
  * where it cannot export dma-bufs, saying which.
  */
 export function allocCuda(seam: Backend, parent: Resource, size: bigint, options: CudaAllocOptions): CudaDmaBuf {
-  const device = options.device ?? 0;
-  if (!Number.isSafeInteger(device) || device < 0) throw new TypeError(`device must be a GPU ordinal (an integer >= 0), got ${String(device)}`);
+  const device = options.device === undefined ? 0 : toInt(options.device, 'options.device', 0, 0x7fffffff);
   const count = seam.cuDeviceGetCount();
   if (device >= count) {
     const have = count === 0 ? 'the NVIDIA driver finds no GPU' : `this machine has ${count}: ${cudaDevices(seam).map((d) => `${d.ordinal} ${d.name}`).join(', ')}`;

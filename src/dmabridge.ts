@@ -1,4 +1,4 @@
-import { toFd, toSize } from './args';
+import { instanceArg, invalidType, invalidValue, oneOf, optionsArg, outOfRange, toBoolean, toFd, toInt, toSize, toStringArg, waitOptions } from './args';
 import type { Backend } from '../seam/backend';
 import type { IbvDeviceEntry } from '../seam/backend-verbs';
 import { RdmaDevice } from './verbs/device';
@@ -38,8 +38,6 @@ export class DmaBridge extends Resource {
     readonly reason: string,
   ) {
     super();
-    const devices = this.#devices;
-    this.guard(() => devices.forEach((fd) => seam.close(fd)));
   }
 
   get backend(): 'native' | 'emulator' {
@@ -47,9 +45,11 @@ export class DmaBridge extends Resource {
   }
 
   /** A memfd of `size` bytes that allows sealing. */
-  createMemfd(size: number | bigint, options: { name?: string } = {}): Memfd {
+  createMemfd(size: number | bigint, options?: { name?: string }): Memfd {
     this.assertOpen();
-    return createMemfd(this.seam, toSize(size, 'size'), options.name ?? 'dmabridge', this);
+    const bytes = toSize(size, 'size');
+    const { name } = optionsArg(options);
+    return createMemfd(this.seam, bytes, name === undefined ? 'dmabridge' : toStringArg(name, 'options.name'), this);
   }
 
   /**
@@ -57,35 +57,38 @@ export class DmaBridge extends Resource {
    * shrinking, as udmabuf requires). The memfd stays reachable through
    * `memfdRanges` and closes with the buffer.
    */
-  createUdmabuf(size: number | bigint, options: { name?: string } = {}): DmaBuf {
+  createUdmabuf(size: number | bigint, options?: { name?: string }): DmaBuf {
     const memfd = this.createMemfd(size, options);
     try {
       memfd.seal('shrink');
+      return this.#udmabuf([{ memfd, offset: 0n, size: memfd.size }], memfd);
     } catch (e) {
       memfd.close();
       throw e;
     }
-    return this.#udmabuf([{ memfd, offset: 0n, size: memfd.size }], memfd);
   }
 
   /** A udmabuf over one range of a memfd sealed with 'shrink' (default: all of it). */
-  udmabufFromMemfd(memfd: Memfd, range: { offset?: number | bigint; size?: number | bigint } = {}): DmaBuf {
-    const offset = toSize(range.offset ?? 0, 'offset');
-    return this.#udmabuf([{ memfd, offset, size: toSize(range.size ?? memfd.size - offset, 'size') }]);
+  udmabufFromMemfd(memfd: Memfd, range?: { offset?: number | bigint; size?: number | bigint }): DmaBuf {
+    instanceArg(memfd, Memfd, 'memfd');
+    const r = optionsArg(range, 'range');
+    const offset = toSize(r.offset ?? 0, 'range.offset');
+    if (offset > memfd.size) throw outOfRange('range.offset', `<= ${memfd.size}, the memfd's size`, r.offset);
+    return this.#udmabuf([{ memfd, offset, size: toSize(r.size ?? memfd.size - offset, 'range.size') }]);
   }
 
   /** A udmabuf over several memfd ranges, concatenated in order (UDMABUF_CREATE_LIST). */
   udmabufFromRanges(ranges: Array<{ memfd: Memfd; offset: number | bigint; size: number | bigint }>): DmaBuf {
-    if (!Array.isArray(ranges)) throw new TypeError('ranges must be an array of { memfd, offset, size }');
-    return this.#udmabuf(ranges.map((r) => ({ memfd: r.memfd, offset: toSize(r.offset, 'offset'), size: toSize(r.size, 'size') })), undefined, true);
+    if (!Array.isArray(ranges)) throw invalidType('ranges', 'an array of { memfd, offset, size }', ranges);
+    return this.#udmabuf(ranges.map((item: unknown, i) => {
+      const r = optionsArg(item as MemfdRange, `ranges[${i}]`);
+      return { memfd: instanceArg(r.memfd, Memfd, `ranges[${i}].memfd`), offset: toSize(r.offset, `ranges[${i}].offset`), size: toSize(r.size, `ranges[${i}].size`) };
+    }), undefined, true);
   }
 
   #udmabuf(ranges: MemfdRange[], owned?: Memfd, list = false): DmaBuf {
     this.assertOpen();
-    for (const r of ranges) {
-      if (!(r.memfd instanceof Memfd)) throw new TypeError('memfd must be a Memfd made by this DmaBridge');
-      r.memfd.assertOpen();
-    }
+    for (const r of ranges) r.memfd.assertOpen();
     const dev = this.#device('/dev/udmabuf');
     const items = ranges.map((r) => ({ memfd: r.memfd.fd, offset: r.offset, size: r.size }));
     const fd = list
@@ -106,12 +109,14 @@ export class DmaBridge extends Resource {
   }
 
   /** A dma-buf of `size` bytes from a dma-heap (zeroed; the size is rounded up to pages). */
-  allocHeap(size: number | bigint, options: { heap?: string; access?: 'rw' | 'read' } = {}): DmaBuf {
+  allocHeap(size: number | bigint, options?: { heap?: string; access?: 'rw' | 'read' }): DmaBuf {
     this.assertOpen();
-    const heap = options.heap ?? 'system';
-    if (heap.includes('/')) throw new TypeError(`heap must be a name under /dev/dma_heap, got '${heap}'`);
-    const access = options.access === 'read' ? uapi.O_RDONLY : uapi.O_RDWR;
-    const fd = this.seam.dmaHeapAlloc(this.#device(`/dev/dma_heap/${heap}`), toSize(size, 'size'), access | uapi.O_CLOEXEC, 0n);
+    const bytes = toSize(size, 'size');
+    const o = optionsArg(options);
+    const heap = o.heap === undefined ? 'system' : toStringArg(o.heap, 'options.heap');
+    if (heap === '' || heap.includes('/') || heap.includes('\0')) throw invalidValue('options.heap', heap, 'must be the name of a heap under /dev/dma_heap');
+    const access = o.access === undefined || oneOf(o.access, ['rw', 'read'], 'options.access') === 'rw' ? uapi.O_RDWR : uapi.O_RDONLY;
+    const fd = this.seam.dmaHeapAlloc(this.#device(`/dev/dma_heap/${heap}`), bytes, access | uapi.O_CLOEXEC, 0n);
     return adoptDmaBuf(this.seam, fd, this);
   }
 
@@ -142,6 +147,9 @@ export class DmaBridge extends Resource {
    */
   openDrm(which: string | { driver: string }): DrmDevice {
     this.assertOpen();
+    if (typeof which !== 'string' && (typeof which !== 'object' || which === null || typeof which.driver !== 'string')) {
+      throw invalidType('which', "a path or { driver: 'vgem' }", which);
+    }
     if (typeof which === 'string') {
       const fd = this.seam.open(which, uapi.O_RDWR | uapi.O_CLOEXEC);
       try {
@@ -160,16 +168,16 @@ export class DmaBridge extends Resource {
    * Wraps a dma-buf fd made elsewhere (CUDA, another process). By default it
    * is duplicated and the caller keeps its own fd; `{ adopt: true }` takes it.
    */
-  importDmaBuf(fd: number, options: { adopt?: boolean } = {}): DmaBuf {
+  importDmaBuf(fd: number, options?: { adopt?: boolean }): DmaBuf {
     this.assertOpen();
-    const own = options.adopt ? toFd(fd) : this.seam.dup(toFd(fd));
+    const own = adopting(options) ? toFd(fd) : this.seam.dup(toFd(fd));
     return adoptDmaBuf(this.seam, own, this);
   }
 
   /** Wraps a sync_file fd made elsewhere; duplicated unless `{ adopt: true }`. */
-  importSyncFile(fd: number, options: { adopt?: boolean } = {}): SyncFile {
+  importSyncFile(fd: number, options?: { adopt?: boolean }): SyncFile {
     this.assertOpen();
-    const own = options.adopt ? toFd(fd) : this.seam.dup(toFd(fd));
+    const own = adopting(options) ? toFd(fd) : this.seam.dup(toFd(fd));
     try {
       if (this.seam.readlinkFd(own) !== 'anon_inode:sync_file') throw systemError('EINVAL', 'sync_file_fdget', `fd ${fd} is not a sync_file`);
     } catch (e) {
@@ -189,15 +197,16 @@ export class DmaBridge extends Resource {
    * GPU memory of `size` bytes (rounded up to host pages) exported as a
    * dma-buf ('nv_dmabuf'). Closing it closes the fd, then frees the memory.
    */
-  allocCuda(size: number | bigint, options: CudaAllocOptions = {}): CudaDmaBuf {
+  allocCuda(size: number | bigint, options?: CudaAllocOptions): CudaDmaBuf {
     this.assertOpen();
-    return allocCuda(this.seam, this, toSize(size, 'size'), options);
+    const bytes = toSize(size, 'size');
+    return allocCuda(this.seam, this, bytes, optionsArg(options));
   }
 
   /** Listens on a Unix socket at `path` for peers that pass dma-bufs (the path is removed on close). */
-  listenUnix(path: string, options: { backlog?: number } = {}): UnixListener {
+  listenUnix(path: string, options?: { backlog?: number }): UnixListener {
     this.assertOpen();
-    return listenUnix(this.seam, this, path, options.backlog);
+    return listenUnix(this.seam, this, path, optionsArg(options).backlog);
   }
 
   /** Connects to a Unix socket listening at `path`. */
@@ -213,9 +222,10 @@ export class DmaBridge extends Resource {
   }
 
   /** Wraps a Unix socket fd made elsewhere; duplicated unless `{ adopt: true }`. */
-  importSocket(fd: number, options: { adopt?: boolean } = {}): UnixChannel {
+  importSocket(fd: number, options?: { adopt?: boolean }): UnixChannel {
     this.assertOpen();
-    return importSocket(this.seam, this, toFd(fd), options.adopt ?? false);
+    const own = toFd(fd);
+    return importSocket(this.seam, this, own, adopting(options));
   }
 
   /** The RDMA devices libibverbs sees (rxe0, mlx5_0…). */
@@ -227,6 +237,7 @@ export class DmaBridge extends Resource {
   /** Opens an RDMA device by name, or the first one. */
   openRdma(name?: string): RdmaDevice {
     this.assertOpen();
+    if (name !== undefined) toStringArg(name, 'name');
     const devices = this.rdmaDevices();
     const entry = name === undefined ? devices[0] : devices.find((d) => d.name === name);
     if (!entry) {
@@ -247,22 +258,23 @@ export class DmaBridge extends Resource {
    * address of an RDMA device's interface ('0.0.0.0' for all) and a port
    * (0 picks one: see the listener's `address`).
    */
-  listenRdma(address: RdmaAddress, options: { backlog?: number } = {}): RdmaListener {
+  listenRdma(address: RdmaAddress, options?: { backlog?: number }): RdmaListener {
     this.assertOpen();
-    return RdmaListener.create(this.#cmHost(), address, options.backlog ?? 16);
+    const { backlog } = optionsArg(options);
+    return RdmaListener.create(this.#cmHost(), address, backlog === undefined ? 16 : toInt(backlog, 'options.backlog', 1, 0x7fffffff));
   }
 
   /**
    * Resolves the address and route to a listening peer. Make PDs and
    * register memory on the route's `device`, then `route.connect()`.
    */
-  resolveRdma(to: RdmaAddress, options: ResolveOptions = {}): Promise<RdmaRoute> {
+  resolveRdma(to: RdmaAddress, options?: ResolveOptions): Promise<RdmaRoute> {
     this.assertOpen();
-    return resolveRoute(this.#cmHost(), to, options);
+    return resolveRoute(this.#cmHost(), to, waitOptions(options));
   }
 
   /** resolveRdma, then connect: a connection with a PD of its own (`conn.pd`). */
-  async connectRdma(to: RdmaAddress, options: ConnectionOptions & ResolveOptions = {}): Promise<RdmaConnection> {
+  async connectRdma(to: RdmaAddress, options?: ConnectionOptions & ResolveOptions): Promise<RdmaConnection> {
     using route = await this.resolveRdma(to, options);
     // Awaited here: the route must outlive the connecting.
     return await route.connect(options);
@@ -272,6 +284,7 @@ export class DmaBridge extends Resource {
     return {
       seam: this.seam,
       owner: this,
+      onOwnerClose: (cancel) => this.onClose(cancel),
       cmDevice: (ctx, name) => {
         let device = this.#cmDevices.get(ctx);
         if (!device || device.closed) {
@@ -285,16 +298,18 @@ export class DmaBridge extends Resource {
 
   /** A device node opened once and kept for the life of this object. */
   #device(path: string): number {
-    let fd = this.#devices.get(path);
-    if (fd === undefined) {
-      fd = this.seam.open(path, uapi.O_RDWR | uapi.O_CLOEXEC);
-      this.#devices.set(path, fd);
-    }
+    const known = this.#devices.get(path);
+    if (known !== undefined) return known;
+    const { seam } = this;
+    const fd = seam.open(path, uapi.O_RDWR | uapi.O_CLOEXEC);
+    this.#devices.set(path, fd);
+    this.teardown(() => seam.close(fd));
     return fd;
   }
+}
 
-  protected release(): void {
-    for (const fd of this.#devices.values()) this.seam.close(fd);
-    this.#devices.clear();
-  }
+/** Whether an import takes the caller's fd (`{ adopt: true }`) rather than a duplicate. */
+function adopting(options: { adopt?: boolean } | undefined): boolean {
+  const { adopt } = optionsArg(options);
+  return adopt === undefined ? false : toBoolean(adopt, 'options.adopt');
 }

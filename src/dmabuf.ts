@@ -1,5 +1,5 @@
 import { Access, accessArg, pollEvents, syncFlags, VIEW_PROT } from './access';
-import { toLength, toSize } from './args';
+import { instanceArg, optionsArg, outOfRange, toLength, toSize, toStringArg } from './args';
 import type { Backend } from '../seam/backend';
 import { FdResource } from './fd-resource';
 import { parseFdinfo } from './fdinfo';
@@ -38,7 +38,6 @@ export class DmaBuf extends FdResource {
   readonly size: bigint;
   /** The memfd ranges behind a udmabuf; undefined for other exporters. */
   readonly memfdRanges: readonly MemfdRange[] | undefined;
-  readonly #owned: Memfd | undefined;
   /** The fd's access mode never changes: read from fdinfo once. */
   #writable: boolean | undefined;
 
@@ -50,7 +49,7 @@ export class DmaBuf extends FdResource {
     super(seam, fd, parent);
     this.size = size;
     this.memfdRanges = ranges && Object.freeze(ranges.map((r) => Object.freeze({ ...r })));
-    this.#owned = owned;
+    if (owned) this.teardown(() => owned.close());
   }
 
   info(): DmaBufInfo {
@@ -76,7 +75,7 @@ export class DmaBuf extends FdResource {
   /** Names the buffer (shown in fdinfo and /proc/<pid>/fd); shorter than 32 bytes. */
   setName(name: string): void {
     this.assertOpen();
-    if (typeof name !== 'string') throw new TypeError('name must be a string');
+    toStringArg(name, 'name');
     this.seam.dmaBufSetName(this.fd, name);
   }
 
@@ -87,8 +86,10 @@ export class DmaBuf extends FdResource {
   map(access: Access = 'rw', range: { offset?: number | bigint; length?: number | bigint } = {}): DmaBufMapping {
     this.assertOpen();
     const acc = accessArg(access);
-    const offset = toSize(range.offset ?? 0, 'offset');
-    const length = toLength(range.length ?? this.size - offset, 'length');
+    const { offset: at, length: len } = optionsArg(range, 'range');
+    const offset = toSize(at ?? 0, 'range.offset');
+    if (offset > this.size) throw outOfRange('range.offset', `<= ${this.size}, the size`, at);
+    const length = toLength(len ?? this.size - offset, 'range.length');
     if (!(this.#writable ??= this.info().writable)) {
       throw systemError('EACCES', 'mmap', 'this dma-buf was exported read-only, and a JS view of it would crash the process on the first store: export it with write access to map it');
     }
@@ -109,7 +110,7 @@ export class DmaBuf extends FdResource {
   /** Adds a sync_file's fences to the buffer: as a writer for 'write'/'rw', else as a reader. */
   importSyncFile(syncFile: SyncFile, access: Access): void {
     this.assertOpen();
-    syncFile.assertOpen();
+    instanceArg(syncFile, SyncFile, 'syncFile').assertOpen();
     this.seam.dmaBufImportSyncFile(this.fd, syncFlags(accessArg(access)), syncFile.fd);
   }
 
@@ -123,14 +124,6 @@ export class DmaBuf extends FdResource {
   /** Resolves once the fences that `access` conflicts with have signalled. */
   async waitIdle(access: Access, options?: WaitOptions): Promise<void> {
     await this.waitFor(pollEvents(accessArg(access)), options);
-  }
-
-  protected override release(): void {
-    try {
-      super.release();
-    } finally {
-      this.#owned?.close();
-    }
   }
 }
 

@@ -1,3 +1,4 @@
+import { instanceArg, oneOf, optionsArg, toInt } from './args';
 import { Access, accessArg } from './access';
 import type { Backend, DrmVersion } from '../seam/backend';
 import { adoptDmaBuf, DmaBuf } from './dmabuf';
@@ -26,10 +27,8 @@ export class DrmDevice extends FdResource {
   /** A dumb buffer: linear memory any KMS driver can allocate (primary nodes only). */
   createDumb(options: DumbBufferOptions): DumbBuffer {
     this.assertOpen();
-    const { width, height, bpp } = options;
-    for (const [k, v] of Object.entries({ width, height, bpp })) {
-      if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new TypeError(`${k} must be a 32-bit unsigned integer, got ${String(v)}`);
-    }
+    const o = optionsArg(options);
+    const [width, height, bpp] = (['width', 'height', 'bpp'] as const).map((k) => toInt(o[k], `options.${k}`, 0, 0xffffffff));
     const dumb = this.seam.drmCreateDumb(this.fd, width, height, bpp, 0);
     return new DumbBuffer(this, dumb.handle, dumb.pitch, dumb.size);
   }
@@ -37,6 +36,7 @@ export class DrmDevice extends FdResource {
   /** Exports a GEM object as a dma-buf (PRIME); 'read' gives a read-only file. */
   exportHandle(handle: number, access: Access = 'rw'): DmaBuf {
     this.assertOpen();
+    toInt(handle, 'handle', 0, 0xffffffff);
     const flags = uapi.DRM_CLOEXEC | (accessArg(access) === 'read' ? 0 : uapi.DRM_RDWR);
     return adoptDmaBuf(this.seam, this.seam.drmPrimeHandleToFd(this.fd, handle, flags), this.parent!);
   }
@@ -47,12 +47,13 @@ export class DrmDevice extends FdResource {
    */
   importDmaBuf(buf: DmaBuf): number {
     this.assertOpen();
-    buf.assertOpen();
+    instanceArg(buf, DmaBuf, 'buf').assertOpen();
     return this.seam.drmPrimeFdToHandle(this.fd, buf.fd);
   }
 
   closeHandle(handle: number): void {
     this.assertOpen();
+    toInt(handle, 'handle', 0, 0xffffffff);
     this.seam.drmGemClose(this.fd, handle);
   }
 
@@ -62,7 +63,8 @@ export class DrmDevice extends FdResource {
    */
   attachFence(handle: number, access: 'read' | 'write' = 'write'): VgemFence {
     this.assertOpen();
-    const flags = accessArg(access) === 'write' ? uapi.VGEM_FENCE_WRITE : 0;
+    toInt(handle, 'handle', 0, 0xffffffff);
+    const flags = oneOf(access, ['read', 'write'], 'access') === 'write' ? uapi.VGEM_FENCE_WRITE : 0;
     return new VgemFence(this, this.seam.vgemFenceAttach(this.fd, handle, flags));
   }
 
@@ -86,6 +88,7 @@ export class VgemFence {
 export class DumbBuffer extends Resource {
   constructor(readonly device: DrmDevice, readonly handle: number, readonly pitch: number, readonly size: bigint) {
     super(device);
+    this.teardown(() => device.seam.drmDestroyDumb(device.fd, handle));
   }
 
   /** Exports the buffer as a dma-buf. */
@@ -97,9 +100,5 @@ export class DumbBuffer extends Resource {
   attachFence(access: 'read' | 'write' = 'write'): VgemFence {
     this.assertOpen();
     return this.device.attachFence(this.handle, access);
-  }
-
-  protected release(): void {
-    this.device.seam.drmDestroyDumb(this.device.fd, this.handle);
   }
 }

@@ -1,3 +1,4 @@
+import { instanceArg, invalidType, invalidValue, toFd, toInt, toStringArg, waitOptions } from './args';
 import type { Backend, ReceivedMessage } from '../seam/backend';
 import { adoptDmaBuf, DmaBuf } from './dmabuf';
 import { FdResource } from './fd-resource';
@@ -26,7 +27,8 @@ export interface SendOptions extends WaitOptions {
 
 abstract class Socket extends FdResource {
   /** Runs `op` until it does not fail with EAGAIN, waiting for `events` in between. */
-  protected async retry<T>(events: number, options: WaitOptions, op: () => T): Promise<T> {
+  protected async retry<T>(events: number, opts: WaitOptions | undefined, op: () => T): Promise<T> {
+    const options = waitOptions(opts);
     const deadline = options.timeout === undefined ? undefined : Date.now() + options.timeout;
     for (;;) {
       this.assertOpen();
@@ -53,13 +55,15 @@ export class UnixChannel extends Socket {
    * at least one byte). The files are the ones open when send() is called,
    * even if their fds are closed while it waits.
    */
-  async send(data: Uint8Array | string, options: SendOptions = {}): Promise<void> {
+  async send(data: Uint8Array | string, opts?: SendOptions): Promise<void> {
+    const options = waitOptions(opts);
     this.assertOpen();
     const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
-    if (!(bytes instanceof Uint8Array)) throw new TypeError('data must be a Uint8Array or a string');
-    const fds = this.#dupAll(options.fds ?? []);
+    if (!(bytes instanceof Uint8Array)) throw invalidType('data', 'a Uint8Array or a string', data);
+    const items = options.fds ?? [];
+    if (items.length > 0 && bytes.length === 0) throw invalidValue('data', '', 'must hold at least one byte to carry fds');
+    const fds = this.#dupAll(items);
     try {
-      if (fds.length > 0 && bytes.length === 0) throw new TypeError('fds travel with data: send at least one byte');
       let sent = 0;
       while (sent < bytes.length) {
         const attach = sent === 0 ? fds : [];
@@ -75,16 +79,16 @@ export class UnixChannel extends Socket {
    * end. The fds are the caller's to close (DmaBridge.importDmaBuf with
    * { adopt: true } wraps a dma-buf among them).
    */
-  receive(options: ReceiveOptions = {}): Promise<ReceivedMessage> {
-    const max = options.maxBytes ?? RECEIVE_BYTES;
-    if (!Number.isSafeInteger(max) || max < 1 || max > 2 ** 30) throw new TypeError(`maxBytes must be an integer in [1, 2^30], got ${String(max)}`);
+  async receive(opts?: ReceiveOptions): Promise<ReceivedMessage> {
+    const options = waitOptions(opts);
+    const max = options.maxBytes === undefined ? RECEIVE_BYTES : toInt(options.maxBytes, 'options.maxBytes', 1, 2 ** 30);
     return this.retry(uapi.POLLIN, options, () => this.seam.recvFds(this.fd, max));
   }
 
   /** Passes a dma-buf to the peer, with one byte to carry it. */
-  sendDmaBuf(buf: DmaBuf, options: WaitOptions = {}): Promise<void> {
-    if (!(buf instanceof DmaBuf)) throw new TypeError('buf must be a DmaBuf');
-    return this.send(new Uint8Array(1), { ...options, fds: [buf] });
+  async sendDmaBuf(buf: DmaBuf, options?: WaitOptions): Promise<void> {
+    instanceArg(buf, DmaBuf, 'buf');
+    return this.send(new Uint8Array(1), { ...waitOptions(options), fds: [buf] });
   }
 
   /**
@@ -92,8 +96,8 @@ export class UnixChannel extends Socket {
    * the byte that carries the fd: anything else the peer sent with it is
    * left for receive().
    */
-  async receiveDmaBuf(options: WaitOptions = {}): Promise<DmaBuf> {
-    const { data, fds } = await this.receive({ ...options, maxBytes: 1 });
+  async receiveDmaBuf(options?: WaitOptions): Promise<DmaBuf> {
+    const { data, fds } = await this.receive({ ...waitOptions(options), maxBytes: 1 });
     if (fds.length !== 1) {
       for (const fd of fds) this.seam.close(fd);
       if (data.length === 0) throw systemError('ECONNRESET', 'recvmsg', 'the peer closed the connection before it passed a dma-buf');
@@ -106,12 +110,12 @@ export class UnixChannel extends Socket {
 
   // Duplicates for the duration of a send, so the files cannot change under it.
   #dupAll(items: Array<number | FdResource>): number[] {
-    if (!Array.isArray(items)) throw new TypeError('fds must be an array of fds or dmabridge objects');
+    if (!Array.isArray(items)) throw invalidType('options.fds', 'an array of fds or dmabridge objects', items);
     const fds: number[] = [];
     try {
       for (const item of items) {
         if (item instanceof FdResource) item.assertOpen();
-        else if (!Number.isInteger(item) || item < 0) throw new TypeError(`fds must hold fds or dmabridge objects, got ${String(item)}`);
+        else toFd(item, 'options.fds[]');
         fds.push(this.seam.dup(item instanceof FdResource ? item.fd : item));
       }
     } catch (e) {
@@ -133,32 +137,30 @@ export class UnixListener extends Socket {
     parent: Resource,
   ) {
     super(seam, fd, parent);
+    this.teardown(() => {
+      try {
+        seam.unlink(path);
+      } catch (e) {
+        if (!isSystemError(e) || e.code !== 'ENOENT') throw e;
+      }
+    });
   }
 
   /** The next connection, as a channel that lives on when the listener closes. */
-  accept(options: WaitOptions = {}): Promise<UnixChannel> {
+  async accept(options?: WaitOptions): Promise<UnixChannel> {
     const parent = this.parent!;
     return this.retry(uapi.POLLIN, options, () => adopt(this.seam, this.seam.unixAccept(this.fd), (fd) => new UnixChannel(this.seam, fd, parent)));
-  }
-
-  protected override release(): void {
-    super.release();
-    try {
-      this.seam.unlink(this.path);
-    } catch (e) {
-      if (!isSystemError(e) || e.code !== 'ENOENT') throw e;
-    }
   }
 }
 
 export function listenUnix(seam: Backend, parent: Resource, path: string, backlog = 16): UnixListener {
-  if (typeof path !== 'string' || path.length === 0) throw new TypeError('path must be a non-empty string');
-  if (!Number.isSafeInteger(backlog) || backlog < 1) throw new TypeError(`backlog must be a positive integer, got ${String(backlog)}`);
+  socketPath(path);
+  toInt(backlog, 'options.backlog', 1, 0x7fffffff);
   return adopt(seam, seam.unixListen(path, backlog), (fd) => new UnixListener(seam, fd, path, parent));
 }
 
 export function connectUnix(seam: Backend, parent: Resource, path: string): UnixChannel {
-  if (typeof path !== 'string' || path.length === 0) throw new TypeError('path must be a non-empty string');
+  socketPath(path);
   return adopt(seam, seam.unixConnect(path), (fd) => new UnixChannel(seam, fd, parent));
 }
 
@@ -193,4 +195,8 @@ function adopt<T>(seam: Backend, fd: number, make: (fd: number) => T, undo?: () 
     undo?.();
     throw e;
   }
+}
+
+function socketPath(path: unknown): void {
+  if (toStringArg(path, 'path') === '') throw invalidValue('path', path, 'must be a non-empty path');
 }

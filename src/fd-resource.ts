@@ -11,11 +11,7 @@ export abstract class FdResource extends Resource {
     parent?: Resource,
   ) {
     super(parent);
-    this.guard(() => seam.close(fd));
-  }
-
-  protected release(): void {
-    this.seam.close(this.fd);
+    this.teardown(() => seam.close(fd));
   }
 
   protected waitFor(events: number, options: WaitOptions = {}): Promise<number> {

@@ -10,7 +10,7 @@ import * as uapi from '../seam/uapi';
  * away, so a stale view reads as empty instead of faulting.
  */
 export class Mapping extends Resource {
-  #view: Uint8Array | undefined;
+  readonly #mapped: { view?: Uint8Array };
 
   constructor(
     protected readonly seam: Backend,
@@ -19,22 +19,23 @@ export class Mapping extends Resource {
     parent: Resource,
   ) {
     super(parent);
-    this.#view = view;
+    const mapped: { view?: Uint8Array } = { view };
+    this.#mapped = mapped;
+    this.teardown(() => {
+      const v = mapped.view;
+      mapped.view = undefined;
+      if (v) seam.munmap(v);
+    });
   }
 
   get view(): Uint8Array {
-    if (!this.#view) throw systemError('EBADF', 'munmap', 'the mapping was unmapped: map the buffer again');
-    return this.#view;
+    const { view } = this.#mapped;
+    if (!view) throw systemError('EBADF', 'munmap', 'the mapping was unmapped: map the buffer again');
+    return view;
   }
 
   unmap(): void {
     this.close();
-  }
-
-  protected release(): void {
-    const view = this.#view;
-    this.#view = undefined;
-    if (view) this.seam.munmap(view);
   }
 }
 
@@ -45,43 +46,42 @@ export class Mapping extends Resource {
  * whose memory is not cache-coherent.
  */
 export class DmaBufMapping extends Mapping {
-  #active: Access | undefined;
+  readonly #cpu: { active?: Access };
 
   constructor(seam: Backend, private readonly fd: number, view: Uint8Array, access: Access, parent: Resource) {
     super(seam, view, access, parent);
+    const cpu: { active?: Access } = {};
+    this.#cpu = cpu;
+    // Ending CPU access flushes what the CPU wrote on non-coherent exporters.
+    this.teardown(() => endAccess(seam, fd, cpu));
   }
 
   /** Starts CPU access; the returned object ends it when disposed. */
   begin(access: Access = this.access): Disposable & { end(): void } {
     this.assertOpen();
-    if (this.#active) throw systemError('EBUSY', 'DMA_BUF_IOCTL_SYNC', `CPU access (${this.#active}) is already in progress: end() it first`);
+    if (this.#cpu.active) throw systemError('EBUSY', 'DMA_BUF_IOCTL_SYNC', `CPU access (${this.#cpu.active}) is already in progress: end() it first`);
     if (!covers(this.access, access)) throw systemError('EACCES', 'DMA_BUF_IOCTL_SYNC', `the mapping is ${this.access}-only: cannot begin ${access} access`);
     this.seam.dmaBufSync(this.fd, uapi.DMA_BUF_SYNC_START | syncFlags(access));
-    this.#active = access;
+    this.#cpu.active = access;
     const end = () => this.end();
     return { end, [Symbol.dispose]: end };
   }
 
   /** Ends the CPU access begun last; does nothing if none is in progress. */
   end(): void {
-    const access = this.#active;
-    if (!access) return;
-    this.#active = undefined;
-    this.seam.dmaBufSync(this.fd, uapi.DMA_BUF_SYNC_END | syncFlags(access));
+    endAccess(this.seam, this.fd, this.#cpu);
   }
 
   get accessing(): Access | undefined {
-    return this.#active;
+    return this.#cpu.active;
   }
+}
 
-  protected override release(): void {
-    // Ending CPU access flushes what the CPU wrote on non-coherent exporters.
-    try {
-      this.end();
-    } finally {
-      super.release();
-    }
-  }
+function endAccess(seam: Backend, fd: number, cpu: { active?: Access }): void {
+  const access = cpu.active;
+  if (!access) return;
+  cpu.active = undefined;
+  seam.dmaBufSync(fd, uapi.DMA_BUF_SYNC_END | syncFlags(access));
 }
 
 function covers(mapped: Access, wanted: Access): boolean {

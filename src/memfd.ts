@@ -1,5 +1,5 @@
 import { Access, accessArg, VIEW_PROT } from './access';
-import { toLength, toSize } from './args';
+import { oneOf, optionsArg, outOfRange, toLength, toSize } from './args';
 import type { Backend } from '../seam/backend';
 import { FdResource } from './fd-resource';
 import { Mapping } from './mapping';
@@ -33,8 +33,7 @@ export class Memfd extends FdResource {
     this.assertOpen();
     let bits = 0;
     for (const s of seals) {
-      if (!(s in SEALS)) throw new TypeError(`unknown seal '${String(s)}': use ${Object.keys(SEALS).join(', ')}`);
-      bits |= SEALS[s];
+      bits |= SEALS[oneOf(s, Object.keys(SEALS) as Seal[], 'seals')];
     }
     this.seam.addSeals(this.fd, bits);
   }
@@ -43,8 +42,10 @@ export class Memfd extends FdResource {
   map(access: Access = 'rw', range: { offset?: number | bigint; length?: number | bigint } = {}): Mapping {
     this.assertOpen();
     const acc = accessArg(access);
-    const offset = toSize(range.offset ?? 0, 'offset');
-    const length = toLength(range.length ?? this.size - offset, 'length');
+    const { offset: at, length: len } = optionsArg(range, 'range');
+    const offset = toSize(at ?? 0, 'range.offset');
+    if (offset > this.size) throw outOfRange('range.offset', `<= ${this.size}, the size`, at);
+    const length = toLength(len ?? this.size - offset, 'range.length');
     if (offset + BigInt(length) > this.size) {
       // Past the end of a memfd a mapping succeeds, and touching it raises SIGBUS.
       throw systemError('EINVAL', 'mmap', `the range ends past the memfd's ${this.size} bytes`);

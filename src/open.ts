@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { withAdvice } from './advice';
+import { oneOf, optionsArg } from './args';
 import type { Backend } from '../seam/backend';
 import { createEmulator } from '../emulator';
 import { loadNative } from './native';
@@ -20,8 +21,9 @@ export interface OpenOptions {
 /** The kernel interfaces whose presence makes 'auto' choose native. */
 const NATIVE_SIGNS = ['/dev/udmabuf', '/dev/dma_heap', '/dev/dri'];
 
-export function open(options: OpenOptions = {}): DmaBridge {
-  const { backend, reason } = choose(options.backend ?? 'auto');
+export function open(opts?: OpenOptions): DmaBridge {
+  const asked = optionsArg(opts).backend;
+  const { backend, reason } = choose(asked === undefined ? 'auto' : oneOf(asked, ['auto', 'native', 'emulator'], 'options.backend'));
   return new DmaBridge(withAdvice(backend), reason);
 }
 

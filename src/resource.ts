@@ -5,6 +5,12 @@ import { systemError } from '../seam/system-error';
 // dma-buf, everything before the system), and cancels pending waits before
 // the fd goes away. A finalizer releases what a program forgot to close.
 //
+// A resource says how it is released once, in its constructor, as teardown
+// steps that do not reference the object itself: close() and the finalizer
+// run those same steps, so the two cannot drift. Steps run newest first, as
+// destructors do (a subclass's before its base's), and each runs even when
+// another failed: close() then reports every failure together.
+//
 // Parents hold their children weakly, so a forgotten child can be collected
 // while its parent lives. What releasing a resource takes is kept in a Held
 // record that reaches the resource only through a WeakRef: a parent that closes,
@@ -18,8 +24,8 @@ import { systemError } from '../seam/system-error';
 // than keeping closures that remove it: registering and closing one
 // allocates little.
 interface Held {
-  /** Release steps from guard(); emptied once they ran or close() released. */
-  releases: Array<() => void>;
+  /** Teardown steps, in the order they were added; emptied once they ran. */
+  steps: Array<() => void>;
   /** The resource, for a parent or a user that must close it first. */
   ref?: WeakRef<Resource>;
   children?: Set<Held>;
@@ -45,25 +51,46 @@ function unlink(held: Held): void {
   held.uses = undefined;
 }
 
-/** Releases a collected resource: its users and children first, then itself. */
-function drain(held: Held): void {
-  for (const child of before(held)) drain(child);
-  const steps = held.releases.splice(0);
-  for (const step of steps) {
-    try {
-      step();
-    } catch {
-      // A safety net must never throw into the GC.
-    }
+/** Runs `held`'s steps once, newest first, each even when another failed; failures go to `failed`. */
+function runSteps(held: Held, failed: unknown[]): void {
+  const steps = held.steps.splice(0);
+  for (let i = steps.length - 1; i >= 0; i--) attempt(steps[i]!, failed);
+}
+
+/** Runs `step`; what it throws goes to `failed` (an AggregateError's errors one by one). */
+export function attempt(step: () => void, failed: unknown[]): void {
+  try {
+    step();
+  } catch (e) {
+    if (e instanceof AggregateError) failed.push(...(e.errors as unknown[]));
+    else failed.push(e);
   }
+}
+
+/** Releases a resource nobody closed: its users and children first, then itself. */
+function drain(held: Held, failed: unknown[]): void {
+  for (const child of before(held)) drain(child, failed);
+  runSteps(held, failed);
   unlink(held);
 }
 
-const finalizer = new FinalizationRegistry<Held>(drain);
+// A safety net must never throw into the GC: what fails here is dropped.
+const finalizer = new FinalizationRegistry<Held>((held) => drain(held, []));
+
+/** Throws what `failed` holds: one error as it is, several as one AggregateError. */
+export function throwAll(failed: unknown[], what: string): void {
+  if (failed.length === 0) return;
+  if (failed.length === 1) throw failed[0];
+  const first = failed[0] as { code?: unknown };
+  const err = new AggregateError(failed, `${what}: ${failed.length} steps failed: ${failed.map((e) => (e instanceof Error ? e.message : String(e))).join('; ')}`) as AggregateError & { code?: unknown };
+  // Callers switch on `code`: the first failure's, the others are in `errors`.
+  err.code = first?.code ?? 'ERR_CLOSE_FAILED';
+  throw err;
+}
 
 export abstract class Resource implements Disposable {
   #closed = false;
-  readonly #held: Held = { releases: [] };
+  readonly #held: Held = { steps: [] };
   #cancels: Set<(reason: Error) => void> | undefined;
   #parent: Resource | undefined;
 
@@ -82,11 +109,12 @@ export abstract class Resource implements Disposable {
   }
 
   /**
-   * Adds a step that releases what this object holds, run if it is collected
-   * unclosed. The step must not reference the object.
+   * Adds a step of this object's release, run once by close() or, if it is
+   * collected unclosed, by the finalizer. Steps run newest first. A step
+   * must not reference the object: state it needs lives in what it closes over.
    */
-  protected guard(release: () => void): void {
-    this.#held.releases.push(release);
+  protected teardown(step: () => void): void {
+    this.#held.steps.push(step);
   }
 
   /** The resource this one was made under (a mapping's buffer, a buffer's system). */
@@ -98,34 +126,41 @@ export abstract class Resource implements Disposable {
     return this.#closed;
   }
 
+  /**
+   * Releases this object: its users and children first, then its pending
+   * waits (rejected with ECANCELED), then what it holds. Every part is
+   * attempted even when one fails; the failures are thrown together
+   * afterwards (one as it is, several as an AggregateError). Idempotent:
+   * once called, the object is closed whatever failed.
+   */
   close(): void {
     if (this.#closed) return;
     // Marked first, so a close that comes back here (an MR releasing the
     // mapping that is closing it) returns at once.
     this.#closed = true;
     const held = this.#held;
+    const failed: unknown[] = [];
     if (held.children?.size || held.dependents?.size) {
       for (const h of before(held)) {
         const live = h.ref?.deref();
-        if (live) live.close();
-        else drain(h);
+        if (live) attempt(() => live.close(), failed);
+        else drain(h, failed);
       }
     }
     if (this.#cancels?.size) {
       // Made only when needed: an Error captures a stack, which costs more than the rest of close().
       const cancelled = systemError('ECANCELED', 'close', `${this.constructor.name} was closed while a wait was pending`);
-      for (const cancel of [...this.#cancels]) cancel(cancelled);
+      for (const cancel of [...this.#cancels]) attempt(() => cancel(cancelled), failed);
+      this.#cancels.clear();
     }
-    held.releases.length = 0;
     unlink(held);
-    this.release();
+    runSteps(held, failed);
+    throwAll(failed, `closing ${this.constructor.name}`);
   }
 
   [Symbol.dispose](): void {
     this.close();
   }
-
-  protected abstract release(): void;
 
   /** @internal Throws EBADF once closed. */
   assertOpen(): void {
@@ -150,6 +185,7 @@ export abstract class Resource implements Disposable {
 
   /** Lets close() cancel a pending operation; returns the unregistration. */
   protected onClose(cancel: (reason: Error) => void): () => void {
+    this.assertOpen();
     const cancels = (this.#cancels ??= new Set());
     cancels.add(cancel);
     return () => cancels.delete(cancel);

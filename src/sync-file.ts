@@ -1,3 +1,4 @@
+import { instanceArg, toStringArg } from './args';
 import type { Backend } from '../seam/backend';
 import { FdResource } from './fd-resource';
 import { Resource } from './resource';
@@ -60,7 +61,8 @@ export class SyncFile extends FdResource {
   /** A new sync_file that signals when both this and `other` have. */
   merge(other: SyncFile, name = 'dmabridge-merge'): SyncFile {
     this.assertOpen();
-    other.assertOpen();
+    instanceArg(other, SyncFile, 'other').assertOpen();
+    toStringArg(name, 'name');
     return new SyncFile(this.seam, this.seam.syncFileMerge(this.fd, other.fd, name), this.parent!);
   }
 

@@ -1,41 +1,48 @@
+import { waitOptions, WaitOptions } from './args';
 import type { Backend } from '../seam/backend';
 import { systemError } from '../seam/system-error';
 
-export interface WaitOptions {
-  /** Milliseconds before the wait rejects with ETIMEDOUT. Default: no limit. */
-  timeout?: number;
-  signal?: AbortSignal;
-}
+export type { WaitOptions };
 
 /**
  * Resolves with the ready events once `fd` is ready for any of `events`,
  * without blocking the event loop: a readiness watch, never a busy poll.
  * `register` hooks the wait to its owner so closing the owner cancels it
- * before the fd is closed.
+ * before the fd is closed. The options are checked before anything is
+ * registered, so a bad one leaves nothing behind.
  */
 export function waitReady(
   backend: Backend,
   fd: number,
   events: number,
-  options: WaitOptions,
+  options: WaitOptions | undefined,
   register: (cancel: (reason: Error) => void) => () => void,
 ): Promise<number> {
-  const { timeout, signal } = options;
+  const { timeout, signal } = waitOptions(options);
   if (signal?.aborted) return Promise.reject(signal.reason);
   const now = backend.poll(fd, events);
   if (now) return Promise.resolve(now);
   return new Promise<number>((resolve, reject) => {
     let timer: NodeJS.Timeout | undefined;
+    let watch: { stop(): void } | undefined;
+    let settled = false;
     const finish = (settle: () => void) => {
-      watch.stop();
+      if (settled) return;
+      settled = true;
+      watch?.stop();
       unregister();
       if (timer) clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
       settle();
     };
     const onAbort = () => finish(() => reject(signal!.reason));
-    const watch = backend.watch(fd, events, (revents) => finish(() => resolve(revents)));
     const unregister = register((reason) => finish(() => reject(reason)));
+    try {
+      watch = backend.watch(fd, events, (revents) => finish(() => resolve(revents)));
+    } catch (e) {
+      finish(() => reject(e));
+      return;
+    }
     if (timeout !== undefined) {
       timer = setTimeout(
         () => finish(() => reject(systemError('ETIMEDOUT', 'poll', `not ready after ${timeout} ms`))),

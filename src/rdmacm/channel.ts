@@ -2,7 +2,8 @@ import type { Backend, Watch } from '../../seam/backend';
 import type { RdmaCmEvent } from '../../seam/backend-rdmacm';
 import { systemError } from '../../seam/system-error';
 import * as uapi from '../../seam/uapi';
-import type { WaitOptions } from '../wait';
+import { waitOptions, WaitOptions } from '../args';
+import { attempt, throwAll } from '../resource';
 
 interface Waiter {
   resolve(e: RdmaCmEvent): void;
@@ -59,27 +60,35 @@ export class CmChannel {
     const queued = this.#queues.get(id);
     if (!queued) return;
     this.#queues.delete(id);
+    const failed: unknown[] = [];
     // Requests nobody took from a listener that is going: refused, not left half-open.
     for (const e of queued) {
       if (e.listenId !== id) continue;
-      this.seam.rdmaReject(e.id, new Uint8Array(0));
-      this.seam.rdmaDestroyId(e.id);
-      this.remove(e.id);
+      attempt(() => this.seam.rdmaReject(e.id, new Uint8Array(0)), failed);
+      attempt(() => this.seam.rdmaDestroyId(e.id), failed);
+      attempt(() => this.remove(e.id), failed);
     }
     this.#subscribers.delete(id);
     const reason = systemError('ECANCELED', 'rdma_get_cm_event', 'the connection was closed while waiting for its event');
-    for (const w of this.#waiters.get(id) ?? []) w.reject(reason);
+    this.cancel(id, reason);
     this.#waiters.delete(id);
-    if (--this.#users === 0) this.#destroy();
-    else this.#rewatch();
+    if (--this.#users === 0) attempt(() => this.#destroy(), failed);
+    else attempt(() => this.#rewatch(), failed);
+    throwAll(failed, 'removing an rdma_cm id');
+  }
+
+  /** Rejects the waits for `id`'s events with `reason`. */
+  cancel(id: number, reason: Error): void {
+    // A copy: each waiter takes itself off the list as it settles.
+    for (const w of [...(this.#waiters.get(id) ?? [])]) w.reject(reason);
   }
 
   /** The next event for `id`, waiting through the event loop. */
-  next(id: number, what: string, options: WaitOptions = {}): Promise<RdmaCmEvent> {
+  next(id: number, what: string, options?: WaitOptions): Promise<RdmaCmEvent> {
+    const { timeout, signal } = waitOptions(options);
     this.#drain();
     const queued = this.#queues.get(id)?.shift();
     if (queued) return Promise.resolve(queued);
-    const { timeout, signal } = options;
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<RdmaCmEvent>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;

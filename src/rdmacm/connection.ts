@@ -3,16 +3,16 @@
 // both yield, with its own RC queue pair moved to RTS by the CM.
 import type { RdmaAddress, RdmaCmEvent, RdmaConnParam } from '../../seam/backend-rdmacm';
 import { errnoName } from '../../seam/errno';
-import { Resource } from '../resource';
+import { attempt, Resource, throwAll } from '../resource';
 import { systemError, SystemError } from '../../seam/system-error';
-import type { WaitOptions } from '../wait';
+import { instanceArg, invalidState, invalidType, toInt, waitOptions, WaitOptions } from '../args';
 import type { Backend } from '../../seam/backend';
 import { CmChannel } from './channel';
 import { IB_CM_REJ, PRIVATE_DATA_MAX, RDMA_CM_EVENT, RDMA_PS_TCP } from '../../seam/rdmacm-uapi';
 import { byValue, kebab } from '../enum-names';
 import type { CompletionQueue } from '../verbs/cq';
 import type { RdmaDevice } from '../verbs/device';
-import type { ProtectionDomain } from '../verbs/pd';
+import { ProtectionDomain } from '../verbs/pd';
 import { QueuePair, QueuePairOptions, RecvRequest } from '../verbs/qp';
 
 export type { RdmaAddress } from '../../seam/backend-rdmacm';
@@ -24,6 +24,11 @@ export interface CmHost {
   cmDevice(ctx: number, name: string): RdmaDevice;
   /** The parent of listeners and connections. */
   readonly owner: Resource;
+  /**
+   * Lets the owner's close() cancel a step no object owns yet (a resolve, a
+   * connect or accept in flight); returns the unregistration.
+   */
+  onOwnerClose(cancel: (reason: Error) => void): () => void;
 }
 
 export interface ConnectionOptions extends QueuePairOptions, WaitOptions {
@@ -60,16 +65,19 @@ export async function resolveRoute(host: CmHost, to: RdmaAddress, options: Resol
   const id = createId(channel);
   // The CM's own timeouts, per step; the caller's timeout bounds the whole.
   const ms = Math.max(1, Math.min(options.timeout ?? 2000, 2000));
+  const unhook = host.onOwnerClose((reason) => channel.cancel(id, reason));
   try {
     seam.rdmaResolveAddr(id, options.source ?? null, to, ms);
     await expectEvent(channel, id, 'ADDR_RESOLVED', 'rdma_resolve_addr', to, options);
     seam.rdmaResolveRoute(id, ms);
     await expectEvent(channel, id, 'ROUTE_RESOLVED', 'rdma_resolve_route', to, options);
+    return new RdmaRoute(host, channel, id, to);
   } catch (e) {
     destroyId(seam, channel, id);
     throw e;
+  } finally {
+    unhook();
   }
-  return new RdmaRoute(host, channel, id, to);
 }
 
 /**
@@ -78,36 +86,34 @@ export async function resolveRoute(host: CmHost, to: RdmaAddress, options: Resol
  * this object (or leaving a `using` block) mid-call does not pull it away.
  */
 abstract class CmIdOwner extends Resource {
-  #taken = false;
+  /** Whether a connect or accept took the id, or a reject answered it. */
+  protected readonly answer = { taken: false, rejected: false };
 
   protected constructor(protected readonly host: CmHost, protected readonly channel: CmChannel, protected readonly id: number) {
     super(host.owner);
     const { seam } = host;
-    this.guard(() => destroyId(seam, channel, id));
+    const answer = this.answer;
+    this.teardown(() => {
+      if (!answer.taken) destroyId(seam, channel, id);
+    });
   }
 
   /** Runs `make` (connect or accept) as the id's owner: its connection keeps the id; a failure destroys it. */
   protected async takeId(make: () => Promise<RdmaConnection>): Promise<RdmaConnection> {
     this.assertOpen();
-    if (this.#taken) throw new TypeError(`this ${this.constructor.name} was connected or accepted already`);
-    this.#taken = true;
+    if (this.answer.taken) throw invalidState(`this ${this.constructor.name} was connected or accepted already`);
+    this.answer.taken = true;
+    // Closing this object mid-call leaves the id to the call; closing the owner cancels the call.
+    const unhook = this.host.onOwnerClose((reason) => this.channel.cancel(this.id, reason));
     try {
       return await make();
     } catch (e) {
       destroyId(this.host.seam, this.channel, this.id);
       throw e;
     } finally {
+      unhook();
       this.close();
     }
-  }
-
-  /** Whether a connect or accept took the id. */
-  protected get taken(): boolean {
-    return this.#taken;
-  }
-
-  protected release(): void {
-    if (!this.#taken) destroyId(this.host.seam, this.channel, this.id);
   }
 }
 
@@ -128,12 +134,15 @@ export class RdmaRoute extends CmIdOwner {
   }
 
   /** Connects (rdma_connect) and resolves once the connection is established. */
-  connect(options: ConnectionOptions = {}): Promise<RdmaConnection> {
+  async connect(opts?: ConnectionOptions): Promise<RdmaConnection> {
+    // Checked before the id is taken: a wrong argument leaves the route to connect again.
+    const options = waitOptions(opts);
+    const param = connParam(this.device, options, 'connect');
     return this.takeId(async () => {
       const parts = makeQp(this.host, this.device, this.id, options);
       let e: RdmaCmEvent;
       try {
-        this.host.seam.rdmaConnect(this.id, connParam(this.device, options, 'connect'));
+        this.host.seam.rdmaConnect(this.id, param);
         e = await expectEvent(this.channel, this.id, 'ESTABLISHED', 'rdma_connect', this.remote, options);
       } catch (err) {
         parts.close();
@@ -195,7 +204,6 @@ export class ConnectionRequest extends CmIdOwner {
   readonly privateData: Uint8Array;
   readonly local: RdmaAddress;
   readonly remote: RdmaAddress;
-  #rejected = false;
 
   /** @internal */
   constructor(host: CmHost, channel: CmChannel, private readonly request: RdmaCmEvent) {
@@ -205,14 +213,23 @@ export class ConnectionRequest extends CmIdOwner {
     this.privateData = request.privateData;
     this.local = info.local;
     this.remote = info.remote;
+    // A request closed unanswered is refused, as the listener's close refuses those nobody took.
+    const { seam } = host;
+    const answer = this.answer;
+    this.teardown(() => {
+      if (!answer.rejected && !answer.taken) seam.rdmaReject(request.id, new Uint8Array(0));
+    });
   }
 
   /** Accepts (rdma_accept) and resolves once the connection is established. */
-  accept(options: ConnectionOptions = {}): Promise<RdmaConnection> {
+  async accept(opts?: ConnectionOptions): Promise<RdmaConnection> {
+    // Checked before the id is taken: too much private data leaves the request to accept again.
+    const options = waitOptions(opts);
+    const param = connParam(this.device, options, 'accept', this.request);
     return this.takeId(async () => {
       const parts = makeQp(this.host, this.device, this.id, options);
       try {
-        this.host.seam.rdmaAccept(this.id, connParam(this.device, options, 'accept', this.request));
+        this.host.seam.rdmaAccept(this.id, param);
         await expectEvent(this.channel, this.id, 'ESTABLISHED', 'rdma_accept', this.remote, options);
       } catch (err) {
         parts.close();
@@ -225,17 +242,11 @@ export class ConnectionRequest extends CmIdOwner {
   /** Refuses the connection: the peer's connect fails with ECONNREFUSED and sees `privateData` (at most 148 bytes). */
   reject(privateData: Uint8Array = new Uint8Array(0)): void {
     this.assertOpen();
-    if (this.taken) throw new TypeError('this connection request is being accepted: it can no longer be rejected');
+    if (this.answer.taken) throw invalidState('this connection request is being accepted: it can no longer be rejected');
     checkPrivateData(privateData, 'reject');
     this.host.seam.rdmaReject(this.id, privateData);
-    this.#rejected = true;
+    this.answer.rejected = true;
     this.close();
-  }
-
-  protected override release(): void {
-    // A request closed unanswered is refused, as the listener's close refuses those nobody took.
-    if (!this.#rejected && !this.taken) this.host.seam.rdmaReject(this.id, new Uint8Array(0));
-    super.release();
   }
 }
 
@@ -287,9 +298,8 @@ export class RdmaConnection extends Resource {
   readonly pd: ProtectionDomain;
   readonly cq: CompletionQueue;
   readonly qp: QueuePair;
-  #state: 'connected' | 'disconnected' = 'connected';
+  readonly #link: Link;
   readonly #disconnected: Promise<void>;
-  #onDisconnect!: () => void;
 
   /** @internal */
   constructor(
@@ -307,16 +317,16 @@ export class RdmaConnection extends Resource {
     this.cq = parts.cq;
     this.qp = parts.qp;
     parts.qp.markConnected();
+    const link: Link = { state: 'connected', onDisconnect: () => {} };
+    this.#link = link;
+    this.#disconnected = new Promise((resolve) => (link.onDisconnect = resolve));
     const { seam } = host;
-    const qpHandle = parts.qp.handle;
-    this.guard(() => {
-      try {
-        seam.ibvDestroyQp(qpHandle);
-      } finally {
-        destroyId(seam, channel, id);
-      }
+    // Newest first: disconnect, close the QP and what it was made with, destroy the id.
+    this.teardown(() => destroyId(seam, channel, id));
+    this.teardown(() => parts.close());
+    this.teardown(() => {
+      if (link.state === 'connected') disconnect(seam, id, link);
     });
-    this.#disconnected = new Promise((resolve) => (this.#onDisconnect = resolve));
     channel.subscribe(id, { onEvent: (e) => this.#onEvent(e) });
   }
 
@@ -325,13 +335,13 @@ export class RdmaConnection extends Resource {
   }
 
   get state(): 'connected' | 'disconnected' {
-    return this.#state;
+    return this.#link.state;
   }
 
   /** Resolves when the connection ends, from either side. */
-  disconnected(options: WaitOptions = {}): Promise<void> {
-    if (this.#state === 'disconnected') return Promise.resolve();
-    const { timeout, signal } = options;
+  disconnected(options?: WaitOptions): Promise<void> {
+    const { timeout, signal } = waitOptions(options);
+    if (this.#link.state === 'disconnected') return Promise.resolve();
     if (timeout === undefined && !signal) return this.#disconnected;
     return new Promise<void>((resolve, reject) => {
       const timer = timeout === undefined ? undefined : setTimeout(() => reject(systemError('ETIMEDOUT', 'rdma_get_cm_event', `still connected after ${timeout} ms`)), timeout);
@@ -348,42 +358,38 @@ export class RdmaConnection extends Resource {
   /** Ends the connection (rdma_disconnect): outstanding requests flush here, and the peer sees it disconnect. */
   disconnect(): void {
     this.assertOpen();
-    if (this.#state === 'connected') this.#disconnect();
-  }
-
-  #disconnect(): void {
-    this.#state = 'disconnected';
-    try {
-      this.host.seam.rdmaDisconnect(this.id);
-    } finally {
-      this.#onDisconnect();
-    }
+    if (this.#link.state === 'connected') disconnect(this.host.seam, this.id, this.#link);
   }
 
   #onEvent(e: RdmaCmEvent): boolean {
-    if (e.event === RDMA_CM_EVENT.DISCONNECTED && this.#state === 'connected') {
+    if (e.event === RDMA_CM_EVENT.DISCONNECTED && this.#link.state === 'connected') {
       // Our QP to ERR as well, so nothing waits for a peer that is gone.
-      this.#disconnect();
+      disconnect(this.host.seam, this.id, this.#link);
     }
     return true;
   }
+}
 
-  protected release(): void {
-    try {
-      if (this.#state === 'connected') this.#disconnect();
-    } finally {
-      try {
-        this.parts.close();
-      } finally {
-        destroyId(this.host.seam, this.channel, this.id);
-      }
-    }
+interface Link {
+  state: 'connected' | 'disconnected';
+  onDisconnect: () => void;
+}
+
+function disconnect(seam: Backend, id: number, link: Link): void {
+  link.state = 'disconnected';
+  try {
+    seam.rdmaDisconnect(id);
+  } finally {
+    link.onDisconnect();
   }
 }
 
+/** Destroys the id and takes it off its channel (cancelling its waits), even when the first fails. */
 function destroyId(seam: Backend, channel: CmChannel, id: number): void {
-  seam.rdmaDestroyId(id);
-  channel.remove(id);
+  const failed: unknown[] = [];
+  attempt(() => seam.rdmaDestroyId(id), failed);
+  attempt(() => channel.remove(id), failed);
+  throwAll(failed, 'rdma_destroy_id');
 }
 
 function createId(channel: CmChannel): number {
@@ -437,8 +443,14 @@ function connParam(device: RdmaDevice, o: ConnectionOptions, side: 'connect' | '
   const privateData = o.privateData ?? new Uint8Array(0);
   checkPrivateData(privateData, side);
   const limit = (n: number) => Math.min(n, 16);
-  let responderResources = o.responderResources ?? limit(device.attr.maxQpRdAtom);
-  let initiatorDepth = o.initiatorDepth ?? limit(device.attr.maxQpInitRdAtom);
+  const count = (value: number | undefined, name: string, max: number) => (value === undefined ? undefined : toInt(value, `options.${name}`, 0, max));
+  let responderResources = count(o.responderResources, 'responderResources', 255) ?? limit(device.attr.maxQpRdAtom);
+  let initiatorDepth = count(o.initiatorDepth, 'initiatorDepth', 255) ?? limit(device.attr.maxQpInitRdAtom);
+  const retryCount = count(o.retryCount, 'retryCount', 7) ?? 7;
+  const rnrRetryCount = count(o.rnrRetryCount, 'rnrRetryCount', 7) ?? 7;
+  if (o.cqSize !== undefined) toInt(o.cqSize, 'options.cqSize', 1, 0x7fffffff);
+  if (o.pd !== undefined) instanceArg(o.pd, ProtectionDomain, 'options.pd');
+  if (o.receives !== undefined && !Array.isArray(o.receives)) throw invalidType('options.receives', 'an array of receive requests', o.receives);
   if (request?.param) {
     // Never more than the peer can take. The request's values are already
     // ours to match (the CM swaps them): it will issue up to responderResources
@@ -446,17 +458,17 @@ function connParam(device: RdmaDevice, o: ConnectionOptions, side: 'connect' | '
     responderResources = Math.min(responderResources, request.param.responderResources);
     initiatorDepth = Math.min(initiatorDepth, request.param.initiatorDepth);
   }
-  return { privateData, responderResources, initiatorDepth, retryCount: o.retryCount ?? 7, rnrRetryCount: o.rnrRetryCount ?? 7 };
+  return { privateData, responderResources, initiatorDepth, retryCount, rnrRetryCount };
 }
 
 function checkPrivateData(data: Uint8Array, side: keyof typeof PRIVATE_DATA_MAX): void {
-  if (!(data instanceof Uint8Array)) throw new TypeError('privateData must be a Uint8Array');
+  if (!(data instanceof Uint8Array)) throw invalidType('privateData', 'an instance of Uint8Array', data);
   const max = PRIVATE_DATA_MAX[side];
   if (data.length > max) throw systemError('EINVAL', `rdma_${side}`, `private data to ${side} is at most ${max} bytes, got ${data.length}`);
 }
 
 function checkAddress(a: RdmaAddress, name: string): void {
   if (typeof a !== 'object' || a === null || typeof a.host !== 'string' || !Number.isInteger(a.port) || a.port < 0 || a.port > 65535) {
-    throw new TypeError(`${name} must be { host: a numeric IPv4 or IPv6 address, port: 0–65535 }`);
+    throw invalidType(name, '{ host: a numeric IPv4 or IPv6 address, port: an integer 0–65535 }', a);
   }
 }

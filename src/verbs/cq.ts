@@ -4,7 +4,8 @@ import { byteSwap32, decodeWc, WC_WORDS } from '../../seam/work-requests';
 import { byValue } from '../enum-names';
 import { Resource } from '../resource';
 import * as uapi from '../../seam/uapi';
-import { waitReady, WaitOptions } from '../wait';
+import { toInt, waitOptions, WaitOptions } from '../args';
+import { waitReady } from '../wait';
 import type { RdmaDevice } from './device';
 
 /** The API's names of enum ibv_wc_status. */
@@ -56,15 +57,15 @@ export class CompletionQueue extends Resource {
   constructor(readonly device: RdmaDevice, readonly handle: number, private readonly channel: IbvCompChannel) {
     super(device);
     const { seam } = device;
-    this.guard(() => {
-      seam.ibvDestroyCq(handle);
-      seam.ibvDestroyCompChannel(channel.handle);
-    });
+    // Newest first: the CQ, then its channel.
+    this.teardown(() => seam.ibvDestroyCompChannel(channel.handle));
+    this.teardown(() => seam.ibvDestroyCq(handle));
   }
 
   /** Up to `max` completions that are ready now; [] when none. */
   poll(max = 16): WorkCompletion[] {
     this.assertOpen();
+    toInt(max, 'max', 0, 0x7fffffff);
     const out = this.#ready.splice(0, max);
     while (out.length < max) {
       const want = Math.min(max - out.length, BATCH);
@@ -78,6 +79,7 @@ export class CompletionQueue extends Resource {
   /** Consumes up to `max` completions without decoding them, and says how many: for loops that only count. */
   pollCount(max = BATCH): number {
     this.assertOpen();
+    toInt(max, 'max', 0, 0x7fffffff);
     const queued = this.#ready.length === 0 ? 0 : this.#ready.splice(0, max).length;
     return queued < max ? queued + this.#pollRaw(Math.min(max - queued, BATCH)) : queued;
   }
@@ -88,7 +90,8 @@ export class CompletionQueue extends Resource {
   }
 
   /** The next completion, waiting for it through the event loop. */
-  async next(options: WaitOptions = {}): Promise<WorkCompletion> {
+  async next(options?: WaitOptions): Promise<WorkCompletion> {
+    waitOptions(options);
     this.assertOpen();
     const { seam } = this.device;
     for (;;) {
@@ -107,15 +110,6 @@ export class CompletionQueue extends Resource {
 
   async *[Symbol.asyncIterator](): AsyncGenerator<WorkCompletion> {
     while (!this.closed) yield await this.next();
-  }
-
-  protected release(): void {
-    const { seam } = this.device;
-    try {
-      seam.ibvDestroyCq(this.handle);
-    } finally {
-      seam.ibvDestroyCompChannel(this.channel.handle);
-    }
   }
 }
 

@@ -1,3 +1,4 @@
+import { invalidType, invalidValue, oneOf, toInt, toStringArg } from '../args';
 import { EventEmitter } from 'node:events';
 import type { Backend, Watch } from '../../seam/backend';
 import type { IbvDeviceAttr } from '../../seam/backend-verbs';
@@ -47,7 +48,8 @@ export interface AsyncEvent {
  */
 export class RdmaDevice extends Resource {
   readonly #events = new EventEmitter();
-  #watch: Watch | undefined;
+  /** The async-event watch, while a listener is attached. */
+  readonly #watching: { watch?: Watch } = {};
   #dmaBufSupport: boolean | undefined;
 
   /**
@@ -57,14 +59,17 @@ export class RdmaDevice extends Resource {
    */
   constructor(
     readonly seam: Backend, readonly ctx: number, readonly name: string, readonly attr: IbvDeviceAttr, parent: Resource,
-    private readonly owned = true,
+    owned = true,
   ) {
     super(parent);
-    if (owned) this.guard(() => seam.ibvCloseDevice(ctx));
+    if (owned) this.teardown(() => seam.ibvCloseDevice(ctx));
+    const watching = this.#watching;
+    this.teardown(() => stopWatch(watching));
   }
 
   port(port = 1): PortInfo {
     this.assertOpen();
+    toInt(port, 'port', 1, 255);
     const p = this.seam.ibvQueryPort(this.ctx, port);
     return {
       port,
@@ -80,6 +85,8 @@ export class RdmaDevice extends Resource {
   /** The GID at `index` of `port`, in IPv6 notation. */
   gid(port = 1, index = 0): string {
     this.assertOpen();
+    toInt(port, 'port', 1, 255);
+    toInt(index, 'index', 0, 0x7fffffff);
     return gidString(this.seam.ibvQueryGid(this.ctx, port, index));
   }
 
@@ -111,6 +118,7 @@ export class RdmaDevice extends Resource {
   /** A completion queue of at least `size` entries, with its own event channel. */
   createCq(size = 256): CompletionQueue {
     this.assertOpen();
+    toInt(size, 'size', 1, 0x7fffffff);
     const channel = this.seam.ibvCreateCompChannel(this.ctx);
     let cq: number;
     try {
@@ -124,14 +132,18 @@ export class RdmaDevice extends Resource {
 
   on(event: 'event', listener: (e: AsyncEvent) => void): this {
     this.assertOpen();
+    oneOf(event, ['event'], 'event');
+    if (typeof listener !== 'function') throw invalidType('listener', 'of type function', listener);
     this.#events.on(event, listener);
-    this.#watch ??= this.seam.watch(this.seam.ibvAsyncFd(this.ctx), uapi.POLLIN, () => this.#drainEvents());
+    this.#watching.watch ??= this.seam.watch(this.seam.ibvAsyncFd(this.ctx), uapi.POLLIN, () => this.#drainEvents());
     return this;
   }
 
   off(event: 'event', listener: (e: AsyncEvent) => void): this {
+    oneOf(event, ['event'], 'event');
+    if (typeof listener !== 'function') throw invalidType('listener', 'of type function', listener);
     this.#events.off(event, listener);
-    if (this.#events.listenerCount('event') === 0) this.#stopWatch();
+    if (this.#events.listenerCount('event') === 0) stopWatch(this.#watching);
     return this;
   }
 
@@ -141,15 +153,11 @@ export class RdmaDevice extends Resource {
     }
   }
 
-  #stopWatch(): void {
-    this.#watch?.stop();
-    this.#watch = undefined;
-  }
+}
 
-  protected release(): void {
-    this.#stopWatch();
-    if (this.owned) this.seam.ibvCloseDevice(this.ctx);
-  }
+function stopWatch(watching: { watch?: Watch }): void {
+  watching.watch?.stop();
+  watching.watch = undefined;
 }
 
 export function gidString(gid: Uint8Array): string {
@@ -158,13 +166,13 @@ export function gidString(gid: Uint8Array): string {
   return words.join(':');
 }
 
-export function gidBytes(gid: string): Uint8Array {
-  const words = gid.split(':');
-  if (words.length !== 8) throw new TypeError(`a GID is 8 groups of hex digits separated by ':', got '${gid}'`);
+export function gidBytes(gid: string, name = 'gid'): Uint8Array {
+  const words = toStringArg(gid, name).split(':');
+  if (words.length !== 8) throw invalidValue(name, gid, "must be 8 groups of hex digits separated by ':'");
   const out = new Uint8Array(16);
   words.forEach((w, i) => {
     const v = parseInt(w, 16);
-    if (!/^[0-9a-fA-F]{1,4}$/.test(w)) throw new TypeError(`bad GID group '${w}' in '${gid}'`);
+    if (!/^[0-9a-fA-F]{1,4}$/.test(w)) throw invalidValue(name, gid, `has a bad group '${w}'`);
     out[2 * i] = v >> 8;
     out[2 * i + 1] = v & 0xff;
   });

@@ -33,7 +33,7 @@ export class MemoryRegion extends Resource {
     private readonly mr: IbvMr,
     private readonly accessBits: number,
     readonly via: RegisteredVia,
-    private readonly keepAlive: { view?: Uint8Array; mapping?: Resource; release?: () => void },
+    keepAlive: { view?: Uint8Array; mapping?: Resource; release?: () => void },
   ) {
     super(pd);
     this.lkey = mr.lkey;
@@ -41,10 +41,13 @@ export class MemoryRegion extends Resource {
     this.addr = mr.addr;
     this.length = mr.length;
     const { seam } = pd.device;
-    this.guard(() => {
-      seam.ibvDeregMr(mr.handle);
+    // Newest first: deregister, then let go of the memory.
+    this.teardown(() => {
+      keepAlive.view = undefined;
+      keepAlive.mapping = undefined;
       keepAlive.release?.();
     });
+    this.teardown(() => seam.ibvDeregMr(mr.handle));
   }
 
   /** The access flags it was registered with (named on demand: registering stays cheap). */
@@ -61,15 +64,5 @@ export class MemoryRegion extends Resource {
   remote(): RemoteBuffer {
     this.assertOpen();
     return { addr: this.addr, length: this.length, rkey: this.rkey };
-  }
-
-  protected release(): void {
-    try {
-      this.pd.device.seam.ibvDeregMr(this.mr.handle);
-    } finally {
-      this.keepAlive.release?.();
-      this.keepAlive.view = undefined;
-      this.keepAlive.mapping = undefined;
-    }
   }
 }

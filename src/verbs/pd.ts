@@ -1,4 +1,4 @@
-import { argError, toSize } from '../args';
+import { instanceArg, invalidType, oneOf, optionsArg, outOfRange, toSize } from '../args';
 import { DmaBuf } from '../dmabuf';
 import { Mapping } from '../mapping';
 import { Resource } from '../resource';
@@ -29,7 +29,7 @@ export class ProtectionDomain extends Resource {
   constructor(readonly device: RdmaDevice, readonly handle: number) {
     super(device);
     const { seam } = device;
-    this.guard(() => seam.ibvDeallocPd(handle));
+    this.teardown(() => seam.ibvDeallocPd(handle));
   }
 
   /**
@@ -38,10 +38,10 @@ export class ProtectionDomain extends Resource {
    * (which cannot be unmapped while registered). Default access: local write
    * only.
    */
-  register(memory: SharedArrayBuffer | ArrayBufferView | Mapping, options: { access?: AccessFlag[] } = {}): MemoryRegion {
+  register(memory: SharedArrayBuffer | ArrayBufferView | Mapping, opts?: { access?: AccessFlag[] }): MemoryRegion {
     this.assertOpen();
     const view = bytesOf(memory);
-    const access = accessBits(options.access);
+    const access = accessBits(optionsArg(opts).access);
     const mapping = memory instanceof Mapping ? memory : undefined;
     const mr = new MemoryRegion(this, this.device.seam.ibvRegMr(this.handle, view, access), access, 'host-memory', { view, mapping });
     // The device must stop using a mapping's memory before it is unmapped.
@@ -50,21 +50,23 @@ export class ProtectionDomain extends Resource {
   }
 
   /** Registers a dma-buf (ibv_reg_dmabuf_mr), or its memfd pages where asked. */
-  registerDmaBuf(buf: DmaBuf, options: RegisterDmaBufOptions = {}): MemoryRegion {
+  registerDmaBuf(buf: DmaBuf, opts?: RegisterDmaBufOptions): MemoryRegion {
     this.assertOpen();
-    if (!(buf instanceof DmaBuf)) throw new TypeError('registerDmaBuf needs a DmaBuf');
-    buf.assertOpen();
-    const offset = toSize(options.offset ?? 0, 'offset');
-    const length = toSize(options.length ?? buf.size - offset, 'length');
-    const iova = toSize(options.iova ?? offset, 'iova');
-    const access = accessBits(options.access);
+    instanceArg(buf, DmaBuf, 'buf').assertOpen();
+    const o = optionsArg(opts);
+    const offset = toSize(o.offset ?? 0, 'options.offset');
+    if (offset > buf.size) throw outOfRange('options.offset', `<= ${buf.size}, the buffer's size`, o.offset);
+    const length = toSize(o.length ?? buf.size - offset, 'options.length');
+    const iova = toSize(o.iova ?? offset, 'options.iova');
+    const access = accessBits(o.access);
+    if (o.fallback !== undefined) oneOf(o.fallback, ['memfd-pages'], 'options.fallback');
     const { seam } = this.device;
     try {
       const mr = seam.ibvRegDmabufMr(this.handle, offset, length, iova, buf.fd, access);
       return new MemoryRegion(this, mr, access, 'dma-buf', {});
     } catch (e) {
       if (!isSystemError(e) || e.code !== 'EOPNOTSUPP') throw e;
-      if (options.fallback !== 'memfd-pages') {
+      if (o.fallback !== 'memfd-pages') {
         e.message = `${e.syscall} failed with EOPNOTSUPP: ${this.device.name} cannot register dma-bufs; for a udmabuf, pass { fallback: 'memfd-pages' } to register its memfd pages instead (the same memory)`;
         throw e;
       }
@@ -90,23 +92,23 @@ export class ProtectionDomain extends Resource {
     }
   }
 
-  createQp(sendCq: CompletionQueue, recvCq: CompletionQueue = sendCq, options: QueuePairOptions = {}): QueuePair {
+  createQp(sendCq: CompletionQueue, recvCq: CompletionQueue = sendCq, options?: QueuePairOptions): QueuePair {
     this.assertOpen();
-    return QueuePair.create(this, sendCq, recvCq, options);
-  }
-
-  protected release(): void {
-    this.device.seam.ibvDeallocPd(this.handle);
+    return QueuePair.create(this, sendCq, recvCq, optionsArg(options));
   }
 }
 
 function bytesOf(memory: SharedArrayBuffer | ArrayBufferView | Mapping): Uint8Array {
-  if (memory instanceof Mapping) return memory.view;
-  if (memory instanceof SharedArrayBuffer) return new Uint8Array(memory);
-  if (ArrayBuffer.isView(memory) && memory.buffer instanceof SharedArrayBuffer) {
-    return memory instanceof Uint8Array ? memory : new Uint8Array(memory.buffer, memory.byteOffset, memory.byteLength);
-  }
-  // An ArrayBuffer can be transferred (structuredClone, postMessage,
-  // transfer()) and collected while the device still writes into it.
-  throw argError('register needs memory that JS cannot free under the device: a SharedArrayBuffer, a typed array or Buffer over one, or a Mapping; copy other bytes into one');
+  // An ArrayBuffer can be transferred (structuredClone, postMessage, transfer())
+  // and collected while the device still writes into it: only memory JS cannot
+  // free is registered.
+  const bytes = memory instanceof Mapping ? memory.view
+    : memory instanceof SharedArrayBuffer ? new Uint8Array(memory)
+      : ArrayBuffer.isView(memory) && memory.buffer instanceof SharedArrayBuffer
+        ? (memory instanceof Uint8Array ? memory : new Uint8Array(memory.buffer, memory.byteOffset, memory.byteLength))
+        : undefined;
+  if (!bytes) throw invalidType('memory', 'memory JS cannot free under the device: a SharedArrayBuffer, a typed array or Buffer over one, or a Mapping (copy other bytes into one)', memory);
+  // Empty memory cannot be registered: say so, rather than the kernel's EINVAL.
+  if (bytes.byteLength === 0) throw outOfRange('memory.byteLength', '>= 1 (empty memory cannot be registered)', 0);
+  return bytes;
 }

@@ -1,13 +1,15 @@
 import { randomInt } from 'node:crypto';
 import type { IbvQp, IbvQpCap, IbvQpInit } from '../../seam/backend-verbs';
 import { advise } from '../advice';
+import { instanceArg, invalidType, invalidValue, optionsArg, outOfRange, toBoolean, toInt, toSize, toU64 } from '../args';
+import { systemError } from '../../seam/system-error';
 import { Resource } from '../resource';
 import { byteSwap32, encodeRecv, encodeSend, RECV_WR_WORDS, SEND_WR_WORDS, SendWr, Sge } from '../../seam/work-requests';
 import { IBV_ACCESS, IBV_QP, IBV_QPS, IBV_QPT_RC, IBV_SEND, IBV_WR } from '../../seam/verbs-uapi';
 import { AccessFlag, accessBits } from './access-flags';
-import type { CompletionQueue } from './cq';
+import { CompletionQueue } from './cq';
 import { gidBytes } from './device';
-import type { MemoryRegion, RemoteBuffer } from './mr';
+import { MemoryRegion, type RemoteBuffer } from './mr';
 import type { ProtectionDomain } from './pd';
 
 /** The API's opcodes. */
@@ -99,7 +101,7 @@ export class QueuePair extends Resource {
   ) {
     super(pd);
     const { seam } = pd.device;
-    this.guard(() => seam.ibvDestroyQp(handle));
+    this.teardown(() => seam.ibvDestroyQp(handle));
     for (const cq of cqs) cq.closeWith(this);
   }
 
@@ -111,16 +113,23 @@ export class QueuePair extends Resource {
     pd: ProtectionDomain, sendCq: CompletionQueue, recvCq: CompletionQueue, o: QueuePairOptions,
     make: (init: IbvQpInit) => IbvQp = (init) => pd.device.seam.ibvCreateQp(pd.handle, init),
   ): QueuePair {
-    sendCq.assertOpen();
-    recvCq.assertOpen();
+    instanceArg(sendCq, CompletionQueue, 'sendCq').assertOpen();
+    instanceArg(recvCq, CompletionQueue, 'recvCq').assertOpen();
+    optionsArg(o);
+    const count = (value: number | undefined, name: string, fallback: number) => (value === undefined ? fallback : toInt(value, `options.${name}`, 0, 0x7fffffff));
     const qp = make({
       sendCq: sendCq.handle,
       recvCq: recvCq.handle,
       qpType: IBV_QPT_RC,
-      cap: { maxSendWr: o.maxSendWr ?? 128, maxRecvWr: o.maxRecvWr ?? 128, maxSendSge: 1, maxRecvSge: 1, maxInlineData: o.maxInlineData ?? 0 },
-      sqSigAll: o.signalAll ?? true,
+      cap: { maxSendWr: count(o.maxSendWr, 'maxSendWr', 128), maxRecvWr: count(o.maxRecvWr, 'maxRecvWr', 128), maxSendSge: 1, maxRecvSge: 1, maxInlineData: count(o.maxInlineData, 'maxInlineData', 0) },
+      sqSigAll: o.signalAll === undefined ? true : toBoolean(o.signalAll, 'options.signalAll'),
     });
-    return new QueuePair(pd, qp.handle, qp.qpNum, qp.cap, [sendCq, recvCq]);
+    try {
+      return new QueuePair(pd, qp.handle, qp.qpNum, qp.cap, [sendCq, recvCq]);
+    } catch (e) {
+      pd.device.seam.ibvDestroyQp(qp.handle);
+      throw e;
+    }
   }
 
   get state(): QpState {
@@ -137,37 +146,48 @@ export class QueuePair extends Resource {
    * the port's first IPv4-mapped entry (RoCE v2 over IPv4), else its first
    * non-zero one.
    */
-  endpoint(options: { port?: number; gidIndex?: number } = {}): Endpoint {
+  endpoint(opts?: { port?: number; gidIndex?: number }): Endpoint {
     this.assertOpen();
+    const options = optionsArg(opts);
     const port = options.port ?? 1;
     const device = this.pd.device;
     const info = device.port(port);
-    const gidIndex = options.gidIndex ?? defaultGidIndex(device, port, info.gidTableLength);
+    const gidIndex = options.gidIndex === undefined ? defaultGidIndex(device, port, info.gidTableLength) : toInt(options.gidIndex, 'options.gidIndex', 0, 0x7fffffff);
     return { qpNum: this.qpNum, psn: this.psn, gid: device.gid(port, gidIndex), lid: info.lid, mtu: info.mtu };
   }
 
   /** Moves the QP through INIT, RTR and RTS towards `remote`. */
-  connect(remote: Endpoint, options: ConnectOptions = {}): void {
+  connect(remote: Endpoint, opts?: ConnectOptions): void {
     this.assertOpen();
+    const options = optionsArg(opts);
+    optionsArg(remote, 'remote');
+    const u32 = (value: unknown, name: string, max = 0xffffffff) => toInt(value, `remote.${name}`, 0, max);
+    u32(remote.qpNum, 'qpNum', 0xffffff);
+    u32(remote.psn, 'psn', 0xffffff);
+    u32(remote.lid, 'lid', 0xffff);
+    u32(remote.mtu, 'mtu');
+    const dgid = gidBytes(remote.gid, 'remote.gid');
+    const access = accessBits(options.access ?? ['remote-read', 'remote-write'], 'options.access');
+    const retryCount = options.retryCount === undefined ? 7 : toInt(options.retryCount, 'options.retryCount', 0, 7);
     const { seam } = this.pd.device;
     const port = options.port ?? 1;
     const device = this.pd.device;
     const info = device.port(port);
-    const sgidIndex = options.gidIndex ?? defaultGidIndex(device, port, info.gidTableLength);
+    const sgidIndex = options.gidIndex === undefined ? defaultGidIndex(device, port, info.gidTableLength) : toInt(options.gidIndex, 'options.gidIndex', 0, 0x7fffffff);
     const mtu = mtuEnum(Math.min(info.mtu, remote.mtu));
     seam.ibvModifyQp(this.handle, {
       qpState: IBV_QPS.INIT, pkeyIndex: 0, portNum: port,
-      qpAccessFlags: accessBits(options.access ?? ['remote-read', 'remote-write']) & ~IBV_ACCESS.LOCAL_WRITE,
+      qpAccessFlags: access & ~IBV_ACCESS.LOCAL_WRITE,
     }, IBV_QP.STATE | IBV_QP.PKEY_INDEX | IBV_QP.PORT | IBV_QP.ACCESS_FLAGS);
     this.#state = 'init';
     seam.ibvModifyQp(this.handle, {
       qpState: IBV_QPS.RTR, pathMtu: mtu, destQpNum: remote.qpNum, rqPsn: remote.psn,
       maxDestRdAtomic: 1, minRnrTimer: 12,
-      ahAttr: { dlid: remote.lid, portNum: port, isGlobal: true, dgid: gidBytes(remote.gid), sgidIndex, hopLimit: 64 },
+      ahAttr: { dlid: remote.lid, portNum: port, isGlobal: true, dgid, sgidIndex, hopLimit: 64 },
     }, IBV_QP.STATE | IBV_QP.AV | IBV_QP.PATH_MTU | IBV_QP.DEST_QPN | IBV_QP.RQ_PSN | IBV_QP.MAX_DEST_RD_ATOMIC | IBV_QP.MIN_RNR_TIMER);
     this.#state = 'rtr';
     seam.ibvModifyQp(this.handle, {
-      qpState: IBV_QPS.RTS, timeout: 14, retryCnt: options.retryCount ?? 7, rnrRetry: 7, sqPsn: this.psn, maxRdAtomic: 1,
+      qpState: IBV_QPS.RTS, timeout: 14, retryCnt: retryCount, rnrRetry: 7, sqPsn: this.psn, maxRdAtomic: 1,
     }, IBV_QP.STATE | IBV_QP.TIMEOUT | IBV_QP.RETRY_CNT | IBV_QP.RNR_RETRY | IBV_QP.SQ_PSN | IBV_QP.MAX_QP_RD_ATOMIC);
     this.#state = 'rts';
   }
@@ -175,10 +195,11 @@ export class QueuePair extends Resource {
   /** Posts send requests in one call (one ibv_post_send of a chain). */
   postSend(requests: readonly SendRequest[]): void {
     this.assertOpen();
+    if (!Array.isArray(requests)) throw invalidType('requests', 'an array of send requests', requests);
     const n = requests.length;
     if (this.#sendScratch.length < n * SEND_WR_WORDS) this.#sendScratch = new BigUint64Array(n * SEND_WR_WORDS);
     const w = this.#sendScratch;
-    for (let i = 0; i < n; i++) encodeSend(w, i, sendWr(requests[i]!));
+    for (let i = 0; i < n; i++) encodeSend(w, i, sendWr(requests[i], i));
     try {
       this.pd.device.seam.ibvPostSend(this.handle, w, n);
     } catch (e) {
@@ -189,12 +210,13 @@ export class QueuePair extends Resource {
   /** Posts receive requests in one call. */
   postRecv(requests: readonly RecvRequest[]): void {
     this.assertOpen();
+    if (!Array.isArray(requests)) throw invalidType('requests', 'an array of receive requests', requests);
     const n = requests.length;
     if (this.#recvScratch.length < n * RECV_WR_WORDS) this.#recvScratch = new BigUint64Array(n * RECV_WR_WORDS);
     const w = this.#recvScratch;
     for (let i = 0; i < n; i++) {
-      const r = requests[i]!;
-      encodeRecv(w, i, { wrId: r.id ?? 0n, sge: r.local && sge(r.local) });
+      const r = request<RecvRequest>(requests[i], i);
+      encodeRecv(w, i, { wrId: r.id === undefined ? 0n : toU64(r.id, `requests[${i}].id`), sge: r.local === undefined ? undefined : sge(r.local, i) });
     }
     try {
       this.pd.device.seam.ibvPostRecv(this.handle, w, n);
@@ -202,38 +224,49 @@ export class QueuePair extends Resource {
       throw advise(e, []);
     }
   }
-
-  protected release(): void {
-    this.pd.device.seam.ibvDestroyQp(this.handle);
-  }
 }
 
-function sendWr(r: SendRequest): SendWr {
-  if (!Object.hasOwn(SEND_OPCODES, r.opcode)) {
-    throw new TypeError(`unknown opcode '${String(r.opcode)}': use ${Object.keys(SEND_OPCODES).join(', ')}`);
+function request<T extends object>(r: unknown, i: number): T {
+  if (typeof r !== 'object' || r === null) throw invalidType(`requests[${i}]`, 'of type object', r);
+  return r as T;
+}
+
+/** Request `i`, checked: every field a JS value of the right type and range, its MR open. */
+function sendWr(value: unknown, i: number): SendWr {
+  const r = request<SendRequest>(value, i);
+  if (typeof r.opcode !== 'string' || !Object.hasOwn(SEND_OPCODES, r.opcode)) {
+    throw invalidValue(`requests[${i}].opcode`, r.opcode, `must be one of ${Object.keys(SEND_OPCODES).map((o) => `'${o}'`).join(', ')}`);
   }
   const flags = (r.signaled ? IBV_SEND.SIGNALED : 0) | (r.inline ? IBV_SEND.INLINE : 0) |
     (r.solicited ? IBV_SEND.SOLICITED : 0) | (r.fence ? IBV_SEND.FENCE : 0);
   const needsRemote = r.opcode === 'write' || r.opcode === 'write-imm' || r.opcode === 'read';
-  if (needsRemote && !r.remote) throw new TypeError(`a ${r.opcode} request needs remote: { addr, rkey }`);
+  if (needsRemote && r.remote === undefined) throw invalidType(`requests[${i}].remote`, `{ addr, rkey } for a ${r.opcode}`, r.remote);
+  const remote = r.remote === undefined ? undefined : request<NonNullable<SendRequest['remote']>>(r.remote, i);
+  const remoteAddr = remote === undefined ? 0n
+    : toU64(remote.addr, `requests[${i}].remote.addr`) + (remote.offset === undefined ? 0n : toSize(remote.offset, `requests[${i}].remote.offset`));
+  if (remoteAddr > U64_MAX) throw outOfRange(`requests[${i}].remote.offset`, 'such that addr + offset < 2^64', remote?.offset);
   return {
-    wrId: r.id ?? 0n, opcode: SEND_OPCODES[r.opcode], flags, sge: r.local && sge(r.local),
-    remoteAddr: r.remote ? r.remote.addr + BigInt(r.remote.offset ?? 0) : 0n,
-    rkey: r.remote?.rkey ?? 0,
-    imm: r.imm === undefined ? 0 : htonl(r.imm),
+    wrId: r.id === undefined ? 0n : toU64(r.id, `requests[${i}].id`), opcode: SEND_OPCODES[r.opcode], flags,
+    sge: r.local === undefined ? undefined : sge(r.local, i),
+    remoteAddr,
+    rkey: remote === undefined ? 0 : toInt(remote.rkey, `requests[${i}].remote.rkey`, 0, 0xffffffff),
+    imm: r.imm === undefined ? 0 : byteSwap32(toInt(r.imm, `requests[${i}].imm`, 0, 0xffffffff)),
   };
 }
 
-function sge(local: LocalRange): Sge {
-  const offset = local.offset ?? 0;
-  const length = local.length ?? Number(local.mr.length) - offset;
-  return { addr: local.mr.addr + BigInt(offset), length, lkey: local.mr.lkey };
+/** The scatter-gather entry of request `i`: a range of an open MR of this process. */
+function sge(value: unknown, i: number): Sge {
+  const local = request<LocalRange>(value, i);
+  const mr = instanceArg(local.mr, MemoryRegion, `requests[${i}].local.mr`);
+  mr.assertOpen();
+  const size = Number(mr.length);
+  const offset = local.offset === undefined ? 0 : toInt(local.offset, `requests[${i}].local.offset`, 0, size);
+  const length = local.length === undefined ? size - offset : toInt(local.length, `requests[${i}].local.length`, 0, Math.min(size - offset, 0xffffffff));
+  return { addr: mr.addr + BigInt(offset), length, lkey: mr.lkey };
 }
 
-function htonl(v: number): number {
-  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new TypeError(`imm must be a 32-bit unsigned integer, got ${v}`);
-  return byteSwap32(v);
-}
+const U64_MAX = (1n << 64n) - 1n;
+
 
 function mtuEnum(bytes: number): number {
   for (let e = 5; e >= 1; e--) if (bytes >= 128 << e) return e;
@@ -253,6 +286,6 @@ function defaultGidIndex(device: ProtectionDomain['device'], port: number, table
     if (gid.startsWith('0:0:0:0:0:ffff:')) return i;
     if (firstNonZero < 0) firstNonZero = i;
   }
-  if (firstNonZero < 0) throw new Error(`port ${port} of ${device.name} has no GID: is its network interface up?`);
+  if (firstNonZero < 0) throw systemError('ENODEV', 'ibv_query_gid', `port ${port} of ${device.name} has no GID: is its network interface up?`);
   return firstNonZero;
 }

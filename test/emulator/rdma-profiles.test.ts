@@ -5,7 +5,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { controls, createEmulator, EmulatorOptions } from '../../emulator';
 import type { Backend } from '../../seam/backend';
-import type { IbvCompChannel } from '../../seam/backend-verbs';
+import type { IbvCompChannel, IbvMr } from '../../seam/backend-verbs';
+import { post } from '../../conformance/rdma';
+import type { Trial } from '../../conformance/trial';
 import type { CompletionQueue } from '../../src/verbs/cq';
 import type { RdmaDevice } from '../../src/verbs/device';
 import type { ProtectionDomain } from '../../src/verbs/pd';
@@ -279,7 +281,9 @@ describe('emulated RDMA devices', () => {
       const gone = pd.register(new Uint8Array(new SharedArrayBuffer(64)));
       gone.close();
       const rmr = pd.register(new Uint8Array(new SharedArrayBuffer(64)), { access: ['local-write', 'remote-write'] });
-      a.postSend([{ opcode: 'write', local: { mr: gone }, remote: rmr.remote(), id: 1n }]);
+      // The public API refuses a closed MR before posting; the device's answer to its stale lkey goes through the seam.
+      const trial = { step: (_: string, call: (k: Backend) => unknown) => call(dmb.seam) } as unknown as Trial;
+      post(trial, 'write from a deregistered lkey', a.handle, [{ opcode: 'RDMA_WRITE', local: { mr: { addr: gone.addr, lkey: gone.lkey } as IbvMr, length: 64 }, remote: rmr.remote(), id: 1n }]);
       expect(await cq.next({ timeout: 1000 })).toMatchObject({ wrId: 1n, status });
     });
   }

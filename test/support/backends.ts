@@ -3,10 +3,11 @@
 import { describe, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import type { Backend } from '../../seam/backend';
-import { createEmulator } from '../../emulator';
+import { createEmulator, createNetwork } from '../../emulator';
 import { loadNative } from '../../src/native';
 import { withAdvice } from '../../src/advice';
 import { DmaBridge } from '../../src/dmabridge';
+import { selfAddress } from './rdmacm-addon';
 import { describeNeeds, itNeeds } from './skip';
 
 export interface BackendCase {
@@ -70,4 +71,15 @@ export async function collectGarbage(settle: boolean): Promise<void> {
       gc();
     }
   }
+}
+
+/**
+ * A bridge on a host with a NIC for rdma_cm, and that host's address: on the
+ * emulator a machine at 10.99.0.1 on an emulated network; natively the
+ * guest's rxe1 in test:kernel.
+ */
+export function openNetworked(b: BackendCase): { dmb: DmaBridge; host: string } {
+  if (b.name === 'native') return { dmb: openOn(b), host: selfAddress()?.host ?? '' };
+  const backend = createEmulator({ network: createNetwork(), host: { name: 'a', address: '10.99.0.1' } });
+  return { dmb: bridgeOn(backend, 'test on an emulated host'), host: '10.99.0.1' };
 }
