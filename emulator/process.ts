@@ -16,6 +16,7 @@ import { DmaHeapFile } from './heap';
 import type { Kernel } from './machine';
 import { Memfd, validSeals } from './memfd';
 import { FileWatch } from './poll';
+import { mapped, mmControls } from './verbs/odp';
 import { Verbs } from './verbs/verbs';
 import { RdmaCm } from './rdmacm/calls';
 import { SyncFile } from './sync-file';
@@ -151,17 +152,20 @@ export class Process implements Backend {
     if (!file.object.mmap) throw systemError('ENODEV', 'mmap');
     const { view, unmap } = file.object.mmap(file, { offset, length, prot, shared });
     this.#mappings.set(view, { file: file.get(), prot, unmap });
+    mapped(view);
     return view;
   }
 
   /**
    * Unlike native, the emulator cannot detach the view: its memory is shared
-   * with the object and with other mappings. A stale view keeps working.
+   * with the object and with other mappings. A stale view keeps working; an
+   * on-demand MR over it drops its pages and faults there fail.
    */
   munmap(view: Uint8Array): void {
     const mapping = this.#mappings.get(view);
     if (!mapping) throw new TypeError('view is not a mapping made by mmap, or it is already unmapped');
     this.#mappings.delete(view);
+    mmControls.unmap(view);
     mapping.unmap?.();
     mapping.file.put();
   }

@@ -4,8 +4,10 @@
 // run means every native test really ran.
 import { describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
+import { release } from 'node:os';
 import type { Backend } from '../seam/backend';
 import { createEmulator } from '../emulator';
+import { BEHAVIOUR, DEFAULT_KERNEL, KERNELS, kernelOfRelease, type KernelBehaviour, type KernelVersion } from '../emulator/kernels';
 import { loadNative } from '../src/native';
 import { withAdvice } from '../src/advice';
 import { DmaBridge } from '../src/dmabridge';
@@ -16,6 +18,20 @@ export interface BackendCase {
   name: 'native' | 'emulator';
   /** A fresh backend: a fresh emulated machine, or the real kernel. */
   create(): Backend;
+  /** Where the kernel it answers for (the emulator's 6.12, or the running one) differs from the others. */
+  behaviour: KernelBehaviour;
+}
+
+/**
+ * The running kernel's behaviour: its own where the emulator imitates it,
+ * else that of the newest imitated kernel not newer than it.
+ */
+function runningBehaviour(): KernelBehaviour {
+  const exact = kernelOfRelease(release());
+  if (exact) return BEHAVIOUR[exact];
+  const [major = 0, minor = 0] = release().split(/[.-]/).map(Number);
+  const older = KERNELS.filter((k) => { const [a, b] = k.split('.').map(Number); return a! < major || (a === major && b! <= minor); });
+  return BEHAVIOUR[(older.at(-1) ?? DEFAULT_KERNEL) as KernelVersion];
 }
 
 function selected(): Array<BackendCase['name']> {
@@ -26,13 +42,13 @@ function selected(): Array<BackendCase['name']> {
 export function describeEachBackend(title: string, body: (b: BackendCase) => void): void {
   for (const name of selected()) {
     if (name === 'emulator') {
-      describe(`${title} [emulator]`, () => body({ name, create: () => createEmulator() }));
+      describe(`${title} [emulator]`, () => body({ name, create: () => createEmulator(), behaviour: BEHAVIOUR[DEFAULT_KERNEL] }));
       continue;
     }
     const native = loadNative();
     if (native.backend) {
       const backend = native.backend;
-      describe(`${title} [native]`, () => body({ name, create: () => backend }));
+      describe(`${title} [native]`, () => body({ name, create: () => backend, behaviour: runningBehaviour() }));
     } else if (inKernelVm) {
       describe(`${title} [native]`, () => {
         it('loads the native addon', () => {
@@ -40,7 +56,7 @@ export function describeEachBackend(title: string, body: (b: BackendCase) => voi
         });
       });
     } else {
-      describe.skip(`${title} [native] skipped: ${native.error}`, () => body({ name, create: () => { throw new Error('unreachable'); } }));
+      describe.skip(`${title} [native] skipped: ${native.error}`, () => body({ name, create: () => { throw new Error('unreachable'); }, behaviour: runningBehaviour() }));
     }
   }
 }

@@ -23,7 +23,7 @@ export class RdmaMachine implements RdmaControls {
   add(kind: ProfileKind, adapt: (profile: DeviceProfile) => DeviceProfile = (p) => p): RdmaDevice {
     const n = this.#counts[kind] ?? 0;
     this.#counts[kind] = n + 1;
-    const device = new RdmaDevice(this.kernel, adapt(PROFILES[kind](`${NAME_PREFIX[kind]}${n}`)), this.fabric);
+    const device = new RdmaDevice(this.kernel, adapt(PROFILES[kind](`${NAME_PREFIX[kind]}${n}`, this.kernel)), this.fabric);
     const path = `/dev/infiniband/uverbs${this.devices.length}`;
     this.devices.push(device);
     this.kernel.addDevice(path, new UverbsDevice(this.kernel, device, path));

@@ -1,6 +1,7 @@
 // The RDMA devices an emulated machine can have: what each reports and where
 // its driver answers differently from the others.
 import type { IbvDeviceAttr } from '../../seam/backend-verbs';
+import type { Kernel } from '../machine';
 import { IBV_ACCESS } from '../../seam/verbs-uapi';
 import { WC } from './uapi';
 
@@ -119,8 +120,17 @@ const MTU_1024 = 3, MTU_4096 = 5;
 const LINK_ETHERNET = 2, LINK_UNSPECIFIED = 0;
 const NODE_CA = 1, NODE_UNSPECIFIED = 0, TRANSPORT_IB = 0, TRANSPORT_UNSPECIFIED = 3;
 
-/** Soft-RoCE on lo (rdma link add rxe0 type rxe netdev lo), as rxe in 6.12 reports it. */
-function rxe(name: string): DeviceProfile {
+/**
+ * rxe's on-demand paging, where the kernel has it: IBV_ODP_SUPPORT without
+ * implicit ODP, on RC send, receive, write, read, atomics, SRQ receives,
+ * flush and atomic write.
+ */
+function rxeOdp(kernel: Kernel): Pick<IbvDeviceAttr, 'odpGeneralCaps' | 'odpRcCaps'> {
+  return kernel.behaviour.rxeOnDemandPaging ? { odpGeneralCaps: 1n, odpRcCaps: 0xff } : { odpGeneralCaps: 0n, odpRcCaps: 0 };
+}
+
+/** Soft-RoCE on lo (rdma link add rxe0 type rxe netdev lo), as rxe in `kernel` reports it. */
+function rxe(name: string, kernel: Kernel): DeviceProfile {
   const loMac = [0, 0, 0, 0, 0, 0];
   return {
     name,
@@ -134,7 +144,7 @@ function rxe(name: string): DeviceProfile {
       deviceCapFlags: DEV.badPkeyCntr | DEV.badQkeyCntr | DEV.autoPathMig | DEV.changePhyPort | DEV.udAvPortEnforce |
         DEV.portActiveEvent | DEV.sysImageGuid | DEV.rcRnrNakGen | DEV.srqResize | DEV.memWindow |
         DEV.memMgtExtensions | DEV.memWindowType2b,
-      odpGeneralCaps: 0n, odpRcCaps: 0,
+      ...rxeOdp(kernel),
     },
     // lo's MTU of 65536 gives the largest IB MTU; its addresses are 127.0.0.1 and ::1.
     port: {
@@ -218,5 +228,6 @@ function efa(name: string): DeviceProfile {
   };
 }
 
-export const PROFILES = { rxe, mlx5, efa } as const;
+/** Each kind's profile, by its name and the kernel whose driver answers. */
+export const PROFILES: Record<'rxe' | 'mlx5' | 'efa', (name: string, kernel: Kernel) => DeviceProfile> = { rxe, mlx5, efa };
 export type ProfileKind = keyof typeof PROFILES;

@@ -25,6 +25,15 @@ export function errorOf(fn: () => unknown): SystemError {
   throw new Error('expected a system error, and the call succeeded');
 }
 
+/**
+ * How sync_file info names a signalled fence's driver and timeline: the
+ * stub's own, or where the kernel detaches signalled fences from their driver
+ * (7.3), the same names for every one.
+ */
+export function signalledNames(b: BackendCase): { driverName: string; objName: string } {
+  return b.behaviour.detachedSignalledFences ? { driverName: 'detached-driver', objName: 'signaled-timeline' } : { driverName: 'stub', objName: 'stub' };
+}
+
 export function expectErrno(fn: () => unknown, code: string, syscall: string): void {
   const e = errorOf(fn);
   expect({ code: e.code, syscall: e.syscall }).toEqual({ code, syscall });

@@ -2,7 +2,7 @@
 import { expect } from 'vitest';
 import * as uapi from '../../seam/uapi';
 import { describeEachBackend, itWith } from '../backends';
-import { CLOSED_FD, expectErrno, PAGE, Session, VGEM } from './helpers';
+import { CLOSED_FD, expectErrno, PAGE, Session, signalledNames, VGEM } from './helpers';
 
 const RDWR_CLOEXEC = uapi.DRM_RDWR | uapi.DRM_CLOEXEC;
 const ATTACH = 'DRM_IOCTL_VGEM_FENCE_ATTACH';
@@ -138,7 +138,7 @@ describeEachBackend('vgem', (b) => {
     const forWriters = s.fd(s.backend.dmaBufExportSyncFile(buf, uapi.DMA_BUF_SYNC_WRITE));
     const forReaders = s.fd(s.backend.dmaBufExportSyncFile(buf, uapi.DMA_BUF_SYNC_READ));
     expect(s.backend.syncFileInfo(forWriters).fences[0]).toMatchObject({ driverName: 'vgem', objName: 'unbound', status: 0 });
-    expect(s.backend.syncFileInfo(forReaders).fences[0].driverName).toBe('stub');
+    expect(s.backend.syncFileInfo(forReaders).fences[0].driverName).toBe(signalledNames(b).driverName);
     s.backend.vgemFenceSignal(drm, reader);
     expect(s.backend.poll(buf, uapi.POLLIN | uapi.POLLOUT)).toBe(uapi.POLLIN | uapi.POLLOUT);
 
