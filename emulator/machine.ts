@@ -49,7 +49,7 @@ export interface KernelOptions {
   clock?: Clock;
 }
 
-export class Kernel {
+export class Machine {
   readonly version: KernelVersion;
   /** Where this version answers differently from the others. */
   readonly behaviour: KernelBehaviour;

@@ -6,7 +6,7 @@
 import { Clock } from './clock';
 import { ipv4Number } from './rdmacm/address';
 import type { CmHost } from './rdmacm/host';
-import type { RdmaDevice } from './verbs/device';
+import type { IbDevice } from './verbs/device';
 import { Fabric } from './verbs/fabric';
 import { isIPv4 } from 'node:net';
 
@@ -30,7 +30,7 @@ export interface NetworkHost {
   readonly name: string;
   readonly address: string;
   /** The rxe on its NIC. */
-  readonly nic: RdmaDevice;
+  readonly nic: IbDevice;
   readonly cm: CmHost;
 }
 

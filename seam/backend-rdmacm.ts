@@ -45,7 +45,7 @@ export interface RdmaPeerParam {
 }
 
 export interface RdmaCmEvent {
-  /** RDMA_CM_EVENT_* (src/rdma/cm-uapi.ts). */
+  /** RDMA_CM_EVENT_* (seam/rdmacm-uapi.ts). */
   event: number;
   /** The id it concerns. For CONNECT_REQUEST, a new id for the connection, now the caller's to destroy. */
   id: number;

@@ -1,7 +1,7 @@
 // The RDMA part of the seam: libibverbs' calls, kernel-shaped. Objects are
 // small integer handles; sizes, addresses and GUIDs are bigint. Work requests
 // and completions cross the seam packed in BigUint64Arrays, so posting and
-// polling allocate nothing: the layouts below are the contract.
+// polling allocate nothing: work-requests.ts holds their layouts and codec.
 //
 // Failures are SystemErrors whose `syscall` is the verb's name
 // ('ibv_reg_mr', 'ibv_post_send', …), with the errno the verb set. When
@@ -122,27 +122,6 @@ export interface IbvAsyncEvent {
   element: number;
 }
 
-/**
- * Send work request layout: SEND_WR_WORDS BigUint64 words per request.
- *  [0] wr_id
- *  [1] opcode | send_flags << 8 | num_sge << 16   (num_sge 0 or 1)
- *  [2] sge.addr
- *  [3] sge.length | sge.lkey << 32
- *  [4] wr.rdma.remote_addr
- *  [5] wr.rdma.rkey | imm_data << 32 (imm_data in network byte order, as ibv_send_wr holds it)
- */
-export const SEND_WR_WORDS = 6;
-/** Receive work request layout: [0] wr_id, [1] sge.addr, [2] sge.length | sge.lkey << 32 (length 0: no SGE). */
-export const RECV_WR_WORDS = 3;
-/**
- * Work completion layout: WC_WORDS words per completion.
- *  [0] wr_id
- *  [1] status | opcode << 8 | vendor_err << 16 (vendor_err 32 bits)
- *  [2] byte_len | imm_data << 32 (network byte order)
- *  [3] qp_num | src_qp << 32
- *  [4] wc_flags
- */
-export const WC_WORDS = 5;
 
 export interface VerbsCalls {
   /** [ibv_get_device_list] */

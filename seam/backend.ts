@@ -1,11 +1,13 @@
 // The seam. One interface at the level of the kernel's own calls, implemented
 // by the native addon (native/) and by the emulator (emulator/). Plain data
-// in and out, raw kernel flag values (src/uapi.ts), and failures thrown as
-// SystemError (src/system-error.ts) whose `syscall` is the name given in
+// in and out, raw kernel flag values (seam/uapi.ts), and failures thrown as
+// SystemError (seam/system-error.ts) whose `syscall` is the name given in
 // brackets on each method, so both backends fail alike.
 //
 // Nothing here keeps policy: no lifetimes, no validation the kernel does not
-// do, no messages. That is src/'s job, written once above both.
+// do, no advice. A failure names its errno and, where the backend knows more,
+// its reason ("SYSCALL failed: CODE (why)", systemErrorWhy); src/advice.ts
+// keeps that reason and appends what to do, once for both backends.
 
 import type { RdmaCmCalls } from './backend-rdmacm';
 import type { VerbsCalls } from './backend-verbs';

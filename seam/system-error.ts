@@ -20,6 +20,21 @@ export function systemError(code: ErrnoCode | number, syscall: string, message?:
   return err;
 }
 
+/**
+ * A backend's refusal with its reason, in the addon's shape (ErrnoErrorWhy):
+ * "SYSCALL failed: CODE (why)".
+ */
+export function systemErrorWhy(code: ErrnoCode | number, syscall: string, why: string): SystemError {
+  const name = typeof code === 'number' ? errnoName(code) : code;
+  return systemError(code, syscall, `${syscall} failed: ${name} (${why})`);
+}
+
+/** The reason a backend gave in the shape above, if it gave one. */
+export function reasonOf(e: SystemError): string | undefined {
+  const head = `${e.syscall} failed: ${e.code} (`;
+  return e.message.startsWith(head) && e.message.endsWith(')') ? e.message.slice(head.length, -1) : undefined;
+}
+
 export function isSystemError(e: unknown): e is SystemError {
   return e instanceof Error && typeof (e as SystemError).code === 'string' &&
     typeof (e as SystemError).errno === 'number' && typeof (e as SystemError).syscall === 'string';

@@ -1,79 +1,97 @@
-// libibverbs enum values (infiniband/verbs.h), shared by both backends.
+// libibverbs and uverbs enums (infiniband/verbs.h, rdma/ib_user_verbs.h),
+// shared by both backends. One spelling per enum: the header's, less its
+// prefix (IBV_WR_RDMA_WRITE is IBV_WR.RDMA_WRITE). The API's own names for
+// these values (src/verbs) are made from the keys, never from the numbers.
 
+/** enum ibv_access_flags. */
 export const IBV_ACCESS = {
-  'local-write': 1,
-  'remote-write': 2,
-  'remote-read': 4,
-  'remote-atomic': 8,
-  'mw-bind': 16,
-  'zero-based': 32,
-  'on-demand': 64,
-  hugetlb: 128,
-  'flush-global': 1 << 8,
-  'flush-persistent': 1 << 9,
-  'relaxed-ordering': 1 << 20,
+  LOCAL_WRITE: 1,
+  REMOTE_WRITE: 2,
+  REMOTE_READ: 4,
+  REMOTE_ATOMIC: 8,
+  MW_BIND: 16,
+  ZERO_BASED: 32,
+  ON_DEMAND: 64,
+  HUGETLB: 128,
+  FLUSH_GLOBAL: 1 << 8,
+  FLUSH_PERSISTENT: 1 << 9,
+  RELAXED_ORDERING: 1 << 20,
 } as const;
-export type AccessFlag = keyof typeof IBV_ACCESS;
 
 export const IBV_QPT_RC = 2;
 
-export const IBV_QPS = { reset: 0, init: 1, rtr: 2, rts: 3, sqd: 4, sqe: 5, err: 6 } as const;
+/** enum ibv_qp_state. */
+export const IBV_QPS = { RESET: 0, INIT: 1, RTR: 2, RTS: 3, SQD: 4, SQE: 5, ERR: 6 } as const;
 
-// ibv_qp_attr_mask
-export const IBV_QP_STATE = 1 << 0;
-export const IBV_QP_ACCESS_FLAGS = 1 << 3;
-export const IBV_QP_PKEY_INDEX = 1 << 4;
-export const IBV_QP_PORT = 1 << 5;
-export const IBV_QP_AV = 1 << 7;
-export const IBV_QP_PATH_MTU = 1 << 8;
-export const IBV_QP_TIMEOUT = 1 << 9;
-export const IBV_QP_RETRY_CNT = 1 << 10;
-export const IBV_QP_RNR_RETRY = 1 << 11;
-export const IBV_QP_RQ_PSN = 1 << 12;
-export const IBV_QP_MAX_QP_RD_ATOMIC = 1 << 13;
-export const IBV_QP_MIN_RNR_TIMER = 1 << 15;
-export const IBV_QP_SQ_PSN = 1 << 16;
-export const IBV_QP_MAX_DEST_RD_ATOMIC = 1 << 17;
-export const IBV_QP_DEST_QPN = 1 << 20;
+/** enum ibv_qp_attr_mask. */
+export const IBV_QP = {
+  STATE: 1 << 0,
+  CUR_STATE: 1 << 1,
+  EN_SQD_ASYNC_NOTIFY: 1 << 2,
+  ACCESS_FLAGS: 1 << 3,
+  PKEY_INDEX: 1 << 4,
+  PORT: 1 << 5,
+  QKEY: 1 << 6,
+  AV: 1 << 7,
+  PATH_MTU: 1 << 8,
+  TIMEOUT: 1 << 9,
+  RETRY_CNT: 1 << 10,
+  RNR_RETRY: 1 << 11,
+  RQ_PSN: 1 << 12,
+  MAX_QP_RD_ATOMIC: 1 << 13,
+  ALT_PATH: 1 << 14,
+  MIN_RNR_TIMER: 1 << 15,
+  SQ_PSN: 1 << 16,
+  MAX_DEST_RD_ATOMIC: 1 << 17,
+  PATH_MIG_STATE: 1 << 18,
+  CAP: 1 << 19,
+  DEST_QPN: 1 << 20,
+} as const;
 
-export const IBV_WR = { 'write': 0, 'write-imm': 1, send: 2, 'send-imm': 3, read: 4 } as const;
-export type SendOpcode = keyof typeof IBV_WR;
+/** enum ibv_wr_opcode. */
+export const IBV_WR = {
+  RDMA_WRITE: 0, RDMA_WRITE_WITH_IMM: 1, SEND: 2, SEND_WITH_IMM: 3, RDMA_READ: 4,
+  ATOMIC_CMP_AND_SWP: 5, ATOMIC_FETCH_AND_ADD: 6, LOCAL_INV: 7, BIND_MW: 8, SEND_WITH_INV: 9, TSO: 10, DRIVER1: 11,
+} as const;
 
-export const IBV_SEND_FENCE = 1;
-export const IBV_SEND_SIGNALED = 2;
-export const IBV_SEND_SOLICITED = 4;
-export const IBV_SEND_INLINE = 8;
+/** enum ibv_send_flags. */
+export const IBV_SEND = { FENCE: 1, SIGNALED: 2, SOLICITED: 4, INLINE: 8 } as const;
 
-export const IBV_WC_WITH_IMM = 2;
+/** enum ibv_wc_status. */
+export const IBV_WC_STATUS = {
+  SUCCESS: 0, LOC_LEN_ERR: 1, LOC_QP_OP_ERR: 2, LOC_EEC_OP_ERR: 3, LOC_PROT_ERR: 4, WR_FLUSH_ERR: 5,
+  MW_BIND_ERR: 6, BAD_RESP_ERR: 7, LOC_ACCESS_ERR: 8, REM_INV_REQ_ERR: 9, REM_ACCESS_ERR: 10, REM_OP_ERR: 11,
+  RETRY_EXC_ERR: 12, RNR_RETRY_EXC_ERR: 13, LOC_RDD_VIOL_ERR: 14, REM_INV_RD_REQ_ERR: 15, REM_ABORT_ERR: 16,
+  INV_EECN_ERR: 17, INV_EEC_STATE_ERR: 18, FATAL_ERR: 19, RESP_TIMEOUT_ERR: 20, GENERAL_ERR: 21,
+} as const;
 
-export const WC_STATUS = [
-  'success', 'local-length-error', 'local-qp-op-error', 'local-eec-op-error', 'local-protection-error',
-  'wr-flush-error', 'mw-bind-error', 'bad-response-error', 'local-access-error', 'remote-invalid-request-error',
-  'remote-access-error', 'remote-operation-error', 'retry-exceeded-error', 'rnr-retry-exceeded-error',
-  'local-rdd-violation-error', 'remote-invalid-rd-request', 'remote-aborted-error', 'invalid-eecn-error',
-  'invalid-eec-state-error', 'fatal-error', 'response-timeout-error', 'general-error',
-] as const;
-export type WcStatus = (typeof WC_STATUS)[number];
+/** enum ibv_wc_opcode. */
+export const IBV_WC_OPCODE = {
+  SEND: 0, RDMA_WRITE: 1, RDMA_READ: 2, COMP_SWAP: 3, FETCH_ADD: 4, BIND_MW: 5, LOCAL_INV: 6,
+  RECV: 128, RECV_RDMA_WITH_IMM: 129,
+} as const;
 
-const WC_OPCODES: Record<number, string> = {
-  0: 'send', 1: 'rdma-write', 2: 'rdma-read', 3: 'comp-swap', 4: 'fetch-add', 5: 'bind-mw', 6: 'local-inv',
-  128: 'recv', 129: 'recv-rdma-with-imm',
-};
-export function wcOpcodeName(op: number): string {
-  return WC_OPCODES[op] ?? `opcode-${op}`;
-}
+/** enum ibv_wc_flags. */
+export const IBV_WC = { GRH: 1, WITH_IMM: 2 } as const;
 
-export const PORT_STATES = ['nop', 'down', 'init', 'armed', 'active', 'active-defer'] as const;
-export const LINK_LAYERS = ['unspecified', 'infiniband', 'ethernet'] as const;
+/** enum ibv_event_type. */
+export const IBV_EVENT = {
+  CQ_ERR: 0, QP_FATAL: 1, QP_REQ_ERR: 2, QP_ACCESS_ERR: 3, COMM_EST: 4, SQ_DRAINED: 5, PATH_MIG: 6,
+  PATH_MIG_ERR: 7, DEVICE_FATAL: 8, PORT_ACTIVE: 9, PORT_ERR: 10, LID_CHANGE: 11, PKEY_CHANGE: 12,
+  SM_CHANGE: 13, SRQ_ERR: 14, SRQ_LIMIT_REACHED: 15, QP_LAST_WQE_REACHED: 16, CLIENT_REREGISTER: 17,
+  GID_CHANGE: 18, WQ_FATAL: 19,
+} as const;
 
-/** IBV_MTU_* enum to bytes (1 → 256 … 5 → 4096). */
+/** enum ibv_port_state. */
+export const IBV_PORT = { NOP: 0, DOWN: 1, INIT: 2, ARMED: 3, ACTIVE: 4, ACTIVE_DEFER: 5 } as const;
+
+/** IBV_LINK_LAYER_*. */
+export const IBV_LINK_LAYER = { UNSPECIFIED: 0, INFINIBAND: 1, ETHERNET: 2 } as const;
+
+/** enum ib_cq_notify_flags (the kernel's; ibv_req_notify_cq's solicited_only picks one). */
+export const IB_CQ = { SOLICITED: 1, NEXT_COMP: 2 } as const;
+
+/** enum ibv_mtu to bytes (IBV_MTU_256 = 1 … IBV_MTU_4096 = 5); 0 for none. */
 export function mtuBytes(mtu: number): number {
   return mtu >= 1 && mtu <= 5 ? 128 << mtu : 0;
 }
-
-export const ASYNC_EVENTS: Record<number, string> = {
-  0: 'cq-error', 1: 'qp-fatal', 2: 'qp-request-error', 3: 'qp-access-error', 4: 'comm-established',
-  5: 'sq-drained', 6: 'path-migrated', 7: 'path-migration-error', 8: 'device-fatal', 9: 'port-active',
-  10: 'port-error', 11: 'lid-change', 12: 'pkey-change', 13: 'sm-change', 14: 'srq-error',
-  15: 'srq-limit-reached', 16: 'qp-last-wqe-reached', 17: 'client-reregister', 18: 'gid-change', 19: 'wq-fatal',
-};

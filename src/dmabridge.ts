@@ -33,23 +33,23 @@ export class DmaBridge extends Resource {
   /** @internal use open() */
   constructor(
     /** The seam itself: kernel-level calls with advice on every error. */
-    readonly kernel: Backend,
+    readonly seam: Backend,
     /** Why this backend was chosen. */
     readonly reason: string,
   ) {
     super();
     const devices = this.#devices;
-    this.guard(() => devices.forEach((fd) => kernel.close(fd)));
+    this.guard(() => devices.forEach((fd) => seam.close(fd)));
   }
 
   get backend(): 'native' | 'emulator' {
-    return this.kernel.name;
+    return this.seam.name;
   }
 
   /** A memfd of `size` bytes that allows sealing. */
   createMemfd(size: number | bigint, options: { name?: string } = {}): Memfd {
     this.assertOpen();
-    return createMemfd(this.kernel, toSize(size, 'size'), options.name ?? 'dmabridge', this);
+    return createMemfd(this.seam, toSize(size, 'size'), options.name ?? 'dmabridge', this);
   }
 
   /**
@@ -89,16 +89,16 @@ export class DmaBridge extends Resource {
     const dev = this.#device('/dev/udmabuf');
     const items = ranges.map((r) => ({ memfd: r.memfd.fd, offset: r.offset, size: r.size }));
     const fd = list
-      ? this.kernel.udmabufCreateList(dev, items, uapi.UDMABUF_FLAGS_CLOEXEC)
-      : this.kernel.udmabufCreate(dev, items[0]!, uapi.UDMABUF_FLAGS_CLOEXEC);
-    return adoptDmaBuf(this.kernel, fd, this, ranges, owned);
+      ? this.seam.udmabufCreateList(dev, items, uapi.UDMABUF_FLAGS_CLOEXEC)
+      : this.seam.udmabufCreate(dev, items[0]!, uapi.UDMABUF_FLAGS_CLOEXEC);
+    return adoptDmaBuf(this.seam, fd, this, ranges, owned);
   }
 
   /** The dma-heaps the kernel offers (/dev/dma_heap/*), e.g. ['system']. */
   heaps(): string[] {
     this.assertOpen();
     try {
-      return this.kernel.readdir('/dev/dma_heap').sort();
+      return this.seam.readdir('/dev/dma_heap').sort();
     } catch (e) {
       if ((e as { code?: string }).code === 'ENOENT') return [];
       throw e;
@@ -111,8 +111,8 @@ export class DmaBridge extends Resource {
     const heap = options.heap ?? 'system';
     if (heap.includes('/')) throw new TypeError(`heap must be a name under /dev/dma_heap, got '${heap}'`);
     const access = options.access === 'read' ? uapi.O_RDONLY : uapi.O_RDWR;
-    const fd = this.kernel.dmaHeapAlloc(this.#device(`/dev/dma_heap/${heap}`), toSize(size, 'size'), access | uapi.O_CLOEXEC, 0n);
-    return adoptDmaBuf(this.kernel, fd, this);
+    const fd = this.seam.dmaHeapAlloc(this.#device(`/dev/dma_heap/${heap}`), toSize(size, 'size'), access | uapi.O_CLOEXEC, 0n);
+    return adoptDmaBuf(this.seam, fd, this);
   }
 
   /** The DRM nodes under /dev/dri with their drivers. */
@@ -120,7 +120,7 @@ export class DmaBridge extends Resource {
     this.assertOpen();
     let names: string[];
     try {
-      names = this.kernel.readdir('/dev/dri').filter((n) => /^(card|renderD)\d+$/.test(n)).sort();
+      names = this.seam.readdir('/dev/dri').filter((n) => /^(card|renderD)\d+$/.test(n)).sort();
     } catch (e) {
       if ((e as { code?: string }).code === 'ENOENT') return [];
       throw e;
@@ -143,11 +143,11 @@ export class DmaBridge extends Resource {
   openDrm(which: string | { driver: string }): DrmDevice {
     this.assertOpen();
     if (typeof which === 'string') {
-      const fd = this.kernel.open(which, uapi.O_RDWR | uapi.O_CLOEXEC);
+      const fd = this.seam.open(which, uapi.O_RDWR | uapi.O_CLOEXEC);
       try {
-        return new DrmDevice(this.kernel, fd, which, this.kernel.drmVersion(fd), this);
+        return new DrmDevice(this.seam, fd, which, this.seam.drmVersion(fd), this);
       } catch (e) {
-        this.kernel.close(fd);
+        this.seam.close(fd);
         throw e;
       }
     }
@@ -162,27 +162,27 @@ export class DmaBridge extends Resource {
    */
   importDmaBuf(fd: number, options: { adopt?: boolean } = {}): DmaBuf {
     this.assertOpen();
-    const own = options.adopt ? toFd(fd) : this.kernel.dup(toFd(fd));
-    return adoptDmaBuf(this.kernel, own, this);
+    const own = options.adopt ? toFd(fd) : this.seam.dup(toFd(fd));
+    return adoptDmaBuf(this.seam, own, this);
   }
 
   /** Wraps a sync_file fd made elsewhere; duplicated unless `{ adopt: true }`. */
   importSyncFile(fd: number, options: { adopt?: boolean } = {}): SyncFile {
     this.assertOpen();
-    const own = options.adopt ? toFd(fd) : this.kernel.dup(toFd(fd));
+    const own = options.adopt ? toFd(fd) : this.seam.dup(toFd(fd));
     try {
-      if (this.kernel.readlinkFd(own) !== 'anon_inode:sync_file') throw systemError('EINVAL', 'sync_file_fdget', `fd ${fd} is not a sync_file`);
+      if (this.seam.readlinkFd(own) !== 'anon_inode:sync_file') throw systemError('EINVAL', 'sync_file_fdget', `fd ${fd} is not a sync_file`);
     } catch (e) {
-      this.kernel.close(own);
+      this.seam.close(own);
       throw e;
     }
-    return new SyncFile(this.kernel, own, this);
+    return new SyncFile(this.seam, own, this);
   }
 
   /** The CUDA GPUs the NVIDIA driver sees, and whether each can export dma-bufs. */
   cudaDevices(): CudaDevice[] {
     this.assertOpen();
-    return cudaDevices(this.kernel);
+    return cudaDevices(this.seam);
   }
 
   /**
@@ -191,37 +191,37 @@ export class DmaBridge extends Resource {
    */
   allocCuda(size: number | bigint, options: CudaAllocOptions = {}): CudaDmaBuf {
     this.assertOpen();
-    return allocCuda(this.kernel, this, toSize(size, 'size'), options);
+    return allocCuda(this.seam, this, toSize(size, 'size'), options);
   }
 
   /** Listens on a Unix socket at `path` for peers that pass dma-bufs (the path is removed on close). */
   listenUnix(path: string, options: { backlog?: number } = {}): UnixListener {
     this.assertOpen();
-    return listenUnix(this.kernel, this, path, options.backlog);
+    return listenUnix(this.seam, this, path, options.backlog);
   }
 
   /** Connects to a Unix socket listening at `path`. */
   connectUnix(path: string): UnixChannel {
     this.assertOpen();
-    return connectUnix(this.kernel, this, path);
+    return connectUnix(this.seam, this, path);
   }
 
   /** A connected pair of Unix sockets; pass one end's fd to a child process. */
   socketPair(): [UnixChannel, UnixChannel] {
     this.assertOpen();
-    return socketPair(this.kernel, this);
+    return socketPair(this.seam, this);
   }
 
   /** Wraps a Unix socket fd made elsewhere; duplicated unless `{ adopt: true }`. */
   importSocket(fd: number, options: { adopt?: boolean } = {}): UnixChannel {
     this.assertOpen();
-    return importSocket(this.kernel, this, toFd(fd), options.adopt ?? false);
+    return importSocket(this.seam, this, toFd(fd), options.adopt ?? false);
   }
 
   /** The RDMA devices libibverbs sees (rxe0, mlx5_0…). */
   rdmaDevices(): IbvDeviceEntry[] {
     this.assertOpen();
-    return this.kernel.ibvGetDeviceList();
+    return this.seam.ibvGetDeviceList();
   }
 
   /** Opens an RDMA device by name, or the first one. */
@@ -233,11 +233,11 @@ export class DmaBridge extends Resource {
       const have = devices.length ? `devices: ${devices.map((d) => d.name).join(', ')}` : 'no RDMA devices: for soft-RoCE, `rdma link add rxe0 type rxe netdev <interface>`';
       throw systemError('ENODEV', 'ibv_open_device', `${name === undefined ? 'no RDMA device' : `no RDMA device '${name}'`} (${have})`);
     }
-    const ctx = this.kernel.ibvOpenDevice(entry.name);
+    const ctx = this.seam.ibvOpenDevice(entry.name);
     try {
-      return new RdmaDevice(this.kernel, ctx, entry.name, this.kernel.ibvQueryDevice(ctx), this);
+      return new RdmaDevice(this.seam, ctx, entry.name, this.seam.ibvQueryDevice(ctx), this);
     } catch (e) {
-      this.kernel.ibvCloseDevice(ctx);
+      this.seam.ibvCloseDevice(ctx);
       throw e;
     }
   }
@@ -270,12 +270,12 @@ export class DmaBridge extends Resource {
 
   #cmHost(): CmHost {
     return {
-      kernel: this.kernel,
+      seam: this.seam,
       owner: this,
       cmDevice: (ctx, name) => {
         let device = this.#cmDevices.get(ctx);
         if (!device || device.closed) {
-          device = new RdmaDevice(this.kernel, ctx, name, this.kernel.ibvQueryDevice(ctx), this, false);
+          device = new RdmaDevice(this.seam, ctx, name, this.seam.ibvQueryDevice(ctx), this, false);
           this.#cmDevices.set(ctx, device);
         }
         return device;
@@ -287,14 +287,14 @@ export class DmaBridge extends Resource {
   #device(path: string): number {
     let fd = this.#devices.get(path);
     if (fd === undefined) {
-      fd = this.kernel.open(path, uapi.O_RDWR | uapi.O_CLOEXEC);
+      fd = this.seam.open(path, uapi.O_RDWR | uapi.O_CLOEXEC);
       this.#devices.set(path, fd);
     }
     return fd;
   }
 
   protected release(): void {
-    for (const fd of this.#devices.values()) this.kernel.close(fd);
+    for (const fd of this.#devices.values()) this.seam.close(fd);
     this.#devices.clear();
   }
 }

@@ -11,8 +11,8 @@ import type { Trial } from '../trial';
 const { list, add } = area('odp');
 export default list;
 const needs: Device[] = ['rxe'];
-const LW = A['local-write'];
-const ODP = LW | A['remote-write'] | A['remote-read'] | A['on-demand'];
+const LW = A.LOCAL_WRITE;
+const ODP = LW | A.REMOTE_WRITE | A.REMOTE_READ | A.ON_DEMAND;
 
 /** `pages` pages of a fresh memfd, mapped and never touched. */
 function freshPages(t: Trial, pages: number): Uint8Array {
@@ -22,7 +22,7 @@ function freshPages(t: Trial, pages: number): Uint8Array {
 add('reg_mr with on-demand', needs, (t) => {
   const ctx = context(t);
   const p = pd(t, ctx);
-  mr(t, p, new Uint8Array(PAGE), LW | A['on-demand'], 'reg_mr on-demand');
+  mr(t, p, new Uint8Array(PAGE), LW | A.ON_DEMAND, 'reg_mr on-demand');
 });
 
 // One packet (the rig's 1024-byte path MTU) at the start of each page: on
@@ -38,7 +38,7 @@ add('an RDMA write into on-demand pages never touched faults them in', needs, as
   const dst = freshPages(t, 4);
   const d = mr(t, r.pd, dst, ODP, 'reg_mr the fresh pages on demand');
   post(t, 'post a packet\'s write into each page', r.a, [0, 1, 2, 3].map((p) => ({
-    opcode: 'write' as const, id: BigInt(p), local: { mr: l, offset: p * PAGE, length: PACKET }, remote: { addr: d.addr + BigInt(p * PAGE), rkey: d.rkey },
+    opcode: 'RDMA_WRITE' as const, id: BigInt(p), local: { mr: l, offset: p * PAGE, length: PACKET }, remote: { addr: d.addr + BigInt(p * PAGE), rkey: d.rkey },
   })));
   await completions(t, 'completions', r.cq, 4);
   t.note('target bytes', dst);
@@ -50,7 +50,7 @@ add('an RDMA read from on-demand pages never touched reads zeros', needs, async 
   const l = mr(t, r.pd, mine, LW, 'reg_mr mine');
   const theirs = freshPages(t, 2);
   const d = mr(t, r.pd, theirs, ODP, 'reg_mr the fresh pages on demand');
-  post(t, 'post read', r.a, [{ opcode: 'read', id: 2n, local: { mr: l, length: 2 * PAGE }, remote: { addr: d.addr, rkey: d.rkey } }]);
+  post(t, 'post read', r.a, [{ opcode: 'RDMA_READ', id: 2n, local: { mr: l, length: 2 * PAGE }, remote: { addr: d.addr, rkey: d.rkey } }]);
   await completions(t, 'completions', r.cq, 1);
   t.note('bytes read', mine);
 });
@@ -61,10 +61,10 @@ add('an RDMA write into an on-demand MR after its pages were unmapped fails, and
   const l = mr(t, r.pd, src, LW, 'reg_mr source');
   const dst = freshPages(t, 1);
   const d = mr(t, r.pd, dst, ODP, 'reg_mr the page on demand');
-  post(t, 'post write', r.a, [{ opcode: 'write', id: 1n, local: { mr: l, length: PAGE }, remote: { addr: d.addr, rkey: d.rkey } }]);
+  post(t, 'post write', r.a, [{ opcode: 'RDMA_WRITE', id: 1n, local: { mr: l, length: PAGE }, remote: { addr: d.addr, rkey: d.rkey } }]);
   await completions(t, 'completions', r.cq, 1);
   t.unmap('munmap the page', dst);
-  post(t, 'post write after munmap', r.a, [{ opcode: 'write', id: 2n, local: { mr: l, length: PAGE }, remote: { addr: d.addr, rkey: d.rkey } }]);
+  post(t, 'post write after munmap', r.a, [{ opcode: 'RDMA_WRITE', id: 2n, local: { mr: l, length: PAGE }, remote: { addr: d.addr, rkey: d.rkey } }]);
   await completions(t, 'completions after munmap', r.cq, 1);
 });
 
@@ -74,7 +74,7 @@ const odpMemlock = child('odp/memlock', (t) => {
   const ctx = context(t);
   const p = pd(t, ctx);
   const pages = t.map('map 256 pages', memfd(t, 256, 0), 256 * PAGE, RW, uapi.MAP_SHARED);
-  mr(t, p, pages, LW | A['on-demand'], 'reg_mr 1 MiB on demand');
+  mr(t, p, pages, LW | A.ON_DEMAND, 'reg_mr 1 MiB on demand');
 });
 
 add('memlock: on-demand MRs are not charged, even under a limit of 0', needs, async (t) => {

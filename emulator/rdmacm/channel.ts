@@ -6,16 +6,16 @@ import type { RdmaPeerParam } from '../../seam/backend-rdmacm';
 import { O_RDWR, POLLIN } from '../../seam/uapi';
 import { O_NONBLOCK } from '../abi';
 import { FileObject, Inode, OpenFile } from '../files';
-import { Device, Kernel, MOUNT } from '../machine';
+import { Device, Machine, MOUNT } from '../machine';
 import { WaitQueue } from '../poll';
-import type { RdmaDevice } from '../verbs/device';
+import type { IbDevice } from '../verbs/device';
 import type { CmHost } from './host';
 import type { CmId } from './id';
 
 /** What the connection manager borrows from the process that made a channel: its verbs contexts, by device. */
 export interface CmContext {
   /** An id now uses `device`: the context opens on first use, and stays open. */
-  acquire(device: RdmaDevice): void;
+  acquire(device: IbDevice): void;
 }
 
 export interface CmEvent {
@@ -89,8 +89,8 @@ export class ChannelFile implements FileObject {
 export class RdmaCmNode implements Device {
   readonly inode;
 
-  constructor(kernel: Kernel, private readonly host: CmHost) {
-    this.inode = { ino: kernel.nextIno(), mntId: MOUNT.devtmpfs };
+  constructor(machine: Machine, private readonly host: CmHost) {
+    this.inode = { ino: machine.nextIno(), mntId: MOUNT.devtmpfs };
   }
 
   open(): ChannelFile {

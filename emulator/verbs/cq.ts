@@ -1,8 +1,8 @@
 // Completion queues and the channels their events go to.
-import { WC_WORDS } from '../../seam/backend-verbs';
-import type { Kernel } from '../machine';
+import { encodeWc, WC_WORDS } from '../../seam/work-requests';
+import type { Machine } from '../machine';
 import { EventFile } from './event-file';
-import { CQ_NEXT_COMP, CQ_SOLICITED } from './uapi';
+import { IB_CQ } from '../../seam/verbs-uapi';
 
 export interface WorkCompletion {
   wrId: bigint;
@@ -17,16 +17,16 @@ export interface WorkCompletion {
 
 /** ibv_comp_channel: an event file that CQs armed on it queue themselves on. */
 export class CompChannel {
-  readonly file: EventFile<CompletionQueue>;
+  readonly file: EventFile<IbCq>;
   /** CQs made on it: ibv_destroy_comp_channel answers EBUSY while there are any. */
   users = 0;
 
-  constructor(kernel: Kernel) {
-    this.file = new EventFile(kernel.anonInode);
+  constructor(machine: Machine) {
+    this.file = new EventFile(machine.anonInode);
   }
 }
 
-export class CompletionQueue {
+export class IbCq {
   readonly #entries: WorkCompletion[] = [];
   #notify = 0;
   /** QPs that complete on it: ibv_destroy_cq answers EBUSY while there are any. */
@@ -45,7 +45,7 @@ export class CompletionQueue {
 
   /** ibv_req_notify_cq: the next completion (or solicited one) raises one event. */
   arm(solicitedOnly: boolean): void {
-    this.#notify |= solicitedOnly ? CQ_SOLICITED : CQ_NEXT_COMP;
+    this.#notify |= solicitedOnly ? IB_CQ.SOLICITED : IB_CQ.NEXT_COMP;
   }
 
   push(wc: WorkCompletion, solicited: boolean): void {
@@ -54,24 +54,16 @@ export class CompletionQueue {
       return;
     }
     this.#entries.push(wc);
-    if (this.#notify & CQ_NEXT_COMP || (this.#notify & CQ_SOLICITED && solicited)) {
+    if (this.#notify & IB_CQ.NEXT_COMP || (this.#notify & IB_CQ.SOLICITED && solicited)) {
       this.#notify = 0;
       this.channel?.file.push(this);
     }
   }
 
-  /** ibv_poll_cq into the packed layout of backend-verbs.ts. */
+  /** ibv_poll_cq into the packed layout (seam/work-requests.ts). */
   poll(out: BigUint64Array): number {
     const n = Math.min(Math.floor(out.length / WC_WORDS), this.#entries.length);
-    for (let i = 0; i < n; i++) {
-      const wc = this.#entries.shift()!;
-      const w = i * WC_WORDS;
-      out[w] = wc.wrId;
-      out[w + 1] = BigInt(wc.status | (wc.opcode << 8));
-      out[w + 2] = BigInt(wc.byteLen) | (BigInt(wc.imm >>> 0) << 32n);
-      out[w + 3] = BigInt(wc.qpNum);
-      out[w + 4] = BigInt(wc.flags);
-    }
+    for (let i = 0; i < n; i++) encodeWc(out, i, { ...this.#entries.shift()!, vendorErr: 0, srcQp: 0 });
     return n;
   }
 }

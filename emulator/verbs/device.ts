@@ -4,25 +4,25 @@
 import type { IbvAsyncEvent, IbvDeviceEntry, IbvPortAttr } from '../../seam/backend-verbs';
 import { systemError } from '../../seam/system-error';
 import type { FileObject } from '../files';
-import { Device, Kernel, MOUNT } from '../machine';
+import { Device, Machine, MOUNT } from '../machine';
 import type { EventFile } from './event-file';
 import type { Fabric } from './fabric';
 import { CyclicIds, keyIndex } from './keys';
-import type { MemoryRegion, MrState } from './mr';
+import type { IbMr, MrState } from './mr';
 import type { DeviceProfile } from './profiles';
-import type { QueuePair } from './qp';
-import { EVENT, PORT_ACTIVE, PORT_DOWN } from './uapi';
+import type { IbQp } from './qp';
+import { IBV_EVENT, IBV_PORT } from '../../seam/verbs-uapi';
 
-export class RdmaDevice {
-  #portState = PORT_ACTIVE;
+export class IbDevice {
+  #portState: number = IBV_PORT.ACTIVE;
   readonly #mrIds: CyclicIds;
   readonly #qpIds: CyclicIds;
-  readonly #mrs = new Map<number, MemoryRegion>();
-  readonly #qps = new Map<number, QueuePair>();
+  readonly #mrs = new Map<number, IbMr>();
+  readonly #qps = new Map<number, IbQp>();
   /** The async event files of the contexts open on this device. */
   readonly #listeners = new Set<EventFile<IbvAsyncEvent>>();
 
-  constructor(readonly kernel: Kernel, readonly profile: DeviceProfile, readonly fabric: Fabric) {
+  constructor(readonly machine: Machine, readonly profile: DeviceProfile, readonly fabric: Fabric) {
     this.#mrIds = reservedIds(profile.mrIndexes);
     this.#qpIds = reservedIds(profile.qpIndexes);
     fabric.attach(this);
@@ -64,15 +64,15 @@ export class RdmaDevice {
   }
 
   get portActive(): boolean {
-    return this.#portState === PORT_ACTIVE;
+    return this.#portState === IBV_PORT.ACTIVE;
   }
 
   /** The link goes down or comes up: every open context hears of it. */
   setPortState(state: 'active' | 'down'): void {
-    const next = state === 'active' ? PORT_ACTIVE : PORT_DOWN;
+    const next = state === 'active' ? IBV_PORT.ACTIVE : IBV_PORT.DOWN;
     if (next === this.#portState) return;
     this.#portState = next;
-    this.#raise({ eventType: next === PORT_ACTIVE ? EVENT.PORT_ACTIVE : EVENT.PORT_ERR, element: 1 });
+    this.#raise({ eventType: next === IBV_PORT.ACTIVE ? IBV_EVENT.PORT_ACTIVE : IBV_EVENT.PORT_ERR, element: 1 });
   }
 
   #raise(event: IbvAsyncEvent): void {
@@ -98,11 +98,11 @@ export class RdmaDevice {
     this.#mrIds.free(index);
   }
 
-  addMr(mr: MemoryRegion): void {
+  addMr(mr: IbMr): void {
     this.#mrs.set(keyIndex(mr.key), mr);
   }
 
-  removeMr(mr: MemoryRegion): void {
+  removeMr(mr: IbMr): void {
     const index = keyIndex(mr.key);
     this.#mrs.delete(index);
     this.#mrIds.free(index);
@@ -127,7 +127,7 @@ export class RdmaDevice {
   }
 
   /** The MR whose key is exactly `key`: the index alone could name a newer MR. */
-  mrByKey(key: number): MemoryRegion | undefined {
+  mrByKey(key: number): IbMr | undefined {
     const mr = this.#mrs.get(keyIndex(key));
     return mr?.key === key ? mr : undefined;
   }
@@ -138,16 +138,16 @@ export class RdmaDevice {
     return qpn;
   }
 
-  addQp(qp: QueuePair): void {
+  addQp(qp: IbQp): void {
     this.#qps.set(qp.qpn, qp);
   }
 
-  removeQp(qp: QueuePair): void {
+  removeQp(qp: IbQp): void {
     this.#qps.delete(qp.qpn);
     this.#qpIds.free(qp.qpn);
   }
 
-  qp(qpn: number): QueuePair | undefined {
+  qp(qpn: number): IbQp | undefined {
     return this.#qps.get(qpn);
   }
 
@@ -170,8 +170,8 @@ function reservedIds(range: { min: number; max: number; reserved: number }): Cyc
 export class UverbsDevice implements Device {
   readonly inode;
 
-  constructor(kernel: Kernel, readonly rdma: RdmaDevice, readonly path: string) {
-    this.inode = { ino: kernel.nextIno(), mntId: MOUNT.devtmpfs };
+  constructor(machine: Machine, readonly rdma: IbDevice, readonly path: string) {
+    this.inode = { ino: machine.nextIno(), mntId: MOUNT.devtmpfs };
   }
 
   open(): UverbsFile {
@@ -181,7 +181,7 @@ export class UverbsDevice implements Device {
 
 export class UverbsFile implements FileObject {
   readonly inode;
-  readonly rdma: RdmaDevice;
+  readonly rdma: IbDevice;
 
   /** What the last close of the file does to the context opened on it (set by verbs.ts). */
   onRelease: (() => void) | undefined;

@@ -5,18 +5,18 @@
 // an emulated network (the rxe on a machine's NIC) also reaches the wired
 // devices of the other machines there. One fabric spans one network; a machine
 // on no network has a fabric of its own.
-import type { RdmaDevice } from './device';
+import type { IbDevice } from './device';
 
 export class Fabric {
-  readonly #devices = new Set<RdmaDevice>();
-  readonly #wired = new Set<RdmaDevice>();
+  readonly #devices = new Set<IbDevice>();
+  readonly #wired = new Set<IbDevice>();
 
-  attach(device: RdmaDevice): void {
+  attach(device: IbDevice): void {
     this.#devices.add(device);
   }
 
   /** `device` (attached already) sits on the network's wire. */
-  wire(device: RdmaDevice): void {
+  wire(device: IbDevice): void {
     this.#wired.add(device);
   }
 
@@ -25,13 +25,13 @@ export class Fabric {
    * else another of its machine's, else (from a wired device) a wired one of
    * another machine. Whether a packet gets there is the ports' business.
    */
-  route(from: RdmaDevice, gid: Uint8Array): RdmaDevice | undefined {
+  route(from: IbDevice, gid: Uint8Array): IbDevice | undefined {
     if (from.ownsGid(gid)) return from;
     for (const device of this.#devices) {
-      if (device !== from && device.kernel === from.kernel && device.ownsGid(gid)) return device;
+      if (device !== from && device.machine === from.machine && device.ownsGid(gid)) return device;
     }
     if (!this.#wired.has(from)) return undefined;
-    for (const device of this.#wired) if (device.kernel !== from.kernel && device.ownsGid(gid)) return device;
+    for (const device of this.#wired) if (device.machine !== from.machine && device.ownsGid(gid)) return device;
     return undefined;
   }
 }

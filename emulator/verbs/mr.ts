@@ -6,12 +6,12 @@
 import { systemError } from '../../seam/system-error';
 import { PAGE_SIZE } from '../../seam/uapi';
 import { IBV_ACCESS } from '../../seam/verbs-uapi';
-import { DmaBuf } from '../dmabuf';
+import { DmaBufObject } from '../dmabuf';
 import type { OpenFile } from '../files';
 import { memoryKey } from './keys';
 import type { Memlock } from './memlock';
 import { OdpMirror, OdpState } from './odp';
-import type { ProtectionDomain } from './pd';
+import type { IbPd } from './pd';
 import { ACCESS_OPTIONAL, DeviceProfile } from './profiles';
 import { DmaBufMrState, UmemDmabuf } from './umem-dmabuf';
 
@@ -19,9 +19,9 @@ const A = IBV_ACCESS;
 const PAGE = BigInt(PAGE_SIZE);
 const U64_MAX = 2n ** 64n - 1n;
 /** IB_ACCESS_SUPPORTED: the defined bits up to FLUSH_PERSISTENT, and the optional range. */
-const ACCESS_SUPPORTED = ((A['flush-persistent'] << 1) - 1) | ACCESS_OPTIONAL;
+const ACCESS_SUPPORTED = ((A.FLUSH_PERSISTENT << 1) - 1) | ACCESS_OPTIONAL;
 /** What uverbs' REG_DMABUF_MR method takes (uverbs_get_flags32 refuses the rest with EINVAL). */
-const DMABUF_ACCESS = A['local-write'] | A['remote-read'] | A['remote-write'] | A['remote-atomic'] | A['relaxed-ordering'];
+const DMABUF_ACCESS = A.LOCAL_WRITE | A.REMOTE_READ | A.REMOTE_WRITE | A.REMOTE_ATOMIC | A.RELAXED_ORDERING;
 
 /** What an MR's memory is, as its device reaches it. */
 interface Backing {
@@ -42,9 +42,9 @@ export interface MrState {
   odp?: OdpState;
 }
 
-export class MemoryRegion {
+export class IbMr {
   constructor(
-    readonly pd: ProtectionDomain,
+    readonly pd: IbPd,
     /** lkey and rkey alike. */
     readonly key: number,
     readonly addr: bigint,
@@ -121,7 +121,7 @@ export interface UserMemory {
 }
 
 /** ib_uverbs_reg_mr, then the driver's reg_user_mr around ib_umem_get. */
-export function regUserMr(pd: ProtectionDomain, memory: UserMemory, access: number, memlock: Memlock): MemoryRegion {
+export function regUserMr(pd: IbPd, memory: UserMemory, access: number, memlock: Memlock): IbMr {
   const syscall = 'ibv_reg_mr';
   const { device } = pd;
   checkMrAccess(device.profile, access, syscall);
@@ -130,18 +130,18 @@ export function regUserMr(pd: ProtectionDomain, memory: UserMemory, access: numb
   let pinned: bigint;
   try {
     // An ODP MR pins nothing: its pages fault in on access.
-    pinned = access & A['on-demand'] ? 0n : pinPages(memory, access, memlock, syscall);
+    pinned = access & A.ON_DEMAND ? 0n : pinPages(memory, access, memlock, syscall);
   } catch (e) {
     device.freeMrIndex(index);
     throw e;
   }
   const { view, addr } = memory;
   const length = BigInt(view.byteLength);
-  const backing: Backing = access & A['on-demand'] ? odpBacking(view) : {
+  const backing: Backing = access & A.ON_DEMAND ? odpBacking(view) : {
     runs: (offset, size) => [view.subarray(offset, offset + size)],
     release: () => memlock.unpin(pinned),
   };
-  return install(new MemoryRegion(pd, memoryKey(index), addr, length, access, backing));
+  return install(new IbMr(pd, memoryKey(index), addr, length, access, backing));
 }
 
 /** Reaches each page through the mirror, which faults it in first. */
@@ -163,8 +163,8 @@ function pinPages(memory: UserMemory, access: number, memlock: Memlock, syscall:
   // pin_user_pages refuses a PFN mapping, and a read-only one where the MR
   // may write (ib_access_writable: local or remote write, atomics, MW bind;
   // seen on 6.12.107); then rxe finds no emulated page is persistent memory.
-  const writes = access & (A['local-write'] | A['remote-write'] | A['remote-atomic'] | A['mw-bind']);
-  const refused = memory.pfnMapped || (memory.readOnly && writes) ? 'EFAULT' : access & A['flush-persistent'] ? 'EINVAL' : undefined;
+  const writes = access & (A.LOCAL_WRITE | A.REMOTE_WRITE | A.REMOTE_ATOMIC | A.MW_BIND);
+  const refused = memory.pfnMapped || (memory.readOnly && writes) ? 'EFAULT' : access & A.FLUSH_PERSISTENT ? 'EINVAL' : undefined;
   if (refused) {
     memlock.unpin(pages);
     throw systemError(refused, syscall);
@@ -174,8 +174,8 @@ function pinPages(memory: UserMemory, access: number, memlock: Memlock, syscall:
 
 /** uverbs' REG_DMABUF_MR method, then the driver's reg_user_mr_dmabuf around ib_umem_dmabuf_get. */
 export function regDmabufMr(
-  pd: ProtectionDomain, offset: bigint, length: bigint, iova: bigint, file: OpenFile | undefined, access: number,
-): MemoryRegion {
+  pd: IbPd, offset: bigint, length: bigint, iova: bigint, file: OpenFile | undefined, access: number,
+): IbMr {
   const syscall = 'ibv_reg_dmabuf_mr';
   const { device } = pd;
   const { profile } = device;
@@ -188,7 +188,7 @@ export function regDmabufMr(
   if (end > U64_MAX) throw systemError('EINVAL', syscall);
   if (!file) throw systemError('EBADF', syscall);
   const dmaBuf = file.object;
-  if (!(dmaBuf instanceof DmaBuf)) throw systemError('EINVAL', syscall);
+  if (!(dmaBuf instanceof DmaBufObject)) throw systemError('EINVAL', syscall);
   if (end > dmaBuf.size || pageCount(offset, length) === 0n) throw systemError('EINVAL', syscall);
   const index = device.allocMrIndex(syscall);
   let umem: UmemDmabuf;
@@ -211,10 +211,10 @@ export function regDmabufMr(
       dmaBuf.file.put();
     },
   };
-  return install(new MemoryRegion(pd, memoryKey(index), iova, length, access, backing));
+  return install(new IbMr(pd, memoryKey(index), iova, length, access, backing));
 }
 
-function install(mr: MemoryRegion): MemoryRegion {
+function install(mr: IbMr): IbMr {
   mr.pd.device.addMr(mr);
   mr.pd.users++;
   return mr;
@@ -222,10 +222,10 @@ function install(mr: MemoryRegion): MemoryRegion {
 
 /** ib_check_mr_access. */
 function checkMrAccess(profile: DeviceProfile, access: number, syscall: string): void {
-  if (access & (A['remote-atomic'] | A['remote-write']) && !(access & A['local-write'])) throw systemError('EINVAL', syscall);
+  if (access & (A.REMOTE_ATOMIC | A.REMOTE_WRITE) && !(access & A.LOCAL_WRITE)) throw systemError('EINVAL', syscall);
   if (access & ~ACCESS_SUPPORTED) throw systemError('EINVAL', syscall);
-  if (access & A['on-demand'] && profile.attr.odpGeneralCaps === 0n) throw systemError('EOPNOTSUPP', syscall);
-  if (access & (A['flush-global'] | A['flush-persistent']) && !profile.flush) throw systemError('EOPNOTSUPP', syscall);
+  if (access & A.ON_DEMAND && profile.attr.odpGeneralCaps === 0n) throw systemError('EOPNOTSUPP', syscall);
+  if (access & (A.FLUSH_GLOBAL | A.FLUSH_PERSISTENT) && !profile.flush) throw systemError('EOPNOTSUPP', syscall);
 }
 
 function checkDriverAccess(profile: DeviceProfile, access: number, syscall: string): void {

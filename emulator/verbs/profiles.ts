@@ -1,9 +1,8 @@
 // The RDMA devices an emulated machine can have: what each reports and where
 // its driver answers differently from the others.
 import type { IbvDeviceAttr } from '../../seam/backend-verbs';
-import type { Kernel } from '../machine';
-import { IBV_ACCESS } from '../../seam/verbs-uapi';
-import { WC } from './uapi';
+import { IBV_ACCESS, IBV_WC_STATUS } from '../../seam/verbs-uapi';
+import type { Machine } from '../machine';
 
 const A = IBV_ACCESS;
 /** IB_UVERBS_ACCESS_OPTIONAL_RANGE: bits 20 to 29, of which relaxed ordering is the first. */
@@ -65,21 +64,21 @@ export interface CompletionProfile {
 /** What rxe in 6.12 was seen to complete with, in the VM. */
 const RXE_COMPLETIONS: CompletionProfile = {
   // The responder's copy_data fails as a malformed WQE (class A: LOC_QP_OP_ERR, NAK REM_OP_ERR).
-  recvLength: { recv: WC.LOC_QP_OP_ERR, requester: WC.REM_OP_ERR },
-  recvProtection: { recv: WC.LOC_QP_OP_ERR, requester: WC.REM_OP_ERR },
+  recvLength: { recv: IBV_WC_STATUS.LOC_QP_OP_ERR, requester: IBV_WC_STATUS.REM_OP_ERR },
+  recvProtection: { recv: IBV_WC_STATUS.LOC_QP_OP_ERR, requester: IBV_WC_STATUS.REM_OP_ERR },
   // The requester moves the QP to ERR before the completer reaches the request, which then completes flushed.
-  localProtection: WC.WR_FLUSH_ERR,
-  localOperation: WC.WR_FLUSH_ERR,
+  localProtection: IBV_WC_STATUS.WR_FLUSH_ERR,
+  localOperation: IBV_WC_STATUS.WR_FLUSH_ERR,
   retry7Forever: true,
   flushLateRecvs: false,
 };
 
 /** As the InfiniBand specification has a hardware RNIC complete. */
 const HCA_COMPLETIONS: CompletionProfile = {
-  recvLength: { recv: WC.LOC_LEN_ERR, requester: WC.REM_INV_REQ_ERR },
-  recvProtection: { recv: WC.LOC_PROT_ERR, requester: WC.REM_OP_ERR },
-  localProtection: WC.LOC_PROT_ERR,
-  localOperation: WC.LOC_QP_OP_ERR,
+  recvLength: { recv: IBV_WC_STATUS.LOC_LEN_ERR, requester: IBV_WC_STATUS.REM_INV_REQ_ERR },
+  recvProtection: { recv: IBV_WC_STATUS.LOC_PROT_ERR, requester: IBV_WC_STATUS.REM_OP_ERR },
+  localProtection: IBV_WC_STATUS.LOC_PROT_ERR,
+  localOperation: IBV_WC_STATUS.LOC_QP_OP_ERR,
   retry7Forever: false,
   flushLateRecvs: true,
 };
@@ -125,12 +124,12 @@ const NODE_CA = 1, NODE_UNSPECIFIED = 0, TRANSPORT_IB = 0, TRANSPORT_UNSPECIFIED
  * implicit ODP, on RC send, receive, write, read, atomics, SRQ receives,
  * flush and atomic write.
  */
-function rxeOdp(kernel: Kernel): Pick<IbvDeviceAttr, 'odpGeneralCaps' | 'odpRcCaps'> {
-  return kernel.behaviour.rxeOnDemandPaging ? { odpGeneralCaps: 1n, odpRcCaps: 0xff } : { odpGeneralCaps: 0n, odpRcCaps: 0 };
+function rxeOdp(machine: Machine): Pick<IbvDeviceAttr, 'odpGeneralCaps' | 'odpRcCaps'> {
+  return machine.behaviour.rxeOnDemandPaging ? { odpGeneralCaps: 1n, odpRcCaps: 0xff } : { odpGeneralCaps: 0n, odpRcCaps: 0 };
 }
 
-/** Soft-RoCE on lo (rdma link add rxe0 type rxe netdev lo), as rxe in `kernel` reports it. */
-function rxe(name: string, kernel: Kernel): DeviceProfile {
+/** Soft-RoCE on lo (rdma link add rxe0 type rxe netdev lo), as rxe in the machine's kernel reports it. */
+function rxe(name: string, machine: Machine): DeviceProfile {
   const loMac = [0, 0, 0, 0, 0, 0];
   return {
     name,
@@ -144,7 +143,7 @@ function rxe(name: string, kernel: Kernel): DeviceProfile {
       deviceCapFlags: DEV.badPkeyCntr | DEV.badQkeyCntr | DEV.autoPathMig | DEV.changePhyPort | DEV.udAvPortEnforce |
         DEV.portActiveEvent | DEV.sysImageGuid | DEV.rcRnrNakGen | DEV.srqResize | DEV.memWindow |
         DEV.memMgtExtensions | DEV.memWindowType2b,
-      ...rxeOdp(kernel),
+      ...rxeOdp(machine),
     },
     // lo's MTU of 65536 gives the largest IB MTU; its addresses are 127.0.0.1 and ::1.
     port: {
@@ -154,8 +153,8 @@ function rxe(name: string, kernel: Kernel): DeviceProfile {
     dmaBuf: 'none',
     flush: true,
     // RXE_ACCESS_SUPPORTED_MR: ZERO_BASED and HUGETLB are refused.
-    driverAccess: A['local-write'] | A['remote-write'] | A['remote-read'] | A['remote-atomic'] | A['mw-bind'] |
-      A['on-demand'] | A['flush-global'] | A['flush-persistent'] | ACCESS_OPTIONAL,
+    driverAccess: A.LOCAL_WRITE | A.REMOTE_WRITE | A.REMOTE_READ | A.REMOTE_ATOMIC | A.MW_BIND |
+      A.ON_DEMAND | A.FLUSH_GLOBAL | A.FLUSH_PERSISTENT | ACCESS_OPTIONAL,
     // Index 1 is the MAD layer's DMA MR, so user keys start at index 2.
     mrIndexes: { min: 1, max: 1 << 19, reserved: 1 },
     // QP 16 is the GSI QP the MAD layer makes, so user QPs start at 17.
@@ -220,7 +219,7 @@ function efa(name: string): DeviceProfile {
     dmaBuf: 'pinned',
     flush: false,
     // efa_alloc_mr: local write, remote read and (RDMA_WRITE devices) remote write; optional bits are dropped first.
-    driverAccess: A['local-write'] | A['remote-read'] | A['remote-write'] | ACCESS_OPTIONAL,
+    driverAccess: A.LOCAL_WRITE | A.REMOTE_READ | A.REMOTE_WRITE | ACCESS_OPTIONAL,
     mrIndexes: { min: 1, max: 0xffffff, reserved: 0 },
     qpIndexes: { min: 1, max: 0xffff, reserved: 0 },
     maxInlineData: 32,
@@ -229,5 +228,5 @@ function efa(name: string): DeviceProfile {
 }
 
 /** Each kind's profile, by its name and the kernel whose driver answers. */
-export const PROFILES: Record<'rxe' | 'mlx5' | 'efa', (name: string, kernel: Kernel) => DeviceProfile> = { rxe, mlx5, efa };
+export const PROFILES: Record<'rxe' | 'mlx5' | 'efa', (name: string, machine: Machine) => DeviceProfile> = { rxe, mlx5, efa };
 export type ProfileKind = keyof typeof PROFILES;

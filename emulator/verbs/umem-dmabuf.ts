@@ -11,7 +11,7 @@
 // mlx5 mkey does once mlx5r_umr_revoke_mr has marked it free (umr.c): its
 // key is kept for the MR, and the device refuses the key.
 import type { Attachment, Reach } from '../attachment';
-import type { DmaBuf } from '../dmabuf';
+import type { DmaBufObject } from '../dmabuf';
 
 export interface DmaBufMrState {
   /** The importer handles moves (move_notify) rather than pinning. */
@@ -33,7 +33,7 @@ export class UmemDmabuf {
   #faults = 0;
   #revoked = false;
 
-  constructor(readonly dmaBuf: DmaBuf, dynamic: boolean, syscall: string) {
+  constructor(readonly dmaBuf: DmaBufObject, dynamic: boolean, syscall: string) {
     this.#attachment = dmaBuf.attach({
       moveNotify: dynamic ? () => this.#invalidate() : undefined,
       revoke: () => {

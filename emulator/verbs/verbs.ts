@@ -6,20 +6,20 @@ import type {
   IbvAsyncEvent, IbvCompChannel, IbvDeviceAttr, IbvDeviceEntry, IbvMr, IbvPortAttr, IbvQp, IbvQpAttr, IbvQpInit,
   VerbsCalls,
 } from '../../seam/backend-verbs';
-import { isSystemError, systemError } from '../../seam/system-error';
+import { isSystemError, systemError, systemErrorWhy } from '../../seam/system-error';
 import { O_RDWR } from '../../seam/uapi';
 import { O_LARGEFILE } from '../abi';
 import { FdTable, OpenFile } from '../files';
-import type { Kernel } from '../machine';
+import type { Machine } from '../machine';
 import { AddressSpace } from './address-space';
-import { CompChannel, CompletionQueue, cqCapacity } from './cq';
-import { RdmaDevice, UverbsFile } from './device';
+import { CompChannel, IbCq, cqCapacity } from './cq';
+import { IbDevice, UverbsFile } from './device';
 import { EventFile } from './event-file';
 import { Memlock } from './memlock';
-import { MemoryRegion, regDmabufMr, regUserMr } from './mr';
-import { ProtectionDomain } from './pd';
-import { QueuePair } from './qp';
-import { EVENT } from './uapi';
+import { IbMr, regDmabufMr, regUserMr } from './mr';
+import { IbPd } from './pd';
+import { IbQp } from './qp';
+import { IBV_EVENT } from '../../seam/verbs-uapi';
 
 const UVERBS_DIR = '/dev/infiniband';
 
@@ -28,7 +28,7 @@ class DeviceContext {
   /** Objects made on the context and still alive: ibv_close_device waits for none, so the addon answers EBUSY. */
   children = 0;
   /** Its host-memory MRs by key, where inline data may be read from. */
-  readonly hostMrs = new Map<number, MemoryRegion>();
+  readonly hostMrs = new Map<number, IbMr>();
   /**
    * Where the connection manager opened it: the handle the program was shown
    * (undefined until asked, and again once given up with ibvCloseDevice).
@@ -37,7 +37,7 @@ class DeviceContext {
   cm: { handle: number | undefined } | undefined;
 
   constructor(
-    readonly device: RdmaDevice,
+    readonly device: IbDevice,
     readonly cmd: { fd: number; file: OpenFile },
     readonly events: EventFile<IbvAsyncEvent>,
     readonly async: { fd: number; file: OpenFile },
@@ -46,11 +46,11 @@ class DeviceContext {
 
 type Handle =
   | { kind: 'context'; ctx: DeviceContext }
-  | { kind: 'pd'; ctx: DeviceContext; pd: ProtectionDomain }
-  | { kind: 'mr'; ctx: DeviceContext; mr: MemoryRegion }
+  | { kind: 'pd'; ctx: DeviceContext; pd: IbPd }
+  | { kind: 'mr'; ctx: DeviceContext; mr: IbMr }
   | { kind: 'channel'; ctx: DeviceContext; channel: CompChannel; fd: number; file: OpenFile }
-  | { kind: 'cq'; ctx: DeviceContext; cq: CompletionQueue }
-  | { kind: 'qp'; ctx: DeviceContext; qp: QueuePair };
+  | { kind: 'cq'; ctx: DeviceContext; cq: IbCq }
+  | { kind: 'qp'; ctx: DeviceContext; qp: IbQp };
 type Kind = Handle['kind'];
 
 const KIND_NAMES: Record<Kind, string> = {
@@ -70,11 +70,11 @@ export class Verbs implements VerbsCalls {
   #nextHandle = 1;
   readonly #memlock = new Memlock();
   readonly #addresses = new AddressSpace();
-  readonly #cmContexts = new Map<RdmaDevice, DeviceContext>();
+  readonly #cmContexts = new Map<IbDevice, DeviceContext>();
   /** What to tell the connection manager when the program destroys a QP it made with rdma_create_qp. */
   readonly #cmQps = new Map<number, () => void>();
 
-  constructor(private readonly kernel: Kernel, private readonly process: ProcessView) {}
+  constructor(private readonly machine: Machine, private readonly process: ProcessView) {}
 
   ibvGetDeviceList(): IbvDeviceEntry[] {
     return this.#nodes().map((node) => node.rdma.entry());
@@ -83,14 +83,14 @@ export class Verbs implements VerbsCalls {
   ibvOpenDevice(name: string): number {
     if (typeof name !== 'string' || name.includes('\0')) throw new TypeError('name must be a string without NUL characters');
     const node = this.#nodes().find((n) => n.rdma.name === name);
-    if (!node) throw systemError('ENODEV', 'ibv_open_device', `ibv_open_device failed: ENODEV (no RDMA device is named '${name}')`);
+    if (!node) throw systemErrorWhy('ENODEV', 'ibv_open_device', `no RDMA device is named '${name}'`);
     return this.#add({ kind: 'context', ctx: this.#open(node) });
   }
 
   #open(node: UverbsFile): DeviceContext {
     const { fds } = this.process;
     const cmdFile = new OpenFile(node, O_RDWR | O_LARGEFILE);
-    const events = new EventFile<IbvAsyncEvent>(this.kernel.anonInode);
+    const events = new EventFile<IbvAsyncEvent>(this.machine.anonInode);
     const asyncFile = events.open();
     const cmd = { fd: fds.install(cmdFile, true), file: cmdFile };
     const ctx = new DeviceContext(node.rdma, cmd, events, { fd: fds.install(asyncFile, true), file: asyncFile });
@@ -128,7 +128,7 @@ export class Verbs implements VerbsCalls {
   ibvCloseDevice(ctxHandle: number): void {
     const { ctx } = this.#get(ctxHandle, 'context', 'ctx', 'ibv_close_device');
     if (ctx.children > 0) {
-      throw systemError('EBUSY', 'ibv_close_device', `ibv_close_device failed: EBUSY (${ctx.children} objects made on this context are still alive)`);
+      throw systemErrorWhy('EBUSY', 'ibv_close_device', `${ctx.children} objects made on this context are still alive`);
     }
     this.#handles.delete(ctxHandle);
     // The connection manager's context stays open: the program only gives up the handle.
@@ -150,7 +150,7 @@ export class Verbs implements VerbsCalls {
    * librdmacm's ucma_init_device) and open from then on; again where the
    * program tore it down by closing its fd.
    */
-  #cmContext(device: RdmaDevice): DeviceContext {
+  #cmContext(device: IbDevice): DeviceContext {
     let ctx = this.#cmContexts.get(device);
     if (!ctx) {
       const node = this.#nodes().find((n) => n.rdma === device);
@@ -168,12 +168,12 @@ export class Verbs implements VerbsCalls {
   }
 
   /** An id of the connection manager now uses `device`. */
-  cmAcquire(device: RdmaDevice): void {
+  cmAcquire(device: IbDevice): void {
     this.#cmContext(device);
   }
 
   /** The handle of the connection manager's context on `device`: the same one while the program keeps it. */
-  cmHandle(device: RdmaDevice): number {
+  cmHandle(device: IbDevice): number {
     const ctx = this.#cmContext(device);
     return (ctx.cm!.handle ??= this.#add({ kind: 'context', ctx }));
   }
@@ -183,10 +183,10 @@ export class Verbs implements VerbsCalls {
    * `device` (the PD must be of it), with `onDestroy` run when the program
    * destroys it.
    */
-  cmCreateQp(device: RdmaDevice, pdHandle: number, init: IbvQpInit, onDestroy: () => void): { qp: IbvQp; queuePair: QueuePair } {
+  cmCreateQp(device: IbDevice, pdHandle: number, init: IbvQpInit, onDestroy: () => void): { qp: IbvQp; queuePair: IbQp } {
     const { ctx } = this.#get(pdHandle, 'pd', 'pd', 'rdma_create_qp');
     if (ctx !== this.#cmContext(device)) {
-      throw systemError('EINVAL', 'rdma_create_qp', `rdma_create_qp failed: EINVAL (the PD belongs to another device context than the id's ${device.name})`);
+      throw systemErrorWhy('EINVAL', 'rdma_create_qp', `the PD belongs to another device context than the id's ${device.name}`);
     }
     const qp = this.ibvCreateQp(pdHandle, init);
     this.#cmQps.set(qp.handle, onDestroy);
@@ -216,7 +216,7 @@ export class Verbs implements VerbsCalls {
 
   ibvAllocPd(ctxHandle: number): number {
     const { ctx } = this.#get(ctxHandle, 'context', 'ctx', 'ibv_alloc_pd');
-    return this.#add({ kind: 'pd', ctx, pd: new ProtectionDomain(ctx.device) });
+    return this.#add({ kind: 'pd', ctx, pd: new IbPd(ctx.device) });
   }
 
   ibvDeallocPd(pdHandle: number): void {
@@ -251,7 +251,7 @@ export class Verbs implements VerbsCalls {
 
   ibvCreateCompChannel(ctxHandle: number): IbvCompChannel {
     const { ctx } = this.#get(ctxHandle, 'context', 'ctx', 'ibv_create_comp_channel');
-    const channel = new CompChannel(this.kernel);
+    const channel = new CompChannel(this.machine);
     const file = channel.file.open();
     const fd = this.process.fds.install(file, true);
     return { handle: this.#add({ kind: 'channel', ctx, channel, fd, file }), fd };
@@ -271,13 +271,13 @@ export class Verbs implements VerbsCalls {
     let channel: CompChannel | undefined;
     if (channelHandle !== -1) {
       const entry = this.#get(channelHandle, 'channel', 'channel', syscall);
-      if (entry.ctx !== ctx) throw systemError('EINVAL', syscall, `${syscall} failed: EINVAL (the channel belongs to another device context)`);
+      if (entry.ctx !== ctx) throw systemErrorWhy('EINVAL', syscall, 'the channel belongs to another device context');
       channel = entry.channel;
     }
     // rxe_cq_chk_attr.
     if (cqe < 1 || cqe > ctx.device.profile.attr.maxCqe) throw systemError('EINVAL', syscall);
     const handle = this.#nextHandle++;
-    const cq = new CompletionQueue(handle, cqCapacity(cqe), channel, () => ctx.events.push({ eventType: EVENT.CQ_ERR, element: handle }));
+    const cq = new IbCq(handle, cqCapacity(cqe), channel, () => ctx.events.push({ eventType: IBV_EVENT.CQ_ERR, element: handle }));
     if (channel) channel.users++;
     return this.#add({ kind: 'cq', ctx, cq }, handle);
   }
@@ -310,8 +310,8 @@ export class Verbs implements VerbsCalls {
     const { cq } = this.#get(cqHandle, 'cq', 'cq', 'ibv_ack_cq_events');
     uint32(count, 'count');
     if (count > cq.unacked) {
-      throw systemError('EINVAL', 'ibv_ack_cq_events',
-        `ibv_ack_cq_events failed: EINVAL (acknowledging ${count} events, but ${cq.unacked} were taken from this CQ and not yet acknowledged)`);
+      throw systemErrorWhy('EINVAL', 'ibv_ack_cq_events',
+        `acknowledging ${count} events, but ${cq.unacked} were taken from this CQ and not yet acknowledged`);
     }
     cq.unacked -= count;
   }
@@ -328,11 +328,11 @@ export class Verbs implements VerbsCalls {
     const send = this.#get(init.sendCq, 'cq', 'init.sendCq', syscall);
     const recv = this.#get(init.recvCq, 'cq', 'init.recvCq', syscall);
     if (send.ctx !== ctx || recv.ctx !== ctx) {
-      throw systemError('EINVAL', syscall, `${syscall} failed: EINVAL (its CQs must belong to the PD's device context)`);
+      throw systemErrorWhy('EINVAL', syscall, `its CQs must belong to the PD's device context`);
     }
     for (const [name, value] of Object.entries(init.cap)) uint32(value, `init.cap.${name}`);
-    const cap = QueuePair.grant(pd, init);
-    const qp = new QueuePair(pd, pd.device.allocQpn(syscall), send.cq, recv.cq, cap, init.sqSigAll);
+    const cap = IbQp.grant(pd, init);
+    const qp = new IbQp(pd, pd.device.allocQpn(syscall), send.cq, recv.cq, cap, init.sqSigAll);
     pd.device.addQp(qp);
     pd.users++;
     send.cq.users++;
@@ -384,7 +384,7 @@ export class Verbs implements VerbsCalls {
   #nodes(): UverbsFile[] {
     let names: string[];
     try {
-      names = this.kernel.readdir(UVERBS_DIR);
+      names = this.machine.readdir(UVERBS_DIR);
     } catch (e) {
       if (isSystemError(e) && e.code === 'ENOENT') return [];
       throw e;
@@ -392,11 +392,11 @@ export class Verbs implements VerbsCalls {
     return names
       .filter((name) => /^uverbs\d+$/.test(name))
       .sort((a, b) => Number(a.slice(6)) - Number(b.slice(6)))
-      .map((name) => this.kernel.open(`${UVERBS_DIR}/${name}`, O_RDWR))
+      .map((name) => this.machine.open(`${UVERBS_DIR}/${name}`, O_RDWR))
       .filter((file): file is UverbsFile => file instanceof UverbsFile);
   }
 
-  #mrResult(handle: number, mr: MemoryRegion): IbvMr {
+  #mrResult(handle: number, mr: IbMr): IbvMr {
     return { handle, lkey: mr.key, rkey: mr.key, addr: mr.addr, length: mr.length };
   }
 
@@ -416,7 +416,7 @@ export class Verbs implements VerbsCalls {
     if (typeof handle !== 'number') throw new TypeError(`${name} must be a handle (a number)`);
     const entry = this.#handles.get(handle);
     if (entry?.kind !== kind) {
-      throw systemError('EBADF', syscall, `${syscall} failed: EBADF (${name} ${handle} is not a live ${KIND_NAMES[kind]})`);
+      throw systemErrorWhy('EBADF', syscall, `${name} ${handle} is not a live ${KIND_NAMES[kind]}`);
     }
     return entry as Extract<Handle, { kind: K }>;
   }

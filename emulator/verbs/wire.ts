@@ -2,12 +2,12 @@
 // loop, never inside the post. Each reaches its peer QP (by destination GID
 // and QP number), whose responder checks it as rxe's does and moves the bytes;
 // both sides complete as rxe completes them, errors included.
-import { IBV_ACCESS, IBV_QPS, IBV_SEND_SIGNALED, IBV_SEND_SOLICITED } from '../../seam/verbs-uapi';
+import { IBV_ACCESS, IBV_QPS, IBV_SEND, IBV_WC, IBV_WC_OPCODE, IBV_WC_STATUS, IBV_WR } from '../../seam/verbs-uapi';
 import type { WorkCompletion } from './cq';
 import { sameGid } from './device';
-import type { MemoryRegion } from './mr';
-import type { QueuePair, RecvWqe, SendWqe, Sge } from './qp';
-import { WC, WC_GRH, WC_OP, WC_WITH_IMM, WR } from './uapi';
+import type { IbMr } from './mr';
+import type { Sge } from '../../seam/work-requests';
+import type { IbQp, RecvWqe, SendWqe } from './qp';
 
 const A = IBV_ACCESS;
 /** rxe's check_length: an RDMA request longer than 2^31 bytes is malformed. */
@@ -16,7 +16,7 @@ const MAX_RDMA_LENGTH = 2 ** 31;
 const RNR_INFINITE = 7;
 
 /** Runs the QP's queues on a later turn of the event loop (once, however often asked). */
-export function schedule(qp: QueuePair): void {
+export function schedule(qp: IbQp): void {
   if (qp.scheduled || qp.destroyed) return;
   qp.scheduled = true;
   setImmediate(() => {
@@ -26,7 +26,7 @@ export function schedule(qp: QueuePair): void {
 }
 
 /** Requesters waiting for a receive at `responder` try again: one was posted, or the responder changed. */
-export function wake(responder: QueuePair): void {
+export function wake(responder: IbQp): void {
   for (const requester of [...responder.rnrWaiters]) {
     requester.stall?.();
     requester.stall = undefined;
@@ -34,9 +34,9 @@ export function wake(responder: QueuePair): void {
   }
 }
 
-function run(qp: QueuePair): void {
+function run(qp: IbQp): void {
   if (qp.destroyed) return;
-  while (qp.state === IBV_QPS.rts && qp.sq.length > 0 && !qp.stall) {
+  while (qp.state === IBV_QPS.RTS && qp.sq.length > 0 && !qp.stall) {
     const wqe = qp.sq[0];
     const status = attempt(qp, wqe);
     if (status === undefined) return;
@@ -44,19 +44,19 @@ function run(qp: QueuePair): void {
     if (qp.sq[0] !== wqe) continue;
     qp.sq.shift();
     completeSend(qp, wqe, status);
-    if (status !== WC.SUCCESS) qp.fail();
+    if (status !== IBV_WC_STATUS.SUCCESS) qp.fail();
   }
-  if (qp.state === IBV_QPS.err) flush(qp);
+  if (qp.state === IBV_QPS.ERR) flush(qp);
 }
 
 /** What a request came to, or undefined while it waits. */
-function attempt(requester: QueuePair, wqe: SendWqe): number | undefined {
+function attempt(requester: IbQp, wqe: SendWqe): number | undefined {
   const op = wqe.opcode;
   const { completions } = requester.device.profile;
   // No MR of a user process can be invalidated (rxe_invalidate_mr wants a fast-registration MR).
-  if (op === WR.LOCAL_INV) return completions.localOperation;
+  if (op === IBV_WR.LOCAL_INV) return completions.localOperation;
   let payload: Uint8Array | undefined;
-  if (op !== WR.RDMA_READ) {
+  if (op !== IBV_WR.RDMA_READ) {
     payload = wqe.inline ?? localRead(requester, wqe.sge);
     if (!payload) return completions.localProtection;
   }
@@ -64,9 +64,9 @@ function attempt(requester: QueuePair, wqe: SendWqe): number | undefined {
   if (!responder) return retry(requester, wqe);
   const reply = respond(responder, wqe, payload ?? new Uint8Array(0));
   if (reply === 'rnr') return rnrRetry(requester, responder, wqe);
-  if (reply.status !== WC.SUCCESS) return reply.status;
-  if (op === WR.RDMA_READ && !localWrite(requester, wqe.sge, reply.data)) return WC.LOC_PROT_ERR;
-  return WC.SUCCESS;
+  if (reply.status !== IBV_WC_STATUS.SUCCESS) return reply.status;
+  if (op === IBV_WR.RDMA_READ && !localWrite(requester, wqe.sge, reply.data)) return IBV_WC_STATUS.LOC_PROT_ERR;
+  return IBV_WC_STATUS.SUCCESS;
 }
 
 /**
@@ -74,14 +74,14 @@ function attempt(requester: QueuePair, wqe: SendWqe): number | undefined {
  * destination GID routed, the QP there ready to receive, and the packet from
  * and to the addresses its own address vector names (rxe's check_addr).
  */
-function reach(requester: QueuePair): QueuePair | undefined {
+function reach(requester: IbQp): IbQp | undefined {
   const { device, attrs } = requester;
   const av = attrs.av;
   if (!av || !device.portActive) return undefined;
   const target = device.fabric.route(device, av.dgid);
   if (!target?.portActive) return undefined;
   const responder = target.qp(attrs.destQpNum);
-  if (!responder || responder.state < IBV_QPS.rtr || responder.state === IBV_QPS.err || !responder.attrs.av) return undefined;
+  if (!responder || responder.state < IBV_QPS.RTR || responder.state === IBV_QPS.ERR || !responder.attrs.av) return undefined;
   const from = device.sgid(av.sgidIndex);
   const to = target.sgid(responder.attrs.av.sgidIndex);
   if (typeof from === 'string' || typeof to === 'string') return undefined;
@@ -89,12 +89,12 @@ function reach(requester: QueuePair): QueuePair | undefined {
 }
 
 /** No response: the request is sent again after the ACK timeout, retry_cnt times, then fails. */
-function retry(requester: QueuePair, wqe: SendWqe): number | undefined {
+function retry(requester: IbQp, wqe: SendWqe): number | undefined {
   const { timeout, retryCnt } = requester.attrs;
   const forever = retryCnt === 7 && requester.device.profile.completions.retry7Forever;
-  if (!forever && wqe.retries >= retryCnt + 1) return WC.RETRY_EXC_ERR;
+  if (!forever && wqe.retries >= retryCnt + 1) return IBV_WC_STATUS.RETRY_EXC_ERR;
   // A timeout of 0 waits for ever.
-  const cancel = timeout === 0 ? () => {} : requester.device.kernel.clock.setTimer(ackTimeoutMs(timeout), () => {
+  const cancel = timeout === 0 ? () => {} : requester.device.machine.clock.setTimer(ackTimeoutMs(timeout), () => {
     requester.stall = undefined;
     wqe.retries++;
     run(requester);
@@ -104,15 +104,15 @@ function retry(requester: QueuePair, wqe: SendWqe): number | undefined {
 }
 
 /** The responder has no receive: retried for ever (rnr_retry 7) as soon as one is posted, else on the RNR timer. */
-function rnrRetry(requester: QueuePair, responder: QueuePair, wqe: SendWqe): number | undefined {
+function rnrRetry(requester: IbQp, responder: IbQp, wqe: SendWqe): number | undefined {
   const limit = requester.attrs.rnrRetry;
   if (limit === RNR_INFINITE) {
     responder.rnrWaiters.add(requester);
     requester.stall = () => responder.rnrWaiters.delete(requester);
     return undefined;
   }
-  if (wqe.rnrRetries >= limit + 1) return WC.RNR_RETRY_EXC_ERR;
-  requester.stall = requester.device.kernel.clock.setTimer(rnrDelayMs(responder.attrs.minRnrTimer), () => {
+  if (wqe.rnrRetries >= limit + 1) return IBV_WC_STATUS.RNR_RETRY_EXC_ERR;
+  requester.stall = requester.device.machine.clock.setTimer(rnrDelayMs(responder.attrs.minRnrTimer), () => {
     requester.stall = undefined;
     wqe.rnrRetries++;
     run(requester);
@@ -125,33 +125,33 @@ type Reply = 'rnr' | { status: number; data: Uint8Array };
 const NO_DATA = new Uint8Array(0);
 
 /** rxe_responder's path for one request: check_op_valid, check_resource, check_length, check_rkey, execute, complete. */
-function respond(responder: QueuePair, wqe: SendWqe, payload: Uint8Array): Reply {
+function respond(responder: IbQp, wqe: SendWqe, payload: Uint8Array): Reply {
   const op = wqe.opcode;
-  const read = op === WR.RDMA_READ;
-  const rdma = read || op === WR.RDMA_WRITE || op === WR.RDMA_WRITE_WITH_IMM;
-  const access = read ? A['remote-read'] : A['remote-write'];
-  const solicited = (wqe.flags & IBV_SEND_SOLICITED) !== 0;
+  const read = op === IBV_WR.RDMA_READ;
+  const rdma = read || op === IBV_WR.RDMA_WRITE || op === IBV_WR.RDMA_WRITE_WITH_IMM;
+  const access = read ? A.REMOTE_READ : A.REMOTE_WRITE;
+  const solicited = (wqe.flags & IBV_SEND.SOLICITED) !== 0;
   const nak = (recv: RecvWqe | undefined, recvStatus: number, status: number): Reply => {
     if (recv) finishRecv(responder, { status: recvStatus, opcode: 0, byteLen: 0, imm: 0, flags: 0 }, solicited);
     stop(responder);
     return { status, data: NO_DATA };
   };
   // The QP's own access flags: class C, an invalid request.
-  if (rdma && !(responder.attrs.accessFlags & access)) return nak(undefined, 0, WC.REM_INV_REQ_ERR);
+  if (rdma && !(responder.attrs.accessFlags & access)) return nak(undefined, 0, IBV_WC_STATUS.REM_INV_REQ_ERR);
   // Everything but READ and WRITE consumes a receive; without one, an RNR NAK.
-  const needsRecv = !read && op !== WR.RDMA_WRITE;
+  const needsRecv = !read && op !== IBV_WR.RDMA_WRITE;
   const recv = needsRecv ? responder.rq[0] : undefined;
   if (needsRecv && !recv) return 'rnr';
   const length = read ? wqe.sge?.length ?? 0 : payload.length;
-  if (rdma && length > MAX_RDMA_LENGTH) return nak(recv, WC.REM_INV_REQ_ERR, WC.REM_INV_REQ_ERR);
+  if (rdma && length > MAX_RDMA_LENGTH) return nak(recv, IBV_WC_STATUS.REM_INV_REQ_ERR, IBV_WC_STATUS.REM_INV_REQ_ERR);
   // check_rkey; a zero-length READ or WRITE names no memory.
-  let mr: MemoryRegion | undefined;
+  let mr: IbMr | undefined;
   if (rdma && length > 0) {
     mr = lookupMr(responder, wqe.rkey, access, wqe.remoteAddr, length);
-    if (!mr) return nak(recv, WC.REM_ACCESS_ERR, WC.REM_ACCESS_ERR);
+    if (!mr) return nak(recv, IBV_WC_STATUS.REM_ACCESS_ERR, IBV_WC_STATUS.REM_ACCESS_ERR);
   }
 
-  if (read) return { status: WC.SUCCESS, data: mr?.read(wqe.remoteAddr, length) ?? NO_DATA };
+  if (read) return { status: IBV_WC_STATUS.SUCCESS, data: mr?.read(wqe.remoteAddr, length) ?? NO_DATA };
   if (rdma) {
     mr?.write(wqe.remoteAddr, payload);
   } else {
@@ -161,30 +161,30 @@ function respond(responder: QueuePair, wqe: SendWqe, payload: Uint8Array): Reply
       return nak(recv, recvStatus, requester);
     }
   }
-  if (!recv) return { status: WC.SUCCESS, data: NO_DATA };
-  if (op === WR.SEND_WITH_INV) {
+  if (!recv) return { status: IBV_WC_STATUS.SUCCESS, data: NO_DATA };
+  if (op === IBV_WR.SEND_WITH_INV) {
     // The rkey to invalidate names no MR that can be (class J): the receive fails, yet the requester is ACKed.
-    finishRecv(responder, { status: WC.REM_INV_REQ_ERR, opcode: 0, byteLen: 0, imm: 0, flags: 0 }, solicited);
+    finishRecv(responder, { status: IBV_WC_STATUS.REM_INV_REQ_ERR, opcode: 0, byteLen: 0, imm: 0, flags: 0 }, solicited);
     stop(responder);
-    return { status: WC.SUCCESS, data: NO_DATA };
+    return { status: IBV_WC_STATUS.SUCCESS, data: NO_DATA };
   }
-  const imm = op === WR.RDMA_WRITE_WITH_IMM || op === WR.SEND_WITH_IMM;
+  const imm = op === IBV_WR.RDMA_WRITE_WITH_IMM || op === IBV_WR.SEND_WITH_IMM;
   finishRecv(responder, {
-    status: WC.SUCCESS,
-    opcode: op === WR.RDMA_WRITE_WITH_IMM ? WC_OP.RECV_RDMA_WITH_IMM : WC_OP.RECV,
+    status: IBV_WC_STATUS.SUCCESS,
+    opcode: op === IBV_WR.RDMA_WRITE_WITH_IMM ? IBV_WC_OPCODE.RECV_RDMA_WITH_IMM : IBV_WC_OPCODE.RECV,
     byteLen: length,
     imm: imm ? wqe.imm : 0,
-    flags: WC_GRH | (imm ? WC_WITH_IMM : 0),
+    flags: IBV_WC.GRH | (imm ? IBV_WC.WITH_IMM : 0),
   }, solicited);
-  return { status: WC.SUCCESS, data: NO_DATA };
+  return { status: IBV_WC_STATUS.SUCCESS, data: NO_DATA };
 }
 
 /** send_data_in: the payload into the receive's SGE (copy_data with LOCAL_WRITE). */
-function receiveInto(responder: QueuePair, sge: Sge | undefined, payload: Uint8Array): 'ok' | 'recvLength' | 'recvProtection' {
+function receiveInto(responder: IbQp, sge: Sge | undefined, payload: Uint8Array): 'ok' | 'recvLength' | 'recvProtection' {
   if (payload.length === 0) return 'ok';
   if (!sge) return 'recvLength';
   const fits = Math.min(payload.length, sge.length);
-  const mr = lookupMr(responder, sge.lkey, A['local-write'], sge.addr, fits);
+  const mr = lookupMr(responder, sge.lkey, A.LOCAL_WRITE, sge.addr, fits);
   if (!mr) return 'recvProtection';
   if (payload.length > sge.length) return 'recvLength';
   mr.write(sge.addr, payload);
@@ -197,34 +197,34 @@ function receiveInto(responder: QueuePair, sge: Sge | undefined, payload: Uint8A
  * reach (a revoked MR, or an on-demand page the process unmapped, fails
  * the access as a key violation does).
  */
-function lookupMr(qp: QueuePair, key: number, access: number, addr: bigint, length: number): MemoryRegion | undefined {
+function lookupMr(qp: IbQp, key: number, access: number, addr: bigint, length: number): IbMr | undefined {
   const mr = qp.device.mrByKey(key);
   const ok = mr && mr.pd === qp.pd && (mr.access & access) === access && mr.contains(addr, length) && mr.reaches(addr, length);
   return ok ? mr : undefined;
 }
 
 /** The requester gathers what it sends from its SGE (copy_data with no access asked). */
-function localRead(qp: QueuePair, sge: Sge | undefined): Uint8Array | undefined {
+function localRead(qp: IbQp, sge: Sge | undefined): Uint8Array | undefined {
   if (!sge) return new Uint8Array(0);
   return lookupMr(qp, sge.lkey, 0, sge.addr, sge.length)?.read(sge.addr, sge.length);
 }
 
 /** A read response lands in the requester's SGE, which must allow local write. */
-function localWrite(qp: QueuePair, sge: Sge | undefined, data: Uint8Array): boolean {
+function localWrite(qp: IbQp, sge: Sge | undefined, data: Uint8Array): boolean {
   if (!sge || data.length === 0) return true;
-  const mr = lookupMr(qp, sge.lkey, A['local-write'], sge.addr, data.length);
+  const mr = lookupMr(qp, sge.lkey, A.LOCAL_WRITE, sge.addr, data.length);
   mr?.write(sge.addr, data);
   return mr !== undefined;
 }
 
 /** A send completion: on success only where signalled; errors and flushes always. */
-function completeSend(qp: QueuePair, wqe: SendWqe, status: number): void {
-  const signalled = qp.sigAll || (wqe.flags & IBV_SEND_SIGNALED) !== 0;
-  if (status === WC.SUCCESS && !signalled) return;
-  const ok = status === WC.SUCCESS;
+function completeSend(qp: IbQp, wqe: SendWqe, status: number): void {
+  const signalled = qp.sigAll || (wqe.flags & IBV_SEND.SIGNALED) !== 0;
+  if (status === IBV_WC_STATUS.SUCCESS && !signalled) return;
+  const ok = status === IBV_WC_STATUS.SUCCESS;
   const op = wqe.opcode;
-  const imm = op === WR.RDMA_WRITE_WITH_IMM || op === WR.SEND_WITH_IMM;
-  const opcode = op === WR.RDMA_READ ? WC_OP.RDMA_READ : op === WR.RDMA_WRITE || op === WR.RDMA_WRITE_WITH_IMM ? WC_OP.RDMA_WRITE : WC_OP.SEND;
+  const imm = op === IBV_WR.RDMA_WRITE_WITH_IMM || op === IBV_WR.SEND_WITH_IMM;
+  const opcode = op === IBV_WR.RDMA_READ ? IBV_WC_OPCODE.RDMA_READ : op === IBV_WR.RDMA_WRITE || op === IBV_WR.RDMA_WRITE_WITH_IMM ? IBV_WC_OPCODE.RDMA_WRITE : IBV_WC_OPCODE.SEND;
   qp.sendCq.push({
     wrId: wqe.wrId,
     status,
@@ -233,26 +233,26 @@ function completeSend(qp: QueuePair, wqe: SendWqe, status: number): void {
     byteLen: ok ? wqe.sge?.length ?? 0 : 0,
     imm: 0,
     qpNum: qp.qpn,
-    flags: ok && imm ? WC_WITH_IMM : 0,
+    flags: ok && imm ? IBV_WC.WITH_IMM : 0,
   }, false);
 }
 
 /** Completes the receive at the head of the QP's receive queue. */
-function finishRecv(qp: QueuePair, wc: Omit<WorkCompletion, 'wrId' | 'qpNum'>, solicited: boolean): void {
+function finishRecv(qp: IbQp, wc: Omit<WorkCompletion, 'wrId' | 'qpNum'>, solicited: boolean): void {
   const recv = qp.rq.shift()!;
   qp.recvCq.push({ ...wc, wrId: recv.wrId, qpNum: qp.qpn }, solicited);
 }
 
 /** The responder goes to ERR and flushes at once, before its NAK reaches the requester (as seen on rxe). */
-function stop(responder: QueuePair): void {
+function stop(responder: IbQp): void {
   responder.fail();
   flush(responder);
 }
 
 /** A QP in ERR completes all it holds with WR_FLUSH_ERR (flushed receives count as solicited). */
-function flush(qp: QueuePair): void {
-  for (const wqe of qp.sq.splice(0)) completeSend(qp, wqe, WC.WR_FLUSH_ERR);
-  while (qp.rq.length > 0) finishRecv(qp, { status: WC.WR_FLUSH_ERR, opcode: 0, byteLen: 0, imm: 0, flags: 0 }, true);
+function flush(qp: IbQp): void {
+  for (const wqe of qp.sq.splice(0)) completeSend(qp, wqe, IBV_WC_STATUS.WR_FLUSH_ERR);
+  while (qp.rq.length > 0) finishRecv(qp, { status: IBV_WC_STATUS.WR_FLUSH_ERR, opcode: 0, byteLen: 0, imm: 0, flags: 0 }, true);
 }
 
 /** The local ACK timeout: 4.096 µs × 2^timeout, in whole milliseconds for the kernel's timers. */

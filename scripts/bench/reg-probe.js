@@ -1,6 +1,6 @@
 'use strict';
 // Where a registration's time goes, in one process, interleaved: the C loop,
-// the raw seam call (kernel.ibvRegMr/ibvDeregMr) on a page-aligned view and
+// the raw seam call (seam.ibvRegMr/ibvDeregMr) on a page-aligned view and
 // on Node's unaligned one, and pd.register()/close() on both. Run in the VM:
 //   scripts/vm/run.sh -- node scripts/bench/reg-probe.js
 // Prints the median µs of each, per size.
@@ -12,14 +12,14 @@ const { IBV_ACCESS } = require('../../dist/seam/verbs-uapi');
 const dmb = open({ backend: 'native' });
 const dev = dmb.openRdma('rxe0');
 const pd = dev.allocPd();
-const { kernel } = dmb;
-const access = IBV_ACCESS['local-write'];
+const { seam } = dmb;
+const access = IBV_ACCESS.LOCAL_WRITE;
 
 /** A view of `size` bytes starting on a page boundary (the addon reports the address). */
 function aligned(size) {
   const big = new Uint8Array(size + 4096).fill(1);
-  const mr = kernel.ibvRegMr(pd.handle, big, access);
-  kernel.ibvDeregMr(mr.handle);
+  const mr = seam.ibvRegMr(pd.handle, big, access);
+  seam.ibvDeregMr(mr.handle);
   const skip = (4096 - Number(mr.addr % 4096n)) % 4096;
   return big.subarray(skip, skip + size);
 }
@@ -46,8 +46,8 @@ for (const [size, reps] of [[4096, 200], [1 << 20, 50]]) {
     if ('absent' in c) throw new Error(c.absent);
     const add = (name, r) => (rows[name] ??= []).push(r);
     add('C loop', { reg: summarize(c.out.reg).median / 1e3, dereg: summarize(c.out.dereg).median / 1e3 });
-    add('raw seam, aligned', time(reps, () => { const mr = kernel.ibvRegMr(pd.handle, page, access); return () => kernel.ibvDeregMr(mr.handle); }));
-    add('raw seam, unaligned', time(reps, () => { const mr = kernel.ibvRegMr(pd.handle, plain, access); return () => kernel.ibvDeregMr(mr.handle); }));
+    add('raw seam, aligned', time(reps, () => { const mr = seam.ibvRegMr(pd.handle, page, access); return () => seam.ibvDeregMr(mr.handle); }));
+    add('raw seam, unaligned', time(reps, () => { const mr = seam.ibvRegMr(pd.handle, plain, access); return () => seam.ibvDeregMr(mr.handle); }));
     add('pd.register, aligned', time(reps, () => { const mr = pd.register(page); return () => mr.close(); }));
     add('pd.register, unaligned', time(reps, () => { const mr = pd.register(plain); return () => mr.close(); }));
   }

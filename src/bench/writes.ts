@@ -13,6 +13,12 @@ export interface WritePair {
   qp: QueuePair;
   cq: CompletionQueue;
   batch: SendRequest[];
+  /**
+   * The QP and MR the writes land in, where this process owns them: held for
+   * the run, as nothing else refers to them and the collector would close
+   * them mid-run, leaving the writes retrying towards a QP that is gone.
+   */
+  sink?: readonly object[];
 }
 
 /** BATCH copies of one write, only the last signalled. */

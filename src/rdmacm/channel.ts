@@ -31,8 +31,8 @@ export class CmChannel {
   #users = 0;
   #destroyed = false;
 
-  constructor(readonly kernel: Backend) {
-    const { handle, fd } = kernel.rdmaCreateEventChannel();
+  constructor(readonly seam: Backend) {
+    const { handle, fd } = seam.rdmaCreateEventChannel();
     this.handle = handle;
     this.fd = fd;
   }
@@ -62,8 +62,8 @@ export class CmChannel {
     // Requests nobody took from a listener that is going: refused, not left half-open.
     for (const e of queued) {
       if (e.listenId !== id) continue;
-      this.kernel.rdmaReject(e.id, new Uint8Array(0));
-      this.kernel.rdmaDestroyId(e.id);
+      this.seam.rdmaReject(e.id, new Uint8Array(0));
+      this.seam.rdmaDestroyId(e.id);
       this.remove(e.id);
     }
     this.#subscribers.delete(id);
@@ -111,11 +111,11 @@ export class CmChannel {
 
   #drain(): void {
     if (this.#destroyed) return;
-    for (let e = this.kernel.rdmaGetCmEvent(this.handle); e; e = this.kernel.rdmaGetCmEvent(this.handle)) {
+    for (let e = this.seam.rdmaGetCmEvent(this.handle); e; e = this.seam.rdmaGetCmEvent(this.handle)) {
       const owner = e.listenId !== 0 ? e.listenId : e.id;
       if (!this.#queues.has(owner)) {
         // A request for a listener that is gone, or an event for a closed id.
-        if (e.listenId !== 0) this.kernel.rdmaDestroyId(e.id);
+        if (e.listenId !== 0) this.seam.rdmaDestroyId(e.id);
         continue;
       }
       // The new id reports here from now on; whoever takes the request owns it.
@@ -134,7 +134,7 @@ export class CmChannel {
     for (const list of this.#waiters.values()) if (list.length > 0) wanted = true;
     for (const s of this.#subscribers.values()) if (s.onEvent) wanted = true;
     if (wanted && !this.#watch) {
-      this.#watch = this.kernel.watch(this.fd, uapi.POLLIN, () => this.#drain());
+      this.#watch = this.seam.watch(this.fd, uapi.POLLIN, () => this.#drain());
     } else if (!wanted && this.#watch) {
       this.#watch.stop();
       this.#watch = undefined;
@@ -145,6 +145,6 @@ export class CmChannel {
     this.#watch?.stop();
     this.#watch = undefined;
     this.#destroyed = true;
-    this.kernel.rdmaDestroyEventChannel(this.handle);
+    this.seam.rdmaDestroyEventChannel(this.handle);
   }
 }

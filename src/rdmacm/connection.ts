@@ -8,7 +8,8 @@ import { systemError, SystemError } from '../../seam/system-error';
 import type { WaitOptions } from '../wait';
 import type { Backend } from '../../seam/backend';
 import { CmChannel } from './channel';
-import { IB_CM_REJ_CONSUMER_DEFINED, IB_CM_REJ_INVALID_SERVICE_ID, PRIVATE_DATA_MAX, RDMA_CM_EVENT, RDMA_CM_EVENTS, RDMA_PS_TCP } from '../../seam/rdmacm-uapi';
+import { IB_CM_REJ, PRIVATE_DATA_MAX, RDMA_CM_EVENT, RDMA_PS_TCP } from '../../seam/rdmacm-uapi';
+import { byValue, kebab } from '../enum-names';
 import type { CompletionQueue } from '../verbs/cq';
 import type { RdmaDevice } from '../verbs/device';
 import type { ProtectionDomain } from '../verbs/pd';
@@ -18,7 +19,7 @@ export type { RdmaAddress } from '../../seam/backend-rdmacm';
 
 /** How the connection manager's ids find their devices: one RdmaDevice per verbs context, kept by the DmaBridge. */
 export interface CmHost {
-  readonly kernel: Backend;
+  readonly seam: Backend;
   /** The RdmaDevice over a context the connection manager bound an id to. */
   cmDevice(ctx: number, name: string): RdmaDevice;
   /** The parent of listeners and connections. */
@@ -54,18 +55,18 @@ type Phase = 'rdma_resolve_addr' | 'rdma_resolve_route' | 'rdma_connect' | 'rdma
 export async function resolveRoute(host: CmHost, to: RdmaAddress, options: ResolveOptions = {}): Promise<RdmaRoute> {
   checkAddress(to, 'to');
   if (options.source) checkAddress(options.source, 'source');
-  const { kernel } = host;
-  const channel = new CmChannel(kernel);
+  const { seam } = host;
+  const channel = new CmChannel(seam);
   const id = createId(channel);
   // The CM's own timeouts, per step; the caller's timeout bounds the whole.
   const ms = Math.max(1, Math.min(options.timeout ?? 2000, 2000));
   try {
-    kernel.rdmaResolveAddr(id, options.source ?? null, to, ms);
-    await expectEvent(channel, id, 'addr-resolved', 'rdma_resolve_addr', to, options);
-    kernel.rdmaResolveRoute(id, ms);
-    await expectEvent(channel, id, 'route-resolved', 'rdma_resolve_route', to, options);
+    seam.rdmaResolveAddr(id, options.source ?? null, to, ms);
+    await expectEvent(channel, id, 'ADDR_RESOLVED', 'rdma_resolve_addr', to, options);
+    seam.rdmaResolveRoute(id, ms);
+    await expectEvent(channel, id, 'ROUTE_RESOLVED', 'rdma_resolve_route', to, options);
   } catch (e) {
-    destroyId(kernel, channel, id);
+    destroyId(seam, channel, id);
     throw e;
   }
   return new RdmaRoute(host, channel, id, to);
@@ -81,8 +82,8 @@ abstract class CmIdOwner extends Resource {
 
   protected constructor(protected readonly host: CmHost, protected readonly channel: CmChannel, protected readonly id: number) {
     super(host.owner);
-    const { kernel } = host;
-    this.guard(() => destroyId(kernel, channel, id));
+    const { seam } = host;
+    this.guard(() => destroyId(seam, channel, id));
   }
 
   /** Runs `make` (connect or accept) as the id's owner: its connection keeps the id; a failure destroys it. */
@@ -93,7 +94,7 @@ abstract class CmIdOwner extends Resource {
     try {
       return await make();
     } catch (e) {
-      destroyId(this.host.kernel, this.channel, this.id);
+      destroyId(this.host.seam, this.channel, this.id);
       throw e;
     } finally {
       this.close();
@@ -106,7 +107,7 @@ abstract class CmIdOwner extends Resource {
   }
 
   protected release(): void {
-    if (!this.#taken) destroyId(this.host.kernel, this.channel, this.id);
+    if (!this.#taken) destroyId(this.host.seam, this.channel, this.id);
   }
 }
 
@@ -121,7 +122,7 @@ export class RdmaRoute extends CmIdOwner {
   /** @internal */
   constructor(host: CmHost, channel: CmChannel, id: number, readonly remote: RdmaAddress) {
     super(host, channel, id);
-    const info = host.kernel.rdmaQueryId(id);
+    const info = host.seam.rdmaQueryId(id);
     this.device = host.cmDevice(info.context, info.deviceName);
     this.local = info.local;
   }
@@ -132,8 +133,8 @@ export class RdmaRoute extends CmIdOwner {
       const parts = makeQp(this.host, this.device, this.id, options);
       let e: RdmaCmEvent;
       try {
-        this.host.kernel.rdmaConnect(this.id, connParam(this.device, options, 'connect'));
-        e = await expectEvent(this.channel, this.id, 'established', 'rdma_connect', this.remote, options);
+        this.host.seam.rdmaConnect(this.id, connParam(this.device, options, 'connect'));
+        e = await expectEvent(this.channel, this.id, 'ESTABLISHED', 'rdma_connect', this.remote, options);
       } catch (err) {
         parts.close();
         throw err;
@@ -151,14 +152,14 @@ export class RdmaListener extends CmIdOwner {
   /** @internal use DmaBridge.listenRdma */
   static create(host: CmHost, at: RdmaAddress, backlog: number): RdmaListener {
     checkAddress(at, 'address');
-    const { kernel } = host;
-    const channel = new CmChannel(kernel);
+    const { seam } = host;
+    const channel = new CmChannel(seam);
     const id = createId(channel);
     try {
-      kernel.rdmaBindAddr(id, at);
-      kernel.rdmaListen(id, backlog);
+      seam.rdmaBindAddr(id, at);
+      seam.rdmaListen(id, backlog);
     } catch (e) {
-      destroyId(kernel, channel, id);
+      destroyId(seam, channel, id);
       throw e;
     }
     return new RdmaListener(host, channel, id);
@@ -166,7 +167,7 @@ export class RdmaListener extends CmIdOwner {
 
   private constructor(host: CmHost, channel: CmChannel, id: number) {
     super(host, channel, id);
-    this.address = host.kernel.rdmaQueryId(id).local;
+    this.address = host.seam.rdmaQueryId(id).local;
   }
 
   /** The next connection request, to accept or reject. Closing the listener cancels the wait. */
@@ -199,7 +200,7 @@ export class ConnectionRequest extends CmIdOwner {
   /** @internal */
   constructor(host: CmHost, channel: CmChannel, private readonly request: RdmaCmEvent) {
     super(host, channel, request.id);
-    const info = host.kernel.rdmaQueryId(request.id);
+    const info = host.seam.rdmaQueryId(request.id);
     this.device = host.cmDevice(info.context, info.deviceName);
     this.privateData = request.privateData;
     this.local = info.local;
@@ -211,8 +212,8 @@ export class ConnectionRequest extends CmIdOwner {
     return this.takeId(async () => {
       const parts = makeQp(this.host, this.device, this.id, options);
       try {
-        this.host.kernel.rdmaAccept(this.id, connParam(this.device, options, 'accept', this.request));
-        await expectEvent(this.channel, this.id, 'established', 'rdma_accept', this.remote, options);
+        this.host.seam.rdmaAccept(this.id, connParam(this.device, options, 'accept', this.request));
+        await expectEvent(this.channel, this.id, 'ESTABLISHED', 'rdma_accept', this.remote, options);
       } catch (err) {
         parts.close();
         throw err;
@@ -226,14 +227,14 @@ export class ConnectionRequest extends CmIdOwner {
     this.assertOpen();
     if (this.taken) throw new TypeError('this connection request is being accepted: it can no longer be rejected');
     checkPrivateData(privateData, 'reject');
-    this.host.kernel.rdmaReject(this.id, privateData);
+    this.host.seam.rdmaReject(this.id, privateData);
     this.#rejected = true;
     this.close();
   }
 
   protected override release(): void {
     // A request closed unanswered is refused, as the listener's close refuses those nobody took.
-    if (!this.#rejected && !this.taken) this.host.kernel.rdmaReject(this.id, new Uint8Array(0));
+    if (!this.#rejected && !this.taken) this.host.seam.rdmaReject(this.id, new Uint8Array(0));
     super.release();
   }
 }
@@ -255,7 +256,7 @@ function makeQp(host: CmHost, device: RdmaDevice, id: number, o: ConnectionOptio
   try {
     cq = device.createCq(o.cqSize ?? 256);
     const made = cq;
-    const qp = QueuePair.create(pd, cq, cq, o, (init) => host.kernel.rdmaCreateQp(id, pd.handle, init));
+    const qp = QueuePair.create(pd, cq, cq, o, (init) => host.seam.rdmaCreateQp(id, pd.handle, init));
     try {
       if (o.receives?.length) qp.postRecv(o.receives);
     } catch (e) {
@@ -306,13 +307,13 @@ export class RdmaConnection extends Resource {
     this.cq = parts.cq;
     this.qp = parts.qp;
     parts.qp.markConnected();
-    const { kernel } = host;
+    const { seam } = host;
     const qpHandle = parts.qp.handle;
     this.guard(() => {
       try {
-        kernel.ibvDestroyQp(qpHandle);
+        seam.ibvDestroyQp(qpHandle);
       } finally {
-        destroyId(kernel, channel, id);
+        destroyId(seam, channel, id);
       }
     });
     this.#disconnected = new Promise((resolve) => (this.#onDisconnect = resolve));
@@ -353,14 +354,14 @@ export class RdmaConnection extends Resource {
   #disconnect(): void {
     this.#state = 'disconnected';
     try {
-      this.host.kernel.rdmaDisconnect(this.id);
+      this.host.seam.rdmaDisconnect(this.id);
     } finally {
       this.#onDisconnect();
     }
   }
 
   #onEvent(e: RdmaCmEvent): boolean {
-    if (e.event === RDMA_CM_EVENT.disconnected && this.#state === 'connected') {
+    if (e.event === RDMA_CM_EVENT.DISCONNECTED && this.#state === 'connected') {
       // Our QP to ERR as well, so nothing waits for a peer that is gone.
       this.#disconnect();
     }
@@ -374,21 +375,21 @@ export class RdmaConnection extends Resource {
       try {
         this.parts.close();
       } finally {
-        destroyId(this.host.kernel, this.channel, this.id);
+        destroyId(this.host.seam, this.channel, this.id);
       }
     }
   }
 }
 
-function destroyId(kernel: Backend, channel: CmChannel, id: number): void {
-  kernel.rdmaDestroyId(id);
+function destroyId(seam: Backend, channel: CmChannel, id: number): void {
+  seam.rdmaDestroyId(id);
   channel.remove(id);
 }
 
 function createId(channel: CmChannel): number {
   let id: number;
   try {
-    id = channel.kernel.rdmaCreateId(channel.handle, RDMA_PS_TCP);
+    id = channel.seam.rdmaCreateId(channel.handle, RDMA_PS_TCP);
   } catch (e) {
     channel.closeUnused();
     throw e;
@@ -397,11 +398,13 @@ function createId(channel: CmChannel): number {
   return id;
 }
 
+const EVENT_NAMES = byValue(RDMA_CM_EVENT);
+
 async function expectEvent(
-  channel: CmChannel, id: number, want: (typeof RDMA_CM_EVENTS)[number], phase: Phase, peer: RdmaAddress,
+  channel: CmChannel, id: number, want: keyof typeof RDMA_CM_EVENT, phase: Phase, peer: RdmaAddress,
   options: WaitOptions,
 ): Promise<RdmaCmEvent> {
-  const e = await channel.next(id, want, options);
+  const e = await channel.next(id, kebab(want), options);
   if (e.event === RDMA_CM_EVENT[want]) return e;
   throw eventError(e, phase, peer);
 }
@@ -409,11 +412,11 @@ async function expectEvent(
 /** The error a failed step of connecting means, with what to do about it. */
 function eventError(e: RdmaCmEvent, phase: Phase, peer: RdmaAddress): SystemError & { rejectReason?: number; privateData?: Uint8Array } {
   const at = `${peer.host}:${peer.port}`;
-  const name = RDMA_CM_EVENTS[e.event] ?? `event-${e.event}`;
-  if (e.event === RDMA_CM_EVENT.rejected) {
-    const why = e.status === IB_CM_REJ_INVALID_SERVICE_ID
+  const name = EVENT_NAMES.get(e.event) ?? `event-${e.event}`;
+  if (e.event === RDMA_CM_EVENT.REJECTED) {
+    const why = e.status === IB_CM_REJ.INVALID_SERVICE_ID
       ? `nobody listens on ${at} (reject reason ${e.status}: invalid service id)`
-      : e.status === IB_CM_REJ_CONSUMER_DEFINED
+      : e.status === IB_CM_REJ.CONSUMER_DEFINED
         ? `the peer at ${at} rejected the connection (its private data is on the error's privateData)`
         : `the peer at ${at} rejected the connection (reject reason ${e.status})`;
     const err = systemError('ECONNREFUSED', phase, `${phase} failed with ECONNREFUSED: ${why}`) as SystemError & { rejectReason?: number; privateData?: Uint8Array };
@@ -422,9 +425,9 @@ function eventError(e: RdmaCmEvent, phase: Phase, peer: RdmaAddress): SystemErro
     return err;
   }
   const code = e.status < 0 ? errnoName(e.status) : 'ECONNABORTED';
-  const advice = e.event === RDMA_CM_EVENT['addr-error']
+  const advice = e.event === RDMA_CM_EVENT.ADDR_ERROR
     ? `no RDMA device has a route to ${peer.host}: is soft-RoCE on the interface that reaches it (rdma link add rxe0 type rxe netdev <interface>)?`
-    : e.event === RDMA_CM_EVENT.unreachable
+    : e.event === RDMA_CM_EVENT.UNREACHABLE
       ? `${at} did not answer: is the host up and its RDMA device on the same network?`
       : `the connection manager reported ${name} (status ${e.status})`;
   return systemError(e.status < 0 ? e.status : 'ECONNABORTED', phase, `${phase} failed with ${code}: ${advice}`);

@@ -1,10 +1,29 @@
 import type { IbvCompChannel } from '../../seam/backend-verbs';
-import { WC_WORDS } from '../../seam/backend-verbs';
+import { IBV_WC, IBV_WC_OPCODE, IBV_WC_STATUS } from '../../seam/verbs-uapi';
+import { byteSwap32, decodeWc, WC_WORDS } from '../../seam/work-requests';
+import { byValue } from '../enum-names';
 import { Resource } from '../resource';
 import * as uapi from '../../seam/uapi';
 import { waitReady, WaitOptions } from '../wait';
 import type { RdmaDevice } from './device';
-import { IBV_WC_WITH_IMM, WC_STATUS, wcOpcodeName, WcStatus } from '../../seam/verbs-uapi';
+
+/** The API's names of enum ibv_wc_status. */
+const WC_STATUS_NAMES = {
+  SUCCESS: 'success', LOC_LEN_ERR: 'local-length-error', LOC_QP_OP_ERR: 'local-qp-op-error',
+  LOC_EEC_OP_ERR: 'local-eec-op-error', LOC_PROT_ERR: 'local-protection-error', WR_FLUSH_ERR: 'wr-flush-error',
+  MW_BIND_ERR: 'mw-bind-error', BAD_RESP_ERR: 'bad-response-error', LOC_ACCESS_ERR: 'local-access-error',
+  REM_INV_REQ_ERR: 'remote-invalid-request-error', REM_ACCESS_ERR: 'remote-access-error',
+  REM_OP_ERR: 'remote-operation-error', RETRY_EXC_ERR: 'retry-exceeded-error',
+  RNR_RETRY_EXC_ERR: 'rnr-retry-exceeded-error', LOC_RDD_VIOL_ERR: 'local-rdd-violation-error',
+  REM_INV_RD_REQ_ERR: 'remote-invalid-rd-request', REM_ABORT_ERR: 'remote-aborted-error',
+  INV_EECN_ERR: 'invalid-eecn-error', INV_EEC_STATE_ERR: 'invalid-eec-state-error', FATAL_ERR: 'fatal-error',
+  RESP_TIMEOUT_ERR: 'response-timeout-error', GENERAL_ERR: 'general-error',
+} as const satisfies Record<keyof typeof IBV_WC_STATUS, string>;
+export type WcStatus = (typeof WC_STATUS_NAMES)[keyof typeof WC_STATUS_NAMES];
+const STATUS = new Map<number, WcStatus>(
+  (Object.keys(IBV_WC_STATUS) as Array<keyof typeof IBV_WC_STATUS>).map((k) => [IBV_WC_STATUS[k], WC_STATUS_NAMES[k]]),
+);
+const OPCODES = byValue(IBV_WC_OPCODE);
 
 export interface WorkCompletion {
   wrId: bigint;
@@ -36,10 +55,10 @@ export class CompletionQueue extends Resource {
   /** @internal */
   constructor(readonly device: RdmaDevice, readonly handle: number, private readonly channel: IbvCompChannel) {
     super(device);
-    const { kernel } = device;
+    const { seam } = device;
     this.guard(() => {
-      kernel.ibvDestroyCq(handle);
-      kernel.ibvDestroyCompChannel(channel.handle);
+      seam.ibvDestroyCq(handle);
+      seam.ibvDestroyCompChannel(channel.handle);
     });
   }
 
@@ -65,24 +84,24 @@ export class CompletionQueue extends Resource {
 
   #pollRaw(n: number): number {
     const view = (this.#views[n] ??= this.#out.subarray(0, n * WC_WORDS));
-    return this.device.kernel.ibvPollCq(this.handle, view);
+    return this.device.seam.ibvPollCq(this.handle, view);
   }
 
   /** The next completion, waiting for it through the event loop. */
   async next(options: WaitOptions = {}): Promise<WorkCompletion> {
     this.assertOpen();
-    const { kernel } = this.device;
+    const { seam } = this.device;
     for (;;) {
       if (this.#ready.length === 0) this.#ready.push(...this.poll(BATCH));
       if (this.#ready.length === 0) {
         // Arm, then look again: a completion that landed before arming raises no event.
-        kernel.ibvReqNotifyCq(this.handle, false);
+        seam.ibvReqNotifyCq(this.handle, false);
         this.#ready.push(...this.poll(BATCH));
       }
       const wc = this.#ready.shift();
       if (wc) return wc;
-      await waitReady(kernel, this.channel.fd, uapi.POLLIN, options, (cancel) => this.onClose(cancel));
-      if (kernel.ibvGetCqEvent(this.channel.handle) >= 0) kernel.ibvAckCqEvents(this.handle, 1);
+      await waitReady(seam, this.channel.fd, uapi.POLLIN, options, (cancel) => this.onClose(cancel));
+      if (seam.ibvGetCqEvent(this.channel.handle) >= 0) seam.ibvAckCqEvents(this.handle, 1);
     }
   }
 
@@ -91,36 +110,27 @@ export class CompletionQueue extends Resource {
   }
 
   protected release(): void {
-    const { kernel } = this.device;
+    const { seam } = this.device;
     try {
-      kernel.ibvDestroyCq(this.handle);
+      seam.ibvDestroyCq(this.handle);
     } finally {
-      kernel.ibvDestroyCompChannel(this.channel.handle);
+      seam.ibvDestroyCompChannel(this.channel.handle);
     }
   }
 }
 
 function decode(out: BigUint64Array, i: number): WorkCompletion {
-  const base = i * WC_WORDS;
-  const w1 = out[base + 1]!;
-  const w2 = out[base + 2]!;
-  const w3 = out[base + 3]!;
-  const statusCode = Number(w1 & 0xffn);
-  const flags = Number(out[base + 4]!);
+  const w = decodeWc(out, i);
   const wc: WorkCompletion = {
-    wrId: out[base]!,
-    status: WC_STATUS[statusCode] ?? 'general-error',
-    statusCode,
-    opcode: wcOpcodeName(Number((w1 >> 8n) & 0xffn)),
-    byteLen: Number(w2 & 0xffffffffn),
-    qpNum: Number(w3 & 0xffffffffn),
-    srcQp: Number(w3 >> 32n),
-    vendorErr: Number((w1 >> 16n) & 0xffffffffn),
+    wrId: w.wrId,
+    status: STATUS.get(w.status) ?? 'general-error',
+    statusCode: w.status,
+    opcode: OPCODES.get(w.opcode) ?? `opcode-${w.opcode}`,
+    byteLen: w.byteLen,
+    qpNum: w.qpNum,
+    srcQp: w.srcQp,
+    vendorErr: w.vendorErr,
   };
-  if (flags & IBV_WC_WITH_IMM) wc.immData = ntohl(Number(w2 >> 32n));
+  if (w.flags & IBV_WC.WITH_IMM) wc.immData = byteSwap32(w.imm);
   return wc;
-}
-
-export function ntohl(v: number): number {
-  return (((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24)) >>> 0;
 }

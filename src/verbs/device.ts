@@ -6,15 +6,31 @@ import { isSystemError } from '../../seam/system-error';
 import * as uapi from '../../seam/uapi';
 import { CompletionQueue } from './cq';
 import { ProtectionDomain } from './pd';
-import { ASYNC_EVENTS, LINK_LAYERS, mtuBytes, PORT_STATES } from '../../seam/verbs-uapi';
+import { IBV_EVENT, IBV_LINK_LAYER, IBV_PORT, mtuBytes } from '../../seam/verbs-uapi';
+import { byValue, Kebab } from '../enum-names';
+
+const PORT_STATES = byValue(IBV_PORT);
+const LINK_LAYERS = byValue(IBV_LINK_LAYER);
+/** The API's names of enum ibv_event_type. */
+const ASYNC_EVENT_NAMES = {
+  CQ_ERR: 'cq-error', QP_FATAL: 'qp-fatal', QP_REQ_ERR: 'qp-request-error', QP_ACCESS_ERR: 'qp-access-error',
+  COMM_EST: 'comm-established', SQ_DRAINED: 'sq-drained', PATH_MIG: 'path-migrated', PATH_MIG_ERR: 'path-migration-error',
+  DEVICE_FATAL: 'device-fatal', PORT_ACTIVE: 'port-active', PORT_ERR: 'port-error', LID_CHANGE: 'lid-change',
+  PKEY_CHANGE: 'pkey-change', SM_CHANGE: 'sm-change', SRQ_ERR: 'srq-error', SRQ_LIMIT_REACHED: 'srq-limit-reached',
+  QP_LAST_WQE_REACHED: 'qp-last-wqe-reached', CLIENT_REREGISTER: 'client-reregister', GID_CHANGE: 'gid-change',
+  WQ_FATAL: 'wq-fatal',
+} as const satisfies Record<keyof typeof IBV_EVENT, string>;
+const ASYNC_EVENTS = new Map<number, string>(
+  (Object.keys(IBV_EVENT) as Array<keyof typeof IBV_EVENT>).map((k) => [IBV_EVENT[k], ASYNC_EVENT_NAMES[k]]),
+);
 
 export interface PortInfo {
   port: number;
-  state: (typeof PORT_STATES)[number];
+  state: Kebab<keyof typeof IBV_PORT>;
   /** Active MTU in bytes. */
   mtu: number;
   maxMtu: number;
-  linkLayer: (typeof LINK_LAYERS)[number];
+  linkLayer: Kebab<keyof typeof IBV_LINK_LAYER>;
   lid: number;
   gidTableLength: number;
 }
@@ -40,22 +56,22 @@ export class RdmaDevice extends Resource {
    * and stays open: closing this object closes what was made through it.
    */
   constructor(
-    readonly kernel: Backend, readonly ctx: number, readonly name: string, readonly attr: IbvDeviceAttr, parent: Resource,
+    readonly seam: Backend, readonly ctx: number, readonly name: string, readonly attr: IbvDeviceAttr, parent: Resource,
     private readonly owned = true,
   ) {
     super(parent);
-    if (owned) this.guard(() => kernel.ibvCloseDevice(ctx));
+    if (owned) this.guard(() => seam.ibvCloseDevice(ctx));
   }
 
   port(port = 1): PortInfo {
     this.assertOpen();
-    const p = this.kernel.ibvQueryPort(this.ctx, port);
+    const p = this.seam.ibvQueryPort(this.ctx, port);
     return {
       port,
-      state: PORT_STATES[p.state] ?? 'nop',
+      state: PORT_STATES.get(p.state) ?? 'nop',
       mtu: mtuBytes(p.activeMtu),
       maxMtu: mtuBytes(p.maxMtu),
-      linkLayer: LINK_LAYERS[p.linkLayer] ?? 'unspecified',
+      linkLayer: LINK_LAYERS.get(p.linkLayer) ?? 'unspecified',
       lid: p.lid,
       gidTableLength: p.gidTblLen,
     };
@@ -64,7 +80,7 @@ export class RdmaDevice extends Resource {
   /** The GID at `index` of `port`, in IPv6 notation. */
   gid(port = 1, index = 0): string {
     this.assertOpen();
-    return gidString(this.kernel.ibvQueryGid(this.ctx, port, index));
+    return gidString(this.seam.ibvQueryGid(this.ctx, port, index));
   }
 
   /** Whether the device can register dma-bufs: probed as NCCL and UCX do, with fd -1. */
@@ -72,7 +88,7 @@ export class RdmaDevice extends Resource {
     if (this.#dmaBufSupport === undefined) {
       using pd = this.allocPd();
       try {
-        this.kernel.ibvRegDmabufMr(pd.handle, 0n, 4096n, 0n, -1, 1);
+        this.seam.ibvRegDmabufMr(pd.handle, 0n, 4096n, 0n, -1, 1);
         this.#dmaBufSupport = true;
       } catch (e) {
         if (!isSystemError(e)) throw e;
@@ -89,18 +105,18 @@ export class RdmaDevice extends Resource {
 
   allocPd(): ProtectionDomain {
     this.assertOpen();
-    return new ProtectionDomain(this, this.kernel.ibvAllocPd(this.ctx));
+    return new ProtectionDomain(this, this.seam.ibvAllocPd(this.ctx));
   }
 
   /** A completion queue of at least `size` entries, with its own event channel. */
   createCq(size = 256): CompletionQueue {
     this.assertOpen();
-    const channel = this.kernel.ibvCreateCompChannel(this.ctx);
+    const channel = this.seam.ibvCreateCompChannel(this.ctx);
     let cq: number;
     try {
-      cq = this.kernel.ibvCreateCq(this.ctx, size, channel.handle);
+      cq = this.seam.ibvCreateCq(this.ctx, size, channel.handle);
     } catch (e) {
-      this.kernel.ibvDestroyCompChannel(channel.handle);
+      this.seam.ibvDestroyCompChannel(channel.handle);
       throw e;
     }
     return new CompletionQueue(this, cq, channel);
@@ -109,7 +125,7 @@ export class RdmaDevice extends Resource {
   on(event: 'event', listener: (e: AsyncEvent) => void): this {
     this.assertOpen();
     this.#events.on(event, listener);
-    this.#watch ??= this.kernel.watch(this.kernel.ibvAsyncFd(this.ctx), uapi.POLLIN, () => this.#drainEvents());
+    this.#watch ??= this.seam.watch(this.seam.ibvAsyncFd(this.ctx), uapi.POLLIN, () => this.#drainEvents());
     return this;
   }
 
@@ -120,8 +136,8 @@ export class RdmaDevice extends Resource {
   }
 
   #drainEvents(): void {
-    for (let e = this.kernel.ibvGetAsyncEvent(this.ctx); e; e = this.kernel.ibvGetAsyncEvent(this.ctx)) {
-      this.#events.emit('event', { type: ASYNC_EVENTS[e.eventType] ?? `event-${e.eventType}`, element: e.element });
+    for (let e = this.seam.ibvGetAsyncEvent(this.ctx); e; e = this.seam.ibvGetAsyncEvent(this.ctx)) {
+      this.#events.emit('event', { type: ASYNC_EVENTS.get(e.eventType) ?? `event-${e.eventType}`, element: e.element });
     }
   }
 
@@ -132,7 +148,7 @@ export class RdmaDevice extends Resource {
 
   protected release(): void {
     this.#stopWatch();
-    if (this.owned) this.kernel.ibvCloseDevice(this.ctx);
+    if (this.owned) this.seam.ibvCloseDevice(this.ctx);
   }
 }
 

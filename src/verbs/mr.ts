@@ -1,8 +1,7 @@
 import type { IbvMr } from '../../seam/backend-verbs';
 import { Resource } from '../resource';
-import { accessNames } from './access-flags';
+import { AccessFlag, accessNames } from './access-flags';
 import type { ProtectionDomain } from './pd';
-import type { AccessFlag } from '../../seam/verbs-uapi';
 
 /**
  * How an MR was registered:
@@ -41,9 +40,9 @@ export class MemoryRegion extends Resource {
     this.rkey = mr.rkey;
     this.addr = mr.addr;
     this.length = mr.length;
-    const { kernel } = pd.device;
+    const { seam } = pd.device;
     this.guard(() => {
-      kernel.ibvDeregMr(mr.handle);
+      seam.ibvDeregMr(mr.handle);
       keepAlive.release?.();
     });
   }
@@ -66,7 +65,7 @@ export class MemoryRegion extends Resource {
 
   protected release(): void {
     try {
-      this.pd.device.kernel.ibvDeregMr(this.mr.handle);
+      this.pd.device.seam.ibvDeregMr(this.mr.handle);
     } finally {
       this.keepAlive.release?.();
       this.keepAlive.view = undefined;

@@ -3,12 +3,11 @@ import { DmaBuf } from '../dmabuf';
 import { Mapping } from '../mapping';
 import { Resource } from '../resource';
 import { isSystemError, systemError } from '../../seam/system-error';
-import { accessBits } from './access-flags';
+import { AccessFlag, accessBits } from './access-flags';
 import type { CompletionQueue } from './cq';
 import type { RdmaDevice } from './device';
 import { MemoryRegion } from './mr';
 import { QueuePair, QueuePairOptions } from './qp';
-import type { AccessFlag } from '../../seam/verbs-uapi';
 
 export interface RegisterDmaBufOptions {
   offset?: number | bigint;
@@ -29,8 +28,8 @@ export class ProtectionDomain extends Resource {
   /** @internal */
   constructor(readonly device: RdmaDevice, readonly handle: number) {
     super(device);
-    const { kernel } = device;
-    this.guard(() => kernel.ibvDeallocPd(handle));
+    const { seam } = device;
+    this.guard(() => seam.ibvDeallocPd(handle));
   }
 
   /**
@@ -43,7 +42,7 @@ export class ProtectionDomain extends Resource {
     const view = bytesOf(memory);
     const access = accessBits(options.access);
     const mapping = memory instanceof Mapping ? memory : undefined;
-    const mr = new MemoryRegion(this, this.device.kernel.ibvRegMr(this.handle, view, access), access, 'host-memory', { view, mapping });
+    const mr = new MemoryRegion(this, this.device.seam.ibvRegMr(this.handle, view, access), access, 'host-memory', { view, mapping });
     // The device must stop using a mapping's memory before it is unmapped.
     mapping?.closeWith(mr);
     return mr;
@@ -58,9 +57,9 @@ export class ProtectionDomain extends Resource {
     const length = toSize(options.length ?? buf.size - offset, 'length');
     const iova = toSize(options.iova ?? offset, 'iova');
     const access = accessBits(options.access);
-    const { kernel } = this.device;
+    const { seam } = this.device;
     try {
-      const mr = kernel.ibvRegDmabufMr(this.handle, offset, length, iova, buf.fd, access);
+      const mr = seam.ibvRegDmabufMr(this.handle, offset, length, iova, buf.fd, access);
       return new MemoryRegion(this, mr, access, 'dma-buf', {});
     } catch (e) {
       if (!isSystemError(e) || e.code !== 'EOPNOTSUPP') throw e;
@@ -81,7 +80,7 @@ export class ProtectionDomain extends Resource {
     if (offset + length > range.size) throw systemError('EINVAL', 'ibv_reg_mr', 'offset + length lies past the end of the dma-buf');
     const mapping = range.memfd.map('rw', { offset: range.offset + offset, length });
     try {
-      const mr = new MemoryRegion(this, this.device.kernel.ibvRegMr(this.handle, mapping.view, access), access, 'memfd-pages', { view: mapping.view, release: () => mapping.close() });
+      const mr = new MemoryRegion(this, this.device.seam.ibvRegMr(this.handle, mapping.view, access), access, 'memfd-pages', { view: mapping.view, release: () => mapping.close() });
       mapping.closeWith(mr);
       return mr;
     } catch (e) {
@@ -96,7 +95,7 @@ export class ProtectionDomain extends Resource {
   }
 
   protected release(): void {
-    this.device.kernel.ibvDeallocPd(this.handle);
+    this.device.seam.ibvDeallocPd(this.handle);
   }
 }
 

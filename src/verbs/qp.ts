@@ -1,14 +1,23 @@
 import { randomInt } from 'node:crypto';
 import type { IbvQp, IbvQpCap, IbvQpInit } from '../../seam/backend-verbs';
-import { RECV_WR_WORDS, SEND_WR_WORDS } from '../../seam/backend-verbs';
 import { advise } from '../advice';
 import { Resource } from '../resource';
-import { accessBits } from './access-flags';
+import { byteSwap32, encodeRecv, encodeSend, RECV_WR_WORDS, SEND_WR_WORDS, SendWr, Sge } from '../../seam/work-requests';
+import { IBV_ACCESS, IBV_QP, IBV_QPS, IBV_QPT_RC, IBV_SEND, IBV_WR } from '../../seam/verbs-uapi';
+import { AccessFlag, accessBits } from './access-flags';
 import type { CompletionQueue } from './cq';
 import { gidBytes } from './device';
 import type { MemoryRegion, RemoteBuffer } from './mr';
 import type { ProtectionDomain } from './pd';
-import * as v from '../../seam/verbs-uapi';
+
+/** The API's opcodes. */
+const SEND_OPCODES = {
+  write: IBV_WR.RDMA_WRITE, 'write-imm': IBV_WR.RDMA_WRITE_WITH_IMM, send: IBV_WR.SEND, 'send-imm': IBV_WR.SEND_WITH_IMM, read: IBV_WR.RDMA_READ,
+} as const;
+export type SendOpcode = keyof typeof SEND_OPCODES;
+
+/** ibv_qp_state by its API name. */
+export type QpState = Lowercase<keyof typeof IBV_QPS>;
 
 export interface QueuePairOptions {
   maxSendWr?: number;
@@ -35,7 +44,7 @@ export interface ConnectOptions {
   /** Which entry of the port's GID table to send from; default: see QueuePair.endpoint. */
   gidIndex?: number;
   /** What the peer may do to our MRs through this QP; default: remote read and write. */
-  access?: v.AccessFlag[];
+  access?: AccessFlag[];
   /**
    * Transport retries before a request fails with retry-exceeded-error
    * (0–7, default 7). On rxe 7 means retry for ever: a peer that has gone
@@ -53,7 +62,7 @@ export interface LocalRange {
 }
 
 export interface SendRequest {
-  opcode: v.SendOpcode;
+  opcode: SendOpcode;
   local?: LocalRange;
   /** For write and read: where in the peer's memory, plus an offset into it. */
   remote?: RemoteBuffer & { offset?: bigint | number };
@@ -76,7 +85,7 @@ export interface RecvRequest {
 /** A reliable-connected queue pair. */
 export class QueuePair extends Resource {
   readonly psn = randomInt(1 << 24);
-  #state: keyof typeof v.IBV_QPS = 'reset';
+  #state: QpState = 'reset';
   #sendScratch = new BigUint64Array(SEND_WR_WORDS * 16);
   #recvScratch = new BigUint64Array(RECV_WR_WORDS * 16);
 
@@ -89,8 +98,8 @@ export class QueuePair extends Resource {
     private readonly cqs: readonly CompletionQueue[],
   ) {
     super(pd);
-    const { kernel } = pd.device;
-    this.guard(() => kernel.ibvDestroyQp(handle));
+    const { seam } = pd.device;
+    this.guard(() => seam.ibvDestroyQp(handle));
     for (const cq of cqs) cq.closeWith(this);
   }
 
@@ -100,21 +109,21 @@ export class QueuePair extends Resource {
    */
   static create(
     pd: ProtectionDomain, sendCq: CompletionQueue, recvCq: CompletionQueue, o: QueuePairOptions,
-    make: (init: IbvQpInit) => IbvQp = (init) => pd.device.kernel.ibvCreateQp(pd.handle, init),
+    make: (init: IbvQpInit) => IbvQp = (init) => pd.device.seam.ibvCreateQp(pd.handle, init),
   ): QueuePair {
     sendCq.assertOpen();
     recvCq.assertOpen();
     const qp = make({
       sendCq: sendCq.handle,
       recvCq: recvCq.handle,
-      qpType: v.IBV_QPT_RC,
+      qpType: IBV_QPT_RC,
       cap: { maxSendWr: o.maxSendWr ?? 128, maxRecvWr: o.maxRecvWr ?? 128, maxSendSge: 1, maxRecvSge: 1, maxInlineData: o.maxInlineData ?? 0 },
       sqSigAll: o.signalAll ?? true,
     });
     return new QueuePair(pd, qp.handle, qp.qpNum, qp.cap, [sendCq, recvCq]);
   }
 
-  get state(): keyof typeof v.IBV_QPS {
+  get state(): QpState {
     return this.#state;
   }
 
@@ -140,26 +149,26 @@ export class QueuePair extends Resource {
   /** Moves the QP through INIT, RTR and RTS towards `remote`. */
   connect(remote: Endpoint, options: ConnectOptions = {}): void {
     this.assertOpen();
-    const { kernel } = this.pd.device;
+    const { seam } = this.pd.device;
     const port = options.port ?? 1;
     const device = this.pd.device;
     const info = device.port(port);
     const sgidIndex = options.gidIndex ?? defaultGidIndex(device, port, info.gidTableLength);
     const mtu = mtuEnum(Math.min(info.mtu, remote.mtu));
-    kernel.ibvModifyQp(this.handle, {
-      qpState: v.IBV_QPS.init, pkeyIndex: 0, portNum: port,
-      qpAccessFlags: accessBits(options.access ?? ['remote-read', 'remote-write']) & ~v.IBV_ACCESS['local-write'],
-    }, v.IBV_QP_STATE | v.IBV_QP_PKEY_INDEX | v.IBV_QP_PORT | v.IBV_QP_ACCESS_FLAGS);
+    seam.ibvModifyQp(this.handle, {
+      qpState: IBV_QPS.INIT, pkeyIndex: 0, portNum: port,
+      qpAccessFlags: accessBits(options.access ?? ['remote-read', 'remote-write']) & ~IBV_ACCESS.LOCAL_WRITE,
+    }, IBV_QP.STATE | IBV_QP.PKEY_INDEX | IBV_QP.PORT | IBV_QP.ACCESS_FLAGS);
     this.#state = 'init';
-    kernel.ibvModifyQp(this.handle, {
-      qpState: v.IBV_QPS.rtr, pathMtu: mtu, destQpNum: remote.qpNum, rqPsn: remote.psn,
+    seam.ibvModifyQp(this.handle, {
+      qpState: IBV_QPS.RTR, pathMtu: mtu, destQpNum: remote.qpNum, rqPsn: remote.psn,
       maxDestRdAtomic: 1, minRnrTimer: 12,
       ahAttr: { dlid: remote.lid, portNum: port, isGlobal: true, dgid: gidBytes(remote.gid), sgidIndex, hopLimit: 64 },
-    }, v.IBV_QP_STATE | v.IBV_QP_AV | v.IBV_QP_PATH_MTU | v.IBV_QP_DEST_QPN | v.IBV_QP_RQ_PSN | v.IBV_QP_MAX_DEST_RD_ATOMIC | v.IBV_QP_MIN_RNR_TIMER);
+    }, IBV_QP.STATE | IBV_QP.AV | IBV_QP.PATH_MTU | IBV_QP.DEST_QPN | IBV_QP.RQ_PSN | IBV_QP.MAX_DEST_RD_ATOMIC | IBV_QP.MIN_RNR_TIMER);
     this.#state = 'rtr';
-    kernel.ibvModifyQp(this.handle, {
-      qpState: v.IBV_QPS.rts, timeout: 14, retryCnt: options.retryCount ?? 7, rnrRetry: 7, sqPsn: this.psn, maxRdAtomic: 1,
-    }, v.IBV_QP_STATE | v.IBV_QP_TIMEOUT | v.IBV_QP_RETRY_CNT | v.IBV_QP_RNR_RETRY | v.IBV_QP_SQ_PSN | v.IBV_QP_MAX_QP_RD_ATOMIC);
+    seam.ibvModifyQp(this.handle, {
+      qpState: IBV_QPS.RTS, timeout: 14, retryCnt: options.retryCount ?? 7, rnrRetry: 7, sqPsn: this.psn, maxRdAtomic: 1,
+    }, IBV_QP.STATE | IBV_QP.TIMEOUT | IBV_QP.RETRY_CNT | IBV_QP.RNR_RETRY | IBV_QP.SQ_PSN | IBV_QP.MAX_QP_RD_ATOMIC);
     this.#state = 'rts';
   }
 
@@ -169,9 +178,9 @@ export class QueuePair extends Resource {
     const n = requests.length;
     if (this.#sendScratch.length < n * SEND_WR_WORDS) this.#sendScratch = new BigUint64Array(n * SEND_WR_WORDS);
     const w = this.#sendScratch;
-    for (let i = 0; i < n; i++) encodeSend(w, i * SEND_WR_WORDS, requests[i]!);
+    for (let i = 0; i < n; i++) encodeSend(w, i, sendWr(requests[i]!));
     try {
-      this.pd.device.kernel.ibvPostSend(this.handle, w, n);
+      this.pd.device.seam.ibvPostSend(this.handle, w, n);
     } catch (e) {
       throw advise(e, []);
     }
@@ -185,53 +194,37 @@ export class QueuePair extends Resource {
     const w = this.#recvScratch;
     for (let i = 0; i < n; i++) {
       const r = requests[i]!;
-      const b = i * RECV_WR_WORDS;
-      w[b] = r.id ?? 0n;
-      if (r.local) {
-        const { addr, length, lkey } = sge(r.local);
-        w[b + 1] = addr;
-        w[b + 2] = BigInt(length) | (BigInt(lkey) << 32n);
-      } else {
-        w[b + 1] = 0n;
-        w[b + 2] = 0n;
-      }
+      encodeRecv(w, i, { wrId: r.id ?? 0n, sge: r.local && sge(r.local) });
     }
     try {
-      this.pd.device.kernel.ibvPostRecv(this.handle, w, n);
+      this.pd.device.seam.ibvPostRecv(this.handle, w, n);
     } catch (e) {
       throw advise(e, []);
     }
   }
 
   protected release(): void {
-    this.pd.device.kernel.ibvDestroyQp(this.handle);
+    this.pd.device.seam.ibvDestroyQp(this.handle);
   }
 }
 
-function encodeSend(w: BigUint64Array, b: number, r: SendRequest): void {
-  const opcode = v.IBV_WR[r.opcode];
-  if (opcode === undefined) throw new TypeError(`unknown opcode '${String(r.opcode)}': use ${Object.keys(v.IBV_WR).join(', ')}`);
-  const flags = (r.signaled ? v.IBV_SEND_SIGNALED : 0) | (r.inline ? v.IBV_SEND_INLINE : 0) |
-    (r.solicited ? v.IBV_SEND_SOLICITED : 0) | (r.fence ? v.IBV_SEND_FENCE : 0);
-  w[b] = r.id ?? 0n;
-  if (r.local) {
-    const { addr, length, lkey } = sge(r.local);
-    w[b + 1] = BigInt(opcode | (flags << 8) | (1 << 16));
-    w[b + 2] = addr;
-    w[b + 3] = BigInt(length) | (BigInt(lkey) << 32n);
-  } else {
-    w[b + 1] = BigInt(opcode | (flags << 8));
-    w[b + 2] = 0n;
-    w[b + 3] = 0n;
+function sendWr(r: SendRequest): SendWr {
+  if (!Object.hasOwn(SEND_OPCODES, r.opcode)) {
+    throw new TypeError(`unknown opcode '${String(r.opcode)}': use ${Object.keys(SEND_OPCODES).join(', ')}`);
   }
+  const flags = (r.signaled ? IBV_SEND.SIGNALED : 0) | (r.inline ? IBV_SEND.INLINE : 0) |
+    (r.solicited ? IBV_SEND.SOLICITED : 0) | (r.fence ? IBV_SEND.FENCE : 0);
   const needsRemote = r.opcode === 'write' || r.opcode === 'write-imm' || r.opcode === 'read';
   if (needsRemote && !r.remote) throw new TypeError(`a ${r.opcode} request needs remote: { addr, rkey }`);
-  w[b + 4] = r.remote ? r.remote.addr + BigInt(r.remote.offset ?? 0) : 0n;
-  const imm = r.imm === undefined ? 0 : htonl(r.imm);
-  w[b + 5] = BigInt(r.remote?.rkey ?? 0) | (BigInt(imm) << 32n);
+  return {
+    wrId: r.id ?? 0n, opcode: SEND_OPCODES[r.opcode], flags, sge: r.local && sge(r.local),
+    remoteAddr: r.remote ? r.remote.addr + BigInt(r.remote.offset ?? 0) : 0n,
+    rkey: r.remote?.rkey ?? 0,
+    imm: r.imm === undefined ? 0 : htonl(r.imm),
+  };
 }
 
-function sge(local: LocalRange): { addr: bigint; length: number; lkey: number } {
+function sge(local: LocalRange): Sge {
   const offset = local.offset ?? 0;
   const length = local.length ?? Number(local.mr.length) - offset;
   return { addr: local.mr.addr + BigInt(offset), length, lkey: local.mr.lkey };
@@ -239,7 +232,7 @@ function sge(local: LocalRange): { addr: bigint; length: number; lkey: number } 
 
 function htonl(v: number): number {
   if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new TypeError(`imm must be a 32-bit unsigned integer, got ${v}`);
-  return (((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24)) >>> 0;
+  return byteSwap32(v);
 }
 
 function mtuEnum(bytes: number): number {

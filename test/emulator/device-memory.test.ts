@@ -5,7 +5,7 @@
 // stays in place and peer-to-peer however it is imported.
 import { afterEach, describe, expect, it } from 'vitest';
 import * as uapi from '../../seam/uapi';
-import { loopback, Machine, machine, MiB, pattern } from './rig';
+import { loopback, Machine, machine, MiB, pattern } from '../support/emulator-rig';
 
 describe('device memory exported as dma-bufs', () => {
   let m: Machine;

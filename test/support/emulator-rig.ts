@@ -3,16 +3,16 @@
 // each other, which is all RDMA needs to move bytes on one machine.
 import { controls, createEmulator, EmulatorControls, EmulatorOptions } from '../../emulator';
 import type { Backend } from '../../seam/backend';
-import { withAdvice } from '../../src/advice';
 import type { CompletionQueue, WorkCompletion } from '../../src/verbs/cq';
 import type { MemoryRegion } from '../../src/verbs/mr';
 import type { ProtectionDomain } from '../../src/verbs/pd';
 import type { QueuePair } from '../../src/verbs/qp';
-import { DmaBridge } from '../../src/dmabridge';
+import type { DmaBridge } from '../../src/dmabridge';
+import { bridgeOn } from './backends';
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
-export const PAGE = 4096;
+export { PAGE } from './seam-session';
 
 export interface Machine {
   backend: Backend;
@@ -22,7 +22,7 @@ export interface Machine {
 
 export function machine(options: EmulatorOptions = {}): Machine {
   const backend = createEmulator(options);
-  return { backend, dmb: new DmaBridge(withAdvice(backend), 'emulator rule test'), hooks: controls(backend) };
+  return { backend, dmb: bridgeOn(backend, 'emulator rule test'), hooks: controls(backend) };
 }
 
 export interface Loopback {
