@@ -46,7 +46,7 @@ if [ ! -e "$kstamp" ]; then
   # APT::Sandbox::User=root: the _apt user may not be able to write here.
   aptopts=(-o APT::Sandbox::User=root)
   if [ -n "$KSOURCES" ]; then
-    # The suite's own lists, package cache and sources file, all in the cache.
+    # This kernel's own sources list, package lists and apt cache, all in .cache/vm.
     lists="$CACHE/apt-$KERNEL"
     mkdir -p "$lists/lists/partial" "$lists/cache/archives/partial"
     echo "$KSOURCES" > "$lists/sources.list"
