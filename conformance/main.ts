@@ -2,15 +2,19 @@
 // backend and its devices are there, on the real kernel; a table, a JSON
 // report, and a non-zero exit for any disagreement.
 //
-//   node dist/conformance/main.js [--strict] [--record] [--json FILE] [--only TEXT]
+//   node dist/conformance/main.js [--kernel V] [--strict] [--record] [--json FILE] [--only TEXT]
+//     --kernel  the kernel the emulator imitates and whose record it is held
+//               to (6.12 or 7.3); default: the running one where it is one
+//               of those, else 6.12
 //     --strict  every scenario must run on the kernel, and the kernel must
-//               answer as conformance/kernel-record.json says (test:kernel)
-//     --record  write the kernel's records to conformance/kernel-record.json
+//               answer as conformance/kernel-record-<kernel>.json says (test:kernel)
+//     --record  write the kernel's records to conformance/kernel-record-<kernel>.json
 //     --only    run the scenarios whose name contains TEXT
 //     --summary print the totals and failures, not the table
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { dirname, resolve } from 'node:path';
+import { DEFAULT_KERNEL, KERNELS, kernelOfRelease, type KernelVersion } from '../emulator/kernels';
 import { loadNative } from '../src/native';
 import { loadKernelRecord, saveKernelRecord } from './kernel-record';
 import { firstDifference, type Difference, type ScenarioRecord } from './record';
@@ -41,8 +45,9 @@ async function main(): Promise<number> {
   }
   const native = loadNative();
   if ((strict || record) && !native.backend) throw new Error(`--strict and --record need the native backend: ${native.error}`);
-  const results = await runAll(chosen, native.backend, native.error);
-  const committed = loadKernelRecord();
+  const kernel = chooseKernel();
+  const results = await runAll(chosen, kernel, native.backend, native.error);
+  const committed = loadKernelRecord(kernel);
 
   const problems: string[] = [];
   const rows: string[][] = [];
@@ -84,10 +89,24 @@ async function main(): Promise<number> {
     const scenariosOut: Record<string, ScenarioRecord> = {};
     for (const r of results) scenariosOut[r.name] = (r.kernel as { record: ScenarioRecord }).record;
     const merged = only && committed ? { ...committed.scenarios, ...scenariosOut } : scenariosOut;
-    console.log(`kernel record: ${saveKernelRecord({ kernel: release(), recorded: new Date().toISOString().slice(0, 10), scenarios: merged })}`);
+    console.log(`kernel record: ${saveKernelRecord(kernel, { kernel: release(), recorded: new Date().toISOString().slice(0, 10), scenarios: merged })}`);
   }
   for (const p of problems) console.error(`FAIL ${p}`);
   return problems.length ? 1 : 0;
+}
+
+/**
+ * The kernel asked for, else the running one where the emulator imitates it,
+ * else 6.12. --strict and --record hold the live kernel to a record: it must
+ * be the one chosen.
+ */
+function chooseKernel(): KernelVersion {
+  const asked = option('--kernel');
+  const running = kernelOfRelease(release());
+  const kernel = asked === undefined ? running ?? DEFAULT_KERNEL : KERNELS.find((k) => k === asked);
+  if (!kernel) throw new Error(`--kernel ${asked}: the emulator imitates ${KERNELS.join(' and ')}`);
+  if ((strict || record) && running !== kernel) throw new Error(`--strict and --record on Linux ${release()} need the kernel the emulator imitates as ${kernel}`);
+  return kernel;
 }
 
 function printTable(head: string[], rows: string[][]): void {

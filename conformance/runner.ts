@@ -2,6 +2,7 @@
 // backend, and compares the two records step by step.
 import { existsSync } from 'node:fs';
 import { createEmulator, createNetwork } from '../emulator';
+import type { KernelVersion } from '../emulator/kernels';
 import type { Backend } from '../seam/backend';
 import { firstDifference, outcomeOf, type Difference, type ScenarioRecord } from './record';
 import { DEVICES, NIC_ADDRESS, type Scenario } from './scenario';
@@ -42,10 +43,10 @@ function keptByRdmaCm(backend: Backend, fd: number): boolean {
   return /^\/dev\/infiniband\/uverbs\d+$/.test(name) || name === 'anon_inode:[infinibandevent]';
 }
 
-/** A fresh emulated machine for the scenario: where it needs the NIC, on a network at the VM's NIC address, with rxe0 and rxe1 as the VM has. */
-export function emulatorFor(scenario: Scenario): Backend {
-  if (!scenario.needs.includes('nic')) return createEmulator();
-  return createEmulator({ rdma: ['rxe'], network: createNetwork(), host: { name: 'vm', address: NIC_ADDRESS } });
+/** A fresh emulated machine imitating `kernel` for the scenario: where it needs the NIC, on a network at the VM's NIC address, with rxe0 and rxe1 as the VM has. */
+export function emulatorFor(scenario: Scenario, kernel: KernelVersion): Backend {
+  if (!scenario.needs.includes('nic')) return createEmulator({ kernel });
+  return createEmulator({ kernel, rdma: ['rxe'], network: createNetwork(), host: { name: 'vm', address: NIC_ADDRESS } });
 }
 
 /** The devices a scenario needs that this kernel lacks. */
@@ -63,10 +64,10 @@ export interface Result {
   agree?: boolean;
 }
 
-export async function runAll(scenarios: Scenario[], native: Backend | undefined, nativeError = 'native backend unavailable'): Promise<Result[]> {
+export async function runAll(scenarios: Scenario[], version: KernelVersion, native: Backend | undefined, nativeError = 'native backend unavailable'): Promise<Result[]> {
   const results: Result[] = [];
   for (const scenario of scenarios) {
-    const emulator = await runScenario(scenario, emulatorFor(scenario));
+    const emulator = await runScenario(scenario, emulatorFor(scenario, version));
     let kernel: Result['kernel'];
     const missing = native ? missingOnKernel(scenario) : [];
     if (!native) kernel = { notRun: nativeError };

@@ -17,6 +17,7 @@ import { FenceControls, fenceControls } from './fence-controls';
 import { DEFAULT_FENCE_DEADLINE_MS, FenceWatchdog } from './fence-deadline';
 import type { FdTable } from './files';
 import { DmaHeap } from './heap';
+import { DEFAULT_KERNEL, type KernelVersion } from './kernels';
 import { Machine } from './machine';
 import type { Network, NetworkControls } from './network';
 import { Process } from './process';
@@ -36,10 +37,13 @@ export type { Network, NetworkControls, NetworkOptions } from './network';
 export type { HostOptions } from './rdmacm/install';
 export type { FenceControls, FenceUsage, TestFence } from './fence-controls';
 export type { FenceWarning } from './fence-deadline';
+export { KERNELS, type KernelVersion } from './kernels';
 export type { MmControls } from './verbs/odp';
 export type { DeviceBuffer, EmulatedVram, VramControls } from './vram';
 
 export interface EmulatorOptions {
+  /** The Linux version whose answers it gives where versions differ (README, Two kernels). Default 6.12. */
+  kernel?: KernelVersion;
   /** Time moves only when a test advances it. Default: with real time. */
   manualClock?: boolean;
   /** Bytes of memory for memfds, heap buffers and GEM objects. Default 1 GiB. */
@@ -86,6 +90,7 @@ const controlsOf = new WeakMap<Backend, EmulatorControls>();
 
 export function createEmulator(options: EmulatorOptions = {}): Backend {
   const machine = new Machine({
+    version: options.kernel ?? DEFAULT_KERNEL,
     manualClock: options.manualClock ?? false, memoryLimit: options.memoryLimit ?? 2 ** 30, clock: options.network?.clock,
   });
   machine.addDevice('/dev/udmabuf', new UdmabufDevice(machine, '/dev/udmabuf'));

@@ -6,6 +6,7 @@ import { O_DIRECTORY } from './abi';
 import { Clock } from './clock';
 import { DmaFence, stubFence } from './fence';
 import type { FileObject, Inode, OpenFile } from './files';
+import { BEHAVIOUR, type KernelBehaviour, type KernelVersion } from './kernels';
 
 /** A device node: each open(2) of it makes a new file object. */
 export interface Device {
@@ -38,6 +39,8 @@ export class Memory {
 }
 
 export interface KernelOptions {
+  /** The Linux version it imitates. */
+  version: KernelVersion;
   /** Time stands still unless a test advances it. */
   manualClock: boolean;
   /** Bytes of memory for memfds, heap buffers and GEM objects. */
@@ -47,6 +50,9 @@ export interface KernelOptions {
 }
 
 export class Machine {
+  readonly version: KernelVersion;
+  /** Where this version answers differently from the others. */
+  readonly behaviour: KernelBehaviour;
   readonly clock: Clock;
   readonly memory: Memory;
   /** The one inode all anon_inode files share. */
@@ -60,6 +66,8 @@ export class Machine {
   readonly #dirInodes = new Map<string, Inode>();
 
   constructor(options: KernelOptions) {
+    this.version = options.version;
+    this.behaviour = BEHAVIOUR[options.version];
     this.clock = options.clock ?? new Clock(options.manualClock);
     this.memory = new Memory(options.memoryLimit);
     this.anonInode = { ino: this.nextIno(), mntId: MOUNT.anonInode };

@@ -16,6 +16,7 @@ import { DmaHeapFile } from './heap';
 import type { Machine } from './machine';
 import { MemfdFile, validSeals } from './memfd';
 import { FileWatch } from './poll';
+import { mapped, mmControls } from './verbs/odp';
 import { Verbs } from './verbs/verbs';
 import { RdmaCm } from './rdmacm/calls';
 import { SyncFileObject } from './sync-file';
@@ -159,12 +160,14 @@ export class Process implements Backend {
     if (!file.object.mmap) throw systemError('ENODEV', 'mmap');
     const { view, unmap } = file.object.mmap(file, { offset, length, prot, shared });
     this.#mappings.set(view, { file: file.get(), prot, unmap, mrs: 0 });
+    mapped(view);
     return view;
   }
 
   /**
    * Unlike native, the emulator cannot detach the view: its memory is shared
-   * with the object and with other mappings. A stale view keeps working.
+   * with the object and with other mappings. A stale view keeps working; an
+   * on-demand MR over it drops its pages and faults there fail.
    */
   munmap(view: Uint8Array): void {
     const mapping = this.#mappings.get(view);
@@ -173,6 +176,7 @@ export class Process implements Backend {
       throw systemError('EBUSY', 'munmap', 'munmap failed: EBUSY (RDMA memory regions cover the mapping, and the device may still use it: deregister them first)');
     }
     this.#mappings.delete(view);
+    mmControls.unmap(view);
     mapping.unmap?.();
     mapping.file.put();
   }

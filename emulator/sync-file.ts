@@ -52,7 +52,13 @@ export class SyncFileObject implements FileObject {
   get name(): string {
     if (this.userName) return this.userName;
     const f = this.fence;
-    return nameField(`${f.driverName}-${f.timelineName}${f.context}-${f.seqno}`);
+    const [driver, timeline] = this.#namesOf(f);
+    return nameField(`${driver}-${timeline}${f.context}-${f.seqno}`);
+  }
+
+  /** dma_fence_driver_name and dma_fence_timeline_name (kernels.ts: detachedSignalledFences). */
+  #namesOf(f: DmaFence): [string, string] {
+    return f.signaled && this.machine.behaviour.detachedSignalledFences ? ['detached-driver', 'signaled-timeline'] : [f.driverName, f.timelineName];
   }
 
   /** SYNC_IOC_FILE_INFO with `numFences` entries of room (0: just count them). */
@@ -63,9 +69,10 @@ export class SyncFileObject implements FileObject {
     let status = 1;
     const entries = fences.map((f): FenceInfo => {
       if (status > 0) status = f.status;
+      const [driver, timeline] = this.#namesOf(f);
       return {
-        objName: nameField(f.timelineName),
-        driverName: nameField(f.driverName),
+        objName: nameField(timeline),
+        driverName: nameField(driver),
         status: f.status,
         flags: 0,
         timestampNs: f.signaled ? f.timestampNs : 0n,

@@ -13,7 +13,6 @@ const LOFF_MAX = 2n ** 63n - 1n;
 
 /** Module parameters, at their defaults. */
 const LIST_LIMIT = 1024;
-const SIZE_LIMIT_MB = 64;
 
 export class UdmabufDevice implements Device {
   readonly inode;
@@ -45,7 +44,7 @@ export class UdmabufDeviceFile implements FileObject {
    */
   create(items: UdmabufItem[], syscall: string, lookup: (fd: number) => OpenFile | undefined): DmaBufObject {
     if (items.length > LIST_LIMIT) throw systemError('EINVAL', syscall);
-    const pageLimit = (BigInt(SIZE_LIMIT_MB) << 20n) / PAGE;
+    const pageLimit = (BigInt(this.machine.behaviour.udmabufSizeLimitMb) << 20n) / PAGE;
     let pages = 0n;
     for (const item of items) {
       if (item.offset % PAGE !== 0n || item.size % PAGE !== 0n) throw systemError('EINVAL', syscall);

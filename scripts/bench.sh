@@ -5,7 +5,9 @@
 # The one-host parts are `dmabridge bench`, as a user runs it.
 # Environment: DMABRIDGE_BENCH_REPS (timed runs per measurement, default 5),
 # DMABRIDGE_BENCH_CLUSTER_COUNT (64 KiB writes per two-host run, default 512).
+#   npm run bench [-- --kernel 7.3]   # the guests' kernel (default 6.12)
 set -euo pipefail
+if [ "${1:-}" = --kernel ]; then export DMABRIDGE_VM_KERNEL=$2; shift 2; fi
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT="$ROOT/.cache/bench"
 cd "$ROOT"

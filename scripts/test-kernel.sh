@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# npm run test:kernel: the native test suites inside Debian's Linux 6.12 under
-# qemu, against the real udmabuf, system heap, vgem and rxe. Builds on the host
+# npm run test:kernel: the native test suites inside Debian's Linux 6.12 (or
+# 7.3) under qemu, against the real udmabuf, system heap, vgem and rxe. Builds on the host
 # first (TypeScript and C++ compile ~20x slower in the guest), runs vitest in
 # the guest with a JSON report, then checks the report here: any failure, or
 # any test that skipped, fails the run. The verbs ABI check runs first: the
@@ -8,10 +8,12 @@
 #
 #   npm run test:kernel                       # every native suite
 #   npm run test:kernel -- test/api/heap.test.ts   # one file (vitest filters)
+#   npm run test:kernel -- --kernel 7.3 [FILE...]  # on Linux 7.3 (default 6.12)
 # DMABRIDGE_KERNEL_RUN_ID names the guest's run directory (default vm0), so
 # that two runs at once do not share one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = --kernel ]; then export DMABRIDGE_VM_KERNEL=$2; shift 2; fi
 
 scripts/vm/provision.sh
 DMABRIDGE_REQUIRE_ABI_CHECK=1 scripts/check-verbs-abi.sh
@@ -27,7 +29,7 @@ files=("$@")
 
 # The full run also compares the emulator with the kernel, scenario by
 # scenario (conformance/), in the same boot: any disagreement, or a kernel
-# answer other than conformance/kernel-record.json's, fails it.
+# answer other than conformance/kernel-record-<kernel>.json's, fails it.
 conformance=
 [ $# -gt 0 ] || conformance=.cache/vm/conformance-$id.json
 vitest_status=.cache/vm/vitest-status-$id
@@ -56,7 +58,7 @@ if [ -n "$conformance" ]; then
     echo "test:kernel: conformance failed (exit $status): emulator and kernel disagree, or the kernel left its record; see FAIL lines above" >&2
     failed=1
   else
-    echo "test:kernel: conformance: every scenario agreed on both backends and with conformance/kernel-record.json ($conformance)"
+    echo "test:kernel: conformance: every scenario agreed on both backends and with conformance/kernel-record-${DMABRIDGE_VM_KERNEL:-6.12}.json ($conformance)"
   fi
 fi
 exit "$failed"

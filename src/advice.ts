@@ -19,7 +19,7 @@ const byCall: Record<string, Record<string, Advice>> = {
   UDMABUF_CREATE: udmabufAdvice(),
   UDMABUF_CREATE_LIST: {
     ...udmabufAdvice(),
-    EINVAL: () => 'each range must be page-aligned (4096) and non-empty, the list at most 1024 entries (module parameter list_limit) and 64 MiB in all (size_limit_mb), from memfds sealed with F_SEAL_SHRINK and without F_SEAL_WRITE',
+    EINVAL: () => 'each range must be page-aligned (4096) and non-empty, the list at most 1024 entries (module parameter list_limit) and, on kernels before 7.x (6.12 here), 64 MiB in all (size_limit_mb), from memfds sealed with F_SEAL_SHRINK and without F_SEAL_WRITE',
   },
   ibv_post_send: {
     EINVAL: (_, e) => `request ${(e as { index?: number }).index ?? 0} is invalid for this QP (is it connected, in RTS? opcode, SGE and inline size within the QP's caps?); the ones before it were posted`,
@@ -73,6 +73,7 @@ const byCall: Record<string, Record<string, Advice>> = {
     EPERM: () => 'the locked-memory limit is 0 and the process lacks CAP_IPC_LOCK: raise `ulimit -l`',
     EINVAL: () => "invalid access flags: remote write or atomic access needs 'local-write' too",
     EFAULT: () => 'the memory cannot be pinned (a PFN mapping, such as an mmap of a dma-buf): register the dma-buf with registerDmaBuf instead',
+    EOPNOTSUPP: () => "the device's driver does not take one of the access flags: 'on-demand' needs on-demand paging (device.onDemandPaging; rxe has it on Linux 7.3, not on 6.12), and few drivers take 'zero-based' or 'hugetlb'",
   },
   ibv_reg_dmabuf_mr: {
     EINVAL: () => 'offset + length must lie inside the dma-buf, length must be non-zero, offset and iova must share their offset within a page, and access may hold only local-write, remote-*, relaxed-ordering',
@@ -163,7 +164,7 @@ function cudaDeviceTodo(): Record<string, Advice> {
 
 function udmabufAdvice(): Record<string, Advice> {
   return {
-    EINVAL: () => 'offset and size must be page-aligned (4096) and non-zero, at most 64 MiB (module parameter size_limit_mb), from a memfd sealed with F_SEAL_SHRINK and without F_SEAL_WRITE',
+    EINVAL: () => 'offset and size must be page-aligned (4096) and non-zero, at most 64 MiB on kernels before 7.x (6.12 here; module parameter size_limit_mb), from a memfd sealed with F_SEAL_SHRINK and without F_SEAL_WRITE',
     EBADFD: () => 'the fd is not a memfd: udmabuf wraps only shmem or hugetlbfs memfds',
     ENOMEM: () => 'the pages could not be pinned: free memory or make the buffer smaller',
   };

@@ -27,9 +27,9 @@ add('rxe0\'s port: active, Ethernet, with an IPv4-mapped GID of 127.0.0.1', need
   t.step('query port 2', (k) => k.ibvQueryPort(ctx, 2), () => 'queried');
 });
 
-add('rxe0 has one port and no ODP', needs, (t) => {
+add('rxe0: its ports, ODP capabilities and SGE limit', needs, (t) => {
   const ctx = context(t);
-  t.step('query device', (k) => k.ibvQueryDevice(ctx), (d) => ({ ports: d.physPortCnt, odp: d.odpGeneralCaps, maxSge: d.maxSge }));
+  t.step('query device', (k) => k.ibvQueryDevice(ctx), (d) => ({ ports: d.physPortCnt, odp: d.odpGeneralCaps, odpRc: d.odpRcCaps, maxSge: d.maxSge }));
 });
 
 for (const [access, name] of [
@@ -53,7 +53,6 @@ for (const [access, name] of [
   [A.REMOTE_ATOMIC, 'remote-atomic without local-write'],
   [A.REMOTE_WRITE | A.REMOTE_READ, 'remote-write|remote-read without local-write'],
   [LW | A.ZERO_BASED, 'zero-based'],
-  [LW | A.ON_DEMAND, 'on-demand'],
   [LW | A.HUGETLB, 'hugetlb'],
   [LW | (1 << 30), 'bit 30'],
   [LW | A.FLUSH_GLOBAL, 'flush-global'],

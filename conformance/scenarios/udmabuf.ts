@@ -42,12 +42,12 @@ add('a udmabuf is no memfd either: EBADFD', needs, (t) => {
   create(t, 'create over a udmabuf', buf, 0, PAGE);
 });
 
-add('sizes over 64 MiB are EINVAL before any fd is looked at', needs, (t) => {
+add('the size limit (64 MiB on 6.12, none on 7.3) comes before any fd is looked at', needs, (t) => {
   create(t, '64 MiB + a page over fd -1', -1, 0, 64n * MiB + BigInt(PAGE));
   create(t, '64 MiB over fd -1: the fd decides', -1, 0, 64n * MiB);
 });
 
-add('the 64 MiB limit counts the whole list', needs, (t) => {
+add('the size limit counts the whole list', needs, (t) => {
   const dev = udmabufDevice(t);
   t.tryFd('32 MiB + 32 MiB and a page', (k) => k.udmabufCreateList(dev, [item(-1, 0, 32n * MiB), item(-1, 0, 32n * MiB + BigInt(PAGE))], 0));
   t.tryFd('32 MiB + 32 MiB: the fd decides', (k) => k.udmabufCreateList(dev, [item(-1, 0, 32n * MiB), item(-1, 0, 32n * MiB)], 0));

@@ -23,7 +23,7 @@ export class RdmaMachine implements RdmaControls {
   add(kind: ProfileKind, adapt: (profile: DeviceProfile) => DeviceProfile = (p) => p): IbDevice {
     const n = this.#counts[kind] ?? 0;
     this.#counts[kind] = n + 1;
-    const device = new IbDevice(this.machine, adapt(PROFILES[kind](`${NAME_PREFIX[kind]}${n}`)), this.fabric);
+    const device = new IbDevice(this.machine, adapt(PROFILES[kind](`${NAME_PREFIX[kind]}${n}`, this.machine)), this.fabric);
     const path = `/dev/infiniband/uverbs${this.devices.length}`;
     this.devices.push(device);
     this.machine.addDevice(path, new UverbsDevice(this.machine, device, path));

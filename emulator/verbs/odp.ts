@@ -83,6 +83,14 @@ export const mmControls: MmControls = {
   },
 };
 
+/** mmap made `view` (its object's memory) mapped again, keeping its bytes: faults there find its pages. */
+export function mapped(view: Uint8Array): void {
+  const mm = mms.get(view.buffer);
+  if (!mm) return;
+  const [first, end] = pagesOf(view);
+  for (let p = first; p < end; p++) mm.unmapped.delete(p);
+}
+
 export class OdpMirror {
   readonly #mm: MmRange;
   /** The buffer page the MR's first page is. */

@@ -2,6 +2,7 @@
 // its driver answers differently from the others.
 import type { IbvDeviceAttr } from '../../seam/backend-verbs';
 import { IBV_ACCESS, IBV_WC_STATUS } from '../../seam/verbs-uapi';
+import type { Machine } from '../machine';
 
 const A = IBV_ACCESS;
 /** IB_UVERBS_ACCESS_OPTIONAL_RANGE: bits 20 to 29, of which relaxed ordering is the first. */
@@ -118,8 +119,17 @@ const MTU_1024 = 3, MTU_4096 = 5;
 const LINK_ETHERNET = 2, LINK_UNSPECIFIED = 0;
 const NODE_CA = 1, NODE_UNSPECIFIED = 0, TRANSPORT_IB = 0, TRANSPORT_UNSPECIFIED = 3;
 
-/** Soft-RoCE on lo (rdma link add rxe0 type rxe netdev lo), as rxe in 6.12 reports it. */
-function rxe(name: string): DeviceProfile {
+/**
+ * rxe's on-demand paging, where the kernel has it: IBV_ODP_SUPPORT without
+ * implicit ODP, on RC send, receive, write, read, atomics, SRQ receives,
+ * flush and atomic write.
+ */
+function rxeOdp(machine: Machine): Pick<IbvDeviceAttr, 'odpGeneralCaps' | 'odpRcCaps'> {
+  return machine.behaviour.rxeOnDemandPaging ? { odpGeneralCaps: 1n, odpRcCaps: 0xff } : { odpGeneralCaps: 0n, odpRcCaps: 0 };
+}
+
+/** Soft-RoCE on lo (rdma link add rxe0 type rxe netdev lo), as rxe in the machine's kernel reports it. */
+function rxe(name: string, machine: Machine): DeviceProfile {
   const loMac = [0, 0, 0, 0, 0, 0];
   return {
     name,
@@ -133,7 +143,7 @@ function rxe(name: string): DeviceProfile {
       deviceCapFlags: DEV.badPkeyCntr | DEV.badQkeyCntr | DEV.autoPathMig | DEV.changePhyPort | DEV.udAvPortEnforce |
         DEV.portActiveEvent | DEV.sysImageGuid | DEV.rcRnrNakGen | DEV.srqResize | DEV.memWindow |
         DEV.memMgtExtensions | DEV.memWindowType2b,
-      odpGeneralCaps: 0n, odpRcCaps: 0,
+      ...rxeOdp(machine),
     },
     // lo's MTU of 65536 gives the largest IB MTU; its addresses are 127.0.0.1 and ::1.
     port: {
@@ -217,5 +227,6 @@ function efa(name: string): DeviceProfile {
   };
 }
 
-export const PROFILES = { rxe, mlx5, efa } as const;
+/** Each kind's profile, by its name and the kernel whose driver answers. */
+export const PROFILES: Record<'rxe' | 'mlx5' | 'efa', (name: string, machine: Machine) => DeviceProfile> = { rxe, mlx5, efa };
 export type ProfileKind = keyof typeof PROFILES;

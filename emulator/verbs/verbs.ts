@@ -19,7 +19,7 @@ import { Memlock } from './memlock';
 import { IbMr, regDmabufMr, regUserMr } from './mr';
 import { IbPd } from './pd';
 import { IbQp } from './qp';
-import { IBV_EVENT } from '../../seam/verbs-uapi';
+import { IBV_ACCESS, IBV_EVENT } from '../../seam/verbs-uapi';
 
 const UVERBS_DIR = '/dev/infiniband';
 
@@ -247,7 +247,9 @@ export class Verbs implements VerbsCalls {
     const mr = regUserMr(pd, memory, bits, this.#memlock);
     ctx.hostMrs.set(mr.key, mr);
     let unpin: (() => void) | undefined;
-    if (mapping) {
+    // An on-demand MR follows the page tables: after munmap its accesses fail,
+    // they never reach freed memory, so it holds nothing in place.
+    if (mapping && !(bits & IBV_ACCESS.ON_DEMAND)) {
       mapping.mrs++;
       unpin = () => { mapping.mrs--; };
     }

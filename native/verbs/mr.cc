@@ -100,7 +100,10 @@ Napi::Value RegMr(const Napi::CallbackInfo& info) {
   VerbsObject& o = *state.Find(handle, VerbsKind::kMr);
   o.env = env;
   o.shared_buffer = shared_buffer;
-  if (mapping) Pin(o.mapping = mapping);
+  // An on-demand MR follows the page tables (HMM): after munmap its accesses
+  // fail, they never reach freed memory, so it holds nothing in place.
+  constexpr int kAccessOnDemand = 1 << 6;  // IBV_ACCESS_ON_DEMAND
+  if (mapping && !(access & kAccessOnDemand)) Pin(o.mapping = mapping);
   state.mrs_by_lkey.emplace(mr->lkey, mr);
   return MrResult(env, make, handle, mr, reinterpret_cast<uintptr_t>(mr->addr));
 }

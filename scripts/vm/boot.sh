@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Boot one guest (Debian's kernel under qemu TCG, host root over 9p) and run a
-# command in it; exits with the command's exit code. See run.sh for the usual
+# Boot one guest (Debian's kernel under qemu TCG, host root over 9p; the
+# kernel is DMABRIDGE_VM_KERNEL's, see kernel.sh) and run a command in it; exits with the command's exit code. See run.sh for the usual
 # entry point (which also provisions).
 #
 #   boot.sh [--id ID] [--shell] [--timeout SECS] [--net SELF_PORT:PEER_PORT
@@ -23,6 +23,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 # Resolved: in a worktree .cache is a symlink, which the guest cannot follow
 # before it has chrooted into the host root.
 CACHE="$(cd -P "$ROOT/.cache" && pwd)/vm"
+. "$HERE/kernel.sh"
 
 id=vm0 mode=run limit=${DMABRIDGE_VM_TIMEOUT:-1500} net='' mac='' ip='' script=''
 die() { echo "dmabridge-vm: $*" >&2; exit 125; }
@@ -48,12 +49,14 @@ if [ -z "$script" ]; then
   script=$(printf '%q ' "$@")
 fi
 
-kernel=$(ls "$CACHE"/kernel/boot/vmlinuz-* 2>/dev/null | head -n1)
-[ -n "$kernel" ] || die "no kernel in $CACHE/kernel; run scripts/vm/provision.sh"
+kernel=$(ls "$KDIR"/boot/vmlinuz-* 2>/dev/null | head -n1)
+[ -n "$kernel" ] || die "no kernel in $KDIR; run scripts/vm/provision.sh (with DMABRIDGE_VM_KERNEL=$KERNEL)"
 initrd=$("$HERE/build-initramfs.sh")
 
-run="$CACHE/run/$id"
-mkdir -p "$run"
+mkdir -p "$CACHE/run/$id"
+# Physical: the guest's init looks for it before it chroots, where a symlink
+# in the path (a worktree's .cache) would not resolve.
+run=$(cd "$CACHE/run/$id" && pwd -P)
 rm -f "$run"/console-panic-*.log
 printf '%s\n' "$script" > "$run/cmd"
 {

@@ -10,11 +10,10 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 CACHE="$ROOT/.cache/vm"
-KDIR="$CACHE/kernel"
+. "$HERE/kernel.sh"
 
-# Load order matters: rxe looks up the "crc32" crypto algorithm by name and
-# `rdma link add` answers ENOENT unless crc32_generic is already loaded.
-MODULES=(crc32_generic 9pnet_virtio 9p configfs ib_core ib_uverbs rdma_rxe
+# Load order matters: the kernel's own (KMODULES) come first.
+MODULES=("${KMODULES[@]}" 9pnet_virtio 9p configfs ib_core ib_uverbs rdma_rxe
          ib_cm iw_cm rdma_cm rdma_ucm drm vgem failover net_failover virtio_net
          ${DMABRIDGE_VM_EXTRA_MODULES:-})
 
@@ -28,7 +27,7 @@ BUSYBOX=/bin/busybox
 
 key=$( { echo "$kver"; printf '%s\n' "${MODULES[@]}"; cat "$0" "$HERE/guest-init.sh"; sha1sum "$BUSYBOX"; } \
        | sha1sum | cut -c1-12)
-out="$CACHE/initramfs-$kver-$key.cpio"
+out="$KDIR/initramfs-$key.cpio"
 exec 9>"$CACHE/.initramfs.lock"
 flock 9   # two guests may start at once
 if [ -e "$out" ]; then echo "$out"; exit 0; fi
@@ -79,5 +78,5 @@ echo "$kver" > "$stage/etc/kernel-version"
 (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet) > "$out.tmp"
 mv "$out.tmp" "$out"
 # Drop stale builds.
-find "$CACHE" -maxdepth 1 -name 'initramfs-*.cpio' ! -name "$(basename "$out")" -delete
+find "$KDIR" -maxdepth 1 -name 'initramfs-*.cpio' ! -name "$(basename "$out")" -delete
 echo "$out"

@@ -42,6 +42,24 @@ describeEachBackend('RDMA on an rxe device', (b) => {
     expect(() => pd.registerDmaBuf(buf)).toThrow(expect.objectContaining({ code: 'EOPNOTSUPP', syscall: 'ibv_reg_dmabuf_mr', message: expect.stringMatching(/fallback: 'memfd-pages'/) }));
   });
 
+  it('registers memory on demand where rxe pages on demand (7.3), else refuses it with advice naming that kernel (6.12)', async () => {
+    expect(dev.onDemandPaging).toBe(b.behaviour.rxeOnDemandPaging);
+    // Fresh memfd pages, never touched: the write faults them in.
+    using memfd = dmb.createMemfd(4 * 4096);
+    using mapping = memfd.map('rw');
+    const memory = mapping.view;
+    const register = () => pd.register(mapping, { access: ['local-write', 'remote-write', 'on-demand'] });
+    if (!b.behaviour.rxeOnDemandPaging) {
+      expect(register).toThrow(expect.objectContaining({ code: 'EOPNOTSUPP', syscall: 'ibv_reg_mr', message: expect.stringMatching(/rxe has it on Linux 7\.3/) }));
+      return;
+    }
+    const dst = register();
+    const src = pd.register(new Uint8Array(memory.length).fill(0x3c));
+    a.postSend([{ opcode: 'write', local: { mr: src }, remote: dst.remote(), id: 1n }]);
+    expect(await cq.next({ timeout: 10000 })).toMatchObject({ wrId: 1n, status: 'success', opcode: 'rdma-write' });
+    expect(memory.every((x) => x === 0x3c)).toBe(true);
+  });
+
   it('RDMA-writes into a udmabuf registered through its memfd pages, seen through the dma-buf view', async () => {
     using src = dmb.createUdmabuf(64 << 10);
     using dst = dmb.createUdmabuf(64 << 10);

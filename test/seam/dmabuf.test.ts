@@ -2,7 +2,7 @@
 import { expect } from 'vitest';
 import * as uapi from '../../seam/uapi';
 import { describeEachBackend, DEVICES, itWith } from '../support/backends';
-import { CLOSED_FD, PAGE, Session } from '../support/seam-session';
+import { CLOSED_FD, PAGE, Session, signalledNames } from '../support/seam-session';
 import { expectErrno } from '../support/errno';
 
 const { DMA_BUF_SYNC_READ: READ, DMA_BUF_SYNC_WRITE: WRITE, DMA_BUF_SYNC_RW: RW, DMA_BUF_SYNC_END: END } = uapi;
@@ -81,15 +81,17 @@ describeEachBackend('dma-buf', (b) => {
     for (const flags of [0, END, RW | END]) {
       expectErrno(() => s.backend.dmaBufExportSyncFile(buf, flags), 'EINVAL', 'DMA_BUF_IOCTL_EXPORT_SYNC_FILE');
     }
+    const stub = signalledNames(b);
     for (const flags of [READ, WRITE, RW]) {
       const sync = s.fd(s.backend.dmaBufExportSyncFile(buf, flags));
       expect(s.backend.readlinkFd(sync)).toBe('anon_inode:sync_file');
       expect(s.fdinfo(sync).get('flags')).toBe('02000000');
       const info = s.backend.syncFileInfo(sync);
       expect(info.status).toBe(1);
-      expect(info.name).toBe('stub-stub0-0');
+      // sync_file's name field keeps 31 bytes of "<driver>-<timeline><context>-<seqno>".
+      expect(info.name).toBe(`${stub.driverName}-${stub.objName}0-0`.slice(0, 31));
       expect(info.fences).toHaveLength(1);
-      expect(info.fences[0]).toMatchObject({ driverName: 'stub', objName: 'stub', status: 1, flags: 0 });
+      expect(info.fences[0]).toMatchObject({ ...stub, status: 1, flags: 0 });
       expect(s.backend.poll(sync, uapi.POLLIN | uapi.POLLOUT)).toBe(uapi.POLLIN);
     }
   });

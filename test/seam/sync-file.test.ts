@@ -2,7 +2,7 @@
 import { expect } from 'vitest';
 import * as uapi from '../../seam/uapi';
 import { describeEachBackend, itWith } from '../support/backends';
-import { CLOSED_FD, Session, VGEM } from '../support/seam-session';
+import { CLOSED_FD, Session, signalledNames, VGEM } from '../support/seam-session';
 import { expectErrno } from '../support/errno';
 
 describeEachBackend('sync_file', (b) => {
@@ -64,7 +64,7 @@ describeEachBackend('sync_file', (b) => {
     const none = s.fd(s.backend.syncFileMerge(a.sync, c.sync, 'none'));
     const stub = s.backend.syncFileInfo(none);
     expect(stub).toMatchObject({ name: 'none', status: 1 });
-    expect(stub.fences).toMatchObject([{ driverName: 'stub', objName: 'stub', status: 1 }]);
+    expect(stub.fences).toMatchObject([{ ...signalledNames(b), status: 1 }]);
   });
 
   it('keeps the first 31 bytes of a merge name, and wants a sync_file to merge with', () => {
@@ -85,7 +85,7 @@ describeEachBackend('sync_file', (b) => {
     const r1 = s.backend.vgemFenceAttach(drm, handle, 0);
     s.backend.vgemFenceAttach(drm, handle, 0);
     const forReader = s.fd(s.backend.dmaBufExportSyncFile(buf, uapi.DMA_BUF_SYNC_READ));
-    expect(s.backend.syncFileInfo(forReader).fences[0].driverName).toBe('stub');
+    expect(s.backend.syncFileInfo(forReader).fences[0].driverName).toBe(signalledNames(b).driverName);
     const forWriter = s.fd(s.backend.dmaBufExportSyncFile(buf, uapi.DMA_BUF_SYNC_WRITE));
     const info = s.backend.syncFileInfo(forWriter);
     expect(info.name).toMatch(/^dma_fence_array-unbound\d+-1$/);

@@ -2,7 +2,7 @@
 import { expect } from 'vitest';
 import * as uapi from '../../seam/uapi';
 import { describeEachBackend, itWith } from '../support/backends';
-import { CLOSED_FD, PAGE, Session, VGEM } from '../support/seam-session';
+import { CLOSED_FD, PAGE, Session, signalledNames, VGEM } from '../support/seam-session';
 import { expectErrno } from '../support/errno';
 
 const RDWR_CLOEXEC = uapi.DRM_RDWR | uapi.DRM_CLOEXEC;
@@ -139,7 +139,7 @@ describeEachBackend('vgem', (b) => {
     const forWriters = s.fd(s.backend.dmaBufExportSyncFile(buf, uapi.DMA_BUF_SYNC_WRITE));
     const forReaders = s.fd(s.backend.dmaBufExportSyncFile(buf, uapi.DMA_BUF_SYNC_READ));
     expect(s.backend.syncFileInfo(forWriters).fences[0]).toMatchObject({ driverName: 'vgem', objName: 'unbound', status: 0 });
-    expect(s.backend.syncFileInfo(forReaders).fences[0].driverName).toBe('stub');
+    expect(s.backend.syncFileInfo(forReaders).fences[0].driverName).toBe(signalledNames(b).driverName);
     s.backend.vgemFenceSignal(drm, reader);
     expect(s.backend.poll(buf, uapi.POLLIN | uapi.POLLOUT)).toBe(uapi.POLLIN | uapi.POLLOUT);
 

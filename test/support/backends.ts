@@ -2,8 +2,10 @@
 // the addon loads, under the one skip policy (skip.ts).
 import { describe, it } from 'vitest';
 import { existsSync } from 'node:fs';
+import { release } from 'node:os';
 import type { Backend } from '../../seam/backend';
 import { createEmulator, createNetwork } from '../../emulator';
+import { BEHAVIOUR, DEFAULT_KERNEL, KERNELS, kernelOfRelease, type KernelBehaviour, type KernelVersion } from '../../emulator/kernels';
 import { loadNative } from '../../src/native';
 import { withAdvice } from '../../src/advice';
 import { DmaBridge } from '../../src/dmabridge';
@@ -14,6 +16,20 @@ export interface BackendCase {
   name: 'native' | 'emulator';
   /** A fresh backend: a fresh emulated machine, or the real kernel. */
   create(): Backend;
+  /** Where the kernel it answers for (the emulator's 6.12, or the running one) differs from the others. */
+  behaviour: KernelBehaviour;
+}
+
+/**
+ * The running kernel's behaviour: its own where the emulator imitates it,
+ * else that of the newest imitated kernel not newer than it.
+ */
+function runningBehaviour(): KernelBehaviour {
+  const exact = kernelOfRelease(release());
+  if (exact) return BEHAVIOUR[exact];
+  const [major = 0, minor = 0] = release().split(/[.-]/).map(Number);
+  const older = KERNELS.filter((k) => { const [a, b] = k.split('.').map(Number); return a! < major || (a === major && b! <= minor); });
+  return BEHAVIOUR[(older.at(-1) ?? DEFAULT_KERNEL) as KernelVersion];
 }
 
 function selected(): Array<BackendCase['name']> {
@@ -24,12 +40,12 @@ function selected(): Array<BackendCase['name']> {
 export function describeEachBackend(title: string, body: (b: BackendCase) => void): void {
   for (const name of selected()) {
     if (name === 'emulator') {
-      describe(`${title} [emulator]`, () => body({ name, create: () => createEmulator() }));
+      describe(`${title} [emulator]`, () => body({ name, create: () => createEmulator(), behaviour: BEHAVIOUR[DEFAULT_KERNEL] }));
       continue;
     }
     const native = loadNative();
     // Without the addon the suite skips (or fails, in the VM) and create() is never called.
-    describeNeeds(native.backend ? null : `the native backend is unavailable: ${native.error}`)(`${title} [native]`, () => body({ name, create: () => native.backend! }));
+    describeNeeds(native.backend ? null : `the native backend is unavailable: ${native.error}`)(`${title} [native]`, () => body({ name, create: () => native.backend!, behaviour: runningBehaviour() }));
   }
 }
 

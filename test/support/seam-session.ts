@@ -15,6 +15,15 @@ export const VGEM = DEVICES.vgem;
 /** An fd number no test process has open. */
 export const CLOSED_FD = 99_999;
 
+/**
+ * How sync_file info names a signalled fence's driver and timeline: the
+ * stub's own, or where the kernel detaches signalled fences from their driver
+ * (7.3), the same names for every one.
+ */
+export function signalledNames(b: BackendCase): { driverName: string; objName: string } {
+  return b.behaviour.detachedSignalledFences ? { driverName: 'detached-driver', objName: 'signaled-timeline' } : { driverName: 'stub', objName: 'stub' };
+}
+
 export class Session {
   #backend: Backend | undefined;
   #before: number[] = [];
