@@ -1,4 +1,4 @@
-import type { Backend } from './backend';
+import { type Backend, wraps } from './backend';
 import { isSystemError, SystemError } from './system-error';
 
 // What to do about a kernel error, by syscall and code. The backends throw
@@ -220,6 +220,7 @@ export function withAdvice(backend: Backend): Backend {
       }
     };
   }
+  wraps(wrapped as unknown as Backend, backend);
   return wrapped as unknown as Backend;
 }
 

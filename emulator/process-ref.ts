@@ -1,0 +1,10 @@
+// What the controls take to name a process of an emulated machine: what a test
+// holds, a DmaBridge opened on it or the backend itself.
+import type { Backend } from '../src/backend';
+import type { DmaBridge } from '../src/system';
+import type { FdTable } from './files';
+
+export type ProcessRef = Backend | DmaBridge;
+
+/** The fd table of a process of the machine; throws for anything else. */
+export type FdsOf = (process: ProcessRef) => FdTable;
