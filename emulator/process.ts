@@ -292,6 +292,7 @@ export class Process implements Backend {
   poll(fd: number, events: number): number {
     const file = this.#fds.get(fd)?.file;
     if (!file) return uapi.POLLNVAL;
+    this.kernel.progress();
     const mask = file.object.poll ? file.object.poll(file, events) : DEFAULT_POLLMASK;
     return mask & (events | uapi.POLLERR | uapi.POLLHUP);
   }

@@ -100,7 +100,6 @@ export class QueuePair {
   readonly rnrWaiters = new Set<QueuePair>();
   /** While the head request waits (for a retry, or a receive at the peer): what stops the wait. */
   stall: (() => void) | undefined;
-  scheduled = false;
   destroyed = false;
 
   constructor(
