@@ -20,7 +20,9 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-CACHE="$ROOT/.cache/vm"
+# Resolved: in a worktree .cache is a symlink, which the guest cannot follow
+# before it has chrooted into the host root.
+CACHE="$(cd -P "$ROOT/.cache" && pwd)/vm"
 
 id=vm0 mode=run limit=${DMABRIDGE_VM_TIMEOUT:-1500} net='' mac='' ip='' script=''
 die() { echo "dmabridge-vm: $*" >&2; exit 125; }
