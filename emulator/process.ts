@@ -166,6 +166,25 @@ export class Process implements Backend {
     mapping.file.put();
   }
 
+  /**
+   * The mappings whose memory `view` (any view, not only the one mmap
+   * returned) reaches, as the kernel finds VMAs by address. Mappings of one
+   * object at one offset share their memory here, where the kernel gives
+   * each its own addresses: the view mmap returned names its own mapping,
+   * and any other view reaches all of them.
+   */
+  #mappingsOver(view: Uint8Array): Mapping[] {
+    const own = this.#mappings.get(view);
+    if (own) return [own];
+    const start = view.byteOffset;
+    const end = start + view.byteLength;
+    const found: Mapping[] = [];
+    for (const [mapped, mapping] of this.#mappings) {
+      if (mapped.buffer === view.buffer && mapped.byteOffset < end && start < mapped.byteOffset + mapped.byteLength) found.push(mapping);
+    }
+    return found;
+  }
+
   // --- dma-buf ---------------------------------------------------------------
 
   dmaBufSync(fd: number, flags: number): void {
@@ -388,11 +407,8 @@ export class Process implements Backend {
     return (this.#verbsState ??= new Verbs(this.kernel, {
       fds: this.#fds,
       // An mmap of a dma-buf is a PFN mapping, which ib_umem_get cannot pin.
-      pfnMapped: (view) => this.#mappings.get(view)?.file.object instanceof DmaBuf,
-      readOnly: (view) => {
-        const mapping = this.#mappings.get(view);
-        return mapping !== undefined && !(mapping.prot & uapi.PROT_WRITE);
-      },
+      pfnMapped: (view) => this.#mappingsOver(view).some((m) => m.file.object instanceof DmaBuf),
+      readOnly: (view) => this.#mappingsOver(view).some((m) => !(m.prot & uapi.PROT_WRITE)),
     }));
   }
 
