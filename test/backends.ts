@@ -4,11 +4,11 @@
 // run means every native test really ran.
 import { describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import type { Backend } from '../src/backend';
+import type { Backend } from '../seam/backend';
 import { createEmulator } from '../emulator';
 import { loadNative } from '../src/native';
 import { withAdvice } from '../src/advice';
-import { DmaBridge } from '../src/system';
+import { DmaBridge } from '../src/dmabridge';
 
 export const inKernelVm = process.env.DMABRIDGE_KERNEL_VM === '1';
 

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import * as emulator from '../emulator';
-import type { Backend } from '../src/backend';
+import type { Backend } from '../seam/backend';
 import * as dmabridge from '../src';
 
 const ROOT = join(__dirname, '..');

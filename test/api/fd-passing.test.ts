@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { controls } from '../../emulator';
 import { withAdvice } from '../../src/advice';
-import type { Backend } from '../../src/backend';
-import { DmaBridge } from '../../src/system';
+import type { Backend } from '../../seam/backend';
+import { DmaBridge } from '../../src/dmabridge';
 import { DEVICE, describeEachBackend, itWith } from '../backends';
 
 // The other process is a node child running test/fixtures/dmabuf-peer.js on
@@ -91,8 +91,8 @@ describeEachBackend('passing dma-bufs between processes', (b) => {
     expect(Buffer.from(first.data).toString()).toBe('abcd');
     expect(first.fds).toHaveLength(2);
     for (const fd of first.fds) {
-      expect(dmb.kernel.readlinkFd(fd)).toMatch(/^\/memfd:dmabridge/);
-      dmb.kernel.close(fd);
+      expect(dmb.seam.readlinkFd(fd)).toMatch(/^\/memfd:dmabridge/);
+      dmb.seam.close(fd);
     }
     expect(Buffer.from((await z.receive()).data).toString()).toBe('ef');
   });
@@ -115,8 +115,8 @@ describeEachBackend('passing dma-bufs between processes', (b) => {
     await sending;
     expect(Buffer.compare(Buffer.concat(got), data)).toBe(0);
     expect(passed).toHaveLength(1);
-    expect(dmb.kernel.readlinkFd(passed[0])).toMatch(/^\/memfd:passed/);
-    dmb.kernel.close(passed[0]);
+    expect(dmb.seam.readlinkFd(passed[0])).toMatch(/^\/memfd:passed/);
+    dmb.seam.close(passed[0]);
   });
 
   it('refuses what is not a dma-buf, closing what came', async () => {

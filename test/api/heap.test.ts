@@ -31,7 +31,7 @@ describeEachBackend('dma-heaps through the API', (b) => {
     using buf = dmb.allocHeap(4096, { access: 'read' });
     expect(buf.info().writable).toBe(false);
     expect(() => buf.map('read')).toThrow(expect.objectContaining({ code: 'EACCES', syscall: 'mmap', message: expect.stringMatching(/read-only/) }));
-    expect(() => dmb.kernel.mmap(buf.fd, 4096, 3, 1, 0n)).toThrow(expect.objectContaining({ code: 'EACCES', syscall: 'mmap' }));
+    expect(() => dmb.seam.mmap(buf.fd, 4096, 3, 1, 0n)).toThrow(expect.objectContaining({ code: 'EACCES', syscall: 'mmap' }));
   });
 
   it('says which heap is missing', () => {

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { controls, createEmulator, createNetwork } from '../../emulator';
 import { decodeRemoteBuffer, encodeRemoteBuffer } from '../../src';
 import { withAdvice } from '../../src/advice';
-import { DmaBridge } from '../../src/system';
+import { DmaBridge } from '../../src/dmabridge';
 import { cases, type HostContext } from '../cluster/cases';
 import { memoryRendezvous } from '../cluster/rendezvous';
 

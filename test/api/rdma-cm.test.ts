@@ -5,7 +5,7 @@ import { afterEach, beforeEach, expect } from 'vitest';
 import { createEmulator, createNetwork } from '../../emulator';
 import type { DmaBridge } from '../../src';
 import { withAdvice } from '../../src/advice';
-import { DmaBridge as Bridge } from '../../src/system';
+import { DmaBridge as Bridge } from '../../src/dmabridge';
 import { DEVICE, describeEachBackend, itWith, type BackendCase } from '../backends';
 import { selfAddress } from '../native-rdmacm/addon';
 
@@ -80,7 +80,7 @@ describeEachBackend('rdma_cm on one host', (b) => {
   it('closing a DmaBridge closes its connections, and the peer sees them disconnect', async () => {
     using listener = dmb.listenRdma({ host, port: 0 });
     const server = listener.accept({ timeout: TIMEOUT });
-    const clients = new Bridge(dmb.kernel, 'a second DmaBridge of the same process');
+    const clients = new Bridge(dmb.seam, 'a second DmaBridge of the same process');
     const client = await clients.connectRdma({ host, port: listener.address.port }, { timeout: TIMEOUT });
     using conn = await server;
     clients.close();

@@ -76,11 +76,11 @@ describeEachBackend('udmabuf through the API', (b) => {
   });
 
   it('closing the entry object closes everything made through it', () => {
-    const before = dmb.kernel.openFds();
+    const before = dmb.seam.openFds();
     const buf = dmb.createUdmabuf(4096);
     const map = buf.map('rw');
     dmb.close();
     expect(buf.closed && map.closed).toBe(true);
-    expect(dmb.kernel.openFds()).toEqual(before);
+    expect(dmb.seam.openFds()).toEqual(before);
   });
 });

@@ -4,7 +4,7 @@
 // system memory and no peer-to-peer; memory that never moves (habanalabs)
 // stays in place and peer-to-peer however it is imported.
 import { afterEach, describe, expect, it } from 'vitest';
-import * as uapi from '../../src/uapi';
+import * as uapi from '../../seam/uapi';
 import { loopback, Machine, machine, MiB, pattern } from './rig';
 
 describe('device memory exported as dma-bufs', () => {

@@ -13,7 +13,7 @@ describe('RLIMIT_MEMLOCK', () => {
   afterEach(() => m.dmb.close());
 
   function limitTo(bytes: bigint): void {
-    const k = m.dmb.kernel;
+    const k = m.dmb.seam;
     k.setMemlockLimit(bytes, k.getMemlockLimit().hard);
   }
 

@@ -40,7 +40,7 @@ describe('open() on the emulator', () => {
   it('controls() takes the DmaBridge, its seam or the backend, and names what else it was given', () => {
     const machine = createEmulator();
     using dmb = open({ backend: machine });
-    expect(controls(dmb.kernel) === controls(machine)).toBe(true);
+    expect(controls(dmb.seam) === controls(machine)).toBe(true);
     const stranger = { name: 'native' } as never;
     expect(() => controls(stranger)).toThrow(/takes a DmaBridge opened on the emulator, or an emulator backend; this one is native/);
     const other = createEmulator();

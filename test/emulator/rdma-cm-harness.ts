@@ -1,12 +1,13 @@
 // What the rdma_cm tests share: waiting for events through the channel's fd,
 // and a connected pair of QPs with memory to move bytes between.
 import { expect } from 'vitest';
-import type { Backend } from '../../src/backend';
-import type { RdmaCmEvent, RdmaConnParam } from '../../src/backend-rdmacm';
-import { IbvMr, IbvQp, RECV_WR_WORDS, SEND_WR_WORDS, WC_WORDS } from '../../src/backend-verbs';
-import { RDMA_CM_EVENT as E, RDMA_PS_TCP } from '../../src/rdma/cm-uapi';
-import { IBV_ACCESS, IBV_QPT_RC, IBV_SEND_SIGNALED, IBV_WR } from '../../src/rdma/verbs-uapi';
-import { POLLIN } from '../../src/uapi';
+import type { Backend } from '../../seam/backend';
+import type { RdmaCmEvent, RdmaConnParam } from '../../seam/backend-rdmacm';
+import type { IbvMr, IbvQp } from '../../seam/backend-verbs';
+import { RDMA_CM_EVENT as E, RDMA_PS_TCP } from '../../seam/rdmacm-uapi';
+import { IBV_ACCESS, IBV_QPT_RC, IBV_SEND, IBV_WR } from '../../seam/verbs-uapi';
+import { decodeWc, encodeRecv, encodeSend, RECV_WR_WORDS, SEND_WR_WORDS, WC_WORDS } from '../../seam/work-requests';
+import { POLLIN } from '../../seam/uapi';
 
 
 export interface Channel {
@@ -62,7 +63,7 @@ export interface Side {
   mr: IbvMr;
 }
 
-const ACCESS = IBV_ACCESS['local-write'] | IBV_ACCESS['remote-write'] | IBV_ACCESS['remote-read'];
+const ACCESS = IBV_ACCESS.LOCAL_WRITE | IBV_ACCESS.REMOTE_WRITE | IBV_ACCESS.REMOTE_READ;
 
 /** A PD, a CQ, an RC QP made by rdma_create_qp, and 4 KiB of registered memory, on the id's context. */
 export function equip(b: Backend, channel: Channel, id: number): Side {
@@ -102,9 +103,9 @@ export function listen(b: Backend, channel: Channel, host: string, port = 0, bac
 export async function resolved(b: Backend, channel: Channel, host: string, port: number): Promise<number> {
   const id = b.rdmaCreateId(channel.handle, RDMA_PS_TCP);
   b.rdmaResolveAddr(id, null, { host, port }, 2000);
-  await expectEvent(b, channel, 'addr-resolved');
+  await expectEvent(b, channel, 'ADDR_RESOLVED');
   b.rdmaResolveRoute(id, 2000);
-  await expectEvent(b, channel, 'route-resolved');
+  await expectEvent(b, channel, 'ROUTE_RESOLVED');
   return id;
 }
 
@@ -129,31 +130,27 @@ export async function connect(
 ): Promise<Connection> {
   const c = await dial(client, clientChannel, host, port);
   client.rdmaConnect(c.id, connectWith);
-  const request = await expectEvent(server, serverChannel, 'connect-request');
+  const request = await expectEvent(server, serverChannel, 'CONNECT_REQUEST');
   const s = equip(server, serverChannel, request.id);
   server.rdmaAccept(request.id, acceptWith);
-  const clientEstablished = await expectEvent(client, clientChannel, 'established');
-  const serverEstablished = await expectEvent(server, serverChannel, 'established');
+  const clientEstablished = await expectEvent(client, clientChannel, 'ESTABLISHED');
+  const serverEstablished = await expectEvent(server, serverChannel, 'ESTABLISHED');
   return { client: c, server: s, request, clientEstablished, serverEstablished };
 }
 
 /** Posts one signalled send-queue request: SEND (no remote), or an RDMA WRITE or READ of `length` bytes at `offset` on both sides. */
 export function post(s: Side, opcode: keyof typeof IBV_WR, length: number, remote?: { addr: bigint; rkey: number }, wrId = 1n): void {
   const wr = new BigUint64Array(SEND_WR_WORDS);
-  wr[0] = wrId;
-  wr[1] = BigInt(IBV_WR[opcode] | (IBV_SEND_SIGNALED << 8) | (1 << 16));
-  wr[2] = s.mr.addr;
-  wr[3] = BigInt(length) | (BigInt(s.mr.lkey) << 32n);
-  wr[4] = remote?.addr ?? 0n;
-  wr[5] = BigInt(remote?.rkey ?? 0);
+  encodeSend(wr, 0, {
+    wrId, opcode: IBV_WR[opcode], flags: IBV_SEND.SIGNALED, sge: { addr: s.mr.addr, length, lkey: s.mr.lkey },
+    remoteAddr: remote?.addr ?? 0n, rkey: remote?.rkey ?? 0, imm: 0,
+  });
   s.b.ibvPostSend(s.qp.handle, wr, 1);
 }
 
 export function postRecv(s: Side, length: number, wrId = 2n): void {
   const wr = new BigUint64Array(RECV_WR_WORDS);
-  wr[0] = wrId;
-  wr[1] = s.mr.addr;
-  wr[2] = BigInt(length) | (BigInt(s.mr.lkey) << 32n);
+  encodeRecv(wr, 0, { wrId, sge: { addr: s.mr.addr, length, lkey: s.mr.lkey } });
   s.b.ibvPostRecv(s.qp.handle, wr, 1);
 }
 
@@ -172,8 +169,8 @@ export async function completions(s: Side, n: number, timeoutMs = 2000): Promise
     if (Date.now() > deadline) throw new Error(`${got.length} of ${n} completions within ${timeoutMs} ms`);
     const k = s.b.ibvPollCq(s.cq, out);
     for (let i = 0; i < k; i++) {
-      const w = i * WC_WORDS;
-      got.push({ wrId: out[w], status: Number(out[w + 1] & 0xffn), byteLen: Number(out[w + 2] & 0xffffffffn) });
+      const { wrId, status, byteLen } = decodeWc(out, i);
+      got.push({ wrId, status, byteLen });
     }
     if (k === 0) await new Promise((r) => setImmediate(r));
   }

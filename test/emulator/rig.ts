@@ -2,13 +2,13 @@
 // DmaBridge on a fresh emulator, and two QPs of one RDMA device connected to
 // each other, which is all RDMA needs to move bytes on one machine.
 import { controls, createEmulator, EmulatorControls, EmulatorOptions } from '../../emulator';
-import type { Backend } from '../../src/backend';
+import type { Backend } from '../../seam/backend';
 import { withAdvice } from '../../src/advice';
-import type { CompletionQueue, WorkCompletion } from '../../src/rdma/cq';
-import type { MemoryRegion } from '../../src/rdma/mr';
-import type { ProtectionDomain } from '../../src/rdma/pd';
-import type { QueuePair } from '../../src/rdma/qp';
-import { DmaBridge } from '../../src/system';
+import type { CompletionQueue, WorkCompletion } from '../../src/verbs/cq';
+import type { MemoryRegion } from '../../src/verbs/mr';
+import type { ProtectionDomain } from '../../src/verbs/pd';
+import type { QueuePair } from '../../src/verbs/qp';
+import { DmaBridge } from '../../src/dmabridge';
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;

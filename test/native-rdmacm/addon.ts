@@ -3,7 +3,7 @@
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import type { Backend } from '../../src/backend';
+import type { Backend } from '../../seam/backend';
 import { loadNative } from '../../src/native';
 
 

@@ -1,6 +1,6 @@
 // The dma-buf core's ioctls and file operations, on system-heap buffers.
 import { expect } from 'vitest';
-import * as uapi from '../../src/uapi';
+import * as uapi from '../../seam/uapi';
 import { describeEachBackend, DEVICE, itWith } from '../backends';
 import { CLOSED_FD, expectErrno, PAGE, Session } from './helpers';
 

@@ -3,8 +3,8 @@
 // alias memory the way page tables do.
 import { describe, expect, it } from 'vitest';
 import { controls, createEmulator } from '../../emulator';
-import type { Backend } from '../../src/backend';
-import * as uapi from '../../src/uapi';
+import type { Backend } from '../../seam/backend';
+import * as uapi from '../../seam/uapi';
 import { errorOf, PAGE } from './helpers';
 
 function vgemFenceOnBuffer(backend: Backend): { drm: number; buf: number; fence: number } {

@@ -1,6 +1,6 @@
 // Files, fds and memfds: what every other test stands on.
 import { expect, it } from 'vitest';
-import * as uapi from '../../src/uapi';
+import * as uapi from '../../seam/uapi';
 import { describeEachBackend } from '../backends';
 import { CLOSED_FD, expectErrno, PAGE, Session } from './helpers';
 

@@ -1,6 +1,6 @@
 // /dev/dma_heap/system: the kernel selftest's cases and the checks around them.
 import { expect } from 'vitest';
-import * as uapi from '../../src/uapi';
+import * as uapi from '../../seam/uapi';
 import { describeEachBackend, DEVICE, itWith } from '../backends';
 import { expectErrno, PAGE, Session } from './helpers';
 

@@ -4,10 +4,10 @@
 import { afterEach, beforeEach, expect } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { controls } from '../../emulator';
-import type { Backend } from '../../src/backend';
+import type { Backend } from '../../seam/backend';
 import { parseFdinfo } from '../../src/fdinfo';
-import { isSystemError, SystemError } from '../../src/system-error';
-import * as uapi from '../../src/uapi';
+import { isSystemError, SystemError } from '../../seam/system-error';
+import * as uapi from '../../seam/uapi';
 import { DEVICE, type BackendCase } from '../backends';
 
 export const PAGE = uapi.PAGE_SIZE;

@@ -1,6 +1,6 @@
 // sync_file: info, merge and poll, with vgem fences as the timelines.
 import { expect } from 'vitest';
-import * as uapi from '../../src/uapi';
+import * as uapi from '../../seam/uapi';
 import { describeEachBackend, itWith } from '../backends';
 import { CLOSED_FD, expectErrno, Session, VGEM } from './helpers';
 

@@ -1,7 +1,7 @@
 // /dev/udmabuf: the kernel selftest's cases and the checks around them.
 import { expect } from 'vitest';
-import type { UdmabufItem } from '../../src/backend';
-import * as uapi from '../../src/uapi';
+import type { UdmabufItem } from '../../seam/backend';
+import * as uapi from '../../seam/uapi';
 import { describeEachBackend, DEVICE, itWith } from '../backends';
 import { CLOSED_FD, expectErrno, PAGE, Session } from './helpers';
 

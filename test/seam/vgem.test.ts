@@ -1,6 +1,6 @@
 // DRM on vgem: dumb buffers, GEM handles, PRIME, and vgem's test fences.
 import { expect } from 'vitest';
-import * as uapi from '../../src/uapi';
+import * as uapi from '../../seam/uapi';
 import { describeEachBackend, itWith } from '../backends';
 import { CLOSED_FD, expectErrno, PAGE, Session, VGEM } from './helpers';
 

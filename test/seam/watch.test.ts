@@ -1,6 +1,6 @@
 // Readiness watches: asynchronous, level-triggered, and silent once stopped.
 import { expect } from 'vitest';
-import * as uapi from '../../src/uapi';
+import * as uapi from '../../seam/uapi';
 import { describeEachBackend, DEVICE, itWith } from '../backends';
 import { Session, turns, VGEM } from './helpers';
 
