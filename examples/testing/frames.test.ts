@@ -77,7 +77,8 @@ describe('frames', () => {
     tx.close();
     await rx.senderGone({ timeout: 10_000 });
     rx.close();
-  });
+    // rdma_cm and rxe on a real kernel under the test VM's emulated CPU take their time.
+  }, 90_000);
 
   if (!emulated) return;
 
