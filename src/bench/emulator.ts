@@ -6,6 +6,7 @@ import type { ProtectionDomain } from '../verbs/pd';
 import type { DmaBridge } from '../dmabridge';
 import { nowNs, repeatAsync, type Summary } from './stats';
 import { BATCH, DEPTH, topUp, writeBatch, type WritePair } from './writes';
+import { loopbackPair } from '../verbs/loopback';
 
 export interface EmulatorResults {
   reps: number;
@@ -34,10 +35,7 @@ export async function benchEmulator(dmb: DmaBridge, o: { reps: number; quick: bo
 
 async function wrRate(pd: ProtectionDomain, count: number, reps: number): Promise<Summary> {
   const cq = pd.device.createCq(256);
-  const qp = pd.createQp(cq, cq, { signalAll: false, maxSendWr: DEPTH });
-  const sink = pd.createQp(pd.device.createCq(16));
-  qp.connect(sink.endpoint());
-  sink.connect(qp.endpoint());
+  const { qp, peer: sink } = loopbackPair(pd, cq, { signalAll: false, maxSendWr: DEPTH }, pd.device.createCq(16));
   const src = pd.register(new Uint8Array(4096));
   const dst = pd.register(new Uint8Array(4096), { access: ['local-write', 'remote-write'] });
   const pair: WritePair = { qp, cq, batch: writeBatch({ opcode: 'write', local: { mr: src, length: 64 }, remote: dst.remote() }), sink: [sink, dst] };

@@ -12,6 +12,7 @@ import { against, type Measured, type Step } from './measured';
 import { cPeer, ibWriteBw, type PeerRun, type PerftestResult } from './peers';
 import { nowNs, repeat, summarize, type Summary } from './stats';
 import { BATCH, DEPTH, checkWrites, writeBatch, writeLoop, type WritePair } from './writes';
+import { loopbackPair } from '../verbs/loopback';
 
 export interface BenchOptions {
   /** RDMA device; default: the first whose port 1 is active. */
@@ -143,12 +144,9 @@ function udmabufAbsent(dmb: DmaBridge): { skipped: string } | undefined {
   }
 }
 
-function loopbackPair(dmb: DmaBridge, pd: ProtectionDomain, size: number): WritePair {
+function writePair(dmb: DmaBridge, pd: ProtectionDomain, size: number): WritePair {
   const cq = pd.device.createCq(256);
-  const qp = pd.createQp(cq, cq, { signalAll: false, maxSendWr: DEPTH });
-  const sink = pd.createQp(pd.device.createCq(16));
-  qp.connect(sink.endpoint());
-  sink.connect(qp.endpoint());
+  const { qp, peer: sink } = loopbackPair(pd, cq, { signalAll: false, maxSendWr: DEPTH }, pd.device.createCq(16));
   const bytes = Math.max(size, 4096);
   const srcMr = pd.registerDmaBuf(dmb.createUdmabuf(bytes), { fallback: 'memfd-pages' });
   const dstMr = pd.registerDmaBuf(dmb.createUdmabuf(bytes), { fallback: 'memfd-pages', access: ['local-write', 'remote-write'] });
@@ -158,7 +156,7 @@ function loopbackPair(dmb: DmaBridge, pd: ProtectionDomain, size: number): Write
 // dmabridge's runs and perftest's alternate, so that a drift in the
 // machine's speed (large under TCG) weighs on both alike.
 function benchWrites(dmb: DmaBridge, pd: ProtectionDomain, gid: number | undefined, size: number, count: number, o: BenchOptions): Writes {
-  const pair = loopbackPair(dmb, pd, size);
+  const pair = writePair(dmb, pd, size);
   const perftest = ibWriteBw();
   const options = { device: pd.device.name, size, count, gid };
   const small = size <= 4096;

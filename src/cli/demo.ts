@@ -2,6 +2,7 @@ import { open } from '../open';
 import { DmaBridge } from '../dmabridge';
 import { bytes, rate } from './format';
 import { rdmaDevicesOrWhyNot } from './rdma-probe';
+import { loopbackPair } from '../verbs/loopback';
 
 const SIZE = 4 << 20;
 
@@ -91,10 +92,7 @@ async function rdma(dmb: DmaBridge): Promise<void> {
   using dev = dmb.openRdma(found[0]!.name);
   using pd = dev.allocPd();
   using cq = dev.createCq(256);
-  const a = pd.createQp(cq);
-  const z = pd.createQp(cq);
-  a.connect(z.endpoint());
-  z.connect(a.endpoint());
+  const { qp: a, peer: z } = loopbackPair(pd, cq);
   step(`opened ${dev.name} (port 1 ${dev.port(1).state}, ${dev.port(1).linkLayer}); connected two RC queue pairs`);
 
   using src = dmb.createUdmabuf(SIZE);

@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it as vitestIt } from 'vitest';
 import { createEmulator, EmulatedGpu } from '../../emulator';
-import { withAdvice } from '../../src/advice';
-import { DmaBridge } from '../../src/dmabridge';
-import { BackendCase, describeEachBackend, inKernelVm, openOn } from '../backends';
+import type { DmaBridge } from '../../src/dmabridge';
+import { BackendCase, bridgeOn, describeEachBackend, openOn } from '../support/backends';
+import { itNeeds } from '../support/skip';
 
 // On the emulator the GPU is its CUDA-like H100. Natively these run where the
 // NVIDIA driver is (/dev/nvidiactl); scripts/device/cuda-check.js runs the same
@@ -15,9 +15,7 @@ const gpu = existsSync(NVIDIA);
 const MiB = 1n << 20n;
 
 function itWithGpu(b: BackendCase): typeof vitestIt {
-  if (b.name === 'emulator' || gpu) return vitestIt;
-  if (inKernelVm) return (() => undefined) as unknown as typeof vitestIt;
-  return ((name: string, fn?: () => void) => vitestIt.skip(`${name} (skipped: no NVIDIA GPU, ${NVIDIA} absent)`, fn)) as typeof vitestIt;
+  return itNeeds(b.name === 'emulator' || gpu ? null : `no NVIDIA GPU, ${NVIDIA} absent`, { absentFromVm: true });
 }
 
 describeEachBackend('CUDA dma-bufs', (b) => {
@@ -85,7 +83,7 @@ describeEachBackend('CUDA dma-bufs', (b) => {
 
 describe('CUDA where it is missing or cannot export [emulator]', () => {
   function machine(cuda: EmulatedGpu[] | false): DmaBridge {
-    return new DmaBridge(withAdvice(createEmulator({ cuda })), 'test');
+    return bridgeOn(createEmulator({ cuda }), 'test');
   }
 
   vitestIt('says libcuda.so.1 is missing, from dlopen', () => {

@@ -5,10 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { controls } from '../../emulator';
-import { withAdvice } from '../../src/advice';
 import type { Backend } from '../../seam/backend';
-import { DmaBridge } from '../../src/dmabridge';
-import { DEVICE, describeEachBackend, itWith } from '../backends';
+import type { DmaBridge } from '../../src/dmabridge';
+import { bridgeOn, describeEachBackend, DEVICES, itWith } from '../support/backends';
 
 // The other process is a node child running test/fixtures/dmabuf-peer.js on
 // native (it loads dist/: `npm test` builds it), and a second process of the
@@ -21,7 +20,7 @@ const { peer, pattern, reply } = require(FIXTURE) as {
 };
 
 describeEachBackend('passing dma-bufs between processes', (b) => {
-  const itUdmabuf = itWith(b, DEVICE.udmabuf);
+  const itUdmabuf = itWith(b, DEVICES.udmabuf);
   let backend: Backend;
   let dmb: DmaBridge;
   let dir: string;
@@ -29,7 +28,7 @@ describeEachBackend('passing dma-bufs between processes', (b) => {
   beforeEach(() => {
     backend = b.create();
     fds = backend.openFds();
-    dmb = new DmaBridge(withAdvice(backend), `test on ${b.name}`);
+    dmb = bridgeOn(backend, `test on ${b.name}`);
     dir = mkdtempSync(join(tmpdir(), 'dmabridge-'));
   });
   afterEach(() => {
@@ -40,7 +39,7 @@ describeEachBackend('passing dma-bufs between processes', (b) => {
 
   async function otherProcess(path: string): Promise<void> {
     if (b.name === 'emulator') {
-      const other = new DmaBridge(withAdvice(controls(backend).spawn()), 'the other process');
+      const other = bridgeOn(controls(backend).spawn(), 'the other process');
       try {
         return await peer(other, path);
       } finally {

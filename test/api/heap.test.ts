@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, expect } from 'vitest';
-import { DEVICE, describeEachBackend, itWith, openOn } from '../backends';
+import { DEVICES, describeEachBackend, itWith, openOn } from '../support/backends';
 import type { DmaBridge } from '../../src';
 
 describeEachBackend('dma-heaps through the API', (b) => {
-  const it = itWith(b, DEVICE.systemHeap);
+  const it = itWith(b, DEVICES.heap);
   let dmb: DmaBridge;
   beforeEach(() => {
     dmb = openOn(b);

@@ -1,8 +1,8 @@
 import { expect } from 'vitest';
-import { collectGarbage, DEVICE, describeEachBackend, itWith, openOn } from '../backends';
+import { collectGarbage, DEVICES, describeEachBackend, itWith, openOn } from '../support/backends';
 
 describeEachBackend('no fd leaks', (b) => {
-  const it = itWith(b, DEVICE.udmabuf);
+  const it = itWith(b, DEVICES.udmabuf);
 
   it('opening and closing thousands of objects returns the fd table to where it was', () => {
     const dmb = openOn(b);

@@ -6,8 +6,8 @@ import { createEmulator, createNetwork } from '../../emulator';
 import type { DmaBridge } from '../../src';
 import { withAdvice } from '../../src/advice';
 import { DmaBridge as Bridge } from '../../src/dmabridge';
-import { DEVICE, describeEachBackend, itWith, type BackendCase } from '../backends';
-import { selfAddress } from '../native-rdmacm/addon';
+import { DEVICES, describeEachBackend, itWith, type BackendCase } from '../support/backends';
+import { selfAddress } from '../support/rdmacm-addon';
 
 const text = (s: string) => new TextEncoder().encode(s);
 const untext = (b: Uint8Array) => new TextDecoder().decode(b.subarray(0, b.indexOf(0) < 0 ? b.length : b.indexOf(0)));
@@ -20,7 +20,7 @@ function openNetworked(b: BackendCase): { dmb: DmaBridge; host: string } {
 }
 
 describeEachBackend('rdma_cm on one host', (b) => {
-  const it = itWith(b, DEVICE.rdmaNic);
+  const it = itWith(b, DEVICES.nic);
   let dmb: DmaBridge;
   let host: string;
   beforeEach(() => ({ dmb, host } = openNetworked(b)));

@@ -1,16 +1,17 @@
 import { spawnSync } from 'node:child_process';
 import { afterEach, beforeEach, expect } from 'vitest';
-import { collectGarbage, DEVICE, describeEachBackend, itWith, openOn } from '../backends';
+import { collectGarbage, DEVICES, describeEachBackend, itWith, openOn } from '../support/backends';
 import type { DmaBridge } from '../../src';
 import type { RdmaDevice } from '../../src/verbs/device';
 import type { ProtectionDomain } from '../../src/verbs/pd';
 import type { CompletionQueue } from '../../src/verbs/cq';
 import type { QueuePair } from '../../src/verbs/qp';
+import { loopbackPair } from '../../src/verbs/loopback';
 
 // On both backends the device is soft-RoCE: rxe0 on lo in the VM, the
 // emulator's rxe profile elsewhere. Both answer as rxe does.
 describeEachBackend('RDMA on an rxe device', (b) => {
-  const it = itWith(b, DEVICE.rdma);
+  const it = itWith(b, DEVICES.rxe);
   let dmb: DmaBridge;
   let dev: RdmaDevice;
   let pd: ProtectionDomain;
@@ -23,10 +24,7 @@ describeEachBackend('RDMA on an rxe device', (b) => {
     dev = dmb.openRdma('rxe0');
     pd = dev.allocPd();
     cq = dev.createCq(64);
-    a = pd.createQp(cq);
-    z = pd.createQp(cq);
-    a.connect(z.endpoint());
-    z.connect(a.endpoint());
+    ({ qp: a, peer: z } = loopbackPair(pd, cq));
   });
   afterEach(() => dmb.close());
 

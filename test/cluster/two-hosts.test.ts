@@ -3,11 +3,12 @@
 // servers, host B the clients; they meet over TCP on the same link.
 import { ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { open, type DmaBridge } from '../../src';
 import { cases, type HostContext } from './cases';
 import { connectRendezvous, listenRendezvous, type Rendezvous } from './rendezvous';
 import { expectedPing, runToEnd, stdoutLines, untilListening } from './processes';
+import { describeNeeds } from '../support/skip';
 
 const role = process.env.DMABRIDGE_CLUSTER_ROLE as 'a' | 'b' | undefined;
 const self = process.env.DMABRIDGE_CLUSTER_SELF ?? '';
@@ -28,72 +29,67 @@ function vmPinBytes(): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
-if (!role) {
-  describe.skip('two hosts (skipped: needs two kernels joined by a link; npm run test:cluster runs it)', () => {
-    it('runs between two guests', () => {});
+const side = role === 'a' ? 'server' : 'client';
+const title = role ? `two hosts [host ${role}: ${side}s, ${self} with the peer at ${peer}]` : 'two hosts';
+describeNeeds(role ? null : 'needs two kernels joined by a link; npm run test:cluster runs it')(title, () => {
+  let meet: Rendezvous;
+  let dmb: DmaBridge;
+  beforeAll(async () => {
+    meet = role === 'a' ? await listenRendezvous(self, CONTROL_PORT) : await connectRendezvous(peer, CONTROL_PORT, 180_000);
+    dmb = open({ backend: 'native' });
+  }, 200_000);
+  afterAll(() => {
+    dmb?.close();
+    meet?.close();
   });
-} else {
-  const side = role === 'a' ? 'server' : 'client';
-  describe(`two hosts [host ${role}: ${side}s, ${self} with the peer at ${peer}]`, () => {
-    let meet: Rendezvous;
-    let dmb: DmaBridge;
-    beforeAll(async () => {
-      meet = role === 'a' ? await listenRendezvous(self, CONTROL_PORT) : await connectRendezvous(peer, CONTROL_PORT, 180_000);
-      dmb = open({ backend: 'native' });
-    }, 200_000);
-    afterAll(() => {
-      dmb?.close();
-      meet?.close();
-    });
 
-    const ctx = (): HostContext => ({
-      dmb, self, peer, meet, pinned: vmPinBytes,
-      async startDoomedServer(port) {
-        const child = spawn(process.execPath, ['test/fixtures/cm-doomed-server.js', self, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
-        const out = stdoutLines(child);
-        await out.until('listening');
-        return {
-          vanish: () => kill(child, out, 'accepted'),
-        };
-      },
-      startDoomedClient(port) {
-        const child = spawn(process.execPath, ['test/fixtures/cm-doomed-client.js', peer, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
-        const out = stdoutLines(child);
-        return { vanish: () => kill(child, out, 'writing') };
-      },
-    });
-
-    for (const c of cases) {
-      it(`${side}: ${c.name}`, () => (role === 'a' ? c.server(ctx()) : c.client(ctx())), 120_000);
-    }
-
-    // rping's exchange with one side the real rping and the other examples/rping.ts, each checking the -v data line by line.
-    const rping = ['rping'];
-    const example = [process.execPath, 'dist/examples/rping.js'];
-    const interop = (what: string, server: string[], client: string[], port: number) =>
-      it(`${side}: interoperates with rdma-core's rping: ${what}`, async () => {
-        const [cmd, ...pre] = role === 'a' ? server : client;
-        const lines = (prefix: string) => Array.from({ length: PINGS }, (_, i) => `${prefix}${expectedPing(i, 64)}`);
-        if (role === 'a') {
-          const run = runToEnd(cmd!, [...pre, '-s', '-a', self, '-p', String(port), '-v']);
-          await Promise.race([
-            untilListening(self, port),
-            run.then((r) => { throw new Error(`the server exited (${r.code}) before it listened: ${r.stderr}`); }),
-          ]);
-          await meet.sync(`server on ${port} is up`);
-          const { code, stdout } = await run;
-          expect(code).toBe(0);
-          expect(stdout.trim().split('\n')).toEqual(lines('server ping data: '));
-        } else {
-          await meet.sync(`server on ${port} is up`);
-          const args = [...pre, '-c', '-a', peer, '-p', String(port), '-C', String(PINGS), '-v', '-V'];
-          const { code, stdout } = await runToEnd(cmd!, args);
-          expect(code).toBe(0);
-          expect(stdout.trim().split('\n')).toEqual(lines('ping data: '));
-        }
-        await meet.sync(`checked ${port}`);
-      }, 120_000);
-    interop(role === 'a' ? 'rping -s here, the dmabridge client there' : 'the dmabridge client here, rping -s there', rping, example, 7174);
-    interop(role === 'a' ? 'the dmabridge server here, rping -c there' : 'rping -c here, the dmabridge server there', example, rping, 7175);
+  const ctx = (): HostContext => ({
+    dmb, self, peer, meet, pinned: vmPinBytes,
+    async startDoomedServer(port) {
+      const child = spawn(process.execPath, ['test/fixtures/cm-doomed-server.js', self, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const out = stdoutLines(child);
+      await out.until('listening');
+      return {
+        vanish: () => kill(child, out, 'accepted'),
+      };
+    },
+    startDoomedClient(port) {
+      const child = spawn(process.execPath, ['test/fixtures/cm-doomed-client.js', peer, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const out = stdoutLines(child);
+      return { vanish: () => kill(child, out, 'writing') };
+    },
   });
-}
+
+  for (const c of cases) {
+    it(`${side}: ${c.name}`, () => (role === 'a' ? c.server(ctx()) : c.client(ctx())), 120_000);
+  }
+
+  // rping's exchange with one side the real rping and the other examples/rping.ts, each checking the -v data line by line.
+  const rping = ['rping'];
+  const example = [process.execPath, 'dist/examples/rping.js'];
+  const interop = (what: string, server: string[], client: string[], port: number) =>
+    it(`${side}: interoperates with rdma-core's rping: ${what}`, async () => {
+      const [cmd, ...pre] = role === 'a' ? server : client;
+      const lines = (prefix: string) => Array.from({ length: PINGS }, (_, i) => `${prefix}${expectedPing(i, 64)}`);
+      if (role === 'a') {
+        const run = runToEnd(cmd!, [...pre, '-s', '-a', self, '-p', String(port), '-v']);
+        await Promise.race([
+          untilListening(self, port),
+          run.then((r) => { throw new Error(`the server exited (${r.code}) before it listened: ${r.stderr}`); }),
+        ]);
+        await meet.sync(`server on ${port} is up`);
+        const { code, stdout } = await run;
+        expect(code).toBe(0);
+        expect(stdout.trim().split('\n')).toEqual(lines('server ping data: '));
+      } else {
+        await meet.sync(`server on ${port} is up`);
+        const args = [...pre, '-c', '-a', peer, '-p', String(port), '-C', String(PINGS), '-v', '-V'];
+        const { code, stdout } = await runToEnd(cmd!, args);
+        expect(code).toBe(0);
+        expect(stdout.trim().split('\n')).toEqual(lines('ping data: '));
+      }
+      await meet.sync(`checked ${port}`);
+    }, 120_000);
+  interop(role === 'a' ? 'rping -s here, the dmabridge client there' : 'the dmabridge client here, rping -s there', rping, example, 7174);
+  interop(role === 'a' ? 'the dmabridge server here, rping -c there' : 'rping -c here, the dmabridge server there', example, rping, 7175);
+});

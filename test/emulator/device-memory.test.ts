@@ -5,10 +5,10 @@
 // stays in place and peer-to-peer however it is imported.
 import { afterEach, describe, expect, it } from 'vitest';
 import * as uapi from '../../seam/uapi';
-import { loopback, Machine, machine, MiB, pattern } from './rig';
+import { loopback, TestMachine, machine, MiB, pattern } from '../support/emulator-rig';
 
 describe('device memory exported as dma-bufs', () => {
-  let m: Machine;
+  let m: TestMachine;
   afterEach(() => m.dmb.close());
 
   it('reaches the process as a dma-buf fd: read-write, sized by lseek, named by its exporter, with no CPU mapping', () => {

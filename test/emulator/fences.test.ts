@@ -8,12 +8,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FenceUsage } from '../../emulator';
 import * as uapi from '../../seam/uapi';
-import { Machine, machine } from './rig';
+import { TestMachine, machine } from '../support/emulator-rig';
 
 const BOTH = uapi.POLLIN | uapi.POLLOUT;
 
 describe('fences on a dma-buf, by usage', () => {
-  let m: Machine;
+  let m: TestMachine;
   afterEach(() => m.dmb.close());
 
   // usage → [EPOLLIN ready, EPOLLOUT ready, in a READ export, in a WRITE export]
@@ -61,7 +61,7 @@ describe('fences on a dma-buf, by usage', () => {
 });
 
 describe('no indefinite fences (seed 003)', () => {
-  let m: Machine;
+  let m: TestMachine;
   afterEach(() => m.dmb.close());
 
   it('records a warning, with driver, timeline and age, for a fence still pending past the deadline', () => {

@@ -5,11 +5,11 @@
 // and an on-demand MR pins nothing at all, so neither is charged. The
 // emulated process is an ordinary user's, without CAP_IPC_LOCK.
 import { afterEach, describe, expect, it } from 'vitest';
-import { errorOf } from '../seam/helpers';
-import { KiB, Machine, machine, MiB, PAGE } from './rig';
+import { KiB, TestMachine, machine, MiB, PAGE } from '../support/emulator-rig';
+import { errorOf } from '../support/errno';
 
 describe('RLIMIT_MEMLOCK', () => {
-  let m: Machine;
+  let m: TestMachine;
   afterEach(() => m.dmb.close());
 
   function limitTo(bytes: bigint): void {

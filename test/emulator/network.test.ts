@@ -6,11 +6,11 @@ import { controls, createEmulator, createNetwork } from '../../emulator';
 import type { Backend } from '../../seam/backend';
 import { RDMA_PS_TCP } from '../../seam/rdmacm-uapi';
 import { POLLIN } from '../../seam/uapi';
-import { expectSystemError } from '../backends';
 import {
   type Channel, completions, connect, dial, equip, expectEvent, fill, listen, newChannel, newFds, NIC_CONTEXT_FDS, param,
   post, postRecv, resolved, settle, teardown,
-} from './rdma-cm-harness';
+} from '../support/rdma-cm';
+import { expectErrno } from '../support/errno';
 
 const A = '10.99.0.1';
 const B = '10.99.0.2';
@@ -99,7 +99,7 @@ describe('two emulated machines on one network', () => {
     const { a } = twoHosts(true);
     const ch = newChannel(a);
     const off = a.rdmaCreateId(ch.handle, RDMA_PS_TCP);
-    expectSystemError(() => a.rdmaResolveAddr(off, null, { host: '10.98.0.2', port: 1 }, 2000), 'ENETUNREACH', 101, 'rdma_resolve_addr');
+    expectErrno(() => a.rdmaResolveAddr(off, null, { host: '10.98.0.2', port: 1 }, 2000), 'ENETUNREACH', 'rdma_resolve_addr');
     const id = a.rdmaCreateId(ch.handle, RDMA_PS_TCP);
     a.rdmaResolveAddr(id, null, { host: '10.99.0.9', port: 1 }, 2000);
     await settle();
@@ -225,7 +225,7 @@ describe('two emulated machines on one network', () => {
     await allButTheLastTry(b, bch);
     controls(b).clock.advance(CM_TRY_MS);
     expect((await expectEvent(b, bch, 'UNREACHABLE', -110)).id).toBe(request.id);
-    expectSystemError(() => b.rdmaAccept(request.id, param()), 'EINVAL', 22, 'rdma_accept');
+    expectErrno(() => b.rdmaAccept(request.id, param()), 'EINVAL', 'rdma_accept');
   });
 
   it('a REQ lost while the cable was out gets through when it is back, before the retries run out', async () => {
@@ -244,8 +244,8 @@ describe('two emulated machines on one network', () => {
     const { client, server } = await connect(a, ach, b, bch, B, port, param(undefined, { retryCount: 1 }));
     for (const fd of b.openFds()) b.close(fd);
     expect((await expectEvent(a, ach, 'DISCONNECTED')).id).toBe(client.id);
-    expectSystemError(() => b.rdmaQueryId(server.id), 'EBADF', 9, 'rdma_get_local_addr');
-    expectSystemError(() => b.ibvPostRecv(server.qp.handle, new BigUint64Array(3), 1), 'EBADF', 9, 'ibv_post_recv');
+    expectErrno(() => b.rdmaQueryId(server.id), 'EBADF', 'rdma_get_local_addr');
+    expectErrno(() => b.ibvPostRecv(server.qp.handle, new BigUint64Array(3), 1), 'EBADF', 'ibv_post_recv');
     post(client, 'RDMA_WRITE', 64, { addr: server.mr.addr, rkey: server.mr.rkey });
     await settle();
     for (let i = 0; i < 2; i++) {

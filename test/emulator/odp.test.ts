@@ -6,13 +6,13 @@
 // page_prefetch are.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MemoryRegion } from '../../src/verbs/mr';
-import { errorOf } from '../seam/helpers';
-import { Loopback, loopback, Machine, machine, PAGE, pattern } from './rig';
+import { Loopback, loopback, TestMachine, machine, PAGE, pattern } from '../support/emulator-rig';
+import { errorOf } from '../support/errno';
 
 const ODP = ['local-write', 'remote-write', 'remote-read', 'on-demand'] as const;
 
 describe('on-demand MRs mirror process memory', () => {
-  let m: Machine;
+  let m: TestMachine;
   let rdma: Loopback;
   let memory: Uint8Array;
   let mr: MemoryRegion;

@@ -6,14 +6,16 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { controls, createEmulator, EmulatorOptions } from '../../emulator';
 import type { Backend } from '../../seam/backend';
 import type { IbvCompChannel } from '../../seam/backend-verbs';
-import { withAdvice } from '../../src/advice';
 import type { CompletionQueue } from '../../src/verbs/cq';
 import type { RdmaDevice } from '../../src/verbs/device';
 import type { ProtectionDomain } from '../../src/verbs/pd';
 import type { QueuePair } from '../../src/verbs/qp';
-import { DmaBridge } from '../../src/dmabridge';
+import type { DmaBridge } from '../../src/dmabridge';
 import * as uapi from '../../seam/uapi';
-import { CLOSED_FD, errorOf, turns } from '../seam/helpers';
+import { CLOSED_FD, turns } from '../support/seam-session';
+import { bridgeOn } from '../support/backends';
+import { errorOf } from '../support/errno';
+import { loopbackPair } from '../../src/verbs/loopback';
 
 const KiB = 1024;
 const A = { lw: 1, rw: 2, rr: 4, ra: 8, mwBind: 16, zeroBased: 32, onDemand: 64, flushGlobal: 256, flushPersistent: 512 };
@@ -32,7 +34,7 @@ describe('emulated RDMA devices', () => {
 
   function start(options: EmulatorOptions = {}): void {
     backend = createEmulator(options);
-    dmb = new DmaBridge(withAdvice(backend), 'emulator test');
+    dmb = bridgeOn(backend, 'emulator test');
   }
 
   /** Two QPs of one device connected to each other, completing on one CQ. */
@@ -40,10 +42,7 @@ describe('emulated RDMA devices', () => {
     const dev = dmb.openRdma(name);
     const pd = dev.allocPd();
     const cq = dev.createCq(64);
-    const a = pd.createQp(cq);
-    const z = pd.createQp(cq);
-    a.connect(z.endpoint());
-    z.connect(a.endpoint());
+    const { qp: a, peer: z } = loopbackPair(pd, cq);
     return { dev, pd, cq, a, z };
   }
 

@@ -6,11 +6,11 @@
 // remote access (remote-access-error, 10, at the requester) and a local one
 // fails its protection check (local-protection-error, 4).
 import { afterEach, describe, expect, it } from 'vitest';
-import { errorOf } from '../seam/helpers';
-import { loopback, Machine, machine, MiB, pattern } from './rig';
+import { loopback, TestMachine, machine, MiB, pattern } from '../support/emulator-rig';
+import { errorOf } from '../support/errno';
 
 describe('revoking a pinned dma-buf', () => {
-  let m: Machine;
+  let m: TestMachine;
   afterEach(() => m.dmb.close());
 
   function revokedRig(name = 'efa_0') {

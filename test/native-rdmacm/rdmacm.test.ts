@@ -10,21 +10,16 @@ import type { RdmaCmEvent, RdmaConnParam } from '../../seam/backend-rdmacm';
 import { IB_CM_REJ, RDMA_CM_EVENT, RDMA_PS_TCP } from '../../seam/rdmacm-uapi';
 import { IBV_ACCESS, IBV_QPT_RC, IBV_SEND, IBV_WC_OPCODE, IBV_WR } from '../../seam/verbs-uapi';
 import { decodeWc, encodeRecv, encodeSend, RECV_WR_WORDS, SEND_WR_WORDS, WC_WORDS } from '../../seam/work-requests';
-import { expectSystemError, inKernelVm } from '../backends';
-import { canHideLibraries, runWithout } from '../hidden-library';
-import { addonPath, hasDefaultRoute, librdmacm, loadAddon, openFds, selfAddress } from './addon';
+import { canHideLibraries, runWithout } from '../support/hidden-library';
+import { describeNeeds, inKernelVm, itNeeds } from '../support/skip';
+import { addonPath, hasDefaultRoute, librdmacm, loadAddon, openFds, selfAddress } from '../support/rdmacm-addon';
+import { expectErrno } from '../support/errno';
 
 const { addon, reason } = loadAddon();
 const address = selfAddress();
 
 const ACCESS_ALL = IBV_ACCESS.LOCAL_WRITE | IBV_ACCESS.REMOTE_WRITE | IBV_ACCESS.REMOTE_READ;
 
-/** `it` that needs what `missing` names; skips with the reason outside the VM, fails inside it. */
-function itNeeds(missing: string | null): typeof it {
-  if (!missing) return it;
-  if (inKernelVm) return ((name: string) => it(name, () => { throw new Error(`in the kernel VM: ${missing}`); })) as typeof it;
-  return ((name: string, fn?: unknown) => it.skip(`${name} (skipped: ${missing})`, fn as () => void)) as typeof it;
-}
 const cmMissing = !librdmacm ? 'librdmacm.so.1 is not installed (apt-get install librdmacm1)'
   : !existsSync('/dev/infiniband/rdma_cm') ? 'the kernel has no rdma_cm (/dev/infiniband/rdma_cm; modprobe rdma_ucm)' : null;
 const withCm = itNeeds(cmMissing);
@@ -37,13 +32,8 @@ const connParam = (privateData: number[]): RdmaConnParam => ({
   privateData: Uint8Array.from(privateData), responderResources: 1, initiatorDepth: 1, retryCount: 7, rnrRetryCount: 7,
 });
 
-const suite = addon ? describe : inKernelVm ? describe : describe.skip;
-suite(`native rdma_cm${addon ? '' : ` (skipped: ${reason})`}`, () => {
+describeNeeds(addon ? null : reason)('native rdma_cm', () => {
   const a = addon as Backend;
-  if (!addon) {
-    it('loads the native addon', () => { throw new Error(`in the kernel VM: ${reason}`); });
-    return;
-  }
 
   /** Waits for the next event on `channel`, skipping TIMEWAIT_EXIT (which trails a closed connection by ~1 s on its own). */
   async function nextEvent(channel: number, timeoutMs = 10000): Promise<RdmaCmEvent> {
@@ -165,11 +155,11 @@ suite(`native rdma_cm${addon ? '' : ` (skipped: ${reason})`}`, () => {
       ['rdma_get_cm_event', () => a.rdmaGetCmEvent(0)],
       ['rdma_destroy_event_channel', () => a.rdmaDestroyEventChannel(2 ** 40)],
     ];
-    for (const [syscall, call] of cases) expectSystemError(call, 'EBADF', 9, syscall);
+    for (const [syscall, call] of cases) expectErrno(call, 'EBADF', syscall);
     a.rdmaDestroyEventChannel(channel.handle);
-    expectSystemError(() => a.rdmaGetCmEvent(channel.handle), 'EBADF', 9, 'rdma_get_cm_event');
+    expectErrno(() => a.rdmaGetCmEvent(channel.handle), 'EBADF', 'rdma_get_cm_event');
     // Nor does an rdma_cm handle name a verbs object.
-    expectSystemError(() => a.ibvAllocPd(id), 'EBADF', 9, 'ibv_alloc_pd');
+    expectErrno(() => a.ibvAllocPd(id), 'EBADF', 'ibv_alloc_pd');
   });
 
   withCm('rejects arguments of the wrong type with a TypeError, and names no host', () => {
@@ -184,8 +174,8 @@ suite(`native rdma_cm${addon ? '' : ` (skipped: ${reason})`}`, () => {
     expect(() => loose.rdmaConnect!(id, { ...connParam([]), initiatorDepth: 256 })).toThrow(TypeError);
     expect(() => loose.rdmaCreateId!(channel, '0x106')).toThrow(TypeError);
     // Longer than rdma_conn_param's one-byte length: EINVAL, as the CM answers past its own limits.
-    expectSystemError(() => a.rdmaReject(id, new Uint8Array(256)), 'EINVAL', 22, 'rdma_reject');
-    expectSystemError(() => a.rdmaCreateId(channel, 0x999), 'EINVAL', 22, 'rdma_create_id');
+    expectErrno(() => a.rdmaReject(id, new Uint8Array(256)), 'EINVAL', 'rdma_reject');
+    expectErrno(() => a.rdmaCreateId(channel, 0x999), 'EINVAL', 'rdma_create_id');
     a.rdmaDestroyId(id);
     a.rdmaDestroyEventChannel(channel);
   });
@@ -196,8 +186,8 @@ suite(`native rdma_cm${addon ? '' : ` (skipped: ${reason})`}`, () => {
     expect(a.rdmaQueryId(id)).toEqual({
       context: 0, deviceName: '', portNum: 0, local: { host: '0.0.0.0', port: 0 }, remote: { host: '0.0.0.0', port: 0 },
     });
-    expectSystemError(() => a.rdmaResolveRoute(id, 100), 'EINVAL', 22, 'rdma_resolve_route');
-    expectSystemError(() => a.rdmaConnect(id, connParam([])), 'EINVAL', 22, 'rdma_connect');
+    expectErrno(() => a.rdmaResolveRoute(id, 100), 'EINVAL', 'rdma_resolve_route');
+    expectErrno(() => a.rdmaConnect(id, connParam([])), 'EINVAL', 'rdma_connect');
     a.rdmaDestroyId(id);
     a.rdmaDestroyEventChannel(channel);
   });
@@ -247,13 +237,13 @@ suite(`native rdma_cm${addon ? '' : ` (skipped: ${reason})`}`, () => {
     expect(passiveEstablished.privateData.length).toBe(0);
 
     // The id keeps its QP, its channel its ids, the context its objects.
-    expectSystemError(() => a.rdmaDestroyId(active), 'EBUSY', 16, 'rdma_destroy_id');
-    expectSystemError(() => a.rdmaDestroyEventChannel(client), 'EBUSY', 16, 'rdma_destroy_event_channel');
-    expectSystemError(() => a.ibvCloseDevice(c.context), 'EBUSY', 16, 'ibv_close_device');
-    expectSystemError(() => a.rdmaCreateQp(active, c.pd, {
+    expectErrno(() => a.rdmaDestroyId(active), 'EBUSY', 'rdma_destroy_id');
+    expectErrno(() => a.rdmaDestroyEventChannel(client), 'EBUSY', 'rdma_destroy_event_channel');
+    expectErrno(() => a.ibvCloseDevice(c.context), 'EBUSY', 'ibv_close_device');
+    expectErrno(() => a.rdmaCreateQp(active, c.pd, {
       sendCq: c.cq, recvCq: c.cq, qpType: IBV_QPT_RC, sqSigAll: false,
       cap: { maxSendWr: 1, maxRecvWr: 1, maxSendSge: 1, maxRecvSge: 1, maxInlineData: 0 },
-    }), 'EINVAL', 22, 'rdma_create_qp');
+    }), 'EINVAL', 'rdma_create_qp');
 
     // SEND: the client's first 64 bytes into the server's posted receive.
     c.buffer.set(new TextEncoder().encode('sent over an rdma_cm connection'));
@@ -281,7 +271,7 @@ suite(`native rdma_cm${addon ? '' : ` (skipped: ${reason})`}`, () => {
     a.rdmaDestroyId(passive);
     // The borrowed context gives up its handle and nothing else.
     a.ibvCloseDevice(bound.context);
-    expectSystemError(() => a.ibvAllocPd(bound.context), 'EBADF', 9, 'ibv_alloc_pd');
+    expectErrno(() => a.ibvAllocPd(bound.context), 'EBADF', 'ibv_alloc_pd');
     const again = a.rdmaQueryId(listener).context;
     expect(again).toBeGreaterThan(bound.context);
     const pd = a.ibvAllocPd(again);
@@ -297,7 +287,7 @@ suite(`native rdma_cm${addon ? '' : ` (skipped: ${reason})`}`, () => {
     const request = await nextEvent(server);
     expect(request.event).toBe(RDMA_CM_EVENT.CONNECT_REQUEST);
     // Over the REJ's 148 bytes: refused before anything is sent.
-    expectSystemError(() => a.rdmaReject(request.id, new Uint8Array(149)), 'EINVAL', 22, 'rdma_reject');
+    expectErrno(() => a.rdmaReject(request.id, new Uint8Array(149)), 'EINVAL', 'rdma_reject');
     a.rdmaReject(request.id, Uint8Array.from([0xde, 0xad]));
     const rejected = await expectEvent(client, 'REJECTED', active);
     expect(rejected.status).toBe(IB_CM_REJ.CONSUMER_DEFINED);
@@ -309,12 +299,12 @@ suite(`native rdma_cm${addon ? '' : ` (skipped: ${reason})`}`, () => {
 
   withDevice('refuses private data over the REQ\'s 56 bytes, and the REP\'s 196, with EINVAL', async () => {
     const active = await resolved(client, port);
-    expectSystemError(() => a.rdmaConnect(active, connParam(new Array(57).fill(1))), 'EINVAL', 22, 'rdma_connect');
+    expectErrno(() => a.rdmaConnect(active, connParam(new Array(57).fill(1))), 'EINVAL', 'rdma_connect');
     a.rdmaConnect(active, connParam(new Array(56).fill(1)));
     const request = await nextEvent(server);
     expect(Array.from(request.privateData)).toEqual(new Array(56).fill(1));
     // A failed accept rejects the connection itself (kernel cma.c rdma_accept).
-    expectSystemError(() => a.rdmaAccept(request.id, connParam(new Array(197).fill(2))), 'EINVAL', 22, 'rdma_accept');
+    expectErrno(() => a.rdmaAccept(request.id, connParam(new Array(197).fill(2))), 'EINVAL', 'rdma_accept');
     const rejected = await expectEvent(client, 'REJECTED', active);
     expect(rejected.status).toBe(IB_CM_REJ.CONSUMER_DEFINED);
     expect(Array.from(rejected.privateData)).toEqual(new Array(148).fill(0));
@@ -371,7 +361,7 @@ suite(`native rdma_cm${addon ? '' : ` (skipped: ${reason})`}`, () => {
     'resolving an address with no route fails at once with ENETUNREACH', () => {
       const channel = a.rdmaCreateEventChannel().handle;
       const id = a.rdmaCreateId(channel, RDMA_PS_TCP);
-      expectSystemError(() => a.rdmaResolveAddr(id, null, { host: '192.0.2.1', port: 1 }, 1000), 'ENETUNREACH', 101, 'rdma_resolve_addr');
+      expectErrno(() => a.rdmaResolveAddr(id, null, { host: '192.0.2.1', port: 1 }, 1000), 'ENETUNREACH', 'rdma_resolve_addr');
       expect(a.rdmaGetCmEvent(channel)).toBeNull();
       a.rdmaDestroyId(id);
       a.rdmaDestroyEventChannel(channel);
@@ -380,9 +370,9 @@ suite(`native rdma_cm${addon ? '' : ` (skipped: ${reason})`}`, () => {
   withDevice('binding answers EADDRINUSE for a port taken, EADDRNOTAVAIL for an address no interface has', () => {
     // Each on an id of its own: after a failed bind the kernel's answers for
     // the same id differ (a bind to 192.0.2.1 then gave ENODEV).
-    for (const [host, bindPort, code, errno] of [[address!.host, port, 'EADDRINUSE', 98], ['192.0.2.1', 0, 'EADDRNOTAVAIL', 99]] as const) {
+    for (const [host, bindPort, code] of [[address!.host, port, 'EADDRINUSE'], ['192.0.2.1', 0, 'EADDRNOTAVAIL']] as const) {
       const id = a.rdmaCreateId(client, RDMA_PS_TCP);
-      expectSystemError(() => a.rdmaBindAddr(id, { host, port: bindPort }), code, errno, 'rdma_bind_addr');
+      expectErrno(() => a.rdmaBindAddr(id, { host, port: bindPort }), code, 'rdma_bind_addr');
       a.rdmaDestroyId(id);
     }
   });

@@ -8,11 +8,11 @@ import { describe, expect, it } from 'vitest';
 import type { Backend } from '../../seam/backend';
 import type { VerbsCalls } from '../../seam/backend-verbs';
 import { loadNative } from '../../src/native';
-import { expectSystemError } from '../backends';
-import { canHideLibraries, runWithout } from '../hidden-library';
+import { canHideLibraries, runWithout } from '../support/hidden-library';
+import { expectErrno } from '../support/errno';
+import { describeNeeds, itNeeds } from '../support/skip';
 
 const native = loadNative();
-const suite = native.backend ? describe : describe.skip;
 const libibverbs = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib']
   .map((dir) => join(dir, 'libibverbs.so.1'))
   .find((file) => existsSync(file));
@@ -21,9 +21,9 @@ const addonPath = process.env.DMABRIDGE_NATIVE_PATH ?? join(__dirname, '../../bu
 const UNLIMITED = 2n ** 64n - 1n;
 
 
-suite(`native verbs${native.error ? ` (skipped: ${native.error})` : ''}`, () => {
+describeNeeds(native.error ?? null)('native verbs', () => {
   const b = native.backend as Backend & VerbsCalls;
-  const withVerbs = libibverbs ? it : it.skip;
+  const withVerbs = itNeeds(libibverbs ? null : 'libibverbs.so.1 is not installed (apt-get install libibverbs1)');
 
   withVerbs('lists devices: an array, empty where the kernel has none', () => {
     const devices = b.ibvGetDeviceList();
@@ -33,7 +33,7 @@ suite(`native verbs${native.error ? ` (skipped: ${native.error})` : ''}`, () => 
   });
 
   withVerbs('answers ENODEV for a device that is not there', () => {
-    const e = expectSystemError(() => b.ibvOpenDevice('dmabridge-none0'), 'ENODEV', 19, 'ibv_open_device');
+    const e = expectErrno(() => b.ibvOpenDevice('dmabridge-none0'), 'ENODEV', 'ibv_open_device');
     expect(e.message).toMatch(/dmabridge-none0/);
   });
 
@@ -66,7 +66,7 @@ suite(`native verbs${native.error ? ` (skipped: ${native.error})` : ''}`, () => 
       ['ibv_post_send', () => b.ibvPostSend(1, words, 1)],
       ['ibv_post_recv', () => b.ibvPostRecv(1, words, 1)],
     ];
-    for (const [syscall, call] of cases) expectSystemError(call, 'EBADF', 9, syscall);
+    for (const [syscall, call] of cases) expectErrno(call, 'EBADF', syscall);
   });
 
   withVerbs('rejects arguments of the wrong type with a TypeError', () => {
@@ -90,8 +90,8 @@ suite(`native verbs${native.error ? ` (skipped: ${native.error})` : ''}`, () => 
     b.setMemlockLimit(limit.soft, limit.hard);
     expect(b.getMemlockLimit()).toEqual(limit);
     if (limit.hard !== UNLIMITED) {
-      expectSystemError(() => b.setMemlockLimit(limit.hard + 1n, limit.hard), 'EINVAL', 22, 'setrlimit');
-      if (!isRoot) expectSystemError(() => b.setMemlockLimit(limit.soft, limit.hard + 1n), 'EPERM', 1, 'setrlimit');
+      expectErrno(() => b.setMemlockLimit(limit.hard + 1n, limit.hard), 'EINVAL', 'setrlimit');
+      if (!isRoot) expectErrno(() => b.setMemlockLimit(limit.soft, limit.hard + 1n), 'EPERM', 'setrlimit');
     }
   });
 
@@ -106,7 +106,7 @@ suite(`native verbs${native.error ? ` (skipped: ${native.error})` : ''}`, () => 
 
   // With libibverbs.so.1 hidden from a child, the addon still loads and each
   // verb says what to install.
-  (libibverbs && canHideLibraries ? it : it.skip)('throws ENOSYS from dlopen, naming the package, where libibverbs is missing', () => {
+  itNeeds(!libibverbs ? 'libibverbs.so.1 is not installed (apt-get install libibverbs1)' : canHideLibraries ? null : 'hiding a library needs root and unshare')('throws ENOSYS from dlopen, naming the package, where libibverbs is missing', () => {
     const script = `
       const a = require(${JSON.stringify(addonPath)});
       const out = {};

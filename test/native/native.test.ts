@@ -10,14 +10,14 @@ import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Backend } from '../../seam/backend';
 import { loadNative } from '../../src/native';
-import { expectSystemError } from '../backends';
 import * as U from '../../seam/uapi';
+import { expectErrno } from '../support/errno';
+import { describeNeeds } from '../support/skip';
 
 const native = loadNative();
-const suite = native.backend ? describe : describe.skip;
 
 
-suite(`native addon${native.error ? ` (skipped: ${native.error})` : ''}`, () => {
+describeNeeds(native.error ?? null)('native addon', () => {
   const b = native.backend as Backend;
   const opened: number[] = [];
   const track = (fd: number) => (opened.push(fd), fd);
@@ -41,25 +41,25 @@ suite(`native addon${native.error ? ` (skipped: ${native.error})` : ''}`, () => 
   });
 
   it('throws the system-error shape', () => {
-    expectSystemError(() => b.close(-1), 'EBADF', 9, 'close');
-    expectSystemError(() => b.dup(-1), 'EBADF', 9, 'fcntl');
-    expectSystemError(() => b.open('/nonexistent/dmabridge', U.O_RDONLY), 'ENOENT', 2, 'open');
-    expectSystemError(() => b.readdir('/nonexistent/dmabridge'), 'ENOENT', 2, 'scandir');
-    expectSystemError(() => b.readFdinfo(-1), 'ENOENT', 2, 'open');
-    expectSystemError(() => b.readlinkFd(-1), 'ENOENT', 2, 'readlink');
-    expectSystemError(() => b.lseek(-1, 0n, U.SEEK_SET), 'EBADF', 9, 'lseek');
-    expectSystemError(() => b.dmaBufSync(-1, U.DMA_BUF_SYNC_READ), 'EBADF', 9, 'DMA_BUF_IOCTL_SYNC');
-    expectSystemError(() => b.syncFileInfo(-1), 'EBADF', 9, 'SYNC_IOC_FILE_INFO');
-    expectSystemError(() => b.drmVersion(-1), 'EBADF', 9, 'DRM_IOCTL_VERSION');
+    expectErrno(() => b.close(-1), 'EBADF', 'close');
+    expectErrno(() => b.dup(-1), 'EBADF', 'fcntl');
+    expectErrno(() => b.open('/nonexistent/dmabridge', U.O_RDONLY), 'ENOENT', 'open');
+    expectErrno(() => b.readdir('/nonexistent/dmabridge'), 'ENOENT', 'scandir');
+    expectErrno(() => b.readFdinfo(-1), 'ENOENT', 'open');
+    expectErrno(() => b.readlinkFd(-1), 'ENOENT', 'readlink');
+    expectErrno(() => b.lseek(-1, 0n, U.SEEK_SET), 'EBADF', 'lseek');
+    expectErrno(() => b.dmaBufSync(-1, U.DMA_BUF_SYNC_READ), 'EBADF', 'DMA_BUF_IOCTL_SYNC');
+    expectErrno(() => b.syncFileInfo(-1), 'EBADF', 'SYNC_IOC_FILE_INFO');
+    expectErrno(() => b.drmVersion(-1), 'EBADF', 'DRM_IOCTL_VERSION');
   });
 
   it('answers ENOTTY for a dma-buf ioctl on a memfd', () => {
     const fd = sealedMemfd(4096n);
-    expectSystemError(() => b.dmaBufSync(fd, U.DMA_BUF_SYNC_READ), 'ENOTTY', 25, 'DMA_BUF_IOCTL_SYNC');
-    expectSystemError(() => b.dmaBufSetName(fd, 'x'), 'ENOTTY', 25, 'DMA_BUF_SET_NAME');
-    expectSystemError(() => b.syncFileMerge(fd, fd, 'x'), 'ENOTTY', 25, 'SYNC_IOC_MERGE');
-    expectSystemError(() => b.udmabufCreate(fd, { memfd: fd, offset: 0n, size: 4096n }, 0), 'ENOTTY', 25, 'UDMABUF_CREATE');
-    expectSystemError(() => b.dmaHeapAlloc(fd, 4096n, U.O_RDWR, 0n), 'ENOTTY', 25, 'DMA_HEAP_IOCTL_ALLOC');
+    expectErrno(() => b.dmaBufSync(fd, U.DMA_BUF_SYNC_READ), 'ENOTTY', 'DMA_BUF_IOCTL_SYNC');
+    expectErrno(() => b.dmaBufSetName(fd, 'x'), 'ENOTTY', 'DMA_BUF_SET_NAME');
+    expectErrno(() => b.syncFileMerge(fd, fd, 'x'), 'ENOTTY', 'SYNC_IOC_MERGE');
+    expectErrno(() => b.udmabufCreate(fd, { memfd: fd, offset: 0n, size: 4096n }, 0), 'ENOTTY', 'UDMABUF_CREATE');
+    expectErrno(() => b.dmaHeapAlloc(fd, 4096n, U.O_RDWR, 0n), 'ENOTTY', 'DMA_HEAP_IOCTL_ALLOC');
   });
 
   it('rejects arguments of the wrong type with a TypeError', () => {
@@ -84,9 +84,9 @@ suite(`native addon${native.error ? ` (skipped: ${native.error})` : ''}`, () => 
     const fd = sealedMemfd(8192n);
     expect(b.lseek(fd, 0n, U.SEEK_END)).toBe(8192n);
     expect(b.getSeals(fd) & U.F_SEAL_SHRINK).toBe(U.F_SEAL_SHRINK);
-    expectSystemError(() => b.ftruncate(fd, 4096n), 'EPERM', 1, 'ftruncate');
+    expectErrno(() => b.ftruncate(fd, 4096n), 'EPERM', 'ftruncate');
     b.addSeals(fd, U.F_SEAL_SEAL);
-    expectSystemError(() => b.addSeals(fd, U.F_SEAL_GROW), 'EPERM', 1, 'fcntl');
+    expectErrno(() => b.addSeals(fd, U.F_SEAL_GROW), 'EPERM', 'fcntl');
     const unsealable = track(b.memfdCreate('plain', U.MFD_CLOEXEC));
     expect(b.getSeals(unsealable)).toBe(U.F_SEAL_SEAL);
   });
@@ -148,9 +148,9 @@ suite(`native addon${native.error ? ` (skipped: ${native.error})` : ''}`, () => 
 
   it('fails mmap as the kernel does', () => {
     const fd = sealedMemfd(4096n);
-    expectSystemError(() => b.mmap(-1, 4096, U.PROT_READ, U.MAP_SHARED, 0n), 'EBADF', 9, 'mmap');
-    expectSystemError(() => b.mmap(fd, 0, U.PROT_READ, U.MAP_SHARED, 0n), 'EINVAL', 22, 'mmap');
-    expectSystemError(() => b.mmap(fd, 4096, U.PROT_READ, U.MAP_SHARED, 1n), 'EINVAL', 22, 'mmap');
+    expectErrno(() => b.mmap(-1, 4096, U.PROT_READ, U.MAP_SHARED, 0n), 'EBADF', 'mmap');
+    expectErrno(() => b.mmap(fd, 0, U.PROT_READ, U.MAP_SHARED, 0n), 'EINVAL', 'mmap');
+    expectErrno(() => b.mmap(fd, 4096, U.PROT_READ, U.MAP_SHARED, 1n), 'EINVAL', 'mmap');
   });
 
   it('polls once', () => {
@@ -225,8 +225,8 @@ suite(`native addon${native.error ? ` (skipped: ${native.error})` : ''}`, () => 
 
     it('fails where epoll cannot watch', () => {
       const fd = sealedMemfd(4096n);
-      expectSystemError(() => b.watch(fd, U.POLLIN, () => {}), 'EPERM', 1, 'uv_poll_start');
-      expectSystemError(() => b.watch(-1, U.POLLIN, () => {}), 'EBADF', 9, 'uv_poll_start');
+      expectErrno(() => b.watch(fd, U.POLLIN, () => {}), 'EPERM', 'uv_poll_start');
+      expectErrno(() => b.watch(-1, U.POLLIN, () => {}), 'EBADF', 'uv_poll_start');
     });
   });
 

@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { controls, createEmulator } from '../../emulator';
 import type { Backend } from '../../seam/backend';
 import * as uapi from '../../seam/uapi';
-import { errorOf, PAGE } from './helpers';
+import { PAGE } from '../support/seam-session';
+import { errorOf } from '../support/errno';
 
 function vgemFenceOnBuffer(backend: Backend): { drm: number; buf: number; fence: number } {
   const drm = backend.open('/dev/dri/card0', uapi.O_RDWR);

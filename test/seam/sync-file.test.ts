@@ -1,8 +1,9 @@
 // sync_file: info, merge and poll, with vgem fences as the timelines.
 import { expect } from 'vitest';
 import * as uapi from '../../seam/uapi';
-import { describeEachBackend, itWith } from '../backends';
-import { CLOSED_FD, expectErrno, Session, VGEM } from './helpers';
+import { describeEachBackend, itWith } from '../support/backends';
+import { CLOSED_FD, Session, VGEM } from '../support/seam-session';
+import { expectErrno } from '../support/errno';
 
 describeEachBackend('sync_file', (b) => {
   const s = new Session(b);

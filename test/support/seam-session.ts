@@ -8,27 +8,12 @@ import type { Backend } from '../../seam/backend';
 import { parseFdinfo } from '../../src/fdinfo';
 import { isSystemError, SystemError } from '../../seam/system-error';
 import * as uapi from '../../seam/uapi';
-import { DEVICE, type BackendCase } from '../backends';
+import { DEVICES, type BackendCase } from './backends';
 
 export const PAGE = uapi.PAGE_SIZE;
-export const VGEM = DEVICE.vgem;
+export const VGEM = DEVICES.vgem;
 /** An fd number no test process has open. */
 export const CLOSED_FD = 99_999;
-
-export function errorOf(fn: () => unknown): SystemError {
-  try {
-    fn();
-  } catch (e) {
-    if (isSystemError(e)) return e;
-    throw e;
-  }
-  throw new Error('expected a system error, and the call succeeded');
-}
-
-export function expectErrno(fn: () => unknown, code: string, syscall: string): void {
-  const e = errorOf(fn);
-  expect({ code: e.code, syscall: e.syscall }).toEqual({ code, syscall });
-}
 
 export class Session {
   #backend: Backend | undefined;

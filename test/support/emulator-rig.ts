@@ -3,26 +3,27 @@
 // each other, which is all RDMA needs to move bytes on one machine.
 import { controls, createEmulator, EmulatorControls, EmulatorOptions } from '../../emulator';
 import type { Backend } from '../../seam/backend';
-import { withAdvice } from '../../src/advice';
 import type { CompletionQueue, WorkCompletion } from '../../src/verbs/cq';
 import type { MemoryRegion } from '../../src/verbs/mr';
 import type { ProtectionDomain } from '../../src/verbs/pd';
 import type { QueuePair } from '../../src/verbs/qp';
-import { DmaBridge } from '../../src/dmabridge';
+import type { DmaBridge } from '../../src/dmabridge';
+import { bridgeOn } from './backends';
+import { loopbackPair } from '../../src/verbs/loopback';
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
-export const PAGE = 4096;
+export { PAGE } from './seam-session';
 
-export interface Machine {
+export interface TestMachine {
   backend: Backend;
   dmb: DmaBridge;
   hooks: EmulatorControls;
 }
 
-export function machine(options: EmulatorOptions = {}): Machine {
+export function machine(options: EmulatorOptions = {}): TestMachine {
   const backend = createEmulator(options);
-  return { backend, dmb: new DmaBridge(withAdvice(backend), 'emulator rule test'), hooks: controls(backend) };
+  return { backend, dmb: bridgeOn(backend, 'emulator rule test'), hooks: controls(backend) };
 }
 
 export interface Loopback {
@@ -42,10 +43,7 @@ export function loopback(dmb: DmaBridge, name: string): Loopback {
   const dev = dmb.openRdma(name);
   const pd = dev.allocPd();
   const cq = dev.createCq(64);
-  const qp = pd.createQp(cq);
-  const peer = pd.createQp(cq);
-  qp.connect(peer.endpoint());
-  peer.connect(qp.endpoint());
+  const { qp, peer } = loopbackPair(pd, cq);
   let id = 0n;
   return {
     pd, cq, qp, peer,
