@@ -2,7 +2,7 @@
 // kernel's timers do: a busy-polling loop ends with no turn of the event loop
 // (once the device's latency, 50 µs, has passed: emulator/work.ts).
 import { describe, expect, it } from 'vitest';
-import { loopback, machine, pattern } from './rig';
+import { loopback, machine, pattern } from '../support/emulator-rig';
 
 /** Calls `poll` until it gives something, at most `tries` times, all in one turn of the event loop. */
 function busyPoll<T>(poll: () => T | undefined, tries: number): { value: T | undefined; tries: number } {
