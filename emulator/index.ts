@@ -173,11 +173,11 @@ export function sharedEmulator(): Backend {
 export function controls(process: ProcessRef): EmulatorControls {
   const found = controlsOf.get(processOfRef(process)!);
   if (found) return found;
-  const name = 'reason' in process ? process.backend : process.name;
+  const name = 'seam' in process ? process.seam.name : process.name;
   throw new TypeError(`controls() takes a DmaBridge opened on the emulator, or an emulator backend; this one is ${name}`);
 }
 
 function processOfRef(ref: ProcessRef): Process | undefined {
-  const backend = innermost('reason' in ref ? ref.seam : ref);
+  const backend = innermost('seam' in ref ? ref.seam : ref);
   return backend instanceof Process ? backend : undefined;
 }
