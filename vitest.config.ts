@@ -7,7 +7,7 @@ export default defineConfig({
     pool: 'forks',
     // Lifetime tests collect garbage on purpose, to check the finalizers.
     poolOptions: { forks: { execArgv: ['--expose-gc'] } },
-    include: ['test/**/*.test.ts'],
+    include: ['test/**/*.test.ts', 'examples/**/*.test.ts'],
     testTimeout: 20000,
   },
 });

@@ -3,7 +3,8 @@
 // Time runs with the real monotonic clock (or stands still with `manual`),
 // plus whatever a test skips with advance() and whatever a blocking syscall
 // slept through. Timers fire when their deadline passes: from a real timer
-// that never holds the process open, or from inside advance()/sleepUntil().
+// that never holds the process open, from inside advance()/sleepUntil(), or
+// from a poll that finds them due (fireDue()).
 
 /** The clock as tests drive it. */
 export interface EmulatorClock {
@@ -36,6 +37,20 @@ export class Clock implements EmulatorClock {
     if (!(ms >= 0)) throw new RangeError(`advance() takes a duration of 0 ms or more, not ${ms}`);
     this.#skipped += BigInt(Math.round(ms * 1e6));
     this.#runDue();
+  }
+
+  /**
+   * Fires the timers whose deadline has passed though their real timer has
+   * not run yet (the event loop is busy: a program polling in a loop).
+   */
+  fireDue(): void {
+    const now = this.nowNs();
+    for (const t of this.#timers) {
+      if (t.deadline <= now) {
+        this.#runDue();
+        return;
+      }
+    }
   }
 
   /** Arms a timer; the returned function disarms it. */

@@ -2,14 +2,13 @@
 // Debian 6.12 kernel): on a timeline of their own, with any driver name, put
 // into a process as sync_files or onto a dma-buf's reservation object with
 // any usage, including the kernel and bookkeep usages user space cannot add.
-import type { Backend } from '../seam/backend';
 import { DmaBufObject } from './dmabuf';
 import { DmaFence } from './fence';
 import type { FenceWarning, FenceWatchdog } from './fence-deadline';
-import type { FdTable } from './files';
 import type { Machine } from './machine';
 import { Usage } from './resv';
 import { SyncFileObject } from './sync-file';
+import type { FdsOf, ProcessRef } from './process-ref';
 
 export type FenceUsage = 'kernel' | 'write' | 'read' | 'bookkeep';
 
@@ -19,10 +18,10 @@ export interface TestFence {
   readonly signaled: boolean;
   /** dma_fence_signal; with an errno (a positive number), dma_fence_set_error(-errno) first. */
   signal(errno?: number): void;
-  /** A new sync_file holding the fence, installed close-on-exec in the emulated process `backend`. */
-  syncFile(backend: Backend): number;
-  /** dma_resv_add_fence on the dma-buf at `fd` of `backend`, with `usage`. */
-  attach(backend: Backend, fd: number, usage: FenceUsage): void;
+  /** A new sync_file holding the fence, installed close-on-exec in the emulated process `process`. */
+  syncFile(process: ProcessRef): number;
+  /** dma_resv_add_fence on the dma-buf at `fd` of `process`, with `usage`. */
+  attach(process: ProcessRef, fd: number, usage: FenceUsage): void;
 }
 
 export interface FenceControls {
@@ -34,7 +33,6 @@ export interface FenceControls {
   timeline(driver: string, name: string): { fence(): TestFence };
 }
 
-type FdsOf = (backend: Backend) => FdTable;
 
 export function fenceControls(machine: Machine, watchdog: FenceWatchdog, fdsOf: FdsOf): FenceControls {
   return {

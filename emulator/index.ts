@@ -1,5 +1,11 @@
-// The emulator backend: a fresh emulated machine with one process (more with
-// controls().spawn()), behind the same Backend interface as the native addon.
+// dmabridge/emulator: emulated machines behind the same Backend interface as
+// the native addon, and the test hooks that drive them.
+//
+// open({ backend: 'emulator' }) uses one machine per Node process, and one
+// process of it, as open() on the kernel does: every such open() sees the same
+// devices, fds and sockets. createEmulator() makes an isolated machine (its
+// first process); open({ backend: createEmulator(...) }) opens a DmaBridge on
+// it, and controls(dmb) drives the machine a DmaBridge was opened on.
 //
 // Several machines in one test: createNetwork() makes a network (one subnet,
 // 10.99.0.0/24 unless told, one clock, one RDMA fabric), and each
@@ -9,18 +15,18 @@
 // rdma_cm routes 127.0.0.1 to rxe0 and the subnet to rxe1; RDMA between
 // machines moves bytes between their registered memory; and
 // controls(b).network.unplug('b') pulls machine b's cable.
-import type { Backend } from '../seam/backend';
+import { type Backend, innermost } from '../seam/backend';
 import type { EmulatorClock } from './clock';
 import { DEFAULT_GPU, EmulatedGpu, installCuda } from './cuda';
 import { DrmDeviceObject } from './drm';
 import { FenceControls, fenceControls } from './fence-controls';
 import { DEFAULT_FENCE_DEADLINE_MS, FenceWatchdog } from './fence-deadline';
-import type { FdTable } from './files';
 import { DmaHeap } from './heap';
 import { DEFAULT_KERNEL, type KernelVersion } from './kernels';
 import { Machine } from './machine';
 import type { Network, NetworkControls } from './network';
 import { Process } from './process';
+import type { FdsOf, ProcessRef } from './process-ref';
 import { installRdma, RdmaControls } from './verbs/install';
 import { MmControls, mmControls } from './verbs/odp';
 import type { ProfileKind } from './verbs/profiles';
@@ -30,6 +36,7 @@ import { vgemDriver } from './vgem';
 import { DEFAULT_VRAM, EmulatedVram, installVram, VramControls } from './vram';
 
 export type { EmulatorClock } from './clock';
+export type { ProcessRef } from './process-ref';
 export type { EmulatedGpu } from './cuda';
 export type { RdmaControls } from './verbs/install';
 export { createNetwork } from './network';
@@ -66,11 +73,24 @@ export interface EmulatorOptions {
   fenceDeadlineMs?: number;
 }
 
-/** Test hooks on an emulated machine, reached with controls(backend). */
+/** An fd of a process, and what readlink(/proc/<pid>/fd/<fd>) shows for it. */
+export interface OpenFd {
+  fd: number;
+  /** E.g. '/dmabuf:frames', 'anon_inode:sync_file', '/memfd:dmabridge (deleted)', 'socket:[1042]'. */
+  target: string;
+}
+
+/**
+ * Test hooks on an emulated machine, reached with controls(dmb) or
+ * controls(backend). Where a hook names a process, it takes a DmaBridge
+ * opened on it or its backend.
+ */
 export interface EmulatorControls {
+  /** The machine's CLOCK_MONOTONIC: advance(ms) fires the timers that fall due (with createEmulator({ manualClock: true }), time moves only so). */
   readonly clock: EmulatorClock;
+  /** RDMA devices by name: device('rxe0').setPortState('down'), .mr(lkey) shows an MR's state, .prefetch() on mlx5. */
   readonly rdma: RdmaControls;
-  /** Device memory by name: vram('amdgpu0').export(backend, size) gives the process a dma-buf of it. */
+  /** Device memory by name: vram('amdgpu0').export(dmb, size) gives the process a dma-buf of it, to evict, restore or revoke. */
   vram(name: string): VramControls;
   /** Changes to process memory that on-demand MRs mirror: invalidate, unmap, remap. */
   readonly mm: MmControls;
@@ -78,16 +98,19 @@ export interface EmulatorControls {
   readonly fences: FenceControls;
   /** The network the machine is on: network.unplug(name) pulls a machine's cable. */
   readonly network: NetworkControls;
-  /** Starts another process on the same machine, with no fds open. */
+  /** Starts another process on the same machine, with no fds open: open({ backend: controls(dmb).spawn() }). */
   spawn(): Backend;
   /** Ends a process of this machine abruptly, as SIGKILL does: the kernel closes every fd it had open. */
-  kill(process: Backend): void;
+  kill(process: ProcessRef): void;
   /** The memory a process's MRs pin: VmPin of /proc/<pid>/status. */
-  pinnedBytes(process: Backend): number;
+  pinnedBytes(process: ProcessRef): number;
+  /** The fds a process has open, in order: ls -l /proc/<pid>/fd. */
+  openFds(process: ProcessRef): OpenFd[];
 }
 
-const controlsOf = new WeakMap<Backend, EmulatorControls>();
+const controlsOf = new WeakMap<Process, EmulatorControls>();
 
+/** An isolated emulated machine; returns its first process, to open({ backend }) on. */
 export function createEmulator(options: EmulatorOptions = {}): Backend {
   const machine = new Machine({
     version: options.kernel ?? DEFAULT_KERNEL,
@@ -100,13 +123,14 @@ export function createEmulator(options: EmulatorOptions = {}): Backend {
   machine.addDevice('/dev/dri/renderD128', vgem.node('/dev/dri/renderD128', true));
   if (options.cuda !== false) installCuda(machine, options.cuda ?? [DEFAULT_GPU]);
   const watchdog = new FenceWatchdog(machine.clock, options.fenceDeadlineMs ?? DEFAULT_FENCE_DEADLINE_MS);
-  /** The fd table of a process of this machine. */
-  const fdsOf = (backend: Backend): FdTable => {
-    if (!(backend instanceof Process) || controlsOf.get(backend) !== hooks) {
-      throw new TypeError('the backend must be a process of this emulated machine (createEmulator() or spawn())');
+  const processOf = (ref: ProcessRef): Process => {
+    const process = processOfRef(ref);
+    if (!process || controlsOf.get(process) !== hooks) {
+      throw new TypeError('the process must be one of this emulated machine: a DmaBridge opened on it, or a backend of createEmulator() or spawn()');
     }
-    return backend.fdTable;
+    return process;
   };
+  const fdsOf: FdsOf = (ref) => processOf(ref).fdTable;
   const vram = installVram(machine, options.vram ?? DEFAULT_VRAM, fdsOf);
   const rdma = installRdma(machine, options.rdma ?? ['rxe', 'mlx5', 'efa'], options.network?.fabric);
   installRdmaCm(machine, rdma, options.network, options.host);
@@ -129,22 +153,37 @@ export function createEmulator(options: EmulatorOptions = {}): Backend {
       controlsOf.set(process, hooks);
       return process;
     },
-    kill: (process) => {
+    kill: (ref) => {
       // As exit does: every fd closes, a library's and watched ones too.
-      const fds = fdsOf(process);
+      const fds = fdsOf(ref);
       for (const fd of fds.fds()) fds.close(fd);
     },
-    pinnedBytes: (process) => {
-      fdsOf(process);
-      return (process as Process).pinnedBytes;
+    pinnedBytes: (ref) => processOf(ref).pinnedBytes,
+    openFds: (ref) => {
+      const process = processOf(ref);
+      return process.openFds().map((fd) => ({ fd, target: process.readlinkFd(fd) }));
     },
   };
   return hooks.spawn();
 }
 
-/** The test hooks of a backend createEmulator made. */
-export function controls(backend: Backend): EmulatorControls {
-  const found = controlsOf.get(backend);
-  if (!found) throw new TypeError(`controls() takes an emulator backend, not the ${backend.name} one`);
-  return found;
+let shared: Backend | undefined;
+
+/** The machine of open({ backend: 'emulator' }): one per Node process, made on first use, and its one process. */
+export function sharedEmulator(): Backend {
+  shared ??= createEmulator();
+  return shared;
+}
+
+/** The test hooks of the emulated machine `process` (a DmaBridge opened on it, or its backend) runs on. */
+export function controls(process: ProcessRef): EmulatorControls {
+  const found = controlsOf.get(processOfRef(process)!);
+  if (found) return found;
+  const name = 'seam' in process ? process.seam.name : process.name;
+  throw new TypeError(`controls() takes a DmaBridge opened on the emulator, or an emulator backend; this one is ${name}`);
+}
+
+function processOfRef(ref: ProcessRef): Process | undefined {
+  const backend = innermost('seam' in ref ? ref.seam : ref);
+  return backend instanceof Process ? backend : undefined;
 }

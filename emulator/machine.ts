@@ -7,6 +7,7 @@ import { Clock } from './clock';
 import { DmaFence, stubFence } from './fence';
 import type { FileObject, Inode, OpenFile } from './files';
 import { BEHAVIOUR, type KernelBehaviour, type KernelVersion } from './kernels';
+import { runDueWork } from './work';
 
 /** A device node: each open(2) of it makes a new file object. */
 export interface Device {
@@ -71,6 +72,16 @@ export class Machine {
     this.clock = options.clock ?? new Clock(options.manualClock);
     this.memory = new Memory(options.memoryLimit);
     this.anonInode = { ino: this.nextIno(), mntId: MOUNT.anonInode };
+  }
+
+  /**
+   * What the devices and timers would have done by now, run before a poll
+   * answers: the kernel's own threads (rxe's tasks, hrtimers) do not wait
+   * for the program to yield.
+   */
+  progress(): void {
+    this.clock.fireDue();
+    runDueWork();
   }
 
   addDevice(path: string, device: Device): void {

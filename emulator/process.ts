@@ -181,6 +181,25 @@ export class Process implements Backend {
     mapping.file.put();
   }
 
+  /**
+   * The mappings whose memory `view` (any view, not only the one mmap
+   * returned) reaches, as the kernel finds VMAs by address. Mappings of one
+   * object at one offset share their memory here, where the kernel gives
+   * each its own addresses: the view mmap returned names its own mapping,
+   * and any other view reaches all of them.
+   */
+  #mappingsOver(view: Uint8Array): Mapping[] {
+    const own = this.#mappings.get(view);
+    if (own) return [own];
+    const start = view.byteOffset;
+    const end = start + view.byteLength;
+    const found: Mapping[] = [];
+    for (const [mapped, mapping] of this.#mappings) {
+      if (mapped.buffer === view.buffer && mapped.byteOffset < end && start < mapped.byteOffset + mapped.byteLength) found.push(mapping);
+    }
+    return found;
+  }
+
   // --- dma-buf ---------------------------------------------------------------
 
   dmaBufSync(fd: number, flags: number): void {
@@ -307,6 +326,7 @@ export class Process implements Backend {
   poll(fd: number, events: number): number {
     const file = this.#fds.get(fd)?.file;
     if (!file) return uapi.POLLNVAL;
+    this.machine.progress();
     const mask = file.object.poll ? file.object.poll(file, events) : DEFAULT_POLLMASK;
     return mask & (events | uapi.POLLERR | uapi.POLLHUP);
   }
@@ -413,12 +433,9 @@ export class Process implements Backend {
     return (this.#verbsState ??= new Verbs(this.machine, {
       fds: this.#fds,
       // An mmap of a dma-buf is a PFN mapping, which ib_umem_get cannot pin.
-      pfnMapped: (view) => this.#mappings.get(view)?.file.object instanceof DmaBufObject,
+      pfnMapped: (view) => this.#mappingsOver(view).some((m) => m.file.object instanceof DmaBufObject),
       mappingHolding: (view) => this.#mappingHolding(view),
-      readOnly: (view) => {
-        const mapping = this.#mappings.get(view);
-        return mapping !== undefined && !(mapping.prot & uapi.PROT_WRITE);
-      },
+      readOnly: (view) => this.#mappingsOver(view).some((m) => !(m.prot & uapi.PROT_WRITE)),
     }));
   }
 

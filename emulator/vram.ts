@@ -14,12 +14,11 @@
 //
 // Neither offers a CPU mapping here (mmap answers EINVAL); the GPU's own
 // reads and writes are test hooks.
-import type { Backend } from '../seam/backend';
 import { systemErrorWhy } from '../seam/system-error';
 import { O_RDWR, PAGE_SIZE } from '../seam/uapi';
 import { DmaBufObject, Exporter } from './dmabuf';
-import type { FdTable } from './files';
 import type { Machine } from './machine';
+import type { FdsOf, ProcessRef } from './process-ref';
 
 export interface EmulatedVram {
   name: string;
@@ -183,12 +182,10 @@ export interface VramControls {
   /**
    * Allocates `size` bytes of device memory (VRAM only: amdgpu's GTT fallback
    * is not modelled) and exports it as a dma-buf (O_RDWR, close-on-exec) into
-   * the emulated process `backend`; fails with ENOMEM as the driver would.
+   * the emulated process `process`; fails with ENOMEM as the driver would.
    */
-  export(backend: Backend, size: number): DeviceBuffer;
+  export(process: ProcessRef, size: number): DeviceBuffer;
 }
-
-type FdsOf = (backend: Backend) => FdTable;
 
 export function installVram(machine: Machine, specs: EmulatedVram[], fdsOf: FdsOf): Map<string, VramControls> {
   return new Map(specs.map((spec) => [spec.name, vramControls(new Vram(machine, { ...spec }), fdsOf)]));

@@ -215,3 +215,17 @@ export interface UnixSocketCalls {
   /** [unlink] */
   unlink(path: string): void;
 }
+
+/** Backends that pass every call to another (src/advice.ts's), by that other. */
+const inners = new WeakMap<Backend, Backend>();
+
+/** Records that `wrapper` passes its calls to `inner`. */
+export function wraps(wrapper: Backend, inner: Backend): void {
+  inners.set(wrapper, inner);
+}
+
+/** The backend that finally answers `backend`'s calls: itself, unless it wraps another. */
+export function innermost(backend: Backend): Backend {
+  for (let inner = inners.get(backend); inner; inner = inners.get(backend)) backend = inner;
+  return backend;
+}

@@ -1,4 +1,4 @@
-import type { Backend } from '../seam/backend';
+import { type Backend, wraps } from '../seam/backend';
 import { isSystemError, reasonOf, SystemError } from '../seam/system-error';
 
 // What to do about a kernel error, by syscall and code: the one place that
@@ -247,6 +247,7 @@ export function withAdvice(backend: Backend): Backend {
       }
     };
   }
+  wraps(wrapped as unknown as Backend, backend);
   return wrapped as unknown as Backend;
 }
 

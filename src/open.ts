@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { withAdvice } from './advice';
 import { oneOf, optionsArg } from './args';
 import type { Backend } from '../seam/backend';
-import { createEmulator } from '../emulator';
+import { sharedEmulator } from '../emulator';
 import { loadNative } from './native';
 import { systemError } from '../seam/system-error';
 import { DmaBridge } from './dmabridge';
@@ -12,18 +12,25 @@ export type BackendChoice = 'auto' | 'native' | 'emulator';
 export interface OpenOptions {
   /**
    * 'native' uses the kernel through the addon; 'emulator' the TypeScript
-   * model; 'auto' (default) picks native where the addon loads and the kernel
-   * offers dma-buf sources. DMABRIDGE_BACKEND overrides 'auto'.
+   * model, one machine per Node process; 'auto' (default) picks native where
+   * the addon loads and the kernel offers dma-buf sources, and the emulator
+   * elsewhere (macOS, Windows, a kernel without them). DMABRIDGE_BACKEND
+   * overrides 'auto'. A backend object opens on that: a machine of
+   * dmabridge/emulator's createEmulator(), or a process of one (spawn()).
    */
-  backend?: BackendChoice;
+  backend?: BackendChoice | Backend;
 }
+
+const CHOICES: readonly BackendChoice[] = ['auto', 'native', 'emulator'];
 
 /** The kernel interfaces whose presence makes 'auto' choose native. */
 const NATIVE_SIGNS = ['/dev/udmabuf', '/dev/dma_heap', '/dev/dri'];
 
 export function open(opts?: OpenOptions): DmaBridge {
-  const asked = optionsArg(opts).backend;
-  const { backend, reason } = choose(asked === undefined ? 'auto' : oneOf(asked, ['auto', 'native', 'emulator'], 'options.backend'));
+  const asked = optionsArg(opts).backend ?? 'auto';
+  const { backend, reason } = typeof asked === 'object' && asked !== null
+    ? { backend: asked, reason: `the ${asked.name} backend given to open()` }
+    : choose(oneOf(asked, CHOICES, 'options.backend'));
   return new DmaBridge(withAdvice(backend), reason);
 }
 
@@ -38,16 +45,16 @@ function choose(asked: BackendChoice): { backend: Backend; reason: string } {
     choice = env;
     why = `DMABRIDGE_BACKEND=${env}`;
   }
-  if (choice === 'emulator') return { backend: createEmulator(), reason: why };
+  if (choice === 'emulator') return { backend: sharedEmulator(), reason: why };
   const native = loadNative();
   if (choice === 'native') {
     if (!native.backend) throw systemError('ENOSYS', 'open', `the native backend is unavailable: ${native.error}`);
     return { backend: native.backend, reason: why };
   }
-  if (!native.backend) return { backend: createEmulator(), reason: `native unavailable (${native.error})` };
+  if (!native.backend) return { backend: sharedEmulator(), reason: `native unavailable (${native.error})` };
   const found = NATIVE_SIGNS.filter((p) => existsSync(p));
   if (found.length === 0) {
-    return { backend: createEmulator(), reason: `this kernel offers none of ${NATIVE_SIGNS.join(', ')}` };
+    return { backend: sharedEmulator(), reason: `this kernel offers none of ${NATIVE_SIGNS.join(', ')}` };
   }
   return { backend: native.backend, reason: `the kernel offers ${found.join(', ')}` };
 }

@@ -139,6 +139,57 @@ add('reg_mr of a memfd mapping works, read-only mapping with local-write too', n
   mr(t, p, view, LW | A.REMOTE_READ);
 });
 
+// Memory is known by address: any view into a mapping is that mapping.
+add('by address: reg_mr of sub-views and other views of a heap dma-buf mapping is EFAULT', ['rxe', 'heap'], (t) => {
+  const buf = heapBuffer(t, 4 * PAGE);
+  const ctx = context(t);
+  const p = pd(t, ctx);
+  const view = t.map('map', buf, 4 * PAGE, RW, uapi.MAP_SHARED);
+  t.step('reg_mr of pages 1-2', (k) => k.ibvRegMr(p, view.subarray(PAGE, 3 * PAGE), LW), showMr);
+  t.step('reg_mr of 100 bytes inside page 3', (k) => k.ibvRegMr(p, view.subarray(3 * PAGE + 100, 3 * PAGE + 200), LW), showMr);
+  t.step('reg_mr of a new view over the same memory', (k) => k.ibvRegMr(p, new Uint8Array(view.buffer, view.byteOffset, 4 * PAGE), LW), showMr);
+});
+
+add('by address: reg_mr of a sub-view of a udmabuf mapping is EFAULT; once unmapped, of its memfd mapping it works', ['rxe', 'udmabuf'], (t) => {
+  const [buf, mem] = udmabuf(t, 4);
+  const ctx = context(t);
+  const p = pd(t, ctx);
+  const dma = t.map('map the udmabuf', buf, 4 * PAGE, RW, uapi.MAP_SHARED);
+  t.step('reg_mr of page 2 of the udmabuf mapping', (k) => k.ibvRegMr(p, dma.subarray(2 * PAGE, 3 * PAGE), LW), showMr);
+  t.unmap('unmap the udmabuf', dma);
+  const file = t.map('map the memfd', mem, 4 * PAGE, RW, uapi.MAP_SHARED);
+  mr(t, p, file.subarray(2 * PAGE, 3 * PAGE), LW | A.REMOTE_WRITE, 'reg_mr of page 2 of the memfd mapping');
+});
+
+add('by address: reg_mr of a sub-view of a read-only mapping: EFAULT with local-write, fine without', needs, (t) => {
+  const mem = memfd(t, 2, 0);
+  const ctx = context(t);
+  const p = pd(t, ctx);
+  const view = t.map('map read-only', mem, 2 * PAGE, uapi.PROT_READ, uapi.MAP_SHARED);
+  t.step('reg_mr of page 1, local-write', (k) => k.ibvRegMr(p, view.subarray(PAGE), LW), showMr);
+  t.step('reg_mr of a new view of 100 bytes, local-write', (k) => k.ibvRegMr(p, new Uint8Array(view.buffer, view.byteOffset + 10, 100), LW), showMr);
+  mr(t, p, view.subarray(PAGE), A.REMOTE_READ, 'reg_mr of page 1, remote-read');
+});
+
+add('by address: MRs over overlapping views of one mapping: a write through one is read through the other and the mapping', needs, async (t) => {
+  const r = rig(t);
+  const mem = memfd(t, 3, 0);
+  const view = t.map('map rw', mem, 3 * PAGE, RW, uapi.MAP_SHARED);
+  const remote = LW | A.REMOTE_WRITE | A.REMOTE_READ;
+  const first = mr(t, r.pd, view.subarray(0, 2 * PAGE), remote, 'reg_mr of pages 0-1');
+  const second = mr(t, r.pd, view.subarray(PAGE, 3 * PAGE), remote, 'reg_mr of pages 1-2');
+  const l = mr(t, r.pd, shared(new Uint8Array(PAGE).map((_, i) => (i * 7 + 1) & 0xff)), LW, 'reg_mr source');
+  const back = shared(PAGE);
+  const b = mr(t, r.pd, back, LW, 'reg_mr read-back');
+  post(t, 'write a page at the start of the second MR', r.a, [{ opcode: 'RDMA_WRITE', id: 40n, local: { mr: l, length: PAGE }, remote: { addr: second.addr, rkey: second.rkey } }]);
+  await completions(t, 'write completes', r.cq, 1);
+  post(t, 'read page 1 through the first MR', r.a, [{ opcode: 'RDMA_READ', id: 41n, local: { mr: b, length: PAGE }, remote: { addr: first.addr + BigInt(PAGE), rkey: first.rkey } }]);
+  await completions(t, 'read completes', r.cq, 1);
+  t.note('read back', back);
+  t.note('page 1 through a new view of the mapping', new Uint8Array(view.buffer, view.byteOffset + PAGE, PAGE));
+  t.note('page 0 untouched', view.subarray(0, PAGE));
+});
+
 add('dealloc_pd with an MR is EBUSY, then works', needs, (t) => {
   const ctx = context(t);
   const p = t.must('alloc pd', (k) => k.ibvAllocPd(ctx), () => 'made');

@@ -4,7 +4,7 @@
 import type { Machine } from '../machine';
 import type { Network } from '../network';
 import type { RdmaMachine } from '../verbs/install';
-import { eui64, guidOf, ipv4Gid, linkLocalGid } from '../verbs/profiles';
+import { eui64, guidOf, ipv4Gid, linkLocalGid, type ProfileKind } from '../verbs/profiles';
 import { ipv4Bytes } from './address';
 import { RDMA_CM_PATH } from './calls';
 import { RdmaCmNode } from './channel';
@@ -15,6 +15,8 @@ export interface HostOptions {
   name: string;
   /** Its IPv4 address on the network's subnet. */
   address: string;
+  /** The RDMA device on its NIC: 'rxe' (rxe1, as the two-guest VM has it; the default) or another profile, e.g. 'mlx5' for dma-buf MRs. */
+  nic?: ProfileKind;
 }
 
 /** A 1500-byte Ethernet MTU: the largest IB MTU below it (iboe_get_mtu). */
@@ -32,7 +34,7 @@ export function installRdmaCm(machine: Machine, rdma: RdmaMachine, network?: Net
   const ip = ipv4Bytes(host.address);
   // A locally administered MAC made of the address, as qemu's 52:54:00 prefix with the host's last three bytes.
   const mac = [0x52, 0x54, 0x00, ip[1], ip[2], ip[3]];
-  const nic = rdma.add('rxe', (p) => ({
+  const nic = rdma.add(host.nic ?? 'rxe', (p) => ({
     ...p,
     guid: guidOf(eui64(mac)),
     port: { ...p.port, activeMtu: MTU_1024, gids: [linkLocalGid(mac), ipv4Gid(ip)] },

@@ -85,7 +85,6 @@ export class IbQp {
   readonly rnrWaiters = new Set<IbQp>();
   /** While the head request waits (for a retry, or a receive at the peer): what stops the wait. */
   stall: (() => void) | undefined;
-  scheduled = false;
   destroyed = false;
 
   constructor(

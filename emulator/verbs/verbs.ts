@@ -342,6 +342,7 @@ export class Verbs implements VerbsCalls {
   ibvPollCq(cq: number, out: BigUint64Array): number {
     const entry = this.#get(cq, 'cq', 'cq', 'ibv_poll_cq');
     if (!(out instanceof BigUint64Array)) throw new TypeError('out must be a BigUint64Array');
+    this.machine.progress();
     return entry.cq.poll(out);
   }
 

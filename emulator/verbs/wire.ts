@@ -1,13 +1,15 @@
-// Execution of posted work requests: a QP's requests run in order on the event
-// loop, never inside the post. Each reaches its peer QP (by destination GID
-// and QP number), whose responder checks it as rxe's does and moves the bytes;
-// both sides complete as rxe completes them, errors included.
+// Execution of posted work requests: a QP's requests run in order after the
+// post (from the event loop or a poll), never inside it. Each reaches its peer
+// QP (by destination GID and QP number), whose responder checks it as rxe's
+// does and moves the bytes; both sides complete as rxe completes them, errors
+// included.
 import { IBV_ACCESS, IBV_QPS, IBV_SEND, IBV_WC, IBV_WC_OPCODE, IBV_WC_STATUS, IBV_WR } from '../../seam/verbs-uapi';
 import type { WorkCompletion } from './cq';
 import { sameGid } from './device';
 import type { IbMr } from './mr';
 import type { Sge } from '../../seam/work-requests';
 import type { IbQp, RecvWqe, SendWqe } from './qp';
+import { queueWork } from '../work';
 
 const A = IBV_ACCESS;
 /** rxe's check_length: an RDMA request longer than 2^31 bytes is malformed. */
@@ -15,14 +17,9 @@ const MAX_RDMA_LENGTH = 2 ** 31;
 /** An rnr_retry of 7 retries for ever. */
 const RNR_INFINITE = 7;
 
-/** Runs the QP's queues on a later turn of the event loop (once, however often asked). */
+/** Runs the QP's queues later (emulator/work.ts): never inside the post, at the next turn or poll. */
 export function schedule(qp: IbQp): void {
-  if (qp.scheduled || qp.destroyed) return;
-  qp.scheduled = true;
-  setImmediate(() => {
-    qp.scheduled = false;
-    run(qp);
-  });
+  if (!qp.destroyed) queueWork(qp, () => run(qp));
 }
 
 /** Requesters waiting for a receive at `responder` try again: one was posted, or the responder changed. */

@@ -67,6 +67,9 @@ export function loopback(dmb: DmaBridge, name: string): Loopback {
   };
 }
 
+/** A seeded byte pattern, in memory an MR may be registered over (a SharedArrayBuffer's). */
 export function pattern(length: number, seed: number): Uint8Array {
-  return Uint8Array.from({ length }, (_, i) => (i * 31 + seed) & 0xff);
+  const bytes = new Uint8Array(new SharedArrayBuffer(length));
+  for (let i = 0; i < length; i++) bytes[i] = (i * 31 + seed) & 0xff;
+  return bytes;
 }
