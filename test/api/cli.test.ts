@@ -1,8 +1,9 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { expect } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { loadNative } from '../../src/native';
 import { DEVICE, describeEachBackend, itWith } from '../backends';
 
 // The CLI as a user runs it (npm test builds dist/ first), on each backend:
@@ -32,11 +33,23 @@ describeEachBackend('the dmabridge command', (b) => {
     expect(r.status).toBe(0);
   });
 
-  it('info --json lists heaps, DRM nodes, RDMA devices and the memlock limit', async () => {
-    const r = await cli('info', '--json');
+  it('demo --json gives the steps it took', async () => {
+    const r = await cli('demo', '--json', '--backend', b.name);
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ backend: b.name, ok: true });
+    expect(out.steps).toContainEqual(expect.stringMatching(/RDMA-wrote 4 MiB/));
+  });
+
+  it('info --json lists the addon, heaps, DRM nodes, RDMA devices and the memlock limit', async () => {
+    const r = await cli('info', '--json', '--backend', b.name);
     expect(r.status).toBe(0);
     const info = JSON.parse(r.stdout);
-    expect(info).toMatchObject({ backend: b.name, heaps: ['system'], drm: expect.arrayContaining([expect.objectContaining({ driver: 'vgem' })]) });
+    expect(info).toMatchObject({ backend: b.name, emulated: b.name === 'emulator', heaps: ['system'], drm: expect.arrayContaining([expect.objectContaining({ driver: 'vgem' })]) });
+    const native = loadNative();
+    expect(info.addon).toEqual(native.backend ? { loaded: true, ...native.source } : { loaded: false, error: native.error });
+    if (b.name === 'emulator') expect(Object.keys(info.machine)).toEqual(['udmabuf', 'heaps', 'drm', 'rdma']);
+    else expect(info.machine).toBeUndefined();
     expect(info.rdma).toContainEqual(expect.objectContaining({ name: 'rxe0', dmaBufMr: false, port: expect.objectContaining({ state: 'active' }) }));
     expect(info.memlock).toMatch(/MiB|unlimited/);
   });
@@ -76,9 +89,62 @@ describeEachBackend('the dmabridge command', (b) => {
     expect(r.stderr).toMatch(/--reps must be a positive integer, got '0'[\s\S]*usage: dmabridge bench/);
   });
 
+  it('info says in its first line whether the devices are emulated, and in its second where the addon came from', async () => {
+    const r = await cli('info', '--backend', b.name);
+    expect(r.status).toBe(0);
+    const [first, second] = r.stdout.split('\n');
+    expect(first).toMatch(b.name === 'emulator' ? /^backend: emulator: emulated devices in this process, not this machine's kernel/ : /^backend: native: this machine's kernel/);
+    const native = loadNative();
+    expect(second).toBe(native.backend ? `native addon: loaded, ${native.source!.kind} ${native.source!.file}` : `native addon: not loaded: ${native.error}`);
+    expect(r.stdout.includes('this machine: ')).toBe(b.name === 'emulator');
+  });
+
+  it('bench --device names a device the backend has, or exits 2', async () => {
+    const r = await cli('bench', '--device', 'nope', '--backend', b.name);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--device: no RDMA device 'nope' on the \w+ backend \(it has rxe0[\s\S]*usage: dmabridge bench/);
+  });
+
   it('an unknown command exits 2 with the usage', async () => {
     const r = await cli('frobnicate');
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/unknown command 'frobnicate'[\s\S]*usage: dmabridge/);
+  });
+});
+
+// The command line itself, the same on any backend: no device is touched.
+describe('the dmabridge command line', () => {
+  const run = (...args: string[]) => spawnSync(process.execPath, ['dist/src/cli/main.js', ...args], { encoding: 'utf8' });
+  const commands = ['demo', 'info', 'doctor', 'bench'];
+
+  it.each(commands)('%s --help shows its usage with the common options and exits 0', (command) => {
+    const r = run(command, '--help');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^usage: dmabridge ${command} \\[options\\][\\s\\S]*--backend auto\\|native\\|emulator[\\s\\S]*--json[\\s\\S]*--help`));
+  });
+
+  it.each(commands)('%s exits 2 with its usage on an unknown option, a stray argument or a bad --backend', (command) => {
+    for (const args of [['--bogus'], ['stray'], ['--backend', 'nope'], ['--backend']]) {
+      const r = run(command, ...args);
+      expect(r.status, `${command} ${args.join(' ')}`).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`^dmabridge ${command}: .+\\n\\nusage: dmabridge ${command} `));
+      expect(r.stdout).toBe('');
+    }
+  });
+
+  it('bad values exit 2: bench --reps 0, doctor --need nonsense, doctor --memlock x', () => {
+    expect(run('bench', '--reps', '0').stderr).toMatch(/--reps must be a positive integer, got '0'/);
+    const need = run('doctor', '--need', 'rdma,nonsense');
+    expect(need.status).toBe(2);
+    expect(need.stderr).toMatch(/--need: unknown 'nonsense' \(known: native, udmabuf/);
+    expect(run('doctor', '--memlock', 'x').status).toBe(2);
+  });
+
+  it('no command exits 2 with the command list; help exits 0', () => {
+    const none = run();
+    expect(none.status).toBe(2);
+    expect(none.stderr).toMatch(/^usage: dmabridge <command>[\s\S]*demo[\s\S]*info[\s\S]*doctor[\s\S]*bench/);
+    expect(run('help').status).toBe(0);
+    expect(run('help', 'doctor').stdout).toMatch(/^usage: dmabridge doctor/);
   });
 });
