@@ -1,8 +1,7 @@
 // What `dmabridge doctor` looks at, one function per item. Each reads this
 // machine directly (the file system, /proc, the native addon), never the
 // emulator: the point is what the native backend would find here.
-import { accessSync, constants, existsSync, readFileSync, realpathSync } from 'node:fs';
-import { basename } from 'node:path';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import type { Backend } from '../backend';
 import { loadNative } from '../native';
@@ -223,17 +222,11 @@ export function deviceCheck(id: string, path: string, fix: string): Check {
   return existsSync(path) ? check(id, `${path} present`) : check(id, `${path} absent`, [{ what: `no ${path}`, fix }]);
 }
 
-/** vgem's DRM node, found through the driver behind /sys/class/drm/card*. */
+/** vgem's DRM node, by the driver name the kernel gives (DRM_IOCTL_VERSION), as open().drmNodes() finds it. */
 export function vgemCheck(): Check {
-  const card = list('/sys/class/drm').find((n) => /^card\d+$/.test(n) && basename(realpath(`/sys/class/drm/${n}/device/driver`)) === 'vgem');
-  if (card) return check('vgem', `/dev/dri/${card} is vgem`);
-  return check('vgem', 'no vgem DRM node', [{ what: 'no vgem device (a DRM device with fences, for testing)', fix: 'modprobe vgem' }]);
-}
-
-function realpath(path: string): string {
-  try {
-    return realpathSync(path);
-  } catch {
-    return '';
-  }
+  const missing = [{ what: 'no vgem device (a DRM device with fences, for testing)', fix: 'modprobe vgem' }];
+  if (!loadNative().backend) return existsSync('/sys/module/vgem') ? check('vgem', 'vgem loaded (its node not opened: no addon)') : check('vgem', 'no vgem', missing);
+  using dmb = open({ backend: 'native' });
+  const node = dmb.drmNodes().find((n) => n.driver === 'vgem');
+  return node ? check('vgem', `${node.path} is vgem`) : check('vgem', 'no vgem DRM node', missing);
 }
