@@ -1,9 +1,9 @@
 // The set-up most scenarios start from, made of recorded steps, and the ways
 // of showing a value that keep what a user relies on and drop what differs
 // between runs.
-import type { SyncFileInfo, UdmabufItem } from '../src/backend';
+import type { SyncFileInfo, UdmabufItem } from '../seam/backend';
 import { parseFdinfo } from '../src/fdinfo';
-import * as uapi from '../src/uapi';
+import * as uapi from '../seam/uapi';
 import type { Trial } from './trial';
 
 export const PAGE = uapi.PAGE_SIZE;

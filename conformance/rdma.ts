@@ -1,9 +1,9 @@
 // RDMA set-up made of recorded steps: rxe0's context, a PD, a CQ and a pair
 // of RC QPs connected to each other over the port's IPv4-mapped GID; posting
 // and polling in the seam's packed layouts.
-import type { IbvMr, IbvQpInit } from '../src/backend-verbs';
-import { RECV_WR_WORDS, SEND_WR_WORDS, WC_WORDS } from '../src/backend-verbs';
-import * as v from '../src/rdma/verbs-uapi';
+import type { IbvMr, IbvQpInit } from '../seam/backend-verbs';
+import * as v from '../seam/verbs-uapi';
+import { decodeWc, encodeRecv, encodeSend, RECV_WR_WORDS, SEND_WR_WORDS, WC_WORDS } from '../seam/work-requests';
 import type { Trial } from './trial';
 
 export const A = v.IBV_ACCESS;
@@ -45,7 +45,7 @@ export function deregMr(t: Trial, m: IbvMr, label = 'dereg_mr'): void {
 
 const PSN = [0x1111, 0x2222];
 
-/** The port's first IPv4-mapped GID index (RoCE v2 over IPv4), as src/rdma picks it. */
+/** The port's first IPv4-mapped GID index (RoCE v2 over IPv4), as src/verbs picks it. */
 function gidIndex(t: Trial, ctx: number, length: number): number {
   for (let i = 0; i < length; i++) {
     try {
@@ -59,18 +59,18 @@ function gidIndex(t: Trial, ctx: number, length: number): number {
 }
 
 /** Moves `qpHandle` to RTS towards `remote` (its QP number), with `access` for incoming requests. */
-export function connect(t: Trial, ctx: number, qpHandle: number, psn: number, remote: { qpNum: number; psn: number }, access = A['remote-read'] | A['remote-write']): void {
+export function connect(t: Trial, ctx: number, qpHandle: number, psn: number, remote: { qpNum: number; psn: number }, access = A.REMOTE_READ | A.REMOTE_WRITE): void {
   const port = t.k.ibvQueryPort(ctx, 1);
   const sgidIndex = gidIndex(t, ctx, port.gidTblLen);
   const dgid = t.k.ibvQueryGid(ctx, 1, sgidIndex);
-  t.must('to INIT', (k) => k.ibvModifyQp(qpHandle, { qpState: v.IBV_QPS.init, pkeyIndex: 0, portNum: 1, qpAccessFlags: access },
-    v.IBV_QP_STATE | v.IBV_QP_PKEY_INDEX | v.IBV_QP_PORT | v.IBV_QP_ACCESS_FLAGS));
+  t.must('to INIT', (k) => k.ibvModifyQp(qpHandle, { qpState: v.IBV_QPS.INIT, pkeyIndex: 0, portNum: 1, qpAccessFlags: access },
+    v.IBV_QP.STATE | v.IBV_QP.PKEY_INDEX | v.IBV_QP.PORT | v.IBV_QP.ACCESS_FLAGS));
   t.must('to RTR', (k) => k.ibvModifyQp(qpHandle, {
-    qpState: v.IBV_QPS.rtr, pathMtu: Math.min(port.activeMtu, 3), destQpNum: remote.qpNum, rqPsn: remote.psn, maxDestRdAtomic: 1, minRnrTimer: 12,
+    qpState: v.IBV_QPS.RTR, pathMtu: Math.min(port.activeMtu, 3), destQpNum: remote.qpNum, rqPsn: remote.psn, maxDestRdAtomic: 1, minRnrTimer: 12,
     ahAttr: { dlid: port.lid, portNum: 1, isGlobal: true, dgid, sgidIndex, hopLimit: 64 },
-  }, v.IBV_QP_STATE | v.IBV_QP_AV | v.IBV_QP_PATH_MTU | v.IBV_QP_DEST_QPN | v.IBV_QP_RQ_PSN | v.IBV_QP_MAX_DEST_RD_ATOMIC | v.IBV_QP_MIN_RNR_TIMER));
-  t.must('to RTS', (k) => k.ibvModifyQp(qpHandle, { qpState: v.IBV_QPS.rts, timeout: 14, retryCnt: 7, rnrRetry: 7, sqPsn: psn, maxRdAtomic: 1 },
-    v.IBV_QP_STATE | v.IBV_QP_TIMEOUT | v.IBV_QP_RETRY_CNT | v.IBV_QP_RNR_RETRY | v.IBV_QP_SQ_PSN | v.IBV_QP_MAX_QP_RD_ATOMIC));
+  }, v.IBV_QP.STATE | v.IBV_QP.AV | v.IBV_QP.PATH_MTU | v.IBV_QP.DEST_QPN | v.IBV_QP.RQ_PSN | v.IBV_QP.MAX_DEST_RD_ATOMIC | v.IBV_QP.MIN_RNR_TIMER));
+  t.must('to RTS', (k) => k.ibvModifyQp(qpHandle, { qpState: v.IBV_QPS.RTS, timeout: 14, retryCnt: 7, rnrRetry: 7, sqPsn: psn, maxRdAtomic: 1 },
+    v.IBV_QP.STATE | v.IBV_QP.TIMEOUT | v.IBV_QP.RETRY_CNT | v.IBV_QP.RNR_RETRY | v.IBV_QP.SQ_PSN | v.IBV_QP.MAX_QP_RD_ATOMIC));
 }
 
 export interface Rig {
@@ -105,27 +105,17 @@ export interface Send {
 
 export function post(t: Trial, label: string, qpHandle: number, sends: Send[]): void {
   const w = new BigUint64Array(sends.length * SEND_WR_WORDS);
-  sends.forEach((s, i) => {
-    const b = i * SEND_WR_WORDS;
-    w[b] = s.id;
-    w[b + 1] = BigInt(v.IBV_WR[s.opcode] | (v.IBV_SEND_SIGNALED << 8) | ((s.local ? 1 : 0) << 16));
-    if (s.local) {
-      w[b + 2] = s.local.mr.addr + BigInt(s.local.offset ?? 0);
-      w[b + 3] = BigInt(s.local.length) | (BigInt(s.local.mr.lkey) << 32n);
-    }
-    w[b + 4] = s.remote?.addr ?? 0n;
-    w[b + 5] = BigInt(s.remote?.rkey ?? 0) | (BigInt(s.imm ?? 0) << 32n);
-  });
+  sends.forEach((s, i) => encodeSend(w, i, {
+    wrId: s.id, opcode: v.IBV_WR[s.opcode], flags: v.IBV_SEND.SIGNALED,
+    sge: s.local && { addr: s.local.mr.addr + BigInt(s.local.offset ?? 0), length: s.local.length, lkey: s.local.mr.lkey },
+    remoteAddr: s.remote?.addr ?? 0n, rkey: s.remote?.rkey ?? 0, imm: s.imm ?? 0,
+  }));
   t.step(label, (k) => k.ibvPostSend(qpHandle, w, sends.length));
 }
 
 export function postRecv(t: Trial, label: string, qpHandle: number, id: bigint, local?: { mr: IbvMr; length: number }): void {
   const w = new BigUint64Array(RECV_WR_WORDS);
-  w[0] = id;
-  if (local) {
-    w[1] = local.mr.addr;
-    w[2] = BigInt(local.length) | (BigInt(local.mr.lkey) << 32n);
-  }
+  encodeRecv(w, 0, { wrId: id, sge: local && { addr: local.mr.addr, length: local.length, lkey: local.mr.lkey } });
   t.step(label, (k) => k.ibvPostRecv(qpHandle, w, 1));
 }
 
@@ -141,13 +131,12 @@ export async function completions(t: Trial, label: string, cqHandle: number, cou
   while (got.length < count && Date.now() < deadline) {
     const n = t.k.ibvPollCq(cqHandle, out);
     for (let i = 0; i < n; i++) {
-      const b = i * WC_WORDS;
-      const status = Number(out[b + 1]! & 0xffn);
-      const wc: Record<string, unknown> = { wrId: out[b]!, status };
-      if (status === 0) {
-        wc.opcode = Number((out[b + 1]! >> 8n) & 0xffn);
-        wc.byteLen = Number(out[b + 2]! & 0xffffffffn);
-        if (Number(out[b + 4]!) & v.IBV_WC_WITH_IMM) wc.imm = Number(out[b + 2]! >> 32n);
+      const w = decodeWc(out, i);
+      const wc: Record<string, unknown> = { wrId: w.wrId, status: w.status };
+      if (w.status === v.IBV_WC_STATUS.SUCCESS) {
+        wc.opcode = w.opcode;
+        wc.byteLen = w.byteLen;
+        if (w.flags & v.IBV_WC.WITH_IMM) wc.imm = w.imm;
       }
       got.push(wc);
     }

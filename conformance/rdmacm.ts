@@ -4,12 +4,16 @@
 // name ids and QPs by their role in the scenario ('client', 'server QP') and
 // ports by how they relate to others.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { RdmaCmEvent, RdmaConnParam, RdmaIdInfo } from '../src/backend-rdmacm';
-import type { IbvMr, IbvQp } from '../src/backend-verbs';
-import { RDMA_CM_EVENTS, RDMA_PS_TCP } from '../src/rdma/cm-uapi';
-import * as v from '../src/rdma/verbs-uapi';
+import type { RdmaCmEvent, RdmaConnParam, RdmaIdInfo } from '../seam/backend-rdmacm';
+import type { IbvMr, IbvQp } from '../seam/backend-verbs';
+import { RDMA_CM_EVENT, RDMA_PS_TCP } from '../seam/rdmacm-uapi';
+import { byValue, Kebab } from '../src/enum-names';
+import * as v from '../seam/verbs-uapi';
 import { completions, cq, mr, pd, post, postRecv, type Send } from './rdma';
 import { outcomeOf } from './record';
+
+/** Events by the names the records hold: 'addr-resolved', … */
+const EVENT_NAMES = byValue(RDMA_CM_EVENT);
 import { NIC_ADDRESS } from './scenario';
 import { Abort, type Trial } from './trial';
 
@@ -65,7 +69,7 @@ export class Cm {
   /** An event as a user reads it: its name, status, private data (length and checksum), the ids and QP numbers by role. */
   show(e: RdmaCmEvent): unknown {
     return {
-      event: RDMA_CM_EVENTS[e.event] ?? e.event,
+      event: EVENT_NAMES.get(e.event) ?? e.event,
       id: this.role(e.id),
       listenId: this.role(e.listenId),
       status: e.status,
@@ -97,9 +101,9 @@ export class Cm {
   }
 
   /** The next event, which must be `name`: anything else ends the scenario. */
-  async expect(label: string, ch: Channel, name: (typeof RDMA_CM_EVENTS)[number], role?: string): Promise<RdmaCmEvent> {
+  async expect(label: string, ch: Channel, name: Kebab<keyof typeof RDMA_CM_EVENT>, role?: string): Promise<RdmaCmEvent> {
     const e = await this.event(label, ch, role);
-    if (!e || RDMA_CM_EVENTS[e.event] !== name) throw new Abort(label);
+    if (!e || EVENT_NAMES.get(e.event) !== name) throw new Abort(label);
     return e;
   }
 
@@ -155,7 +159,7 @@ export class Cm {
     }), (q) => t.k.ibvDestroyQp(q.handle));
     this.#qps.set(qp.qpNum, `${role} QP`);
     const buf = new Uint8Array(4096);
-    const m = mr(t, p, buf, v.IBV_ACCESS['local-write'] | v.IBV_ACCESS['remote-write'] | v.IBV_ACCESS['remote-read'], `${role}: reg_mr`);
+    const m = mr(t, p, buf, v.IBV_ACCESS.LOCAL_WRITE | v.IBV_ACCESS.REMOTE_WRITE | v.IBV_ACCESS.REMOTE_READ, `${role}: reg_mr`);
     return { id, pd: p, cq: c, qp, buf, mr: m };
   }
 

@@ -4,7 +4,7 @@
 // addresses, the random byte of an rxe key) is left out by the scenario or
 // reduced to a relation; everything a user relies on (sizes, flags, errno
 // codes, syscalls, bytes read back, statuses) stays as the backend said it.
-import { isSystemError } from '../src/system-error';
+import { isSystemError } from '../seam/system-error';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 

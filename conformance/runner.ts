@@ -2,7 +2,7 @@
 // backend, and compares the two records step by step.
 import { existsSync } from 'node:fs';
 import { createEmulator, createNetwork } from '../emulator';
-import type { Backend } from '../src/backend';
+import type { Backend } from '../seam/backend';
 import { firstDifference, outcomeOf, type Difference, type ScenarioRecord } from './record';
 import { DEVICES, NIC_ADDRESS, type Scenario } from './scenario';
 import { Abort, Trial } from './trial';

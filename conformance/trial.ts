@@ -3,7 +3,7 @@
 // scenario made and did not release itself).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { controls } from '../emulator';
-import type { Backend } from '../src/backend';
+import type { Backend } from '../seam/backend';
 import { normalise, outcomeOf, type ScenarioRecord } from './record';
 
 /** Thrown to end a scenario whose set-up step failed; the failure is already recorded. */

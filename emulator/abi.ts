@@ -1,5 +1,5 @@
 // Kernel constants the emulator needs that do not cross the Backend seam
-// (those live in src/uapi.ts).
+// (those live in seam/uapi.ts).
 
 // open(2): bits of f_flags
 export const O_NONBLOCK = 0o4000;

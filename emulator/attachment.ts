@@ -3,8 +3,8 @@
 // not own. A dynamic importer supplies move_notify and maps the pages again
 // after each move; a pinned one asks the exporter to keep the buffer in place
 // (dma_buf_pin) and maps it once.
-import { systemError } from '../src/system-error';
-import type { DmaBuf } from './dmabuf';
+import { systemError } from '../seam/system-error';
+import type { DmaBufObject } from './dmabuf';
 
 /** Where an importer's mapping reaches the buffer. */
 export type Reach = 'peer-to-peer' | 'system-memory';
@@ -21,7 +21,7 @@ export class Attachment {
   #pinned = false;
   #detached = false;
 
-  constructor(readonly dmaBuf: DmaBuf, readonly importer: Importer) {}
+  constructor(readonly dmaBuf: DmaBufObject, readonly importer: Importer) {}
 
   /** dma_buf_attachment_is_dynamic: the importer handles moves. */
   get dynamic(): boolean {

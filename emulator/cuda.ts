@@ -2,11 +2,11 @@
 // way NVIDIA's open kernel module makes them (nv-dmabuf.c): exp_name
 // 'nv_dmabuf', O_RDWR, no CPU mapping (mmap answers 524, ENOTSUPP). Errors
 // carry the CUDA error's name as native's do.
-import { ErrnoCode } from '../src/errno';
-import { SystemError, systemError } from '../src/system-error';
-import * as uapi from '../src/uapi';
-import { DmaBuf, Exporter } from './dmabuf';
-import type { Kernel } from './kernel';
+import { ErrnoCode } from '../seam/errno';
+import { SystemError, systemError, systemErrorWhy } from '../seam/system-error';
+import * as uapi from '../seam/uapi';
+import { DmaBufObject, Exporter } from './dmabuf';
+import type { Machine } from './machine';
 
 /** A GPU of the emulated machine. */
 export interface EmulatedGpu {
@@ -92,10 +92,10 @@ class NvDmaBuf implements Exporter {
 }
 
 /** The machine's GPUs; undefined: libcuda.so.1 is not installed. */
-const drivers = new WeakMap<Kernel, Gpu[]>();
+const drivers = new WeakMap<Machine, Gpu[]>();
 
-export function installCuda(kernel: Kernel, gpus: EmulatedGpu[]): void {
-  drivers.set(kernel, gpus.map((spec) => new Gpu({ ...spec })));
+export function installCuda(machine: Machine, gpus: EmulatedGpu[]): void {
+  drivers.set(machine, gpus.map((spec) => new Gpu({ ...spec })));
 }
 
 /** One process's view of the driver: its allocations, by handle. */
@@ -103,7 +103,7 @@ export class CudaClient {
   readonly #allocations = new Map<number, Allocation>();
   #nextHandle = 1;
 
-  constructor(private readonly kernel: Kernel) {}
+  constructor(private readonly machine: Machine) {}
 
   deviceGetCount(): number {
     return this.#gpus(true).length;
@@ -137,18 +137,18 @@ export class CudaClient {
   }
 
   /** cuMemGetHandleForAddressRange: a dma-buf the caller installs close-on-exec. */
-  exportDmaBuf(handle: number, offset: bigint, size: bigint): DmaBuf {
+  exportDmaBuf(handle: number, offset: bigint, size: bigint): DmaBufObject {
     const syscall = 'cuMemGetHandleForAddressRange';
     this.#gpus(false);
     const memory = this.#allocation(handle, syscall);
     if (offset > memory.size || size > memory.size - offset) {
-      throw systemError('EINVAL', syscall, `${syscall} failed: EINVAL (the range passes the end of the allocation)`);
+      throw systemErrorWhy('EINVAL', syscall, 'the range passes the end of the allocation');
     }
     if (!memory.gpu.spec.dmaBuf) throw cudaError('EOPNOTSUPP', syscall, 'CUDA_ERROR_NOT_SUPPORTED');
     if (size === 0n || (memory.dptr + offset) % PAGE !== 0n || size % PAGE !== 0n) {
       throw cudaError('EINVAL', syscall, 'CUDA_ERROR_INVALID_VALUE');
     }
-    return new DmaBuf(this.kernel, { exporter: new NvDmaBuf(memory.get(), offset, size), size, flags: uapi.O_RDWR });
+    return new DmaBufObject(this.machine, { exporter: new NvDmaBuf(memory.get(), offset, size), size, flags: uapi.O_RDWR });
   }
 
   memFree(handle: number): void {
@@ -159,7 +159,7 @@ export class CudaClient {
 
   /** The GPUs, or what native throws where libcuda is missing or finds no GPU. */
   #gpus(allowNone: boolean): Gpu[] {
-    const gpus = drivers.get(this.kernel);
+    const gpus = drivers.get(this.machine);
     if (!gpus) throw systemError('ENOSYS', 'dlopen', 'libcuda.so.1 not found: install the NVIDIA driver');
     if (gpus.length === 0 && !allowNone) throw cudaError('ENODEV', 'cuInit', 'CUDA_ERROR_NO_DEVICE');
     return gpus;
@@ -174,7 +174,7 @@ export class CudaClient {
 
   #allocation(handle: number, syscall: string): Allocation {
     const memory = this.#allocations.get(handle);
-    if (!memory) throw systemError('EBADF', syscall, `${syscall} failed: EBADF (no such allocation)`);
+    if (!memory) throw systemErrorWhy('EBADF', syscall, 'no such allocation');
     return memory;
   }
 }

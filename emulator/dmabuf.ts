@@ -1,15 +1,15 @@
 // The dma-buf core (drivers/dma-buf/dma-buf.c): the buffer object behind a
 // dma-buf fd, its reservation object, and the ioctls every exporter shares.
-import { systemError } from '../src/system-error';
-import * as uapi from '../src/uapi';
+import { systemError, systemErrorWhy } from '../seam/system-error';
+import * as uapi from '../seam/uapi';
 import { O_NONBLOCK } from './abi';
 import { Attachment, Importer } from './attachment';
 import { DmaFence, FenceArray } from './fence';
 import { FileObject, MappedView, OpenFile, Vma } from './files';
-import { Kernel, MOUNT } from './kernel';
+import { Machine, MOUNT } from './machine';
 import { WaitQueue } from './poll';
 import { DmaResv, Usage, usageRw } from './resv';
-import { SyncFile } from './sync-file';
+import { SyncFileObject } from './sync-file';
 
 const PAGE = BigInt(uapi.PAGE_SIZE);
 
@@ -45,7 +45,7 @@ export interface ExportInfo {
   resv?: DmaResv;
 }
 
-export class DmaBuf implements FileObject {
+export class DmaBufObject implements FileObject {
   readonly inode;
   readonly waitQueue = new WaitQueue();
   readonly exporter: Exporter;
@@ -62,8 +62,8 @@ export class DmaBuf implements FileObject {
   #outArmed = false;
 
   /** dma_buf_export: the caller holds the file's one reference. */
-  constructor(private readonly kernel: Kernel, info: ExportInfo) {
-    this.inode = { ino: kernel.dmaBufIno(), mntId: MOUNT.dmabuf };
+  constructor(private readonly machine: Machine, info: ExportInfo) {
+    this.inode = { ino: machine.dmaBufIno(), mntId: MOUNT.dmabuf };
     this.exporter = info.exporter;
     this.size = info.size;
     this.resv = info.resv ?? new DmaResv();
@@ -136,7 +136,7 @@ export class DmaBuf implements FileObject {
       return;
     }
     this.exporter.beginCpuAccess?.(write);
-    this.kernel.clock.sleepUntil(() => this.resv.pending(usageRw(write)).length === 0);
+    this.machine.clock.sleepUntil(() => this.resv.pending(usageRw(write)).length === 0);
   }
 
   /** DMA_BUF_SET_NAME: strndup_user(name, 32), so 31 bytes at most. Allowed at any time. */
@@ -149,11 +149,11 @@ export class DmaBuf implements FileObject {
   exportSyncFile(flags: number): OpenFile {
     checkSyncFileFlags(flags, 'DMA_BUF_IOCTL_EXPORT_SYNC_FILE');
     const fences = this.resv.pending(usageRw((flags & uapi.DMA_BUF_SYNC_WRITE) !== 0));
-    return SyncFile.open(this.kernel, this.#singleton(fences));
+    return SyncFileObject.open(this.machine, this.#singleton(fences));
   }
 
   /** DMA_BUF_IOCTL_IMPORT_SYNC_FILE: each fence joins as a writer (WRITE set) or a reader. */
-  importSyncFile(flags: number, sync: SyncFile | undefined): void {
+  importSyncFile(flags: number, sync: SyncFileObject | undefined): void {
     checkSyncFileFlags(flags, 'DMA_BUF_IOCTL_IMPORT_SYNC_FILE');
     if (!sync) throw systemError('EINVAL', 'DMA_BUF_IOCTL_IMPORT_SYNC_FILE');
     const usage = flags & uapi.DMA_BUF_SYNC_WRITE ? Usage.Write : Usage.Read;
@@ -162,9 +162,9 @@ export class DmaBuf implements FileObject {
 
   /** dma_resv_get_singleton, with the stub standing in for no fences. */
   #singleton(fences: DmaFence[]): DmaFence {
-    if (fences.length === 0) return this.kernel.stubFence();
+    if (fences.length === 0) return this.machine.stubFence();
     if (fences.length === 1) return fences[0];
-    return new FenceArray(this.kernel.clock, this.kernel.fenceContext(), fences);
+    return new FenceArray(this.machine.clock, this.machine.fenceContext(), fences);
   }
 
   /**
@@ -173,7 +173,7 @@ export class DmaBuf implements FileObject {
    * to copy, and its memory's device took it back.
    */
   attach(importer: Importer, syscall: string): Attachment {
-    if (this.revoked) throw systemError('ENODEV', syscall, `${syscall} failed: ENODEV (the exporter revoked this dma-buf)`);
+    if (this.revoked) throw systemErrorWhy('ENODEV', syscall, 'the exporter revoked this dma-buf');
     const attachment = new Attachment(this, importer);
     this.attachments.add(attachment);
     return attachment;

@@ -1,11 +1,11 @@
 // The DRM core (drivers/gpu/drm): device nodes, per-open files with their
 // GEM handles, dumb buffers and PRIME. Drivers plug in with DrmDriver.
-import type { DrmVersion, DumbBuffer } from '../src/backend';
-import { systemError } from '../src/system-error';
-import * as uapi from '../src/uapi';
-import { DmaBuf, Exporter } from './dmabuf';
+import type { DrmVersion, DumbBuffer } from '../seam/backend';
+import { systemError, systemErrorWhy } from '../seam/system-error';
+import * as uapi from '../seam/uapi';
+import { DmaBufObject, Exporter } from './dmabuf';
 import type { FileObject, Inode, MappedView, OpenFile, Vma } from './files';
-import { Device, Kernel, MOUNT } from './kernel';
+import { Device, Machine, MOUNT } from './machine';
 import { Shmem } from './memfd';
 import { WaitQueue } from './poll';
 import { DmaResv } from './resv';
@@ -20,12 +20,12 @@ export interface DrmDriver<P = unknown> {
   postclose(priv: P): void;
 }
 
-export class DrmDevice {
-  constructor(readonly kernel: Kernel, readonly driver: DrmDriver) {}
+export class DrmDeviceObject {
+  constructor(readonly machine: Machine, readonly driver: DrmDriver) {}
 
   /** A minor's device node: /dev/dri/cardN, or renderDN for a render node. */
   node(path: string, render: boolean): Device {
-    const inode = { ino: this.kernel.nextIno(), mntId: MOUNT.devtmpfs };
+    const inode = { ino: this.machine.nextIno(), mntId: MOUNT.devtmpfs };
     return { inode, open: () => new DrmFile(this, path, inode, render) };
   }
 }
@@ -35,24 +35,24 @@ export class GemObject {
   #refs = 1;
   handleCount = 0;
   /** obj->dma_buf: its export, kept while it has handles, so re-export and import find it. */
-  dmaBuf: DmaBuf | undefined;
+  dmaBuf: DmaBufObject | undefined;
   readonly resv: DmaResv;
 
   private constructor(
-    readonly device: DrmDevice,
+    readonly device: DrmDeviceObject,
     readonly size: bigint,
     readonly pages: Shmem | undefined,
     /** The dma-buf this object was imported from (obj->import_attach->dmabuf), holding a reference. */
-    readonly imported: DmaBuf | undefined,
+    readonly imported: DmaBufObject | undefined,
   ) {
     this.resv = imported?.resv ?? new DmaResv();
   }
 
-  static create(device: DrmDevice, pages: Shmem): GemObject {
+  static create(device: DrmDeviceObject, pages: Shmem): GemObject {
     return new GemObject(device, BigInt(pages.size), pages, undefined);
   }
 
-  static import(device: DrmDevice, dmaBuf: DmaBuf): GemObject {
+  static import(device: DrmDeviceObject, dmaBuf: DmaBufObject): GemObject {
     dmaBuf.file.get();
     return new GemObject(device, dmaBuf.size, undefined, dmaBuf);
   }
@@ -102,10 +102,10 @@ export class DrmFile implements FileObject {
   readonly waitQueue = new WaitQueue();
   readonly #handles = new Map<number, GemObject>();
   /** drm_prime_file_private: each handle's dma-buf, holding a reference. */
-  readonly #prime = new Map<number, DmaBuf>();
+  readonly #prime = new Map<number, DmaBufObject>();
 
   constructor(
-    readonly device: DrmDevice,
+    readonly device: DrmDeviceObject,
     private readonly path: string,
     readonly inode: Inode,
     readonly render: boolean,
@@ -156,9 +156,9 @@ export class DrmFile implements FileObject {
     if (height > Math.floor(U32_MAX / stride) || pageAlign32(height * stride) === 0) throw systemError('EINVAL', syscall);
     const pitch = Math.floor((((Math.imul(width, bpp) >>> 0) + 7) >>> 0) / 8);
     const size = pageAlign32(Math.imul(pitch, height) >>> 0);
-    const memory = this.device.kernel.memory;
+    const memory = this.device.machine.memory;
     const pages = new Shmem(memory, size);
-    if (!pages.resize(size)) throw systemError('ENOMEM', syscall, `${syscall} failed: the emulated machine is out of memory`);
+    if (!pages.resize(size)) throw systemErrorWhy('ENOMEM', syscall, 'the emulated machine is out of memory');
     const obj = GemObject.create(this.device, pages);
     const handle = this.#addHandle(obj);
     obj.put();
@@ -177,7 +177,7 @@ export class DrmFile implements FileObject {
    * drm_gem_prime_handle_to_dmabuf. Returns the dma-buf with a reference for
    * the caller's new fd. The first export decides the file's access mode.
    */
-  primeHandleToFd(handle: number, flags: number): DmaBuf {
+  primeHandleToFd(handle: number, flags: number): DmaBufObject {
     const syscall = 'DRM_IOCTL_PRIME_HANDLE_TO_FD';
     if (flags & ~(uapi.DRM_CLOEXEC | uapi.DRM_RDWR)) throw systemError('EINVAL', syscall);
     const obj = this.#handles.get(handle);
@@ -194,7 +194,7 @@ export class DrmFile implements FileObject {
     } else {
       // Only imported objects lack pages of their own. The new dma-buf's first reference is the caller's.
       const exporter = new GemExport(obj, obj.pages!);
-      dmaBuf = new DmaBuf(this.device.kernel, { exporter, size: obj.size, flags, resv: obj.resv });
+      dmaBuf = new DmaBufObject(this.device.machine, { exporter, size: obj.size, flags, resv: obj.resv });
       obj.dmaBuf = dmaBuf;
       dmaBuf.file.get(); // obj->dma_buf's
     }
@@ -208,7 +208,7 @@ export class DrmFile implements FileObject {
     const syscall = 'DRM_IOCTL_PRIME_FD_TO_HANDLE';
     if (!file) throw systemError('EBADF', syscall);
     const dmaBuf = file.object;
-    if (!(dmaBuf instanceof DmaBuf)) throw systemError('EINVAL', syscall);
+    if (!(dmaBuf instanceof DmaBufObject)) throw systemError('EINVAL', syscall);
     for (const [handle, known] of this.#prime) if (known === dmaBuf) return handle;
     const exporter = dmaBuf.exporter;
     const obj = exporter instanceof GemExport && exporter.object.device === this.device

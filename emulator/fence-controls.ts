@@ -2,14 +2,14 @@
 // Debian 6.12 kernel): on a timeline of their own, with any driver name, put
 // into a process as sync_files or onto a dma-buf's reservation object with
 // any usage, including the kernel and bookkeep usages user space cannot add.
-import type { Backend } from '../src/backend';
-import { DmaBuf } from './dmabuf';
+import type { Backend } from '../seam/backend';
+import { DmaBufObject } from './dmabuf';
 import { DmaFence } from './fence';
 import type { FenceWarning, FenceWatchdog } from './fence-deadline';
 import type { FdTable } from './files';
-import type { Kernel } from './kernel';
+import type { Machine } from './machine';
 import { Usage } from './resv';
-import { SyncFile } from './sync-file';
+import { SyncFileObject } from './sync-file';
 
 export type FenceUsage = 'kernel' | 'write' | 'read' | 'bookkeep';
 
@@ -36,19 +36,19 @@ export interface FenceControls {
 
 type FdsOf = (backend: Backend) => FdTable;
 
-export function fenceControls(kernel: Kernel, watchdog: FenceWatchdog, fdsOf: FdsOf): FenceControls {
+export function fenceControls(machine: Machine, watchdog: FenceWatchdog, fdsOf: FdsOf): FenceControls {
   return {
     deadlineMs: watchdog.deadlineMs,
     warnings: () => [...watchdog.warnings],
     timeline(driver, name) {
-      const context = kernel.fenceContext();
+      const context = machine.fenceContext();
       let seqno = 0n;
-      return { fence: () => testFence(kernel, fdsOf, new DmaFence(kernel.clock, context, ++seqno, driver, name)) };
+      return { fence: () => testFence(machine, fdsOf, new DmaFence(machine.clock, context, ++seqno, driver, name)) };
     },
   };
 }
 
-function testFence(kernel: Kernel, fdsOf: FdsOf, fence: DmaFence): TestFence {
+function testFence(machine: Machine, fdsOf: FdsOf, fence: DmaFence): TestFence {
   return {
     get signaled() {
       return fence.signaled;
@@ -60,10 +60,10 @@ function testFence(kernel: Kernel, fdsOf: FdsOf, fence: DmaFence): TestFence {
       }
       fence.signal();
     },
-    syncFile: (backend) => fdsOf(backend).install(SyncFile.open(kernel, fence), true),
+    syncFile: (backend) => fdsOf(backend).install(SyncFileObject.open(machine, fence), true),
     attach(backend, fd, usage) {
       const object = fdsOf(backend).get(fd)?.file.object;
-      if (!(object instanceof DmaBuf)) throw new TypeError(`fd ${fd} is not a dma-buf`);
+      if (!(object instanceof DmaBufObject)) throw new TypeError(`fd ${fd} is not a dma-buf`);
       object.resv.add(fence, USAGES[usage]);
     },
   };

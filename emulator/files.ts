@@ -1,6 +1,6 @@
 // Open file descriptions (struct file), the operations each kind of file
 // has, and a process's fd table.
-import { O_ACCMODE } from '../src/uapi';
+import { O_ACCMODE } from '../seam/uapi';
 import type { WaitQueue } from './poll';
 
 export interface Inode {

@@ -1,9 +1,9 @@
 // dma-heaps (drivers/dma-buf/dma-heap.c, heaps/system_heap.c).
-import { systemError } from '../src/system-error';
-import * as uapi from '../src/uapi';
-import { DmaBuf, Exporter } from './dmabuf';
+import { systemError, systemErrorWhy } from '../seam/system-error';
+import * as uapi from '../seam/uapi';
+import { DmaBufObject, Exporter } from './dmabuf';
 import type { FileObject, MappedView, Vma } from './files';
-import { Device, Kernel, MOUNT } from './kernel';
+import { Device, Machine, MOUNT } from './machine';
 
 const SYSCALL = 'DMA_HEAP_IOCTL_ALLOC';
 const PAGE = BigInt(uapi.PAGE_SIZE);
@@ -13,19 +13,19 @@ const U64_MAX = 2n ** 64n - 1n;
 export class DmaHeap implements Device {
   readonly inode;
 
-  constructor(private readonly kernel: Kernel, readonly name: string) {
-    this.inode = { ino: kernel.nextIno(), mntId: MOUNT.devtmpfs };
+  constructor(private readonly machine: Machine, readonly name: string) {
+    this.inode = { ino: machine.nextIno(), mntId: MOUNT.devtmpfs };
   }
 
   open(): FileObject {
-    return new DmaHeapFile(this.kernel, this);
+    return new DmaHeapFile(this.machine, this);
   }
 }
 
 export class DmaHeapFile implements FileObject {
   readonly inode;
 
-  constructor(private readonly kernel: Kernel, private readonly heap: DmaHeap) {
+  constructor(private readonly machine: Machine, private readonly heap: DmaHeap) {
     this.inode = heap.inode;
   }
 
@@ -38,16 +38,16 @@ export class DmaHeapFile implements FileObject {
    * rounded up to pages and not written back: its size is lseek's answer.
    * The caller installs the fd, close-on-exec where fdFlags has O_CLOEXEC.
    */
-  allocate(len: bigint, fdFlags: number, heapFlags: bigint, syscall = SYSCALL): DmaBuf {
+  allocate(len: bigint, fdFlags: number, heapFlags: bigint, syscall = SYSCALL): DmaBufObject {
     if (fdFlags & ~(uapi.O_CLOEXEC | uapi.O_ACCMODE) || heapFlags !== 0n) throw systemError('EINVAL', syscall);
     const size = ((len + PAGE - 1n) & ~(PAGE - 1n)) & U64_MAX;
     if (size === 0n) throw systemError('EINVAL', syscall);
-    const memory = this.kernel.memory;
+    const memory = this.machine.memory;
     if (size > BigInt(memory.limit) || !memory.charge(Number(size))) {
-      throw systemError('ENOMEM', syscall, `${syscall} failed: the emulated machine is out of memory`);
+      throw systemErrorWhy('ENOMEM', syscall, 'the emulated machine is out of memory');
     }
     const exporter = new SystemHeapBuffer(this.heap.name, Number(size), () => memory.uncharge(Number(size)));
-    return new DmaBuf(this.kernel, { exporter, size, flags: fdFlags });
+    return new DmaBufObject(this.machine, { exporter, size, flags: fdFlags });
   }
 }
 

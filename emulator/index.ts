@@ -9,20 +9,20 @@
 // rdma_cm routes 127.0.0.1 to rxe0 and the subnet to rxe1; RDMA between
 // machines moves bytes between their registered memory; and
 // controls(b).network.unplug('b') pulls machine b's cable.
-import type { Backend } from '../src/backend';
+import type { Backend } from '../seam/backend';
 import type { EmulatorClock } from './clock';
 import { DEFAULT_GPU, EmulatedGpu, installCuda } from './cuda';
-import { DrmDevice } from './drm';
+import { DrmDeviceObject } from './drm';
 import { FenceControls, fenceControls } from './fence-controls';
 import { DEFAULT_FENCE_DEADLINE_MS, FenceWatchdog } from './fence-deadline';
 import type { FdTable } from './files';
 import { DmaHeap } from './heap';
-import { Kernel } from './kernel';
+import { Machine } from './machine';
 import type { Network, NetworkControls } from './network';
 import { Process } from './process';
-import { installRdma, RdmaControls } from './rdma/install';
-import { MmControls, mmControls } from './rdma/odp';
-import type { ProfileKind } from './rdma/profiles';
+import { installRdma, RdmaControls } from './verbs/install';
+import { MmControls, mmControls } from './verbs/odp';
+import type { ProfileKind } from './verbs/profiles';
 import { HostOptions, installRdmaCm } from './rdmacm/install';
 import { UdmabufDevice } from './udmabuf';
 import { vgemDriver } from './vgem';
@@ -30,13 +30,13 @@ import { DEFAULT_VRAM, EmulatedVram, installVram, VramControls } from './vram';
 
 export type { EmulatorClock } from './clock';
 export type { EmulatedGpu } from './cuda';
-export type { RdmaControls } from './rdma/install';
+export type { RdmaControls } from './verbs/install';
 export { createNetwork } from './network';
 export type { Network, NetworkControls, NetworkOptions } from './network';
 export type { HostOptions } from './rdmacm/install';
 export type { FenceControls, FenceUsage, TestFence } from './fence-controls';
 export type { FenceWarning } from './fence-deadline';
-export type { MmControls } from './rdma/odp';
+export type { MmControls } from './verbs/odp';
 export type { DeviceBuffer, EmulatedVram, VramControls } from './vram';
 
 export interface EmulatorOptions {
@@ -82,31 +82,31 @@ export interface EmulatorControls {
   pinnedBytes(process: Backend): number;
 }
 
-const machines = new WeakMap<Backend, EmulatorControls>();
+const controlsOf = new WeakMap<Backend, EmulatorControls>();
 
 export function createEmulator(options: EmulatorOptions = {}): Backend {
-  const kernel = new Kernel({
+  const machine = new Machine({
     manualClock: options.manualClock ?? false, memoryLimit: options.memoryLimit ?? 2 ** 30, clock: options.network?.clock,
   });
-  kernel.addDevice('/dev/udmabuf', new UdmabufDevice(kernel, '/dev/udmabuf'));
-  kernel.addDevice('/dev/dma_heap/system', new DmaHeap(kernel, 'system'));
-  const vgem = new DrmDevice(kernel, vgemDriver(kernel));
-  kernel.addDevice('/dev/dri/card0', vgem.node('/dev/dri/card0', false));
-  kernel.addDevice('/dev/dri/renderD128', vgem.node('/dev/dri/renderD128', true));
-  if (options.cuda !== false) installCuda(kernel, options.cuda ?? [DEFAULT_GPU]);
-  const watchdog = new FenceWatchdog(kernel.clock, options.fenceDeadlineMs ?? DEFAULT_FENCE_DEADLINE_MS);
+  machine.addDevice('/dev/udmabuf', new UdmabufDevice(machine, '/dev/udmabuf'));
+  machine.addDevice('/dev/dma_heap/system', new DmaHeap(machine, 'system'));
+  const vgem = new DrmDeviceObject(machine, vgemDriver(machine));
+  machine.addDevice('/dev/dri/card0', vgem.node('/dev/dri/card0', false));
+  machine.addDevice('/dev/dri/renderD128', vgem.node('/dev/dri/renderD128', true));
+  if (options.cuda !== false) installCuda(machine, options.cuda ?? [DEFAULT_GPU]);
+  const watchdog = new FenceWatchdog(machine.clock, options.fenceDeadlineMs ?? DEFAULT_FENCE_DEADLINE_MS);
   /** The fd table of a process of this machine. */
   const fdsOf = (backend: Backend): FdTable => {
-    if (!(backend instanceof Process) || machines.get(backend) !== machine) {
+    if (!(backend instanceof Process) || controlsOf.get(backend) !== hooks) {
       throw new TypeError('the backend must be a process of this emulated machine (createEmulator() or spawn())');
     }
     return backend.fdTable;
   };
-  const vram = installVram(kernel, options.vram ?? DEFAULT_VRAM, fdsOf);
-  const rdma = installRdma(kernel, options.rdma ?? ['rxe', 'mlx5', 'efa'], options.network?.fabric);
-  installRdmaCm(kernel, rdma, options.network, options.host);
-  const machine: EmulatorControls = {
-    clock: kernel.clock,
+  const vram = installVram(machine, options.vram ?? DEFAULT_VRAM, fdsOf);
+  const rdma = installRdma(machine, options.rdma ?? ['rxe', 'mlx5', 'efa'], options.network?.fabric);
+  installRdmaCm(machine, rdma, options.network, options.host);
+  const hooks: EmulatorControls = {
+    clock: machine.clock,
     rdma,
     get network(): NetworkControls {
       if (!options.network) throw new TypeError('the emulated machine is on no network (createEmulator({ network, host }))');
@@ -118,10 +118,10 @@ export function createEmulator(options: EmulatorOptions = {}): Backend {
       return found;
     },
     mm: mmControls,
-    fences: fenceControls(kernel, watchdog, fdsOf),
+    fences: fenceControls(machine, watchdog, fdsOf),
     spawn: () => {
-      const process = new Process(kernel);
-      machines.set(process, machine);
+      const process = new Process(machine);
+      controlsOf.set(process, hooks);
       return process;
     },
     kill: (process) => {
@@ -133,12 +133,12 @@ export function createEmulator(options: EmulatorOptions = {}): Backend {
       return (process as Process).pinnedBytes;
     },
   };
-  return machine.spawn();
+  return hooks.spawn();
 }
 
 /** The test hooks of a backend createEmulator made. */
 export function controls(backend: Backend): EmulatorControls {
-  const found = machines.get(backend);
+  const found = controlsOf.get(backend);
   if (!found) throw new TypeError(`controls() takes an emulator backend, not the ${backend.name} one`);
   return found;
 }

@@ -1,10 +1,10 @@
 /// <reference lib="es2024.arraybuffer" />
 // shmem objects (the pages behind a memfd or a GEM object) and memfds.
-import * as uapi from '../src/uapi';
-import { systemError } from '../src/system-error';
+import * as uapi from '../seam/uapi';
+import { systemError, systemErrorWhy } from '../seam/system-error';
 import { F_SEAL_EXEC } from './abi';
 import type { FileObject, MappedView, OpenFile, Vma } from './files';
-import { Memory, MOUNT } from './kernel';
+import { Memory, MOUNT } from './machine';
 
 const F_ALL_SEALS = uapi.F_SEAL_SEAL | uapi.F_SEAL_SHRINK | uapi.F_SEAL_GROW | uapi.F_SEAL_WRITE |
   uapi.F_SEAL_FUTURE_WRITE | F_SEAL_EXEC;
@@ -61,7 +61,7 @@ export class Shmem {
 }
 
 /** A memfd: a shmem file with seals. */
-export class Memfd implements FileObject {
+export class MemfdFile implements FileObject {
   readonly inode;
   readonly shmem: Shmem;
   seals: number;
@@ -93,8 +93,7 @@ export class Memfd implements FileObject {
     if (this.seals & WRITE_SEALS && vma.shared && vma.prot & uapi.PROT_WRITE) throw systemError('EPERM', 'mmap');
     const end = vma.offset + BigInt(vma.length);
     if (end > BigInt(this.shmem.size)) {
-      throw systemError('EINVAL', 'mmap',
-        'mmap failed: the emulator cannot map past the end of a file (the kernel maps it and raises SIGBUS on access)');
+      throw systemErrorWhy('EINVAL', 'mmap', 'the emulator cannot map past the end of a file (the kernel maps it and raises SIGBUS on access)');
     }
     const view = this.shmem.map(Number(vma.offset), vma.length, vma.shared);
     // Since 6.7, a write seal makes later read-only shared mappings non-writable for good.
@@ -109,7 +108,7 @@ export class Memfd implements FileObject {
       throw systemError('EPERM', 'ftruncate');
     }
     if (length > BigInt(this.shmem.buffer.maxByteLength) || !this.shmem.resize(Number(length))) {
-      throw systemError('ENOMEM', 'ftruncate', 'ftruncate failed: the emulated machine is out of memory');
+      throw systemErrorWhy('ENOMEM', 'ftruncate', 'the emulated machine is out of memory');
     }
   }
 

@@ -6,8 +6,8 @@
 import { Clock } from './clock';
 import { ipv4Number } from './rdmacm/address';
 import type { CmHost } from './rdmacm/host';
-import type { RdmaDevice } from './rdma/device';
-import { Fabric } from './rdma/fabric';
+import type { IbDevice } from './verbs/device';
+import { Fabric } from './verbs/fabric';
 import { isIPv4 } from 'node:net';
 
 export interface NetworkOptions {
@@ -30,7 +30,7 @@ export interface NetworkHost {
   readonly name: string;
   readonly address: string;
   /** The rxe on its NIC. */
-  readonly nic: RdmaDevice;
+  readonly nic: IbDevice;
   readonly cm: CmHost;
 }
 

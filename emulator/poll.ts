@@ -1,6 +1,6 @@
 // Readiness: the wait queues files wake when their state changes, and the
 // watches the Backend hands out (uv_poll on native).
-import type { Watch } from '../src/backend';
+import type { Watch } from '../seam/backend';
 
 /** A kernel wait_queue_head: who to tell when a file may have become ready. */
 export class WaitQueue {

@@ -1,24 +1,24 @@
 // An emulated process: its fd table and mappings, and the Backend seam as
 // the system calls it makes into the emulated kernel.
-import type { Backend, DrmVersion, DumbBuffer, SyncFileInfo, UdmabufItem, Watch } from '../src/backend';
-import type { RdmaAddress, RdmaCmEvent, RdmaConnParam, RdmaIdInfo } from '../src/backend-rdmacm';
+import type { Backend, DrmVersion, DumbBuffer, SyncFileInfo, UdmabufItem, Watch } from '../seam/backend';
+import type { RdmaAddress, RdmaCmEvent, RdmaConnParam, RdmaIdInfo } from '../seam/backend-rdmacm';
 import type {
   IbvAsyncEvent, IbvCompChannel, IbvDeviceAttr, IbvDeviceEntry, IbvMr, IbvPortAttr, IbvQp, IbvQpAttr, IbvQpInit,
-} from '../src/backend-verbs';
-import { systemError } from '../src/system-error';
-import * as uapi from '../src/uapi';
+} from '../seam/backend-verbs';
+import { systemError } from '../seam/system-error';
+import * as uapi from '../seam/uapi';
 import * as abi from './abi';
 import { CudaClient } from './cuda';
-import { DmaBuf } from './dmabuf';
+import { DmaBufObject } from './dmabuf';
 import { DrmFile } from './drm';
 import { FdTable, OpenFile } from './files';
 import { DmaHeapFile } from './heap';
-import type { Kernel } from './kernel';
-import { Memfd, validSeals } from './memfd';
+import type { Machine } from './machine';
+import { MemfdFile, validSeals } from './memfd';
 import { FileWatch } from './poll';
-import { Verbs } from './rdma/verbs';
+import { Verbs } from './verbs/verbs';
 import { RdmaCm } from './rdmacm/calls';
-import { SyncFile } from './sync-file';
+import { SyncFileObject } from './sync-file';
 import { UdmabufDeviceFile } from './udmabuf';
 import { UnixSocket } from './unix-socket';
 import { VgemFile } from './vgem';
@@ -39,7 +39,7 @@ export class Process implements Backend {
   readonly #fds = new FdTable();
   readonly #mappings = new Map<Uint8Array, Mapping>();
 
-  constructor(private readonly kernel: Kernel) {}
+  constructor(private readonly machine: Machine) {}
 
   /** The fd table, for test hooks that hand the process a file or look one up (controls() in index.ts). */
   get fdTable(): FdTable {
@@ -54,7 +54,7 @@ export class Process implements Backend {
   // --- files ---------------------------------------------------------------
 
   open(path: string, flags: number): number {
-    const object = this.kernel.open(path, flags);
+    const object = this.machine.open(path, flags);
     const fFlags = (flags & ~(abi.O_OPEN_ONLY | uapi.O_CLOEXEC)) | abi.O_LARGEFILE;
     return this.#fds.install(new OpenFile(object, fFlags), (flags & uapi.O_CLOEXEC) !== 0);
   }
@@ -68,7 +68,7 @@ export class Process implements Backend {
   }
 
   readdir(path: string): string[] {
-    return this.kernel.readdir(path);
+    return this.machine.readdir(path);
   }
 
   lseek(fd: number, offset: bigint, whence: number): bigint {
@@ -107,7 +107,7 @@ export class Process implements Backend {
       throw systemError('EINVAL', 'memfd_create');
     }
     if (Buffer.byteLength(cString(name, 'name')) > abi.MFD_NAME_MAX_LEN) throw systemError('EINVAL', 'memfd_create');
-    const memfd = new Memfd(this.kernel.memory, this.kernel.nextIno(), name,
+    const memfd = new MemfdFile(this.machine.memory, this.machine.nextIno(), name,
       (flags & uapi.MFD_ALLOW_SEALING) !== 0, (flags & abi.MFD_NOEXEC_SEAL) !== 0);
     return this.#fds.install(new OpenFile(memfd, uapi.O_RDWR | abi.O_LARGEFILE), (flags & uapi.MFD_CLOEXEC) !== 0);
   }
@@ -115,7 +115,7 @@ export class Process implements Backend {
   ftruncate(fd: number, length: bigint): void {
     if (length < 0n) throw systemError('EINVAL', 'ftruncate');
     const file = this.#file(fd, 'ftruncate');
-    if (!(file.object instanceof Memfd) || !file.writable) throw systemError('EINVAL', 'ftruncate');
+    if (!(file.object instanceof MemfdFile) || !file.writable) throw systemError('EINVAL', 'ftruncate');
     file.object.truncate(length);
   }
 
@@ -123,13 +123,13 @@ export class Process implements Backend {
     const file = this.#file(fd, 'fcntl');
     seals >>>= 0;
     if (!file.writable) throw systemError('EPERM', 'fcntl');
-    if (!validSeals(seals) || !(file.object instanceof Memfd)) throw systemError('EINVAL', 'fcntl');
+    if (!validSeals(seals) || !(file.object instanceof MemfdFile)) throw systemError('EINVAL', 'fcntl');
     file.object.addSeals(seals);
   }
 
   getSeals(fd: number): number {
     const object = this.#file(fd, 'fcntl').object;
-    if (!(object instanceof Memfd)) throw systemError('EINVAL', 'fcntl');
+    if (!(object instanceof MemfdFile)) throw systemError('EINVAL', 'fcntl');
     return object.seals;
   }
 
@@ -179,21 +179,21 @@ export class Process implements Backend {
       this.#fds.install(dmaBuf.file, false);
       return;
     }
-    this.#ioctl(fd, DmaBuf, 'DMA_BUF_IOCTL_SYNC').sync(flags >>> 0);
+    this.#ioctl(fd, DmaBufObject, 'DMA_BUF_IOCTL_SYNC').sync(flags >>> 0);
   }
 
   dmaBufSetName(fd: number, name: string): void {
-    this.#ioctl(fd, DmaBuf, 'DMA_BUF_SET_NAME').setName(cString(name, 'name'));
+    this.#ioctl(fd, DmaBufObject, 'DMA_BUF_SET_NAME').setName(cString(name, 'name'));
   }
 
   dmaBufExportSyncFile(fd: number, flags: number): number {
-    const sync = this.#ioctl(fd, DmaBuf, 'DMA_BUF_IOCTL_EXPORT_SYNC_FILE').exportSyncFile(flags >>> 0);
+    const sync = this.#ioctl(fd, DmaBufObject, 'DMA_BUF_IOCTL_EXPORT_SYNC_FILE').exportSyncFile(flags >>> 0);
     return this.#fds.install(sync, true);
   }
 
   dmaBufImportSyncFile(fd: number, flags: number, syncFileFd: number): void {
-    const dmaBuf = this.#ioctl(fd, DmaBuf, 'DMA_BUF_IOCTL_IMPORT_SYNC_FILE');
-    dmaBuf.importSyncFile(flags >>> 0, this.#object(syncFileFd, SyncFile));
+    const dmaBuf = this.#ioctl(fd, DmaBufObject, 'DMA_BUF_IOCTL_IMPORT_SYNC_FILE');
+    dmaBuf.importSyncFile(flags >>> 0, this.#object(syncFileFd, SyncFileObject));
   }
 
   // --- udmabuf ---------------------------------------------------------------
@@ -274,15 +274,15 @@ export class Process implements Backend {
   // --- sync_file -------------------------------------------------------------
 
   syncFileMerge(fd: number, otherFd: number, name: string): number {
-    const sync = this.#ioctl(fd, SyncFile, 'SYNC_IOC_MERGE');
-    const other = this.#object(otherFd, SyncFile);
+    const sync = this.#ioctl(fd, SyncFileObject, 'SYNC_IOC_MERGE');
+    const other = this.#object(otherFd, SyncFileObject);
     if (!other) throw systemError('ENOENT', 'SYNC_IOC_MERGE');
     return this.#fds.install(sync.merge(other, cString(name, 'name')), true);
   }
 
   /** Two calls, as user space makes them: one to count the fences, one to fetch them. */
   syncFileInfo(fd: number): SyncFileInfo {
-    const sync = this.#ioctl(fd, SyncFile, 'SYNC_IOC_FILE_INFO');
+    const sync = this.#ioctl(fd, SyncFileObject, 'SYNC_IOC_FILE_INFO');
     const { name, status, fences } = sync.info(sync.info(0).numFences);
     return { name, status, fences };
   }
@@ -310,7 +310,7 @@ export class Process implements Backend {
   #cudaClient: CudaClient | undefined;
 
   get #cuda(): CudaClient {
-    return (this.#cudaClient ??= new CudaClient(this.kernel));
+    return (this.#cudaClient ??= new CudaClient(this.machine));
   }
 
   cuDeviceGetCount(): number {
@@ -344,16 +344,16 @@ export class Process implements Backend {
   // --- Unix sockets (emulator/unix-socket.ts) --------------------------------
 
   socketpair(): [number, number] {
-    const [a, b] = UnixSocket.pair(this.kernel);
+    const [a, b] = UnixSocket.pair(this.machine);
     return [this.#fds.install(a, true), this.#fds.install(b, true)];
   }
 
   unixListen(path: string, backlog: number): number {
-    return this.#fds.install(UnixSocket.listen(this.kernel, path, backlog), true);
+    return this.#fds.install(UnixSocket.listen(this.machine, path, backlog), true);
   }
 
   unixConnect(path: string): number {
-    return this.#fds.install(UnixSocket.connect(this.kernel, path), true);
+    return this.#fds.install(UnixSocket.connect(this.machine, path), true);
   }
 
   unixAccept(fd: number): number {
@@ -370,7 +370,7 @@ export class Process implements Backend {
   }
 
   unlink(path: string): void {
-    UnixSocket.unlink(this.kernel, path);
+    UnixSocket.unlink(this.machine, path);
   }
 
   #socket(fd: number, syscall: string): UnixSocket {
@@ -379,15 +379,15 @@ export class Process implements Backend {
     return object;
   }
 
-  // --- RDMA (emulator/rdma/verbs.ts) ----------------------------------------
+  // --- RDMA (emulator/verbs/verbs.ts) ----------------------------------------
 
   #verbsState: Verbs | undefined;
 
   get #verbs(): Verbs {
-    return (this.#verbsState ??= new Verbs(this.kernel, {
+    return (this.#verbsState ??= new Verbs(this.machine, {
       fds: this.#fds,
       // An mmap of a dma-buf is a PFN mapping, which ib_umem_get cannot pin.
-      pfnMapped: (view) => this.#mappings.get(view)?.file.object instanceof DmaBuf,
+      pfnMapped: (view) => this.#mappings.get(view)?.file.object instanceof DmaBufObject,
       readOnly: (view) => {
         const mapping = this.#mappings.get(view);
         return mapping !== undefined && !(mapping.prot & uapi.PROT_WRITE);
@@ -431,7 +431,7 @@ export class Process implements Backend {
   #cmState: RdmaCm | undefined;
 
   get #cm(): RdmaCm {
-    return (this.#cmState ??= new RdmaCm(this.kernel, this.#fds, this.#verbs));
+    return (this.#cmState ??= new RdmaCm(this.machine, this.#fds, this.#verbs));
   }
 
   rdmaCreateEventChannel(): { handle: number; fd: number } { return this.#cm.rdmaCreateEventChannel(); }

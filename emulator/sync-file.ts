@@ -1,11 +1,11 @@
 // sync_file: a dma_fence as an fd (drivers/dma-buf/sync_file.c).
-import type { FenceInfo } from '../src/backend';
-import { systemError } from '../src/system-error';
-import { O_RDONLY, POLLIN } from '../src/uapi';
+import type { FenceInfo } from '../seam/backend';
+import { systemError } from '../seam/system-error';
+import { O_RDONLY, POLLIN } from '../seam/uapi';
 import { SYNC_NAME_LEN } from './abi';
 import { DmaFence, mergeFences } from './fence';
 import { FileObject, OpenFile } from './files';
-import type { Kernel } from './kernel';
+import type { Machine } from './machine';
 import { WaitQueue } from './poll';
 
 /** What SYNC_IOC_FILE_INFO writes back. */
@@ -22,18 +22,18 @@ export function nameField(s: string, size = SYNC_NAME_LEN): string {
   return bytes.length < size ? s : bytes.subarray(0, size - 1).toString();
 }
 
-export class SyncFile implements FileObject {
+export class SyncFileObject implements FileObject {
   readonly inode;
   readonly waitQueue = new WaitQueue();
   #pollEnabled = false;
 
-  constructor(private readonly kernel: Kernel, readonly fence: DmaFence, private readonly userName: string) {
-    this.inode = kernel.anonInode;
+  constructor(private readonly machine: Machine, readonly fence: DmaFence, private readonly userName: string) {
+    this.inode = machine.anonInode;
   }
 
   /** sync_file_create: the file is O_RDONLY, as anon_inode_getfile makes it. */
-  static open(kernel: Kernel, fence: DmaFence, userName = ''): OpenFile {
-    return new OpenFile(new SyncFile(kernel, fence, userName), O_RDONLY);
+  static open(machine: Machine, fence: DmaFence, userName = ''): OpenFile {
+    return new OpenFile(new SyncFileObject(machine, fence, userName), O_RDONLY);
   }
 
   dname(): string {
@@ -75,8 +75,8 @@ export class SyncFile implements FileObject {
   }
 
   /** SYNC_IOC_MERGE: a new file with the user's name. */
-  merge(other: SyncFile, name: string): OpenFile {
-    const fence = mergeFences(this.kernel.clock, () => this.kernel.fenceContext(), [this.fence, other.fence]);
-    return SyncFile.open(this.kernel, fence, nameField(name));
+  merge(other: SyncFileObject, name: string): OpenFile {
+    const fence = mergeFences(this.machine.clock, () => this.machine.fenceContext(), [this.fence, other.fence]);
+    return SyncFileObject.open(this.machine, fence, nameField(name));
   }
 }

@@ -1,12 +1,12 @@
 // /dev/udmabuf (drivers/dma-buf/udmabuf.c): dma-bufs over the pages of
 // sealed memfds.
-import type { UdmabufItem } from '../src/backend';
-import { systemError } from '../src/system-error';
-import * as uapi from '../src/uapi';
-import { DmaBuf, Exporter } from './dmabuf';
+import type { UdmabufItem } from '../seam/backend';
+import { systemError } from '../seam/system-error';
+import * as uapi from '../seam/uapi';
+import { DmaBufObject, Exporter } from './dmabuf';
 import type { FileObject, MappedView, OpenFile, Vma } from './files';
-import { Device, Kernel, MOUNT } from './kernel';
-import { Memfd, Shmem } from './memfd';
+import { Device, Machine, MOUNT } from './machine';
+import { MemfdFile, Shmem } from './memfd';
 
 const PAGE = BigInt(uapi.PAGE_SIZE);
 const LOFF_MAX = 2n ** 63n - 1n;
@@ -18,19 +18,19 @@ const SIZE_LIMIT_MB = 64;
 export class UdmabufDevice implements Device {
   readonly inode;
 
-  constructor(private readonly kernel: Kernel, readonly path: string) {
-    this.inode = { ino: kernel.nextIno(), mntId: MOUNT.devtmpfs };
+  constructor(private readonly machine: Machine, readonly path: string) {
+    this.inode = { ino: machine.nextIno(), mntId: MOUNT.devtmpfs };
   }
 
   open(): FileObject {
-    return new UdmabufDeviceFile(this.kernel, this);
+    return new UdmabufDeviceFile(this.machine, this);
   }
 }
 
 export class UdmabufDeviceFile implements FileObject {
   readonly inode;
 
-  constructor(private readonly kernel: Kernel, private readonly device: UdmabufDevice) {
+  constructor(private readonly machine: Machine, private readonly device: UdmabufDevice) {
     this.inode = device.inode;
   }
 
@@ -43,7 +43,7 @@ export class UdmabufDeviceFile implements FileObject {
    * looked up, then per item the fd (EBADFD, not EBADF), its seals, its range.
    * Flags other than UDMABUF_FLAGS_CLOEXEC are ignored; the caller installs the fd.
    */
-  create(items: UdmabufItem[], syscall: string, lookup: (fd: number) => OpenFile | undefined): DmaBuf {
+  create(items: UdmabufItem[], syscall: string, lookup: (fd: number) => OpenFile | undefined): DmaBufObject {
     if (items.length > LIST_LIMIT) throw systemError('EINVAL', syscall);
     const pageLimit = (BigInt(SIZE_LIMIT_MB) << 20n) / PAGE;
     let pages = 0n;
@@ -61,7 +61,7 @@ export class UdmabufDeviceFile implements FileObject {
       for (const r of ranges) unpin(r.shmem);
       throw e;
     }
-    return new DmaBuf(this.kernel, { exporter: new Udmabuf(ranges), size: pages * PAGE, flags: uapi.O_RDWR });
+    return new DmaBufObject(this.machine, { exporter: new Udmabuf(ranges), size: pages * PAGE, flags: uapi.O_RDWR });
   }
 }
 
@@ -77,7 +77,7 @@ function pin(item: UdmabufItem, syscall: string, lookup: (fd: number) => OpenFil
   const file = lookup(item.memfd);
   if (!file) throw systemError('EBADFD', syscall);
   const memfd = file.object;
-  if (!(memfd instanceof Memfd)) throw systemError('EBADFD', syscall);
+  if (!(memfd instanceof MemfdFile)) throw systemError('EBADFD', syscall);
   if ((memfd.seals & uapi.F_SEAL_SHRINK) === 0 || memfd.seals & (uapi.F_SEAL_WRITE | uapi.F_SEAL_FUTURE_WRITE)) {
     throw systemError('EINVAL', syscall);
   }

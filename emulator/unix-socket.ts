@@ -3,11 +3,11 @@
 // non-blocking, as the Backend makes them. Not modelled: the filesystem the
 // paths live in (any path binds), credentials, and the garbage collector that
 // frees sockets passed over themselves.
-import { isSystemError, systemError } from '../src/system-error';
-import * as uapi from '../src/uapi';
+import { isSystemError, systemError } from '../seam/system-error';
+import * as uapi from '../seam/uapi';
 import { O_NONBLOCK, POLLRDNORM, POLLWRNORM } from './abi';
 import { FileObject, OpenFile } from './files';
-import type { Kernel } from './kernel';
+import type { Machine } from './machine';
 import { WaitQueue } from './poll';
 
 /** SCM_MAX_FD. */
@@ -42,8 +42,8 @@ export class UnixSocket implements FileObject {
   /** Listening: the backlog and the connections not yet accepted. */
   #listen: { backlog: number; pending: UnixSocket[]; path: string } | undefined;
 
-  constructor(private readonly kernel: Kernel) {
-    this.inode = { ino: kernel.nextIno(), mntId: SOCKFS_MNT };
+  constructor(private readonly machine: Machine) {
+    this.inode = { ino: machine.nextIno(), mntId: SOCKFS_MNT };
   }
 
   dname(): string {
@@ -51,51 +51,51 @@ export class UnixSocket implements FileObject {
   }
 
   /** A new socket as an open file: O_RDWR|O_NONBLOCK (SOCK_NONBLOCK). */
-  static file(kernel: Kernel, socket = new UnixSocket(kernel)): OpenFile {
+  static file(machine: Machine, socket = new UnixSocket(machine)): OpenFile {
     return new OpenFile(socket, uapi.O_RDWR | O_NONBLOCK);
   }
 
-  static pair(kernel: Kernel): [OpenFile, OpenFile] {
-    const [a, b] = UnixSocket.#connected(kernel);
-    return [UnixSocket.file(kernel, a), UnixSocket.file(kernel, b)];
+  static pair(machine: Machine): [OpenFile, OpenFile] {
+    const [a, b] = UnixSocket.#connected(machine);
+    return [UnixSocket.file(machine, a), UnixSocket.file(machine, b)];
   }
 
-  static #connected(kernel: Kernel): [UnixSocket, UnixSocket] {
-    const a = new UnixSocket(kernel);
-    const b = new UnixSocket(kernel);
+  static #connected(machine: Machine): [UnixSocket, UnixSocket] {
+    const a = new UnixSocket(machine);
+    const b = new UnixSocket(machine);
     a.peer = b;
     b.peer = a;
     return [a, b];
   }
 
   /** socket(2), bind(2) and listen(2). */
-  static listen(kernel: Kernel, path: string, backlog: number): OpenFile {
-    const socket = new UnixSocket(kernel);
-    sockets(kernel).bind(path, socket);
+  static listen(machine: Machine, path: string, backlog: number): OpenFile {
+    const socket = new UnixSocket(machine);
+    sockets(machine).bind(path, socket);
     socket.#listen = { backlog: Math.max(0, backlog), pending: [], path };
-    return UnixSocket.file(kernel, socket);
+    return UnixSocket.file(machine, socket);
   }
 
-  static unlink(kernel: Kernel, path: string): void {
-    sockets(kernel).unlink(path);
+  static unlink(machine: Machine, path: string): void {
+    sockets(machine).unlink(path);
   }
 
   /** connect(2) to a listener: the connection is usable before it is accepted. */
-  static connect(kernel: Kernel, path: string): OpenFile {
-    const listener = sockets(kernel).lookup(path);
+  static connect(machine: Machine, path: string): OpenFile {
+    const listener = sockets(machine).lookup(path);
     const l = listener.#listen!;
     if (l.pending.length > l.backlog) throw systemError('EAGAIN', 'connect');
-    const [client, server] = UnixSocket.#connected(kernel);
+    const [client, server] = UnixSocket.#connected(machine);
     l.pending.push(server);
     listener.waitQueue.wake();
-    return UnixSocket.file(kernel, client);
+    return UnixSocket.file(machine, client);
   }
 
   accept(): OpenFile {
     if (!this.#listen) throw systemError('EINVAL', 'accept4');
     const next = this.#listen.pending.shift();
     if (!next) throw systemError('EAGAIN', 'accept4');
-    return UnixSocket.file(this.kernel, next);
+    return UnixSocket.file(this.machine, next);
   }
 
   /**
@@ -165,7 +165,7 @@ export class UnixSocket implements FileObject {
   /** unix_release_sock: the peer sees the end of the stream; unread files and connections go. */
   release(): void {
     if (this.#listen) {
-      sockets(this.kernel).unbind(this.#listen.path, this);
+      sockets(this.machine).unbind(this.#listen.path, this);
       for (const pending of this.#listen.pending) pending.release();
       this.#listen.pending = [];
     }
@@ -184,11 +184,11 @@ export class UnixSocket implements FileObject {
 class Namespace {
   readonly #paths = new Map<string, UnixSocket | undefined>();
 
-  constructor(private readonly kernel: Kernel) {}
+  constructor(private readonly machine: Machine) {}
 
   bind(path: string, socket: UnixSocket): void {
     checkPath(path, 'bind');
-    if (this.#paths.has(path) || otherFileAt(this.kernel, path)) throw systemError('EADDRINUSE', 'bind');
+    if (this.#paths.has(path) || otherFileAt(this.machine, path)) throw systemError('EADDRINUSE', 'bind');
     this.#paths.set(path, socket);
   }
 
@@ -200,19 +200,19 @@ class Namespace {
     checkPath(path, 'connect');
     const found = this.#paths.get(path);
     if (found) return found;
-    throw systemError(this.#paths.has(path) || otherFileAt(this.kernel, path) ? 'ECONNREFUSED' : 'ENOENT', 'connect');
+    throw systemError(this.#paths.has(path) || otherFileAt(this.machine, path) ? 'ECONNREFUSED' : 'ENOENT', 'connect');
   }
 
   unlink(path: string): void {
     if (this.#paths.delete(path)) return;
-    throw systemError(otherFileAt(this.kernel, path) ? 'EPERM' : 'ENOENT', 'unlink');
+    throw systemError(otherFileAt(this.machine, path) ? 'EPERM' : 'ENOENT', 'unlink');
   }
 }
 
 /** Whether a device node or directory of the emulated machine is at `path`. */
-function otherFileAt(kernel: Kernel, path: string): boolean {
+function otherFileAt(machine: Machine, path: string): boolean {
   try {
-    kernel.readdir(path);
+    machine.readdir(path);
     return true;
   } catch (e) {
     return isSystemError(e) && e.code === 'ENOTDIR';
@@ -224,10 +224,10 @@ function checkPath(path: string, syscall: string): void {
   if (path.length === 0 || Buffer.byteLength(path) >= SUN_PATH) throw systemError('EINVAL', syscall);
 }
 
-const namespaces = new WeakMap<Kernel, Namespace>();
+const namespaces = new WeakMap<Machine, Namespace>();
 
-function sockets(kernel: Kernel): Namespace {
-  let ns = namespaces.get(kernel);
-  if (!ns) namespaces.set(kernel, (ns = new Namespace(kernel)));
+function sockets(machine: Machine): Namespace {
+  let ns = namespaces.get(machine);
+  if (!ns) namespaces.set(machine, (ns = new Namespace(machine)));
   return ns;
 }

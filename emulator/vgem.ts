@@ -1,20 +1,20 @@
 // vgem (drivers/gpu/drm/vgem): a DRM driver with no hardware, whose test
 // fences let user space play the device.
-import { systemError } from '../src/system-error';
-import { VGEM_FENCE_WRITE } from '../src/uapi';
+import { systemError } from '../seam/system-error';
+import { VGEM_FENCE_WRITE } from '../seam/uapi';
 import type { DrmDriver, GemObject } from './drm';
 import { DmaFence } from './fence';
-import type { Kernel } from './kernel';
+import type { Machine } from './machine';
 import { Usage, usageRw } from './resv';
 
 /** VGEM_FENCE_TIMEOUT: an unsignalled fence signals itself, without error, after 10 s. */
 const VGEM_FENCE_TIMEOUT_MS = 10_000;
 
-export function vgemDriver(kernel: Kernel): DrmDriver<VgemFile> {
+export function vgemDriver(machine: Machine): DrmDriver<VgemFile> {
   return {
     // Driver dates are gone (DRM core answers "0"), as seen on 6.12.107.
     version: { name: 'vgem', date: '0', desc: 'Virtual GEM provider', major: 1, minor: 0, patch: 0 },
-    open: () => new VgemFile(kernel),
+    open: () => new VgemFile(machine),
     postclose: (priv) => priv.close(),
   };
 }
@@ -22,9 +22,9 @@ export function vgemDriver(kernel: Kernel): DrmDriver<VgemFile> {
 class VgemFence extends DmaFence {
   readonly #disarm: () => void;
 
-  constructor(kernel: Kernel) {
-    super(kernel.clock, kernel.fenceContext(), 1n, 'vgem', 'unbound');
-    this.#disarm = kernel.clock.setTimer(VGEM_FENCE_TIMEOUT_MS, () => this.signal());
+  constructor(machine: Machine) {
+    super(machine.clock, machine.fenceContext(), 1n, 'vgem', 'unbound');
+    this.#disarm = machine.clock.setTimer(VGEM_FENCE_TIMEOUT_MS, () => this.signal());
   }
 
   override signal(timestampNs?: bigint): void {
@@ -38,7 +38,7 @@ export class VgemFile {
   /** idr slots; a signalled fence's slot is emptied, not freed. */
   readonly #fences: Array<VgemFence | undefined> = [];
 
-  constructor(private readonly kernel: Kernel) {}
+  constructor(private readonly machine: Machine) {}
 
   /** vgem_fence_attach_ioctl. */
   attach(obj: GemObject | undefined, flags: number): number {
@@ -47,7 +47,7 @@ export class VgemFile {
     if (!obj) throw systemError('ENOENT', syscall);
     const write = (flags & VGEM_FENCE_WRITE) !== 0;
     // The fence exists (with its context and timer) before the conflict check.
-    const fence = new VgemFence(this.kernel);
+    const fence = new VgemFence(this.machine);
     if (obj.resv.pending(usageRw(write)).length > 0) {
       fence.signal();
       throw systemError('EBUSY', syscall);

@@ -14,12 +14,12 @@
 //
 // Neither offers a CPU mapping here (mmap answers EINVAL); the GPU's own
 // reads and writes are test hooks.
-import type { Backend } from '../src/backend';
-import { systemError } from '../src/system-error';
-import { O_RDWR, PAGE_SIZE } from '../src/uapi';
-import { DmaBuf, Exporter } from './dmabuf';
+import type { Backend } from '../seam/backend';
+import { systemErrorWhy } from '../seam/system-error';
+import { O_RDWR, PAGE_SIZE } from '../seam/uapi';
+import { DmaBufObject, Exporter } from './dmabuf';
 import type { FdTable } from './files';
-import type { Kernel } from './kernel';
+import type { Machine } from './machine';
 
 export interface EmulatedVram {
   name: string;
@@ -43,7 +43,7 @@ class Vram {
   /** Buffers in VRAM, least recently used first: TTM's LRU. */
   readonly lru: BufferObject[] = [];
 
-  constructor(readonly kernel: Kernel, readonly spec: EmulatedVram) {}
+  constructor(readonly machine: Machine, readonly spec: EmulatedVram) {}
 
   get movable(): boolean {
     return this.spec.kind === 'movable';
@@ -58,7 +58,7 @@ class Vram {
     while (this.spec.capacity - this.used < size) {
       const victim = this.movable ? this.lru.find((bo) => bo.pins === 0) : undefined;
       if (!victim || !victim.moveTo('system')) {
-        throw systemError('ENOMEM', syscall, `${syscall} failed: ENOMEM (${this.spec.name} has no room left that can be evicted)`);
+        throw systemErrorWhy('ENOMEM', syscall, `${this.spec.name} has no room left that can be evicted`);
       }
     }
   }
@@ -79,7 +79,7 @@ class BufferObject implements Exporter {
   #store: Uint8Array;
   /** Revoked: its memory went back to the device. */
   gone = false;
-  dmaBuf!: DmaBuf;
+  dmaBuf!: DmaBufObject;
   /** Only movable memory has dma_buf_ops.pin: memory that never moves needs none. */
   pin?: () => boolean;
   unpin?: () => void;
@@ -118,13 +118,13 @@ class BufferObject implements Exporter {
   /** A TTM move: the bytes are copied to the new place, and dynamic importers are told. False where there is no room. */
   moveTo(domain: Domain): boolean {
     if (domain === this.domain) return true;
-    const { kernel } = this.vram;
+    const { machine } = this.vram;
     if (domain === 'system') {
-      if (!kernel.memory.charge(this.size)) return false;
+      if (!machine.memory.charge(this.size)) return false;
       this.vram.used -= this.size;
     } else {
       this.vram.used += this.size;
-      kernel.memory.uncharge(this.size);
+      machine.memory.uncharge(this.size);
     }
     const next = Uint8Array.from(this.#store);
     this.#store.fill(POISON);
@@ -141,7 +141,7 @@ class BufferObject implements Exporter {
     if (this.gone) return;
     this.gone = true;
     if (this.domain === 'vram') this.vram.used -= this.size;
-    else this.vram.kernel.memory.uncharge(this.size);
+    else this.vram.machine.memory.uncharge(this.size);
     this.domain = 'system';
     this.vram.touch(this);
   }
@@ -190,8 +190,8 @@ export interface VramControls {
 
 type FdsOf = (backend: Backend) => FdTable;
 
-export function installVram(kernel: Kernel, specs: EmulatedVram[], fdsOf: FdsOf): Map<string, VramControls> {
-  return new Map(specs.map((spec) => [spec.name, vramControls(new Vram(kernel, { ...spec }), fdsOf)]));
+export function installVram(machine: Machine, specs: EmulatedVram[], fdsOf: FdsOf): Map<string, VramControls> {
+  return new Map(specs.map((spec) => [spec.name, vramControls(new Vram(machine, { ...spec }), fdsOf)]));
 }
 
 function vramControls(vram: Vram, fdsOf: FdsOf): VramControls {
@@ -210,7 +210,7 @@ function vramControls(vram: Vram, fdsOf: FdsOf): VramControls {
       }
       vram.makeRoom(size, syscall);
       const bo = new BufferObject(vram, size);
-      bo.dmaBuf = new DmaBuf(vram.kernel, { exporter: bo, size: BigInt(size), flags: O_RDWR });
+      bo.dmaBuf = new DmaBufObject(vram.machine, { exporter: bo, size: BigInt(size), flags: O_RDWR });
       return deviceBuffer(bo, fds.install(bo.dmaBuf.file, true));
     },
   };

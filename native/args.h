@@ -21,3 +21,13 @@ int64_t I64Arg(const Napi::Value& v, const char* name);
 std::string StringArg(const Napi::Value& v, const char* name);
 Napi::Function FunctionArg(const Napi::Value& v, const char* name);
 Napi::Object ObjectArg(const Napi::Value& v, const char* name);
+// An integer Number in [0, max], for fields narrower than a JS number.
+uint32_t UintArg(const Napi::Value& v, const std::string& name, uint32_t max);
+bool BoolArg(const Napi::Value& v, const std::string& name);
+
+// The elements of a BigUint64Array, read and written in place.
+struct Words {
+  uint64_t* data;
+  size_t length;
+};
+Words WordsArg(const Napi::Value& v, const char* name);

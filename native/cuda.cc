@@ -12,7 +12,7 @@
 #include "args.h"
 #include "bindings.h"
 #include "error.h"
-#include "runtime_library.h"
+#include "runtime-library.h"
 
 namespace {
 

@@ -1,5 +1,6 @@
 #include "error.h"
 
+#include <errno.h>
 #include <string.h>
 #include <uv.h>
 
@@ -40,3 +41,9 @@ void ThrowErrno(Napi::Env env, int err, const char* syscall) {
 void ThrowTypeError(Napi::Env env, const std::string& message) {
   throw Napi::TypeError::New(env, message);
 }
+
+Napi::Error ErrnoErrorWhy(Napi::Env env, int err, const char* syscall, const std::string& why) {
+  return ErrnoError(env, err, syscall, std::string(syscall) + " failed: " + ErrnoName(err) + " (" + why + ")");
+}
+
+int FailedErrno() { return errno != 0 ? errno : EIO; }

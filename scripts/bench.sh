@@ -31,10 +31,10 @@ DMABRIDGE_VM_ULIMIT_L=unlimited scripts/vm/run.sh -c "$(printf '%q ' "${cli[@]}"
 
 echo "bench: two-host part, in two guests joined by a link (a few minutes)"
 rm -f "$OUT/cluster.json"
-scripts/vm/pair.sh "node bench/cluster.js $OUT/cluster.json"
+scripts/vm/pair.sh "node scripts/bench/cluster.js $OUT/cluster.json"
 
 echo "bench: emulator part, on the host"
 "${cli[@]}" --backend emulator > "$OUT/emulator.json"
 
 echo
-node bench/report.js "$OUT/native.json" "$OUT/cluster.json" "$OUT/emulator.json" "$OUT/results.json"
+node scripts/bench/report.js "$OUT/native.json" "$OUT/cluster.json" "$OUT/emulator.json" "$OUT/results.json"

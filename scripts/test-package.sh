@@ -21,7 +21,7 @@ tar tzf "$tarball" | sed 's|^package/||' | sort > "$scratch/contents"
 
 # What users run, and nothing else.
 for want in package.json README.md binding.gyp dist/src/index.js dist/src/index.mjs dist/src/index.d.ts \
-  dist/src/cli/main.js dist/emulator/index.js native/addon.cc scripts/install-native.js scripts/native-files.js \
+  dist/src/cli/main.js dist/seam/backend.js dist/emulator/index.js native/addon.cc scripts/install-native.js scripts/native-files.js \
   prebuilds/linux-x64/dmabridge.glibc.node prebuilds/linux-arm64/dmabridge.glibc.node; do
   grep -qx "$want" "$scratch/contents" || fail "the tarball lacks $want"
 done

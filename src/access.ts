@@ -1,5 +1,5 @@
 import { oneOf } from './args';
-import * as uapi from './uapi';
+import * as uapi from '../seam/uapi';
 
 /** Which way the CPU or a device uses a buffer. */
 export type Access = 'read' | 'write' | 'rw';

@@ -1,8 +1,10 @@
-import type { Backend } from './backend';
-import { isSystemError, SystemError } from './system-error';
+import type { Backend } from '../seam/backend';
+import { isSystemError, reasonOf, SystemError } from '../seam/system-error';
 
-// What to do about a kernel error, by syscall and code. The backends throw
-// bare system errors; this is the one place that explains them.
+// What to do about a kernel error, by syscall and code: the one place that
+// explains them, CUDA's included. The backends throw system errors, some with
+// a reason of their own ("SYSCALL failed: CODE (why)"); advise() keeps that
+// reason and appends what to do.
 type Advice = (args: unknown[], e: SystemError) => string;
 
 const byCall: Record<string, Record<string, Advice>> = {
@@ -116,7 +118,7 @@ const byCall: Record<string, Record<string, Advice>> = {
   }),
   cuMemGetHandleForAddressRange: cudaAdvice({
     EINVAL: () => 'the range must lie inside the allocation and be aligned to the host page size',
-    EOPNOTSUPP: () => "this GPU or driver cannot export dma-bufs: that needs NVIDIA's open kernel modules on a Turing or newer GPU, and Linux 5.12 or newer",
+    EOPNOTSUPP: () => "exporting dma-bufs needs NVIDIA's open kernel modules on a Turing or newer GPU, and Linux 5.12 or newer",
   }),
   cuMemFree: cudaAdvice(),
   bind: {
@@ -186,13 +188,19 @@ function deviceHint(path: string): string {
   return 'check the path';
 }
 
-/** Gives a system error the message that says what to do; other errors pass through. */
+const advised = new WeakSet<SystemError>();
+
+/**
+ * Gives a system error the message "SYSCALL failed with CODE (reason): what
+ * to do", keeping the backend's reason where it gave one; other errors, and
+ * errors advised already, pass through.
+ */
 export function advise(e: unknown, args: unknown[]): unknown {
-  if (!isSystemError(e)) return e;
-  const advice = byCall[e.syscall]?.[e.code] ?? byCode[e.code];
-  const text = advice?.(args, e);
-  const suffix = text ? `: ${text}` : '';
-  e.message = `${e.syscall} failed with ${e.code}${suffix}`;
+  if (!isSystemError(e) || advised.has(e)) return e;
+  advised.add(e);
+  const reason = reasonOf(e);
+  const text = (byCall[e.syscall]?.[e.code] ?? byCode[e.code])?.(args, e);
+  e.message = `${e.syscall} failed with ${e.code}${reason ? ` (${reason})` : ''}${text ? `: ${text}` : ''}`;
   return e;
 }
 

@@ -1,8 +1,9 @@
-import type { Backend } from './backend';
+import type { Backend } from '../seam/backend';
 import { DmaBuf } from './dmabuf';
 import type { Resource } from './resource';
-import { systemError } from './system-error';
-import * as uapi from './uapi';
+import { systemErrorWhy } from '../seam/system-error';
+import { advise } from './advice';
+import * as uapi from '../seam/uapi';
 
 /** cuda.h's CU_DEVICE_ATTRIBUTE_DMA_BUF_SUPPORTED. */
 export const CU_DEVICE_ATTRIBUTE_DMA_BUF_SUPPORTED = 124;
@@ -28,7 +29,7 @@ export class CudaDmaBuf extends DmaBuf {
 
   /** @internal allocCuda makes these */
   constructor(
-    kernel: Backend,
+    seam: Backend,
     fd: number,
     size: bigint,
     parent: Resource,
@@ -38,28 +39,28 @@ export class CudaDmaBuf extends DmaBuf {
     readonly dptr: bigint,
     handle: number,
   ) {
-    super(kernel, fd, size, parent);
+    super(seam, fd, size, parent);
     this.#handle = handle;
     // Collected unclosed, the fd and the memory may go in either order: the
     // driver's dma-buf holds its own reference to the memory.
-    this.guard(() => kernel.cuMemFree(handle));
+    this.guard(() => seam.cuMemFree(handle));
   }
 
   protected override release(): void {
     try {
       super.release();
     } finally {
-      this.kernel.cuMemFree(this.#handle);
+      this.seam.cuMemFree(this.#handle);
     }
   }
 }
 
-export function cudaDevices(kernel: Backend): CudaDevice[] {
-  const count = kernel.cuDeviceGetCount();
+export function cudaDevices(seam: Backend): CudaDevice[] {
+  const count = seam.cuDeviceGetCount();
   return Array.from({ length: count }, (_, ordinal) => ({
     ordinal,
-    name: kernel.cuDeviceGetName(ordinal),
-    dmaBuf: kernel.cuDeviceGetAttribute(ordinal, CU_DEVICE_ATTRIBUTE_DMA_BUF_SUPPORTED) !== 0,
+    name: seam.cuDeviceGetName(ordinal),
+    dmaBuf: seam.cuDeviceGetAttribute(ordinal, CU_DEVICE_ATTRIBUTE_DMA_BUF_SUPPORTED) !== 0,
   }));
 }
 
@@ -68,35 +69,36 @@ export function cudaDevices(kernel: Backend): CudaDevice[] {
  * dma-buf. Fails with ENODEV where the GPU does not exist and EOPNOTSUPP
  * where it cannot export dma-bufs, saying which.
  */
-export function allocCuda(kernel: Backend, parent: Resource, size: bigint, options: CudaAllocOptions): CudaDmaBuf {
+export function allocCuda(seam: Backend, parent: Resource, size: bigint, options: CudaAllocOptions): CudaDmaBuf {
   const device = options.device ?? 0;
   if (!Number.isSafeInteger(device) || device < 0) throw new TypeError(`device must be a GPU ordinal (an integer >= 0), got ${String(device)}`);
-  const count = kernel.cuDeviceGetCount();
+  const count = seam.cuDeviceGetCount();
   if (device >= count) {
-    const have = count === 0 ? 'the NVIDIA driver finds no GPU (see nvidia-smi)' : `this machine has ${count}: ${cudaDevices(kernel).map((d) => `${d.ordinal} ${d.name}`).join(', ')}`;
-    throw systemError('ENODEV', 'cuDeviceGet', `no CUDA GPU ${device}: ${have}`);
+    const have = count === 0 ? 'the NVIDIA driver finds no GPU' : `this machine has ${count}: ${cudaDevices(seam).map((d) => `${d.ordinal} ${d.name}`).join(', ')}`;
+    throw advise(systemErrorWhy('ENODEV', 'cuDeviceGet', have), [device]);
   }
-  if (kernel.cuDeviceGetAttribute(device, CU_DEVICE_ATTRIBUTE_DMA_BUF_SUPPORTED) === 0) {
-    throw systemError('EOPNOTSUPP', 'cuMemGetHandleForAddressRange', `GPU ${device} (${kernel.cuDeviceGetName(device)}) cannot export dma-bufs: CU_DEVICE_ATTRIBUTE_DMA_BUF_SUPPORTED is 0; that needs NVIDIA's open kernel modules on a Turing or newer GPU, and Linux 5.12 or newer`);
+  if (seam.cuDeviceGetAttribute(device, CU_DEVICE_ATTRIBUTE_DMA_BUF_SUPPORTED) === 0) {
+    const why = `GPU ${device} (${seam.cuDeviceGetName(device)}) cannot export dma-bufs: CU_DEVICE_ATTRIBUTE_DMA_BUF_SUPPORTED is 0`;
+    throw advise(systemErrorWhy('EOPNOTSUPP', 'cuMemGetHandleForAddressRange', why), []);
   }
   const page = BigInt(uapi.PAGE_SIZE);
   const length = ((size + page - 1n) / page) * page;
   // The exported range must start on a host page; small allocations may not.
-  let alloc = kernel.cuMemAlloc(device, length);
+  let alloc = seam.cuMemAlloc(device, length);
   if (alloc.dptr % page !== 0n) {
-    kernel.cuMemFree(alloc.handle);
-    alloc = kernel.cuMemAlloc(device, length + page);
+    seam.cuMemFree(alloc.handle);
+    alloc = seam.cuMemAlloc(device, length + page);
   }
   const offset = (page - (alloc.dptr % page)) % page;
   const { handle } = alloc;
   let fd = -1;
   try {
-    fd = kernel.cuMemExportDmaBuf(handle, offset, length);
-    return new CudaDmaBuf(kernel, fd, kernel.lseek(fd, 0n, uapi.SEEK_END), parent, device, alloc.dptr + offset, handle);
+    fd = seam.cuMemExportDmaBuf(handle, offset, length);
+    return new CudaDmaBuf(seam, fd, seam.lseek(fd, 0n, uapi.SEEK_END), parent, device, alloc.dptr + offset, handle);
   } catch (e) {
     // The first error is the one to report; cleaning up after it is best-effort.
-    if (fd >= 0) ignore(() => kernel.close(fd));
-    ignore(() => kernel.cuMemFree(handle));
+    if (fd >= 0) ignore(() => seam.close(fd));
+    ignore(() => seam.cuMemFree(handle));
     throw e;
   }
 }

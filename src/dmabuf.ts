@@ -1,14 +1,14 @@
 import { Access, accessArg, pollEvents, syncFlags, VIEW_PROT } from './access';
 import { toLength, toSize } from './args';
-import type { Backend } from './backend';
+import type { Backend } from '../seam/backend';
 import { FdResource } from './fd-resource';
 import { parseFdinfo } from './fdinfo';
 import { DmaBufMapping } from './mapping';
 import type { Memfd } from './memfd';
 import { Resource } from './resource';
 import { SyncFile } from './sync-file';
-import { systemError } from './system-error';
-import * as uapi from './uapi';
+import { systemError } from '../seam/system-error';
+import * as uapi from '../seam/uapi';
 import type { WaitOptions } from './wait';
 
 export interface DmaBufInfo {
@@ -46,8 +46,8 @@ export class DmaBuf extends FdResource {
    * @internal Takes ownership of `fd`, a dma-buf (see adoptDmaBuf). `owned`
    * is a memfd this buffer made and closes with itself.
    */
-  constructor(kernel: Backend, fd: number, size: bigint, parent: Resource, ranges?: MemfdRange[], owned?: Memfd) {
-    super(kernel, fd, parent);
+  constructor(seam: Backend, fd: number, size: bigint, parent: Resource, ranges?: MemfdRange[], owned?: Memfd) {
+    super(seam, fd, parent);
     this.size = size;
     this.memfdRanges = ranges && Object.freeze(ranges.map((r) => Object.freeze({ ...r })));
     this.#owned = owned;
@@ -55,7 +55,7 @@ export class DmaBuf extends FdResource {
 
   info(): DmaBufInfo {
     this.assertOpen();
-    const f = parseFdinfo(this.kernel.readFdinfo(this.fd));
+    const f = parseFdinfo(this.seam.readFdinfo(this.fd));
     return {
       size: BigInt(f.get('size') ?? this.size),
       exporter: f.get('exp_name') ?? '',
@@ -77,7 +77,7 @@ export class DmaBuf extends FdResource {
   setName(name: string): void {
     this.assertOpen();
     if (typeof name !== 'string') throw new TypeError('name must be a string');
-    this.kernel.dmaBufSetName(this.fd, name);
+    this.seam.dmaBufSetName(this.fd, name);
   }
 
   /**
@@ -92,8 +92,8 @@ export class DmaBuf extends FdResource {
     if (!(this.#writable ??= this.info().writable)) {
       throw systemError('EACCES', 'mmap', 'this dma-buf was exported read-only, and a JS view of it would crash the process on the first store: export it with write access to map it');
     }
-    const view = this.kernel.mmap(this.fd, length, VIEW_PROT, uapi.MAP_SHARED, offset);
-    return new DmaBufMapping(this.kernel, this.fd, view, acc, this);
+    const view = this.seam.mmap(this.fd, length, VIEW_PROT, uapi.MAP_SHARED, offset);
+    return new DmaBufMapping(this.seam, this.fd, view, acc, this);
   }
 
   /**
@@ -102,22 +102,22 @@ export class DmaBuf extends FdResource {
    */
   exportSyncFile(access: Access): SyncFile {
     this.assertOpen();
-    const fd = this.kernel.dmaBufExportSyncFile(this.fd, syncFlags(accessArg(access)));
-    return new SyncFile(this.kernel, fd, this.parent!);
+    const fd = this.seam.dmaBufExportSyncFile(this.fd, syncFlags(accessArg(access)));
+    return new SyncFile(this.seam, fd, this.parent!);
   }
 
   /** Adds a sync_file's fences to the buffer: as a writer for 'write'/'rw', else as a reader. */
   importSyncFile(syncFile: SyncFile, access: Access): void {
     this.assertOpen();
     syncFile.assertOpen();
-    this.kernel.dmaBufImportSyncFile(this.fd, syncFlags(accessArg(access)), syncFile.fd);
+    this.seam.dmaBufImportSyncFile(this.fd, syncFlags(accessArg(access)), syncFile.fd);
   }
 
   /** True when `access` could start now without waiting on a fence. */
   idle(access: Access): boolean {
     this.assertOpen();
     const events = pollEvents(accessArg(access));
-    return (this.kernel.poll(this.fd, events) & events) !== 0;
+    return (this.seam.poll(this.fd, events) & events) !== 0;
   }
 
   /** Resolves once the fences that `access` conflicts with have signalled. */
@@ -138,14 +138,14 @@ export class DmaBuf extends FdResource {
  * Wraps an fd as a DmaBuf, taking ownership of it: on any failure the fd is
  * closed, so nothing is left half-made.
  */
-export function adoptDmaBuf(kernel: Backend, fd: number, parent: Resource, ranges?: MemfdRange[], owned?: Memfd): DmaBuf {
+export function adoptDmaBuf(seam: Backend, fd: number, parent: Resource, ranges?: MemfdRange[], owned?: Memfd): DmaBuf {
   try {
-    if (!kernel.readlinkFd(fd).startsWith('/dmabuf:')) {
+    if (!seam.readlinkFd(fd).startsWith('/dmabuf:')) {
       throw systemError('EINVAL', 'dma_buf_get', `fd ${fd} is not a dma-buf`);
     }
-    return new DmaBuf(kernel, fd, kernel.lseek(fd, 0n, uapi.SEEK_END), parent, ranges, owned);
+    return new DmaBuf(seam, fd, seam.lseek(fd, 0n, uapi.SEEK_END), parent, ranges, owned);
   } catch (e) {
-    kernel.close(fd);
+    seam.close(fd);
     owned?.close();
     throw e;
   }

@@ -1,9 +1,9 @@
 import { Access, accessArg } from './access';
-import type { Backend, DrmVersion } from './backend';
+import type { Backend, DrmVersion } from '../seam/backend';
 import { adoptDmaBuf, DmaBuf } from './dmabuf';
 import { FdResource } from './fd-resource';
 import { Resource } from './resource';
-import * as uapi from './uapi';
+import * as uapi from '../seam/uapi';
 
 export interface DumbBufferOptions {
   width: number;
@@ -14,8 +14,8 @@ export interface DumbBufferOptions {
 
 /** An open DRM node (/dev/dri/card* or renderD*). */
 export class DrmDevice extends FdResource {
-  constructor(kernel: Backend, fd: number, readonly path: string, readonly version: DrmVersion, parent: Resource) {
-    super(kernel, fd, parent);
+  constructor(seam: Backend, fd: number, readonly path: string, readonly version: DrmVersion, parent: Resource) {
+    super(seam, fd, parent);
   }
 
   /** The driver's name: 'vgem', 'amdgpu', 'i915'… */
@@ -30,7 +30,7 @@ export class DrmDevice extends FdResource {
     for (const [k, v] of Object.entries({ width, height, bpp })) {
       if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new TypeError(`${k} must be a 32-bit unsigned integer, got ${String(v)}`);
     }
-    const dumb = this.kernel.drmCreateDumb(this.fd, width, height, bpp, 0);
+    const dumb = this.seam.drmCreateDumb(this.fd, width, height, bpp, 0);
     return new DumbBuffer(this, dumb.handle, dumb.pitch, dumb.size);
   }
 
@@ -38,7 +38,7 @@ export class DrmDevice extends FdResource {
   exportHandle(handle: number, access: Access = 'rw'): DmaBuf {
     this.assertOpen();
     const flags = uapi.DRM_CLOEXEC | (accessArg(access) === 'read' ? 0 : uapi.DRM_RDWR);
-    return adoptDmaBuf(this.kernel, this.kernel.drmPrimeHandleToFd(this.fd, handle, flags), this.parent!);
+    return adoptDmaBuf(this.seam, this.seam.drmPrimeHandleToFd(this.fd, handle, flags), this.parent!);
   }
 
   /**
@@ -48,12 +48,12 @@ export class DrmDevice extends FdResource {
   importDmaBuf(buf: DmaBuf): number {
     this.assertOpen();
     buf.assertOpen();
-    return this.kernel.drmPrimeFdToHandle(this.fd, buf.fd);
+    return this.seam.drmPrimeFdToHandle(this.fd, buf.fd);
   }
 
   closeHandle(handle: number): void {
     this.assertOpen();
-    this.kernel.drmGemClose(this.fd, handle);
+    this.seam.drmGemClose(this.fd, handle);
   }
 
   /**
@@ -63,13 +63,13 @@ export class DrmDevice extends FdResource {
   attachFence(handle: number, access: 'read' | 'write' = 'write'): VgemFence {
     this.assertOpen();
     const flags = accessArg(access) === 'write' ? uapi.VGEM_FENCE_WRITE : 0;
-    return new VgemFence(this, this.kernel.vgemFenceAttach(this.fd, handle, flags));
+    return new VgemFence(this, this.seam.vgemFenceAttach(this.fd, handle, flags));
   }
 
   /** @internal */
   signalFence(id: number): void {
     this.assertOpen();
-    this.kernel.vgemFenceSignal(this.fd, id);
+    this.seam.vgemFenceSignal(this.fd, id);
   }
 }
 
@@ -100,6 +100,6 @@ export class DumbBuffer extends Resource {
   }
 
   protected release(): void {
-    this.device.kernel.drmDestroyDumb(this.device.fd, this.handle);
+    this.device.seam.drmDestroyDumb(this.device.fd, this.handle);
   }
 }

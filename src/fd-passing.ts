@@ -1,9 +1,9 @@
-import type { Backend, ReceivedMessage } from './backend';
+import type { Backend, ReceivedMessage } from '../seam/backend';
 import { adoptDmaBuf, DmaBuf } from './dmabuf';
 import { FdResource } from './fd-resource';
 import type { Resource } from './resource';
-import { isSystemError, systemError } from './system-error';
-import * as uapi from './uapi';
+import { isSystemError, systemError } from '../seam/system-error';
+import * as uapi from '../seam/uapi';
 import type { WaitOptions } from './wait';
 
 // Passing fds between processes over Unix domain stream sockets (SCM_RIGHTS):
@@ -44,8 +44,8 @@ abstract class Socket extends FdResource {
 /** A connected Unix stream socket that carries bytes and fds. */
 export class UnixChannel extends Socket {
   /** @internal made by DmaBridge's socket methods and UnixListener.accept() */
-  constructor(kernel: Backend, fd: number, parent: Resource) {
-    super(kernel, fd, parent);
+  constructor(seam: Backend, fd: number, parent: Resource) {
+    super(seam, fd, parent);
   }
 
   /**
@@ -63,10 +63,10 @@ export class UnixChannel extends Socket {
       let sent = 0;
       while (sent < bytes.length) {
         const attach = sent === 0 ? fds : [];
-        sent += await this.retry(uapi.POLLOUT, options, () => this.kernel.sendFds(this.fd, attach, bytes.subarray(sent)));
+        sent += await this.retry(uapi.POLLOUT, options, () => this.seam.sendFds(this.fd, attach, bytes.subarray(sent)));
       }
     } finally {
-      for (const fd of fds) this.kernel.close(fd);
+      for (const fd of fds) this.seam.close(fd);
     }
   }
 
@@ -78,7 +78,7 @@ export class UnixChannel extends Socket {
   receive(options: ReceiveOptions = {}): Promise<ReceivedMessage> {
     const max = options.maxBytes ?? RECEIVE_BYTES;
     if (!Number.isSafeInteger(max) || max < 1 || max > 2 ** 30) throw new TypeError(`maxBytes must be an integer in [1, 2^30], got ${String(max)}`);
-    return this.retry(uapi.POLLIN, options, () => this.kernel.recvFds(this.fd, max));
+    return this.retry(uapi.POLLIN, options, () => this.seam.recvFds(this.fd, max));
   }
 
   /** Passes a dma-buf to the peer, with one byte to carry it. */
@@ -95,13 +95,13 @@ export class UnixChannel extends Socket {
   async receiveDmaBuf(options: WaitOptions = {}): Promise<DmaBuf> {
     const { data, fds } = await this.receive({ ...options, maxBytes: 1 });
     if (fds.length !== 1) {
-      for (const fd of fds) this.kernel.close(fd);
+      for (const fd of fds) this.seam.close(fd);
       if (data.length === 0) throw systemError('ECONNRESET', 'recvmsg', 'the peer closed the connection before it passed a dma-buf');
       throw systemError('EBADMSG', 'recvmsg', fds.length === 0
         ? 'the peer sent data without an fd where a dma-buf was expected: it must pass the fd with SCM_RIGHTS'
         : `the peer passed ${fds.length} fds where one dma-buf was expected`);
     }
-    return adoptDmaBuf(this.kernel, fds[0], this.parent!);
+    return adoptDmaBuf(this.seam, fds[0], this.parent!);
   }
 
   // Duplicates for the duration of a send, so the files cannot change under it.
@@ -112,10 +112,10 @@ export class UnixChannel extends Socket {
       for (const item of items) {
         if (item instanceof FdResource) item.assertOpen();
         else if (!Number.isInteger(item) || item < 0) throw new TypeError(`fds must hold fds or dmabridge objects, got ${String(item)}`);
-        fds.push(this.kernel.dup(item instanceof FdResource ? item.fd : item));
+        fds.push(this.seam.dup(item instanceof FdResource ? item.fd : item));
       }
     } catch (e) {
-      for (const fd of fds) this.kernel.close(fd);
+      for (const fd of fds) this.seam.close(fd);
       throw e;
     }
     return fds;
@@ -126,70 +126,70 @@ export class UnixChannel extends Socket {
 export class UnixListener extends Socket {
   /** @internal made by DmaBridge.listenUnix() */
   constructor(
-    kernel: Backend,
+    seam: Backend,
     fd: number,
     /** The socket's path in the filesystem. */
     readonly path: string,
     parent: Resource,
   ) {
-    super(kernel, fd, parent);
+    super(seam, fd, parent);
   }
 
   /** The next connection, as a channel that lives on when the listener closes. */
   accept(options: WaitOptions = {}): Promise<UnixChannel> {
     const parent = this.parent!;
-    return this.retry(uapi.POLLIN, options, () => adopt(this.kernel, this.kernel.unixAccept(this.fd), (fd) => new UnixChannel(this.kernel, fd, parent)));
+    return this.retry(uapi.POLLIN, options, () => adopt(this.seam, this.seam.unixAccept(this.fd), (fd) => new UnixChannel(this.seam, fd, parent)));
   }
 
   protected override release(): void {
     super.release();
     try {
-      this.kernel.unlink(this.path);
+      this.seam.unlink(this.path);
     } catch (e) {
       if (!isSystemError(e) || e.code !== 'ENOENT') throw e;
     }
   }
 }
 
-export function listenUnix(kernel: Backend, parent: Resource, path: string, backlog = 16): UnixListener {
+export function listenUnix(seam: Backend, parent: Resource, path: string, backlog = 16): UnixListener {
   if (typeof path !== 'string' || path.length === 0) throw new TypeError('path must be a non-empty string');
   if (!Number.isSafeInteger(backlog) || backlog < 1) throw new TypeError(`backlog must be a positive integer, got ${String(backlog)}`);
-  return adopt(kernel, kernel.unixListen(path, backlog), (fd) => new UnixListener(kernel, fd, path, parent));
+  return adopt(seam, seam.unixListen(path, backlog), (fd) => new UnixListener(seam, fd, path, parent));
 }
 
-export function connectUnix(kernel: Backend, parent: Resource, path: string): UnixChannel {
+export function connectUnix(seam: Backend, parent: Resource, path: string): UnixChannel {
   if (typeof path !== 'string' || path.length === 0) throw new TypeError('path must be a non-empty string');
-  return adopt(kernel, kernel.unixConnect(path), (fd) => new UnixChannel(kernel, fd, parent));
+  return adopt(seam, seam.unixConnect(path), (fd) => new UnixChannel(seam, fd, parent));
 }
 
-export function socketPair(kernel: Backend, parent: Resource): [UnixChannel, UnixChannel] {
-  const [a, b] = kernel.socketpair();
+export function socketPair(seam: Backend, parent: Resource): [UnixChannel, UnixChannel] {
+  const [a, b] = seam.socketpair();
   let first: UnixChannel;
   try {
-    first = new UnixChannel(kernel, a, parent);
+    first = new UnixChannel(seam, a, parent);
   } catch (e) {
-    kernel.close(a);
-    kernel.close(b);
+    seam.close(a);
+    seam.close(b);
     throw e;
   }
-  return [first, adopt(kernel, b, (fd) => new UnixChannel(kernel, fd, parent), () => first.close())];
+  return [first, adopt(seam, b, (fd) => new UnixChannel(seam, fd, parent), () => first.close())];
 }
 
 /** Wraps a socket fd made elsewhere (one a parent process passed down), duplicated unless `adopt`. */
-export function importSocket(kernel: Backend, parent: Resource, fd: number, adoptFd: boolean): UnixChannel {
-  const own = adoptFd ? fd : kernel.dup(fd);
-  return adopt(kernel, own, () => {
-    if (!kernel.readlinkFd(own).startsWith('socket:')) throw systemError('ENOTSOCK', 'recvmsg', `fd ${fd} is not a socket`);
-    return new UnixChannel(kernel, own, parent);
+export function importSocket(seam: Backend, parent: Resource, fd: number, adoptFd: boolean): UnixChannel {
+  const own = adoptFd ? fd : seam.dup(fd);
+  return adopt(seam, own, () => {
+    if (!seam.readlinkFd(own).startsWith('socket:')) throw systemError('ENOTSOCK', 'recvmsg', `fd ${fd} is not a socket`);
+    return new UnixChannel(seam, own, parent);
   });
 }
 
 /** make(fd), or on failure the fd closed (and `undo` run) before the error goes on. */
-function adopt<T>(kernel: Backend, fd: number, make: (fd: number) => T, undo?: () => void): T {
+function adopt<T>(seam: Backend, fd: number, make: (fd: number) => T, undo?: () => void): T {
   try {
     return make(fd);
   } catch (e) {
-    kernel.close(fd);
+    seam.close(fd);
     undo?.();
     throw e;
   }

@@ -1,4 +1,4 @@
-import type { Backend } from './backend';
+import type { Backend } from '../seam/backend';
 import { Resource } from './resource';
 import { waitReady, WaitOptions } from './wait';
 
@@ -6,20 +6,20 @@ import { waitReady, WaitOptions } from './wait';
 export abstract class FdResource extends Resource {
   /** The caller has checked `parent` is open before it made `fd`. */
   protected constructor(
-    readonly kernel: Backend,
+    readonly seam: Backend,
     readonly fd: number,
     parent?: Resource,
   ) {
     super(parent);
-    this.guard(() => kernel.close(fd));
+    this.guard(() => seam.close(fd));
   }
 
   protected release(): void {
-    this.kernel.close(this.fd);
+    this.seam.close(this.fd);
   }
 
   protected waitFor(events: number, options: WaitOptions = {}): Promise<number> {
     this.assertOpen();
-    return waitReady(this.kernel, this.fd, events, options, (cancel) => this.onClose(cancel));
+    return waitReady(this.seam, this.fd, events, options, (cancel) => this.onClose(cancel));
   }
 }

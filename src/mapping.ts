@@ -1,8 +1,8 @@
 import { Access, syncFlags } from './access';
-import type { Backend } from './backend';
+import type { Backend } from '../seam/backend';
 import { Resource } from './resource';
-import { systemError } from './system-error';
-import * as uapi from './uapi';
+import { systemError } from '../seam/system-error';
+import * as uapi from '../seam/uapi';
 
 /**
  * A shared mapping of a file. `view` is the mapped memory itself (zero-copy).
@@ -13,7 +13,7 @@ export class Mapping extends Resource {
   #view: Uint8Array | undefined;
 
   constructor(
-    protected readonly kernel: Backend,
+    protected readonly seam: Backend,
     view: Uint8Array,
     readonly access: Access,
     parent: Resource,
@@ -34,7 +34,7 @@ export class Mapping extends Resource {
   protected release(): void {
     const view = this.#view;
     this.#view = undefined;
-    if (view) this.kernel.munmap(view);
+    if (view) this.seam.munmap(view);
   }
 }
 
@@ -47,8 +47,8 @@ export class Mapping extends Resource {
 export class DmaBufMapping extends Mapping {
   #active: Access | undefined;
 
-  constructor(kernel: Backend, private readonly fd: number, view: Uint8Array, access: Access, parent: Resource) {
-    super(kernel, view, access, parent);
+  constructor(seam: Backend, private readonly fd: number, view: Uint8Array, access: Access, parent: Resource) {
+    super(seam, view, access, parent);
   }
 
   /** Starts CPU access; the returned object ends it when disposed. */
@@ -56,7 +56,7 @@ export class DmaBufMapping extends Mapping {
     this.assertOpen();
     if (this.#active) throw systemError('EBUSY', 'DMA_BUF_IOCTL_SYNC', `CPU access (${this.#active}) is already in progress: end() it first`);
     if (!covers(this.access, access)) throw systemError('EACCES', 'DMA_BUF_IOCTL_SYNC', `the mapping is ${this.access}-only: cannot begin ${access} access`);
-    this.kernel.dmaBufSync(this.fd, uapi.DMA_BUF_SYNC_START | syncFlags(access));
+    this.seam.dmaBufSync(this.fd, uapi.DMA_BUF_SYNC_START | syncFlags(access));
     this.#active = access;
     const end = () => this.end();
     return { end, [Symbol.dispose]: end };
@@ -67,7 +67,7 @@ export class DmaBufMapping extends Mapping {
     const access = this.#active;
     if (!access) return;
     this.#active = undefined;
-    this.kernel.dmaBufSync(this.fd, uapi.DMA_BUF_SYNC_END | syncFlags(access));
+    this.seam.dmaBufSync(this.fd, uapi.DMA_BUF_SYNC_END | syncFlags(access));
   }
 
   get accessing(): Access | undefined {

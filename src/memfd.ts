@@ -1,11 +1,11 @@
 import { Access, accessArg, VIEW_PROT } from './access';
 import { toLength, toSize } from './args';
-import type { Backend } from './backend';
+import type { Backend } from '../seam/backend';
 import { FdResource } from './fd-resource';
 import { Mapping } from './mapping';
 import { Resource } from './resource';
-import { systemError } from './system-error';
-import * as uapi from './uapi';
+import { systemError } from '../seam/system-error';
+import * as uapi from '../seam/uapi';
 
 export type Seal = 'seal' | 'shrink' | 'grow' | 'write' | 'future-write';
 
@@ -19,13 +19,13 @@ const SEALS: Record<Seal, number> = {
 
 /** Anonymous shared memory (memfd_create with sealing allowed): what udmabuf wraps. */
 export class Memfd extends FdResource {
-  constructor(kernel: Backend, fd: number, readonly size: bigint, parent: Resource) {
-    super(kernel, fd, parent);
+  constructor(seam: Backend, fd: number, readonly size: bigint, parent: Resource) {
+    super(seam, fd, parent);
   }
 
   get seals(): Seal[] {
     this.assertOpen();
-    const bits = this.kernel.getSeals(this.fd);
+    const bits = this.seam.getSeals(this.fd);
     return (Object.keys(SEALS) as Seal[]).filter((s) => bits & SEALS[s]);
   }
 
@@ -36,7 +36,7 @@ export class Memfd extends FdResource {
       if (!(s in SEALS)) throw new TypeError(`unknown seal '${String(s)}': use ${Object.keys(SEALS).join(', ')}`);
       bits |= SEALS[s];
     }
-    this.kernel.addSeals(this.fd, bits);
+    this.seam.addSeals(this.fd, bits);
   }
 
   /** Maps the memfd's pages shared; the view aliases them, and any udmabuf made from them. */
@@ -49,19 +49,19 @@ export class Memfd extends FdResource {
       // Past the end of a memfd a mapping succeeds, and touching it raises SIGBUS.
       throw systemError('EINVAL', 'mmap', `the range ends past the memfd's ${this.size} bytes`);
     }
-    const view = this.kernel.mmap(this.fd, length, VIEW_PROT, uapi.MAP_SHARED, offset);
-    return new Mapping(this.kernel, view, acc, this);
+    const view = this.seam.mmap(this.fd, length, VIEW_PROT, uapi.MAP_SHARED, offset);
+    return new Mapping(this.seam, view, acc, this);
   }
 }
 
 /** Creates a memfd of `size` bytes that allows sealing. */
-export function createMemfd(kernel: Backend, size: bigint, name: string, parent: Resource): Memfd {
-  const fd = kernel.memfdCreate(name, uapi.MFD_CLOEXEC | uapi.MFD_ALLOW_SEALING);
+export function createMemfd(seam: Backend, size: bigint, name: string, parent: Resource): Memfd {
+  const fd = seam.memfdCreate(name, uapi.MFD_CLOEXEC | uapi.MFD_ALLOW_SEALING);
   try {
-    kernel.ftruncate(fd, size);
+    seam.ftruncate(fd, size);
   } catch (e) {
-    kernel.close(fd);
+    seam.close(fd);
     throw e;
   }
-  return new Memfd(kernel, fd, size, parent);
+  return new Memfd(seam, fd, size, parent);
 }

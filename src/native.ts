@@ -4,8 +4,8 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import type { Backend } from './backend';
-import type { VerbsCalls } from './backend-verbs';
+import type { Backend } from '../seam/backend';
+import type { VerbsCalls } from '../seam/backend-verbs';
 
 export interface NativeLoad {
   backend?: Backend;

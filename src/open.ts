@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
 import { withAdvice } from './advice';
-import type { Backend } from './backend';
+import type { Backend } from '../seam/backend';
 import { createEmulator } from '../emulator';
 import { loadNative } from './native';
-import { systemError } from './system-error';
-import { DmaBridge } from './system';
+import { systemError } from '../seam/system-error';
+import { DmaBridge } from './dmabridge';
 
 export type BackendChoice = 'auto' | 'native' | 'emulator';
 

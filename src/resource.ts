@@ -1,4 +1,4 @@
-import { systemError } from './system-error';
+import { systemError } from '../seam/system-error';
 
 // Every object that holds something of the kernel's derives from Resource:
 // close() releases it once, closes the children first (mappings before their

@@ -1,8 +1,8 @@
-import type { Backend } from './backend';
+import type { Backend } from '../seam/backend';
 import { FdResource } from './fd-resource';
 import { Resource } from './resource';
-import { errnoName } from './errno';
-import * as uapi from './uapi';
+import { errnoName } from '../seam/errno';
+import * as uapi from '../seam/uapi';
 import type { WaitOptions } from './wait';
 
 export type FenceStatus = 'signaled' | 'active' | 'error';
@@ -32,13 +32,13 @@ function status(raw: number): { status: FenceStatus; error?: string } {
 
 /** A sync_file: one or more dma_fences as an fd that polls readable once all signal. */
 export class SyncFile extends FdResource {
-  constructor(kernel: Backend, fd: number, parent: Resource) {
-    super(kernel, fd, parent);
+  constructor(seam: Backend, fd: number, parent: Resource) {
+    super(seam, fd, parent);
   }
 
   info(): SyncFileState {
     this.assertOpen();
-    const raw = this.kernel.syncFileInfo(this.fd);
+    const raw = this.seam.syncFileInfo(this.fd);
     return {
       name: raw.name,
       ...status(raw.status),
@@ -54,14 +54,14 @@ export class SyncFile extends FdResource {
   /** True once every fence has signalled (with or without error). */
   get signaled(): boolean {
     this.assertOpen();
-    return (this.kernel.poll(this.fd, uapi.POLLIN) & uapi.POLLIN) !== 0;
+    return (this.seam.poll(this.fd, uapi.POLLIN) & uapi.POLLIN) !== 0;
   }
 
   /** A new sync_file that signals when both this and `other` have. */
   merge(other: SyncFile, name = 'dmabridge-merge'): SyncFile {
     this.assertOpen();
     other.assertOpen();
-    return new SyncFile(this.kernel, this.kernel.syncFileMerge(this.fd, other.fd, name), this.parent!);
+    return new SyncFile(this.seam, this.seam.syncFileMerge(this.fd, other.fd, name), this.parent!);
   }
 
   /** Resolves once every fence has signalled. */

@@ -1,5 +1,5 @@
-import type { Backend } from './backend';
-import { systemError } from './system-error';
+import type { Backend } from '../seam/backend';
+import { systemError } from '../seam/system-error';
 
 export interface WaitOptions {
   /** Milliseconds before the wait rejects with ETIMEDOUT. Default: no limit. */

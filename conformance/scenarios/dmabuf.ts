@@ -1,6 +1,6 @@
 // The dma-buf core's ioctls and file operations, on system-heap buffers and
 // udmabufs.
-import * as uapi from '../../src/uapi';
+import * as uapi from '../../seam/uapi';
 import { CLOSED_FD, fdinfo, heapBuffer, memfd, PAGE, poll, RW, syncInfo, udmabuf } from '../fixtures';
 import { area, type Device } from '../scenario';
 

@@ -1,5 +1,5 @@
 // Files, fds and memfds: what every other area stands on.
-import * as uapi from '../../src/uapi';
+import * as uapi from '../../seam/uapi';
 import { CLOSED_FD, fdinfo, inode, memfd, PAGE, poll, RW } from '../fixtures';
 import { area } from '../scenario';
 

@@ -1,5 +1,5 @@
 // /dev/dma_heap/system: the kernel selftest's cases and the rules around them.
-import * as uapi from '../../src/uapi';
+import * as uapi from '../../seam/uapi';
 import { fdinfo, heap, heapBuffer, item, memfd, PAGE, RW, udmabufDevice } from '../fixtures';
 import { area, type Device } from '../scenario';
 

@@ -1,6 +1,6 @@
 // RDMA on rxe: access checks, keys, dma-buf registration, traffic and its
 // errors, and the PD's reference counting.
-import * as uapi from '../../src/uapi';
+import * as uapi from '../../seam/uapi';
 import { heapBuffer, memfd, PAGE, RW, udmabuf } from '../fixtures';
 import { A, completions, connect, context, cq, deregMr, mr, pd, post, postRecv, qp, qpInit as qpInitOn, rig, showMr } from '../rdma';
 import { child, unprivileged } from '../children';
@@ -10,7 +10,7 @@ import type { Trial } from '../trial';
 const { list, add } = area('rdma');
 export default list;
 const needs: Device[] = ['rxe'];
-const LW = A['local-write'];
+const LW = A.LOCAL_WRITE;
 
 add('the device list has rxe0', needs, (t) => {
   t.step('ibv_get_device_list', (k) => k.ibvGetDeviceList(), (list) => list.some((d) => d.name === 'rxe0'));
@@ -35,11 +35,11 @@ add('rxe0 has one port and no ODP', needs, (t) => {
 for (const [access, name] of [
   [LW, 'local-write'],
   [0, 'none'],
-  [A['remote-read'], 'remote-read without local-write'],
-  [LW | A['remote-write'], 'local-write|remote-write'],
-  [LW | A['remote-write'] | A['remote-read'] | A['remote-atomic'], 'all remote'],
-  [LW | A['mw-bind'], 'mw-bind'],
-  [LW | A['relaxed-ordering'], 'relaxed-ordering'],
+  [A.REMOTE_READ, 'remote-read without local-write'],
+  [LW | A.REMOTE_WRITE, 'local-write|remote-write'],
+  [LW | A.REMOTE_WRITE | A.REMOTE_READ | A.REMOTE_ATOMIC, 'all remote'],
+  [LW | A.MW_BIND, 'mw-bind'],
+  [LW | A.RELAXED_ORDERING, 'relaxed-ordering'],
 ] as const) {
   add(`reg_mr with ${name}: keys equal, length kept`, needs, (t) => {
     const ctx = context(t);
@@ -49,14 +49,14 @@ for (const [access, name] of [
 }
 
 for (const [access, name] of [
-  [A['remote-write'], 'remote-write without local-write'],
-  [A['remote-atomic'], 'remote-atomic without local-write'],
-  [A['remote-write'] | A['remote-read'], 'remote-write|remote-read without local-write'],
-  [LW | A['zero-based'], 'zero-based'],
-  [LW | A['on-demand'], 'on-demand'],
-  [LW | A.hugetlb, 'hugetlb'],
+  [A.REMOTE_WRITE, 'remote-write without local-write'],
+  [A.REMOTE_ATOMIC, 'remote-atomic without local-write'],
+  [A.REMOTE_WRITE | A.REMOTE_READ, 'remote-write|remote-read without local-write'],
+  [LW | A.ZERO_BASED, 'zero-based'],
+  [LW | A.ON_DEMAND, 'on-demand'],
+  [LW | A.HUGETLB, 'hugetlb'],
   [LW | (1 << 30), 'bit 30'],
-  [LW | A['flush-global'], 'flush-global'],
+  [LW | A.FLUSH_GLOBAL, 'flush-global'],
 ] as const) {
   add(`reg_mr with ${name} is refused`, needs, (t) => {
     const ctx = context(t);
@@ -111,7 +111,7 @@ add('reg_dmabuf_mr of a udmabuf is EOPNOTSUPP on rxe', ['rxe', 'udmabuf'], (t) =
   const [buf] = udmabuf(t, 4);
   const ctx = context(t);
   const p = pd(t, ctx);
-  t.step('reg_dmabuf_mr', (k) => k.ibvRegDmabufMr(p, 0n, BigInt(4 * PAGE), 0n, buf, LW | A['remote-write']), showMr);
+  t.step('reg_dmabuf_mr', (k) => k.ibvRegDmabufMr(p, 0n, BigInt(4 * PAGE), 0n, buf, LW | A.REMOTE_WRITE), showMr);
 });
 
 add('reg_mr of a udmabuf mapping is EFAULT; of its memfd mapping it works', ['rxe', 'udmabuf'], (t) => {
@@ -121,7 +121,7 @@ add('reg_mr of a udmabuf mapping is EFAULT; of its memfd mapping it works', ['rx
   const dma = t.map('map the udmabuf', buf, 4 * PAGE, RW, uapi.MAP_SHARED);
   t.step('reg_mr of the udmabuf mapping', (k) => k.ibvRegMr(p, dma, LW), showMr);
   const file = t.map('map the memfd', mem, 4 * PAGE, RW, uapi.MAP_SHARED);
-  mr(t, p, file, LW | A['remote-write'], 'reg_mr of the memfd mapping');
+  mr(t, p, file, LW | A.REMOTE_WRITE, 'reg_mr of the memfd mapping');
 });
 
 add('reg_mr of a heap dma-buf mapping is EFAULT', ['rxe', 'heap'], (t) => {
@@ -137,7 +137,7 @@ add('reg_mr of a memfd mapping works, read-only mapping with local-write too', n
   const ctx = context(t);
   const p = pd(t, ctx);
   const view = t.map('map rw', mem, 2 * PAGE, RW, uapi.MAP_SHARED);
-  mr(t, p, view, LW | A['remote-read']);
+  mr(t, p, view, LW | A.REMOTE_READ);
 });
 
 add('dealloc_pd with an MR is EBUSY, then works', needs, (t) => {
@@ -193,7 +193,7 @@ add('posting on a QP in RESET is EINVAL at request 0', needs, (t) => {
   const c = cq(t, ctx);
   const q = qp(t, p, c);
   const m = mr(t, p, new Uint8Array(64), LW);
-  post(t, 'post send', q, [{ opcode: 'send', id: 1n, local: { mr: m, length: 64 } }]);
+  post(t, 'post send', q, [{ opcode: 'SEND', id: 1n, local: { mr: m, length: 64 } }]);
 });
 
 add('a write posted before RTS is refused but stays queued: it runs first after RTS, at the next post', needs, async (t) => {
@@ -205,12 +205,12 @@ add('a write posted before RTS is refused but stays queued: it runs first after 
   const src = new Uint8Array(128).map((_, i) => (i * 5 + 1) & 0xff);
   const dst = new Uint8Array(128);
   const l = mr(t, p, src, LW, 'reg_mr source');
-  const d = mr(t, p, dst, LW | A['remote-write'], 'reg_mr target');
+  const d = mr(t, p, dst, LW | A.REMOTE_WRITE, 'reg_mr target');
   connect(t, ctx, qz.handle, 2, { qpNum: qa.qpNum, psn: 1 });
-  post(t, 'post write 1 while a is in RESET', qa.handle, [{ opcode: 'write', id: 1n, local: { mr: l, length: 64 }, remote: { addr: d.addr, rkey: d.rkey } }]);
+  post(t, 'post write 1 while a is in RESET', qa.handle, [{ opcode: 'RDMA_WRITE', id: 1n, local: { mr: l, length: 64 }, remote: { addr: d.addr, rkey: d.rkey } }]);
   connect(t, ctx, qa.handle, 1, { qpNum: qz.qpNum, psn: 2 });
   await completions(t, 'completions before another post', c, 1, 300);
-  post(t, 'post write 2 in RTS', qa.handle, [{ opcode: 'write', id: 2n, local: { mr: l, offset: 64, length: 64 }, remote: { addr: d.addr + 64n, rkey: d.rkey } }]);
+  post(t, 'post write 2 in RTS', qa.handle, [{ opcode: 'RDMA_WRITE', id: 2n, local: { mr: l, offset: 64, length: 64 }, remote: { addr: d.addr + 64n, rkey: d.rkey } }]);
   await completions(t, 'completions', c, 2);
   t.note('target bytes', dst);
 });
@@ -220,8 +220,8 @@ add('an RDMA write moves the bytes', needs, async (t) => {
   const src = new Uint8Array(PAGE).map((_, i) => (i * 7) & 0xff);
   const dst = new Uint8Array(PAGE);
   const l = mr(t, r.pd, src, LW, 'reg_mr source');
-  const d = mr(t, r.pd, dst, LW | A['remote-write'], 'reg_mr target');
-  post(t, 'post write', r.a, [{ opcode: 'write', id: 1n, local: { mr: l, length: PAGE }, remote: { addr: d.addr, rkey: d.rkey } }]);
+  const d = mr(t, r.pd, dst, LW | A.REMOTE_WRITE, 'reg_mr target');
+  post(t, 'post write', r.a, [{ opcode: 'RDMA_WRITE', id: 1n, local: { mr: l, length: PAGE }, remote: { addr: d.addr, rkey: d.rkey } }]);
   await completions(t, 'completions', r.cq, 1);
   t.note('target bytes', dst);
 });
@@ -233,8 +233,8 @@ add('an RDMA write into a udmabuf\'s memfd pages shows through the dma-buf', ['r
   const dma = t.map('map the udmabuf', buf, PAGE, uapi.PROT_READ, uapi.MAP_SHARED);
   const src = new Uint8Array(PAGE).fill(0xc3);
   const l = mr(t, r.pd, src, LW, 'reg_mr source');
-  const d = mr(t, r.pd, file, LW | A['remote-write'], 'reg_mr memfd pages');
-  post(t, 'post write', r.a, [{ opcode: 'write', id: 1n, local: { mr: l, length: PAGE }, remote: { addr: d.addr, rkey: d.rkey } }]);
+  const d = mr(t, r.pd, file, LW | A.REMOTE_WRITE, 'reg_mr memfd pages');
+  post(t, 'post write', r.a, [{ opcode: 'RDMA_WRITE', id: 1n, local: { mr: l, length: PAGE }, remote: { addr: d.addr, rkey: d.rkey } }]);
   await completions(t, 'completions', r.cq, 1);
   t.step('SYNC_START read', (k) => k.dmaBufSync(buf, uapi.DMA_BUF_SYNC_START | uapi.DMA_BUF_SYNC_READ));
   t.note('dma-buf bytes', dma);
@@ -246,8 +246,8 @@ add('an RDMA read fetches the bytes', needs, async (t) => {
   const mine = new Uint8Array(PAGE);
   const theirs = new Uint8Array(PAGE).fill(5);
   const l = mr(t, r.pd, mine, LW, 'reg_mr mine');
-  const d = mr(t, r.pd, theirs, LW | A['remote-read'], 'reg_mr theirs');
-  post(t, 'post read', r.a, [{ opcode: 'read', id: 3n, local: { mr: l, length: PAGE }, remote: { addr: d.addr, rkey: d.rkey } }]);
+  const d = mr(t, r.pd, theirs, LW | A.REMOTE_READ, 'reg_mr theirs');
+  post(t, 'post read', r.a, [{ opcode: 'RDMA_READ', id: 3n, local: { mr: l, length: PAGE }, remote: { addr: d.addr, rkey: d.rkey } }]);
   await completions(t, 'completions', r.cq, 1);
   t.note('bytes read', mine);
 });
@@ -259,7 +259,7 @@ add('a send lands in a posted receive', needs, async (t) => {
   const l = mr(t, r.pd, out, LW, 'reg_mr out');
   const i = mr(t, r.pd, inbox, LW, 'reg_mr inbox');
   postRecv(t, 'post recv', r.z, 10n, { mr: i, length: 128 });
-  post(t, 'post send', r.a, [{ opcode: 'send', id: 4n, local: { mr: l, length: 64 } }]);
+  post(t, 'post send', r.a, [{ opcode: 'SEND', id: 4n, local: { mr: l, length: 64 } }]);
   await completions(t, 'completions', r.cq, 2);
   t.note('inbox', inbox);
 });
@@ -269,9 +269,9 @@ add('write with immediate consumes a receive and delivers the immediate', needs,
   const local = new Uint8Array(PAGE).fill(9);
   const remote = new Uint8Array(PAGE);
   const l = mr(t, r.pd, local, LW, 'reg_mr local');
-  const d = mr(t, r.pd, remote, LW | A['remote-write'], 'reg_mr remote');
+  const d = mr(t, r.pd, remote, LW | A.REMOTE_WRITE, 'reg_mr remote');
   postRecv(t, 'post recv', r.z, 77n);
-  post(t, 'post write-imm', r.a, [{ opcode: 'write-imm', id: 2n, imm: 0xefbeadde, local: { mr: l, length: 100 }, remote: { addr: d.addr, rkey: d.rkey } }]);
+  post(t, 'post write-imm', r.a, [{ opcode: 'RDMA_WRITE_WITH_IMM', id: 2n, imm: 0xefbeadde, local: { mr: l, length: 100 }, remote: { addr: d.addr, rkey: d.rkey } }]);
   await completions(t, 'completions', r.cq, 2);
   t.note('remote bytes', remote);
 });
@@ -279,11 +279,11 @@ add('write with immediate consumes a receive and delivers the immediate', needs,
 add('a write with a deregistered rkey: remote access error (10), then flushed (5)', needs, async (t) => {
   const r = rig(t);
   const l = mr(t, r.pd, new Uint8Array(PAGE), LW, 'reg_mr local');
-  const d = mr(t, r.pd, new Uint8Array(PAGE), LW | A['remote-write'], 'reg_mr remote');
+  const d = mr(t, r.pd, new Uint8Array(PAGE), LW | A.REMOTE_WRITE, 'reg_mr remote');
   deregMr(t, d, 'dereg the remote');
-  post(t, 'post write', r.a, [{ opcode: 'write', id: 5n, local: { mr: l, length: PAGE }, remote: { addr: d.addr, rkey: d.rkey } }]);
+  post(t, 'post write', r.a, [{ opcode: 'RDMA_WRITE', id: 5n, local: { mr: l, length: PAGE }, remote: { addr: d.addr, rkey: d.rkey } }]);
   await completions(t, 'completions', r.cq, 1);
-  post(t, 'post write again', r.a, [{ opcode: 'write', id: 6n, local: { mr: l, length: PAGE }, remote: { addr: d.addr, rkey: d.rkey } }]);
+  post(t, 'post write again', r.a, [{ opcode: 'RDMA_WRITE', id: 6n, local: { mr: l, length: PAGE }, remote: { addr: d.addr, rkey: d.rkey } }]);
   await completions(t, 'completions', r.cq, 1);
 });
 
@@ -291,8 +291,8 @@ add('a write into an MR without remote-write is a remote access error', needs, a
   const r = rig(t);
   const l = mr(t, r.pd, new Uint8Array(PAGE).fill(1), LW, 'reg_mr local');
   const target = new Uint8Array(PAGE);
-  const d = mr(t, r.pd, target, LW | A['remote-read'], 'reg_mr remote-read only');
-  post(t, 'post write', r.a, [{ opcode: 'write', id: 7n, local: { mr: l, length: PAGE }, remote: { addr: d.addr, rkey: d.rkey } }]);
+  const d = mr(t, r.pd, target, LW | A.REMOTE_READ, 'reg_mr remote-read only');
+  post(t, 'post write', r.a, [{ opcode: 'RDMA_WRITE', id: 7n, local: { mr: l, length: PAGE }, remote: { addr: d.addr, rkey: d.rkey } }]);
   await completions(t, 'completions', r.cq, 1);
   t.note('target untouched', target.every((x) => x === 0));
 });
@@ -300,24 +300,24 @@ add('a write into an MR without remote-write is a remote access error', needs, a
 add('a read from an MR without remote-read is a remote access error', needs, async (t) => {
   const r = rig(t);
   const l = mr(t, r.pd, new Uint8Array(PAGE), LW, 'reg_mr local');
-  const d = mr(t, r.pd, new Uint8Array(PAGE), LW | A['remote-write'], 'reg_mr remote-write only');
-  post(t, 'post read', r.a, [{ opcode: 'read', id: 8n, local: { mr: l, length: PAGE }, remote: { addr: d.addr, rkey: d.rkey } }]);
+  const d = mr(t, r.pd, new Uint8Array(PAGE), LW | A.REMOTE_WRITE, 'reg_mr remote-write only');
+  post(t, 'post read', r.a, [{ opcode: 'RDMA_READ', id: 8n, local: { mr: l, length: PAGE }, remote: { addr: d.addr, rkey: d.rkey } }]);
   await completions(t, 'completions', r.cq, 1);
 });
 
 add('a write past the end of the remote MR is a remote access error', needs, async (t) => {
   const r = rig(t);
   const l = mr(t, r.pd, new Uint8Array(2 * PAGE), LW, 'reg_mr local');
-  const d = mr(t, r.pd, new Uint8Array(PAGE), LW | A['remote-write'], 'reg_mr remote');
-  post(t, 'post write of 2 pages', r.a, [{ opcode: 'write', id: 9n, local: { mr: l, length: 2 * PAGE }, remote: { addr: d.addr, rkey: d.rkey } }]);
+  const d = mr(t, r.pd, new Uint8Array(PAGE), LW | A.REMOTE_WRITE, 'reg_mr remote');
+  post(t, 'post write of 2 pages', r.a, [{ opcode: 'RDMA_WRITE', id: 9n, local: { mr: l, length: 2 * PAGE }, remote: { addr: d.addr, rkey: d.rkey } }]);
   await completions(t, 'completions', r.cq, 1);
 });
 
 add('a write to a QP that does not allow remote writes is a remote access error', needs, async (t) => {
-  const r = rig(t, A['remote-read']);
+  const r = rig(t, A.REMOTE_READ);
   const l = mr(t, r.pd, new Uint8Array(PAGE), LW, 'reg_mr local');
-  const d = mr(t, r.pd, new Uint8Array(PAGE), LW | A['remote-write'], 'reg_mr remote');
-  post(t, 'post write', r.a, [{ opcode: 'write', id: 11n, local: { mr: l, length: PAGE }, remote: { addr: d.addr, rkey: d.rkey } }]);
+  const d = mr(t, r.pd, new Uint8Array(PAGE), LW | A.REMOTE_WRITE, 'reg_mr remote');
+  post(t, 'post write', r.a, [{ opcode: 'RDMA_WRITE', id: 11n, local: { mr: l, length: PAGE }, remote: { addr: d.addr, rkey: d.rkey } }]);
   await completions(t, 'completions', r.cq, 1);
 });
 
@@ -326,9 +326,9 @@ add('a batch of writes completes in order', needs, async (t) => {
   const src = new Uint8Array(4 * 256).map((_, i) => i & 0xff);
   const dst = new Uint8Array(4 * 256);
   const l = mr(t, r.pd, src, LW, 'reg_mr source');
-  const d = mr(t, r.pd, dst, LW | A['remote-write'], 'reg_mr target');
+  const d = mr(t, r.pd, dst, LW | A.REMOTE_WRITE, 'reg_mr target');
   post(t, 'post 4 writes', r.a, [0, 1, 2, 3].map((i) => ({
-    opcode: 'write' as const, id: BigInt(20 + i), local: { mr: l, offset: i * 256, length: 256 }, remote: { addr: d.addr + BigInt(i * 256), rkey: d.rkey },
+    opcode: 'RDMA_WRITE' as const, id: BigInt(20 + i), local: { mr: l, offset: i * 256, length: 256 }, remote: { addr: d.addr + BigInt(i * 256), rkey: d.rkey },
   })));
   await completions(t, 'completions', r.cq, 4);
   t.note('target bytes', dst);
@@ -340,13 +340,13 @@ add('reg_mr of a read-only mapping: EFAULT with local-write, fine without', need
   const p = pd(t, ctx);
   const view = t.map('map read-only', mem, PAGE, uapi.PROT_READ, uapi.MAP_SHARED);
   t.step('reg_mr local-write', (k) => k.ibvRegMr(p, view, LW), showMr);
-  mr(t, p, view, A['remote-read'], 'reg_mr remote-read');
+  mr(t, p, view, A.REMOTE_READ, 'reg_mr remote-read');
 });
 
 add('a zero-length write with a bad rkey succeeds: the responder skips the check', needs, async (t) => {
   const r = rig(t);
   const l = mr(t, r.pd, new Uint8Array(PAGE), LW, 'reg_mr local');
-  post(t, 'post a 0-byte write with rkey 0x1234', r.a, [{ opcode: 'write', id: 12n, local: { mr: l, length: 0 }, remote: { addr: 0n, rkey: 0x1234 } }]);
+  post(t, 'post a 0-byte write with rkey 0x1234', r.a, [{ opcode: 'RDMA_WRITE', id: 12n, local: { mr: l, length: 0 }, remote: { addr: 0n, rkey: 0x1234 } }]);
   await completions(t, 'completions', r.cq, 1);
 });
 
@@ -355,7 +355,7 @@ add('a send from a bad lkey is a local protection error', needs, async (t) => {
   const l = mr(t, r.pd, new Uint8Array(PAGE), LW, 'reg_mr local');
   const inbox = mr(t, r.pd, new Uint8Array(PAGE), LW, 'reg_mr inbox');
   postRecv(t, 'post recv', r.z, 30n, { mr: inbox, length: PAGE });
-  post(t, 'post send with lkey+1', r.a, [{ opcode: 'send', id: 13n, local: { mr: { ...l, lkey: (l.lkey + 0x100) >>> 0 }, length: 64 } }]);
+  post(t, 'post send with lkey+1', r.a, [{ opcode: 'SEND', id: 13n, local: { mr: { ...l, lkey: (l.lkey + 0x100) >>> 0 }, length: 64 } }]);
   await completions(t, 'completions', r.cq, 1);
 });
 
@@ -400,8 +400,8 @@ add('a completion raises an event on an armed CQ\'s channel', needs, async (t) =
   connect(t, ctx, qa.handle, 1, { qpNum: qz.qpNum, psn: 2 });
   connect(t, ctx, qz.handle, 2, { qpNum: qa.qpNum, psn: 1 });
   const l = mr(t, p, new Uint8Array(64), LW, 'reg_mr local');
-  const d = mr(t, p, new Uint8Array(64), LW | A['remote-write'], 'reg_mr remote');
-  post(t, 'post write', qa.handle, [{ opcode: 'write', id: 40n, local: { mr: l, length: 64 }, remote: { addr: d.addr, rkey: d.rkey } }]);
+  const d = mr(t, p, new Uint8Array(64), LW | A.REMOTE_WRITE, 'reg_mr remote');
+  post(t, 'post write', qa.handle, [{ opcode: 'RDMA_WRITE', id: 40n, local: { mr: l, length: 64 }, remote: { addr: d.addr, rkey: d.rkey } }]);
   await completions(t, 'completions', c, 1);
   let got = -1;
   for (let i = 0; i < 2000 && got < 0; i++) {

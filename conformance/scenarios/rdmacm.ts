@@ -2,8 +2,8 @@
 // event channels, ids, bind, listen, address and route resolution, connect,
 // accept and reject with their private data, traffic on the connected QPs,
 // and disconnection.
-import { RDMA_PS_TCP } from '../../src/rdma/cm-uapi';
-import * as uapi from '../../src/uapi';
+import { RDMA_PS_TCP } from '../../seam/rdmacm-uapi';
+import * as uapi from '../../seam/uapi';
 import { showEvents } from '../fixtures';
 import { cq, pd } from '../rdma';
 import { bytes, Cm, completed, ephemeral, HERE, param, postOn, QUIET_MS, recvOn, UNUSED_PORT } from '../rdmacm';
@@ -318,7 +318,7 @@ add('a send posted on the active QP before it connects is EINVAL: rdma_create_qp
   const cm = new Cm(t);
   const ch = cm.channel();
   const client = cm.equip(await cm.resolved(ch, UNUSED_PORT), 'client');
-  postOn(t, 'client: post send', client, 'send', 16, 1n);
+  postOn(t, 'client: post send', client, 'SEND', 16, 1n);
 });
 
 add('the passive QP takes a send once accept returns; it lands once the active side is established', needs, async (t) => {
@@ -326,7 +326,7 @@ add('the passive QP takes a send once accept returns; it lands once the active s
   const { cch, client, request } = await cm.requested();
   const server = cm.equip(request.id, 'server');
   t.must('accept', (k) => k.rdmaAccept(server.id, param()));
-  postOn(t, 'server: post send after accept', server, 'send', 16, 3n);
+  postOn(t, 'server: post send after accept', server, 'SEND', 16, 3n);
   recvOn(t, 'client: post recv', client, 64, 4n);
   await cm.expect('client: established', cch, 'established');
   await completed(t, 'client: completions', client, 1);
@@ -366,7 +366,7 @@ add('after REJECTED the QP is in ERR: a send posted then flushes (5)', needs, as
   const client = cm.equip(await cm.resolved(ch, UNUSED_PORT), 'client');
   t.must('connect', (k) => k.rdmaConnect(client.id, param()));
   await cm.expect('rejected', ch, 'rejected');
-  postOn(t, 'post send', client, 'send', 16, 7n);
+  postOn(t, 'post send', client, 'SEND', 16, 7n);
   await completed(t, 'completions', client, 1);
 });
 
@@ -383,7 +383,7 @@ add('SEND over the connection lands in the posted receive', needs, async (t) => 
   const { client, server } = await new Cm(t).connected();
   client.buf.set(bytes(4096, 3));
   recvOn(t, 'server: post recv', server, 1024, 10n);
-  postOn(t, 'client: post send of 1000 bytes', client, 'send', 1000, 11n);
+  postOn(t, 'client: post send of 1000 bytes', client, 'SEND', 1000, 11n);
   await completed(t, 'client: completions', client, 1);
   await completed(t, 'server: completions', server, 1);
   t.note('server bytes', server.buf.subarray(0, 1024));
@@ -392,7 +392,7 @@ add('SEND over the connection lands in the posted receive', needs, async (t) => 
 add("RDMA WRITE into the peer's MR moves the bytes", needs, async (t) => {
   const { client, server } = await new Cm(t).connected();
   client.buf.set(bytes(4096, 5));
-  postOn(t, 'client: post write of 4096 bytes', client, 'write', 4096, 12n, server);
+  postOn(t, 'client: post write of 4096 bytes', client, 'RDMA_WRITE', 4096, 12n, server);
   await completed(t, 'client: completions', client, 1);
   t.note('server bytes', server.buf);
 });
@@ -400,7 +400,7 @@ add("RDMA WRITE into the peer's MR moves the bytes", needs, async (t) => {
 add("RDMA READ from the peer's MR fetches the bytes", needs, async (t) => {
   const { client, server } = await new Cm(t).connected();
   server.buf.set(bytes(4096, 11));
-  postOn(t, 'client: post read of 4096 bytes', client, 'read', 4096, 13n, server);
+  postOn(t, 'client: post read of 4096 bytes', client, 'RDMA_READ', 4096, 13n, server);
   await completed(t, 'client: completions', client, 1);
   t.note('client bytes', client.buf);
 });
@@ -408,7 +408,7 @@ add("RDMA READ from the peer's MR fetches the bytes", needs, async (t) => {
 add('a send with no receive posted waits, and lands once one is (rnr retries 7)', needs, async (t) => {
   const { client, server } = await new Cm(t).connected();
   client.buf.set(bytes(64, 2));
-  postOn(t, 'client: post send', client, 'send', 64, 14n);
+  postOn(t, 'client: post send', client, 'SEND', 64, 14n);
   await t.elapse(50);
   recvOn(t, 'server: post recv', server, 64, 15n);
   await completed(t, 'server: completions', server, 1);
@@ -443,7 +443,7 @@ add('disconnect flushes the outstanding receives (5)', needs, async (t) => {
   recvOn(t, 'client: post recv', client, 64, 42n);
   t.step('client: disconnect', (k) => k.rdmaDisconnect(client.id));
   await completed(t, 'client: completions', client, 2);
-  postOn(t, 'client: post send after disconnect', client, 'send', 16, 43n);
+  postOn(t, 'client: post send after disconnect', client, 'SEND', 16, 43n);
   await completed(t, 'client: completions', client, 1);
 });
 

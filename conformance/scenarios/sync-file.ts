@@ -1,5 +1,5 @@
 // sync_file: info, merge and poll, with vgem fences as the timelines.
-import * as uapi from '../../src/uapi';
+import * as uapi from '../../seam/uapi';
 import { CLOSED_FD, dumb, fdinfo, heapBuffer, memfd, poll, syncInfo, vgem } from '../fixtures';
 import { area, type Device } from '../scenario';
 import type { Trial } from '../trial';

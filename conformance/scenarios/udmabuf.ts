@@ -1,5 +1,5 @@
 // /dev/udmabuf: the kernel selftest's cases and the rules around them.
-import * as uapi from '../../src/uapi';
+import * as uapi from '../../seam/uapi';
 import { CLOSED_FD, fdinfo, heapBuffer, item, memfd, MiB, PAGE, poll, RW, udmabuf, udmabufDevice } from '../fixtures';
 import { area, type Device } from '../scenario';
 import type { Trial } from '../trial';

@@ -1,5 +1,5 @@
 // DRM on vgem: dumb buffers, GEM handles, PRIME, and vgem's test fences.
-import * as uapi from '../../src/uapi';
+import * as uapi from '../../seam/uapi';
 import { CLOSED_FD, dumb, dumbExport, fdinfo, heapBuffer, inode, memfd, PAGE, poll, RW, syncInfo, vgem } from '../fixtures';
 import { area, type Device } from '../scenario';
 

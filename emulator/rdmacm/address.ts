@@ -2,8 +2,8 @@
 // two IPv6 addresses a machine here has, '::' and '::1'), each the GID RoCE
 // gives it.
 import { isIPv4, isIPv6 } from 'node:net';
-import type { RdmaAddress } from '../../src/backend-rdmacm';
-import { ipv4Gid } from '../rdma/profiles';
+import type { RdmaAddress } from '../../seam/backend-rdmacm';
+import { ipv4Gid } from '../verbs/profiles';
 
 /** A copy of `address`, checked as the addon checks it (a TypeError for what is no numeric address). */
 export function checkAddress(address: RdmaAddress, name: string): RdmaAddress {

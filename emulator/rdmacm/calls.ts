@@ -3,14 +3,14 @@
 // contexts ids are bound to, the QPs rdma_create_qp makes). Channels and ids
 // are small-integer handles numbered with the verbs objects', never reused;
 // a stale one answers EBADF.
-import type { RdmaAddress, RdmaCmCalls, RdmaCmEvent, RdmaConnParam, RdmaIdInfo } from '../../src/backend-rdmacm';
-import type { IbvQp, IbvQpInit } from '../../src/backend-verbs';
-import { PRIVATE_DATA_MAX, RDMA_CM_EVENT as E, RDMA_PS_TCP } from '../../src/rdma/cm-uapi';
-import { systemError } from '../../src/system-error';
-import { O_RDWR } from '../../src/uapi';
+import type { RdmaAddress, RdmaCmCalls, RdmaCmEvent, RdmaConnParam, RdmaIdInfo } from '../../seam/backend-rdmacm';
+import type { IbvQp, IbvQpInit } from '../../seam/backend-verbs';
+import { PRIVATE_DATA_MAX, RDMA_CM_EVENT as E, RDMA_PS_TCP } from '../../seam/rdmacm-uapi';
+import { systemError, systemErrorWhy } from '../../seam/system-error';
+import { O_RDWR } from '../../seam/uapi';
 import type { FdTable, OpenFile } from '../files';
-import type { Kernel } from '../kernel';
-import type { Verbs } from '../rdma/verbs';
+import type { Machine } from '../machine';
+import type { Verbs } from '../verbs/verbs';
 import { checkAddress } from './address';
 import { ChannelFile } from './channel';
 import { CmId } from './id';
@@ -28,10 +28,10 @@ type Handle =
 export class RdmaCm implements RdmaCmCalls {
   readonly #handles = new Map<number, Handle>();
 
-  constructor(private readonly kernel: Kernel, private readonly fds: FdTable, private readonly verbs: Verbs) {}
+  constructor(private readonly machine: Machine, private readonly fds: FdTable, private readonly verbs: Verbs) {}
 
   rdmaCreateEventChannel(): { handle: number; fd: number } {
-    const channel = this.kernel.open(RDMA_CM_PATH, O_RDWR);
+    const channel = this.machine.open(RDMA_CM_PATH, O_RDWR);
     if (!(channel instanceof ChannelFile)) throw systemError('ENODEV', 'rdma_create_event_channel');
     channel.lend({ acquire: (d) => this.verbs.cmAcquire(d) });
     const file = channel.open();
@@ -42,7 +42,7 @@ export class RdmaCm implements RdmaCmCalls {
   rdmaDestroyEventChannel(handle: number): void {
     const { channel, fd, file } = this.#get(handle, 'channel', 'rdma_destroy_event_channel', false);
     if (channel.ids.size > 0) {
-      throw systemError('EBUSY', 'rdma_destroy_event_channel', `rdma_destroy_event_channel failed: EBUSY (${channel.ids.size} ids still use the channel)`);
+      throw systemErrorWhy('EBUSY', 'rdma_destroy_event_channel', `${channel.ids.size} ids still use the channel`);
     }
     if (this.fds.get(fd)?.file === file) this.fds.close(fd);
     this.#handles.delete(handle);
@@ -53,9 +53,9 @@ export class RdmaCm implements RdmaCmCalls {
     if (portSpace !== RDMA_PS_TCP) {
       if (!Number.isInteger(portSpace)) throw new TypeError('portSpace must be an integer (RDMA_PS_TCP)');
       if (OTHER_PORT_SPACES.has(portSpace)) {
-        throw systemError('EOPNOTSUPP', 'rdma_create_id', 'rdma_create_id failed: the emulator models RDMA_PS_TCP (RC) ids only');
+        throw systemErrorWhy('EOPNOTSUPP', 'rdma_create_id', 'the emulator models RDMA_PS_TCP (RC) ids only');
       }
-      throw systemError('EINVAL', 'rdma_create_id', `rdma_create_id failed: EINVAL (0x${portSpace.toString(16)} is no port space)`);
+      throw systemErrorWhy('EINVAL', 'rdma_create_id', `0x${portSpace.toString(16)} is no port space`);
     }
     const id = new CmId(channel.host, channel);
     return this.#adopt(id);
@@ -64,7 +64,7 @@ export class RdmaCm implements RdmaCmCalls {
   rdmaDestroyId(handle: number): void {
     const { id } = this.#get(handle, 'id', 'rdma_destroy_id');
     if (id.qp) {
-      throw systemError('EBUSY', 'rdma_destroy_id', 'rdma_destroy_id failed: EBUSY (the id has a QP: destroy it with ibvDestroyQp first)');
+      throw systemErrorWhy('EBUSY', 'rdma_destroy_id', 'the id has a QP: destroy it with ibvDestroyQp first');
     }
     id.destroy();
     this.#handles.delete(handle);
@@ -97,8 +97,8 @@ export class RdmaCm implements RdmaCmCalls {
   rdmaCreateQp(handle: number, pd: number, init: IbvQpInit): IbvQp {
     const syscall = 'rdma_create_qp';
     const { id } = this.#get(handle, 'id', syscall);
-    if (!id.device) throw systemError('EINVAL', syscall, `${syscall} failed: EINVAL (the id is bound to no device yet: resolve an address or bind to one first)`);
-    if (id.qp) throw systemError('EINVAL', syscall, `${syscall} failed: EINVAL (the id has a QP already)`);
+    if (!id.device) throw systemErrorWhy('EINVAL', syscall, 'the id is bound to no device yet: resolve an address or bind to one first');
+    if (id.qp) throw systemErrorWhy('EINVAL', syscall, 'the id has a QP already');
     const made = this.verbs.cmCreateQp(id.device, pd, init, () => {
       id.qp = undefined;
     });
@@ -148,16 +148,16 @@ export class RdmaCm implements RdmaCmCalls {
     const e = channel.take();
     if (!e) return null;
     let { event, status } = e;
-    if (event === E['connect-request']) {
+    if (event === E.CONNECT_REQUEST) {
       this.#adopt(e.id);
       e.id.listener!.pending--;
       e.id.listener = undefined;
-    } else if (event === E['connect-response'] && e.id.qp) {
+    } else if (event === E.CONNECT_RESPONSE && e.id.qp) {
       // Established already where the program accepted before it took the event.
       const ok = e.id.ib === 'established' || e.id.establish();
-      event = ok ? E.established : E['connect-error'];
+      event = ok ? E.ESTABLISHED : E.CONNECT_ERROR;
       if (!ok) status = -1;
-    } else if (event === E.rejected && e.id.qp) {
+    } else if (event === E.REJECTED && e.id.qp) {
       toErr(e.id.qp.queuePair);
     }
     return {
@@ -201,7 +201,7 @@ export class RdmaCm implements RdmaCmCalls {
     const live = entry?.kind === 'id' ? entry.id.state !== 'destroyed' : !fdOpen || this.fds.get(entry?.fd ?? -1)?.file === entry?.file;
     if (entry?.kind === kind && live) return entry as Extract<Handle, { kind: K }>;
     const what = kind === 'id' ? 'rdma_cm id' : 'event channel';
-    throw systemError('EBADF', syscall, `${syscall} failed: EBADF (${handle} is not a live ${what})`);
+    throw systemErrorWhy('EBADF', syscall, `${handle} is not a live ${what}`);
   }
 }
 
@@ -226,13 +226,13 @@ function checkParam(param: RdmaConnParam, max: number, syscall: string, id: CmId
     ['initiatorDepth', param.initiatorDepth, attr.maxQpInitRdAtom],
   ] as const) {
     if (value !== 0xff && value > most) {
-      throw systemError('EINVAL', syscall, `${syscall} failed: EINVAL (${name} ${value} is more than ${id.device!.name} allows, ${most}; 255 asks for the most)`);
+      throw systemErrorWhy('EINVAL', syscall, `${name} ${value} is more than ${id.device!.name} allows, ${most}; 255 asks for the most`);
     }
   }
 }
 
 function tooMuch(data: Uint8Array, max: number, syscall: string, message: string): void {
   if (data.length > max) {
-    throw systemError('EINVAL', syscall, `${syscall} failed: EINVAL (${data.length} bytes of private data; ${message} carries at most ${max} on RoCE and InfiniBand)`);
+    throw systemErrorWhy('EINVAL', syscall, `${data.length} bytes of private data; ${message} carries at most ${max} on RoCE and InfiniBand`);
   }
 }

@@ -2,20 +2,20 @@
 // /dev/infiniband/rdma_cm, readable while events are queued. Its ids live
 // and die with it: the file's release (the last close of its fd) destroys
 // them, as ucma_close does.
-import type { RdmaPeerParam } from '../../src/backend-rdmacm';
-import { O_RDWR, POLLIN } from '../../src/uapi';
+import type { RdmaPeerParam } from '../../seam/backend-rdmacm';
+import { O_RDWR, POLLIN } from '../../seam/uapi';
 import { O_NONBLOCK } from '../abi';
 import { FileObject, Inode, OpenFile } from '../files';
-import { Device, Kernel, MOUNT } from '../kernel';
+import { Device, Machine, MOUNT } from '../machine';
 import { WaitQueue } from '../poll';
-import type { RdmaDevice } from '../rdma/device';
+import type { IbDevice } from '../verbs/device';
 import type { CmHost } from './host';
 import type { CmId } from './id';
 
 /** What the connection manager borrows from the process that made a channel: its verbs contexts, by device. */
 export interface CmContext {
   /** An id now uses `device`: the context opens on first use, and stays open. */
-  acquire(device: RdmaDevice): void;
+  acquire(device: IbDevice): void;
 }
 
 export interface CmEvent {
@@ -89,8 +89,8 @@ export class ChannelFile implements FileObject {
 export class RdmaCmNode implements Device {
   readonly inode;
 
-  constructor(kernel: Kernel, private readonly host: CmHost) {
-    this.inode = { ino: kernel.nextIno(), mntId: MOUNT.devtmpfs };
+  constructor(machine: Machine, private readonly host: CmHost) {
+    this.inode = { ino: machine.nextIno(), mntId: MOUNT.devtmpfs };
   }
 
   open(): ChannelFile {

@@ -1,10 +1,10 @@
 // A machine's connection manager (rdma_cm with ib_cm under it): the addresses
 // its RDMA devices own, the routes to others, its RDMA_PS_TCP port space, and
 // the CM messages it exchanges with other machines.
-import type { Kernel } from '../kernel';
+import type { Machine } from '../machine';
 import type { Network, NetworkHost } from '../network';
-import { sameGid, type RdmaDevice } from '../rdma/device';
-import type { RdmaMachine } from '../rdma/install';
+import { sameGid, type IbDevice } from '../verbs/device';
+import type { RdmaMachine } from '../verbs/install';
 import { family, gidOf, isAny, loopbackOf } from './address';
 import type { CmId } from './id';
 
@@ -14,10 +14,10 @@ import type { CmId } from './id';
  * (none: ARP goes unanswered).
  */
 export interface Route {
-  device: RdmaDevice;
+  device: IbDevice;
   src: string;
   dst: string;
-  peer: { host: CmHost; device: RdmaDevice } | undefined;
+  peer: { host: CmHost; device: IbDevice } | undefined;
   /** cma_resolve_loopback's: no netdev is bound, so RoCE has no route to build from it. */
   loopback: boolean;
 }
@@ -33,10 +33,10 @@ export class CmHost {
   #lastPort = 0;
   network: { net: Network; me: NetworkHost } | undefined;
 
-  constructor(readonly kernel: Kernel, readonly rdma: RdmaMachine) {}
+  constructor(readonly machine: Machine, readonly rdma: RdmaMachine) {}
 
   /** The device whose port lists the address's GID (cma_acquire_dev_by_src_ip). */
-  deviceOf(host: string): RdmaDevice | undefined {
+  deviceOf(host: string): IbDevice | undefined {
     // The machines here have IPv6 only on lo, whose addresses count as wildcards.
     if (isAny(host) || family(host) === 6) return undefined;
     const gid = gidOf(host);
@@ -72,7 +72,7 @@ export class CmHost {
    * A CM message (a MAD) from `from` to `to`: it arrives on a later turn of
    * the event loop, or is lost where either port is down then.
    */
-  send(from: RdmaDevice, to: RdmaDevice, deliver: () => void): void {
+  send(from: IbDevice, to: IbDevice, deliver: () => void): void {
     setImmediate(() => {
       if (from.portActive && to.portActive) deliver();
     });
@@ -115,7 +115,7 @@ export class CmHost {
   }
 
   /** The listener a REQ to `host`:`port` arriving on `device` finds (cma_find_listener): one bound there, or to the wildcard. */
-  listener(host: string, port: number, device: RdmaDevice): CmId | undefined {
+  listener(host: string, port: number, device: IbDevice): CmId | undefined {
     for (const id of this.ports.get(port) ?? []) {
       if (id.state !== 'listen') continue;
       if (isAny(id.local.host) || (id.local.host === host && id.device === device)) return id;

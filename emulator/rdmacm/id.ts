@@ -2,12 +2,12 @@
 // binding, listening, address and route resolution, and the CM messages
 // (REQ, REP, RTU, REJ, DREQ, DREP) exchanged with the peer's id, with the
 // retries and timeouts of cma.c and cm.c on RoCE.
-import type { RdmaAddress, RdmaConnParam, RdmaPeerParam } from '../../src/backend-rdmacm';
-import { IB_CM_REJ_CONSUMER_DEFINED, IB_CM_REJ_INVALID_SERVICE_ID, RDMA_CM_EVENT as E } from '../../src/rdma/cm-uapi';
-import { systemError } from '../../src/system-error';
-import { sameGid, type RdmaDevice } from '../rdma/device';
-import type { QueuePair } from '../rdma/qp';
-import { LINK_LAYER_ETHERNET } from '../rdma/uapi';
+import type { RdmaAddress, RdmaConnParam, RdmaPeerParam } from '../../seam/backend-rdmacm';
+import { IB_CM_REJ, RDMA_CM_EVENT as E } from '../../seam/rdmacm-uapi';
+import { systemErrorWhy } from '../../seam/system-error';
+import { sameGid, type IbDevice } from '../verbs/device';
+import type { IbQp } from '../verbs/qp';
+import { IBV_LINK_LAYER } from '../../seam/verbs-uapi';
 import { anyOf, family, gidOf, isAny, isLoopback } from './address';
 import type { ChannelFile } from './channel';
 import type { CmHost, Route } from './host';
@@ -31,7 +31,6 @@ const TIMEWAIT_MS = cmMs(QP_TIMEOUT);
 /** CMA_CM_MRA_SETTING's service timeout. */
 const MRA_SERVICE_TIMEOUT = 24;
 const ETIMEDOUT = -110;
-const IB_CM_REJ_TIMEOUT = 1;
 /** RDMA_MAX_RESP_RES and RDMA_MAX_INIT_DEPTH: the most the device allows. */
 const RDMA_MAX = 0xff;
 /** ucma's max_backlog (net.rdma_ucm.max_backlog). */
@@ -70,9 +69,9 @@ export class CmId {
   family: 4 | 6 = 4;
   local: RdmaAddress = { host: '0.0.0.0', port: 0 };
   remote: RdmaAddress = { host: '0.0.0.0', port: 0 };
-  device: RdmaDevice | undefined;
+  device: IbDevice | undefined;
   /** The QP rdma_create_qp made (its verbs handle), which the CM moves through its states. */
-  qp: { handle: number; queuePair: QueuePair } | undefined;
+  qp: { handle: number; queuePair: IbQp } | undefined;
   /** The handle the program knows it by; a request's id gets one when its CONNECT_REQUEST is taken. */
   handle: number | undefined;
   backlog = 0;
@@ -84,7 +83,7 @@ export class CmId {
   /** Whether a netdev is bound (dev_addr.bound_dev_if): by binding an address, or by a route through one. */
   #netdev = false;
   /** The device of an address a failed bind translated: its netdev stays in dev_addr, and the next bind translates through it. */
-  #staleNetdev: RdmaDevice | undefined;
+  #staleNetdev: IbDevice | undefined;
   #route: Route | undefined;
   #peer: CmId | undefined;
   /** What this side offered (its REQ or REP), and what the peer's REQ or REP offered. */
@@ -100,19 +99,19 @@ export class CmId {
 
   /** rdma_bind_addr. */
   bind(address: RdmaAddress, syscall = 'rdma_bind_addr'): void {
-    if (this.state !== 'idle') throw systemError('EINVAL', syscall, `${syscall} failed: EINVAL (the id is bound already)`);
+    if (this.state !== 'idle') throw systemErrorWhy('EINVAL', syscall, 'the id is bound already');
     if (/^fe[89ab]/.test(address.host)) {
-      throw systemError('EINVAL', syscall, `${syscall} failed: EINVAL (a link-local IPv6 address needs a scope id)`);
+      throw systemErrorWhy('EINVAL', syscall, 'a link-local IPv6 address needs a scope id');
     }
-    let device: RdmaDevice | undefined;
+    let device: IbDevice | undefined;
     if (!isAny(address.host)) {
       device = this.host.deviceOf(address.host);
       // rdma_translate_ip takes a bound_dev_if as found; cma_acquire_dev_by_src_ip then finds no GID of the address on it.
       if (this.#staleNetdev && device !== this.#staleNetdev) {
-        throw systemError('ENODEV', syscall, `${syscall} failed: ENODEV (an earlier failed bind left the id on ${this.#staleNetdev.name}'s netdev, which has no address ${address.host}; use a fresh id)`);
+        throw systemErrorWhy('ENODEV', syscall, `an earlier failed bind left the id on ${this.#staleNetdev.name}'s netdev, which has no address ${address.host}; use a fresh id`);
       }
       if (!device) {
-        throw systemError('EADDRNOTAVAIL', syscall, `${syscall} failed: EADDRNOTAVAIL (no RDMA device of this machine has the address ${address.host})`);
+        throw systemErrorWhy('EADDRNOTAVAIL', syscall, `no RDMA device of this machine has the address ${address.host}`);
       }
     }
     this.family = family(address.host);
@@ -122,7 +121,7 @@ export class CmId {
     if (why) {
       this.local = { host: '0.0.0.0', port: 0 };
       this.#staleNetdev = device ?? this.#staleNetdev;
-      throw systemError(why, syscall, `${syscall} failed: ${why} (port ${address.port} is taken${why === 'EADDRNOTAVAIL' ? ' by or for a wildcard binding' : ` on ${address.host}`})`);
+      throw systemErrorWhy(why, syscall, `port ${address.port} is taken${why === 'EADDRNOTAVAIL' ? ' by or for a wildcard binding' : ` on ${address.host}`}`);
     }
     this.#port = port!;
     this.local.port = port!;
@@ -137,7 +136,7 @@ export class CmId {
   /** rdma_listen: an unbound id binds to the wildcard first. */
   listen(backlog: number): void {
     if (this.state === 'idle') this.bind({ host: '0.0.0.0', port: 0 }, 'rdma_listen');
-    else if (this.state !== 'addr-bound') throw systemError('EINVAL', 'rdma_listen', 'rdma_listen failed: EINVAL (the id is not just bound)');
+    else if (this.state !== 'addr-bound') throw systemErrorWhy('EINVAL', 'rdma_listen', 'the id is not just bound');
     // ucma_listen clamps the backlog to max_backlog.
     this.backlog = backlog > 0 && backlog < MAX_BACKLOG ? backlog : MAX_BACKLOG;
     this.state = 'listen';
@@ -148,13 +147,13 @@ export class CmId {
   resolveAddr(src: RdmaAddress | null, dst: RdmaAddress, timeoutMs: number): void {
     const syscall = 'rdma_resolve_addr';
     if (this.state === 'idle') this.bind(src ?? { host: anyOf(family(dst.host)), port: 0 }, syscall);
-    else if (this.state !== 'addr-bound') throw systemError('EINVAL', syscall, `${syscall} failed: EINVAL (the id is ${this.state})`);
-    if (family(dst.host) !== this.family) throw systemError('EINVAL', syscall, `${syscall} failed: EINVAL (the destination is of another address family than the id's source)`);
+    else if (this.state !== 'addr-bound') throw systemErrorWhy('EINVAL', syscall, `the id is ${this.state}`);
+    if (family(dst.host) !== this.family) throw systemErrorWhy('EINVAL', syscall, `the destination is of another address family than the id's source`);
     const route = this.host.route(dst.host, this.family);
-    if (route === 'ENODEV') throw systemError('ENODEV', syscall, `${syscall} failed: ENODEV (the machine has no RDMA device)`);
+    if (route === 'ENODEV') throw systemErrorWhy('ENODEV', syscall, 'the machine has no RDMA device');
     const elsewhere = route !== 'ENETUNREACH' && !route.loopback && (isLoopback(this.local.host) || (this.device && this.device !== route.device));
     if (route === 'ENETUNREACH' || elsewhere) {
-      throw systemError('ENETUNREACH', syscall, `${syscall} failed: ENETUNREACH (no route to ${dst.host}${route === 'ENETUNREACH' ? '' : ` from ${this.local.host}`})`);
+      throw systemErrorWhy('ENETUNREACH', syscall, `no route to ${dst.host}${route === 'ENETUNREACH' ? '' : ` from ${this.local.host}`}`);
     }
     this.remote = { ...dst };
     this.state = 'addr-query';
@@ -170,13 +169,13 @@ export class CmId {
         if (!this.device) this.#attach(route.device);
         this.#route = route;
         this.state = 'addr-resolved';
-        this.#emit(E['addr-resolved']);
+        this.#emit(E.ADDR_RESOLVED);
       });
     } else {
-      this.#cancel = this.host.kernel.clock.setTimer(timeoutMs, () => {
+      this.#cancel = this.host.machine.clock.setTimer(timeoutMs, () => {
         this.#cancel = undefined;
         this.state = 'addr-bound';
-        this.#emit(E['addr-error'], ETIMEDOUT);
+        this.#emit(E.ADDR_ERROR, ETIMEDOUT);
       });
     }
   }
@@ -188,24 +187,24 @@ export class CmId {
    */
   resolveRoute(): void {
     const syscall = 'rdma_resolve_route';
-    if (this.state !== 'addr-resolved') throw systemError('EINVAL', syscall, `${syscall} failed: EINVAL (the id is ${this.state}, not addr-resolved)`);
-    if (this.device!.profile.port.linkLayer !== LINK_LAYER_ETHERNET) {
-      throw systemError('ENOSYS', syscall, `${syscall} failed: ENOSYS (${this.device!.name} is neither InfiniBand with an SA, RoCE nor iWARP)`);
+    if (this.state !== 'addr-resolved') throw systemErrorWhy('EINVAL', syscall, `the id is ${this.state}, not addr-resolved`);
+    if (this.device!.profile.port.linkLayer !== IBV_LINK_LAYER.ETHERNET) {
+      throw systemErrorWhy('ENOSYS', syscall, `${this.device!.name} is neither InfiniBand with an SA, RoCE nor iWARP`);
     }
     if (!this.#netdev) {
-      throw systemError('ENODEV', syscall, `${syscall} failed: ENODEV (a loopback or wildcard destination binds no netdev for RoCE to route by; connect to an address of a NIC, or bind to one first)`);
+      throw systemErrorWhy('ENODEV', syscall, 'a loopback or wildcard destination binds no netdev for RoCE to route by; connect to an address of a NIC, or bind to one first');
     }
     this.state = 'route-query';
     this.#later(() => {
       this.state = 'route-resolved';
-      this.#emit(E['route-resolved']);
+      this.#emit(E.ROUTE_RESOLVED);
     });
   }
 
   /** rdma_connect: the REQ is sent, and sent again while nobody answers, CM_RETRIES times. */
   connect(param: RdmaConnParam): void {
     const syscall = 'rdma_connect';
-    if (this.state !== 'route-resolved') throw systemError('EINVAL', syscall, `${syscall} failed: EINVAL (the id is ${this.state}, not route-resolved)`);
+    if (this.state !== 'route-resolved') throw systemErrorWhy('EINVAL', syscall, `the id is ${this.state}, not route-resolved`);
     const attr = this.device!.profile.attr;
     const route = this.#route!;
     const req: Offer = {
@@ -228,7 +227,7 @@ export class CmId {
       this.host.send(this.device!, peer.device, () => CmId.#onReq(peer.host, peer.device, this, req));
     }, () => {
       this.ib = 'idle';
-      this.#emit(E.unreachable, ETIMEDOUT);
+      this.#emit(E.UNREACHABLE, ETIMEDOUT);
     });
   }
 
@@ -247,7 +246,7 @@ export class CmId {
       // An active id waiting for its reply: with a QP librdmacm's move to RTR fails first; without one the
       // kernel's rdma_accept fails in ib_send_cm_rep and rejects, which withdraws the request.
       if (this.state === 'connect' && this.ib === 'req-sent' && !this.qp) this.#withdraw();
-      throw systemError('EINVAL', syscall, `${syscall} failed: EINVAL (the id has no connection request to accept)`);
+      throw systemErrorWhy('EINVAL', syscall, 'the id has no connection request to accept');
     }
     const theirs = this.#theirs!;
     const attr = this.device!.profile.attr;
@@ -266,8 +265,8 @@ export class CmId {
     if (why) {
       if (this.qp) toErr(this.qp.queuePair);
       this.ib = 'idle';
-      this.#sendRej(IB_CM_REJ_CONSUMER_DEFINED, ZEROS(0));
-      throw systemError('EINVAL', syscall, `${syscall} failed: EINVAL (${why}; the request is rejected)`);
+      this.#sendRej(IB_CM_REJ.CONSUMER_DEFINED, ZEROS(0));
+      throw systemErrorWhy('EINVAL', syscall, `${why}; the request is rejected`);
     }
     this.#mine = {
       ...theirs, data: padded(param.privateData, REP_DATA), responderResources, initiatorDepth,
@@ -276,7 +275,7 @@ export class CmId {
     this.ib = 'rep-sent';
     this.#retrying(() => this.#sendRep(), () => {
       this.ib = 'idle';
-      this.#emit(E.unreachable, ETIMEDOUT);
+      this.#emit(E.UNREACHABLE, ETIMEDOUT);
     });
   }
 
@@ -307,10 +306,10 @@ export class CmId {
       return;
     }
     if (this.ib !== 'req-rcvd' && this.ib !== 'rep-sent' && this.ib !== 'rep-rcvd') {
-      throw systemError('EINVAL', 'rdma_reject', 'rdma_reject failed: EINVAL (the id has no connection request or reply to reject)');
+      throw systemErrorWhy('EINVAL', 'rdma_reject', 'the id has no connection request or reply to reject');
     }
     this.ib = 'idle';
-    this.#sendRej(IB_CM_REJ_CONSUMER_DEFINED, privateData);
+    this.#sendRej(IB_CM_REJ.CONSUMER_DEFINED, privateData);
   }
 
   /**
@@ -318,7 +317,7 @@ export class CmId {
    * DREQ where the connection is up, or the DREP where the peer's DREQ came.
    */
   disconnect(): void {
-    if (this.ib === 'none') throw systemError('EINVAL', 'rdma_disconnect', 'rdma_disconnect failed: EINVAL (the id was never connected)');
+    if (this.ib === 'none') throw systemErrorWhy('EINVAL', 'rdma_disconnect', 'the id was never connected');
     if (this.qp) toErr(this.qp.queuePair);
     if (this.ib === 'established') this.#sendDreq();
     else if (this.ib === 'dreq-rcvd') this.#sendDrep();
@@ -330,8 +329,8 @@ export class CmId {
     this.#cancel?.();
     this.#cancel = undefined;
     switch (this.ib) {
-      case 'req-sent': this.#sendRej(IB_CM_REJ_TIMEOUT, ZEROS(0)); break;
-      case 'req-rcvd': case 'rep-sent': case 'rep-rcvd': this.#sendRej(IB_CM_REJ_CONSUMER_DEFINED, ZEROS(0)); break;
+      case 'req-sent': this.#sendRej(IB_CM_REJ.TIMEOUT, ZEROS(0)); break;
+      case 'req-rcvd': case 'rep-sent': case 'rep-rcvd': this.#sendRej(IB_CM_REJ.CONSUMER_DEFINED, ZEROS(0)); break;
       case 'established': this.#sendDreq(); break;
       case 'dreq-rcvd': this.#sendDrep(); break;
     }
@@ -361,7 +360,7 @@ export class CmId {
   // --- messages ---------------------------------------------------------------
 
   /** A REQ arrives at `host` on `device`: a repeat finds its connection, else the listener gets a new id (cm_req_handler, cma_ib_req_handler). */
-  static #onReq(host: CmHost, device: RdmaDevice, from: CmId, req: Offer): void {
+  static #onReq(host: CmHost, device: IbDevice, from: CmId, req: Offer): void {
     const existing = host.passive.get(from);
     if (existing) {
       if (existing.ib === 'rep-sent') existing.#sendRep();
@@ -370,7 +369,7 @@ export class CmId {
     }
     const listener = host.listener(req.dst.host, req.dst.port, device);
     if (!listener) {
-      host.send(device, from.device!, () => from.#onRej(IB_CM_REJ_INVALID_SERVICE_ID, ZEROS(0)));
+      host.send(device, from.device!, () => from.#onRej(IB_CM_REJ.INVALID_SERVICE_ID, ZEROS(0)));
       return;
     }
     // ucma's backlog is full: the handler fails with ENOMEM and ib_cm drops the REQ unanswered, so the requester sends it again.
@@ -388,7 +387,7 @@ export class CmId {
     listener.pending++;
     host.passive.set(from, conn);
     listener.channel.push({
-      event: E['connect-request'], id: conn, listen: listener, status: 0,
+      event: E.CONNECT_REQUEST, id: conn, listen: listener, status: 0,
       privateData: Uint8Array.from(req.data), param: CmId.peerParam(req),
     });
     // cma_ib_req_handler: the program will take its time, so the requester is asked to wait (an MRA).
@@ -405,7 +404,7 @@ export class CmId {
     this.#peer = from;
     this.#theirs = rep;
     this.ib = 'rep-rcvd';
-    this.#emit(E['connect-response'], 0, Uint8Array.from(rep.data), CmId.peerParam({ ...rep, retryCount: 0 }));
+    this.#emit(E.CONNECT_RESPONSE, 0, Uint8Array.from(rep.data), CmId.peerParam({ ...rep, retryCount: 0 }));
   }
 
   /**
@@ -416,10 +415,10 @@ export class CmId {
   #onMra(): void {
     if (this.ib !== 'req-sent' && this.ib !== 'rep-sent') return;
     this.#stopRetrying();
-    this.#cancel = this.host.kernel.clock.setTimer(cmMs(MRA_SERVICE_TIMEOUT) + cmMs(QP_TIMEOUT), () => {
+    this.#cancel = this.host.machine.clock.setTimer(cmMs(MRA_SERVICE_TIMEOUT) + cmMs(QP_TIMEOUT), () => {
       this.#cancel = undefined;
       this.ib = 'idle';
-      this.#emit(E.unreachable, ETIMEDOUT);
+      this.#emit(E.UNREACHABLE, ETIMEDOUT);
     });
   }
 
@@ -427,7 +426,7 @@ export class CmId {
     if (this.ib !== 'rep-sent') return;
     this.#stopRetrying();
     this.ib = 'established';
-    this.#emit(E.established, 0, ZEROS(0), { responderResources: 0, initiatorDepth: 0, retryCount: 0, rnrRetryCount: 0, qpNum: 0 });
+    this.#emit(E.ESTABLISHED, 0, ZEROS(0), { responderResources: 0, initiatorDepth: 0, retryCount: 0, rnrRetryCount: 0, qpNum: 0 });
   }
 
   /** cm_rej_handler: also an established active side hears it, where the passive side went away before the RTU reached it. */
@@ -435,7 +434,7 @@ export class CmId {
     if (this.state !== 'connect' || !['req-sent', 'req-rcvd', 'rep-sent', 'rep-rcvd', 'established'].includes(this.ib)) return;
     this.#stopRetrying();
     this.ib = 'idle';
-    this.#emit(E.rejected, reason, padded(data, REJ_DATA));
+    this.#emit(E.REJECTED, reason, padded(data, REJ_DATA));
   }
 
   #onDreq(from: CmId): void {
@@ -502,10 +501,10 @@ export class CmId {
   /** cm_enter_timewait: the connection's QP number stays reserved a while; then TIMEWAIT_EXIT, for an id rdma_cm has disconnected. */
   #timewait(): void {
     this.ib = 'timewait';
-    this.#cancel = this.host.kernel.clock.setTimer(TIMEWAIT_MS, () => {
+    this.#cancel = this.host.machine.clock.setTimer(TIMEWAIT_MS, () => {
       this.#cancel = undefined;
       this.ib = 'idle';
-      if (this.state === 'disconnect') this.#emit(E['timewait-exit']);
+      if (this.state === 'disconnect') this.#emit(E.TIMEWAIT_EXIT);
     });
   }
 
@@ -525,7 +524,7 @@ export class CmId {
     const attempt = () => {
       send();
       sent++;
-      this.#cancel = this.host.kernel.clock.setTimer(CM_TIMEOUT_MS, () => {
+      this.#cancel = this.host.machine.clock.setTimer(CM_TIMEOUT_MS, () => {
         this.#cancel = undefined;
         if (sent > CM_RETRIES) giveUp();
         else attempt();
@@ -545,7 +544,7 @@ export class CmId {
   #disconnected(status: number): void {
     if (this.state !== 'connect') return;
     this.state = 'disconnect';
-    this.#emit(E.disconnected, status);
+    this.#emit(E.DISCONNECTED, status);
   }
 
   #emit(event: number, status = 0, privateData: Uint8Array = ZEROS(0), param: RdmaPeerParam | null = null): void {
@@ -560,7 +559,7 @@ export class CmId {
     });
   }
 
-  #attach(device: RdmaDevice): void {
+  #attach(device: IbDevice): void {
     this.device = device;
     this.channel.contexts.acquire(device);
   }

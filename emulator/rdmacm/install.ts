@@ -1,10 +1,10 @@
 // A machine's connection manager, and its NIC where it is on a network: rxe1
 // on a virtio-style NIC with the machine's address, as guest-run.sh sets up
 // `rdma link add rxe1 type rxe netdev <nic>` in the two-guest VM.
-import type { Kernel } from '../kernel';
+import type { Machine } from '../machine';
 import type { Network } from '../network';
-import type { RdmaMachine } from '../rdma/install';
-import { eui64, guidOf, ipv4Gid, linkLocalGid } from '../rdma/profiles';
+import type { RdmaMachine } from '../verbs/install';
+import { eui64, guidOf, ipv4Gid, linkLocalGid } from '../verbs/profiles';
 import { ipv4Bytes } from './address';
 import { RDMA_CM_PATH } from './calls';
 import { RdmaCmNode } from './channel';
@@ -20,9 +20,9 @@ export interface HostOptions {
 /** A 1500-byte Ethernet MTU: the largest IB MTU below it (iboe_get_mtu). */
 const MTU_1024 = 3;
 
-export function installRdmaCm(kernel: Kernel, rdma: RdmaMachine, network?: Network, host?: HostOptions): void {
-  const cm = new CmHost(kernel, rdma);
-  kernel.addDevice(RDMA_CM_PATH, new RdmaCmNode(kernel, cm));
+export function installRdmaCm(machine: Machine, rdma: RdmaMachine, network?: Network, host?: HostOptions): void {
+  const cm = new CmHost(machine, rdma);
+  machine.addDevice(RDMA_CM_PATH, new RdmaCmNode(machine, cm));
   if (!network) {
     if (host) throw new TypeError('host needs a network: createEmulator({ network: createNetwork(), host })');
     return;

@@ -1,19 +1,19 @@
 // The QP transitions the connection manager makes (librdmacm's
 // ucma_modify_qp_* with the attributes rdma_init_qp_attr gives, as ib_cm's
 // cm_init_qp_*_attr fills them).
-import * as v from '../../src/rdma/verbs-uapi';
-import type { QueuePair } from '../rdma/qp';
+import * as v from '../../seam/verbs-uapi';
+import type { IbQp } from '../verbs/qp';
 
 /** cm_init_qp_init_attr: remote writes always; reads and atomics where the side takes responder resources. */
 export function connAccess(responderResources: number): number {
   const A = v.IBV_ACCESS;
-  return A['remote-write'] | (responderResources > 0 ? A['remote-read'] | A['remote-atomic'] : 0);
+  return A.REMOTE_WRITE | (responderResources > 0 ? A.REMOTE_READ | A.REMOTE_ATOMIC : 0);
 }
 
 /** RESET→INIT, or INIT→INIT with the access flags the connection allows. */
-export function toInit(qp: QueuePair, access: number): void {
-  qp.modify({ qpState: v.IBV_QPS.init, pkeyIndex: 0, portNum: 1, qpAccessFlags: access },
-    v.IBV_QP_STATE | v.IBV_QP_PKEY_INDEX | v.IBV_QP_PORT | v.IBV_QP_ACCESS_FLAGS);
+export function toInit(qp: IbQp, access: number): void {
+  qp.modify({ qpState: v.IBV_QPS.INIT, pkeyIndex: 0, portNum: 1, qpAccessFlags: access },
+    v.IBV_QP.STATE | v.IBV_QP.PKEY_INDEX | v.IBV_QP.PORT | v.IBV_QP.ACCESS_FLAGS);
 }
 
 export interface RtrAttrs {
@@ -25,13 +25,13 @@ export interface RtrAttrs {
   maxDestRdAtomic: number;
 }
 
-export function toRtr(qp: QueuePair, a: RtrAttrs): void {
+export function toRtr(qp: IbQp, a: RtrAttrs): void {
   qp.modify({
-    qpState: v.IBV_QPS.rtr,
+    qpState: v.IBV_QPS.RTR,
     ahAttr: { dlid: 0, portNum: 1, isGlobal: true, dgid: a.dgid, sgidIndex: a.sgidIndex, hopLimit: 64 },
     pathMtu: a.pathMtu, destQpNum: a.destQpNum, rqPsn: 0, maxDestRdAtomic: a.maxDestRdAtomic, minRnrTimer: 0,
-  }, v.IBV_QP_STATE | v.IBV_QP_AV | v.IBV_QP_PATH_MTU | v.IBV_QP_DEST_QPN | v.IBV_QP_RQ_PSN |
-    v.IBV_QP_MAX_DEST_RD_ATOMIC | v.IBV_QP_MIN_RNR_TIMER);
+  }, v.IBV_QP.STATE | v.IBV_QP.AV | v.IBV_QP.PATH_MTU | v.IBV_QP.DEST_QPN | v.IBV_QP.RQ_PSN |
+    v.IBV_QP.MAX_DEST_RD_ATOMIC | v.IBV_QP.MIN_RNR_TIMER);
 }
 
 export interface RtsAttrs {
@@ -41,12 +41,12 @@ export interface RtsAttrs {
   maxRdAtomic: number;
 }
 
-export function toRts(qp: QueuePair, a: RtsAttrs): void {
-  qp.modify({ qpState: v.IBV_QPS.rts, sqPsn: 0, timeout: a.timeout, retryCnt: a.retryCnt, rnrRetry: a.rnrRetry, maxRdAtomic: a.maxRdAtomic },
-    v.IBV_QP_STATE | v.IBV_QP_SQ_PSN | v.IBV_QP_TIMEOUT | v.IBV_QP_RETRY_CNT | v.IBV_QP_RNR_RETRY | v.IBV_QP_MAX_QP_RD_ATOMIC);
+export function toRts(qp: IbQp, a: RtsAttrs): void {
+  qp.modify({ qpState: v.IBV_QPS.RTS, sqPsn: 0, timeout: a.timeout, retryCnt: a.retryCnt, rnrRetry: a.rnrRetry, maxRdAtomic: a.maxRdAtomic },
+    v.IBV_QP.STATE | v.IBV_QP.SQ_PSN | v.IBV_QP.TIMEOUT | v.IBV_QP.RETRY_CNT | v.IBV_QP.RNR_RETRY | v.IBV_QP.MAX_QP_RD_ATOMIC);
 }
 
 /** ucma_modify_qp_err: outstanding requests flush. */
-export function toErr(qp: QueuePair): void {
-  if (!qp.destroyed) qp.modify({ qpState: v.IBV_QPS.err }, v.IBV_QP_STATE);
+export function toErr(qp: IbQp): void {
+  if (!qp.destroyed) qp.modify({ qpState: v.IBV_QPS.ERR }, v.IBV_QP.STATE);
 }

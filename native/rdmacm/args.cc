@@ -8,8 +8,6 @@
 
 #include "../args.h"
 #include "../error.h"
-#include "../verbs/args.h"
-#include "../verbs/errors.h"
 
 sockaddr_storage AddressArg(const Napi::Value& v, const char* name) {
   Napi::Object address = ObjectArg(v, name);

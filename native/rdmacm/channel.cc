@@ -3,8 +3,8 @@
 #include <fcntl.h>
 
 #include "../bindings.h"
+#include "../error.h"
 #include "../instance.h"
-#include "../verbs/errors.h"
 #include "exports.h"
 #include "loader.h"
 

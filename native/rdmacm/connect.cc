@@ -3,8 +3,8 @@
 #include <errno.h>
 
 #include "../bindings.h"
+#include "../error.h"
 #include "../instance.h"
-#include "../verbs/errors.h"
 #include "args.h"
 #include "exports.h"
 #include "loader.h"

@@ -6,9 +6,20 @@
 #include <errno.h>
 #include <fcntl.h>
 
-#include "../verbs/errors.h"
+#include "../error.h"
 #include "loader.h"
 #include "verbs.h"
+
+namespace {
+
+// The handle's release (VerbsObject::release_cm): drops the reference.
+int ReleaseCmContext(VerbsObject& context) {
+  LoadedRdmaCm().free_devices(static_cast<ibv::context**>(context.cm));
+  context.cm = nullptr;
+  return 0;
+}
+
+}  // namespace
 
 uint64_t CmContextHandle(Napi::Env env, VerbsState& state, ibv::context* ctx) {
   if (VerbsObject* known = state.FindCmContext(ctx)) return known->handle;
@@ -31,12 +42,6 @@ uint64_t CmContextHandle(Napi::Env env, VerbsState& state, ibv::context* ctx) {
     ThrowErrno(env, err, "fcntl");
   }
   uint64_t handle = state.NewHandle();
-  state.Add(handle, VerbsKind::kContext, ctx, 0, devices);
+  state.Add(handle, VerbsKind::kContext, ctx, 0, devices, ReleaseCmContext);
   return handle;
-}
-
-int ReleaseCmContext(VerbsObject& context) {
-  LoadedRdmaCm().free_devices(static_cast<ibv::context**>(context.cm));
-  context.cm = nullptr;
-  return 0;
 }

@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "../bindings.h"
+#include "../error.h"
 #include "../instance.h"
-#include "../verbs/errors.h"
 #include "args.h"
 #include "exports.h"
 #include "loader.h"

@@ -6,7 +6,6 @@
 #include <string>
 
 #include "../error.h"
-#include "../verbs/errors.h"
 #include "loader.h"
 
 void RdmaCmState::Add(uint64_t handle, CmKind kind, void* ptr, uint64_t channel) {

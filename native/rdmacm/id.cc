@@ -6,8 +6,8 @@
 
 #include "../args.h"
 #include "../bindings.h"
+#include "../error.h"
 #include "../instance.h"
-#include "../verbs/errors.h"
 #include "args.h"
 #include "exports.h"
 #include "loader.h"

@@ -1,12 +1,12 @@
-// librdmacm.so.1, loaded on first use (../runtime_library.h). It links
+// librdmacm.so.1, loaded on first use (../runtime-library.h). It links
 // libibverbs.so.1 itself, so the contexts it opens are the same library's as
 // ours.
 #include "loader.h"
 
 #include <errno.h>
 
-#include "../runtime_library.h"
-#include "../verbs/errors.h"
+#include "../error.h"
+#include "../runtime-library.h"
 
 namespace {
 

@@ -5,8 +5,8 @@
 #include <errno.h>
 
 #include "../bindings.h"
+#include "../error.h"
 #include "../instance.h"
-#include "../verbs/errors.h"
 #include "../verbs/loader.h"
 #include "../verbs/qp.h"
 #include "exports.h"
@@ -14,6 +14,15 @@
 #include "verbs.h"
 
 namespace {
+
+// rdma_destroy_qp returns nothing: librdmacm ignores what its ibv_destroy_qp
+// says, and the QP's handle is gone either way.
+// The QP's release (VerbsObject::release_cm).
+int DestroyCmQp(VerbsObject& qp) {
+  LoadedRdmaCm().destroy_qp(static_cast<rdma::cm_id*>(qp.cm));
+  qp.cm = nullptr;
+  return 0;
+}
 
 Napi::Value CreateQp(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -36,18 +45,10 @@ Napi::Value CreateQp(const Napi::CallbackInfo& info) {
   attr.qp_context = reinterpret_cast<void*>(handle);
   errno = 0;
   if (cm.create_qp(id, static_cast<ibv::pd*>(pd.ptr), &attr) != 0) ThrowErrno(env, FailedErrno(), "rdma_create_qp");
-  verbs.Add(handle, VerbsKind::kQp, id->qp, pd.context, id);
+  verbs.Add(handle, VerbsKind::kQp, id->qp, pd.context, id, DestroyCmQp);
   return QpResult(env, handle, id->qp, attr.cap);
 }
 
 }  // namespace
-
-// rdma_destroy_qp returns nothing: librdmacm ignores what its ibv_destroy_qp
-// says, and the QP's handle is gone either way.
-int DestroyCmQp(VerbsObject& qp) {
-  LoadedRdmaCm().destroy_qp(static_cast<rdma::cm_id*>(qp.cm));
-  qp.cm = nullptr;
-  return 0;
-}
 
 void InitRdmaCmQp(Napi::Env env, Napi::Object exports) { Export(env, exports, "rdmaCreateQp", CreateQp); }

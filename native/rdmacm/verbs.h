@@ -15,6 +15,3 @@
 // gone; giving the handle up drops that reference and never closes it.
 uint64_t CmContextHandle(Napi::Env env, VerbsState& state, ibv::context* ctx);
 
-// DestroyObject's part for those objects (VerbsObject::cm set): 0 or an errno.
-int ReleaseCmContext(VerbsObject& context);
-int DestroyCmQp(VerbsObject& qp);

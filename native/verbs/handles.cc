@@ -6,8 +6,6 @@
 #include <string>
 
 #include "../error.h"
-#include "../rdmacm/verbs.h"
-#include "errors.h"
 #include "loader.h"
 
 namespace {
@@ -29,7 +27,7 @@ const char* KindName(VerbsKind kind) {
 int DestroyObject(const Verbs& v, VerbsObject& o) {
   switch (o.kind) {
     case VerbsKind::kContext:
-      if (o.cm) return ReleaseCmContext(o);
+      if (o.cm) return o.release_cm(o);
       errno = 0;
       return v.close_device(static_cast<ibv::context*>(o.ptr)) == 0 ? 0 : FailedErrno();
     case VerbsKind::kPd: return ReturnedErrno(v.dealloc_pd(static_cast<ibv::pd*>(o.ptr)));
@@ -45,15 +43,17 @@ int DestroyObject(const Verbs& v, VerbsObject& o) {
       return ReturnedErrno(v.destroy_cq(cq));
     }
     case VerbsKind::kQp:
-      if (o.cm) return DestroyCmQp(o);
+      if (o.cm) return o.release_cm(o);
       return ReturnedErrno(v.destroy_qp(static_cast<ibv::qp*>(o.ptr)));
   }
   return EINVAL;
 }
 
-void VerbsState::Add(uint64_t handle, VerbsKind kind, void* ptr, uint64_t context, void* cm) {
+void VerbsState::Add(uint64_t handle, VerbsKind kind, void* ptr, uint64_t context, void* cm,
+                     int (*release_cm)(VerbsObject&)) {
   VerbsObject object{handle, kind, ptr, context};
   object.cm = cm;
+  object.release_cm = release_cm;
   objects_.emplace(handle, object);
   if (context) objects_.at(context).children++;
 }

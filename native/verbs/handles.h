@@ -28,6 +28,9 @@ struct VerbsObject {
   // list whose reference keeps it open; for a QP from rdmaCreateQp, its
   // rdma_cm_id. Null for everything made by the verbs themselves.
   void* cm = nullptr;
+  // How DestroyObject releases an object with `cm` set, so that the verbs
+  // need nothing from the connection manager: 0 or an errno.
+  int (*release_cm)(VerbsObject&) = nullptr;
 };
 
 struct Verbs;
@@ -43,7 +46,8 @@ class VerbsState {
  public:
   uint64_t NewHandle() { return next_handle_++; }
   // Adds an object under `handle` (from NewHandle) and counts it on its context.
-  void Add(uint64_t handle, VerbsKind kind, void* ptr, uint64_t context, void* cm = nullptr);
+  void Add(uint64_t handle, VerbsKind kind, void* ptr, uint64_t context, void* cm = nullptr,
+           int (*release_cm)(VerbsObject&) = nullptr);
   // The object with `handle` when it is of `kind`, else null.
   VerbsObject* Find(uint64_t handle, VerbsKind kind);
   // The context that the connection manager lent as `ctx`, else null.

@@ -1,10 +1,10 @@
-// libibverbs.so.1, loaded on first use (../runtime_library.h).
+// libibverbs.so.1, loaded on first use (../runtime-library.h).
 #include "loader.h"
 
 #include <errno.h>
 
-#include "../runtime_library.h"
-#include "errors.h"
+#include "../error.h"
+#include "../runtime-library.h"
 
 namespace {
 

@@ -10,8 +10,6 @@
 #include "../bindings.h"
 #include "../error.h"
 #include "../instance.h"
-#include "args.h"
-#include "errors.h"
 #include "exports.h"
 #include "loader.h"
 

@@ -77,7 +77,7 @@ async function passToChild(dmb, buf) {
 async function main() {
   const rounds = Number(process.argv[2] ?? 300);
   const dmb = open({ backend: 'native' });
-  const kernel = dmb.kernel;
+  const seam = dmb.seam;
   const gpus = dmb.cudaDevices();
   console.log(`GPUs: ${JSON.stringify(gpus)}`);
   check('GPU 0 can export dma-bufs', gpus[0]?.dmaBuf === true);
@@ -117,8 +117,8 @@ async function main() {
   const e3 = threw(() => dmb.allocCuda(1n << 50n));
   check('too much is ENOMEM, naming the CUDA error', e3?.code === 'ENOMEM' && /CUDA_ERROR_OUT_OF_MEMORY/.test(e3.message), e3?.message);
 
-  const fdsBefore = kernel.openFds().length;
-  const memBefore = kernel.cuMemGetInfo(0);
+  const fdsBefore = seam.openFds().length;
+  const memBefore = seam.cuMemGetInfo(0);
   const started = process.hrtime.bigint();
   let bad = 0;
   for (let i = 0; i < rounds; i++) {
@@ -127,8 +127,8 @@ async function main() {
     buf.close();
   }
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
-  const fdsAfter = kernel.openFds().length;
-  const memAfter = kernel.cuMemGetInfo(0);
+  const fdsAfter = seam.openFds().length;
+  const memAfter = seam.cuMemGetInfo(0);
   check(`${rounds} rounds of alloc, export, fdinfo, mmap refusal, close, free`, bad === 0, `${bad} bad, ${(ms / rounds).toFixed(2)} ms per round`);
   check('no fd leaked', fdsAfter === fdsBefore, `${fdsBefore} open before, ${fdsAfter} after`);
   const leaked = memBefore.free - memAfter.free;

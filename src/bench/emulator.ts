@@ -2,10 +2,10 @@
 // model posts and completes, and how many MR registrations per second it
 // makes. There is no C peer: the figures say what a test suite on the
 // emulator can expect.
-import type { ProtectionDomain } from '../rdma/pd';
-import type { DmaBridge } from '../system';
+import type { ProtectionDomain } from '../verbs/pd';
+import type { DmaBridge } from '../dmabridge';
 import { nowNs, repeatAsync, type Summary } from './stats';
-import { BATCH, DEPTH, topUp, writeBatch } from './writes';
+import { BATCH, DEPTH, topUp, writeBatch, type WritePair } from './writes';
 
 export interface EmulatorResults {
   reps: number;
@@ -40,7 +40,7 @@ async function wrRate(pd: ProtectionDomain, count: number, reps: number): Promis
   sink.connect(qp.endpoint());
   const src = pd.register(new Uint8Array(4096));
   const dst = pd.register(new Uint8Array(4096), { access: ['local-write', 'remote-write'] });
-  const pair = { qp, cq, batch: writeBatch({ opcode: 'write', local: { mr: src, length: 64 }, remote: dst.remote() }) };
+  const pair: WritePair = { qp, cq, batch: writeBatch({ opcode: 'write', local: { mr: src, length: 64 }, remote: dst.remote() }), sink: [sink, dst] };
   return repeatAsync(WARMUP, reps, async () => {
     let posted = 0, done = 0;
     const t0 = nowNs();

@@ -2,12 +2,12 @@
 // memory: RDMA WRITE bandwidth and message rate (ib_write_bw), MR
 // registration (a C ibv_reg_mr loop), CPU fill and read of a mapped dma-buf
 // (memset/memcpy), and the cost of one call across the seam.
-import { WC_WORDS } from '../backend-verbs';
+import { WC_WORDS } from '../../seam/work-requests';
 import { rdmaDevicesOrWhyNot } from '../cli/rdma-probe';
-import type { RdmaDevice } from '../rdma/device';
-import type { ProtectionDomain } from '../rdma/pd';
-import type { DmaBridge } from '../system';
-import { isSystemError } from '../system-error';
+import type { RdmaDevice } from '../verbs/device';
+import type { ProtectionDomain } from '../verbs/pd';
+import type { DmaBridge } from '../dmabridge';
+import { isSystemError } from '../../seam/system-error';
 import { against, type Measured, type Step } from './measured';
 import { cPeer, ibWriteBw, type PeerRun, type PerftestResult } from './peers';
 import { nowNs, repeat, summarize, type Summary } from './stats';
@@ -152,7 +152,7 @@ function loopbackPair(dmb: DmaBridge, pd: ProtectionDomain, size: number): Write
   const bytes = Math.max(size, 4096);
   const srcMr = pd.registerDmaBuf(dmb.createUdmabuf(bytes), { fallback: 'memfd-pages' });
   const dstMr = pd.registerDmaBuf(dmb.createUdmabuf(bytes), { fallback: 'memfd-pages', access: ['local-write', 'remote-write'] });
-  return { qp, cq, batch: writeBatch({ opcode: 'write', local: { mr: srcMr, length: size }, remote: dstMr.remote() }) };
+  return { qp, cq, batch: writeBatch({ opcode: 'write', local: { mr: srcMr, length: size }, remote: dstMr.remote() }), sink: [sink, dstMr] };
 }
 
 // dmabridge's runs and perftest's alternate, so that a drift in the
@@ -255,12 +255,12 @@ function perCallNs(o: BenchOptions, n: number, fn: () => unknown): Summary {
 
 function benchSeam(dmb: DmaBridge, dev: RdmaDevice, n: number, o: BenchOptions): Seam {
   using cq = dev.createCq(256);
-  const { kernel } = dmb;
+  const { seam } = dmb;
   const out = new BigUint64Array(WC_WORDS);
-  const pollRaw = perCallNs(o, n, () => kernel.ibvPollCq(cq.handle, out));
+  const pollRaw = perCallNs(o, n, () => seam.ibvPollCq(cq.handle, out));
   return {
     pollRaw: against(pollRaw, cPeer('poll-empty', [dev.name, n * 10, o.reps]), (c) => c.poll!),
     pollCount: { dmabridge: perCallNs(o, n, () => cq.pollCount(1)) },
-    memlock: { dmabridge: perCallNs(o, n, () => kernel.getMemlockLimit()) },
+    memlock: { dmabridge: perCallNs(o, n, () => seam.getMemlockLimit()) },
   };
 }

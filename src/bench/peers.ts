@@ -1,5 +1,5 @@
 // The C programs dmabridge is measured against: perftest's ib_write_bw where
-// it is on PATH, and the loops in bench/peers/, compiled on first use with
+// it is on PATH, and the loops in src/bench/peers/, compiled on first use with
 // the machine's C compiler against its libibverbs.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
@@ -9,7 +9,7 @@ import path from 'node:path';
 /** What a peer printed, or why it could not run here, with what to install. */
 export type PeerRun<T> = { out: T } | { absent: string };
 
-const SOURCES = path.join(__dirname, '../../../bench/peers');
+const SOURCES = path.join(__dirname, '../../../src/bench/peers');
 
 /** Where compiled peers are kept: DMABRIDGE_BENCH_PEERS, else the user's cache. */
 export function peerCache(): string {
@@ -21,7 +21,7 @@ function onPath(program: string): boolean {
   return (process.env.PATH ?? '').split(':').some((dir) => dir && existsSync(path.join(dir, program)));
 }
 
-/** Runs bench/peers/NAME.c (compiled first unless its binary is newer) and parses the JSON it prints. */
+/** Runs src/bench/peers/NAME.c (compiled first unless its binary is newer) and parses the JSON it prints. */
 export function cPeer(name: string, args: Array<string | number>): PeerRun<Record<string, number[]>> {
   const source = path.join(SOURCES, `${name}.c`);
   if (!existsSync(source)) return { absent: `${source} is missing from this installation` };

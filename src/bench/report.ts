@@ -6,7 +6,7 @@ import { isSkipped, type Measured, type Step } from './measured';
 import type { NativeResults, Registered } from './native';
 import type { Summary } from './stats';
 
-/** The two-host measurement of bench/cluster.js. */
+/** The two-host measurement of scripts/bench/cluster.js. */
 export interface ClusterResults {
   kernel: string;
   count: number;

@@ -1,7 +1,7 @@
 // dmabridge's RDMA WRITE loop, shared by the one-host measurement and the
-// two-host one (bench/cluster.js).
-import type { CompletionQueue } from '../rdma/cq';
-import type { QueuePair, SendRequest } from '../rdma/qp';
+// two-host one (scripts/bench/cluster.js).
+import type { CompletionQueue } from '../verbs/cq';
+import type { QueuePair, SendRequest } from '../verbs/qp';
 import { nowNs } from './stats';
 
 /** Outstanding writes, as perftest's default --tx-depth. */
@@ -13,6 +13,12 @@ export interface WritePair {
   qp: QueuePair;
   cq: CompletionQueue;
   batch: SendRequest[];
+  /**
+   * The QP and MR the writes land in, where this process owns them: held for
+   * the run, as nothing else refers to them and the collector would close
+   * them mid-run, leaving the writes retrying towards a QP that is gone.
+   */
+  sink?: readonly object[];
 }
 
 /** BATCH copies of one write, only the last signalled. */

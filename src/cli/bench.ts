@@ -13,7 +13,7 @@ export const bench: Command = {
 RDMA WRITE bandwidth and 64 B message rate against ib_write_bw (perftest) on
 the same device over loopback, MR registration against a C ibv_reg_mr loop,
 CPU fill and read of a mapped dma-heap buffer against memset/memcpy, and the
-cost of one call across the seam. The C loops (bench/peers/) are compiled on
+cost of one call across the seam. The C loops (src/bench/peers/) are compiled on
 first use into $DMABRIDGE_BENCH_PEERS or ~/.cache/dmabridge/bench-peers.
 On the emulator backend: its work requests and registrations per second.
 Progress goes to stderr.

@@ -1,5 +1,5 @@
 import { open } from '../open';
-import { DmaBridge } from '../system';
+import { DmaBridge } from '../dmabridge';
 import { type Command, type Values } from './command';
 import { bytes, rate } from './format';
 import { rdmaDevicesOrWhyNot } from './rdma-probe';

@@ -3,7 +3,7 @@
 // emulator: the point is what the native backend would find here.
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
-import type { Backend } from '../backend';
+import type { Backend } from '../../seam/backend';
 import { loadNative } from '../native';
 import { open } from '../open';
 import { cudaDevices } from '../cuda';

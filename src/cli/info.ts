@@ -78,7 +78,7 @@ function rdma(dmb: ReturnType<typeof open>) {
 
 function memlock(dmb: ReturnType<typeof open>): string {
   try {
-    const { soft } = dmb.kernel.getMemlockLimit();
+    const { soft } = dmb.seam.getMemlockLimit();
     return soft === 2n ** 64n - 1n ? 'unlimited' : bytes(soft);
   } catch (e) {
     return `unknown (${(e as Error).message})`;

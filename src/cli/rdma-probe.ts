@@ -1,6 +1,6 @@
-import type { IbvDeviceEntry } from '../backend-verbs';
-import { isSystemError } from '../system-error';
-import type { DmaBridge } from '../system';
+import type { IbvDeviceEntry } from '../../seam/backend-verbs';
+import { isSystemError } from '../../seam/system-error';
+import type { DmaBridge } from '../dmabridge';
 
 /** The RDMA devices, or why there are none, in words for a person. */
 export function rdmaDevicesOrWhyNot(dmb: DmaBridge): IbvDeviceEntry[] | string {

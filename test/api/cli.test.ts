@@ -4,14 +4,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'vitest';
 import { loadNative } from '../../src/native';
-import { DEVICE, describeEachBackend, itWith } from '../backends';
+import { DEVICES, describeEachBackend, itWith } from '../support/backends';
 
 // The CLI as a user runs it (npm test builds dist/ first), on each backend:
 // natively that is the demo on rxe in the real-kernel VM.
 const peers = mkdtempSync(path.join(tmpdir(), 'dmabridge-bench-peers-'));
 
 describeEachBackend('the dmabridge command', (b) => {
-  const it = itWith(b, DEVICE.rdma);
+  const it = itWith(b, DEVICES.rxe);
   // Asynchronously: a child that runs for a minute under TCG must not block
   // the test worker, or vitest's calls into it time out.
   const cli = (...args: string[]) =>

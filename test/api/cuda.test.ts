@@ -1,9 +1,8 @@
 import { existsSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it as vitestIt } from 'vitest';
 import { createEmulator, EmulatedGpu } from '../../emulator';
-import { withAdvice } from '../../src/advice';
-import { DmaBridge } from '../../src/system';
-import { BackendCase, describeEachBackend, inKernelVm, openOn } from '../backends';
+import type { DmaBridge } from '../../src/dmabridge';
+import { BackendCase, bridgeOn, describeEachBackend, inKernelVm, openOn } from '../support/backends';
 
 // On the emulator the GPU is its CUDA-like H100. Natively these run where the
 // NVIDIA driver is (/dev/nvidiactl); scripts/device/cuda-check.js runs the same
@@ -55,37 +54,37 @@ describeEachBackend('CUDA dma-bufs', (b) => {
   });
 
   it('closes the fd, then frees the GPU memory; closing the system frees the rest', () => {
-    const fds = dmb.kernel.openFds();
-    const free = dmb.kernel.cuMemGetInfo(0).free;
+    const fds = dmb.seam.openFds();
+    const free = dmb.seam.cuMemGetInfo(0).free;
     for (let i = 0; i < 50; i++) dmb.allocCuda(4n * MiB).close();
-    expect(dmb.kernel.openFds()).toEqual(fds);
-    expect(dmb.kernel.cuMemGetInfo(0).free).toBe(free);
+    expect(dmb.seam.openFds()).toEqual(fds);
+    expect(dmb.seam.cuMemGetInfo(0).free).toBe(free);
     const left = dmb.allocCuda(4n * MiB);
-    expect(dmb.kernel.cuMemGetInfo(0).free).toBeLessThanOrEqual(free - 4n * MiB);
-    const kernel = dmb.kernel;
+    expect(dmb.seam.cuMemGetInfo(0).free).toBeLessThanOrEqual(free - 4n * MiB);
+    const seam = dmb.seam;
     dmb.close();
     expect(left.closed).toBe(true);
-    expect(kernel.cuMemGetInfo(0).free).toBe(free);
+    expect(seam.cuMemGetInfo(0).free).toBe(free);
   });
 
   it('says which GPU is missing, and keeps the CUDA error name', () => {
-    expect(() => dmb.allocCuda(MiB, { device: 99 })).toThrow(expect.objectContaining({ code: 'ENODEV', syscall: 'cuDeviceGet', message: expect.stringMatching(/no CUDA GPU 99: this machine has \d+/) }));
+    expect(() => dmb.allocCuda(MiB, { device: 99 })).toThrow(expect.objectContaining({ code: 'ENODEV', syscall: 'cuDeviceGet', message: expect.stringMatching(/^cuDeviceGet failed with ENODEV \(this machine has \d+: .*\): there is no GPU 99/) }));
     expect(() => dmb.allocCuda(0)).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'cuMemAlloc', cudaError: 'CUDA_ERROR_INVALID_VALUE' }));
     expect(() => dmb.allocCuda(1n << 50n)).toThrow(expect.objectContaining({ code: 'ENOMEM', syscall: 'cuMemAlloc', message: expect.stringMatching(/CUDA_ERROR_OUT_OF_MEMORY: GPU 0 has less than/) }));
     expect(() => dmb.allocCuda(MiB, { device: 1.5 })).toThrow(TypeError);
-    expect(() => dmb.kernel.cuMemFree(12345)).toThrow(expect.objectContaining({ code: 'EBADF', syscall: 'cuMemFree' }));
+    expect(() => dmb.seam.cuMemFree(12345)).toThrow(expect.objectContaining({ code: 'EBADF', syscall: 'cuMemFree' }));
   });
 
   if (b.name === 'native' && !gpu) {
     vitestIt('says CUDA is absent where there is no NVIDIA driver', () => {
-      expect(() => dmb.allocCuda(MiB)).toThrow(expect.objectContaining({ code: expect.stringMatching(/^(ENOSYS|ENODEV)$/), message: expect.stringMatching(/libcuda\.so\.1 not found: install the NVIDIA driver|no CUDA GPU|CUDA_ERROR_NO_DEVICE/) }));
+      expect(() => dmb.allocCuda(MiB)).toThrow(expect.objectContaining({ code: expect.stringMatching(/^(ENOSYS|ENODEV)$/), message: expect.stringMatching(/libcuda\.so\.1 not found: install the NVIDIA driver|there is no GPU 0|CUDA_ERROR_NO_DEVICE/) }));
     });
   }
 });
 
 describe('CUDA where it is missing or cannot export [emulator]', () => {
   function machine(cuda: EmulatedGpu[] | false): DmaBridge {
-    return new DmaBridge(withAdvice(createEmulator({ cuda })), 'test');
+    return bridgeOn(createEmulator({ cuda }), 'test');
   }
 
   vitestIt('says libcuda.so.1 is missing, from dlopen', () => {
@@ -96,39 +95,39 @@ describe('CUDA where it is missing or cannot export [emulator]', () => {
   vitestIt('says the driver finds no GPU', () => {
     using dmb = machine([]);
     expect(dmb.cudaDevices()).toEqual([]);
-    expect(() => dmb.allocCuda(MiB)).toThrow(expect.objectContaining({ code: 'ENODEV', message: expect.stringMatching(/no CUDA GPU 0: the NVIDIA driver finds no GPU/) }));
+    expect(() => dmb.allocCuda(MiB)).toThrow(expect.objectContaining({ code: 'ENODEV', message: expect.stringMatching(/\(the NVIDIA driver finds no GPU\): there is no GPU 0/) }));
   });
 
   vitestIt('names the GPU that cannot export dma-bufs, and allocates nothing on it', () => {
     using dmb = machine([{ name: 'NVIDIA GeForce RTX 3090', memory: 2 ** 34, dmaBuf: false }]);
-    const free = dmb.kernel.cuMemGetInfo(0).free;
+    const free = dmb.seam.cuMemGetInfo(0).free;
     expect(() => dmb.allocCuda(MiB)).toThrow(expect.objectContaining({ code: 'EOPNOTSUPP', syscall: 'cuMemGetHandleForAddressRange', message: expect.stringMatching(/GPU 0 \(NVIDIA GeForce RTX 3090\) cannot export dma-bufs.*open kernel modules/) }));
-    expect(dmb.kernel.cuMemGetInfo(0).free).toBe(free);
+    expect(dmb.seam.cuMemGetInfo(0).free).toBe(free);
   });
 
   vitestIt('realigns a small allocation that does not start on a page, and frees both tries', () => {
     using dmb = machine([{ name: 'GPU', memory: 2 ** 30, dmaBuf: true }]);
-    const free = dmb.kernel.cuMemGetInfo(0).free;
-    const odd = dmb.kernel.cuMemAlloc(0, 512n);
+    const free = dmb.seam.cuMemGetInfo(0).free;
+    const odd = dmb.seam.cuMemAlloc(0, 512n);
     {
       using buf = dmb.allocCuda(4096);
       expect(buf.dptr % 4096n).toBe(0n);
       expect(buf.size).toBe(4096n);
     }
-    dmb.kernel.cuMemFree(odd.handle);
-    expect(dmb.kernel.cuMemGetInfo(0).free).toBe(free);
+    dmb.seam.cuMemFree(odd.handle);
+    expect(dmb.seam.cuMemGetInfo(0).free).toBe(free);
   });
 
   vitestIt('keeps device memory while a dma-buf of it is open, as the driver does', () => {
     using dmb = machine([{ name: 'GPU', memory: 2 ** 30, dmaBuf: true }]);
-    const { kernel } = dmb;
-    const free = kernel.cuMemGetInfo(0).free;
-    const { handle } = kernel.cuMemAlloc(0, MiB);
-    const fd = kernel.cuMemExportDmaBuf(handle, 0n, MiB);
-    kernel.cuMemFree(handle);
-    expect(kernel.cuMemGetInfo(0).free).toBe(free - MiB);
-    kernel.close(fd);
-    expect(kernel.cuMemGetInfo(0).free).toBe(free);
-    expect(() => kernel.cuMemExportDmaBuf(handle, 0n, MiB)).toThrow(expect.objectContaining({ code: 'EBADF', message: expect.stringMatching(/freed already/) }));
+    const { seam } = dmb;
+    const free = seam.cuMemGetInfo(0).free;
+    const { handle } = seam.cuMemAlloc(0, MiB);
+    const fd = seam.cuMemExportDmaBuf(handle, 0n, MiB);
+    seam.cuMemFree(handle);
+    expect(seam.cuMemGetInfo(0).free).toBe(free - MiB);
+    seam.close(fd);
+    expect(seam.cuMemGetInfo(0).free).toBe(free);
+    expect(() => seam.cuMemExportDmaBuf(handle, 0n, MiB)).toThrow(expect.objectContaining({ code: 'EBADF', message: expect.stringMatching(/freed already/) }));
   });
 });

@@ -3,8 +3,8 @@ import { existsSync, statSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadNative } from '../../src/native';
-import { inKernelVm } from '../backends';
-import { canHideLibraries, runWithout } from '../hidden-library';
+import { inKernelVm } from '../support/backends';
+import { canHideLibraries, runWithout } from '../support/hidden-library';
 
 // `dmabridge doctor` checks the machine, whatever the backend: here on the
 // host, where it must name what is missing, and in the real-kernel VM, where

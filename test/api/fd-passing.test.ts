@@ -5,10 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { controls } from '../../emulator';
-import { withAdvice } from '../../src/advice';
-import type { Backend } from '../../src/backend';
-import { DmaBridge } from '../../src/system';
-import { DEVICE, describeEachBackend, itWith } from '../backends';
+import type { Backend } from '../../seam/backend';
+import type { DmaBridge } from '../../src/dmabridge';
+import { bridgeOn, describeEachBackend, DEVICES, itWith } from '../support/backends';
 
 // The other process is a node child running test/fixtures/dmabuf-peer.js on
 // native (it loads dist/: `npm test` builds it), and a second process of the
@@ -21,7 +20,7 @@ const { peer, pattern, reply } = require(FIXTURE) as {
 };
 
 describeEachBackend('passing dma-bufs between processes', (b) => {
-  const itUdmabuf = itWith(b, DEVICE.udmabuf);
+  const itUdmabuf = itWith(b, DEVICES.udmabuf);
   let backend: Backend;
   let dmb: DmaBridge;
   let dir: string;
@@ -29,7 +28,7 @@ describeEachBackend('passing dma-bufs between processes', (b) => {
   beforeEach(() => {
     backend = b.create();
     fds = backend.openFds();
-    dmb = new DmaBridge(withAdvice(backend), `test on ${b.name}`);
+    dmb = bridgeOn(backend, `test on ${b.name}`);
     dir = mkdtempSync(join(tmpdir(), 'dmabridge-'));
   });
   afterEach(() => {
@@ -40,7 +39,7 @@ describeEachBackend('passing dma-bufs between processes', (b) => {
 
   async function otherProcess(path: string): Promise<void> {
     if (b.name === 'emulator') {
-      const other = new DmaBridge(withAdvice(controls(backend).spawn()), 'the other process');
+      const other = bridgeOn(controls(backend).spawn(), 'the other process');
       try {
         return await peer(other, path);
       } finally {
@@ -91,8 +90,8 @@ describeEachBackend('passing dma-bufs between processes', (b) => {
     expect(Buffer.from(first.data).toString()).toBe('abcd');
     expect(first.fds).toHaveLength(2);
     for (const fd of first.fds) {
-      expect(dmb.kernel.readlinkFd(fd)).toMatch(/^\/memfd:dmabridge/);
-      dmb.kernel.close(fd);
+      expect(dmb.seam.readlinkFd(fd)).toMatch(/^\/memfd:dmabridge/);
+      dmb.seam.close(fd);
     }
     expect(Buffer.from((await z.receive()).data).toString()).toBe('ef');
   });
@@ -115,8 +114,8 @@ describeEachBackend('passing dma-bufs between processes', (b) => {
     await sending;
     expect(Buffer.compare(Buffer.concat(got), data)).toBe(0);
     expect(passed).toHaveLength(1);
-    expect(dmb.kernel.readlinkFd(passed[0])).toMatch(/^\/memfd:passed/);
-    dmb.kernel.close(passed[0]);
+    expect(dmb.seam.readlinkFd(passed[0])).toMatch(/^\/memfd:passed/);
+    dmb.seam.close(passed[0]);
   });
 
   it('refuses what is not a dma-buf, closing what came', async () => {

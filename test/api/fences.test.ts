@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, expect } from 'vitest';
-import { DEVICE, describeEachBackend, itWith, openOn } from '../backends';
+import { DEVICES, describeEachBackend, itWith, openOn } from '../support/backends';
 import type { DmaBridge, DrmDevice } from '../../src';
 
 describeEachBackend('vgem fences, sync_files and async waits through the API', (b) => {
-  const it = itWith(b, DEVICE.vgem);
+  const it = itWith(b, DEVICES.vgem);
   let dmb: DmaBridge;
   let dev: DrmDevice;
   beforeEach(() => {

@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, expect } from 'vitest';
-import { DEVICE, describeEachBackend, itWith, openOn } from '../backends';
+import { DEVICES, describeEachBackend, itWith, openOn } from '../support/backends';
 import type { DmaBridge } from '../../src';
 
 describeEachBackend('dma-heaps through the API', (b) => {
-  const it = itWith(b, DEVICE.systemHeap);
+  const it = itWith(b, DEVICES.heap);
   let dmb: DmaBridge;
   beforeEach(() => {
     dmb = openOn(b);
@@ -31,7 +31,7 @@ describeEachBackend('dma-heaps through the API', (b) => {
     using buf = dmb.allocHeap(4096, { access: 'read' });
     expect(buf.info().writable).toBe(false);
     expect(() => buf.map('read')).toThrow(expect.objectContaining({ code: 'EACCES', syscall: 'mmap', message: expect.stringMatching(/read-only/) }));
-    expect(() => dmb.kernel.mmap(buf.fd, 4096, 3, 1, 0n)).toThrow(expect.objectContaining({ code: 'EACCES', syscall: 'mmap' }));
+    expect(() => dmb.seam.mmap(buf.fd, 4096, 3, 1, 0n)).toThrow(expect.objectContaining({ code: 'EACCES', syscall: 'mmap' }));
   });
 
   it('says which heap is missing', () => {

@@ -4,17 +4,17 @@
 import { describe, expect, it } from 'vitest';
 import { controls, createEmulator, createNetwork } from '../../emulator';
 import { decodeRemoteBuffer, encodeRemoteBuffer } from '../../src';
-import { withAdvice } from '../../src/advice';
-import { DmaBridge } from '../../src/system';
+import type { DmaBridge } from '../../src/dmabridge';
 import { cases, type HostContext } from '../cluster/cases';
 import { memoryRendezvous } from '../cluster/rendezvous';
+import { bridgeOn } from '../support/backends';
 
 const A = '10.99.0.1';
 const B = '10.99.0.2';
 
 function host(network: ReturnType<typeof createNetwork>, name: string, address: string) {
   const backend = createEmulator({ network, host: { name, address } });
-  return { backend, dmb: new DmaBridge(withAdvice(backend), `emulated host ${name}`) };
+  return { backend, dmb: bridgeOn(backend, `emulated host ${name}`) };
 }
 
 describe('two hosts [emulator: two machines on one emulated network]', () => {
@@ -30,7 +30,7 @@ describe('two hosts [emulator: two machines on one emulated network]', () => {
         async startDoomedServer(port) {
           // The fixture's server (test/fixtures/cm-doomed-server.js), in another process of the same machine.
           const process = controls(self.backend).spawn();
-          const dmb = new DmaBridge(withAdvice(process), 'doomed server');
+          const dmb = bridgeOn(process, 'doomed server');
           const listener = dmb.listenRdma({ host: address, port });
           const accepted = (async () => {
             const request = await listener.next();
@@ -49,7 +49,7 @@ describe('two hosts [emulator: two machines on one emulated network]', () => {
         startDoomedClient(port) {
           // The fixture's client (test/fixtures/cm-doomed-client.js), likewise.
           const process = controls(self.backend).spawn();
-          const dmb = new DmaBridge(withAdvice(process), 'doomed client');
+          const dmb = bridgeOn(process, 'doomed client');
           let killed = false;
           const writing = (async () => {
             const conn = await dmb.connectRdma({ host: peer, port });

@@ -5,9 +5,9 @@ import { afterEach, beforeEach, expect } from 'vitest';
 import { createEmulator, createNetwork } from '../../emulator';
 import type { DmaBridge } from '../../src';
 import { withAdvice } from '../../src/advice';
-import { DmaBridge as Bridge } from '../../src/system';
-import { DEVICE, describeEachBackend, itWith, type BackendCase } from '../backends';
-import { selfAddress } from '../native-rdmacm/addon';
+import { DmaBridge as Bridge } from '../../src/dmabridge';
+import { DEVICES, describeEachBackend, itWith, type BackendCase } from '../support/backends';
+import { selfAddress } from '../support/rdmacm-addon';
 
 const text = (s: string) => new TextEncoder().encode(s);
 const untext = (b: Uint8Array) => new TextDecoder().decode(b.subarray(0, b.indexOf(0) < 0 ? b.length : b.indexOf(0)));
@@ -20,7 +20,7 @@ function openNetworked(b: BackendCase): { dmb: DmaBridge; host: string } {
 }
 
 describeEachBackend('rdma_cm on one host', (b) => {
-  const it = itWith(b, DEVICE.rdmaNic);
+  const it = itWith(b, DEVICES.nic);
   let dmb: DmaBridge;
   let host: string;
   beforeEach(() => ({ dmb, host } = openNetworked(b)));
@@ -80,7 +80,7 @@ describeEachBackend('rdma_cm on one host', (b) => {
   it('closing a DmaBridge closes its connections, and the peer sees them disconnect', async () => {
     using listener = dmb.listenRdma({ host, port: 0 });
     const server = listener.accept({ timeout: TIMEOUT });
-    const clients = new Bridge(dmb.kernel, 'a second DmaBridge of the same process');
+    const clients = new Bridge(dmb.seam, 'a second DmaBridge of the same process');
     const client = await clients.connectRdma({ host, port: listener.address.port }, { timeout: TIMEOUT });
     using conn = await server;
     clients.close();

@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, expect } from 'vitest';
-import { DEVICE, describeEachBackend, itWith, openOn } from '../backends';
+import { DEVICES, describeEachBackend, itWith, openOn } from '../support/backends';
 import type { DmaBridge } from '../../src';
 
 describeEachBackend('udmabuf through the API', (b) => {
-  const it = itWith(b, DEVICE.udmabuf);
+  const it = itWith(b, DEVICES.udmabuf);
   let dmb: DmaBridge;
   beforeEach(() => {
     dmb = openOn(b);
@@ -76,11 +76,11 @@ describeEachBackend('udmabuf through the API', (b) => {
   });
 
   it('closing the entry object closes everything made through it', () => {
-    const before = dmb.kernel.openFds();
+    const before = dmb.seam.openFds();
     const buf = dmb.createUdmabuf(4096);
     const map = buf.map('rw');
     dmb.close();
     expect(buf.closed && map.closed).toBe(true);
-    expect(dmb.kernel.openFds()).toEqual(before);
+    expect(dmb.seam.openFds()).toEqual(before);
   });
 });

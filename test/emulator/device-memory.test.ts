@@ -4,8 +4,8 @@
 // system memory and no peer-to-peer; memory that never moves (habanalabs)
 // stays in place and peer-to-peer however it is imported.
 import { afterEach, describe, expect, it } from 'vitest';
-import * as uapi from '../../src/uapi';
-import { loopback, Machine, machine, MiB, pattern } from './rig';
+import * as uapi from '../../seam/uapi';
+import { loopback, Machine, machine, MiB, pattern } from '../support/emulator-rig';
 
 describe('device memory exported as dma-bufs', () => {
   let m: Machine;

@@ -7,8 +7,8 @@
 // warns about any fence still pending past its deadline.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FenceUsage } from '../../emulator';
-import * as uapi from '../../src/uapi';
-import { Machine, machine } from './rig';
+import * as uapi from '../../seam/uapi';
+import { Machine, machine } from '../support/emulator-rig';
 
 const BOTH = uapi.POLLIN | uapi.POLLOUT;
 

@@ -5,15 +5,15 @@
 // and an on-demand MR pins nothing at all, so neither is charged. The
 // emulated process is an ordinary user's, without CAP_IPC_LOCK.
 import { afterEach, describe, expect, it } from 'vitest';
-import { errorOf } from '../seam/helpers';
-import { KiB, Machine, machine, MiB, PAGE } from './rig';
+import { errorOf } from '../support/seam-session';
+import { KiB, Machine, machine, MiB, PAGE } from '../support/emulator-rig';
 
 describe('RLIMIT_MEMLOCK', () => {
   let m: Machine;
   afterEach(() => m.dmb.close());
 
   function limitTo(bytes: bigint): void {
-    const k = m.dmb.kernel;
+    const k = m.dmb.seam;
     k.setMemlockLimit(bytes, k.getMemlockLimit().hard);
   }
 

@@ -3,14 +3,14 @@
 // them, rule by rule.
 import { describe, expect, it } from 'vitest';
 import { controls, createEmulator, createNetwork } from '../../emulator';
-import type { Backend } from '../../src/backend';
-import { RDMA_PS_TCP } from '../../src/rdma/cm-uapi';
-import { POLLIN } from '../../src/uapi';
-import { expectSystemError } from '../backends';
+import type { Backend } from '../../seam/backend';
+import { RDMA_PS_TCP } from '../../seam/rdmacm-uapi';
+import { POLLIN } from '../../seam/uapi';
+import { expectSystemError } from '../support/backends';
 import {
   type Channel, completions, connect, dial, equip, expectEvent, fill, listen, newChannel, newFds, NIC_CONTEXT_FDS, param,
   post, postRecv, resolved, settle, teardown,
-} from './rdma-cm-harness';
+} from '../support/rdma-cm';
 
 const A = '10.99.0.1';
 const B = '10.99.0.2';
@@ -79,10 +79,10 @@ describe('two emulated machines on one network', () => {
     expect(a.rdmaQueryId(id)).toMatchObject({ deviceName: 'rxe1', local: { host: A }, remote: { host: B, port } });
     const side = equip(a, ach, id);
     a.rdmaConnect(id, param());
-    const request = await expectEvent(b, bch, 'connect-request');
+    const request = await expectEvent(b, bch, 'CONNECT_REQUEST');
     expect(b.rdmaQueryId(request.id)).toMatchObject({ deviceName: 'rxe1', local: { host: B, port } });
     b.rdmaReject(request.id, new Uint8Array(0));
-    await expectEvent(a, ach, 'rejected', 28);
+    await expectEvent(a, ach, 'REJECTED', 28);
     teardown(side);
   });
 
@@ -91,7 +91,7 @@ describe('two emulated machines on one network', () => {
     const { a, ach, port } = bListening({ host: '192.168.100.1' });
     const side = await dial(a, ach, B, port);
     a.rdmaConnect(side.id, param());
-    await expectEvent(a, ach, 'rejected', 8);
+    await expectEvent(a, ach, 'REJECTED', 8);
     teardown(side);
   });
 
@@ -107,10 +107,10 @@ describe('two emulated machines on one network', () => {
     await settle();
     expect(a.poll(ch.fd, POLLIN)).toBe(0);
     controls(a).clock.advance(1);
-    await expectEvent(a, ch, 'addr-error', -110);
+    await expectEvent(a, ch, 'ADDR_ERROR', -110);
     // The id is bound again, and may try another address.
     a.rdmaResolveAddr(id, null, { host: B, port: 1 }, 2000);
-    await expectEvent(a, ch, 'addr-resolved');
+    await expectEvent(a, ch, 'ADDR_RESOLVED');
   });
 
   it('a machine that exists with nobody listening on the port: REJECTED with status 8', async () => {
@@ -118,7 +118,7 @@ describe('two emulated machines on one network', () => {
     const ch = newChannel(a);
     const side = await dial(a, ch, B, 4791);
     a.rdmaConnect(side.id, param());
-    expect((await expectEvent(a, ch, 'rejected', 8)).privateData).toEqual(new Uint8Array(148));
+    expect((await expectEvent(a, ch, 'REJECTED', 8)).privateData).toEqual(new Uint8Array(148));
     teardown(side);
   });
 
@@ -130,15 +130,15 @@ describe('two emulated machines on one network', () => {
     expect(b.rdmaQueryId(request.id)).toMatchObject({ deviceName: 'rxe1', local: { host: B, port }, remote: a.rdmaQueryId(client.id).local });
     fill(client.buf, 5);
     postRecv(server, 4096);
-    post(client, 'send', 4096);
+    post(client, 'SEND', 4096);
     expect((await completions(server, 1))[0]).toMatchObject({ status: 0, byteLen: 4096 });
     expect(server.buf).toEqual(client.buf);
     fill(client.buf, 9);
-    post(client, 'write', 2048, { addr: server.mr.addr + 1024n, rkey: server.mr.rkey });
+    post(client, 'RDMA_WRITE', 2048, { addr: server.mr.addr + 1024n, rkey: server.mr.rkey });
     await completions(client, 2);
     expect(server.buf.subarray(1024, 3072)).toEqual(client.buf.subarray(0, 2048));
     fill(server.buf, 13);
-    post(server, 'read', 4096, { addr: client.mr.addr, rkey: client.mr.rkey });
+    post(server, 'RDMA_READ', 4096, { addr: client.mr.addr, rkey: client.mr.rkey });
     expect((await completions(server, 1))[0]).toMatchObject({ status: 0, byteLen: 4096 });
     expect(server.buf).toEqual(client.buf);
   });
@@ -151,11 +151,11 @@ describe('two emulated machines on one network', () => {
     const listener = listen(b, bch, B);
     const { client, server } = await connect(a, ach, b, bch, B, listener.port);
     b.rdmaDisconnect(server.id);
-    await expectEvent(a, ach, 'disconnected');
+    await expectEvent(a, ach, 'DISCONNECTED');
     a.rdmaDisconnect(client.id);
-    await expectEvent(b, bch, 'disconnected');
-    await expectEvent(a, ach, 'timewait-exit');
-    await expectEvent(b, bch, 'timewait-exit');
+    await expectEvent(b, bch, 'DISCONNECTED');
+    await expectEvent(a, ach, 'TIMEWAIT_EXIT');
+    await expectEvent(b, bch, 'TIMEWAIT_EXIT');
     for (const s of [client, server]) {
       teardown(s);
       s.b.ibvCloseDevice(s.ctx);
@@ -169,12 +169,12 @@ describe('two emulated machines on one network', () => {
   it('a machine unplugged mid-transfer: requests complete with retry-exceeded (12) after the retry count, and its NIC reports the port down', async () => {
     const { network, a, b, ach, bch, port } = bListening({ manualClock: true });
     const { client, server } = await connect(a, ach, b, bch, B, port, param(undefined, { retryCount: 2 }));
-    post(client, 'write', 64, { addr: server.mr.addr, rkey: server.mr.rkey }, 1n);
+    post(client, 'RDMA_WRITE', 64, { addr: server.mr.addr, rkey: server.mr.rkey }, 1n);
     await completions(client, 1);
     controls(a).network.unplug('b');
     expect(b.ibvGetAsyncEvent(server.ctx)).toEqual({ eventType: 10, element: 1 });
-    post(client, 'write', 64, { addr: server.mr.addr, rkey: server.mr.rkey }, 2n);
-    post(client, 'write', 64, { addr: server.mr.addr, rkey: server.mr.rkey }, 3n);
+    post(client, 'RDMA_WRITE', 64, { addr: server.mr.addr, rkey: server.mr.rkey }, 2n);
+    post(client, 'RDMA_WRITE', 64, { addr: server.mr.addr, rkey: server.mr.rkey }, 3n);
     await settle();
     // retry_cnt 2: sent three times, an ACK timeout (4.096 µs × 2^17) apart.
     for (let i = 0; i < 2; i++) {
@@ -196,7 +196,7 @@ describe('two emulated machines on one network', () => {
     await allButTheLastTry(a, ach);
     expect(b.poll(bch.fd, POLLIN)).toBe(0);
     controls(a).clock.advance(CM_TRY_MS);
-    expect((await expectEvent(a, ach, 'unreachable', -110)).privateData.length).toBe(0);
+    expect((await expectEvent(a, ach, 'UNREACHABLE', -110)).privateData.length).toBe(0);
     teardown(side);
   });
 
@@ -204,27 +204,27 @@ describe('two emulated machines on one network', () => {
     const { a, b, ach, bch, port } = bListening({ manualClock: true });
     const id = await resolved(a, ach, B, port);
     a.rdmaConnect(id, param());
-    await expectEvent(b, bch, 'connect-request');
+    await expectEvent(b, bch, 'CONNECT_REQUEST');
     await settle();
     // Past the 16 sends a REQ alone would have: the MRA stretched the wait instead.
     controls(a).clock.advance(65536 + 511);
     await settle();
     expect(a.poll(ach.fd, POLLIN)).toBe(0);
     controls(a).clock.advance(1);
-    await expectEvent(a, ach, 'unreachable', -110);
+    await expectEvent(a, ach, 'UNREACHABLE', -110);
   });
 
   it('an accepted request whose requester is cut off: the REP goes 16 times, then the listener side gets UNREACHABLE -ETIMEDOUT', async () => {
     const { network, a, b, ach, bch, port } = bListening({ manualClock: true });
     const { id } = await dial(a, ach, B, port);
     a.rdmaConnect(id, param());
-    const request = await expectEvent(b, bch, 'connect-request');
+    const request = await expectEvent(b, bch, 'CONNECT_REQUEST');
     equip(b, bch, request.id);
     network.unplug('a');
     b.rdmaAccept(request.id, param());
     await allButTheLastTry(b, bch);
     controls(b).clock.advance(CM_TRY_MS);
-    expect((await expectEvent(b, bch, 'unreachable', -110)).id).toBe(request.id);
+    expect((await expectEvent(b, bch, 'UNREACHABLE', -110)).id).toBe(request.id);
     expectSystemError(() => b.rdmaAccept(request.id, param()), 'EINVAL', 22, 'rdma_accept');
   });
 
@@ -236,17 +236,17 @@ describe('two emulated machines on one network', () => {
     await settle();
     network.plug('a');
     controls(b).clock.advance(CM_TRY_MS);
-    await expectEvent(b, bch, 'connect-request');
+    await expectEvent(b, bch, 'CONNECT_REQUEST');
   });
 
   it('a peer machine whose program goes away (all its fds closed): its ids and QPs are gone, the other side gets DISCONNECTED, and its writes retry in vain', async () => {
     const { a, b, ach, bch, port } = bListening({ manualClock: true });
     const { client, server } = await connect(a, ach, b, bch, B, port, param(undefined, { retryCount: 1 }));
     for (const fd of b.openFds()) b.close(fd);
-    expect((await expectEvent(a, ach, 'disconnected')).id).toBe(client.id);
+    expect((await expectEvent(a, ach, 'DISCONNECTED')).id).toBe(client.id);
     expectSystemError(() => b.rdmaQueryId(server.id), 'EBADF', 9, 'rdma_get_local_addr');
     expectSystemError(() => b.ibvPostRecv(server.qp.handle, new BigUint64Array(3), 1), 'EBADF', 9, 'ibv_post_recv');
-    post(client, 'write', 64, { addr: server.mr.addr, rkey: server.mr.rkey });
+    post(client, 'RDMA_WRITE', 64, { addr: server.mr.addr, rkey: server.mr.rkey });
     await settle();
     for (let i = 0; i < 2; i++) {
       controls(a).clock.advance(537);
@@ -262,6 +262,6 @@ describe('two emulated machines on one network', () => {
     a.rdmaDisconnect(client.id);
     await allButTheLastTry(a, ach);
     controls(a).clock.advance(CM_TRY_MS);
-    await expectEvent(a, ach, 'disconnected', -110);
+    await expectEvent(a, ach, 'DISCONNECTED', -110);
   });
 });

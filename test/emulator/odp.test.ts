@@ -5,9 +5,9 @@
 // again. Counters are in pages, as mlx5's page_faults, page_invalidations and
 // page_prefetch are.
 import { afterEach, describe, expect, it } from 'vitest';
-import type { MemoryRegion } from '../../src/rdma/mr';
-import { errorOf } from '../seam/helpers';
-import { Loopback, loopback, Machine, machine, PAGE, pattern } from './rig';
+import type { MemoryRegion } from '../../src/verbs/mr';
+import { errorOf } from '../support/seam-session';
+import { Loopback, loopback, Machine, machine, PAGE, pattern } from '../support/emulator-rig';
 
 const ODP = ['local-write', 'remote-write', 'remote-read', 'on-demand'] as const;
 
@@ -36,7 +36,7 @@ describe('on-demand MRs mirror process memory', () => {
 
   it('pins nothing at registration: no page is present and none is charged to RLIMIT_MEMLOCK', () => {
     m = machine();
-    m.dmb.kernel.setMemlockLimit(4096n, m.dmb.kernel.getMemlockLimit().hard);
+    m.dmb.seam.setMemlockLimit(4096n, m.dmb.seam.getMemlockLimit().hard);
     const pd = m.dmb.openRdma('mlx5_0').allocPd();
     const big = pd.register(new Uint8Array(1024 * PAGE), { access: ['local-write', 'on-demand'] });
     expect(m.hooks.rdma.device('mlx5_0').mr(big.lkey)).toMatchObject({ via: 'on-demand', odp: { pages: 1024, present: 0, faults: 0 } });

@@ -5,13 +5,13 @@
 // test/emulator/network.test.ts has the rules between two machines.
 import { describe, expect, it } from 'vitest';
 import { createEmulator, createNetwork, controls } from '../../emulator';
-import { RDMA_CM_EVENT as E, RDMA_PS_TCP } from '../../src/rdma/cm-uapi';
-import { POLLIN } from '../../src/uapi';
-import { expectSystemError } from '../backends';
+import { RDMA_CM_EVENT as E, RDMA_PS_TCP } from '../../seam/rdmacm-uapi';
+import { POLLIN } from '../../seam/uapi';
+import { expectSystemError } from '../support/backends';
 import {
   completions, connect, dial, equip, expectEvent, fill, listen, newChannel, newFds, nextEvent, NIC_CONTEXT_FDS, param,
   post, postRecv, resolved, settle, teardown,
-} from './rdma-cm-harness';
+} from '../support/rdma-cm';
 
 const HERE = '10.99.0.1';
 const machine = (manualClock = false) => createEmulator({ network: createNetwork({ manualClock }), host: { name: 'a', address: HERE } });
@@ -37,7 +37,7 @@ describe('rdma_cm on one emulated machine', () => {
     b.rdmaResolveAddr(id, null, { host: HERE, port: 7471 }, 1000);
     await settle();
     expect(b.poll(ch.fd, POLLIN)).toBe(POLLIN);
-    expect(b.rdmaGetCmEvent(ch.handle)).toMatchObject({ event: E['addr-resolved'], id, listenId: 0, status: 0, param: null });
+    expect(b.rdmaGetCmEvent(ch.handle)).toMatchObject({ event: E.ADDR_RESOLVED, id, listenId: 0, status: 0, param: null });
     expect(b.poll(ch.fd, POLLIN)).toBe(0);
     expectSystemError(() => b.rdmaDestroyEventChannel(ch.handle), 'EBUSY', 16, 'rdma_destroy_event_channel');
     b.rdmaDestroyId(id);
@@ -124,7 +124,7 @@ describe('rdma_cm on one emulated machine', () => {
       const ch = newChannel(b);
       const id = b.rdmaCreateId(ch.handle, RDMA_PS_TCP);
       b.rdmaResolveAddr(id, null, { host: '127.0.0.1', port: 7471 }, 2000);
-      await expectEvent(b, ch, 'addr-resolved');
+      await expectEvent(b, ch, 'ADDR_RESOLVED');
       expect(b.rdmaQueryId(id)).toMatchObject({ deviceName: 'rxe0', local: { host: '127.0.0.1' }, remote: { host: '127.0.0.1', port: 7471 } });
       expectSystemError(() => b.rdmaResolveRoute(id, 2000), 'ENODEV', 19, 'rdma_resolve_route');
       // Still resolved: the route may be asked again, and answers the same.
@@ -137,10 +137,10 @@ describe('rdma_cm on one emulated machine', () => {
     const ch = newChannel(b);
     const side = await dial(b, ch, HERE, 9);
     b.rdmaConnect(side.id, param(bytes(8)));
-    const e = await expectEvent(b, ch, 'rejected', 8);
+    const e = await expectEvent(b, ch, 'REJECTED', 8);
     expect(e.privateData).toEqual(new Uint8Array(148));
     // librdmacm moved the QP to ERR as it returned the event: a send posted now completes flushed.
-    post(side, 'send', 16);
+    post(side, 'SEND', 16);
     expect(await completions(side, 1)).toEqual([{ wrId: 1n, status: 5, byteLen: 0 }]);
     teardown(side);
   });
@@ -150,7 +150,7 @@ describe('rdma_cm on one emulated machine', () => {
     const client = await dial(b, ch, HERE, port);
     const { id } = client;
     b.rdmaConnect(id, param(bytes(56), { responderResources: 2, initiatorDepth: 3, retryCount: 5, rnrRetryCount: 6 }));
-    const request = await expectEvent(b, ch, 'connect-request');
+    const request = await expectEvent(b, ch, 'CONNECT_REQUEST');
     expect(request.listenId).not.toBe(0);
     expect(request.privateData).toEqual(bytes(56));
     // The requester's initiator depth is the listener's responder resources, and the other way round.
@@ -158,13 +158,13 @@ describe('rdma_cm on one emulated machine', () => {
     expect(b.rdmaQueryId(request.id)).toMatchObject({ deviceName: 'rxe1', local: { host: HERE, port }, remote: b.rdmaQueryId(id).local });
     const server = equip(b, ch, request.id);
     b.rdmaAccept(request.id, param(bytes(3, 9), { responderResources: 1, initiatorDepth: 2, rnrRetryCount: 4 }));
-    const established = await expectEvent(b, ch, 'established');
+    const established = await expectEvent(b, ch, 'ESTABLISHED');
     expect(established.id).toBe(id);
     const welcome = new Uint8Array(196);
     welcome.set(bytes(3, 9));
     expect(established.privateData).toEqual(welcome);
     expect(established.param).toEqual({ responderResources: 2, initiatorDepth: 1, retryCount: 0, rnrRetryCount: 4, qpNum: server.qp.qpNum });
-    const passive = await expectEvent(b, ch, 'established');
+    const passive = await expectEvent(b, ch, 'ESTABLISHED');
     expect(passive.id).toBe(request.id);
     expect(passive.privateData.length).toBe(0);
     for (const s of [client, server]) b.rdmaDisconnect(s.id);
@@ -176,13 +176,13 @@ describe('rdma_cm on one emulated machine', () => {
     const { id } = await dial(b, ch, HERE, port);
     expectSystemError(() => b.rdmaConnect(id, param(new Uint8Array(57))), 'EINVAL', 22, 'rdma_connect');
     b.rdmaConnect(id, param(new Uint8Array(56)));
-    const request = await expectEvent(b, ch, 'connect-request');
+    const request = await expectEvent(b, ch, 'CONNECT_REQUEST');
     equip(b, ch, request.id);
     expectSystemError(() => b.rdmaReject(request.id, new Uint8Array(149)), 'EINVAL', 22, 'rdma_reject');
     expectSystemError(() => b.rdmaConnect(id, param()), 'EINVAL', 22, 'rdma_connect');
     // The kernel's rdma_accept rejects the request it could not accept (seen on 6.12).
     expectSystemError(() => b.rdmaAccept(request.id, param(new Uint8Array(197))), 'EINVAL', 22, 'rdma_accept');
-    expect((await expectEvent(b, ch, 'rejected', 28)).privateData).toEqual(new Uint8Array(148));
+    expect((await expectEvent(b, ch, 'REJECTED', 28)).privateData).toEqual(new Uint8Array(148));
     expectSystemError(() => b.rdmaAccept(request.id, param()), 'EINVAL', 22, 'rdma_accept');
     expectSystemError(() => b.rdmaReject(request.id, new Uint8Array(0)), 'EINVAL', 22, 'rdma_reject');
   });
@@ -191,9 +191,9 @@ describe('rdma_cm on one emulated machine', () => {
     const { b, ch, port } = listening();
     const client = await dial(b, ch, HERE, port);
     b.rdmaConnect(client.id, param());
-    const request = await expectEvent(b, ch, 'connect-request');
+    const request = await expectEvent(b, ch, 'CONNECT_REQUEST');
     b.rdmaReject(request.id, bytes(5));
-    const e = await expectEvent(b, ch, 'rejected', 28);
+    const e = await expectEvent(b, ch, 'REJECTED', 28);
     expect(e.privateData.subarray(0, 5)).toEqual(bytes(5));
     expect(e.privateData.length).toBe(148);
     expectSystemError(() => b.rdmaAccept(request.id, param()), 'EINVAL', 22, 'rdma_accept');
@@ -207,7 +207,7 @@ describe('rdma_cm on one emulated machine', () => {
       const id = await resolved(b, ch, HERE, port);
       if (withQp) equip(b, ch, id);
       b.rdmaConnect(id, param());
-      await expectEvent(b, ch, 'connect-request');
+      await expectEvent(b, ch, 'CONNECT_REQUEST');
       if (withQp) b.rdmaReject(id, bytes(5));
       else expectSystemError(() => b.rdmaAccept(id, param()), 'EINVAL', 22, 'rdma_accept');
       await settle();
@@ -221,20 +221,20 @@ describe('rdma_cm on one emulated machine', () => {
     const { b, ch, port } = listening({ manualClock: true });
     const client = await dial(b, ch, HERE, port);
     // rxe refuses to post sends on a QP not in RTS (the request stays queued, though: see below).
-    expectSystemError(() => post(client, 'send', 1), 'EINVAL', 22, 'ibv_post_send');
+    expectSystemError(() => post(client, 'SEND', 1), 'EINVAL', 22, 'ibv_post_send');
     b.rdmaConnect(client.id, param());
-    const request = await expectEvent(b, ch, 'connect-request');
+    const request = await expectEvent(b, ch, 'CONNECT_REQUEST');
     const server = equip(b, ch, request.id);
-    expectSystemError(() => post(server, 'send', 1), 'EINVAL', 22, 'ibv_post_send');
+    expectSystemError(() => post(server, 'SEND', 1), 'EINVAL', 22, 'ibv_post_send');
     expectSystemError(() => b.rdmaAccept(request.id + 1000, param()), 'EBADF', 9, 'rdma_accept');
     b.rdmaAccept(request.id, param());
     postRecv(client, 64);
-    post(server, 'send', 64);
+    post(server, 'SEND', 64);
     await settle();
     // The client's QP stays in INIT until its ESTABLISHED is taken: the server's SEND reaches no QP ready to
     // receive, and goes again after the ACK timeout the CM set (4.096 µs × 2^17, about 537 ms).
     expect(b.ibvPollCq(server.cq, new BigUint64Array(5))).toBe(0);
-    await expectEvent(b, ch, 'established');
+    await expectEvent(b, ch, 'ESTABLISHED');
     await settle();
     expect(b.ibvPollCq(client.cq, new BigUint64Array(5))).toBe(0);
     controls(b).clock.advance(537);
@@ -248,15 +248,15 @@ describe('rdma_cm on one emulated machine', () => {
     const { client, server } = await connect(b, ch, b, ch, HERE, port);
     fill(client.buf, 3);
     postRecv(server, 1024);
-    post(client, 'send', 1024);
+    post(client, 'SEND', 1024);
     expect((await completions(server, 1))[0]).toMatchObject({ status: 0, byteLen: 1024 });
     expect(server.buf.subarray(0, 1024)).toEqual(client.buf.subarray(0, 1024));
     fill(client.buf, 7);
-    post(client, 'write', 4096, { addr: server.mr.addr, rkey: server.mr.rkey });
+    post(client, 'RDMA_WRITE', 4096, { addr: server.mr.addr, rkey: server.mr.rkey });
     await completions(client, 2);
     expect(server.buf).toEqual(client.buf);
     fill(server.buf, 11);
-    post(client, 'read', 4096, { addr: server.mr.addr, rkey: server.mr.rkey });
+    post(client, 'RDMA_READ', 4096, { addr: server.mr.addr, rkey: server.mr.rkey });
     expect((await completions(client, 1))[0]).toMatchObject({ status: 0, byteLen: 4096 });
     expect(client.buf).toEqual(server.buf);
   });
@@ -266,7 +266,7 @@ describe('rdma_cm on one emulated machine', () => {
     const { client, server } = await connect(
       b, ch, b, ch, HERE, port, param(undefined, { initiatorDepth: 0 }), param(undefined, { responderResources: 0 }),
     );
-    post(client, 'read', 64, { addr: server.mr.addr, rkey: server.mr.rkey });
+    post(client, 'RDMA_READ', 64, { addr: server.mr.addr, rkey: server.mr.rkey });
     // The responder's QP lacks REMOTE_READ: an invalid request (class C).
     expect((await completions(client, 1))[0].status).toBe(9);
   });
@@ -278,14 +278,14 @@ describe('rdma_cm on one emulated machine', () => {
     postRecv(client, 64, 42n);
     b.rdmaDisconnect(client.id);
     expect(await completions(client, 2)).toEqual([{ wrId: 41n, status: 5, byteLen: 0 }, { wrId: 42n, status: 5, byteLen: 0 }]);
-    const peer = await expectEvent(b, ch, 'disconnected');
+    const peer = await expectEvent(b, ch, 'DISCONNECTED');
     expect(peer.id).toBe(server.id);
     await settle();
     expect(b.rdmaGetCmEvent(ch.handle)).toBeNull();
     b.rdmaDisconnect(server.id);
-    expect((await expectEvent(b, ch, 'disconnected')).id).toBe(client.id);
+    expect((await expectEvent(b, ch, 'DISCONNECTED')).id).toBe(client.id);
     // Each side's timewait (cm_convert_to_ms of the path's timeout, 512 ms) ends with TIMEWAIT_EXIT.
-    const exits = [await expectEvent(b, ch, 'timewait-exit'), await expectEvent(b, ch, 'timewait-exit')];
+    const exits = [await expectEvent(b, ch, 'TIMEWAIT_EXIT'), await expectEvent(b, ch, 'TIMEWAIT_EXIT')];
     expect(exits.map((e) => e.id).sort()).toEqual([client.id, server.id].sort());
     const never = b.rdmaCreateId(ch.handle, RDMA_PS_TCP);
     expectSystemError(() => b.rdmaDisconnect(never), 'EINVAL', 22, 'rdma_disconnect');
@@ -356,8 +356,8 @@ describe('rdma_cm on one emulated machine', () => {
     expect(b.rdmaGetCmEvent(ch.handle)).toBeNull();
     // The REQ goes again after the CM timeout (2 × 256 + 4096 ms).
     controls(b).clock.advance(4608);
-    const request = await expectEvent(b, ch, 'connect-request');
-    expect(waiting[0].event).toBe(E['connect-request']);
+    const request = await expectEvent(b, ch, 'CONNECT_REQUEST');
+    expect(waiting[0].event).toBe(E.CONNECT_REQUEST);
     expect(request.param!.qpNum).toBe(0);
     for (const e of [...waiting, request]) b.rdmaReject(e.id, new Uint8Array(0));
     expect((await nextEvent(b, ch)).status).toBe(28);
@@ -373,7 +373,7 @@ describe('rdma_cm on one emulated machine', () => {
     const { port } = listen(server, sch, HERE);
     const { client: c, server: s } = await connect(client, cch, server, sch, HERE, port);
     server.close(sch.fd);
-    expect((await expectEvent(client, cch, 'disconnected')).id).toBe(c.id);
+    expect((await expectEvent(client, cch, 'DISCONNECTED')).id).toBe(c.id);
     expectSystemError(() => server.rdmaQueryId(s.id), 'EBADF', 9, 'rdma_get_local_addr');
     // The channel's fd is gone: reading it is EBADF, and it can only be destroyed.
     expectSystemError(() => server.rdmaGetCmEvent(sch.handle), 'EBADF', 9, 'rdma_get_cm_event');

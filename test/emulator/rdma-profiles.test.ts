@@ -4,16 +4,16 @@
 // seam.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { controls, createEmulator, EmulatorOptions } from '../../emulator';
-import type { Backend } from '../../src/backend';
-import type { IbvCompChannel } from '../../src/backend-verbs';
-import { withAdvice } from '../../src/advice';
-import type { CompletionQueue } from '../../src/rdma/cq';
-import type { RdmaDevice } from '../../src/rdma/device';
-import type { ProtectionDomain } from '../../src/rdma/pd';
-import type { QueuePair } from '../../src/rdma/qp';
-import { DmaBridge } from '../../src/system';
-import * as uapi from '../../src/uapi';
-import { CLOSED_FD, errorOf, turns } from '../seam/helpers';
+import type { Backend } from '../../seam/backend';
+import type { IbvCompChannel } from '../../seam/backend-verbs';
+import type { CompletionQueue } from '../../src/verbs/cq';
+import type { RdmaDevice } from '../../src/verbs/device';
+import type { ProtectionDomain } from '../../src/verbs/pd';
+import type { QueuePair } from '../../src/verbs/qp';
+import type { DmaBridge } from '../../src/dmabridge';
+import * as uapi from '../../seam/uapi';
+import { CLOSED_FD, errorOf, turns } from '../support/seam-session';
+import { bridgeOn } from '../support/backends';
 
 const KiB = 1024;
 const A = { lw: 1, rw: 2, rr: 4, ra: 8, mwBind: 16, zeroBased: 32, onDemand: 64, flushGlobal: 256, flushPersistent: 512 };
@@ -32,7 +32,7 @@ describe('emulated RDMA devices', () => {
 
   function start(options: EmulatorOptions = {}): void {
     backend = createEmulator(options);
-    dmb = new DmaBridge(withAdvice(backend), 'emulator test');
+    dmb = bridgeOn(backend, 'emulator test');
   }
 
   /** Two QPs of one device connected to each other, completing on one CQ. */
@@ -102,7 +102,7 @@ describe('emulated RDMA devices', () => {
   }
 
   it('checks ibv_reg_dmabuf_mr arguments as uverbs and ib_umem_dmabuf_get do, in their order', () => {
-    const k = dmb.kernel;
+    const k = dmb.seam;
     const pdOn = (name: string) => dmb.openRdma(name).allocPd().handle;
     const mlx5 = pdOn('mlx5_0');
     const efa = pdOn('efa_0');
@@ -134,7 +134,7 @@ describe('emulated RDMA devices', () => {
   });
 
   it('checks ibv_reg_mr access as ib_check_mr_access and each driver do', () => {
-    const k = dmb.kernel;
+    const k = dmb.seam;
     const pd = (name: string) => dmb.openRdma(name).allocPd().handle;
     const [rxe, mlx5, efa] = [pd('rxe0'), pd('mlx5_0'), pd('efa_0')];
     const view = new Uint8Array(4096);
@@ -170,7 +170,7 @@ describe('emulated RDMA devices', () => {
   });
 
   it('charges host MRs, not dma-buf MRs, to RLIMIT_MEMLOCK; EPERM at 0; setrlimit as the kernel checks it', () => {
-    const k = dmb.kernel;
+    const k = dmb.seam;
     const { hard } = k.getMemlockLimit();
     expect(k.getMemlockLimit()).toEqual({ soft: 8n << 20n, hard: 8n << 20n });
     expect(errorOf(() => k.setMemlockLimit(hard + 1n, hard))).toMatchObject({ code: 'EINVAL', syscall: 'setrlimit' });
@@ -201,7 +201,7 @@ describe('emulated RDMA devices', () => {
   });
 
   it('answers EBUSY while a PD, CQ, completion channel or context is still in use', () => {
-    const k = dmb.kernel;
+    const k = dmb.seam;
     const before = backend.openFds();
     const ctx = k.ibvOpenDevice('efa_0');
     const pd = k.ibvAllocPd(ctx);
@@ -320,7 +320,7 @@ describe('emulated RDMA devices', () => {
   });
 
   it('refuses sends before RTS and transitions off the state machine, with the index of the request', () => {
-    const k = dmb.kernel;
+    const k = dmb.seam;
     const dev = dmb.openRdma('rxe0');
     const pd = dev.allocPd();
     const cq = dev.createCq();
@@ -358,7 +358,7 @@ describe('emulated RDMA devices', () => {
   });
 
   it('queues a CQ event on the channel only once armed, and its fd polls readable', async () => {
-    const k = dmb.kernel;
+    const k = dmb.seam;
     const { cq, a, pd } = rig('rxe0');
     // The public API keeps the CQ's completion channel to itself.
     const ch = (cq as unknown as { channel: IbvCompChannel }).channel;

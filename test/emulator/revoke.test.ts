@@ -6,8 +6,8 @@
 // remote access (remote-access-error, 10, at the requester) and a local one
 // fails its protection check (local-protection-error, 4).
 import { afterEach, describe, expect, it } from 'vitest';
-import { errorOf } from '../seam/helpers';
-import { loopback, Machine, machine, MiB, pattern } from './rig';
+import { errorOf } from '../support/seam-session';
+import { loopback, Machine, machine, MiB, pattern } from '../support/emulator-rig';
 
 describe('revoking a pinned dma-buf', () => {
   let m: Machine;

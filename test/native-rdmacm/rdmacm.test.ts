@@ -5,20 +5,19 @@
 import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Backend } from '../../src/backend';
-import type { RdmaCmEvent, RdmaConnParam } from '../../src/backend-rdmacm';
-import { IB_CM_REJ_CONSUMER_DEFINED, IB_CM_REJ_INVALID_SERVICE_ID, RDMA_CM_EVENT, RDMA_PS_TCP } from '../../src/rdma/cm-uapi';
-import { expectSystemError, inKernelVm } from '../backends';
-import { canHideLibraries, runWithout } from '../hidden-library';
-import { addonPath, hasDefaultRoute, librdmacm, loadAddon, openFds, selfAddress } from './addon';
+import type { Backend } from '../../seam/backend';
+import type { RdmaCmEvent, RdmaConnParam } from '../../seam/backend-rdmacm';
+import { IB_CM_REJ, RDMA_CM_EVENT, RDMA_PS_TCP } from '../../seam/rdmacm-uapi';
+import { IBV_ACCESS, IBV_QPT_RC, IBV_SEND, IBV_WC_OPCODE, IBV_WR } from '../../seam/verbs-uapi';
+import { decodeWc, encodeRecv, encodeSend, RECV_WR_WORDS, SEND_WR_WORDS, WC_WORDS } from '../../seam/work-requests';
+import { expectSystemError, inKernelVm } from '../support/backends';
+import { canHideLibraries, runWithout } from '../support/hidden-library';
+import { addonPath, hasDefaultRoute, librdmacm, loadAddon, openFds, selfAddress } from '../support/rdmacm-addon';
 
 const { addon, reason } = loadAddon();
 const address = selfAddress();
 
-const ACCESS_ALL = 1 | 2 | 4;  // local write, remote write, remote read
-const IBV_QPT_RC = 2;
-const IBV_WR_RDMA_WRITE = 0, IBV_WR_SEND = 2, IBV_SEND_SIGNALED = 2;
-const IBV_WC_RECV = 128, IBV_WC_RDMA_WRITE = 1, IBV_WC_SEND = 0;
+const ACCESS_ALL = IBV_ACCESS.LOCAL_WRITE | IBV_ACCESS.REMOTE_WRITE | IBV_ACCESS.REMOTE_READ;
 
 /** `it` that needs what `missing` names; skips with the reason outside the VM, fails inside it. */
 function itNeeds(missing: string | null): typeof it {
@@ -51,7 +50,7 @@ suite(`native rdma_cm${addon ? '' : ` (skipped: ${reason})`}`, () => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const event = a.rdmaGetCmEvent(channel);
-      if (event && event.event !== RDMA_CM_EVENT['timewait-exit']) return event;
+      if (event && event.event !== RDMA_CM_EVENT.TIMEWAIT_EXIT) return event;
       if (!event && Date.now() > deadline) throw new Error(`no rdma_cm event on channel ${channel} within ${timeoutMs} ms`);
       if (!event) await sleep(5);
     }
@@ -67,25 +66,28 @@ suite(`native rdma_cm${addon ? '' : ` (skipped: ${reason})`}`, () => {
   async function resolved(channel: number, port: number): Promise<number> {
     const id = a.rdmaCreateId(channel, RDMA_PS_TCP);
     a.rdmaResolveAddr(id, null, { host: address!.host, port }, 2000);
-    expect((await expectEvent(channel, 'addr-resolved', id)).status).toBe(0);
+    expect((await expectEvent(channel, 'ADDR_RESOLVED', id)).status).toBe(0);
     a.rdmaResolveRoute(id, 2000);
-    expect((await expectEvent(channel, 'route-resolved', id)).status).toBe(0);
+    expect((await expectEvent(channel, 'ROUTE_RESOLVED', id)).status).toBe(0);
     return id;
   }
 
   async function pollOne(cq: number, timeoutMs = 5000): Promise<{ wrId: bigint; status: number; opcode: number; byteLen: number }> {
-    const wc = new BigUint64Array(5);
+    const wc = new BigUint64Array(WC_WORDS);
     const deadline = Date.now() + timeoutMs;
     while (a.ibvPollCq(cq, wc) === 0) {
       if (Date.now() > deadline) throw new Error(`no completion on CQ ${cq} within ${timeoutMs} ms`);
       await sleep(2);
     }
-    return { wrId: wc[0]!, status: Number(wc[1]! & 0xffn), opcode: Number((wc[1]! >> 8n) & 0xffn), byteLen: Number(wc[2]! & 0xffffffffn) };
+    const { wrId, status, opcode, byteLen } = decodeWc(wc, 0);
+    return { wrId, status, opcode, byteLen };
   }
 
-  const sendWr = (wrId: number, opcode: number, addr: bigint, length: number, lkey: number, remote = 0n, rkey = 0) =>
-    BigUint64Array.from([BigInt(wrId), BigInt(opcode | (IBV_SEND_SIGNALED << 8) | (1 << 16)), addr,
-      BigInt(length) | (BigInt(lkey) << 32n), remote, BigInt(rkey)]);
+  const sendWr = (wrId: number, opcode: number, addr: bigint, length: number, lkey: number, remoteAddr = 0n, rkey = 0) => {
+    const w = new BigUint64Array(SEND_WR_WORDS);
+    encodeSend(w, 0, { wrId: BigInt(wrId), opcode, flags: IBV_SEND.SIGNALED, sge: { addr, length, lkey }, remoteAddr, rkey, imm: 0 });
+    return w;
+  };
 
   /** One side's verbs objects on an id's context: PD, CQ, QP and a registered buffer. */
   function endpoint(id: number, size = 4096) {
@@ -218,7 +220,7 @@ suite(`native rdma_cm${addon ? '' : ` (skipped: ${reason})`}`, () => {
     a.rdmaConnect(active, connParam([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]));
 
     const request = await nextEvent(server);
-    expect(request.event).toBe(RDMA_CM_EVENT['connect-request']);
+    expect(request.event).toBe(RDMA_CM_EVENT.CONNECT_REQUEST);
     expect(request.listenId).toBe(listener);
     expect(request.id).not.toBe(listener);
     expect(request.status).toBe(0);
@@ -231,15 +233,17 @@ suite(`native rdma_cm${addon ? '' : ` (skipped: ${reason})`}`, () => {
     });
 
     const s = endpoint(passive);
-    a.ibvPostRecv(s.qp.handle, BigUint64Array.from([7n, s.mr.addr, 64n | (BigInt(s.mr.lkey) << 32n)]), 1);
+    const recv = new BigUint64Array(RECV_WR_WORDS);
+    encodeRecv(recv, 0, { wrId: 7n, sge: { addr: s.mr.addr, length: 64, lkey: s.mr.lkey } });
+    a.ibvPostRecv(s.qp.handle, recv, 1);
     a.rdmaAccept(passive, connParam([0xaa, 0xbb, 0xcc]));
 
-    const established = await expectEvent(client, 'established', active);
+    const established = await expectEvent(client, 'ESTABLISHED', active);
     expect(established.status).toBe(0);
     // The REP's private data arrives padded to its 196 bytes.
     expect(Array.from(established.privateData)).toEqual([0xaa, 0xbb, 0xcc, ...new Array(193).fill(0)]);
     expect(established.param).toMatchObject({ qpNum: s.qp.qpNum, rnrRetryCount: 7 });
-    const passiveEstablished = await expectEvent(server, 'established', passive);
+    const passiveEstablished = await expectEvent(server, 'ESTABLISHED', passive);
     expect(passiveEstablished.privateData.length).toBe(0);
 
     // The id keeps its QP, its channel its ids, the context its objects.
@@ -253,23 +257,23 @@ suite(`native rdma_cm${addon ? '' : ` (skipped: ${reason})`}`, () => {
 
     // SEND: the client's first 64 bytes into the server's posted receive.
     c.buffer.set(new TextEncoder().encode('sent over an rdma_cm connection'));
-    a.ibvPostSend(c.qp.handle, sendWr(1, IBV_WR_SEND, c.mr.addr, 64, c.mr.lkey), 1);
-    expect(await pollOne(c.cq)).toMatchObject({ wrId: 1n, status: 0, opcode: IBV_WC_SEND });
-    expect(await pollOne(s.cq)).toMatchObject({ wrId: 7n, status: 0, opcode: IBV_WC_RECV, byteLen: 64 });
+    a.ibvPostSend(c.qp.handle, sendWr(1, IBV_WR.SEND, c.mr.addr, 64, c.mr.lkey), 1);
+    expect(await pollOne(c.cq)).toMatchObject({ wrId: 1n, status: 0, opcode: IBV_WC_OPCODE.SEND });
+    expect(await pollOne(s.cq)).toMatchObject({ wrId: 7n, status: 0, opcode: IBV_WC_OPCODE.RECV, byteLen: 64 });
     expect(Array.from(s.buffer.subarray(0, 64))).toEqual(Array.from(c.buffer.subarray(0, 64)));
 
     // RDMA WRITE: 4 KiB of the client's buffer into the server's, at its address and rkey.
     for (let i = 0; i < c.buffer.length; i++) c.buffer[i] = (i * 7 + 3) & 0xff;
-    a.ibvPostSend(c.qp.handle, sendWr(2, IBV_WR_RDMA_WRITE, c.mr.addr, 4096, c.mr.lkey, s.mr.addr, s.mr.rkey), 1);
-    expect(await pollOne(c.cq)).toMatchObject({ wrId: 2n, status: 0, opcode: IBV_WC_RDMA_WRITE });
+    a.ibvPostSend(c.qp.handle, sendWr(2, IBV_WR.RDMA_WRITE, c.mr.addr, 4096, c.mr.lkey, s.mr.addr, s.mr.rkey), 1);
+    expect(await pollOne(c.cq)).toMatchObject({ wrId: 2n, status: 0, opcode: IBV_WC_OPCODE.RDMA_WRITE });
     expect(s.buffer).toEqual(c.buffer);
 
     // The active side disconnects: the passive side hears at once, and the
     // active side once the passive one answers with its own disconnect.
     a.rdmaDisconnect(active);
-    expect((await expectEvent(server, 'disconnected', passive)).status).toBe(0);
+    expect((await expectEvent(server, 'DISCONNECTED', passive)).status).toBe(0);
     a.rdmaDisconnect(passive);
-    expect((await expectEvent(client, 'disconnected', active)).status).toBe(0);
+    expect((await expectEvent(client, 'DISCONNECTED', active)).status).toBe(0);
 
     c.release();
     s.release();
@@ -291,12 +295,12 @@ suite(`native rdma_cm${addon ? '' : ` (skipped: ${reason})`}`, () => {
     const active = await resolved(client, port);
     a.rdmaConnect(active, connParam([9]));
     const request = await nextEvent(server);
-    expect(request.event).toBe(RDMA_CM_EVENT['connect-request']);
+    expect(request.event).toBe(RDMA_CM_EVENT.CONNECT_REQUEST);
     // Over the REJ's 148 bytes: refused before anything is sent.
     expectSystemError(() => a.rdmaReject(request.id, new Uint8Array(149)), 'EINVAL', 22, 'rdma_reject');
     a.rdmaReject(request.id, Uint8Array.from([0xde, 0xad]));
-    const rejected = await expectEvent(client, 'rejected', active);
-    expect(rejected.status).toBe(IB_CM_REJ_CONSUMER_DEFINED);
+    const rejected = await expectEvent(client, 'REJECTED', active);
+    expect(rejected.status).toBe(IB_CM_REJ.CONSUMER_DEFINED);
     expect(Array.from(rejected.privateData)).toEqual([0xde, 0xad, ...new Array(146).fill(0)]);
     expect(rejected.param).toBeNull();
     a.rdmaDestroyId(request.id);
@@ -311,8 +315,8 @@ suite(`native rdma_cm${addon ? '' : ` (skipped: ${reason})`}`, () => {
     expect(Array.from(request.privateData)).toEqual(new Array(56).fill(1));
     // A failed accept rejects the connection itself (kernel cma.c rdma_accept).
     expectSystemError(() => a.rdmaAccept(request.id, connParam(new Array(197).fill(2))), 'EINVAL', 22, 'rdma_accept');
-    const rejected = await expectEvent(client, 'rejected', active);
-    expect(rejected.status).toBe(IB_CM_REJ_CONSUMER_DEFINED);
+    const rejected = await expectEvent(client, 'REJECTED', active);
+    expect(rejected.status).toBe(IB_CM_REJ.CONSUMER_DEFINED);
     expect(Array.from(rejected.privateData)).toEqual(new Array(148).fill(0));
     a.rdmaDestroyId(request.id);
     a.rdmaDestroyId(active);
@@ -325,8 +329,8 @@ suite(`native rdma_cm${addon ? '' : ` (skipped: ${reason})`}`, () => {
     a.rdmaDestroyId(probe);
     const active = await resolved(client, free);
     a.rdmaConnect(active, connParam([1]));
-    const rejected = await expectEvent(client, 'rejected', active);
-    expect(rejected.status).toBe(IB_CM_REJ_INVALID_SERVICE_ID);
+    const rejected = await expectEvent(client, 'REJECTED', active);
+    expect(rejected.status).toBe(IB_CM_REJ.INVALID_SERVICE_ID);
     expect(rejected.privateData.length).toBe(148);
     a.rdmaDestroyId(active);
   });
@@ -338,11 +342,11 @@ suite(`native rdma_cm${addon ? '' : ` (skipped: ${reason})`}`, () => {
     const request = await nextEvent(server);
     const s = endpoint(request.id);
     a.rdmaAccept(request.id, connParam([]));
-    await expectEvent(client, 'established', active);
-    await expectEvent(server, 'established', request.id);
+    await expectEvent(client, 'ESTABLISHED', active);
+    await expectEvent(server, 'ESTABLISHED', request.id);
     c.release();
     a.rdmaDestroyId(active);
-    expect((await expectEvent(server, 'disconnected', request.id)).status).toBe(0);
+    expect((await expectEvent(server, 'DISCONNECTED', request.id)).status).toBe(0);
     s.release();
     a.rdmaDestroyId(request.id);
     a.ibvCloseDevice(c.context);
@@ -358,7 +362,7 @@ suite(`native rdma_cm${addon ? '' : ` (skipped: ${reason})`}`, () => {
     const host = [24, 16, 8, 0].map((shift) => Math.floor(target / 2 ** shift) % 256).join('.');
     const id = a.rdmaCreateId(client, RDMA_PS_TCP);
     a.rdmaResolveAddr(id, null, { host, port: 1 }, 1000);
-    const error = await expectEvent(client, 'addr-error', id, 15000);
+    const error = await expectEvent(client, 'ADDR_ERROR', id, 15000);
     expect(error.status).toBe(-110);
     a.rdmaDestroyId(id);
   }, 20000);
@@ -417,15 +421,15 @@ suite(`native rdma_cm${addon ? '' : ` (skipped: ${reason})`}`, () => {
         parentPort.postMessage({ event: e.event, qpNum: qp.qpNum });
       })();`, { eval: true });
     const request = await nextEvent(server);
-    expect(request.event).toBe(RDMA_CM_EVENT['connect-request']);
+    expect(request.event).toBe(RDMA_CM_EVENT.CONNECT_REQUEST);
     const s = endpoint(request.id);
     a.rdmaAccept(request.id, connParam([]));
     const reported = await new Promise<{ event: number; qpNum: number }>((resolve, reject) => worker.once('message', resolve).once('error', reject));
-    expect(reported).toEqual({ event: RDMA_CM_EVENT.established, qpNum: request.param!.qpNum });
-    await expectEvent(server, 'established', request.id);
+    expect(reported).toEqual({ event: RDMA_CM_EVENT.ESTABLISHED, qpNum: request.param!.qpNum });
+    await expectEvent(server, 'ESTABLISHED', request.id);
     await worker.terminate();
     // Its cleanup destroyed its id, which sends a DREQ.
-    expect((await expectEvent(server, 'disconnected', request.id)).status).toBe(0);
+    expect((await expectEvent(server, 'DISCONNECTED', request.id)).status).toBe(0);
     s.release();
     a.rdmaDestroyId(request.id);
     a.ibvCloseDevice(s.context);

@@ -5,11 +5,11 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import type { Backend } from '../../src/backend';
-import type { VerbsCalls } from '../../src/backend-verbs';
+import type { Backend } from '../../seam/backend';
+import type { VerbsCalls } from '../../seam/backend-verbs';
 import { loadNative } from '../../src/native';
-import { expectSystemError } from '../backends';
-import { canHideLibraries, runWithout } from '../hidden-library';
+import { expectSystemError } from '../support/backends';
+import { canHideLibraries, runWithout } from '../support/hidden-library';
 
 const native = loadNative();
 const suite = native.backend ? describe : describe.skip;

@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Backend } from '../../src/backend';
+import type { Backend } from '../../seam/backend';
 import { loadNative } from '../../src/native';
-import { expectSystemError } from '../backends';
-import * as U from '../../src/uapi';
+import { expectSystemError } from '../support/backends';
+import * as U from '../../seam/uapi';
 
 const native = loadNative();
 const suite = native.backend ? describe : describe.skip;

@@ -1,14 +1,14 @@
 // The dma-buf core's ioctls and file operations, on system-heap buffers.
 import { expect } from 'vitest';
-import * as uapi from '../../src/uapi';
-import { describeEachBackend, DEVICE, itWith } from '../backends';
-import { CLOSED_FD, expectErrno, PAGE, Session } from './helpers';
+import * as uapi from '../../seam/uapi';
+import { describeEachBackend, DEVICES, itWith } from '../support/backends';
+import { CLOSED_FD, expectErrno, PAGE, Session } from '../support/seam-session';
 
 const { DMA_BUF_SYNC_READ: READ, DMA_BUF_SYNC_WRITE: WRITE, DMA_BUF_SYNC_RW: RW, DMA_BUF_SYNC_END: END } = uapi;
 
 describeEachBackend('dma-buf', (b) => {
   const s = new Session(b);
-  const it = itWith(b, DEVICE.systemHeap);
+  const it = itWith(b, DEVICES.heap);
 
   it('takes SYNC with a direction and no unknown flags', () => {
     const buf = s.heapBuffer(PAGE);

@@ -3,9 +3,9 @@
 // alias memory the way page tables do.
 import { describe, expect, it } from 'vitest';
 import { controls, createEmulator } from '../../emulator';
-import type { Backend } from '../../src/backend';
-import * as uapi from '../../src/uapi';
-import { errorOf, PAGE } from './helpers';
+import type { Backend } from '../../seam/backend';
+import * as uapi from '../../seam/uapi';
+import { errorOf, PAGE } from '../support/seam-session';
 
 function vgemFenceOnBuffer(backend: Backend): { drm: number; buf: number; fence: number } {
   const drm = backend.open('/dev/dri/card0', uapi.O_RDWR);

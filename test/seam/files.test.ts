@@ -1,8 +1,8 @@
 // Files, fds and memfds: what every other test stands on.
 import { expect, it } from 'vitest';
-import * as uapi from '../../src/uapi';
-import { describeEachBackend } from '../backends';
-import { CLOSED_FD, expectErrno, PAGE, Session } from './helpers';
+import * as uapi from '../../seam/uapi';
+import { describeEachBackend } from '../support/backends';
+import { CLOSED_FD, expectErrno, PAGE, Session } from '../support/seam-session';
 
 describeEachBackend('files', (b) => {
   const s = new Session(b);

@@ -1,15 +1,15 @@
 // /dev/dma_heap/system: the kernel selftest's cases and the checks around them.
 import { expect } from 'vitest';
-import * as uapi from '../../src/uapi';
-import { describeEachBackend, DEVICE, itWith } from '../backends';
-import { expectErrno, PAGE, Session } from './helpers';
+import * as uapi from '../../seam/uapi';
+import { describeEachBackend, DEVICES, itWith } from '../support/backends';
+import { expectErrno, PAGE, Session } from '../support/seam-session';
 
 const SYSCALL = 'DMA_HEAP_IOCTL_ALLOC';
 
 describeEachBackend('dma-heap', (b) => {
   const s = new Session(b);
-  const it = itWith(b, DEVICE.systemHeap);
-  const heap = () => s.fd(s.backend.open(DEVICE.systemHeap, uapi.O_RDONLY | uapi.O_CLOEXEC));
+  const it = itWith(b, DEVICES.heap);
+  const heap = () => s.fd(s.backend.open(DEVICES.heap, uapi.O_RDONLY | uapi.O_CLOEXEC));
 
   it('lists the system heap', () => {
     expect(s.backend.readdir('/dev/dma_heap')).toContain('system');
@@ -59,7 +59,7 @@ describeEachBackend('dma-heap', (b) => {
     s.map(buf, PAGE, uapi.PROT_READ);
   });
 
-  // kernel-semantics.md infers this from remap_pfn_range's COW check; seen on 6.12.107.
+  // remap_pfn_range's COW check refuses a private mapping of more than one page (the heap maps all pages at once); seen on 6.12.107.
   it('maps MAP_PRIVATE one page only', () => {
     const buf = s.heapBuffer(2 * PAGE);
     expectErrno(() => s.backend.mmap(buf, 2 * PAGE, uapi.PROT_READ, uapi.MAP_PRIVATE, 0n), 'EINVAL', 'mmap');

@@ -1,8 +1,8 @@
 // sync_file: info, merge and poll, with vgem fences as the timelines.
 import { expect } from 'vitest';
-import * as uapi from '../../src/uapi';
-import { describeEachBackend, itWith } from '../backends';
-import { CLOSED_FD, expectErrno, Session, VGEM } from './helpers';
+import * as uapi from '../../seam/uapi';
+import { describeEachBackend, itWith } from '../support/backends';
+import { CLOSED_FD, expectErrno, Session, VGEM } from '../support/seam-session';
 
 describeEachBackend('sync_file', (b) => {
   const s = new Session(b);

@@ -1,15 +1,15 @@
 // /dev/udmabuf: the kernel selftest's cases and the checks around them.
 import { expect } from 'vitest';
-import type { UdmabufItem } from '../../src/backend';
-import * as uapi from '../../src/uapi';
-import { describeEachBackend, DEVICE, itWith } from '../backends';
-import { CLOSED_FD, expectErrno, PAGE, Session } from './helpers';
+import type { UdmabufItem } from '../../seam/backend';
+import * as uapi from '../../seam/uapi';
+import { describeEachBackend, DEVICES, itWith } from '../support/backends';
+import { CLOSED_FD, expectErrno, PAGE, Session } from '../support/seam-session';
 
 const MiB = 1n << 20n;
 
 describeEachBackend('udmabuf', (b) => {
   const s = new Session(b);
-  const it = itWith(b, DEVICE.udmabuf);
+  const it = itWith(b, DEVICES.udmabuf);
   const item = (memfd: number, offset: number | bigint, size: number | bigint): UdmabufItem =>
     ({ memfd, offset: BigInt(offset), size: BigInt(size) });
 
@@ -58,7 +58,7 @@ describeEachBackend('udmabuf', (b) => {
     s.fd(create(s.memfd(1, uapi.F_SEAL_SHRINK | uapi.F_SEAL_GROW | uapi.F_SEAL_SEAL))());
   });
 
-  // kernel-semantics.md infers this from memfd_pin_folios; seen on 6.12.107.
+  // memfd_pin_folios pins no folio past EOF and udmabuf answers EINVAL for 0 folios; seen on 6.12.107.
   it('refuses a range past the end of the memfd', () => {
     const dev = s.udmabufDevice();
     const memfd = s.memfd(4);

@@ -1,8 +1,8 @@
 // DRM on vgem: dumb buffers, GEM handles, PRIME, and vgem's test fences.
 import { expect } from 'vitest';
-import * as uapi from '../../src/uapi';
-import { describeEachBackend, itWith } from '../backends';
-import { CLOSED_FD, expectErrno, PAGE, Session, VGEM } from './helpers';
+import * as uapi from '../../seam/uapi';
+import { describeEachBackend, itWith } from '../support/backends';
+import { CLOSED_FD, expectErrno, PAGE, Session, VGEM } from '../support/seam-session';
 
 const RDWR_CLOEXEC = uapi.DRM_RDWR | uapi.DRM_CLOEXEC;
 const ATTACH = 'DRM_IOCTL_VGEM_FENCE_ATTACH';

@@ -1,13 +1,13 @@
 // Readiness watches: asynchronous, level-triggered, and silent once stopped.
 import { expect } from 'vitest';
-import * as uapi from '../../src/uapi';
-import { describeEachBackend, DEVICE, itWith } from '../backends';
-import { Session, turns, VGEM } from './helpers';
+import * as uapi from '../../seam/uapi';
+import { describeEachBackend, DEVICES, itWith } from '../support/backends';
+import { Session, turns, VGEM } from '../support/seam-session';
 
 describeEachBackend('watch', (b) => {
   const s = new Session(b);
 
-  itWith(b, DEVICE.systemHeap)('calls back on the event loop while ready, and never after stop()', async () => {
+  itWith(b, DEVICES.heap)('calls back on the event loop while ready, and never after stop()', async () => {
     const buf = s.heapBuffer(4096);
     const calls: number[] = [];
     const watch = s.backend.watch(buf, uapi.POLLIN, (revents) => calls.push(revents));
@@ -22,7 +22,7 @@ describeEachBackend('watch', (b) => {
     watch.stop();
   });
 
-  itWith(b, DEVICE.systemHeap)('stops from inside its own callback', async () => {
+  itWith(b, DEVICES.heap)('stops from inside its own callback', async () => {
     const buf = s.heapBuffer(4096);
     let calls = 0;
     const watch = s.backend.watch(buf, uapi.POLLOUT, () => {

@@ -1,0 +1,259 @@
+// Memory regions: ibv_reg_mr over the process's memory (ib_umem_get, which
+// pins pages and charges RLIMIT_MEMLOCK) and ibv_reg_dmabuf_mr over a
+// dma-buf (ib_umem_dmabuf_get, through a dynamic or a pinned attachment:
+// umem-dmabuf.ts), or on demand (odp.ts), with their checks in the kernel's
+// order.
+import { systemError } from '../../seam/system-error';
+import { PAGE_SIZE } from '../../seam/uapi';
+import { IBV_ACCESS } from '../../seam/verbs-uapi';
+import { DmaBufObject } from '../dmabuf';
+import type { OpenFile } from '../files';
+import { memoryKey } from './keys';
+import type { Memlock } from './memlock';
+import { OdpMirror, OdpState } from './odp';
+import type { IbPd } from './pd';
+import { ACCESS_OPTIONAL, DeviceProfile } from './profiles';
+import { DmaBufMrState, UmemDmabuf } from './umem-dmabuf';
+
+const A = IBV_ACCESS;
+const PAGE = BigInt(PAGE_SIZE);
+const U64_MAX = 2n ** 64n - 1n;
+/** IB_ACCESS_SUPPORTED: the defined bits up to FLUSH_PERSISTENT, and the optional range. */
+const ACCESS_SUPPORTED = ((A.FLUSH_PERSISTENT << 1) - 1) | ACCESS_OPTIONAL;
+/** What uverbs' REG_DMABUF_MR method takes (uverbs_get_flags32 refuses the rest with EINVAL). */
+const DMABUF_ACCESS = A.LOCAL_WRITE | A.REMOTE_READ | A.REMOTE_WRITE | A.REMOTE_ATOMIC | A.RELAXED_ORDERING;
+
+/** What an MR's memory is, as its device reaches it. */
+interface Backing {
+  /** The views covering [offset, offset + length) of the MR now; undefined where the device cannot reach them. */
+  runs(offset: number, length: number): Uint8Array[] | undefined;
+  release(): void;
+  /** A dma-buf MR's hold on its dma-buf. */
+  umem?: UmemDmabuf;
+  /** An on-demand MR's mirror of the process's pages. */
+  odp?: OdpMirror;
+}
+
+/** What a test reads of an MR (controls(backend).rdma.device(name).mr(key)). */
+export interface MrState {
+  key: number;
+  via: 'memory' | 'on-demand' | 'dma-buf';
+  dmaBuf?: DmaBufMrState;
+  odp?: OdpState;
+}
+
+export class IbMr {
+  constructor(
+    readonly pd: IbPd,
+    /** lkey and rkey alike. */
+    readonly key: number,
+    readonly addr: bigint,
+    readonly length: bigint,
+    readonly access: number,
+    private readonly backing: Backing,
+  ) {}
+
+  /** mr_check_range. */
+  contains(addr: bigint, length: number): boolean {
+    return addr >= this.addr && addr + BigInt(length) <= this.addr + this.length;
+  }
+
+  /**
+   * Whether the device can reach [addr, addr + length) now, faulting in what
+   * a move or an invalidation took away: false once revoked, or where an
+   * on-demand page is not mapped in the process.
+   */
+  reaches(addr: bigint, length: number): boolean {
+    return this.#slice(addr, length) !== undefined;
+  }
+
+  read(addr: bigint, length: number): Uint8Array {
+    const out = new Uint8Array(length);
+    let at = 0;
+    for (const run of this.#slice(addr, length) ?? []) {
+      out.set(run, at);
+      at += run.length;
+    }
+    return out;
+  }
+
+  write(addr: bigint, bytes: Uint8Array): void {
+    let at = 0;
+    for (const run of this.#slice(addr, bytes.length) ?? []) {
+      run.set(bytes.subarray(at, at + run.length));
+      at += run.length;
+    }
+  }
+
+  /** ibv_advise_mr with IBV_ADVISE_MR_ADVICE_PREFETCH and IBV_ADVISE_MR_FLAG_FLUSH: the pages fault in before it returns. */
+  prefetch(addr: bigint, length: number): void {
+    const syscall = 'ibv_advise_mr';
+    // get_prefetchable_mr finds only ODP MRs; the range must lie inside.
+    if (!this.backing.odp || !this.contains(addr, length)) throw systemError('ENOENT', syscall);
+    if (!this.backing.odp.fault(Number(addr - this.addr), length, true)) throw systemError('EFAULT', syscall);
+  }
+
+  state(): MrState {
+    const { umem, odp } = this.backing;
+    const via = umem ? 'dma-buf' : odp ? 'on-demand' : 'memory';
+    return { key: this.key, via, ...(umem && { dmaBuf: umem.state() }), ...(odp && { odp: odp.state() }) };
+  }
+
+  deregister(): void {
+    this.pd.device.removeMr(this);
+    this.pd.users--;
+    this.backing.release();
+  }
+
+  #slice(addr: bigint, length: number): Uint8Array[] | undefined {
+    return this.backing.runs(Number(addr - this.addr), length);
+  }
+}
+
+/** Process memory to register: the view, the address the process knows it by, and whether it is a PFN mapping. */
+export interface UserMemory {
+  view: Uint8Array;
+  addr: bigint;
+  /** An mmap of a dma-buf (VM_PFNMAP): pin_user_pages refuses it. */
+  pfnMapped: boolean;
+  /** A mapping without PROT_WRITE: pinning it for writing (FOLL_WRITE) fails. */
+  readOnly: boolean;
+}
+
+/** ib_uverbs_reg_mr, then the driver's reg_user_mr around ib_umem_get. */
+export function regUserMr(pd: IbPd, memory: UserMemory, access: number, memlock: Memlock): IbMr {
+  const syscall = 'ibv_reg_mr';
+  const { device } = pd;
+  checkMrAccess(device.profile, access, syscall);
+  checkDriverAccess(device.profile, access, syscall);
+  const index = device.allocMrIndex(syscall);
+  let pinned: bigint;
+  try {
+    // An ODP MR pins nothing: its pages fault in on access.
+    pinned = access & A.ON_DEMAND ? 0n : pinPages(memory, access, memlock, syscall);
+  } catch (e) {
+    device.freeMrIndex(index);
+    throw e;
+  }
+  const { view, addr } = memory;
+  const length = BigInt(view.byteLength);
+  const backing: Backing = access & A.ON_DEMAND ? odpBacking(view) : {
+    runs: (offset, size) => [view.subarray(offset, offset + size)],
+    release: () => memlock.unpin(pinned),
+  };
+  return install(new IbMr(pd, memoryKey(index), addr, length, access, backing));
+}
+
+/** Reaches each page through the mirror, which faults it in first. */
+function odpBacking(view: Uint8Array): Backing {
+  const odp = new OdpMirror(view);
+  return {
+    odp,
+    runs: (offset, size) => (odp.fault(offset, size) ? [view.subarray(offset, offset + size)] : undefined),
+    release: () => odp.release(),
+  };
+}
+
+/** ib_umem_get: pins the pages under RLIMIT_MEMLOCK, and says how many. */
+function pinPages(memory: UserMemory, access: number, memlock: Memlock, syscall: string): bigint {
+  if (!memlock.canPin) throw systemError('EPERM', syscall);
+  const pages = pageCount(memory.addr, BigInt(memory.view.byteLength));
+  if (pages === 0n) throw systemError('EINVAL', syscall);
+  if (!memlock.pin(pages)) throw systemError('ENOMEM', syscall);
+  // pin_user_pages refuses a PFN mapping, and a read-only one where the MR
+  // may write (ib_access_writable: local or remote write, atomics, MW bind;
+  // seen on 6.12.107); then rxe finds no emulated page is persistent memory.
+  const writes = access & (A.LOCAL_WRITE | A.REMOTE_WRITE | A.REMOTE_ATOMIC | A.MW_BIND);
+  const refused = memory.pfnMapped || (memory.readOnly && writes) ? 'EFAULT' : access & A.FLUSH_PERSISTENT ? 'EINVAL' : undefined;
+  if (refused) {
+    memlock.unpin(pages);
+    throw systemError(refused, syscall);
+  }
+  return pages;
+}
+
+/** uverbs' REG_DMABUF_MR method, then the driver's reg_user_mr_dmabuf around ib_umem_dmabuf_get. */
+export function regDmabufMr(
+  pd: IbPd, offset: bigint, length: bigint, iova: bigint, file: OpenFile | undefined, access: number,
+): IbMr {
+  const syscall = 'ibv_reg_dmabuf_mr';
+  const { device } = pd;
+  const { profile } = device;
+  if (profile.dmaBuf === 'none') throw systemError('EOPNOTSUPP', syscall);
+  if ((offset ^ iova) & (PAGE - 1n)) throw systemError('EINVAL', syscall);
+  if (access & ~DMABUF_ACCESS) throw systemError('EINVAL', syscall);
+  checkMrAccess(profile, access, syscall);
+  checkDriverAccess(profile, access, syscall);
+  const end = offset + length;
+  if (end > U64_MAX) throw systemError('EINVAL', syscall);
+  if (!file) throw systemError('EBADF', syscall);
+  const dmaBuf = file.object;
+  if (!(dmaBuf instanceof DmaBufObject)) throw systemError('EINVAL', syscall);
+  if (end > dmaBuf.size || pageCount(offset, length) === 0n) throw systemError('EINVAL', syscall);
+  const index = device.allocMrIndex(syscall);
+  let umem: UmemDmabuf;
+  try {
+    umem = new UmemDmabuf(dmaBuf, profile.dmaBuf === 'dynamic', syscall);
+  } catch (e) {
+    device.freeMrIndex(index);
+    throw e;
+  }
+  dmaBuf.file.get();
+  const at = Number(offset);
+  const backing: Backing = {
+    umem,
+    runs: (from, size) => {
+      const pages = umem.pages();
+      return pages && sliceRuns(pages, at + from, size);
+    },
+    release: () => {
+      umem.release();
+      dmaBuf.file.put();
+    },
+  };
+  return install(new IbMr(pd, memoryKey(index), iova, length, access, backing));
+}
+
+function install(mr: IbMr): IbMr {
+  mr.pd.device.addMr(mr);
+  mr.pd.users++;
+  return mr;
+}
+
+/** ib_check_mr_access. */
+function checkMrAccess(profile: DeviceProfile, access: number, syscall: string): void {
+  if (access & (A.REMOTE_ATOMIC | A.REMOTE_WRITE) && !(access & A.LOCAL_WRITE)) throw systemError('EINVAL', syscall);
+  if (access & ~ACCESS_SUPPORTED) throw systemError('EINVAL', syscall);
+  if (access & A.ON_DEMAND && profile.attr.odpGeneralCaps === 0n) throw systemError('EOPNOTSUPP', syscall);
+  if (access & (A.FLUSH_GLOBAL | A.FLUSH_PERSISTENT) && !profile.flush) throw systemError('EOPNOTSUPP', syscall);
+}
+
+function checkDriverAccess(profile: DeviceProfile, access: number, syscall: string): void {
+  if (access & ~profile.driverAccess) throw systemError('EOPNOTSUPP', syscall);
+}
+
+/** ib_umem_num_pages: the pages [addr, addr + length) touches. */
+function pageCount(addr: bigint, length: bigint): bigint {
+  const first = addr / PAGE;
+  const last = (addr + length + PAGE - 1n) / PAGE;
+  return last - first;
+}
+
+/** The views covering [offset, offset + length) of memory laid out as `runs`, one after another. */
+function sliceRuns(runs: Uint8Array[], offset: number, length: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let skip = offset;
+  let left = length;
+  for (const run of runs) {
+    if (left === 0) break;
+    if (skip >= run.length) {
+      skip -= run.length;
+      continue;
+    }
+    const take = Math.min(run.length - skip, left);
+    out.push(run.subarray(skip, skip + take));
+    skip = 0;
+    left -= take;
+  }
+  return out;
+}

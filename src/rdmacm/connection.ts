@@ -1,0 +1,462 @@
+// Connections through the RDMA connection manager (librdmacm): a listener
+// that takes connection requests, a route to a peer, and the connection
+// both yield, with its own RC queue pair moved to RTS by the CM.
+import type { RdmaAddress, RdmaCmEvent, RdmaConnParam } from '../../seam/backend-rdmacm';
+import { errnoName } from '../../seam/errno';
+import { Resource } from '../resource';
+import { systemError, SystemError } from '../../seam/system-error';
+import type { WaitOptions } from '../wait';
+import type { Backend } from '../../seam/backend';
+import { CmChannel } from './channel';
+import { IB_CM_REJ, PRIVATE_DATA_MAX, RDMA_CM_EVENT, RDMA_PS_TCP } from '../../seam/rdmacm-uapi';
+import { byValue, kebab } from '../enum-names';
+import type { CompletionQueue } from '../verbs/cq';
+import type { RdmaDevice } from '../verbs/device';
+import type { ProtectionDomain } from '../verbs/pd';
+import { QueuePair, QueuePairOptions, RecvRequest } from '../verbs/qp';
+
+export type { RdmaAddress } from '../../seam/backend-rdmacm';
+
+/** How the connection manager's ids find their devices: one RdmaDevice per verbs context, kept by the DmaBridge. */
+export interface CmHost {
+  readonly seam: Backend;
+  /** The RdmaDevice over a context the connection manager bound an id to. */
+  cmDevice(ctx: number, name: string): RdmaDevice;
+  /** The parent of listeners and connections. */
+  readonly owner: Resource;
+}
+
+export interface ConnectionOptions extends QueuePairOptions, WaitOptions {
+  /** The PD for the QP (on the connection's device); default: one of the connection's own, closed with it. */
+  pd?: ProtectionDomain;
+  /** Completion queue entries of the connection's own CQ (send and receive share it). Default 256. */
+  cqSize?: number;
+  /** Bytes for the peer to read when the connection is made: at most 56 to connect, 196 to accept. */
+  privateData?: Uint8Array;
+  /** RDMA reads the peer may have outstanding against us, and we against it. Default: the device's limit, at most 16. */
+  responderResources?: number;
+  initiatorDepth?: number;
+  /** Transport retries (0–7, default 7: for ever on rxe; less notices a vanished peer). */
+  retryCount?: number;
+  /** Receiver-not-ready retries (0–7, default 7: for ever). */
+  rnrRetryCount?: number;
+  /** Receives to post before the connection is made, so that the peer's first sends find them. */
+  receives?: RecvRequest[];
+}
+
+export interface ResolveOptions extends WaitOptions {
+  /** The local address to connect from; default: the route's choice. */
+  source?: RdmaAddress;
+}
+
+type Phase = 'rdma_resolve_addr' | 'rdma_resolve_route' | 'rdma_connect' | 'rdma_accept';
+
+/** Resolves `host:port` to a device and route, ready to connect from. */
+export async function resolveRoute(host: CmHost, to: RdmaAddress, options: ResolveOptions = {}): Promise<RdmaRoute> {
+  checkAddress(to, 'to');
+  if (options.source) checkAddress(options.source, 'source');
+  const { seam } = host;
+  const channel = new CmChannel(seam);
+  const id = createId(channel);
+  // The CM's own timeouts, per step; the caller's timeout bounds the whole.
+  const ms = Math.max(1, Math.min(options.timeout ?? 2000, 2000));
+  try {
+    seam.rdmaResolveAddr(id, options.source ?? null, to, ms);
+    await expectEvent(channel, id, 'ADDR_RESOLVED', 'rdma_resolve_addr', to, options);
+    seam.rdmaResolveRoute(id, ms);
+    await expectEvent(channel, id, 'ROUTE_RESOLVED', 'rdma_resolve_route', to, options);
+  } catch (e) {
+    destroyId(seam, channel, id);
+    throw e;
+  }
+  return new RdmaRoute(host, channel, id, to);
+}
+
+/**
+ * A CM id of a listener, route or request, destroyed with it unless a
+ * connect or accept took it: from then on that call owns the id, so closing
+ * this object (or leaving a `using` block) mid-call does not pull it away.
+ */
+abstract class CmIdOwner extends Resource {
+  #taken = false;
+
+  protected constructor(protected readonly host: CmHost, protected readonly channel: CmChannel, protected readonly id: number) {
+    super(host.owner);
+    const { seam } = host;
+    this.guard(() => destroyId(seam, channel, id));
+  }
+
+  /** Runs `make` (connect or accept) as the id's owner: its connection keeps the id; a failure destroys it. */
+  protected async takeId(make: () => Promise<RdmaConnection>): Promise<RdmaConnection> {
+    this.assertOpen();
+    if (this.#taken) throw new TypeError(`this ${this.constructor.name} was connected or accepted already`);
+    this.#taken = true;
+    try {
+      return await make();
+    } catch (e) {
+      destroyId(this.host.seam, this.channel, this.id);
+      throw e;
+    } finally {
+      this.close();
+    }
+  }
+
+  /** Whether a connect or accept took the id. */
+  protected get taken(): boolean {
+    return this.#taken;
+  }
+
+  protected release(): void {
+    if (!this.#taken) destroyId(this.host.seam, this.channel, this.id);
+  }
+}
+
+/**
+ * A resolved route to a peer: the device it leaves from (make PDs and
+ * register memory on `device` before connecting) and one connect() to make.
+ */
+export class RdmaRoute extends CmIdOwner {
+  readonly device: RdmaDevice;
+  readonly local: RdmaAddress;
+
+  /** @internal */
+  constructor(host: CmHost, channel: CmChannel, id: number, readonly remote: RdmaAddress) {
+    super(host, channel, id);
+    const info = host.seam.rdmaQueryId(id);
+    this.device = host.cmDevice(info.context, info.deviceName);
+    this.local = info.local;
+  }
+
+  /** Connects (rdma_connect) and resolves once the connection is established. */
+  connect(options: ConnectionOptions = {}): Promise<RdmaConnection> {
+    return this.takeId(async () => {
+      const parts = makeQp(this.host, this.device, this.id, options);
+      let e: RdmaCmEvent;
+      try {
+        this.host.seam.rdmaConnect(this.id, connParam(this.device, options, 'connect'));
+        e = await expectEvent(this.channel, this.id, 'ESTABLISHED', 'rdma_connect', this.remote, options);
+      } catch (err) {
+        parts.close();
+        throw err;
+      }
+      return new RdmaConnection(this.host, this.channel, this.id, parts, e.privateData, this.local, this.remote);
+    });
+  }
+}
+
+/** Listens for connections on an address (rdma_bind_addr + rdma_listen). */
+export class RdmaListener extends CmIdOwner {
+  /** The bound address; the port is the one chosen where 0 was asked for. */
+  readonly address: RdmaAddress;
+
+  /** @internal use DmaBridge.listenRdma */
+  static create(host: CmHost, at: RdmaAddress, backlog: number): RdmaListener {
+    checkAddress(at, 'address');
+    const { seam } = host;
+    const channel = new CmChannel(seam);
+    const id = createId(channel);
+    try {
+      seam.rdmaBindAddr(id, at);
+      seam.rdmaListen(id, backlog);
+    } catch (e) {
+      destroyId(seam, channel, id);
+      throw e;
+    }
+    return new RdmaListener(host, channel, id);
+  }
+
+  private constructor(host: CmHost, channel: CmChannel, id: number) {
+    super(host, channel, id);
+    this.address = host.seam.rdmaQueryId(id).local;
+  }
+
+  /** The next connection request, to accept or reject. Closing the listener cancels the wait. */
+  async next(options: WaitOptions = {}): Promise<ConnectionRequest> {
+    this.assertOpen();
+    const e = await this.channel.next(this.id, 'connection request', options);
+    return new ConnectionRequest(this.host, this.channel, e);
+  }
+
+  /** The next connection request, accepted with `options`. */
+  async accept(options: ConnectionOptions = {}): Promise<RdmaConnection> {
+    const request = await this.next(options);
+    return request.accept(options);
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<ConnectionRequest> {
+    while (!this.closed) yield await this.next();
+  }
+}
+
+/** A peer's request to connect: accept() it or reject() it; closing it unanswered rejects it. */
+export class ConnectionRequest extends CmIdOwner {
+  readonly device: RdmaDevice;
+  /** The private data the peer sent (on IB and RoCE, zero-padded to 56 bytes). */
+  readonly privateData: Uint8Array;
+  readonly local: RdmaAddress;
+  readonly remote: RdmaAddress;
+  #rejected = false;
+
+  /** @internal */
+  constructor(host: CmHost, channel: CmChannel, private readonly request: RdmaCmEvent) {
+    super(host, channel, request.id);
+    const info = host.seam.rdmaQueryId(request.id);
+    this.device = host.cmDevice(info.context, info.deviceName);
+    this.privateData = request.privateData;
+    this.local = info.local;
+    this.remote = info.remote;
+  }
+
+  /** Accepts (rdma_accept) and resolves once the connection is established. */
+  accept(options: ConnectionOptions = {}): Promise<RdmaConnection> {
+    return this.takeId(async () => {
+      const parts = makeQp(this.host, this.device, this.id, options);
+      try {
+        this.host.seam.rdmaAccept(this.id, connParam(this.device, options, 'accept', this.request));
+        await expectEvent(this.channel, this.id, 'ESTABLISHED', 'rdma_accept', this.remote, options);
+      } catch (err) {
+        parts.close();
+        throw err;
+      }
+      return new RdmaConnection(this.host, this.channel, this.id, parts, this.privateData, this.local, this.remote);
+    });
+  }
+
+  /** Refuses the connection: the peer's connect fails with ECONNREFUSED and sees `privateData` (at most 148 bytes). */
+  reject(privateData: Uint8Array = new Uint8Array(0)): void {
+    this.assertOpen();
+    if (this.taken) throw new TypeError('this connection request is being accepted: it can no longer be rejected');
+    checkPrivateData(privateData, 'reject');
+    this.host.seam.rdmaReject(this.id, privateData);
+    this.#rejected = true;
+    this.close();
+  }
+
+  protected override release(): void {
+    // A request closed unanswered is refused, as the listener's close refuses those nobody took.
+    if (!this.#rejected && !this.taken) this.host.seam.rdmaReject(this.id, new Uint8Array(0));
+    super.release();
+  }
+}
+
+interface QpParts {
+  pd: ProtectionDomain;
+  cq: CompletionQueue;
+  qp: QueuePair;
+  close(): void;
+}
+
+function makeQp(host: CmHost, device: RdmaDevice, id: number, o: ConnectionOptions): QpParts {
+  if (o.pd && o.pd.device !== device) {
+    throw systemError('EINVAL', 'rdma_create_qp', `the PD is on ${o.pd.device.name}, but the connection goes through ${device.name}: make the PD on the route's or request's device`);
+  }
+  const ownPd = o.pd ? undefined : device.allocPd();
+  const pd = o.pd ?? ownPd!;
+  let cq: CompletionQueue | undefined;
+  try {
+    cq = device.createCq(o.cqSize ?? 256);
+    const made = cq;
+    const qp = QueuePair.create(pd, cq, cq, o, (init) => host.seam.rdmaCreateQp(id, pd.handle, init));
+    try {
+      if (o.receives?.length) qp.postRecv(o.receives);
+    } catch (e) {
+      qp.close();
+      throw e;
+    }
+    return {
+      pd, cq, qp,
+      close() {
+        qp.close();
+        made.close();
+        ownPd?.close();
+      },
+    };
+  } catch (e) {
+    cq?.close();
+    ownPd?.close();
+    throw e;
+  }
+}
+
+/**
+ * An established connection: its QP (in RTS) on its own CQ, and what the
+ * peer said when it was made. A disconnect from either side moves the QP to
+ * the error state, so requests still outstanding complete as flushed.
+ */
+export class RdmaConnection extends Resource {
+  readonly pd: ProtectionDomain;
+  readonly cq: CompletionQueue;
+  readonly qp: QueuePair;
+  #state: 'connected' | 'disconnected' = 'connected';
+  readonly #disconnected: Promise<void>;
+  #onDisconnect!: () => void;
+
+  /** @internal */
+  constructor(
+    private readonly host: CmHost,
+    private readonly channel: CmChannel,
+    private readonly id: number,
+    private readonly parts: QpParts,
+    /** The private data the peer sent: its request's (when we accepted) or its reply's (when we connected). */
+    readonly privateData: Uint8Array,
+    readonly local: RdmaAddress,
+    readonly remote: RdmaAddress,
+  ) {
+    super(host.owner);
+    this.pd = parts.pd;
+    this.cq = parts.cq;
+    this.qp = parts.qp;
+    parts.qp.markConnected();
+    const { seam } = host;
+    const qpHandle = parts.qp.handle;
+    this.guard(() => {
+      try {
+        seam.ibvDestroyQp(qpHandle);
+      } finally {
+        destroyId(seam, channel, id);
+      }
+    });
+    this.#disconnected = new Promise((resolve) => (this.#onDisconnect = resolve));
+    channel.subscribe(id, { onEvent: (e) => this.#onEvent(e) });
+  }
+
+  get device(): RdmaDevice {
+    return this.pd.device;
+  }
+
+  get state(): 'connected' | 'disconnected' {
+    return this.#state;
+  }
+
+  /** Resolves when the connection ends, from either side. */
+  disconnected(options: WaitOptions = {}): Promise<void> {
+    if (this.#state === 'disconnected') return Promise.resolve();
+    const { timeout, signal } = options;
+    if (timeout === undefined && !signal) return this.#disconnected;
+    return new Promise<void>((resolve, reject) => {
+      const timer = timeout === undefined ? undefined : setTimeout(() => reject(systemError('ETIMEDOUT', 'rdma_get_cm_event', `still connected after ${timeout} ms`)), timeout);
+      const onAbort = () => reject(signal!.reason);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      void this.#disconnected.then(() => {
+        if (timer) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      });
+    });
+  }
+
+  /** Ends the connection (rdma_disconnect): outstanding requests flush here, and the peer sees it disconnect. */
+  disconnect(): void {
+    this.assertOpen();
+    if (this.#state === 'connected') this.#disconnect();
+  }
+
+  #disconnect(): void {
+    this.#state = 'disconnected';
+    try {
+      this.host.seam.rdmaDisconnect(this.id);
+    } finally {
+      this.#onDisconnect();
+    }
+  }
+
+  #onEvent(e: RdmaCmEvent): boolean {
+    if (e.event === RDMA_CM_EVENT.DISCONNECTED && this.#state === 'connected') {
+      // Our QP to ERR as well, so nothing waits for a peer that is gone.
+      this.#disconnect();
+    }
+    return true;
+  }
+
+  protected release(): void {
+    try {
+      if (this.#state === 'connected') this.#disconnect();
+    } finally {
+      try {
+        this.parts.close();
+      } finally {
+        destroyId(this.host.seam, this.channel, this.id);
+      }
+    }
+  }
+}
+
+function destroyId(seam: Backend, channel: CmChannel, id: number): void {
+  seam.rdmaDestroyId(id);
+  channel.remove(id);
+}
+
+function createId(channel: CmChannel): number {
+  let id: number;
+  try {
+    id = channel.seam.rdmaCreateId(channel.handle, RDMA_PS_TCP);
+  } catch (e) {
+    channel.closeUnused();
+    throw e;
+  }
+  channel.add(id);
+  return id;
+}
+
+const EVENT_NAMES = byValue(RDMA_CM_EVENT);
+
+async function expectEvent(
+  channel: CmChannel, id: number, want: keyof typeof RDMA_CM_EVENT, phase: Phase, peer: RdmaAddress,
+  options: WaitOptions,
+): Promise<RdmaCmEvent> {
+  const e = await channel.next(id, kebab(want), options);
+  if (e.event === RDMA_CM_EVENT[want]) return e;
+  throw eventError(e, phase, peer);
+}
+
+/** The error a failed step of connecting means, with what to do about it. */
+function eventError(e: RdmaCmEvent, phase: Phase, peer: RdmaAddress): SystemError & { rejectReason?: number; privateData?: Uint8Array } {
+  const at = `${peer.host}:${peer.port}`;
+  const name = EVENT_NAMES.get(e.event) ?? `event-${e.event}`;
+  if (e.event === RDMA_CM_EVENT.REJECTED) {
+    const why = e.status === IB_CM_REJ.INVALID_SERVICE_ID
+      ? `nobody listens on ${at} (reject reason ${e.status}: invalid service id)`
+      : e.status === IB_CM_REJ.CONSUMER_DEFINED
+        ? `the peer at ${at} rejected the connection (its private data is on the error's privateData)`
+        : `the peer at ${at} rejected the connection (reject reason ${e.status})`;
+    const err = systemError('ECONNREFUSED', phase, `${phase} failed with ECONNREFUSED: ${why}`) as SystemError & { rejectReason?: number; privateData?: Uint8Array };
+    err.rejectReason = e.status;
+    err.privateData = e.privateData;
+    return err;
+  }
+  const code = e.status < 0 ? errnoName(e.status) : 'ECONNABORTED';
+  const advice = e.event === RDMA_CM_EVENT.ADDR_ERROR
+    ? `no RDMA device has a route to ${peer.host}: is soft-RoCE on the interface that reaches it (rdma link add rxe0 type rxe netdev <interface>)?`
+    : e.event === RDMA_CM_EVENT.UNREACHABLE
+      ? `${at} did not answer: is the host up and its RDMA device on the same network?`
+      : `the connection manager reported ${name} (status ${e.status})`;
+  return systemError(e.status < 0 ? e.status : 'ECONNABORTED', phase, `${phase} failed with ${code}: ${advice}`);
+}
+
+function connParam(device: RdmaDevice, o: ConnectionOptions, side: 'connect' | 'accept', request?: RdmaCmEvent): RdmaConnParam {
+  const privateData = o.privateData ?? new Uint8Array(0);
+  checkPrivateData(privateData, side);
+  const limit = (n: number) => Math.min(n, 16);
+  let responderResources = o.responderResources ?? limit(device.attr.maxQpRdAtom);
+  let initiatorDepth = o.initiatorDepth ?? limit(device.attr.maxQpInitRdAtom);
+  if (request?.param) {
+    // Never more than the peer can take. The request's values are already
+    // ours to match (the CM swaps them): it will issue up to responderResources
+    // reads, and answer up to initiatorDepth of ours.
+    responderResources = Math.min(responderResources, request.param.responderResources);
+    initiatorDepth = Math.min(initiatorDepth, request.param.initiatorDepth);
+  }
+  return { privateData, responderResources, initiatorDepth, retryCount: o.retryCount ?? 7, rnrRetryCount: o.rnrRetryCount ?? 7 };
+}
+
+function checkPrivateData(data: Uint8Array, side: keyof typeof PRIVATE_DATA_MAX): void {
+  if (!(data instanceof Uint8Array)) throw new TypeError('privateData must be a Uint8Array');
+  const max = PRIVATE_DATA_MAX[side];
+  if (data.length > max) throw systemError('EINVAL', `rdma_${side}`, `private data to ${side} is at most ${max} bytes, got ${data.length}`);
+}
+
+function checkAddress(a: RdmaAddress, name: string): void {
+  if (typeof a !== 'object' || a === null || typeof a.host !== 'string' || !Number.isInteger(a.port) || a.port < 0 || a.port > 65535) {
+    throw new TypeError(`${name} must be { host: a numeric IPv4 or IPv6 address, port: 0–65535 }`);
+  }
+}

@@ -1,0 +1,136 @@
+import type { IbvCompChannel } from '../../seam/backend-verbs';
+import { IBV_WC, IBV_WC_OPCODE, IBV_WC_STATUS } from '../../seam/verbs-uapi';
+import { byteSwap32, decodeWc, WC_WORDS } from '../../seam/work-requests';
+import { byValue } from '../enum-names';
+import { Resource } from '../resource';
+import * as uapi from '../../seam/uapi';
+import { waitReady, WaitOptions } from '../wait';
+import type { RdmaDevice } from './device';
+
+/** The API's names of enum ibv_wc_status. */
+const WC_STATUS_NAMES = {
+  SUCCESS: 'success', LOC_LEN_ERR: 'local-length-error', LOC_QP_OP_ERR: 'local-qp-op-error',
+  LOC_EEC_OP_ERR: 'local-eec-op-error', LOC_PROT_ERR: 'local-protection-error', WR_FLUSH_ERR: 'wr-flush-error',
+  MW_BIND_ERR: 'mw-bind-error', BAD_RESP_ERR: 'bad-response-error', LOC_ACCESS_ERR: 'local-access-error',
+  REM_INV_REQ_ERR: 'remote-invalid-request-error', REM_ACCESS_ERR: 'remote-access-error',
+  REM_OP_ERR: 'remote-operation-error', RETRY_EXC_ERR: 'retry-exceeded-error',
+  RNR_RETRY_EXC_ERR: 'rnr-retry-exceeded-error', LOC_RDD_VIOL_ERR: 'local-rdd-violation-error',
+  REM_INV_RD_REQ_ERR: 'remote-invalid-rd-request', REM_ABORT_ERR: 'remote-aborted-error',
+  INV_EECN_ERR: 'invalid-eecn-error', INV_EEC_STATE_ERR: 'invalid-eec-state-error', FATAL_ERR: 'fatal-error',
+  RESP_TIMEOUT_ERR: 'response-timeout-error', GENERAL_ERR: 'general-error',
+} as const satisfies Record<keyof typeof IBV_WC_STATUS, string>;
+export type WcStatus = (typeof WC_STATUS_NAMES)[keyof typeof WC_STATUS_NAMES];
+const STATUS = new Map<number, WcStatus>(
+  (Object.keys(IBV_WC_STATUS) as Array<keyof typeof IBV_WC_STATUS>).map((k) => [IBV_WC_STATUS[k], WC_STATUS_NAMES[k]]),
+);
+const OPCODES = byValue(IBV_WC_OPCODE);
+
+export interface WorkCompletion {
+  wrId: bigint;
+  status: WcStatus;
+  /** The raw ibv_wc_status (0 success, 5 flushed, 10 remote access error…). */
+  statusCode: number;
+  opcode: string;
+  byteLen: number;
+  /** Immediate data (host byte order), when the peer sent some. */
+  immData?: number;
+  qpNum: number;
+  srcQp: number;
+  vendorErr: number;
+}
+
+const BATCH = 64;
+
+/**
+ * A completion queue with its own completion channel. poll() is synchronous
+ * for tight loops; next() and `for await` wait on the channel's fd through
+ * the event loop, never busy-polling it.
+ */
+export class CompletionQueue extends Resource {
+  readonly #out = new BigUint64Array(WC_WORDS * BATCH);
+  /** Views of #out sized for n completions, made once: polling allocates nothing. */
+  readonly #views: BigUint64Array[] = [];
+  readonly #ready: WorkCompletion[] = [];
+
+  /** @internal */
+  constructor(readonly device: RdmaDevice, readonly handle: number, private readonly channel: IbvCompChannel) {
+    super(device);
+    const { seam } = device;
+    this.guard(() => {
+      seam.ibvDestroyCq(handle);
+      seam.ibvDestroyCompChannel(channel.handle);
+    });
+  }
+
+  /** Up to `max` completions that are ready now; [] when none. */
+  poll(max = 16): WorkCompletion[] {
+    this.assertOpen();
+    const out = this.#ready.splice(0, max);
+    while (out.length < max) {
+      const want = Math.min(max - out.length, BATCH);
+      const n = this.#pollRaw(want);
+      for (let i = 0; i < n; i++) out.push(decode(this.#out, i));
+      if (n < want) break;
+    }
+    return out;
+  }
+
+  /** Consumes up to `max` completions without decoding them, and says how many: for loops that only count. */
+  pollCount(max = BATCH): number {
+    this.assertOpen();
+    const queued = this.#ready.length === 0 ? 0 : this.#ready.splice(0, max).length;
+    return queued < max ? queued + this.#pollRaw(Math.min(max - queued, BATCH)) : queued;
+  }
+
+  #pollRaw(n: number): number {
+    const view = (this.#views[n] ??= this.#out.subarray(0, n * WC_WORDS));
+    return this.device.seam.ibvPollCq(this.handle, view);
+  }
+
+  /** The next completion, waiting for it through the event loop. */
+  async next(options: WaitOptions = {}): Promise<WorkCompletion> {
+    this.assertOpen();
+    const { seam } = this.device;
+    for (;;) {
+      if (this.#ready.length === 0) this.#ready.push(...this.poll(BATCH));
+      if (this.#ready.length === 0) {
+        // Arm, then look again: a completion that landed before arming raises no event.
+        seam.ibvReqNotifyCq(this.handle, false);
+        this.#ready.push(...this.poll(BATCH));
+      }
+      const wc = this.#ready.shift();
+      if (wc) return wc;
+      await waitReady(seam, this.channel.fd, uapi.POLLIN, options, (cancel) => this.onClose(cancel));
+      if (seam.ibvGetCqEvent(this.channel.handle) >= 0) seam.ibvAckCqEvents(this.handle, 1);
+    }
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<WorkCompletion> {
+    while (!this.closed) yield await this.next();
+  }
+
+  protected release(): void {
+    const { seam } = this.device;
+    try {
+      seam.ibvDestroyCq(this.handle);
+    } finally {
+      seam.ibvDestroyCompChannel(this.channel.handle);
+    }
+  }
+}
+
+function decode(out: BigUint64Array, i: number): WorkCompletion {
+  const w = decodeWc(out, i);
+  const wc: WorkCompletion = {
+    wrId: w.wrId,
+    status: STATUS.get(w.status) ?? 'general-error',
+    statusCode: w.status,
+    opcode: OPCODES.get(w.opcode) ?? `opcode-${w.opcode}`,
+    byteLen: w.byteLen,
+    qpNum: w.qpNum,
+    srcQp: w.srcQp,
+    vendorErr: w.vendorErr,
+  };
+  if (w.flags & IBV_WC.WITH_IMM) wc.immData = byteSwap32(w.imm);
+  return wc;
+}

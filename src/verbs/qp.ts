@@ -1,0 +1,258 @@
+import { randomInt } from 'node:crypto';
+import type { IbvQp, IbvQpCap, IbvQpInit } from '../../seam/backend-verbs';
+import { advise } from '../advice';
+import { Resource } from '../resource';
+import { byteSwap32, encodeRecv, encodeSend, RECV_WR_WORDS, SEND_WR_WORDS, SendWr, Sge } from '../../seam/work-requests';
+import { IBV_ACCESS, IBV_QP, IBV_QPS, IBV_QPT_RC, IBV_SEND, IBV_WR } from '../../seam/verbs-uapi';
+import { AccessFlag, accessBits } from './access-flags';
+import type { CompletionQueue } from './cq';
+import { gidBytes } from './device';
+import type { MemoryRegion, RemoteBuffer } from './mr';
+import type { ProtectionDomain } from './pd';
+
+/** The API's opcodes. */
+const SEND_OPCODES = {
+  write: IBV_WR.RDMA_WRITE, 'write-imm': IBV_WR.RDMA_WRITE_WITH_IMM, send: IBV_WR.SEND, 'send-imm': IBV_WR.SEND_WITH_IMM, read: IBV_WR.RDMA_READ,
+} as const;
+export type SendOpcode = keyof typeof SEND_OPCODES;
+
+/** ibv_qp_state by its API name. */
+export type QpState = Lowercase<keyof typeof IBV_QPS>;
+
+export interface QueuePairOptions {
+  maxSendWr?: number;
+  maxRecvWr?: number;
+  maxInlineData?: number;
+  /** Every send request completes on the CQ (default), or only those posted with signaled: true. */
+  signalAll?: boolean;
+}
+
+/** What a peer needs to connect its RC QP to this one. */
+export interface Endpoint {
+  qpNum: number;
+  /** Packet sequence number the peer's sends start at. */
+  psn: number;
+  /** GID in IPv6 notation (RoCE, or IB with a GRH). */
+  gid: string;
+  lid: number;
+  /** Active MTU in bytes. */
+  mtu: number;
+}
+
+export interface ConnectOptions {
+  port?: number;
+  /** Which entry of the port's GID table to send from; default: see QueuePair.endpoint. */
+  gidIndex?: number;
+  /** What the peer may do to our MRs through this QP; default: remote read and write. */
+  access?: AccessFlag[];
+  /**
+   * Transport retries before a request fails with retry-exceeded-error
+   * (0–7, default 7). On rxe 7 means retry for ever: a peer that has gone
+   * away then never completes, so pass less to notice it.
+   */
+  retryCount?: number;
+}
+
+/** The local memory of a request: a range of a registered MR. */
+export interface LocalRange {
+  mr: MemoryRegion;
+  offset?: number;
+  /** Default: from offset to the end of the MR. */
+  length?: number;
+}
+
+export interface SendRequest {
+  opcode: SendOpcode;
+  local?: LocalRange;
+  /** For write and read: where in the peer's memory, plus an offset into it. */
+  remote?: RemoteBuffer & { offset?: bigint | number };
+  /** Immediate data (32 bits, host order) for write-imm and send-imm. */
+  imm?: number;
+  /** Echoed in the completion; default 0n. */
+  id?: bigint;
+  /** Ask for a completion when the QP does not signal every request. */
+  signaled?: boolean;
+  inline?: boolean;
+  solicited?: boolean;
+  fence?: boolean;
+}
+
+export interface RecvRequest {
+  local?: LocalRange;
+  id?: bigint;
+}
+
+/** A reliable-connected queue pair. */
+export class QueuePair extends Resource {
+  readonly psn = randomInt(1 << 24);
+  #state: QpState = 'reset';
+  #sendScratch = new BigUint64Array(SEND_WR_WORDS * 16);
+  #recvScratch = new BigUint64Array(RECV_WR_WORDS * 16);
+
+  private constructor(
+    readonly pd: ProtectionDomain,
+    readonly handle: number,
+    readonly qpNum: number,
+    readonly cap: IbvQpCap,
+    /** Held so that a CQ in use is never collected. */
+    private readonly cqs: readonly CompletionQueue[],
+  ) {
+    super(pd);
+    const { seam } = pd.device;
+    this.guard(() => seam.ibvDestroyQp(handle));
+    for (const cq of cqs) cq.closeWith(this);
+  }
+
+  /**
+   * @internal use ProtectionDomain.createQp. `make` creates the QP:
+   * ibv_create_qp, or rdma_create_qp for a connection's.
+   */
+  static create(
+    pd: ProtectionDomain, sendCq: CompletionQueue, recvCq: CompletionQueue, o: QueuePairOptions,
+    make: (init: IbvQpInit) => IbvQp = (init) => pd.device.seam.ibvCreateQp(pd.handle, init),
+  ): QueuePair {
+    sendCq.assertOpen();
+    recvCq.assertOpen();
+    const qp = make({
+      sendCq: sendCq.handle,
+      recvCq: recvCq.handle,
+      qpType: IBV_QPT_RC,
+      cap: { maxSendWr: o.maxSendWr ?? 128, maxRecvWr: o.maxRecvWr ?? 128, maxSendSge: 1, maxRecvSge: 1, maxInlineData: o.maxInlineData ?? 0 },
+      sqSigAll: o.signalAll ?? true,
+    });
+    return new QueuePair(pd, qp.handle, qp.qpNum, qp.cap, [sendCq, recvCq]);
+  }
+
+  get state(): QpState {
+    return this.#state;
+  }
+
+  /** @internal The connection manager moved it to RTS. */
+  markConnected(): void {
+    this.#state = 'rts';
+  }
+
+  /**
+   * This QP's side of a connection, to hand to the peer. The GID defaults to
+   * the port's first IPv4-mapped entry (RoCE v2 over IPv4), else its first
+   * non-zero one.
+   */
+  endpoint(options: { port?: number; gidIndex?: number } = {}): Endpoint {
+    this.assertOpen();
+    const port = options.port ?? 1;
+    const device = this.pd.device;
+    const info = device.port(port);
+    const gidIndex = options.gidIndex ?? defaultGidIndex(device, port, info.gidTableLength);
+    return { qpNum: this.qpNum, psn: this.psn, gid: device.gid(port, gidIndex), lid: info.lid, mtu: info.mtu };
+  }
+
+  /** Moves the QP through INIT, RTR and RTS towards `remote`. */
+  connect(remote: Endpoint, options: ConnectOptions = {}): void {
+    this.assertOpen();
+    const { seam } = this.pd.device;
+    const port = options.port ?? 1;
+    const device = this.pd.device;
+    const info = device.port(port);
+    const sgidIndex = options.gidIndex ?? defaultGidIndex(device, port, info.gidTableLength);
+    const mtu = mtuEnum(Math.min(info.mtu, remote.mtu));
+    seam.ibvModifyQp(this.handle, {
+      qpState: IBV_QPS.INIT, pkeyIndex: 0, portNum: port,
+      qpAccessFlags: accessBits(options.access ?? ['remote-read', 'remote-write']) & ~IBV_ACCESS.LOCAL_WRITE,
+    }, IBV_QP.STATE | IBV_QP.PKEY_INDEX | IBV_QP.PORT | IBV_QP.ACCESS_FLAGS);
+    this.#state = 'init';
+    seam.ibvModifyQp(this.handle, {
+      qpState: IBV_QPS.RTR, pathMtu: mtu, destQpNum: remote.qpNum, rqPsn: remote.psn,
+      maxDestRdAtomic: 1, minRnrTimer: 12,
+      ahAttr: { dlid: remote.lid, portNum: port, isGlobal: true, dgid: gidBytes(remote.gid), sgidIndex, hopLimit: 64 },
+    }, IBV_QP.STATE | IBV_QP.AV | IBV_QP.PATH_MTU | IBV_QP.DEST_QPN | IBV_QP.RQ_PSN | IBV_QP.MAX_DEST_RD_ATOMIC | IBV_QP.MIN_RNR_TIMER);
+    this.#state = 'rtr';
+    seam.ibvModifyQp(this.handle, {
+      qpState: IBV_QPS.RTS, timeout: 14, retryCnt: options.retryCount ?? 7, rnrRetry: 7, sqPsn: this.psn, maxRdAtomic: 1,
+    }, IBV_QP.STATE | IBV_QP.TIMEOUT | IBV_QP.RETRY_CNT | IBV_QP.RNR_RETRY | IBV_QP.SQ_PSN | IBV_QP.MAX_QP_RD_ATOMIC);
+    this.#state = 'rts';
+  }
+
+  /** Posts send requests in one call (one ibv_post_send of a chain). */
+  postSend(requests: readonly SendRequest[]): void {
+    this.assertOpen();
+    const n = requests.length;
+    if (this.#sendScratch.length < n * SEND_WR_WORDS) this.#sendScratch = new BigUint64Array(n * SEND_WR_WORDS);
+    const w = this.#sendScratch;
+    for (let i = 0; i < n; i++) encodeSend(w, i, sendWr(requests[i]!));
+    try {
+      this.pd.device.seam.ibvPostSend(this.handle, w, n);
+    } catch (e) {
+      throw advise(e, []);
+    }
+  }
+
+  /** Posts receive requests in one call. */
+  postRecv(requests: readonly RecvRequest[]): void {
+    this.assertOpen();
+    const n = requests.length;
+    if (this.#recvScratch.length < n * RECV_WR_WORDS) this.#recvScratch = new BigUint64Array(n * RECV_WR_WORDS);
+    const w = this.#recvScratch;
+    for (let i = 0; i < n; i++) {
+      const r = requests[i]!;
+      encodeRecv(w, i, { wrId: r.id ?? 0n, sge: r.local && sge(r.local) });
+    }
+    try {
+      this.pd.device.seam.ibvPostRecv(this.handle, w, n);
+    } catch (e) {
+      throw advise(e, []);
+    }
+  }
+
+  protected release(): void {
+    this.pd.device.seam.ibvDestroyQp(this.handle);
+  }
+}
+
+function sendWr(r: SendRequest): SendWr {
+  if (!Object.hasOwn(SEND_OPCODES, r.opcode)) {
+    throw new TypeError(`unknown opcode '${String(r.opcode)}': use ${Object.keys(SEND_OPCODES).join(', ')}`);
+  }
+  const flags = (r.signaled ? IBV_SEND.SIGNALED : 0) | (r.inline ? IBV_SEND.INLINE : 0) |
+    (r.solicited ? IBV_SEND.SOLICITED : 0) | (r.fence ? IBV_SEND.FENCE : 0);
+  const needsRemote = r.opcode === 'write' || r.opcode === 'write-imm' || r.opcode === 'read';
+  if (needsRemote && !r.remote) throw new TypeError(`a ${r.opcode} request needs remote: { addr, rkey }`);
+  return {
+    wrId: r.id ?? 0n, opcode: SEND_OPCODES[r.opcode], flags, sge: r.local && sge(r.local),
+    remoteAddr: r.remote ? r.remote.addr + BigInt(r.remote.offset ?? 0) : 0n,
+    rkey: r.remote?.rkey ?? 0,
+    imm: r.imm === undefined ? 0 : htonl(r.imm),
+  };
+}
+
+function sge(local: LocalRange): Sge {
+  const offset = local.offset ?? 0;
+  const length = local.length ?? Number(local.mr.length) - offset;
+  return { addr: local.mr.addr + BigInt(offset), length, lkey: local.mr.lkey };
+}
+
+function htonl(v: number): number {
+  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new TypeError(`imm must be a 32-bit unsigned integer, got ${v}`);
+  return byteSwap32(v);
+}
+
+function mtuEnum(bytes: number): number {
+  for (let e = 5; e >= 1; e--) if (bytes >= 128 << e) return e;
+  return 1;
+}
+
+function defaultGidIndex(device: ProtectionDomain['device'], port: number, tableLength: number): number {
+  let firstNonZero = -1;
+  for (let i = 0; i < tableLength; i++) {
+    let gid: string;
+    try {
+      gid = device.gid(port, i);
+    } catch {
+      continue;
+    }
+    if (gid === '0:0:0:0:0:0:0:0') continue;
+    if (gid.startsWith('0:0:0:0:0:ffff:')) return i;
+    if (firstNonZero < 0) firstNonZero = i;
+  }
+  if (firstNonZero < 0) throw new Error(`port ${port} of ${device.name} has no GID: is its network interface up?`);
+  return firstNonZero;
+}
