@@ -1,10 +1,13 @@
 // Where the native addon may be, best first: the prebuild for this platform,
-// arch and libc (prebuildify's layout), then a local node-gyp build. Shared by
-// the install script (which compiles only when no prebuild loads) and the
-// loader in src/native.ts, so that both agree on what matches.
+// arch and libc (prebuildify's layout), then a local node-gyp build, unless
+// that build is newer than the prebuilds: then it was asked for (`npm rebuild
+// --build-from-source`; npm packs files with a 1985 mtime) or a developer
+// rebuilt native/, and it goes first. Shared by the install script (which
+// compiles only when no prebuild loads) and the loader in src/native.ts, so
+// that both agree on what matches.
 'use strict';
 
-const { existsSync, readdirSync } = require('node:fs');
+const { existsSync, readdirSync, statSync } = require('node:fs');
 const path = require('node:path');
 
 function libc() {
@@ -26,10 +29,11 @@ function prebuilds(root) {
 
 /** Each place the addon may be, in the order the loader tries them. */
 function nativeCandidates(root) {
-  return [
-    ...prebuilds(root).map((file) => ({ kind: 'prebuild', file })),
-    { kind: 'local build', file: path.join(root, 'build', 'Release', 'dmabridge.node') },
-  ];
+  const local = { kind: 'local build', file: path.join(root, 'build', 'Release', 'dmabridge.node') };
+  const prebuilt = prebuilds(root).map((file) => ({ kind: 'prebuild', file }));
+  const mtime = (file) => statSync(file).mtimeMs;
+  const localIsNewer = existsSync(local.file) && prebuilt.every(({ file }) => mtime(file) < mtime(local.file));
+  return localIsNewer ? [local, ...prebuilt] : [...prebuilt, local];
 }
 
 module.exports = { nativeCandidates, libc };
