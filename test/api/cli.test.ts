@@ -10,6 +10,9 @@ import { DEVICES, describeEachBackend, itWith } from '../support/backends';
 // natively that is the demo on rxe in the real-kernel VM.
 const peers = mkdtempSync(path.join(tmpdir(), 'dmabridge-bench-peers-'));
 
+// One run of the command: seconds under the VM's TCG, more while other guests share the host.
+const ONE_RUN = 90_000;
+
 describeEachBackend('the dmabridge command', (b) => {
   const it = itWith(b, DEVICES.rxe);
   // Asynchronously: a child that runs for a minute under TCG must not block
@@ -31,7 +34,7 @@ describeEachBackend('the dmabridge command', (b) => {
     expect(r.stdout).toMatch(/every byte matches/);
     expect(r.stdout).toMatch(/every check passed/);
     expect(r.status).toBe(0);
-  });
+  }, ONE_RUN);
 
   it('demo --json gives the steps it took', async () => {
     const r = await cli('demo', '--json', '--backend', b.name);
@@ -39,7 +42,7 @@ describeEachBackend('the dmabridge command', (b) => {
     const out = JSON.parse(r.stdout);
     expect(out).toMatchObject({ backend: b.name, ok: true });
     expect(out.steps).toContainEqual(expect.stringMatching(/RDMA-wrote 4 MiB/));
-  });
+  }, ONE_RUN);
 
   it('info --json lists the addon, heaps, DRM nodes, RDMA devices and the memlock limit', async () => {
     const r = await cli('info', '--json', '--backend', b.name);
@@ -52,7 +55,7 @@ describeEachBackend('the dmabridge command', (b) => {
     else expect(info.machine).toBeUndefined();
     expect(info.rdma).toContainEqual(expect.objectContaining({ name: 'rxe0', dmaBufMr: false, port: expect.objectContaining({ state: 'active' }) }));
     expect(info.memlock).toMatch(/MiB|unlimited/);
-  });
+  }, ONE_RUN);
 
   it('bench --quick --json measures every row, next to its C peer where it has one', async () => {
     const r = await cli('bench', '--quick', '--reps', '1', '--json');
@@ -87,7 +90,7 @@ describeEachBackend('the dmabridge command', (b) => {
     const r = await cli('bench', '--reps', '0');
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/--reps must be a positive integer, got '0'[\s\S]*usage: dmabridge bench/);
-  });
+  }, ONE_RUN);
 
   it('info says in its first line whether the devices are emulated, and in its second where the addon came from', async () => {
     const r = await cli('info', '--backend', b.name);
@@ -97,18 +100,18 @@ describeEachBackend('the dmabridge command', (b) => {
     const native = loadNative();
     expect(second).toBe(native.backend ? `native addon: loaded, ${native.source!.kind} ${native.source!.file}` : `native addon: not loaded: ${native.error}`);
     expect(r.stdout.includes('this machine: ')).toBe(b.name === 'emulator');
-  }, 60_000);
+  }, ONE_RUN);
 
   it('bench --device names a device the backend has, or exits 2', async () => {
     const r = await cli('bench', '--device', 'nope', '--backend', b.name);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/--device: no RDMA device 'nope' on the \w+ backend \(it has rxe0[\s\S]*usage: dmabridge bench/);
-  });
+  }, ONE_RUN);
 
   it('an unknown command exits 2 with the usage', async () => {
     const r = await cli('frobnicate');
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/unknown command 'frobnicate'[\s\S]*usage: dmabridge/);
-  });
+  }, ONE_RUN);
 });
 
