@@ -1,7 +1,7 @@
 // Loads the C++ addon (native/) and presents it as the 'native' Backend. The
 // addon's exports are the Backend's methods one for one; this file only finds
 // the binary and says why when it cannot.
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Backend } from '../seam/backend';
@@ -9,8 +9,15 @@ import type { VerbsCalls } from '../seam/backend-verbs';
 
 export interface NativeLoad {
   backend?: Backend;
+  /** The file the addon came from, and why that one: a prebuild, a local build, or DMABRIDGE_NATIVE_PATH. */
+  source?: NativeSource;
   /** Why the addon is unavailable, in a sentence that says what to do. */
   error?: string;
+}
+
+export interface NativeSource {
+  kind: 'prebuild' | 'local build' | 'DMABRIDGE_NATIVE_PATH';
+  file: string;
 }
 
 type Addon = Omit<Backend & VerbsCalls, 'name'>;
@@ -40,7 +47,7 @@ const METHODS = {
   rdmaQueryId: true,
 } satisfies Record<keyof Addon, true>;
 
-const BUILD_HINT = 'run `npm run build:native` in the dmabridge package (needs g++, make and python3)';
+const BUILD_HINT = 'build it from source with `npm rebuild dmabridge --build-from-source` (in dmabridge\'s own clone: `npm run build:native`), which needs g++, make and python3';
 
 let loaded: NativeLoad | undefined;
 
@@ -49,67 +56,53 @@ export function loadNative(): NativeLoad {
   return loaded;
 }
 
+interface Candidate {
+  kind: 'prebuild' | 'local build';
+  file: string;
+}
+
 function load(): NativeLoad {
   if (process.platform !== 'linux') {
     return { error: `the native backend needs Linux and this is ${process.platform}; the emulator backend works here` };
   }
   const explicit = process.env.DMABRIDGE_NATIVE_PATH;
   if (explicit) {
-    return dlopen(explicit, `DMABRIDGE_NATIVE_PATH=${explicit}`, 'point DMABRIDGE_NATIVE_PATH at a built dmabridge.node, or unset it');
+    return dlopen({ kind: 'DMABRIDGE_NATIVE_PATH', file: explicit }, 'point DMABRIDGE_NATIVE_PATH at a built dmabridge.node, or unset it');
   }
+  // The order (prebuild, then local build) lives in one place, shared with the install script.
   const root = packageRoot();
-  const prebuild = findPrebuild(root);
-  const fromPrebuild = prebuild ? dlopen(prebuild, prebuild, BUILD_HINT) : undefined;
-  if (fromPrebuild?.backend) return fromPrebuild;
-
-  try {
-    const bindings = createRequire(join(root, 'package.json'))('bindings') as (opts: object) => unknown;
-    return wrap(bindings({ bindings: 'dmabridge', module_root: root }), join(root, 'build'));
-  } catch (e) {
-    const message = (e as Error).message;
-    if (/Could not locate the bindings file/.test(message)) {
-      return { error: fromPrebuild?.error ?? `the native addon is not built: ${BUILD_HINT}` };
-    }
-    return { error: `the native addon in ${join(root, 'build')} failed to load (${firstLine(message)}): ${BUILD_HINT}` };
+  const { nativeCandidates } = createRequire(join(root, 'package.json'))('./scripts/native-files.js') as {
+    nativeCandidates(root: string): Candidate[];
+  };
+  const failures: string[] = [];
+  for (const candidate of nativeCandidates(root)) {
+    if (!existsSync(candidate.file)) continue;
+    const result = dlopen(candidate, BUILD_HINT);
+    if (result.backend) return result;
+    failures.push(result.error!);
   }
+  return { error: failures.length > 0 ? failures.join('; ') : `no prebuild for ${process.platform}-${process.arch} and no local build: ${BUILD_HINT}` };
 }
 
-function dlopen(path: string, what: string, remedy: string): NativeLoad {
+function dlopen(source: NativeSource, remedy: string): NativeLoad {
   const module = { exports: {} };
   try {
-    process.dlopen(module, path);
+    process.dlopen(module, source.file);
   } catch (e) {
-    return { error: `the native addon ${what} failed to load (${firstLine((e as Error).message)}): ${remedy}` };
+    return { error: `the native addon ${source.file} (${source.kind}) failed to load (${firstLine((e as Error).message)}): ${remedy}` };
   }
-  return wrap(module.exports, what);
+  return wrap(module.exports, source);
 }
 
-function wrap(addon: unknown, what: string): NativeLoad {
+function wrap(addon: unknown, source: NativeSource): NativeLoad {
   const exports = addon as Record<string, unknown>;
   const names = Object.keys(METHODS);
   const missing = names.filter((name) => typeof exports[name] !== 'function');
   if (missing.length > 0) {
-    return { error: `the native addon ${what} is out of date (it lacks ${missing.join(', ')}): ${BUILD_HINT}` };
+    return { error: `the native addon ${source.file} (${source.kind}) is out of date (it lacks ${missing.join(', ')}): ${BUILD_HINT}` };
   }
   const methods = Object.fromEntries(names.map((name) => [name, exports[name]])) as unknown as Addon;
-  return { backend: Object.freeze({ name: 'native', ...methods }) };
-}
-
-// prebuildify's layout: prebuilds/<platform>-<arch>/<name>.node, where the name
-// may be tagged with the libc it was built against (node.napi.glibc.node).
-function findPrebuild(root: string): string | undefined {
-  const dir = join(root, 'prebuilds', `${process.platform}-${process.arch}`);
-  if (!existsSync(dir)) return undefined;
-  const libc = isGlibc() ? 'glibc' : 'musl';
-  const other = libc === 'glibc' ? 'musl' : 'glibc';
-  const files = readdirSync(dir).filter((f) => f.endsWith('.node') && !f.split('.').includes(other));
-  files.sort((a, b) => Number(b.split('.').includes(libc)) - Number(a.split('.').includes(libc)));
-  return files.length > 0 ? join(dir, files[0]) : undefined;
-}
-
-function isGlibc(): boolean {
-  const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
-  return Boolean(report?.header?.glibcVersionRuntime);
+  return { backend: Object.freeze({ name: 'native', ...methods }), source };
 }
 
 // The package root holds package.json and build/: two levels up from

@@ -1,54 +1,39 @@
 import { spawnSync } from 'node:child_process';
 import { cpus, release } from 'node:os';
-import { parseArgs } from 'node:util';
 import { benchEmulator } from '../bench/emulator';
 import { benchNative } from '../bench/native';
 import { renderTable, rows, type BenchResults } from '../bench/report';
 import { open } from '../open';
+import { type Command, UsageError, type Values } from './command';
 
-export const BENCH_USAGE = `usage: dmabridge bench [--backend native|emulator] [--device NAME] [--reps N] [--quick] [--json]
-
-Measures dmabridge on this machine next to its C peers, in one run:
+export const bench: Command = {
+  summary: 'measure dmabridge next to ib_write_bw, ibv_reg_mr and memset in one run',
+  options: { device: { type: 'string' }, reps: { type: 'string' }, quick: { type: 'boolean', default: false } },
+  help: `Measures dmabridge on this machine next to its C peers, in one run:
 RDMA WRITE bandwidth and 64 B message rate against ib_write_bw (perftest) on
 the same device over loopback, MR registration against a C ibv_reg_mr loop,
 CPU fill and read of a mapped dma-heap buffer against memset/memcpy, and the
 cost of one call across the seam. The C loops (src/bench/peers/) are compiled on
 first use into $DMABRIDGE_BENCH_PEERS or ~/.cache/dmabridge/bench-peers.
 On the emulator backend: its work requests and registrations per second.
+Progress goes to stderr.
 
-  --backend   as open() chooses (DMABRIDGE_BACKEND, else native where the kernel has the devices)
-  --device    the RDMA device (default: the first with port 1 active)
-  --reps N    timed runs per measurement after one warm-up (default 5)
-  --quick     smaller counts and sizes: checks it all runs; the figures are not comparable
-  --json      the results as JSON on stdout instead of the table
-Progress goes to stderr.`;
+  --device NAME   the RDMA device (default: the first with port 1 active)
+  --reps N        timed runs per measurement after one warm-up (default 5)
+  --quick         smaller counts and sizes: checks it all runs; the figures are not comparable`,
+  run,
+};
 
-export async function bench(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        backend: { type: 'string' }, device: { type: 'string' }, reps: { type: 'string' },
-        quick: { type: 'boolean', default: false }, json: { type: 'boolean', default: false },
-      },
-    }));
-  } catch (e) {
-    console.error(`dmabridge bench: ${(e as Error).message}\n\n${BENCH_USAGE}`);
-    return 2;
-  }
+async function run(values: Values): Promise<number> {
   const reps = Number(values.reps ?? 5);
-  if (!Number.isInteger(reps) || reps < 1) {
-    console.error(`dmabridge bench: --reps must be a positive integer, got '${values.reps}'\n\n${BENCH_USAGE}`);
-    return 2;
-  }
-  if (values.backend !== undefined && values.backend !== 'native' && values.backend !== 'emulator') {
-    console.error(`dmabridge bench: --backend must be 'native' or 'emulator', got '${values.backend}'\n\n${BENCH_USAGE}`);
-    return 2;
-  }
+  if (!Number.isInteger(reps) || reps < 1) throw new UsageError(`--reps must be a positive integer, got '${values.reps}'`);
   using dmb = open({ backend: values.backend });
+  const device = values.device as string | undefined;
+  if (device !== undefined && !dmb.rdmaDevices().some((d) => d.name === device)) {
+    throw new UsageError(`--device: no RDMA device '${device}' on the ${dmb.backend} backend (it has ${dmb.rdmaDevices().map((d) => d.name).join(', ') || 'none'})`);
+  }
   const progress = (what: string) => process.stderr.write(`bench (${dmb.backend}): ${what}\n`);
-  const options = { device: values.device, reps, quick: values.quick, progress };
+  const options = { device, reps, quick: values.quick === true, progress };
   const results: BenchResults = dmb.backend === 'native'
     ? { native: benchNative(dmb, release(), options) }
     : { emulator: await benchEmulator(dmb, options) };

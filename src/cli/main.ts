@@ -1,40 +1,47 @@
 #!/usr/bin/env node
-import { bench, BENCH_USAGE } from './bench';
+import { bench } from './bench';
+import { type Command, parse, usage, UsageError } from './command';
 import { demo } from './demo';
+import { doctor } from './doctor';
 import { info } from './info';
+
+const COMMANDS: Record<string, Command> = { demo, info, doctor, bench };
 
 const USAGE = `usage: dmabridge <command> [options]
 
 commands:
-  demo              show the dma-buf layer at work (emulator unless the kernel has the devices)
-  info [--json]     list backends, dma-buf sources, heaps and DRM nodes
-  bench [options]   measure dmabridge next to ib_write_bw, ibv_reg_mr and memset in one run
-                    (dmabridge bench --help for its options)
+${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(8)}${c.summary}`).join('\n')}
 
-Set DMABRIDGE_BACKEND=native|emulator to choose the backend.`;
+Every command takes --backend auto|native|emulator, --json and --help
+(dmabridge <command> --help for its options).`;
 
 async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  switch (command) {
-    case 'demo':
-      return demo();
-    case 'info':
-      return info(rest.includes('--json'));
-    case 'bench':
-      if (rest.includes('--help') || rest.includes('-h')) {
-        console.log(BENCH_USAGE);
-        return 0;
-      }
-      return bench(rest);
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      console.log(USAGE);
-      return command === undefined ? 1 : 0;
-    default:
-      console.error(`dmabridge: unknown command '${command}'\n\n${USAGE}`);
-      return 2;
+  const [name, ...rest] = argv;
+  if (name === undefined) {
+    console.error(USAGE);
+    return 2;
+  }
+  if (name === 'help' || name === '--help' || name === '-h') {
+    const topic = rest[0] !== undefined ? COMMANDS[rest[0]] : undefined;
+    console.log(topic ? usage(rest[0]!, topic) : USAGE);
+    return 0;
+  }
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!command) {
+    console.error(`dmabridge: unknown command '${name}'\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    const values = parse(command, rest);
+    if (values.help) {
+      console.log(usage(name, command));
+      return 0;
+    }
+    return await command.run(values);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`dmabridge ${name}: ${e.message}\n\n${usage(name, command)}`);
+    return 2;
   }
 }
 

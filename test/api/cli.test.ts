@@ -3,11 +3,15 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'vitest';
+import { loadNative } from '../../src/native';
 import { DEVICES, describeEachBackend, itWith } from '../support/backends';
 
 // The CLI as a user runs it (npm test builds dist/ first), on each backend:
 // natively that is the demo on rxe in the real-kernel VM.
 const peers = mkdtempSync(path.join(tmpdir(), 'dmabridge-bench-peers-'));
+
+// One run of the command: seconds under the VM's TCG, more while other guests share the host.
+const ONE_RUN = 90_000;
 
 describeEachBackend('the dmabridge command', (b) => {
   const it = itWith(b, DEVICES.rxe);
@@ -30,16 +34,28 @@ describeEachBackend('the dmabridge command', (b) => {
     expect(r.stdout).toMatch(/every byte matches/);
     expect(r.stdout).toMatch(/every check passed/);
     expect(r.status).toBe(0);
-  });
+  }, ONE_RUN);
 
-  it('info --json lists heaps, DRM nodes, RDMA devices and the memlock limit', async () => {
-    const r = await cli('info', '--json');
+  it('demo --json gives the steps it took', async () => {
+    const r = await cli('demo', '--json', '--backend', b.name);
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ backend: b.name, ok: true });
+    expect(out.steps).toContainEqual(expect.stringMatching(/RDMA-wrote 4 MiB/));
+  }, ONE_RUN);
+
+  it('info --json lists the addon, heaps, DRM nodes, RDMA devices and the memlock limit', async () => {
+    const r = await cli('info', '--json', '--backend', b.name);
     expect(r.status).toBe(0);
     const info = JSON.parse(r.stdout);
-    expect(info).toMatchObject({ backend: b.name, heaps: ['system'], drm: expect.arrayContaining([expect.objectContaining({ driver: 'vgem' })]) });
+    expect(info).toMatchObject({ backend: b.name, emulated: b.name === 'emulator', heaps: ['system'], drm: expect.arrayContaining([expect.objectContaining({ driver: 'vgem' })]) });
+    const native = loadNative();
+    expect(info.addon).toEqual(native.backend ? { loaded: true, ...native.source } : { loaded: false, error: native.error });
+    if (b.name === 'emulator') expect(Object.keys(info.machine)).toEqual(['udmabuf', 'heaps', 'drm', 'rdma']);
+    else expect(info.machine).toBeUndefined();
     expect(info.rdma).toContainEqual(expect.objectContaining({ name: 'rxe0', dmaBufMr: false, port: expect.objectContaining({ state: 'active' }) }));
     expect(info.memlock).toMatch(/MiB|unlimited/);
-  });
+  }, ONE_RUN);
 
   it('bench --quick --json measures every row, next to its C peer where it has one', async () => {
     const r = await cli('bench', '--quick', '--reps', '1', '--json');
@@ -74,11 +90,28 @@ describeEachBackend('the dmabridge command', (b) => {
     const r = await cli('bench', '--reps', '0');
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/--reps must be a positive integer, got '0'[\s\S]*usage: dmabridge bench/);
-  });
+  }, ONE_RUN);
+
+  it('info says in its first line whether the devices are emulated, and in its second where the addon came from', async () => {
+    const r = await cli('info', '--backend', b.name);
+    expect(r.status).toBe(0);
+    const [first, second] = r.stdout.split('\n');
+    expect(first).toMatch(b.name === 'emulator' ? /^backend: emulator: emulated devices in this process, not this machine's kernel/ : /^backend: native: this machine's kernel/);
+    const native = loadNative();
+    expect(second).toBe(native.backend ? `native addon: loaded, ${native.source!.kind} ${native.source!.file}` : `native addon: not loaded: ${native.error}`);
+    expect(r.stdout.includes('this machine: ')).toBe(b.name === 'emulator');
+  }, ONE_RUN);
+
+  it('bench --device names a device the backend has, or exits 2', async () => {
+    const r = await cli('bench', '--device', 'nope', '--backend', b.name);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--device: no RDMA device 'nope' on the \w+ backend \(it has rxe0[\s\S]*usage: dmabridge bench/);
+  }, ONE_RUN);
 
   it('an unknown command exits 2 with the usage', async () => {
     const r = await cli('frobnicate');
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/unknown command 'frobnicate'[\s\S]*usage: dmabridge/);
-  });
+  }, ONE_RUN);
 });
+

@@ -17,7 +17,7 @@ const libibverbs = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '
   .map((dir) => join(dir, 'libibverbs.so.1'))
   .find((file) => existsSync(file));
 const isRoot = process.getuid?.() === 0;
-const addonPath = process.env.DMABRIDGE_NATIVE_PATH ?? join(__dirname, '../../build/Release/dmabridge.node');
+const addonPath = native.source?.file ?? '';
 const UNLIMITED = 2n ** 64n - 1n;
 
 

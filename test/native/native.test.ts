@@ -231,7 +231,7 @@ describeNeeds(native.error ?? null)('native addon', () => {
   });
 
   it('loads in a worker and releases what it left at exit', async () => {
-    const addon = process.env.DMABRIDGE_NATIVE_PATH ?? join(__dirname, '../../build/Release/dmabridge.node');
+    const addon = native.source!.file;
     dir = mkdtempSync(join(tmpdir(), 'dmabridge-'));
     execFileSync('mkfifo', [join(dir, 'fifo')]);
     // The worker leaves a mapping and a watch behind, and exits with the watch

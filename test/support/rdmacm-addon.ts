@@ -7,7 +7,8 @@ import type { Backend } from '../../seam/backend';
 import { loadNative } from '../../src/native';
 
 
-export const addonPath = process.env.DMABRIDGE_NATIVE_PATH ?? join(__dirname, '../../build/Release/dmabridge.node');
+/** The file the loader picked (DMABRIDGE_NATIVE_PATH, a prebuild or the local build). */
+export const addonPath = loadNative().source?.file ?? '';
 
 export function loadAddon(): { addon: Backend | null; reason: string } {
   const { backend, error } = loadNative();
