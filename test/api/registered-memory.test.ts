@@ -10,6 +10,7 @@ import type { VerbsCalls } from '../../seam/backend-verbs';
 import type { CompletionQueue } from '../../src/verbs/cq';
 import type { ProtectionDomain } from '../../src/verbs/pd';
 import type { QueuePair } from '../../src/verbs/qp';
+import { loopbackPair } from '../../src/verbs/loopback';
 import { MAP_SHARED, PROT_READ, PROT_WRITE } from '../../seam/uapi';
 import { collectGarbage, DEVICES, describeEachBackend, itWith, openOn } from '../support/backends';
 import { expectErrno } from '../support/errno';
@@ -31,10 +32,7 @@ describeEachBackend('registered host memory', (b) => {
     const dev = dmb.openRdma('rxe0');
     pd = dev.allocPd();
     cq = dev.createCq(16);
-    a = pd.createQp(cq);
-    z = pd.createQp(cq);
-    a.connect(z.endpoint());
-    z.connect(a.endpoint());
+    ({ qp: a, peer: z } = loopbackPair(pd, cq));
   });
   afterEach(() => dmb.close());
 

@@ -11,6 +11,7 @@ import { IBV_SEND, IBV_WR } from '../../seam/verbs-uapi';
 import { encodeSend, SEND_WR_WORDS } from '../../seam/work-requests';
 import type { CompletionQueue } from '../../src/verbs/cq';
 import type { QueuePair } from '../../src/verbs/qp';
+import { loopbackPair } from '../../src/verbs/loopback';
 import { DEVICES, describeEachBackend, itWith, openOn } from '../support/backends';
 
 const POSTS = 300;
@@ -27,10 +28,7 @@ describeEachBackend('work requests shared with another thread', (b) => {
     const dev = dmb.openRdma('rxe0');
     const pd = dev.allocPd();
     cq = dev.createCq(16);
-    a = pd.createQp(cq);
-    z = pd.createQp(cq);
-    a.connect(z.endpoint());
-    z.connect(a.endpoint());
+    ({ qp: a, peer: z } = loopbackPair(pd, cq));
   });
   afterEach(() => dmb.close());
 
