@@ -78,10 +78,24 @@ function typeErrors(list: Sample[]): string[] {
     });
 }
 
+/**
+ * Whether this Node's V8 runs `using` itself, disposers included. Where it
+ * does (Node 24 on, as the README says), the samples run with only their
+ * types stripped, `using` untranspiled; elsewhere TypeScript lowers it.
+ */
+const nativeUsing = ((): boolean => {
+  try {
+    return new Function('let ran = false; { using x = { [Symbol.dispose]() { ran = true; } }; } return ran;')() === true;
+  } catch {
+    return false;
+  }
+})();
+
 /** Runs a sample as a module whose open() lands on `backend`; resolves when its top level has run. */
 function run(sample: Sample, backend: Backend, output: string[]): Promise<void> {
+  const target = nativeUsing ? ts.ScriptTarget.ESNext : ts.ScriptTarget.ES2022;
   const js = sample.lang === 'ts'
-    ? ts.transpileModule(sample.code, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 } }).outputText
+    ? ts.transpileModule(sample.code, { compilerOptions: { module: ts.ModuleKind.CommonJS, target } }).outputText
     : sample.code;
   const modules: Record<string, unknown> = {
     dmabridge: {
@@ -126,6 +140,10 @@ describe("README.md's samples", () => {
   it('has samples to check', () => {
     expect(all.filter((s) => s.lang === 'ts').length).toBeGreaterThanOrEqual(5);
     expect(all.filter((s) => s.lang === 'js').length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('run with V8\'s own `using` from Node 24 on, as the README says, and transpiled before', () => {
+    expect(nativeUsing).toBe(Number(process.versions.node.split('.')[0]) >= 24);
   });
 
   it('type-check against the package', () => {
