@@ -25,11 +25,15 @@ suite(`the addon on Node ${process.versions.node}${native.error ? ` (skipped: ${
       const views = [a.mmap(fd, 1 << 20, 3, 1, 0n), a.mmap(fd, 4096, 1, 1, 0n)];
       views[0][0] = 9;
       parentPort.postMessage({ fd, byte: views[1][0] });
+      // Alive until the parent has looked at the mappings; then it ends by itself.
+      parentPort.once('message', () => parentPort.close());
     `;
     const worker = new Worker(code, { eval: true, workerData: { addon: native.source!.file, name } });
     const message = await new Promise((resolve) => worker.once('message', resolve));
     expect(mappingsOf(name)).toBe(2);
-    expect(await new Promise((resolve) => worker.once('exit', resolve))).toBe(0);
+    const exited = new Promise((resolve) => worker.once('exit', resolve));
+    worker.postMessage('checked');
+    expect(await exited).toBe(0);
     const { fd, byte } = message as { fd: number; byte: number };
     // The raw fd is process-wide and nothing in the worker owned it: it is ours to close.
     native.backend!.close(fd);
