@@ -9,7 +9,7 @@ import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = path.join(__dirname, '..');
-const FOLDERS = ['seam', 'emulator', 'src', 'conformance', 'examples', 'test'];
+const FOLDERS = ['seam', 'emulator', 'src', 'conformance', 'examples', 'reliability', 'test'];
 
 interface Edge { from: string; to: string; file: string; spec: string }
 
