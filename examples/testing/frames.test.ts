@@ -106,12 +106,13 @@ describe('frames', () => {
 
   it("an unplugged cable: the send fails with retry-exceeded-error once the retries' time has passed", async () => {
     const { receiver, sender } = hosts();
-    const [, tx] = await link(receiver, sender, 2);
+    const [rx, tx] = await link(receiver, sender, 2);
     controls(sender).network.unplug('sender');
     using frame = udmabufFrame(sender, 4);
     const sending = tx.send(frame, { timeout: 10_000 });
     await advanceUntil(controls(sender), sending, 100);
     await expect(sending).rejects.toThrow(/retry-exceeded-error/);
+    rx.close();
   });
 
   it('a killed receiver: the sender hears it is gone, its next send fails, and no frame stays open after', async () => {

@@ -138,11 +138,13 @@ describeEachBackend('passing dma-bufs between processes', (b) => {
   });
 
   it('waits without blocking: times out, and closing the channel cancels the wait', async () => {
-    const [, z] = dmb.socketPair();
+    // Both ends held: a collected end would be closed by its finalizer, and the other would read end-of-file.
+    const [a, z] = dmb.socketPair();
     await expect(z.receive({ timeout: 20 })).rejects.toMatchObject({ code: 'ETIMEDOUT' });
     const pending = z.receive();
     z.close();
     await expect(pending).rejects.toMatchObject({ code: 'ECANCELED' });
+    a.close();
   });
 
   it('listens and connects by path, and removes the path on close', async () => {

@@ -40,16 +40,23 @@ describe('emulated RDMA devices', () => {
   }
 
   /** Two QPs of one device connected to each other, completing on one CQ. */
+  /** The rigs of the running test: held, since a QP nothing refers to is closed by its finalizer. */
+  const rigs: Rig[] = [];
   function rig(name: string): Rig {
     const dev = dmb.openRdma(name);
     const pd = dev.allocPd();
     const cq = dev.createCq(64);
     const { qp: a, peer: z } = loopbackPair(pd, cq);
-    return { dev, pd, cq, a, z };
+    const made = { dev, pd, cq, a, z };
+    rigs.push(made);
+    return made;
   }
 
   beforeEach(() => start());
-  afterEach(() => dmb.close());
+  afterEach(() => {
+    rigs.length = 0;
+    dmb.close();
+  });
 
   it('lists rxe0, mlx5_0 and efa_0, rxe0 first, each saying whether it registers dma-bufs', () => {
     expect(dmb.rdmaDevices().map((d) => d.name)).toEqual(['rxe0', 'mlx5_0', 'efa_0']);
