@@ -10,7 +10,7 @@
 // goes to --report (or stdout); a failing seed prints the command that replays it.
 //
 //   node dist/reliability/fuzz.js --backend emulator --seed 42 --calls 10000
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open, type DmaBridge } from '../src';
@@ -76,10 +76,17 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'dmabridge-fuzz-'));
   // Relative paths (listenUnix('x')) land here, not in the repository.
   process.chdir(dir);
-  const procBefore = procFds();
-
   const dmb: DmaBridge = open({ backend: args.backend });
+  // libibverbs and librdmacm open process-wide fds on first use and keep them
+  // (librdmacm's device contexts): touch both before the baseline.
+  try {
+    const channel = dmb.seam.rdmaCreateEventChannel();
+    dmb.seam.rdmaDestroyEventChannel(channel.handle);
+  } catch {
+    // Without librdmacm or a device there is nothing to open.
+  }
   const fdsBefore = dmb.seam.openFds();
+  const procBefore = procFds();
   /** Library-owned fds that raw seam calls made: the fuzz's, not dmabridge's. */
   const rawOwned = new Set<number>();
   const objects: object[] = [dmb];
@@ -199,7 +206,7 @@ async function main(): Promise<void> {
   report.promises = promises.length;
   report.unsettled = promises.filter((p) => !p.settled).map((p) => p.what).slice(0, 20);
   report.fdsLeft = dmb.seam.openFds().filter((fd) => !fdsBefore.includes(fd) && !rawOwned.has(fd));
-  if (args.backend === 'native') report.procFdsLeft = procFds().filter((f) => !procBefore.includes(f) && !rawOwned.has(Number(f)));
+  if (args.backend === 'native') report.procFdsLeft = procFds().filter((f) => !procBefore.includes(f) && !rawOwned.has(Number(f))).map(fdTarget);
   process.chdir(tmpdir());
   rmSync(dir, { recursive: true, force: true });
   // The process ends by itself: nothing may keep the loop alive.
@@ -239,9 +246,26 @@ function hostileScalar(random: () => number): unknown {
   return pool[Math.floor(random() * pool.length)];
 }
 
+/** `fd -> what it names`, for a report that says what was left. */
+function fdTarget(fd: string): string {
+  try {
+    return `${fd} -> ${readlinkSync(`/proc/self/fd/${fd}`)}`;
+  } catch {
+    return fd;
+  }
+}
+
+/** The fds open now: the listing's own directory fd, gone once it returns, is left out. */
 function procFds(): string[] {
   try {
-    return readdirSync('/proc/self/fd');
+    return readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        readlinkSync(`/proc/self/fd/${fd}`);
+        return true;
+      } catch {
+        return false;
+      }
+    });
   } catch {
     return [];
   }

@@ -309,10 +309,10 @@ describeNeeds(addon ? null : reason)('native rdma_cm', () => {
     a.rdmaConnect(active, param);
     expect(privateData.byteLength).toBe(0);
     const request = await nextEvent(server);
-    expect(request.event).toBe(RDMA_CM_EVENT['connect-request']);
+    expect(request.event).toBe(RDMA_CM_EVENT.CONNECT_REQUEST);
     expect(Array.from(request.privateData.subarray(0, 4))).toEqual([1, 2, 3, 4]);
     a.rdmaReject(request.id, new Uint8Array(0));
-    await expectEvent(client, 'rejected', active);
+    await expectEvent(client, 'REJECTED', active);
     a.rdmaDestroyId(request.id);
     a.rdmaDestroyId(active);
   });
