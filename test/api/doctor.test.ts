@@ -3,7 +3,7 @@ import { existsSync, statSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadNative } from '../../src/native';
-import { inKernelVm } from '../support/backends';
+import { inKernelVm } from '../support/skip';
 import { canHideLibraries, runWithout } from '../support/hidden-library';
 
 // `dmabridge doctor` checks the machine, whatever the backend: here on the
