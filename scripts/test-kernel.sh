@@ -47,14 +47,17 @@ scripts/vm/run.sh --id "$id" --net "$net" --ip 10.99.0.1/24 -- bash -c '
   # test:sanitize: the sanitizer runtimes, preloaded into the node processes below.
   [ -z "${DMABRIDGE_GUEST_PRELOAD:-}" ] || export LD_PRELOAD=$DMABRIDGE_GUEST_PRELOAD \
     ASAN_OPTIONS=$DMABRIDGE_GUEST_ASAN_OPTIONS UBSAN_OPTIONS=$DMABRIDGE_GUEST_UBSAN_OPTIONS
-  DMABRIDGE_TEST_BACKENDS=native node_modules/.bin/vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@"
+  DMABRIDGE_TEST_BACKENDS=native node_modules/.bin/vitest run --reporter=default --reporter=./scripts/vm/progress-reporter.mjs --reporter=json --outputFile.json="$report" "$@"
   echo $? > "$vitest_status"
   [ -z "$conformance" ] || node dist/conformance/main.js --strict --summary --json "$conformance"' \
   test-kernel "$report" "$vitest_status" "$conformance" "${files[@]}" || status=$?
 failed=0
 node scripts/check-kernel-report.js "$report" "$(cat "$vitest_status" 2>/dev/null || echo "$status")" || failed=1
 if [ -n "$conformance" ]; then
-  if [ "$status" -ne 0 ] || [ ! -f "$conformance" ]; then
+  if [ "$status" -eq 124 ]; then
+    echo "test:kernel: conformance did not run: the guest ran out of time (see the WATCHDOG lines above for what was still running)" >&2
+    failed=1
+  elif [ "$status" -ne 0 ] || [ ! -f "$conformance" ]; then
     echo "test:kernel: conformance failed (exit $status): emulator and kernel disagree, or the kernel left its record; see FAIL lines above" >&2
     failed=1
   else

@@ -66,7 +66,7 @@ printf '%s\n' "$script" > "$run/cmd"
   for v in $(compgen -e | grep -E '^(DMABRIDGE|VITEST)_' || true); do
     printf 'export %s=%q\n' "$v" "${!v}"
   done
-  printf 'export DMABRIDGE_VM_ID=%q DMABRIDGE_VM_CWD=%q\n' "$id" "$ROOT"
+  printf 'export DMABRIDGE_VM_ID=%q DMABRIDGE_VM_CWD=%q DMABRIDGE_VM_LIMIT=%q\n' "$id" "$ROOT" "$limit"
   # The guest's stdout is a pipe; keep colours when ours is a terminal.
   [ -n "${FORCE_COLOR+x}${NO_COLOR+x}" ] || ! [ -t 1 ] || echo 'export FORCE_COLOR=1'
   if [ -n "$net" ]; then

@@ -9,7 +9,8 @@ say() { echo "dmabridge-vm: $*"; }
 # The host wrote the environment (PATH, HOME, DMABRIDGE_*, VITEST_*, ...).
 unset $(compgen -e | grep -vx -e PWD -e SHLVL)
 . "$run/env"
-export DMABRIDGE_KERNEL_VM=1
+export DMABRIDGE_KERNEL_VM=1 DMABRIDGE_VM_PROGRESS=$run/progress.log
+rm -f "$DMABRIDGE_VM_PROGRESS"
 # Temporary files on the guest's own tmpfs, wherever the repo is: the guest's
 # /tmp is the host's over 9p when the repo lives under it, and 9p refuses
 # fifos and sockets (ENXIO).
@@ -35,6 +36,29 @@ setup() {
   ulimit -l "${DMABRIDGE_VM_ULIMIT_L:-8192}"
 }
 
+# Shortly before the host's time limit, say what every process waits on (a
+# hung test shows as a blocked syscall with its kernel stack), then end the
+# command, so that the host gets the output and the console instead of a
+# silent kill.
+watchdog() {
+  local grace=$(( DMABRIDGE_VM_LIMIT / 20 > 30 ? DMABRIDGE_VM_LIMIT / 20 : 30 ))
+  sleep $(( DMABRIDGE_VM_LIMIT - grace - $(cut -d. -f1 /proc/uptime) ))
+  say "WATCHDOG: the command is still running after $(cut -d' ' -f1 /proc/uptime) s of guest uptime; its processes:"
+  ps -eo pid,ppid,stat,etimes,wchan:32,args --sort=pid | grep -v ' \[' | cut -c1-240
+  local p
+  for p in $(pgrep '^node'); do
+    say "WATCHDOG: kernel stack of node $p ($(tr '\0' ' ' < "/proc/$p/cmdline" | cut -c1-160)):"
+    cat "/proc/$p/stack" 2>/dev/null
+  done
+  if [ -s "$DMABRIDGE_VM_PROGRESS" ]; then
+    say "WATCHDOG: tests and hooks that started and never ended:"
+    awk '{ k = substr($0, index($0, " ") + 1) } $1 == "start" { open[k] = NR } $1 == "end" { delete open[k] }
+      END { for (k in open) print open[k] "\t" k }' "$DMABRIDGE_VM_PROGRESS" | sort -n | cut -f2-
+  fi
+  say "WATCHDOG: ending the command"
+  pkill -KILL -f "^bash $run/cmd"; pkill -KILL '^node'
+}
+
 say "guest kernel $(uname -r)"
 if ! setup; then
   say "FATAL: guest set-up failed"
@@ -51,8 +75,10 @@ if [ "$mode" = shell ]; then
     exec bash -i' </dev/ttyS0 >/dev/ttyS0 2>&1
   rc=$?
 else
+  watchdog & wd=$!
   bash "$run/cmd" </dev/null 2>&1 | tee "$run/output.log"
   rc=${PIPESTATUS[0]}
+  kill "$wd" 2>/dev/null
 fi
 echo "$rc" > "$run/exit-code"
 sync
