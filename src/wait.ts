@@ -1,3 +1,4 @@
+import { setImmediate as loopTurn } from 'node:timers/promises';
 import { waitOptions, WaitOptions } from './args';
 import type { Backend } from '../seam/backend';
 import { systemError } from '../seam/system-error';
@@ -51,4 +52,40 @@ export function waitReady(
     }
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** Turns of the event loop seen so far; counting schedules the next one. */
+let turns = 0;
+let counting = false;
+function turnsSoFar(): number {
+  if (!counting) {
+    counting = true;
+    setImmediate(() => {
+      turns++;
+      counting = false;
+    }).unref();
+  }
+  return turns;
+}
+
+/**
+ * Keeps an awaited loop fair: after `limit` results that came back without
+ * the event loop turning in between, due() lets it turn once. Otherwise it
+ * returns undefined, so a loop that does wait pays nothing but a counter.
+ */
+export class FairTurns {
+  #seen = -1;
+  #results = 0;
+  constructor(private readonly limit = 32) {}
+
+  due(): Promise<void> | undefined {
+    const now = turnsSoFar();
+    if (now !== this.#seen) {
+      this.#seen = now;
+      this.#results = 0;
+    }
+    if (++this.#results < this.limit) return undefined;
+    this.#results = 0;
+    return loopTurn();
+  }
 }

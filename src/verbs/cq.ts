@@ -5,7 +5,7 @@ import { byValue } from '../enum-names';
 import { Resource } from '../resource';
 import * as uapi from '../../seam/uapi';
 import { toInt, waitOptions, WaitOptions } from '../args';
-import { waitReady } from '../wait';
+import { FairTurns, waitReady } from '../wait';
 import type { RdmaDevice } from './device';
 
 /** The API's names of enum ibv_wc_status. */
@@ -52,6 +52,13 @@ export class CompletionQueue extends Resource {
   /** Views of #out sized for n completions, made once: polling allocates nothing. */
   readonly #views: BigUint64Array[] = [];
   readonly #ready: WorkCompletion[] = [];
+  /**
+   * A `for (;;) { post; await cq.next(); }` loop whose completions are always
+   * there by the time it looks (a slow machine's emulator, a fast device)
+   * runs on microtasks alone, and would starve every timer, socket and
+   * rdma_cm event of the process, its own peer's included.
+   */
+  readonly #fair = new FairTurns();
 
   /** @internal */
   constructor(readonly device: RdmaDevice, readonly handle: number, private readonly channel: IbvCompChannel) {
@@ -102,7 +109,10 @@ export class CompletionQueue extends Resource {
         this.#ready.push(...this.poll(BATCH));
       }
       const wc = this.#ready.shift();
-      if (wc) return wc;
+      if (wc) {
+        await this.#fair.due();
+        return wc;
+      }
       await waitReady(seam, this.channel.fd, uapi.POLLIN, options, (cancel) => this.onClose(cancel));
       if (seam.ibvGetCqEvent(this.channel.handle) >= 0) seam.ibvAckCqEvents(this.handle, 1);
     }
