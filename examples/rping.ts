@@ -87,7 +87,7 @@ interface RdmaBuffer {
 
 /** The 16-byte message slots of one side, registered. */
 function messages(pd: ProtectionDomain) {
-  const recv = new Uint8Array(REMOTE_BUFFER_BYTES), send = new Uint8Array(REMOTE_BUFFER_BYTES);
+  const recv = new Uint8Array(new SharedArrayBuffer(REMOTE_BUFFER_BYTES)), send = new Uint8Array(new SharedArrayBuffer(REMOTE_BUFFER_BYTES));
   return { recv, send, recvMr: pd.register(recv, { access: ['local-write'] }), sendMr: pd.register(send) };
 }
 
