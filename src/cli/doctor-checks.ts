@@ -33,10 +33,11 @@ export function nativeCheck(): Check {
   return check('native', `${addon}; auto picks native: ${dmb.reason}`);
 }
 
-const MODULES: Array<{ name: string; config: string; why: string }> = [
+/** `ifPresent`: needed only by kernels that have it (7.3's rxe calls the crc32 library instead). */
+const MODULES: Array<{ name: string; config: string; why: string; ifPresent?: true }> = [
   { name: 'udmabuf', config: 'CONFIG_UDMABUF', why: 'dma-bufs from memfds' },
   { name: 'vgem', config: 'CONFIG_DRM_VGEM', why: 'a DRM device with fences, for testing' },
-  { name: 'crc32_generic', config: 'CONFIG_CRYPTO_CRC32', why: 'rdma_rxe on 6.12 needs it loaded first' },
+  { name: 'crc32_generic', config: 'CONFIG_CRYPTO_CRC32', why: 'rdma_rxe on 6.12 needs it loaded first', ifPresent: true },
   { name: 'rdma_rxe', config: 'CONFIG_RDMA_RXE', why: 'soft-RoCE, RDMA on any NIC' },
   { name: 'ib_uverbs', config: 'CONFIG_INFINIBAND_USER_ACCESS', why: 'verbs from user space' },
   { name: 'rdma_ucm', config: 'CONFIG_INFINIBAND_USER_ACCESS', why: 'rdma_cm from user space' },
@@ -49,8 +50,9 @@ export function kernelCheck(): Check {
   const loadable = read(`${dir}/modules.dep`);
   const known = (name: string, text: string | undefined) => text !== undefined && new RegExp(`/${name.replace(/_/g, '[_-]')}\\.ko`).test(text);
   const problems: Check['problems'] = [];
-  const states = MODULES.map(({ name, config, why }) => {
+  const states = MODULES.map(({ name, config, why, ifPresent }) => {
     if (existsSync(`/sys/module/${name}`) || known(name, builtin)) return `${name} loaded`;
+    if (ifPresent && loadable !== undefined && !known(name, loadable)) return `${name} not needed`;
     if (known(name, loadable)) problems.push({ what: `${name} (${why}) is not loaded`, fix: `modprobe ${name}` });
     else if (loadable === undefined) problems.push({ what: `${name} (${why}) is not loaded and ${dir} is absent`, fix: `install the modules of kernel ${release()}, then modprobe ${name}` });
     else problems.push({ what: `${name} (${why}) is not in kernel ${release()}`, fix: `a kernel built with ${config}=m` });
