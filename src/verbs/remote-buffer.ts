@@ -8,7 +8,7 @@ import type { RemoteBuffer } from './mr';
  */
 export const REMOTE_BUFFER_BYTES = 16;
 
-export function encodeRemoteBuffer(remote: RemoteBuffer, out = new Uint8Array(REMOTE_BUFFER_BYTES), offset = 0): Uint8Array {
+export function encodeRemoteBuffer<T extends Uint8Array<ArrayBufferLike> = Uint8Array<ArrayBuffer>>(remote: RemoteBuffer, out: T = new Uint8Array(REMOTE_BUFFER_BYTES) as T, offset = 0): T {
   if (remote.length > 0xffffffffn) throw new RangeError(`the wire format carries 32-bit lengths; this buffer is ${remote.length} bytes`);
   const view = new DataView(out.buffer, out.byteOffset + offset, REMOTE_BUFFER_BYTES);
   view.setBigUint64(0, remote.addr);
