@@ -242,9 +242,8 @@ export class RdmaListener extends CmIdOwner {
 /** A peer's request to connect: accept() it or reject() it; closing it unanswered rejects it. */
 export class ConnectionRequest extends CmIdOwner {
   readonly device: RdmaDevice;
-  /** The listener's place for it, handed to its connection when accepted. */
-  #slot: Slot | undefined;
-  #budget: PinBudget | undefined;
+  /** The listener's place for it, handed to its connection when accepted (shared with the teardown). */
+  readonly #place: { slot?: Slot; budget?: PinBudget } = {};
   /** The private data the peer sent (on IB and RoCE, zero-padded to 56 bytes). */
   readonly privateData: Uint8Array;
   readonly local: RdmaAddress;
@@ -264,13 +263,14 @@ export class ConnectionRequest extends CmIdOwner {
     this.teardown(() => {
       if (!answer.rejected && !answer.taken) seam.rdmaReject(request.id, new Uint8Array(0));
     });
-    this.teardown(() => this.#slot?.release());
+    const place = this.#place;
+    this.teardown(() => place.slot?.release());
   }
 
   /** @internal Holds the listener's place until answered; its connection's own PD charges `budget`. */
   holding(slot: Slot, budget: PinBudget | undefined): this {
-    this.#slot = slot;
-    this.#budget = budget;
+    this.#place.slot = slot;
+    this.#place.budget = budget;
     return this;
   }
 
@@ -280,7 +280,7 @@ export class ConnectionRequest extends CmIdOwner {
     const options = waitOptions(opts);
     const param = connParam(this.device, options, 'accept', this.request);
     return this.takeId(async () => {
-      const parts = makeQp(this.host, this.device, this.id, options, this.#budget);
+      const parts = makeQp(this.host, this.device, this.id, options, this.#place.budget);
       try {
         this.host.seam.rdmaAccept(this.id, param);
         await expectEvent(this.channel, this.id, 'ESTABLISHED', 'rdma_accept', this.remote, options);
@@ -289,8 +289,8 @@ export class ConnectionRequest extends CmIdOwner {
         throw err;
       }
       const conn = new RdmaConnection(this.host, this.channel, this.id, parts, this.privateData, this.local, this.remote);
-      const slot = this.#slot;
-      this.#slot = undefined;
+      const { slot } = this.#place;
+      this.#place.slot = undefined;
       if (slot) conn.holdSlot(slot);
       return conn;
     });

@@ -37,8 +37,8 @@ export class MemoryRegion extends Resource {
   /** The address the device knows the memory by (the iova for dma-buf MRs). */
   readonly addr: bigint;
   readonly length: bigint;
-  #mr: IbvMr;
-  #accessBits: number;
+  /** What is registered now: revokeRemote() replaces it. Shared with the teardown, which must not hold this object. */
+  readonly #now: { mr: IbvMr; access: number };
 
   /** @internal */
   constructor(
@@ -51,8 +51,8 @@ export class MemoryRegion extends Resource {
     unpin?: () => void,
   ) {
     super(pd);
-    this.#mr = mr;
-    this.#accessBits = accessBits;
+    const now = { mr, access: accessBits };
+    this.#now = now;
     this.addr = mr.addr;
     this.length = mr.length;
     const { seam } = pd.device;
@@ -64,28 +64,28 @@ export class MemoryRegion extends Resource {
       unpin?.();
     });
     this.teardown(() => {
-      seam.ibvDeregMr(this.#mr.handle);
-      if (this.#accessBits & REMOTE_ACCESS) pd.retire(this.#mr.rkey);
+      seam.ibvDeregMr(now.mr.handle);
+      if (now.access & REMOTE_ACCESS) pd.retire(now.mr.rkey);
     });
   }
 
   get lkey(): number {
-    return this.#mr.lkey;
+    return this.#now.mr.lkey;
   }
 
   /** The key a peer names this memory by; it changes when remote access is revoked. */
   get rkey(): number {
-    return this.#mr.rkey;
+    return this.#now.mr.rkey;
   }
 
   /** The access flags it is registered with (named on demand: registering stays cheap). */
   get access(): AccessFlag[] {
-    return accessNames(this.#accessBits);
+    return accessNames(this.#now.access);
   }
 
   /** @internal */
   get handle(): number {
-    return this.#mr.handle;
+    return this.#now.mr.handle;
   }
 
   /** What a peer needs to reach this memory: address, length, rkey. */
@@ -103,11 +103,12 @@ export class MemoryRegion extends Resource {
    */
   revokeRemote(): void {
     this.assertOpen();
-    if (!(this.#accessBits & REMOTE_ACCESS)) return;
-    const local = this.#accessBits & ~REMOTE_ACCESS;
+    const now = this.#now;
+    if (!(now.access & REMOTE_ACCESS)) return;
+    const local = now.access & ~REMOTE_ACCESS;
     const { seam } = this.pd.device;
     const next = this.pd.freshMr(this.registrar, local);
-    const old = this.#mr;
+    const old = now.mr;
     try {
       seam.ibvDeregMr(old.handle);
     } catch (e) {
@@ -116,7 +117,7 @@ export class MemoryRegion extends Resource {
       throw e;
     }
     this.pd.retire(old.rkey);
-    this.#mr = next;
-    this.#accessBits = local;
+    now.mr = next;
+    now.access = local;
   }
 }

@@ -9,7 +9,8 @@ import type { MemoryRegion, RemoteBuffer } from '../../src/verbs/mr';
 import type { ProtectionDomain } from '../../src/verbs/pd';
 import { loopbackPair } from '../../src/verbs/loopback';
 import type { Backend } from '../../seam/backend';
-import { bridgeOn, DEVICES, describeEachBackend, itWith, openOn } from '../support/backends';
+import { PinBudget } from '../../src/verbs/pin-budget';
+import { bridgeOn, collectGarbage, DEVICES, describeEachBackend, itWith, openOn } from '../support/backends';
 
 const TIMEOUT = 10_000;
 const REMOTE = ['local-write', 'remote-write', 'remote-read'] as const;
@@ -91,6 +92,16 @@ describeEachBackend('remote access that can be taken back', (b) => {
     // The live ones still grant access: the denials were the keys', not the QPs'.
     expect(await writeTo(live.at(-1)!.remote())).toBe('success');
   }, 600_000);
+
+  it('an MR dropped unclosed, revoked or not, is deregistered by its finalizer, and gives its bytes back', async () => {
+    const budget = new PinBudget(1n << 20n);
+    pd.budget = budget;
+    (() => pd.register(memory, { access: [...REMOTE] }).revokeRemote())();
+    (() => pd.register(memory, { access: [...REMOTE] }))();
+    expect(budget.used).toBe(128n);
+    await collectGarbage(true);
+    expect(budget.used).toBe(0n);
+  });
 
   it('where the driver hands out a retired key again, the MR is registered again; 16 times running fails with EAGAIN and leaves nothing registered', () => {
     // rxe's keys come round only after 2^19 registrations: a seam that says
