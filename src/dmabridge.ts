@@ -2,6 +2,7 @@ import { instanceArg, invalidType, invalidValue, oneOf, optionsArg, outOfRange, 
 import type { Backend } from '../seam/backend';
 import type { IbvDeviceEntry } from '../seam/backend-verbs';
 import { RdmaDevice } from './verbs/device';
+import type { ListenOptions } from './rdmacm/admission';
 import { CmHost, ConnectionOptions, RdmaAddress, RdmaConnection, RdmaListener, RdmaRoute, resolveRoute, ResolveOptions } from './rdmacm/connection';
 import { allocCuda, CudaAllocOptions, CudaDevice, CudaDmaBuf, cudaDevices } from './cuda';
 import { adoptDmaBuf, DmaBuf, MemfdRange } from './dmabuf';
@@ -258,10 +259,9 @@ export class DmaBridge extends Resource {
    * address of an RDMA device's interface ('0.0.0.0' for all) and a port
    * (0 picks one: see the listener's `address`).
    */
-  listenRdma(address: RdmaAddress, options?: { backlog?: number }): RdmaListener {
+  listenRdma(address: RdmaAddress, options?: ListenOptions): RdmaListener {
     this.assertOpen();
-    const { backlog } = optionsArg(options);
-    return RdmaListener.create(this.#cmHost(), address, backlog === undefined ? 16 : toInt(backlog, 'options.backlog', 1, 0x7fffffff));
+    return RdmaListener.create(this.#cmHost(), address, optionsArg(options));
   }
 
   /**

@@ -27,6 +27,7 @@ export { QueuePair } from './verbs/qp';
 export type { Endpoint, QueuePairOptions, SendRequest, RecvRequest, LocalRange } from './verbs/qp';
 export { RdmaListener, RdmaRoute, ConnectionRequest, RdmaConnection } from './rdmacm/connection';
 export type { RdmaAddress, ConnectionOptions, ResolveOptions } from './rdmacm/connection';
+export type { ListenOptions, RequestInfo, Refusal } from './rdmacm/admission';
 export { encodeRemoteBuffer, decodeRemoteBuffer, REMOTE_BUFFER_BYTES } from './verbs/remote-buffer';
 export type { Access } from './access';
 export type { WaitOptions } from './wait';

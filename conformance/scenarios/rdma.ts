@@ -347,6 +347,17 @@ add('a write into an MR without remote-write is a remote access error', needs, a
   t.note('target untouched', target.every((x) => x === 0));
 });
 
+add("a write with the rkey of another PD's MR is a remote access error: an rkey reaches only the QP's own PD", needs, async (t) => {
+  const r = rig(t);
+  const other = pd(t, r.ctx);
+  const l = mr(t, r.pd, shared(PAGE).fill(1), LW, 'reg_mr local');
+  const target = shared(PAGE);
+  const d = mr(t, other, target, LW | A.REMOTE_WRITE, 'reg_mr remote-write in another PD');
+  post(t, 'post write', r.a, [{ opcode: 'RDMA_WRITE', id: 14n, local: { mr: l, length: PAGE }, remote: { addr: d.addr, rkey: d.rkey } }]);
+  await completions(t, 'completions', r.cq, 1);
+  t.note('target untouched', target.every((x) => x === 0));
+});
+
 add('a read from an MR without remote-read is a remote access error', needs, async (t) => {
   const r = rig(t);
   const l = mr(t, r.pd, shared(PAGE), LW, 'reg_mr local');

@@ -14,6 +14,8 @@ import type { CompletionQueue } from '../verbs/cq';
 import type { RdmaDevice } from '../verbs/device';
 import { ProtectionDomain } from '../verbs/pd';
 import { QueuePair, QueuePairOptions, RecvRequest } from '../verbs/qp';
+import type { PinBudget } from '../verbs/pin-budget';
+import { Admission, ListenOptions, Refusal, refusalData, refusalOf, Slot } from './admission';
 
 export type { RdmaAddress } from '../../seam/backend-rdmacm';
 
@@ -32,7 +34,13 @@ export interface CmHost {
 }
 
 export interface ConnectionOptions extends QueuePairOptions, WaitOptions {
-  /** The PD for the QP (on the connection's device); default: one of the connection's own, closed with it. */
+  /**
+   * The PD for the QP (on the connection's device); default: one of the
+   * connection's own, closed with it, so that this peer's rkeys reach only
+   * what is registered there. Passing a PD shares it deliberately: every
+   * connection on it reaches every remote-access MR in it, and a listener's
+   * maxPinnedBytes does not count it.
+   */
   pd?: ProtectionDomain;
   /** Completion queue entries of the connection's own CQ (send and receive share it). Default 256. */
   cqSize?: number;
@@ -158,9 +166,13 @@ export class RdmaListener extends CmIdOwner {
   /** The bound address; the port is the one chosen where 0 was asked for. */
   readonly address: RdmaAddress;
 
+  readonly #admission: Admission;
+
   /** @internal use DmaBridge.listenRdma */
-  static create(host: CmHost, at: RdmaAddress, backlog: number): RdmaListener {
+  static create(host: CmHost, at: RdmaAddress, options: ListenOptions): RdmaListener {
     checkAddress(at, 'address');
+    const backlog = options.backlog === undefined ? 16 : toInt(options.backlog, 'options.backlog', 1, 0x7fffffff);
+    const admission = new Admission(options);
     const { seam } = host;
     const channel = new CmChannel(seam);
     const id = createId(channel);
@@ -171,19 +183,49 @@ export class RdmaListener extends CmIdOwner {
       destroyId(seam, channel, id);
       throw e;
     }
-    return new RdmaListener(host, channel, id);
+    return new RdmaListener(host, channel, id, admission);
   }
 
-  private constructor(host: CmHost, channel: CmChannel, id: number) {
+  private constructor(host: CmHost, channel: CmChannel, id: number, admission: Admission) {
     super(host, channel, id);
     this.address = host.seam.rdmaQueryId(id).local;
+    this.#admission = admission;
   }
 
-  /** The next connection request, to accept or reject. Closing the listener cancels the wait. */
+  /** Connections of this listener open now, with requests handed out and not yet answered. */
+  get connections(): number {
+    return this.#admission.open;
+  }
+
+  /** Bytes registered in this listener's connections' own PDs, where maxPinnedBytes was given. */
+  get pinnedBytes(): bigint | undefined {
+    return this.#admission.budget?.used;
+  }
+
+  /**
+   * The next connection request that passes `allow` and the limits, to accept
+   * or reject; the others are rejected here (the peer's connect fails with
+   * ECONNREFUSED and a `refusal`). Closing the listener cancels the wait.
+   */
   async next(options: WaitOptions = {}): Promise<ConnectionRequest> {
     this.assertOpen();
-    const e = await this.channel.next(this.id, 'connection request', options);
-    return new ConnectionRequest(this.host, this.channel, e);
+    const { timeout, signal } = waitOptions(options);
+    const deadline = timeout === undefined ? undefined : Date.now() + timeout;
+    for (;;) {
+      const left = deadline === undefined ? undefined : Math.max(0, deadline - Date.now());
+      const e = await this.channel.next(this.id, 'connection request', { timeout: left, signal });
+      const request = new ConnectionRequest(this.host, this.channel, e);
+      let admitted: Slot | Refusal;
+      try {
+        admitted = await this.#admission.admit(request);
+      } catch (err) {
+        request.close();
+        throw err;
+      }
+      if (typeof admitted !== 'string') return request.holding(admitted, this.#admission.budget);
+      request.reject(refusalData(admitted));
+      if (this.closed) throw systemError('ECANCELED', 'rdma_get_cm_event', 'the listener was closed while waiting for a connection request');
+    }
   }
 
   /** The next connection request, accepted with `options`. */
@@ -200,6 +242,8 @@ export class RdmaListener extends CmIdOwner {
 /** A peer's request to connect: accept() it or reject() it; closing it unanswered rejects it. */
 export class ConnectionRequest extends CmIdOwner {
   readonly device: RdmaDevice;
+  /** The listener's place for it, handed to its connection when accepted (shared with the teardown). */
+  readonly #place: { slot?: Slot; budget?: PinBudget } = {};
   /** The private data the peer sent (on IB and RoCE, zero-padded to 56 bytes). */
   readonly privateData: Uint8Array;
   readonly local: RdmaAddress;
@@ -219,6 +263,15 @@ export class ConnectionRequest extends CmIdOwner {
     this.teardown(() => {
       if (!answer.rejected && !answer.taken) seam.rdmaReject(request.id, new Uint8Array(0));
     });
+    const place = this.#place;
+    this.teardown(() => place.slot?.release());
+  }
+
+  /** @internal Holds the listener's place until answered; its connection's own PD charges `budget`. */
+  holding(slot: Slot, budget: PinBudget | undefined): this {
+    this.#place.slot = slot;
+    this.#place.budget = budget;
+    return this;
   }
 
   /** Accepts (rdma_accept) and resolves once the connection is established. */
@@ -227,7 +280,7 @@ export class ConnectionRequest extends CmIdOwner {
     const options = waitOptions(opts);
     const param = connParam(this.device, options, 'accept', this.request);
     return this.takeId(async () => {
-      const parts = makeQp(this.host, this.device, this.id, options);
+      const parts = makeQp(this.host, this.device, this.id, options, this.#place.budget);
       try {
         this.host.seam.rdmaAccept(this.id, param);
         await expectEvent(this.channel, this.id, 'ESTABLISHED', 'rdma_accept', this.remote, options);
@@ -235,7 +288,11 @@ export class ConnectionRequest extends CmIdOwner {
         parts.close();
         throw err;
       }
-      return new RdmaConnection(this.host, this.channel, this.id, parts, this.privateData, this.local, this.remote);
+      const conn = new RdmaConnection(this.host, this.channel, this.id, parts, this.privateData, this.local, this.remote);
+      const { slot } = this.#place;
+      this.#place.slot = undefined;
+      if (slot) conn.holdSlot(slot);
+      return conn;
     });
   }
 
@@ -257,11 +314,12 @@ interface QpParts {
   close(): void;
 }
 
-function makeQp(host: CmHost, device: RdmaDevice, id: number, o: ConnectionOptions): QpParts {
+function makeQp(host: CmHost, device: RdmaDevice, id: number, o: ConnectionOptions, budget?: PinBudget): QpParts {
   if (o.pd && o.pd.device !== device) {
     throw systemError('EINVAL', 'rdma_create_qp', `the PD is on ${o.pd.device.name}, but the connection goes through ${device.name}: make the PD on the route's or request's device`);
   }
   const ownPd = o.pd ? undefined : device.allocPd();
+  if (ownPd) ownPd.budget = budget;
   const pd = o.pd ?? ownPd!;
   let cq: CompletionQueue | undefined;
   try {
@@ -332,6 +390,11 @@ export class RdmaConnection extends Resource {
 
   get device(): RdmaDevice {
     return this.pd.device;
+  }
+
+  /** @internal The listener's place, given back when this connection closes. */
+  holdSlot(slot: Slot): void {
+    this.teardown(() => slot.release());
   }
 
   get state(): 'connected' | 'disconnected' {
@@ -406,6 +469,12 @@ function createId(channel: CmChannel): number {
 
 const EVENT_NAMES = byValue(RDMA_CM_EVENT);
 
+const REFUSAL_ADVICE: Record<Refusal, string> = {
+  'not-allowed': "this address is not in its allow-list",
+  'connection-limit': 'it has as many connections as its maxConnections allows; try again once one closes',
+  'pinned-memory-limit': 'its connections have registered all the memory its maxPinnedBytes allows; try again once some is released',
+};
+
 async function expectEvent(
   channel: CmChannel, id: number, want: keyof typeof RDMA_CM_EVENT, phase: Phase, peer: RdmaAddress,
   options: WaitOptions,
@@ -416,18 +485,24 @@ async function expectEvent(
 }
 
 /** The error a failed step of connecting means, with what to do about it. */
-function eventError(e: RdmaCmEvent, phase: Phase, peer: RdmaAddress): SystemError & { rejectReason?: number; privateData?: Uint8Array } {
+type RejectedError = SystemError & { rejectReason?: number; privateData?: Uint8Array; refusal?: Refusal };
+
+function eventError(e: RdmaCmEvent, phase: Phase, peer: RdmaAddress): RejectedError {
   const at = `${peer.host}:${peer.port}`;
   const name = EVENT_NAMES.get(e.event) ?? `event-${e.event}`;
   if (e.event === RDMA_CM_EVENT.REJECTED) {
+    const refusal = e.status === IB_CM_REJ.CONSUMER_DEFINED ? refusalOf(e.privateData) : undefined;
     const why = e.status === IB_CM_REJ.INVALID_SERVICE_ID
       ? `nobody listens on ${at} (reject reason ${e.status}: invalid service id)`
-      : e.status === IB_CM_REJ.CONSUMER_DEFINED
-        ? `the peer at ${at} rejected the connection (its private data is on the error's privateData)`
-        : `the peer at ${at} rejected the connection (reject reason ${e.status})`;
-    const err = systemError('ECONNREFUSED', phase, `${phase} failed with ECONNREFUSED: ${why}`) as SystemError & { rejectReason?: number; privateData?: Uint8Array };
+      : refusal
+        ? `the listener at ${at} refused the connection: ${REFUSAL_ADVICE[refusal]} (the error's refusal is '${refusal}')`
+        : e.status === IB_CM_REJ.CONSUMER_DEFINED
+          ? `the peer at ${at} rejected the connection (its private data is on the error's privateData)`
+          : `the peer at ${at} rejected the connection (reject reason ${e.status})`;
+    const err = systemError('ECONNREFUSED', phase, `${phase} failed with ECONNREFUSED: ${why}`) as RejectedError;
     err.rejectReason = e.status;
     err.privateData = e.privateData;
+    if (refusal) err.refusal = refusal;
     return err;
   }
   const code = e.status < 0 ? errnoName(e.status) : 'ECONNABORTED';

@@ -1,4 +1,5 @@
 import type { IbvMr } from '../../seam/backend-verbs';
+import { IBV_ACCESS } from '../../seam/verbs-uapi';
 import { Resource } from '../resource';
 import { AccessFlag, accessNames } from './access-flags';
 import type { ProtectionDomain } from './pd';
@@ -13,6 +14,16 @@ import type { ProtectionDomain } from './pd';
  */
 export type RegisteredVia = 'host-memory' | 'dma-buf' | 'memfd-pages';
 
+/** @internal Registers the MR's memory with `access`: once, and again to revoke remote access. */
+export type Registrar = (access: number) => IbvMr;
+
+/** @internal What the device reads and writes, held until deregistration. */
+export interface KeepAlive {
+  view?: Uint8Array;
+  mapping?: Resource;
+  release?: () => void;
+}
+
 /** Where a registered buffer is, for a peer to RDMA into or out of. */
 export interface RemoteBuffer {
   addr: bigint;
@@ -20,49 +31,93 @@ export interface RemoteBuffer {
   rkey: number;
 }
 
+const REMOTE_ACCESS = IBV_ACCESS.REMOTE_READ | IBV_ACCESS.REMOTE_WRITE | IBV_ACCESS.REMOTE_ATOMIC;
+
 export class MemoryRegion extends Resource {
-  readonly lkey: number;
-  readonly rkey: number;
   /** The address the device knows the memory by (the iova for dma-buf MRs). */
   readonly addr: bigint;
   readonly length: bigint;
+  /** What is registered now: revokeRemote() replaces it. Shared with the teardown, which must not hold this object. */
+  readonly #now: { mr: IbvMr; access: number };
 
-  /** @internal `keepAlive` holds what the device reads and writes until deregistration. */
+  /** @internal */
   constructor(
     readonly pd: ProtectionDomain,
-    private readonly mr: IbvMr,
-    private readonly accessBits: number,
+    mr: IbvMr,
+    accessBits: number,
     readonly via: RegisteredVia,
-    keepAlive: { view?: Uint8Array; mapping?: Resource; release?: () => void },
+    keepAlive: KeepAlive,
+    private readonly registrar: Registrar,
+    unpin?: () => void,
   ) {
     super(pd);
-    this.lkey = mr.lkey;
-    this.rkey = mr.rkey;
+    const now = { mr, access: accessBits };
+    this.#now = now;
     this.addr = mr.addr;
     this.length = mr.length;
     const { seam } = pd.device;
-    // Newest first: deregister, then let go of the memory.
+    // Newest first: deregister (retiring a key peers may hold), then let go of the memory.
     this.teardown(() => {
       keepAlive.view = undefined;
       keepAlive.mapping = undefined;
       keepAlive.release?.();
+      unpin?.();
     });
-    this.teardown(() => seam.ibvDeregMr(mr.handle));
+    this.teardown(() => {
+      seam.ibvDeregMr(now.mr.handle);
+      if (now.access & REMOTE_ACCESS) pd.retire(now.mr.rkey);
+    });
   }
 
-  /** The access flags it was registered with (named on demand: registering stays cheap). */
+  get lkey(): number {
+    return this.#now.mr.lkey;
+  }
+
+  /** The key a peer names this memory by; it changes when remote access is revoked. */
+  get rkey(): number {
+    return this.#now.mr.rkey;
+  }
+
+  /** The access flags it is registered with (named on demand: registering stays cheap). */
   get access(): AccessFlag[] {
-    return accessNames(this.accessBits);
+    return accessNames(this.#now.access);
   }
 
   /** @internal */
   get handle(): number {
-    return this.mr.handle;
+    return this.#now.mr.handle;
   }
 
   /** What a peer needs to reach this memory: address, length, rkey. */
   remote(): RemoteBuffer {
     this.assertOpen();
     return { addr: this.addr, length: this.length, rkey: this.rkey };
+  }
+
+  /**
+   * Ends remote access now: the memory is registered again without remote
+   * flags (new lkey and rkey: post nothing with the old lkey after this) and
+   * the old registration is deregistered, so any peer's later access with the
+   * old rkey fails with a remote access error. That key is never taken by
+   * another MR of this PD.
+   */
+  revokeRemote(): void {
+    this.assertOpen();
+    const now = this.#now;
+    if (!(now.access & REMOTE_ACCESS)) return;
+    const local = now.access & ~REMOTE_ACCESS;
+    const { seam } = this.pd.device;
+    const next = this.pd.freshMr(this.registrar, local);
+    const old = now.mr;
+    try {
+      seam.ibvDeregMr(old.handle);
+    } catch (e) {
+      // Still registered as it was: keep that, and drop the new one.
+      seam.ibvDeregMr(next.handle);
+      throw e;
+    }
+    this.pd.retire(old.rkey);
+    now.mr = next;
+    now.access = local;
   }
 }

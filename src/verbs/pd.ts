@@ -3,10 +3,12 @@ import { DmaBuf } from '../dmabuf';
 import { Mapping } from '../mapping';
 import { Resource } from '../resource';
 import { isSystemError, systemError } from '../../seam/system-error';
+import type { IbvMr } from '../../seam/backend-verbs';
 import { AccessFlag, accessBits } from './access-flags';
 import type { CompletionQueue } from './cq';
 import type { RdmaDevice } from './device';
-import { MemoryRegion } from './mr';
+import { KeepAlive, MemoryRegion, RegisteredVia, Registrar } from './mr';
+import type { PinBudget } from './pin-budget';
 import { QueuePair, QueuePairOptions } from './qp';
 
 export interface RegisterDmaBufOptions {
@@ -23,13 +25,51 @@ export interface RegisterDmaBufOptions {
   fallback?: 'memfd-pages';
 }
 
-/** A protection domain: MRs and QPs within it may be used together. */
+/** Registering again with a retired key, at most this often, before giving up. */
+const FRESH_KEY_TRIES = 16;
+
+/**
+ * A protection domain: MRs and QPs within it may be used together. A peer's
+ * rkey reaches only MRs of the PD of the QP its request arrives on.
+ */
 export class ProtectionDomain extends Resource {
+  /**
+   * The rkeys of this PD's MRs that allowed remote access and are closed or
+   * revoked: a peer may still hold them, so no later MR of this PD takes one.
+   * (Another PD's MR with such a key is out of reach: the PD must match.)
+   */
+  readonly #retired = new Set<number>();
+  /** @internal A cap shared with other PDs (a listener's connections'), or none. */
+  budget: PinBudget | undefined;
+
   /** @internal */
   constructor(readonly device: RdmaDevice, readonly handle: number) {
     super(device);
     const { seam } = device;
     this.teardown(() => seam.ibvDeallocPd(handle));
+  }
+
+  /**
+   * @internal Registers through `make`, never with a key this PD retired:
+   * a driver may hand a freed key out again (rxe does once its MR indexes
+   * wrap round and the random low byte repeats), so such an MR is
+   * deregistered at once and the registration made again.
+   */
+  freshMr(make: Registrar, access: number): IbvMr {
+    const { seam } = this.device;
+    for (let tries = 1; ; tries++) {
+      const mr = make(access);
+      if (!this.#retired.has(mr.rkey) && !this.#retired.has(mr.lkey)) return mr;
+      seam.ibvDeregMr(mr.handle);
+      if (tries === FRESH_KEY_TRIES) {
+        throw systemError('EAGAIN', 'ibv_reg_mr', `ibv_reg_mr failed with EAGAIN: ${this.device.name} gave a key a peer may still hold (of a closed or revoked MR of this PD) ${tries} times running; try again, or register in a new PD`);
+      }
+    }
+  }
+
+  /** @internal A key a peer may still hold: never again in this PD. */
+  retire(key: number): void {
+    this.#retired.add(key);
   }
 
   /**
@@ -43,10 +83,23 @@ export class ProtectionDomain extends Resource {
     const view = bytesOf(memory);
     const access = accessBits(optionsArg(opts).access);
     const mapping = memory instanceof Mapping ? memory : undefined;
-    const mr = new MemoryRegion(this, this.device.seam.ibvRegMr(this.handle, view, access), access, 'host-memory', { view, mapping });
+    const { seam } = this.device;
+    const mr = this.#register((bits) => seam.ibvRegMr(this.handle, view, bits), access, BigInt(view.byteLength), 'host-memory', { view, mapping });
     // The device must stop using a mapping's memory before it is unmapped.
     mapping?.closeWith(mr);
     return mr;
+  }
+
+  /** Registers `bytes` through `make` under this PD's budget and key quarantine. */
+  #register(make: Registrar, access: number, bytes: bigint, via: RegisteredVia, keepAlive: KeepAlive, syscall = 'ibv_reg_mr'): MemoryRegion {
+    const budget = this.budget;
+    budget?.charge(bytes, syscall);
+    try {
+      return new MemoryRegion(this, this.freshMr(make, access), access, via, keepAlive, make, budget && (() => budget.refund(bytes)));
+    } catch (e) {
+      budget?.refund(bytes);
+      throw e;
+    }
   }
 
   /** Registers a dma-buf (ibv_reg_dmabuf_mr), or its memfd pages where asked. */
@@ -61,9 +114,12 @@ export class ProtectionDomain extends Resource {
     const access = accessBits(o.access);
     if (o.fallback !== undefined) oneOf(o.fallback, ['memfd-pages'], 'options.fallback');
     const { seam } = this.device;
+    const make: Registrar = (bits) => {
+      buf.assertOpen();
+      return seam.ibvRegDmabufMr(this.handle, offset, length, iova, buf.fd, bits);
+    };
     try {
-      const mr = seam.ibvRegDmabufMr(this.handle, offset, length, iova, buf.fd, access);
-      return new MemoryRegion(this, mr, access, 'dma-buf', {});
+      return this.#register(make, access, length, 'dma-buf', {}, 'ibv_reg_dmabuf_mr');
     } catch (e) {
       if (!isSystemError(e) || e.code !== 'EOPNOTSUPP') throw e;
       if (o.fallback !== 'memfd-pages') {
@@ -82,8 +138,9 @@ export class ProtectionDomain extends Resource {
     const range = ranges[0]!;
     if (offset + length > range.size) throw systemError('EINVAL', 'ibv_reg_mr', 'offset + length lies past the end of the dma-buf');
     const mapping = range.memfd.map('rw', { offset: range.offset + offset, length });
+    const { seam } = this.device;
     try {
-      const mr = new MemoryRegion(this, this.device.seam.ibvRegMr(this.handle, mapping.view, access), access, 'memfd-pages', { view: mapping.view, release: () => mapping.close() });
+      const mr = this.#register((bits) => seam.ibvRegMr(this.handle, mapping.view, bits), access, length, 'memfd-pages', { view: mapping.view, release: () => mapping.close() });
       mapping.closeWith(mr);
       return mr;
     } catch (e) {

@@ -89,4 +89,104 @@ describeEachBackend('rdma_cm on one host', (b) => {
     await conn.disconnected({ timeout: TIMEOUT });
     expect(conn.state).toBe('disconnected');
   });
+
+  /** Connects, expecting the listener to refuse; the error. */
+  async function refused(port: number, privateData?: Uint8Array): Promise<unknown> {
+    const e = await dmb.connectRdma({ host, port }, { privateData, timeout: TIMEOUT }).catch((err: unknown) => err);
+    expect(e).toMatchObject({ code: 'ECONNREFUSED', syscall: 'rdma_connect', rejectReason: 28 });
+    return e;
+  }
+
+  it('refuses peers its allow-list or predicate does not admit: the connect fails with ECONNREFUSED and the refusal; next() never sees them', async () => {
+    using byAddress = dmb.listenRdma({ host, port: 0 }, { allow: ['192.0.2.0/24', 'fd00::1'] });
+    const stop = new AbortController();
+    const waiting = byAddress.next({ signal: stop.signal }).catch((err: unknown) => err);
+    expect(await refused(byAddress.address.port)).toMatchObject({ refusal: 'not-allowed', message: expect.stringMatching(/not in its allow-list/) });
+    stop.abort(new Error('stopped'));
+    expect(await waiting).toMatchObject({ message: 'stopped' });
+    expect(byAddress.connections).toBe(0);
+
+    const seen: string[] = [];
+    using byToken = dmb.listenRdma({ host, port: 0 }, {
+      allow: async (r) => {
+        seen.push(r.remote.host);
+        return untext(r.privateData) === 'let me in';
+      },
+    });
+    const accepted = byToken.accept({ timeout: TIMEOUT });
+    await refused(byToken.address.port, text('guess'));
+    using client = await dmb.connectRdma({ host, port: byToken.address.port }, { privateData: text('let me in'), timeout: TIMEOUT });
+    using conn = await accepted;
+    expect(untext(conn.privateData)).toBe('let me in');
+    expect(seen).toEqual([host, host]);
+    expect(byToken.connections).toBe(1);
+    conn.close();
+    expect(byToken.connections).toBe(0);
+    expect(() => dmb.listenRdma({ host, port: 0 }, { allow: ['10.0.0.0/33'] })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    expect(() => dmb.listenRdma({ host, port: 0 }, { maxConnections: 0 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+  });
+
+  it('holds maxConnections: a request past it is refused until a connection closes', async () => {
+    using listener = dmb.listenRdma({ host, port: 0 }, { maxConnections: 1 });
+    const port = listener.address.port;
+    const first = listener.accept({ timeout: TIMEOUT });
+    using client1 = await dmb.connectRdma({ host, port }, { timeout: TIMEOUT });
+    const conn1 = await first;
+    const second = listener.accept({ timeout: TIMEOUT });
+    expect(await refused(port)).toMatchObject({ refusal: 'connection-limit' });
+    expect(listener.connections).toBe(1);
+    conn1.close();
+    using client2 = await dmb.connectRdma({ host, port }, { timeout: TIMEOUT });
+    using conn2 = await second;
+    expect(conn2.remote).toEqual(client2.local);
+    expect(listener.connections).toBe(1);
+    void client1;
+  });
+
+  it('holds maxPinnedBytes over its connections\' own PDs: a registration past it fails with ENOMEM, a request while it is spent is refused', async () => {
+    using listener = dmb.listenRdma({ host, port: 0 }, { maxPinnedBytes: 8192 });
+    const port = listener.address.port;
+    const accepted = listener.accept({ timeout: TIMEOUT });
+    using client = await dmb.connectRdma({ host, port }, { timeout: TIMEOUT });
+    using conn = await accepted;
+    const half = () => new Uint8Array(new SharedArrayBuffer(4096));
+    const a = conn.pd.register(half());
+    expect(() => conn.pd.register(new Uint8Array(new SharedArrayBuffer(8192)))).toThrow(expect.objectContaining({ code: 'ENOMEM', syscall: 'ibv_reg_mr', message: expect.stringMatching(/maxPinnedBytes/) }));
+    const b2 = conn.pd.register(half());
+    expect(listener.pinnedBytes).toBe(8192n);
+    const next = listener.accept({ timeout: TIMEOUT });
+    expect(await refused(port)).toMatchObject({ refusal: 'pinned-memory-limit' });
+    a.close();
+    expect(listener.pinnedBytes).toBe(4096n);
+    using client2 = await dmb.connectRdma({ host, port }, { timeout: TIMEOUT });
+    using conn2 = await next;
+    b2.close();
+    expect(listener.pinnedBytes).toBe(0n);
+    void client; void client2; void conn2;
+  });
+
+  it("gives each accepted connection its own PD: one peer's rkey does not reach another connection's memory (remote access error)", async () => {
+    using listener = dmb.listenRdma({ host, port: 0 });
+    const port = listener.address.port;
+    const memory = new Uint8Array(new SharedArrayBuffer(64));
+    const server = (async () => {
+      const conns = [await listener.accept({ timeout: TIMEOUT }), await listener.accept({ timeout: TIMEOUT })];
+      return conns;
+    })();
+    using alice = await dmb.connectRdma({ host, port }, { timeout: TIMEOUT });
+    using mallory = await dmb.connectRdma({ host, port }, { timeout: TIMEOUT });
+    const [forAlice, forMallory] = await server;
+    using _a = forAlice;
+    using _m = forMallory;
+    expect(forAlice.pd).not.toBe(forMallory.pd);
+    const mr = forAlice.pd.register(memory, { access: ['local-write', 'remote-write'] });
+    const source = (conn: typeof alice) => conn.pd.register(new Uint8Array(new SharedArrayBuffer(64)).fill(0x77));
+    // Mallory learned Alice's rkey (it travels in the clear): through her own connection it reaches nothing.
+    mallory.qp.postSend([{ opcode: 'write', local: { mr: source(mallory) }, remote: mr.remote(), id: 1n }]);
+    expect(await mallory.cq.next({ timeout: TIMEOUT })).toMatchObject({ wrId: 1n, status: 'remote-access-error' });
+    expect(memory.every((x) => x === 0)).toBe(true);
+    alice.qp.postSend([{ opcode: 'write', local: { mr: source(alice) }, remote: mr.remote(), id: 2n }]);
+    expect(await alice.cq.next({ timeout: TIMEOUT })).toMatchObject({ wrId: 2n, status: 'success' });
+    expect(memory.every((x) => x === 0x77)).toBe(true);
+  });
 });

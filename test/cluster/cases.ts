@@ -194,4 +194,77 @@ export const cases: TwoHostCase[] = [
       await meet.sync('done');
     },
   },
+  {
+    name: 'a listener refuses an address it does not allow, and holds its connection cap until a connection closes',
+    async server({ dmb, self, peer, meet }) {
+      using strict = dmb.listenRdma({ host: self, port: 7475 }, { allow: ['192.0.2.1'] });
+      using capped = dmb.listenRdma({ host: self, port: 7476 }, { allow: [peer], maxConnections: 1 });
+      const stop = new AbortController();
+      const refusing = strict.next({ signal: stop.signal }).catch((err: unknown) => err);
+      const first = capped.accept({ timeout: TIMEOUT });
+      await meet.sync('listening');
+      const conn1 = await first;
+      const second = capped.accept({ timeout: TIMEOUT });
+      await meet.sync('refused');
+      stop.abort(new Error('stopped'));
+      expect(await refusing).toMatchObject({ message: 'stopped' });
+      conn1.close();
+      await meet.sync('closed');
+      using conn2 = await second;
+      expect(conn2.remote.host).toBe(peer);
+      await meet.sync('done');
+    },
+    async client({ dmb, peer, meet }) {
+      await meet.sync('listening');
+      const refusal = async (port: number) => {
+        const e = await dmb.connectRdma({ host: peer, port }, { timeout: TIMEOUT }).catch((err: unknown) => err);
+        expect(e).toMatchObject({ code: 'ECONNREFUSED', syscall: 'rdma_connect', rejectReason: 28 });
+        return (e as { refusal?: string }).refusal;
+      };
+      expect(await refusal(7475)).toBe('not-allowed');
+      using conn1 = await dmb.connectRdma({ host: peer, port: 7476 }, { timeout: TIMEOUT });
+      expect(await refusal(7476)).toBe('connection-limit');
+      await meet.sync('refused');
+      await meet.sync('closed');
+      using conn2 = await dmb.connectRdma({ host: peer, port: 7476 }, { timeout: TIMEOUT });
+      expect(conn2.state).toBe('connected');
+      await meet.sync('done');
+      void conn1;
+    },
+  },
+  {
+    name: "each accepted connection has its own PD: an rkey given to one connection fails from another with a remote access error",
+    async server({ dmb, self, meet }) {
+      using listener = dmb.listenRdma({ host: self, port: 7477 });
+      const accepting = (async () => [await listener.accept({ timeout: TIMEOUT }), await listener.accept({ timeout: TIMEOUT })])();
+      await meet.sync('listening');
+      const [forAlice, forMallory] = await accepting;
+      using _a = forAlice!;
+      using _m = forMallory!;
+      const memory = new Uint8Array(new SharedArrayBuffer(4096));
+      using mr = forAlice!.pd.register(memory, { access: ['local-write', 'remote-write'] });
+      await meet.sync('registered', Buffer.from(encodeRemoteBuffer(mr.remote())).toString('hex'));
+      await meet.sync('mallory wrote');
+      expect(memory.every((b) => b === 0)).toBe(true);
+      await meet.sync('alice wrote');
+      expect(memory.every((b) => b === 0x77)).toBe(true);
+      await meet.sync('done');
+    },
+    async client({ dmb, peer, meet }) {
+      await meet.sync('listening');
+      using alice = await dmb.connectRdma({ host: peer, port: 7477 }, { timeout: TIMEOUT });
+      using mallory = await dmb.connectRdma({ host: peer, port: 7477 }, { timeout: TIMEOUT });
+      const remote = decodeRemoteBuffer(Buffer.from((await meet.sync('registered')) as string, 'hex'));
+      const write = async (conn: typeof alice, id: bigint) => {
+        const source = conn.pd.register(new Uint8Array(new SharedArrayBuffer(4096)).fill(0x77));
+        conn.qp.postSend([{ opcode: 'write', local: { mr: source }, remote, id }]);
+        return (await conn.cq.next({ timeout: TIMEOUT })).status;
+      };
+      expect(await write(mallory, 1n)).toBe('remote-access-error');
+      await meet.sync('mallory wrote');
+      expect(await write(alice, 2n)).toBe('success');
+      await meet.sync('alice wrote');
+      await meet.sync('done');
+    },
+  },
 ];
