@@ -48,6 +48,8 @@ export class UnixSocket implements FileObject {
   peerCred = NO_PEER;
   /** The peer went away: reads drain, then answer end of stream. */
   #shutdown = false;
+  /** sk_err: the peer closed with data of ours unread (or unaccepted); the next read reports it once. */
+  #reset = false;
   readonly #queue: Skb[] = [];
   /** Bytes this socket has sent that its peer has not read (sk_wmem_alloc). */
   #unread = 0;
@@ -148,6 +150,10 @@ export class UnixSocket implements FileObject {
    */
   receive(maxBytes: number): { data: Uint8Array; files: OpenFile[]; flags: number } {
     if (this.#listen || (!this.peer && !this.#shutdown)) throw systemError('EINVAL', 'recvmsg');
+    if (this.#reset) {
+      this.#reset = false;
+      throw systemError('ECONNRESET', 'recvmsg');
+    }
     if (this.#queue.length === 0) {
       if (this.#shutdown) return { data: new Uint8Array(0), files: [], flags: MSG_CMSG_CLOEXEC };
       throw systemError('EAGAIN', 'recvmsg');
@@ -179,6 +185,7 @@ export class UnixSocket implements FileObject {
   poll(_file: OpenFile, _events: number): number {
     if (this.#listen) return this.#listen.pending.length > 0 ? uapi.POLLIN | POLLRDNORM : 0;
     let mask = 0;
+    if (this.#reset) mask |= uapi.POLLERR;
     if (this.#shutdown) mask |= uapi.POLLHUP | POLLRDHUP | uapi.POLLIN | POLLRDNORM;
     if (!this.peer && !this.#shutdown) mask |= uapi.POLLHUP;
     if (this.#queue.length > 0) mask |= uapi.POLLIN | POLLRDNORM;
@@ -186,11 +193,15 @@ export class UnixSocket implements FileObject {
     return mask;
   }
 
-  /** unix_release_sock: the peer sees the end of the stream; unread files and connections go. */
-  release(): void {
+  /**
+   * unix_release_sock: the peer sees the end of the stream, or ECONNRESET
+   * first where it had sent what was never read; unread files and
+   * connections go.
+   */
+  release(embryo = false): void {
     if (this.#listen) {
       sockets(this.machine).unbind(this.#listen.path, this);
-      for (const pending of this.#listen.pending) pending.release();
+      for (const pending of this.#listen.pending) pending.release(true);
       this.#listen.pending = [];
     }
     const peer = this.peer;
@@ -198,6 +209,7 @@ export class UnixSocket implements FileObject {
     if (peer) {
       peer.peer = undefined;
       peer.#shutdown = true;
+      if (this.#queue.length > 0 || embryo) peer.#reset = true;
       peer.waitQueue.wake();
     }
     for (const skb of this.#queue.splice(0)) for (const f of skb.files ?? []) f.put();
