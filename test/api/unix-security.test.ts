@@ -24,7 +24,7 @@ interface PeerRun {
   self: { pid: number; uid: number; gid: number };
   listener?: { pid: number; uid: number; gid: number };
   reply?: string;
-  error?: { code: string; syscall: string };
+  error?: { code: string; syscall: string; message: string };
 }
 
 describeEachBackend('Unix sockets: modes, peer credentials and hostile peers', (b) => {
@@ -70,8 +70,8 @@ describeEachBackend('Unix sockets: modes, peer credentials and hostile peers', (
       run.reply = Buffer.from((await channel.receive({ timeout: 30000 })).data).toString();
       return run;
     } catch (e) {
-      const { code, syscall } = e as { code: string; syscall: string };
-      return { ...run, error: { code, syscall } };
+      const { code, syscall, message } = e as { code: string; syscall: string; message: string };
+      return { ...run, error: { code, syscall, message } };
     } finally {
       expect(other.seam.openFds()).toEqual(others);
       other.close();
@@ -118,7 +118,7 @@ describeEachBackend('Unix sockets: modes, peer credentials and hostile peers', (
   itAsOtherUser('refuses another user by the socket mode: EACCES, with advice', async () => {
     const path = join(dir, 'sock');
     using _ = dmb.listenUnix(path);
-    expect((await otherUser(path)).error).toEqual({ code: 'EACCES', syscall: 'connect' });
+    expect((await otherUser(path)).error).toEqual({ code: 'EACCES', syscall: 'connect', message: expect.stringMatching(/no permission to connect to .*listenUnix makes it 0600/) });
   }, 60000);
 
   itAsOtherUser('refuses another user by allow before anything passes, and takes the next allowed one', async () => {
