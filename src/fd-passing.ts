@@ -207,13 +207,26 @@ function bindOverStale(seam: Backend, path: string, backlog: number, mode: numbe
   } catch (e) {
     if (!isSystemError(e) || e.code !== 'EADDRINUSE' || !isStaleSocket(seam, path)) throw e;
   }
-  seam.unlink(path);
+  try {
+    seam.unlink(path);
+  } catch (e) {
+    if (!isSystemError(e) || e.code !== 'ENOENT') throw e;
+  }
   return seam.unixListen(path, backlog, mode);
 }
 
-/** A socket file this user owns that nobody listens on (connect is refused): what a listener that died leaves behind. */
+/**
+ * A socket file this user owns that nobody listens on (connect is refused):
+ * what a listener that died leaves behind. A file gone meanwhile counts too.
+ */
 function isStaleSocket(seam: Backend, path: string): boolean {
-  const file = seam.lstat(path);
+  let file;
+  try {
+    file = seam.lstat(path);
+  } catch (e) {
+    if (isSystemError(e) && e.code === 'ENOENT') return true;
+    throw e;
+  }
   if ((file.mode & uapi.S_IFMT) !== uapi.S_IFSOCK || file.uid !== seam.credentials().uid) return false;
   try {
     seam.close(seam.unixConnect(path));
