@@ -19,6 +19,9 @@ const NOBODY = 65534;
 const SELF = { pid: process.pid, uid: process.getuid!(), gid: process.getgid!() };
 const PEER_FIXTURE = join(__dirname, '../fixtures/unix-peer.js');
 const CTRUNC_FIXTURE = join(__dirname, '../fixtures/ctrunc-receiver.js');
+// A node child can take half a minute to start in the kernel VM while other work shares its two CPUs.
+const CHILD_MS = 120_000;
+const TEST_MS = 2 * CHILD_MS;
 
 interface PeerRun {
   self: { pid: number; uid: number; gid: number };
@@ -67,7 +70,7 @@ describeEachBackend('Unix sockets: modes, peer credentials and hostile peers', (
       run.listener = channel.peer;
       using mem = other.createMemfd(4096);
       await channel.send('x', { fds: [mem] });
-      run.reply = Buffer.from((await channel.receive({ timeout: 30000 })).data).toString();
+      run.reply = Buffer.from((await channel.receive({ timeout: CHILD_MS })).data).toString();
       return run;
     } catch (e) {
       const { code, syscall, message } = e as { code: string; syscall: string; message: string };
@@ -80,7 +83,7 @@ describeEachBackend('Unix sockets: modes, peer credentials and hostile peers', (
 
   /** Replies to a peer's one byte and closes the fd it passed. */
   async function answer(channel: UnixChannel): Promise<void> {
-    const { data, fds: passed } = await channel.receive({ timeout: 30000 });
+    const { data, fds: passed } = await channel.receive({ timeout: CHILD_MS });
     expect(Buffer.from(data).toString()).toBe('x');
     expect(passed).toHaveLength(1);
     for (const fd of passed) dmb.seam.close(fd);
@@ -119,12 +122,12 @@ describeEachBackend('Unix sockets: modes, peer credentials and hostile peers', (
     const path = join(dir, 'sock');
     using _ = dmb.listenUnix(path);
     expect((await otherUser(path)).error).toEqual({ code: 'EACCES', syscall: 'connect', message: expect.stringMatching(/no permission to connect to .*listenUnix makes it 0600/) });
-  }, 60000);
+  }, TEST_MS);
 
   itAsOtherUser('refuses another user by allow before anything passes, and takes the next allowed one', async () => {
     const path = join(dir, 'sock');
     using listener = dmb.listenUnix(path, { mode: 0o666, allow: { uids: [SELF.uid] } });
-    const waiting = listener.accept({ timeout: 60000 });
+    const waiting = listener.accept({ timeout: CHILD_MS });
     // The pending accept closed the connection unread: the peer's send finds it gone (EPIPE), or, where the
     // byte and fd went first, its read reports them discarded (ECONNRESET). The accept waits on.
     const refused = await otherUser(path);
@@ -134,19 +137,19 @@ describeEachBackend('Unix sockets: modes, peer credentials and hostile peers', (
     using client = dmb.connectUnix(path);
     using server = await waiting;
     expect(server.peer).toEqual(SELF);
-  }, 60000);
+  }, TEST_MS);
 
   itAsOtherUser('accepts another user when allowed, and both sides see the right credentials', async () => {
     const path = join(dir, 'sock');
     using listener = dmb.listenUnix(path, { mode: 0o666, allow: (peer) => peer.uid === NOBODY });
     const run = otherUser(path);
-    using channel = await listener.accept({ timeout: 30000 });
+    using channel = await listener.accept({ timeout: CHILD_MS });
     await answer(channel);
     const seen = await run;
     expect(seen).toMatchObject({ reply: 'welcome', listener: SELF });
     expect(channel.peer).toEqual(seen.self);
     expect(channel.peer).toMatchObject({ uid: NOBODY, gid: NOBODY });
-  }, 60000);
+  }, TEST_MS);
 
   it('connectUnix with allow refuses a listener of another identity: EPERM, nothing left open', async () => {
     const path = join(dir, 'sock');
@@ -208,7 +211,7 @@ describeEachBackend('Unix sockets: modes, peer credentials and hostile peers', (
     await expect(z.receiveDmaBuf({ timeout: 30000 })).rejects.toMatchObject({ code: 'ECONNRESET' });
     expect(backend.openFds()).toEqual(open.filter((fd) => fd !== a.fd));
     z.close();
-  }, 60000);
+  }, TEST_MS);
 
   it('fds cut off for want of fd numbers (MSG_CTRUNC): those that came are closed, and receive fails with EMSGSIZE', async () => {
     const path = join(dir, 'sock');
@@ -219,10 +222,16 @@ describeEachBackend('Unix sockets: modes, peer credentials and hostile peers', (
       const [a, z] = dmb.socketPair();
       const child = spawn('bash', ['-c', 'ulimit -n 64 && exec "$0" "$1"', process.execPath, CTRUNC_FIXTURE], { stdio: ['ignore', 'pipe', 'inherit', z.fd] });
       let out = '';
-      child.stdout.on('data', (d: Buffer) => (out += d));
-      while (!out.includes('ready')) await new Promise((r) => setTimeout(r, 20));
+      const exited = once(child, 'exit') as Promise<[number | null]>;
+      await new Promise<void>((ready) => {
+        child.stdout.on('data', (d: Buffer) => {
+          out += d;
+          if (out.includes('ready')) ready();
+        });
+        void exited.then(() => ready());
+      });
       await a.send('x', { fds: many });
-      const [code] = (await once(child, 'exit')) as [number | null];
+      const [code] = await exited;
       expect(code).toBe(0);
       expect(JSON.parse(out.trim().split('\n').pop()!)).toMatchObject({ code: 'EMSGSIZE', syscall: 'recvmsg', message: expect.stringMatching(/MSG_CTRUNC\); the [1-9]\d* that did were closed/), memfds: 0 });
       a.close();
@@ -240,7 +249,7 @@ describeEachBackend('Unix sockets: modes, peer credentials and hostile peers', (
     } finally {
       other.close();
     }
-  }, 60000);
+  }, TEST_MS);
 
   it('fds a peer sent and closed on are released with the unread message when the receiver closes', async () => {
     const [a, z] = dmb.socketPair();
