@@ -93,9 +93,15 @@ export class FdTable {
 
   /** Takes over one reference to `file`. */
   install(file: OpenFile, cloexec: boolean, library = false): number {
+    const fd = this.lowestFree();
+    this.#fds.set(fd, { file, cloexec, library });
+    return fd;
+  }
+
+  /** The number the next install takes (0–2 stand for stdio). */
+  lowestFree(): number {
     let fd = 3;
     while (this.#fds.has(fd)) fd++;
-    this.#fds.set(fd, { file, cloexec, library });
     return fd;
   }
 

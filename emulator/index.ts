@@ -98,14 +98,28 @@ export interface EmulatorControls {
   readonly fences: FenceControls;
   /** The network the machine is on: network.unplug(name) pulls a machine's cable. */
   readonly network: NetworkControls;
-  /** Starts another process on the same machine, with no fds open: open({ backend: controls(dmb).spawn() }). */
-  spawn(): Backend;
+  /**
+   * Starts another process on the same machine, with no fds open:
+   * open({ backend: controls(dmb).spawn() }). It runs as the machine's first
+   * process does unless `options` say otherwise.
+   */
+  spawn(options?: SpawnOptions): Backend;
   /** Ends a process of this machine abruptly, as SIGKILL does: the kernel closes every fd it had open. */
   kill(process: ProcessRef): void;
   /** The memory a process's MRs pin: VmPin of /proc/<pid>/status. */
   pinnedBytes(process: ProcessRef): number;
   /** The fds a process has open, in order: ls -l /proc/<pid>/fd. */
   openFds(process: ProcessRef): OpenFd[];
+}
+
+/** Who a spawned process runs as, as `setpriv --reuid --regid --groups` and `prlimit --nofile` would start it. */
+export interface SpawnOptions {
+  uid?: number;
+  gid?: number;
+  /** Supplementary groups. Default none. */
+  groups?: number[];
+  /** RLIMIT_NOFILE: fd numbers from this one on are not given out by recvmsg (the only call that checks it here). */
+  nofile?: number;
 }
 
 const controlsOf = new WeakMap<Process, EmulatorControls>();
@@ -131,6 +145,9 @@ export function createEmulator(options: EmulatorOptions = {}): Backend {
     return process;
   };
   const fdsOf: FdsOf = (ref) => processOf(ref).fdTable;
+  // The first process is this Node process as the kernel sees it (its pid, uid and gid); others count on from its pid.
+  const user = { uid: process.getuid?.() ?? 1000, gid: process.getgid?.() ?? 1000 };
+  let nextPid = process.pid;
   const vram = installVram(machine, options.vram ?? DEFAULT_VRAM, fdsOf);
   const rdma = installRdma(machine, options.rdma ?? ['rxe', 'mlx5', 'efa'], options.network?.fabric);
   installRdmaCm(machine, rdma, options.network, options.host);
@@ -148,10 +165,11 @@ export function createEmulator(options: EmulatorOptions = {}): Backend {
     },
     mm: mmControls,
     fences: fenceControls(machine, watchdog, fdsOf),
-    spawn: () => {
-      const process = new Process(machine);
-      controlsOf.set(process, hooks);
-      return process;
+    spawn: (spawnOptions = {}) => {
+      const { uid = user.uid, gid = user.gid, groups = [], nofile } = spawnOptions;
+      const child = new Process(machine, { pid: nextPid++, uid, gid, groups: [...groups] }, nofile);
+      controlsOf.set(child, hooks);
+      return child;
     },
     kill: (ref) => {
       // As exit does: every fd closes, a library's and watched ones too.

@@ -1,6 +1,6 @@
 // An emulated process: its fd table and mappings, and the Backend seam as
 // the system calls it makes into the emulated kernel.
-import type { Backend, DrmVersion, DumbBuffer, SyncFileInfo, UdmabufItem, Watch } from '../seam/backend';
+import type { Backend, Credentials, DrmVersion, DumbBuffer, FileStat, SyncFileInfo, UdmabufItem, Watch } from '../seam/backend';
 import type { RdmaAddress, RdmaCmEvent, RdmaConnParam, RdmaIdInfo } from '../seam/backend-rdmacm';
 import type {
   IbvAsyncEvent, IbvCompChannel, IbvDeviceAttr, IbvDeviceEntry, IbvMr, IbvPortAttr, IbvQp, IbvQpAttr, IbvQpInit,
@@ -21,7 +21,7 @@ import { Verbs } from './verbs/verbs';
 import { RdmaCm } from './rdmacm/calls';
 import { SyncFileObject } from './sync-file';
 import { UdmabufDeviceFile } from './udmabuf';
-import { UnixSocket } from './unix-socket';
+import { type Identity, UnixSocket } from './unix-socket';
 import { VgemFile } from './vgem';
 
 const DEFAULT_POLLMASK = uapi.POLLIN | uapi.POLLOUT | abi.POLLRDNORM | abi.POLLWRNORM;
@@ -42,7 +42,13 @@ export class Process implements Backend {
   readonly #fds = new FdTable();
   readonly #mappings = new Map<Uint8Array, Mapping>();
 
-  constructor(private readonly machine: Machine) {}
+  constructor(
+    private readonly machine: Machine,
+    /** Its pid, effective uid and gid, and supplementary groups. */
+    readonly identity: Identity,
+    /** RLIMIT_NOFILE, modelled where fds arrive over a socket (recvmsg); other calls do not check it. */
+    private readonly nofile = Infinity,
+  ) {}
 
   /** The fd table, for test hooks that hand the process a file or look one up (controls() in index.ts). */
   get fdTable(): FdTable {
@@ -390,16 +396,16 @@ export class Process implements Backend {
   // --- Unix sockets (emulator/unix-socket.ts) --------------------------------
 
   socketpair(): [number, number] {
-    const [a, b] = UnixSocket.pair(this.machine);
+    const [a, b] = UnixSocket.pair(this.machine, this.identity);
     return [this.#fds.install(a, true), this.#fds.install(b, true)];
   }
 
-  unixListen(path: string, backlog: number): number {
-    return this.#fds.install(UnixSocket.listen(this.machine, path, backlog), true);
+  unixListen(path: string, backlog: number, mode: number): number {
+    return this.#fds.install(UnixSocket.listen(this.machine, path, backlog, mode, this.identity), true);
   }
 
   unixConnect(path: string): number {
-    return this.#fds.install(UnixSocket.connect(this.machine, path), true);
+    return this.#fds.install(UnixSocket.connect(this.machine, path, this.identity), true);
   }
 
   unixAccept(fd: number): number {
@@ -410,9 +416,35 @@ export class Process implements Backend {
     return this.#socket(sock, 'sendmsg').send(data, fds, (fd) => this.#file(fd, 'sendmsg'));
   }
 
+  /**
+   * scm_detach_fds: the files are installed while fd numbers below
+   * RLIMIT_NOFILE are free; the rest are dropped and msg_flags says
+   * MSG_CTRUNC. The call itself succeeds.
+   */
   recvFds(sock: number, maxBytes: number): { data: Uint8Array; fds: number[]; flags: number } {
     const { data, files, flags } = this.#socket(sock, 'recvmsg').receive(maxBytes);
-    return { data, fds: files.map((file) => this.#fds.install(file, true)), flags };
+    const fds: number[] = [];
+    for (const [i, file] of files.entries()) {
+      if (this.#fds.lowestFree() >= this.nofile) {
+        for (const dropped of files.slice(i)) dropped.put();
+        return { data, fds, flags: flags | uapi.MSG_CTRUNC };
+      }
+      fds.push(this.#fds.install(file, true));
+    }
+    return { data, fds, flags };
+  }
+
+  peerCred(sock: number): Credentials {
+    return { ...this.#socket(sock, 'getsockopt').peerCred };
+  }
+
+  lstat(path: string): FileStat {
+    return UnixSocket.lstat(this.machine, path);
+  }
+
+  credentials(): Credentials {
+    const { pid, uid, gid } = this.identity;
+    return { pid, uid, gid };
   }
 
   unlink(path: string): void {

@@ -1,8 +1,11 @@
 // Unix domain stream sockets (net/unix/af_unix.c) that carry open files
 // between the processes of one machine (SCM_RIGHTS). Every socket is
-// non-blocking, as the Backend makes them. Not modelled: the filesystem the
-// paths live in (any path binds), credentials, and the garbage collector that
+// non-blocking, as the Backend makes them. Socket files have an owner and a
+// mode that connect(2) checks, and sockets carry their peer's credentials
+// (SO_PEERCRED). Not modelled: the directories the paths live in (any path
+// binds, and no search permission is checked), and the garbage collector that
 // frees sockets passed over themselves.
+import type { Credentials, FileStat } from '../seam/backend';
 import { isSystemError, systemError } from '../seam/system-error';
 import * as uapi from '../seam/uapi';
 import { O_NONBLOCK, POLLRDNORM, POLLWRNORM } from './abi';
@@ -22,6 +25,13 @@ const MSG_CMSG_CLOEXEC = 0x40000000;
 const SOCKFS_MNT = 8;
 const POLLWRBAND = 0x200;
 const POLLRDHUP = 0x2000;
+/** SO_PEERCRED of a socket with no peer: no pid, and (uid_t)-1. */
+const NO_PEER: Credentials = { pid: 0, uid: 0xffffffff, gid: 0xffffffff };
+
+/** Who a process is, for permission checks: its credentials and supplementary groups. */
+export interface Identity extends Credentials {
+  groups: readonly number[];
+}
 
 /** One sendmsg's bytes, with the files attached to the first of them. */
 interface Skb {
@@ -34,8 +44,12 @@ export class UnixSocket implements FileObject {
   readonly inode;
   readonly waitQueue = new WaitQueue();
   peer: UnixSocket | undefined;
+  /** sk_peer_cred: the peer's process when the connection was made; for a listener, its own at listen(2). */
+  peerCred = NO_PEER;
   /** The peer went away: reads drain, then answer end of stream. */
   #shutdown = false;
+  /** sk_err: the peer closed with data of ours unread (or unaccepted); the next read reports it once. */
+  #reset = false;
   readonly #queue: Skb[] = [];
   /** Bytes this socket has sent that its peer has not read (sk_wmem_alloc). */
   #unread = 0;
@@ -55,8 +69,9 @@ export class UnixSocket implements FileObject {
     return new OpenFile(socket, uapi.O_RDWR | O_NONBLOCK);
   }
 
-  static pair(machine: Machine): [OpenFile, OpenFile] {
+  static pair(machine: Machine, self: Identity): [OpenFile, OpenFile] {
     const [a, b] = UnixSocket.#connected(machine);
+    a.peerCred = b.peerCred = credentials(self);
     return [UnixSocket.file(machine, a), UnixSocket.file(machine, b)];
   }
 
@@ -68,24 +83,35 @@ export class UnixSocket implements FileObject {
     return [a, b];
   }
 
-  /** socket(2), bind(2) and listen(2). */
-  static listen(machine: Machine, path: string, backlog: number): OpenFile {
+  /** socket(2), fchmod(2), bind(2) and listen(2): the file is `mode`, owned by `self`. */
+  static listen(machine: Machine, path: string, backlog: number, mode: number, self: Identity): OpenFile {
     const socket = new UnixSocket(machine);
-    sockets(machine).bind(path, socket);
+    sockets(machine).bind(path, socket, mode & 0o777, self);
     socket.#listen = { backlog: Math.max(0, backlog), pending: [], path };
+    socket.peerCred = credentials(self);
     return UnixSocket.file(machine, socket);
+  }
+
+  static lstat(machine: Machine, path: string): FileStat {
+    return sockets(machine).lstat(path);
   }
 
   static unlink(machine: Machine, path: string): void {
     sockets(machine).unlink(path);
   }
 
-  /** connect(2) to a listener: the connection is usable before it is accepted. */
-  static connect(machine: Machine, path: string): OpenFile {
-    const listener = sockets(machine).lookup(path);
+  /**
+   * connect(2) to a listener (unix_stream_connect): the connection is usable
+   * before it is accepted. The client learns the listener's credentials; the
+   * server end records the connecting process's.
+   */
+  static connect(machine: Machine, path: string, self: Identity): OpenFile {
+    const listener = sockets(machine).lookup(path, self);
     const l = listener.#listen!;
     if (l.pending.length > l.backlog) throw systemError('EAGAIN', 'connect');
     const [client, server] = UnixSocket.#connected(machine);
+    client.peerCred = listener.peerCred;
+    server.peerCred = credentials(self);
     l.pending.push(server);
     listener.waitQueue.wake();
     return UnixSocket.file(machine, client);
@@ -124,6 +150,10 @@ export class UnixSocket implements FileObject {
    */
   receive(maxBytes: number): { data: Uint8Array; files: OpenFile[]; flags: number } {
     if (this.#listen || (!this.peer && !this.#shutdown)) throw systemError('EINVAL', 'recvmsg');
+    if (this.#reset) {
+      this.#reset = false;
+      throw systemError('ECONNRESET', 'recvmsg');
+    }
     if (this.#queue.length === 0) {
       if (this.#shutdown) return { data: new Uint8Array(0), files: [], flags: MSG_CMSG_CLOEXEC };
       throw systemError('EAGAIN', 'recvmsg');
@@ -155,6 +185,7 @@ export class UnixSocket implements FileObject {
   poll(_file: OpenFile, _events: number): number {
     if (this.#listen) return this.#listen.pending.length > 0 ? uapi.POLLIN | POLLRDNORM : 0;
     let mask = 0;
+    if (this.#reset) mask |= uapi.POLLERR;
     if (this.#shutdown) mask |= uapi.POLLHUP | POLLRDHUP | uapi.POLLIN | POLLRDNORM;
     if (!this.peer && !this.#shutdown) mask |= uapi.POLLHUP;
     if (this.#queue.length > 0) mask |= uapi.POLLIN | POLLRDNORM;
@@ -162,11 +193,15 @@ export class UnixSocket implements FileObject {
     return mask;
   }
 
-  /** unix_release_sock: the peer sees the end of the stream; unread files and connections go. */
-  release(): void {
+  /**
+   * unix_release_sock: the peer sees the end of the stream, or ECONNRESET
+   * first where it had sent what was never read; unread files and
+   * connections go.
+   */
+  release(embryo = false): void {
     if (this.#listen) {
       sockets(this.machine).unbind(this.#listen.path, this);
-      for (const pending of this.#listen.pending) pending.release();
+      for (const pending of this.#listen.pending) pending.release(true);
       this.#listen.pending = [];
     }
     const peer = this.peer;
@@ -174,39 +209,76 @@ export class UnixSocket implements FileObject {
     if (peer) {
       peer.peer = undefined;
       peer.#shutdown = true;
+      if (this.#queue.length > 0 || embryo) peer.#reset = true;
       peer.waitQueue.wake();
     }
     for (const skb of this.#queue.splice(0)) for (const f of skb.files ?? []) f.put();
   }
 }
 
+/** A socket file: its owner and mode, and the socket bound to it while that lives. */
+interface SocketFile {
+  socket: UnixSocket | undefined;
+  mode: number;
+  uid: number;
+  gid: number;
+}
+
 /** The socket files in the filesystem, by path: they outlive their listener until unlinked. */
 class Namespace {
-  readonly #paths = new Map<string, UnixSocket | undefined>();
+  readonly #paths = new Map<string, SocketFile>();
 
   constructor(private readonly machine: Machine) {}
 
-  bind(path: string, socket: UnixSocket): void {
+  bind(path: string, socket: UnixSocket, mode: number, owner: Identity): void {
     checkPath(path, 'bind');
     if (this.#paths.has(path) || otherFileAt(this.machine, path)) throw systemError('EADDRINUSE', 'bind');
-    this.#paths.set(path, socket);
+    this.#paths.set(path, { socket, mode, uid: owner.uid, gid: owner.gid });
   }
 
   unbind(path: string, socket: UnixSocket): void {
-    if (this.#paths.get(path) === socket) this.#paths.set(path, undefined);
+    const file = this.#paths.get(path);
+    if (file?.socket === socket) file.socket = undefined;
   }
 
-  lookup(path: string): UnixSocket {
+  /** unix_find_bsd: write permission on the file, then a socket that listens. */
+  lookup(path: string, self: Identity): UnixSocket {
     checkPath(path, 'connect');
-    const found = this.#paths.get(path);
-    if (found) return found;
-    throw systemError(this.#paths.has(path) || otherFileAt(this.machine, path) ? 'ECONNREFUSED' : 'ENOENT', 'connect');
+    const file = this.#paths.get(path);
+    if (file && !mayWrite(file, self)) throw systemError('EACCES', 'connect');
+    if (file?.socket) return file.socket;
+    throw systemError(file || otherFileAt(this.machine, path) ? 'ECONNREFUSED' : 'ENOENT', 'connect');
+  }
+
+  /** Socket files as bind made them; devtmpfs's nodes and directories as the kernel VM has them (root's, no udev). */
+  lstat(path: string): FileStat {
+    const file = this.#paths.get(path);
+    if (file) return { mode: uapi.S_IFSOCK | file.mode, uid: file.uid, gid: file.gid };
+    try {
+      this.machine.readdir(path);
+      return { mode: uapi.S_IFDIR | 0o755, uid: 0, gid: 0 };
+    } catch (e) {
+      if (isSystemError(e) && e.code === 'ENOTDIR') return { mode: uapi.S_IFCHR | 0o600, uid: 0, gid: 0 };
+    }
+    throw systemError('ENOENT', 'lstat');
   }
 
   unlink(path: string): void {
     if (this.#paths.delete(path)) return;
     throw systemError(otherFileAt(this.machine, path) ? 'EPERM' : 'ENOENT', 'unlink');
   }
+}
+
+/** generic_permission for MAY_WRITE: root passes (CAP_DAC_OVERRIDE); else the owner's, group's or others' bit. */
+function mayWrite(file: SocketFile, who: Identity): boolean {
+  if (who.uid === 0) return true;
+  if (who.uid === file.uid) return (file.mode & 0o200) !== 0;
+  if (who.gid === file.gid || who.groups.includes(file.gid)) return (file.mode & 0o020) !== 0;
+  return (file.mode & 0o002) !== 0;
+}
+
+function credentials({ pid, uid, gid }: Identity): Credentials {
+  return { pid, uid, gid };
 }
 
 /** Whether a device node or directory of the emulated machine is at `path`. */

@@ -3,6 +3,7 @@
 // block even on a socket that came from elsewhere: EAGAIN reaches JS, which
 // waits for readiness with a watch.
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -46,6 +47,15 @@ int NewSocket(Napi::Env env, const char* syscall, Setup setup) {
   return fd;
 }
 
+// { pid, uid, gid } as plain numbers (uids are unsigned: -1 is 4294967295).
+Napi::Object Ids(Napi::Env env, double pid, uid_t uid, gid_t gid) {
+  Napi::Object result = Napi::Object::New(env);
+  Put(result, "pid", Napi::Number::New(env, pid));
+  Put(result, "uid", Napi::Number::New(env, uid));
+  Put(result, "gid", Napi::Number::New(env, gid));
+  return result;
+}
+
 Napi::Value SocketPair(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fds[2];
@@ -56,13 +66,28 @@ Napi::Value SocketPair(const Napi::CallbackInfo& info) {
   return result;
 }
 
+// The socket file gets exactly `mode`. bind(2) creates it with the socket
+// inode's mode less the umask (unix_bind_bsd), so the mode is set on the
+// socket fd first: the file is never wider than asked. Where the umask took
+// bits away, the file is widened to `mode` before listen(2), and until listen
+// connect(2) is refused anyway.
 Napi::Value Listen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   sockaddr_un addr = Address(env, StringArg(info[0], "path"), "bind");
   int backlog = Int32Arg(info[1], "backlog");
+  mode_t mode = static_cast<mode_t>(Uint32Arg(info[2], "mode")) & 0777;
   int fd = NewSocket(env, "bind", [&](int s) {
-    if (::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return -1;
-    return ::listen(s, backlog);
+    if (::fchmod(s, mode) != 0 || ::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return -1;
+    struct stat st;
+    if (::lstat(addr.sun_path, &st) == 0 && ((st.st_mode & 0777) == mode || ::chmod(addr.sun_path, mode) == 0) &&
+        ::listen(s, backlog) == 0) {
+      return 0;
+    }
+    // The file bind made goes with the failed call.
+    int err = errno;
+    ::unlink(addr.sun_path);
+    errno = err;
+    return -1;
   });
   return Napi::Number::New(env, fd);
 }
@@ -160,6 +185,31 @@ Napi::Value RecvFds(const Napi::CallbackInfo& info) {
   }
 }
 
+Napi::Value PeerCred(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int sock = Int32Arg(info[0], "sock");
+  ucred cred = {};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) ThrowErrno(env, errno, "getsockopt");
+  return Ids(env, static_cast<double>(cred.pid), cred.uid, cred.gid);
+}
+
+Napi::Value Lstat(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = StringArg(info[0], "path");
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) ThrowErrno(env, errno, "lstat");
+  Napi::Object result = Napi::Object::New(env);
+  Put(result, "mode", Napi::Number::New(env, st.st_mode));
+  Put(result, "uid", Napi::Number::New(env, st.st_uid));
+  Put(result, "gid", Napi::Number::New(env, st.st_gid));
+  return result;
+}
+
+Napi::Value Credentials(const Napi::CallbackInfo& info) {
+  return Ids(info.Env(), ::getpid(), ::geteuid(), ::getegid());
+}
+
 Napi::Value Unlink(const Napi::CallbackInfo& info) {
   std::string path = StringArg(info[0], "path");
   if (::unlink(path.c_str()) != 0) ThrowErrno(info.Env(), errno, "unlink");
@@ -175,5 +225,8 @@ void InitUnixSocket(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "unixAccept", Accept);
   Export(env, exports, "sendFds", SendFds);
   Export(env, exports, "recvFds", RecvFds);
+  Export(env, exports, "peerCred", PeerCred);
+  Export(env, exports, "lstat", Lstat);
+  Export(env, exports, "credentials", Credentials);
   Export(env, exports, "unlink", Unlink);
 }

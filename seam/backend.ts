@@ -202,8 +202,13 @@ export interface ReceivedMessage {
 export interface UnixSocketCalls {
   /** [socketpair] A connected pair. */
   socketpair(): [number, number];
-  /** [bind] A socket bound to `path` and listening; socket(2) and listen(2) fail as bind too. */
-  unixListen(path: string, backlog: number): number;
+  /**
+   * [bind] A socket bound to `path` and listening, its file of exactly
+   * `mode` (the permission bits, whatever the umask) before anyone can
+   * connect; socket(2), chmod(2) and listen(2) fail as bind too, and a
+   * failure leaves no file.
+   */
+  unixListen(path: string, backlog: number, mode: number): number;
   /** [connect] A socket connected to the listener at `path`; socket(2) fails as connect too. */
   unixConnect(path: string): number;
   /** [accept4] */
@@ -212,8 +217,28 @@ export interface UnixSocketCalls {
   sendFds(sock: number, fds: number[], data: Uint8Array): number;
   /** [recvmsg] Reads up to `maxBytes` and whatever fds came with them. */
   recvFds(sock: number, maxBytes: number): ReceivedMessage;
+  /** [getsockopt SO_PEERCRED] Who the peer was when the connection was made (the listener's when it listened); pid 0 and ids 4294967295 where there is none. */
+  peerCred(sock: number): Credentials;
+  /** [lstat] The file at `path`, not following a last symlink. */
+  lstat(path: string): FileStat;
+  /** [getpid, geteuid, getegid] This process's own. */
+  credentials(): Credentials;
   /** [unlink] */
   unlink(path: string): void;
+}
+
+/** A process's identity, as SO_PEERCRED gives it (struct ucred). */
+export interface Credentials {
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
+export interface FileStat {
+  /** st_mode: the type (S_IFSOCK, ...) and permission bits. */
+  mode: number;
+  uid: number;
+  gid: number;
 }
 
 /** Backends that pass every call to another (src/advice.ts's), by that other. */

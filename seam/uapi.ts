@@ -15,6 +15,15 @@ export const SEEK_SET = 0;
 export const SEEK_CUR = 1;
 export const SEEK_END = 2;
 
+// stat(2) st_mode
+export const S_IFMT = 0o170000;
+export const S_IFSOCK = 0o140000;
+export const S_IFCHR = 0o20000;
+export const S_IFDIR = 0o40000;
+
+// recvmsg(2) msg_flags
+export const MSG_CTRUNC = 0x8;
+
 // memfd_create(2)
 export const MFD_CLOEXEC = 0x1;
 export const MFD_ALLOW_SEALING = 0x2;

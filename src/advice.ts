@@ -123,13 +123,14 @@ const byCall: Record<string, Record<string, Advice>> = {
   }),
   cuMemFree: cudaAdvice(),
   bind: {
-    EADDRINUSE: ([path]) => `${path} exists already: remove a stale socket file, or pick another path`,
+    EADDRINUSE: ([path]) => `${path} exists already and is not a stale socket of yours (a listener lives there, or another user's or another kind of file): stop that listener, or pick another path`,
     EACCES: ([path]) => `no permission to create ${path}: pick a directory you may write to`,
     EINVAL: () => 'a socket path must be non-empty and at most 107 bytes',
   },
   connect: {
     ENOENT: ([path]) => `no socket at ${path}: start the listener first`,
     ECONNREFUSED: ([path]) => `nothing listens at ${path}: the listener is gone; remove the stale socket file`,
+    EACCES: ([path]) => `no permission to connect to ${path}: the socket file's mode leaves this user out (listenUnix makes it 0600, the owner's alone; widen it with { mode } and narrow with { allow })`,
     EAGAIN: () => "the listener's backlog is full: try again once it has accepted",
     EINVAL: () => 'a socket path must be non-empty and at most 107 bytes',
   },

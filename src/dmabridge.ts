@@ -7,7 +7,7 @@ import { CmHost, ConnectionOptions, RdmaAddress, RdmaConnection, RdmaListener, R
 import { allocCuda, CudaAllocOptions, CudaDevice, CudaDmaBuf, cudaDevices } from './cuda';
 import { adoptDmaBuf, DmaBuf, MemfdRange } from './dmabuf';
 import { DrmDevice } from './drm';
-import { connectUnix, importSocket, listenUnix, socketPair, UnixChannel, UnixListener } from './fd-passing';
+import { type ConnectOptions, connectUnix, importSocket, type ListenOptions, listenUnix, socketPair, UnixChannel, UnixListener } from './fd-passing';
 import { createMemfd, Memfd } from './memfd';
 import { Resource } from './resource';
 import { SyncFile } from './sync-file';
@@ -204,16 +204,21 @@ export class DmaBridge extends Resource {
     return allocCuda(this.seam, this, bytes, optionsArg(options));
   }
 
-  /** Listens on a Unix socket at `path` for peers that pass dma-bufs (the path is removed on close). */
-  listenUnix(path: string, options?: { backlog?: number }): UnixListener {
+  /**
+   * Listens on a Unix socket at `path` for peers that pass dma-bufs (the
+   * path is removed on close). The socket file is 0600 unless
+   * `options.mode` says otherwise; a stale socket of this user's at `path`
+   * is replaced, anything else there is EADDRINUSE.
+   */
+  listenUnix(path: string, options?: ListenOptions): UnixListener {
     this.assertOpen();
-    return listenUnix(this.seam, this, path, optionsArg(options).backlog);
+    return listenUnix(this.seam, this, path, optionsArg(options));
   }
 
-  /** Connects to a Unix socket listening at `path`. */
-  connectUnix(path: string): UnixChannel {
+  /** Connects to a Unix socket listening at `path`; `options.allow` checks who listens there. */
+  connectUnix(path: string, options?: ConnectOptions): UnixChannel {
     this.assertOpen();
-    return connectUnix(this.seam, this, path);
+    return connectUnix(this.seam, this, path, optionsArg(options));
   }
 
   /** A connected pair of Unix sockets; pass one end's fd to a child process. */

@@ -2,6 +2,7 @@ import { instanceArg, invalidType, invalidValue, toFd, toInt, toStringArg, waitO
 import type { Backend, ReceivedMessage } from '../seam/backend';
 import { adoptDmaBuf, DmaBuf } from './dmabuf';
 import { FdResource } from './fd-resource';
+import { peerFilter, peerRefused, type PeerAllow, type PeerCredentials } from './peer';
 import type { Resource } from './resource';
 import { isSystemError, systemError } from '../seam/system-error';
 import * as uapi from '../seam/uapi';
@@ -12,8 +13,25 @@ import type { WaitOptions } from './wait';
 // sockets never block: a call that would waits for readiness instead.
 
 export type { ReceivedMessage };
+export type { PeerAllow, PeerCredentials };
 
 const RECEIVE_BYTES = 64 * 1024;
+/** Listening sockets are the owner's alone unless asked otherwise. */
+const DEFAULT_MODE = 0o600;
+
+export interface ListenOptions {
+  /** Connections the kernel queues before accept(). Default 16. */
+  backlog?: number;
+  /** The socket file's permission bits, exactly (the umask does not narrow them). Default 0o600: only this user may connect. */
+  mode?: number;
+  /** The peers accept() takes; others are closed before any byte or fd passes. Default: whoever the mode lets connect. */
+  allow?: PeerAllow;
+}
+
+export interface ConnectOptions {
+  /** The listeners this connection may be to; any other is closed and the call fails with EPERM. */
+  allow?: PeerAllow;
+}
 
 export interface ReceiveOptions extends WaitOptions {
   /** The most bytes to read. Default 64 KiB. */
@@ -45,9 +63,16 @@ abstract class Socket extends FdResource {
 
 /** A connected Unix stream socket that carries bytes and fds. */
 export class UnixChannel extends Socket {
+  /**
+   * The peer's process when the connection was made (SO_PEERCRED): the
+   * client's for an accepted channel, the listener's for a connected one.
+   */
+  readonly peer: PeerCredentials;
+
   /** @internal made by DmaBridge's socket methods and UnixListener.accept() */
-  constructor(seam: Backend, fd: number, parent: Resource) {
+  constructor(seam: Backend, fd: number, parent: Resource, peer = seam.peerCred(fd)) {
     super(seam, fd, parent);
+    this.peer = Object.freeze({ ...peer });
   }
 
   /**
@@ -82,7 +107,7 @@ export class UnixChannel extends Socket {
   async receive(opts?: ReceiveOptions): Promise<ReceivedMessage> {
     const options = waitOptions(opts);
     const max = options.maxBytes === undefined ? RECEIVE_BYTES : toInt(options.maxBytes, 'options.maxBytes', 1, 2 ** 30);
-    return this.retry(uapi.POLLIN, options, () => this.seam.recvFds(this.fd, max));
+    return this.retry(uapi.POLLIN, options, () => complete(this.seam, this.seam.recvFds(this.fd, max)));
   }
 
   /** Passes a dma-buf to the peer, with one byte to carry it. */
@@ -135,6 +160,7 @@ export class UnixListener extends Socket {
     /** The socket's path in the filesystem. */
     readonly path: string,
     parent: Resource,
+    private readonly allowed?: (peer: PeerCredentials) => boolean,
   ) {
     super(seam, fd, parent);
     this.teardown(() => {
@@ -146,22 +172,79 @@ export class UnixListener extends Socket {
     });
   }
 
-  /** The next connection, as a channel that lives on when the listener closes. */
+  /**
+   * The next connection that options.allow accepts, as a channel that lives
+   * on when the listener closes. Connections it refuses are closed unread.
+   */
   async accept(options?: WaitOptions): Promise<UnixChannel> {
     const parent = this.parent!;
-    return this.retry(uapi.POLLIN, options, () => adopt(this.seam, this.seam.unixAccept(this.fd), (fd) => new UnixChannel(this.seam, fd, parent)));
+    return this.retry(uapi.POLLIN, options, () => {
+      for (;;) {
+        const channel = adopt(this.seam, this.seam.unixAccept(this.fd), (fd) => {
+          const peer = this.seam.peerCred(fd);
+          if (!this.allowed || this.allowed(peer)) return new UnixChannel(this.seam, fd, parent, peer);
+          this.seam.close(fd);
+          return undefined;
+        });
+        if (channel) return channel;
+      }
+    });
   }
 }
 
-export function listenUnix(seam: Backend, parent: Resource, path: string, backlog = 16): UnixListener {
+export function listenUnix(seam: Backend, parent: Resource, path: string, options: ListenOptions): UnixListener {
   socketPath(path);
-  toInt(backlog, 'options.backlog', 1, 0x7fffffff);
-  return adopt(seam, seam.unixListen(path, backlog), (fd) => new UnixListener(seam, fd, path, parent));
+  const backlog = options.backlog === undefined ? 16 : toInt(options.backlog, 'options.backlog', 1, 0x7fffffff);
+  const mode = options.mode === undefined ? DEFAULT_MODE : toInt(options.mode, 'options.mode', 0, 0o777);
+  const allowed = peerFilter(options.allow, 'options.allow');
+  return adopt(seam, bindOverStale(seam, path, backlog, mode), (fd) => new UnixListener(seam, fd, path, parent, allowed));
 }
 
-export function connectUnix(seam: Backend, parent: Resource, path: string): UnixChannel {
+/** Listens at `path`, first removing a stale socket of this user's there; anything else there is EADDRINUSE. */
+function bindOverStale(seam: Backend, path: string, backlog: number, mode: number): number {
+  try {
+    return seam.unixListen(path, backlog, mode);
+  } catch (e) {
+    if (!isSystemError(e) || e.code !== 'EADDRINUSE' || !isStaleSocket(seam, path)) throw e;
+  }
+  try {
+    seam.unlink(path);
+  } catch (e) {
+    if (!isSystemError(e) || e.code !== 'ENOENT') throw e;
+  }
+  return seam.unixListen(path, backlog, mode);
+}
+
+/**
+ * A socket file this user owns that nobody listens on (connect is refused):
+ * what a listener that died leaves behind. A file gone meanwhile counts too.
+ */
+function isStaleSocket(seam: Backend, path: string): boolean {
+  let file;
+  try {
+    file = seam.lstat(path);
+  } catch (e) {
+    if (isSystemError(e) && e.code === 'ENOENT') return true;
+    throw e;
+  }
+  if ((file.mode & uapi.S_IFMT) !== uapi.S_IFSOCK || file.uid !== seam.credentials().uid) return false;
+  try {
+    seam.close(seam.unixConnect(path));
+    return false;
+  } catch (e) {
+    if (isSystemError(e) && e.code === 'ECONNREFUSED') return true;
+    throw e;
+  }
+}
+
+export function connectUnix(seam: Backend, parent: Resource, path: string, options: ConnectOptions): UnixChannel {
   socketPath(path);
-  return adopt(seam, seam.unixConnect(path), (fd) => new UnixChannel(seam, fd, parent));
+  const allowed = peerFilter(options.allow, 'options.allow');
+  return adopt(seam, seam.unixConnect(path), (fd) => {
+    const peer = seam.peerCred(fd);
+    if (allowed && !allowed(peer)) throw peerRefused(`the listener at ${path}`, peer);
+    return new UnixChannel(seam, fd, parent, peer);
+  });
 }
 
 export function socketPair(seam: Backend, parent: Resource): [UnixChannel, UnixChannel] {
@@ -184,6 +267,18 @@ export function importSocket(seam: Backend, parent: Resource, fd: number, adoptF
     if (!seam.readlinkFd(own).startsWith('socket:')) throw systemError('ENOTSOCK', 'recvmsg', `fd ${fd} is not a socket`);
     return new UnixChannel(seam, own, parent);
   });
+}
+
+/**
+ * A received message whose fds all arrived. Where some did not (MSG_CTRUNC:
+ * this process ran out of fd numbers, or the control buffer was full), the
+ * ones that did are closed and the call fails: a partial set of fds is no
+ * message the caller can trust.
+ */
+function complete(seam: Backend, message: ReceivedMessage): ReceivedMessage {
+  if (!(message.flags & uapi.MSG_CTRUNC)) return message;
+  for (const fd of message.fds) seam.close(fd);
+  throw systemError('EMSGSIZE', 'recvmsg', `recvmsg failed: EMSGSIZE (the peer's fds did not all arrive (MSG_CTRUNC); the ${message.fds.length} that did were closed: raise ulimit -n or close fds you no longer use, and have the peer send fewer fds per message)`);
 }
 
 /** make(fd), or on failure the fd closed (and `undo` run) before the error goes on. */

@@ -6,7 +6,7 @@ export { DmaBuf } from './dmabuf';
 export { CudaDmaBuf } from './cuda';
 export type { CudaAllocOptions, CudaDevice } from './cuda';
 export { UnixChannel, UnixListener } from './fd-passing';
-export type { ReceivedMessage, ReceiveOptions, SendOptions } from './fd-passing';
+export type { ConnectOptions, ListenOptions, PeerAllow, PeerCredentials, ReceivedMessage, ReceiveOptions, SendOptions } from './fd-passing';
 export type { DmaBufInfo, MemfdRange } from './dmabuf';
 export { Memfd } from './memfd';
 export type { Seal } from './memfd';

@@ -33,7 +33,7 @@ const METHODS = {
   cuDeviceGetCount: true, cuDeviceGetName: true, cuDeviceGetAttribute: true, cuMemGetInfo: true,
   cuMemAlloc: true, cuMemExportDmaBuf: true, cuMemFree: true,
   socketpair: true, unixListen: true, unixConnect: true, unixAccept: true, sendFds: true, recvFds: true,
-  unlink: true,
+  peerCred: true, lstat: true, credentials: true, unlink: true,
   ibvGetDeviceList: true, ibvOpenDevice: true, ibvCloseDevice: true, ibvQueryDevice: true,
   ibvQueryPort: true, ibvQueryGid: true, ibvGetAsyncEvent: true, ibvAsyncFd: true, ibvAllocPd: true,
   ibvDeallocPd: true, ibvRegMr: true, ibvRegDmabufMr: true, ibvDeregMr: true,

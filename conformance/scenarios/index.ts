@@ -8,6 +8,7 @@ import rdma from './rdma';
 import rdmacm from './rdmacm';
 import syncFile from './sync-file';
 import udmabuf from './udmabuf';
+import unix from './unix';
 import vgem from './vgem';
 
-export const scenarios: Scenario[] = [...files, ...udmabuf, ...heap, ...dmabuf, ...syncFile, ...vgem, ...rdma, ...odp, ...rdmacm];
+export const scenarios: Scenario[] = [...files, ...udmabuf, ...heap, ...dmabuf, ...syncFile, ...vgem, ...rdma, ...odp, ...rdmacm, ...unix];

@@ -151,6 +151,9 @@ describeEachBackend('passing dma-bufs between processes', (b) => {
     const path = join(dir, 'listener');
     const listener = dmb.listenUnix(path);
     expect(() => dmb.listenUnix(path)).toThrow(expect.objectContaining({ code: 'EADDRINUSE', syscall: 'bind', message: expect.stringMatching(/exists already/) }));
+    // That second listenUnix connected once to learn that a listener lives there: the listener sees it end at once.
+    using probe = await listener.accept({ timeout: 5000 });
+    expect((await probe.receive({ timeout: 5000 })).data).toHaveLength(0);
     using client = dmb.connectUnix(path);
     using server = await listener.accept({ timeout: 5000 });
     await client.send('hello');
