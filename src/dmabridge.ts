@@ -2,12 +2,12 @@ import { instanceArg, invalidType, invalidValue, oneOf, optionsArg, outOfRange, 
 import type { Backend } from '../seam/backend';
 import type { IbvDeviceEntry } from '../seam/backend-verbs';
 import { RdmaDevice } from './verbs/device';
-import type { ListenOptions } from './rdmacm/admission';
+import type { RdmaListenOptions } from './rdmacm/admission';
 import { CmHost, ConnectionOptions, RdmaAddress, RdmaConnection, RdmaListener, RdmaRoute, resolveRoute, ResolveOptions } from './rdmacm/connection';
 import { allocCuda, CudaAllocOptions, CudaDevice, CudaDmaBuf, cudaDevices } from './cuda';
 import { adoptDmaBuf, DmaBuf, MemfdRange } from './dmabuf';
 import { DrmDevice } from './drm';
-import { type ConnectOptions, connectUnix, importSocket, type ListenOptions, listenUnix, socketPair, UnixChannel, UnixListener } from './fd-passing';
+import { connectUnix, importSocket, listenUnix, type UnixConnectOptions, type UnixListenOptions, socketPair, UnixChannel, UnixListener } from './fd-passing';
 import { createMemfd, Memfd } from './memfd';
 import { Resource } from './resource';
 import { SyncFile } from './sync-file';
@@ -210,13 +210,13 @@ export class DmaBridge extends Resource {
    * `options.mode` says otherwise; a stale socket of this user's at `path`
    * is replaced, anything else there is EADDRINUSE.
    */
-  listenUnix(path: string, options?: ListenOptions): UnixListener {
+  listenUnix(path: string, options?: UnixListenOptions): UnixListener {
     this.assertOpen();
     return listenUnix(this.seam, this, path, optionsArg(options));
   }
 
   /** Connects to a Unix socket listening at `path`; `options.allow` checks who listens there. */
-  connectUnix(path: string, options?: ConnectOptions): UnixChannel {
+  connectUnix(path: string, options?: UnixConnectOptions): UnixChannel {
     this.assertOpen();
     return connectUnix(this.seam, this, path, optionsArg(options));
   }
@@ -264,7 +264,7 @@ export class DmaBridge extends Resource {
    * address of an RDMA device's interface ('0.0.0.0' for all) and a port
    * (0 picks one: see the listener's `address`).
    */
-  listenRdma(address: RdmaAddress, options?: ListenOptions): RdmaListener {
+  listenRdma(address: RdmaAddress, options?: RdmaListenOptions): RdmaListener {
     this.assertOpen();
     return RdmaListener.create(this.#cmHost(), address, optionsArg(options));
   }

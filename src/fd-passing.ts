@@ -19,7 +19,7 @@ const RECEIVE_BYTES = 64 * 1024;
 /** Listening sockets are the owner's alone unless asked otherwise. */
 const DEFAULT_MODE = 0o600;
 
-export interface ListenOptions {
+export interface UnixListenOptions {
   /** Connections the kernel queues before accept(). Default 16. */
   backlog?: number;
   /** The socket file's permission bits, exactly (the umask does not narrow them). Default 0o600: only this user may connect. */
@@ -28,7 +28,7 @@ export interface ListenOptions {
   allow?: PeerAllow;
 }
 
-export interface ConnectOptions {
+export interface UnixConnectOptions {
   /** The listeners this connection may be to; any other is closed and the call fails with EPERM. */
   allow?: PeerAllow;
 }
@@ -192,7 +192,7 @@ export class UnixListener extends Socket {
   }
 }
 
-export function listenUnix(seam: Backend, parent: Resource, path: string, options: ListenOptions): UnixListener {
+export function listenUnix(seam: Backend, parent: Resource, path: string, options: UnixListenOptions): UnixListener {
   socketPath(path);
   const backlog = options.backlog === undefined ? 16 : toInt(options.backlog, 'options.backlog', 1, 0x7fffffff);
   const mode = options.mode === undefined ? DEFAULT_MODE : toInt(options.mode, 'options.mode', 0, 0o777);
@@ -237,7 +237,7 @@ function isStaleSocket(seam: Backend, path: string): boolean {
   }
 }
 
-export function connectUnix(seam: Backend, parent: Resource, path: string, options: ConnectOptions): UnixChannel {
+export function connectUnix(seam: Backend, parent: Resource, path: string, options: UnixConnectOptions): UnixChannel {
   socketPath(path);
   const allowed = peerFilter(options.allow, 'options.allow');
   return adopt(seam, seam.unixConnect(path), (fd) => {

@@ -14,7 +14,7 @@ export interface RequestInfo {
   readonly privateData: Uint8Array;
 }
 
-export interface ListenOptions {
+export interface RdmaListenOptions {
   /** Requests the kernel queues before next() takes them. Default 16. */
   backlog?: number;
   /**
@@ -58,7 +58,7 @@ export class Admission {
   readonly #max: number;
   #open = 0;
 
-  constructor(o: ListenOptions) {
+  constructor(o: RdmaListenOptions) {
     this.#allow = allowPredicate(o.allow);
     this.#max = o.maxConnections === undefined ? Infinity : toInt(o.maxConnections, 'options.maxConnections', 1, 0x7fffffff);
     this.budget = o.maxPinnedBytes === undefined ? undefined : new PinBudget(toSize(o.maxPinnedBytes, 'options.maxPinnedBytes'));
@@ -87,7 +87,7 @@ export class Admission {
   }
 }
 
-function allowPredicate(allow: ListenOptions['allow']): ((request: RequestInfo) => boolean | Promise<boolean>) | undefined {
+function allowPredicate(allow: RdmaListenOptions['allow']): ((request: RequestInfo) => boolean | Promise<boolean>) | undefined {
   if (allow === undefined || typeof allow === 'function') return allow;
   if (!Array.isArray(allow)) throw invalidType('options.allow', 'an array of addresses or subnets, or a function', allow);
   const list = new BlockList();

@@ -15,7 +15,7 @@ import type { RdmaDevice } from '../verbs/device';
 import { ProtectionDomain } from '../verbs/pd';
 import { QueuePair, QueuePairOptions, RecvRequest } from '../verbs/qp';
 import type { PinBudget } from '../verbs/pin-budget';
-import { Admission, ListenOptions, Refusal, refusalData, refusalOf, Slot } from './admission';
+import { Admission, RdmaListenOptions, Refusal, refusalData, refusalOf, Slot } from './admission';
 
 export type { RdmaAddress } from '../../seam/backend-rdmacm';
 
@@ -169,7 +169,7 @@ export class RdmaListener extends CmIdOwner {
   readonly #admission: Admission;
 
   /** @internal use DmaBridge.listenRdma */
-  static create(host: CmHost, at: RdmaAddress, options: ListenOptions): RdmaListener {
+  static create(host: CmHost, at: RdmaAddress, options: RdmaListenOptions): RdmaListener {
     checkAddress(at, 'address');
     const backlog = options.backlog === undefined ? 16 : toInt(options.backlog, 'options.backlog', 1, 0x7fffffff);
     const admission = new Admission(options);
