@@ -93,13 +93,23 @@ const finalizer = new FinalizationRegistry<Held>((held) => drain(held, []));
 let pending: Resource[] = [];
 /** Past this many, closed entries are dropped from `pending`, so a loop that never yields stays bounded. */
 let compactAt = 1024;
+/** One flush per turn, however often `pending` empties within it (a made-and-closed resource is popped at once). */
+let flushQueued = false;
 
 function schedule(resource: Resource): void {
-  if (pending.push(resource) === 1) setImmediate(flush);
-  else if (pending.length >= compactAt) {
+  if (!flushQueued) {
+    flushQueued = true;
+    setImmediate(flushTurn);
+  }
+  if (pending.push(resource) >= compactAt) {
     pending = pending.filter((r) => !r.closed);
     compactAt = Math.max(1024, pending.length * 2);
   }
+}
+
+function flushTurn(): void {
+  flushQueued = false;
+  flush();
 }
 
 function flush(): void {
