@@ -23,10 +23,22 @@ import { systemError } from '../seam/system-error';
 // sets are made on first use, and a record names the sets it is in rather
 // than keeping closures that remove it: registering and closing one
 // allocates little.
+//
+// Most resources are also closed in the turn that made them, and for those the
+// safety net is pure cost: a FinalizationRegistry entry keeps its object alive
+// through V8's minor GCs (so every MR reached the old generation, and GC was
+// half of register().close()), and a WeakRef keeps it alive until the job
+// ends. So a resource is born *pending*: held strongly by a queue and not yet
+// in its parent's children, and the queue is flushed once per turn of the
+// event loop (setImmediate), giving the resources still open then their
+// WeakRef, their place among the parent's children and their finalizer entry.
+// A parent closing while it has pending children flushes first.
 interface Held {
   /** Teardown steps, in the order they were added; emptied once they ran. */
   steps: Array<() => void>;
-  /** The resource, for a parent or a user that must close it first. */
+  /** The resource while it is pending, for a user that must close it first. */
+  strong?: Resource;
+  /** The resource once flushed, for a parent or a user that must close it first. */
   ref?: WeakRef<Resource>;
   children?: Set<Held>;
   /** Resources made elsewhere that use this one and must go before it. */
@@ -77,6 +89,36 @@ function drain(held: Held, failed: unknown[]): void {
 // A safety net must never throw into the GC: what fails here is dropped.
 const finalizer = new FinalizationRegistry<Held>((held) => drain(held, []));
 
+/** Resources born since the last flush; closed ones are skipped (or popped at once, when newest). */
+let pending: Resource[] = [];
+/** Past this many, closed entries are dropped from `pending`, so a loop that never yields stays bounded. */
+let compactAt = 1024;
+/** One flush per turn, however often `pending` empties within it (a made-and-closed resource is popped at once). */
+let flushQueued = false;
+
+function schedule(resource: Resource): void {
+  if (!flushQueued) {
+    flushQueued = true;
+    setImmediate(flushTurn);
+  }
+  if (pending.push(resource) >= compactAt) {
+    pending = pending.filter((r) => !r.closed);
+    compactAt = Math.max(1024, pending.length * 2);
+  }
+}
+
+function flushTurn(): void {
+  flushQueued = false;
+  flush();
+}
+
+function flush(): void {
+  const born = pending;
+  pending = [];
+  compactAt = 1024;
+  for (const r of born) r.settle();
+}
+
 /** Throws what `failed` holds: one error as it is, several as one AggregateError. */
 export function throwAll(failed: unknown[], what: string): void {
   if (failed.length === 0) return;
@@ -90,6 +132,10 @@ export function throwAll(failed: unknown[], what: string): void {
 
 export abstract class Resource implements Disposable {
   #closed = false;
+  /** Born since the last flush: not yet among the parent's children nor known to the finalizer. */
+  #pending = true;
+  /** Children still pending: close() must flush before it can close them. */
+  #pendingChildren = 0;
   readonly #held: Held = { steps: [] };
   #cancels: Set<(reason: Error) => void> | undefined;
   #parent: Resource | undefined;
@@ -98,14 +144,29 @@ export abstract class Resource implements Disposable {
     if (parent) {
       parent.assertOpen();
       this.#parent = parent;
-      const held = this.#held;
-      held.ref = new WeakRef<Resource>(this);
+      parent.#pendingChildren++;
+    }
+    this.#held.strong = this;
+    schedule(this);
+  }
+
+  /** @internal Called by the flush: a resource still open gets its place among its parent's children and its safety net. */
+  settle(): void {
+    if (!this.#pending) return;
+    this.#pending = false;
+    if (this.#closed) return;
+    const held = this.#held;
+    held.strong = undefined;
+    held.ref = new WeakRef<Resource>(this);
+    const parent = this.#parent;
+    if (parent) {
+      parent.#pendingChildren--;
       held.siblings = parent.#held.children ??= new Set();
       held.siblings.add(held);
     }
     // No unregister token: close() empties the record instead, which leaves
     // the finalizer nothing to do, and costs less than unregistering.
-    finalizer.register(this, this.#held);
+    finalizer.register(this, held);
   }
 
   /**
@@ -138,11 +199,13 @@ export abstract class Resource implements Disposable {
     // Marked first, so a close that comes back here (an MR releasing the
     // mapping that is closing it) returns at once.
     this.#closed = true;
+    if (this.#pending) this.#unpend();
+    if (this.#pendingChildren > 0) flush();
     const held = this.#held;
     const failed: unknown[] = [];
     if (held.children?.size || held.dependents?.size) {
       for (const h of before(held)) {
-        const live = h.ref?.deref();
+        const live = h.strong ?? h.ref?.deref();
         if (live) attempt(() => live.close(), failed);
         else drain(h, failed);
       }
@@ -162,6 +225,15 @@ export abstract class Resource implements Disposable {
     this.close();
   }
 
+  /** Closed while pending: it will never settle, so its parent stops waiting for it. */
+  #unpend(): void {
+    this.#pending = false;
+    this.#held.strong = undefined;
+    if (this.#parent) this.#parent.#pendingChildren--;
+    // The common case, made and closed in a row: it is the newest entry.
+    if (pending[pending.length - 1] === this) pending.pop();
+  }
+
   /** @internal Throws EBADF once closed. */
   assertOpen(): void {
     if (this.#closed) {
@@ -176,8 +248,8 @@ export abstract class Resource implements Disposable {
    */
   closeWith(dependent: Resource): void {
     this.assertOpen();
+    // A pending dependent is reached through held.strong until it settles and gets its WeakRef.
     const held = dependent.#held;
-    held.ref ??= new WeakRef<Resource>(dependent);
     const users = (this.#held.dependents ??= new Set());
     users.add(held);
     (held.uses ??= []).push(users);

@@ -157,7 +157,10 @@ export class IbDevice {
 }
 
 export function sameGid(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
+  if (a.length !== b.length) return false;
+  // A plain loop: every() made a closure call per byte, on every request's path.
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function reservedIds(range: { min: number; max: number; reserved: number }): CyclicIds {

@@ -23,10 +23,14 @@ const ACCESS_SUPPORTED = ((A.FLUSH_PERSISTENT << 1) - 1) | ACCESS_OPTIONAL;
 /** What uverbs' REG_DMABUF_MR method takes (uverbs_get_flags32 refuses the rest with EINVAL). */
 const DMABUF_ACCESS = A.LOCAL_WRITE | A.REMOTE_READ | A.REMOTE_WRITE | A.REMOTE_ATOMIC | A.RELAXED_ORDERING;
 
-/** What an MR's memory is, as its device reaches it. */
+/** What an MR's memory is, as its device reaches it (offsets from the MR's start). */
 interface Backing {
-  /** The views covering [offset, offset + length) of the MR now; undefined where the device cannot reach them. */
-  runs(offset: number, length: number): Uint8Array[] | undefined;
+  /** Whether the device can reach [offset, offset + length) now, faulting in what a move or an invalidation took away. */
+  reaches(offset: number, length: number): boolean;
+  /** A copy of [offset, offset + length); zeros where the device cannot reach it. */
+  read(offset: number, length: number): Uint8Array;
+  /** Stores `bytes` at `offset`, where the device can reach it. */
+  write(offset: number, bytes: Uint8Array): void;
   release(): void;
   /** A dma-buf MR's hold on its dma-buf. */
   umem?: UmemDmabuf;
@@ -64,25 +68,15 @@ export class IbMr {
    * on-demand page is not mapped in the process.
    */
   reaches(addr: bigint, length: number): boolean {
-    return this.#slice(addr, length) !== undefined;
+    return this.backing.reaches(Number(addr - this.addr), length);
   }
 
   read(addr: bigint, length: number): Uint8Array {
-    const out = new Uint8Array(length);
-    let at = 0;
-    for (const run of this.#slice(addr, length) ?? []) {
-      out.set(run, at);
-      at += run.length;
-    }
-    return out;
+    return this.backing.read(Number(addr - this.addr), length);
   }
 
   write(addr: bigint, bytes: Uint8Array): void {
-    let at = 0;
-    for (const run of this.#slice(addr, bytes.length) ?? []) {
-      run.set(bytes.subarray(at, at + run.length));
-      at += run.length;
-    }
+    this.backing.write(Number(addr - this.addr), bytes);
   }
 
   /** ibv_advise_mr with IBV_ADVISE_MR_ADVICE_PREFETCH and IBV_ADVISE_MR_FLAG_FLUSH: the pages fault in before it returns. */
@@ -103,10 +97,6 @@ export class IbMr {
     this.pd.device.removeMr(this);
     this.pd.users--;
     this.backing.release();
-  }
-
-  #slice(addr: bigint, length: number): Uint8Array[] | undefined {
-    return this.backing.runs(Number(addr - this.addr), length);
   }
 }
 
@@ -137,20 +127,53 @@ export function regUserMr(pd: IbPd, memory: UserMemory, access: number, memlock:
   }
   const { view, addr } = memory;
   const length = BigInt(view.byteLength);
-  const backing: Backing = access & A.ON_DEMAND ? odpBacking(view) : {
-    runs: (offset, size) => [view.subarray(offset, offset + size)],
-    release: () => memlock.unpin(pinned),
-  };
+  const backing = access & A.ON_DEMAND ? odpBacking(view) : viewBacking(view, () => true, () => memlock.unpin(pinned));
   return install(new IbMr(pd, memoryKey(index), addr, length, access, backing));
+}
+
+/**
+ * Memory that is one view of the process's (ibv_reg_mr): copied in and out
+ * in place, with no view made per access, as the hot path of every RDMA
+ * request goes through here.
+ */
+function viewBacking(view: Uint8Array, reaches: Backing['reaches'], release: () => void): Backing {
+  return {
+    reaches,
+    read: (offset, length) => (reaches(offset, length) ? view.slice(offset, offset + length) : new Uint8Array(length)),
+    write: (offset, bytes) => {
+      if (reaches(offset, bytes.length)) view.set(bytes, offset);
+    },
+    release,
+  };
 }
 
 /** Reaches each page through the mirror, which faults it in first. */
 function odpBacking(view: Uint8Array): Backing {
   const odp = new OdpMirror(view);
+  return { ...viewBacking(view, (offset, size) => odp.fault(offset, size), () => odp.release()), odp };
+}
+
+/** Memory laid out as runs (a dma-buf's pages): each access copies run by run; unreachable while `runs` gives undefined. */
+function runsBacking(runs: (offset: number, length: number) => Uint8Array[] | undefined, release: () => void): Backing {
   return {
-    odp,
-    runs: (offset, size) => (odp.fault(offset, size) ? [view.subarray(offset, offset + size)] : undefined),
-    release: () => odp.release(),
+    reaches: (offset, length) => runs(offset, length) !== undefined,
+    read: (offset, length) => {
+      const out = new Uint8Array(length);
+      let at = 0;
+      for (const run of runs(offset, length) ?? []) {
+        out.set(run, at);
+        at += run.length;
+      }
+      return out;
+    },
+    write: (offset, bytes) => {
+      let at = 0;
+      for (const run of runs(offset, bytes.length) ?? []) {
+        run.set(bytes.subarray(at, at + run.length));
+        at += run.length;
+      }
+    },
+    release,
   };
 }
 
@@ -201,15 +224,17 @@ export function regDmabufMr(
   dmaBuf.file.get();
   const at = Number(offset);
   const backing: Backing = {
+    ...runsBacking(
+      (from, size) => {
+        const pages = umem.pages();
+        return pages && sliceRuns(pages, at + from, size);
+      },
+      () => {
+        umem.release();
+        dmaBuf.file.put();
+      },
+    ),
     umem,
-    runs: (from, size) => {
-      const pages = umem.pages();
-      return pages && sliceRuns(pages, at + from, size);
-    },
-    release: () => {
-      umem.release();
-      dmaBuf.file.put();
-    },
   };
   return install(new IbMr(pd, memoryKey(index), iova, length, access, backing));
 }

@@ -8,6 +8,7 @@ import * as v from '../../seam/verbs-uapi';
 import type { IbCq } from './cq';
 import type { IbPd } from './pd';
 import { schedule, wake } from './wire';
+import { WorkQueue } from './work-queue';
 
 const S = v.IBV_QPS;
 const M = {
@@ -79,8 +80,8 @@ export type InlineSource = (lkey: number, addr: bigint, length: number) => Uint8
 export class IbQp {
   #state: number = S.RESET;
   readonly attrs: QpAttrs = { accessFlags: 0, destQpNum: 0, av: undefined, minRnrTimer: 0, timeout: 0, retryCnt: 0, rnrRetry: 0 };
-  readonly sq: SendWqe[] = [];
-  readonly rq: RecvWqe[] = [];
+  readonly sq = new WorkQueue<SendWqe>();
+  readonly rq = new WorkQueue<RecvWqe>();
   /** Requesters whose SEND waits for a receive here (RNR, retried for ever). */
   readonly rnrWaiters = new Set<IbQp>();
   /** While the head request waits (for a retry, or a receive at the peer): what stops the wait. */
@@ -207,8 +208,8 @@ export class IbQp {
   destroy(): void {
     this.destroyed = true;
     this.#stopWaiting();
-    this.sq.length = 0;
-    this.rq.length = 0;
+    this.sq.clear();
+    this.rq.clear();
     this.device.removeQp(this);
     // Requesters waiting for a receive here now find no QP, and time out.
     wake(this);
@@ -258,15 +259,19 @@ export class IbQp {
     if (flags & v.IBV_SEND.INLINE && length > this.cap.maxInlineData) {
       throw postError('ibv_post_send', 'EINVAL', i, 'more inline data than the QP takes');
     }
-    return { ...wr, sge, inline, retries: 0, rnrRetries: 0 };
+    // Spelled out: a spread of the decoded request made a dictionary-mode copy per request.
+    return {
+      wrId: wr.wrId, opcode: wr.opcode, flags, sge, remoteAddr: wr.remoteAddr, rkey: wr.rkey, imm: wr.imm,
+      inline, retries: 0, rnrRetries: 0,
+    };
   }
 
   /** rxe_qp_reset: queues emptied, nothing completes. */
   #reset(): void {
     this.#state = S.RESET;
     this.#stopWaiting();
-    this.sq.length = 0;
-    this.rq.length = 0;
+    this.sq.clear();
+    this.rq.clear();
     wake(this);
   }
 

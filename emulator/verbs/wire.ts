@@ -33,12 +33,18 @@ export function wake(responder: IbQp): void {
 
 function run(qp: IbQp): void {
   if (qp.destroyed) return;
+  // The responder a request reached serves the requests after it in this run
+  // while they succeed: a successful request changes nothing reach() reads
+  // (states, ports, GIDs, routes), and nothing else runs in between.
+  let reached: IbQp | undefined;
   while (qp.state === IBV_QPS.RTS && qp.sq.length > 0 && !qp.stall) {
-    const wqe = qp.sq[0];
-    const status = attempt(qp, wqe);
+    const wqe = qp.sq.peek()!;
+    const responder = reached ?? reach(qp);
+    const status = attempt(qp, wqe, responder);
+    reached = status === IBV_WC_STATUS.SUCCESS ? responder : undefined;
     if (status === undefined) return;
     // A QP that is its own peer may have flushed the request as the responder.
-    if (qp.sq[0] !== wqe) continue;
+    if (qp.sq.peek() !== wqe) continue;
     qp.sq.shift();
     completeSend(qp, wqe, status);
     if (status !== IBV_WC_STATUS.SUCCESS) qp.fail();
@@ -46,8 +52,8 @@ function run(qp: IbQp): void {
   if (qp.state === IBV_QPS.ERR) flush(qp);
 }
 
-/** What a request came to, or undefined while it waits. */
-function attempt(requester: IbQp, wqe: SendWqe): number | undefined {
+/** What a request came to, or undefined while it waits; `responder` is what reach() found for it. */
+function attempt(requester: IbQp, wqe: SendWqe, responder: IbQp | undefined): number | undefined {
   const op = wqe.opcode;
   const { completions } = requester.device.profile;
   // No MR of a user process can be invalidated (rxe_invalidate_mr wants a fast-registration MR).
@@ -57,7 +63,6 @@ function attempt(requester: IbQp, wqe: SendWqe): number | undefined {
     payload = wqe.inline ?? localRead(requester, wqe.sge);
     if (!payload) return completions.localProtection;
   }
-  const responder = reach(requester);
   if (!responder) return retry(requester, wqe);
   const reply = respond(responder, wqe, payload ?? new Uint8Array(0));
   if (reply === 'rnr') return rnrRetry(requester, responder, wqe);
@@ -120,6 +125,8 @@ function rnrRetry(requester: IbQp, responder: IbQp, wqe: SendWqe): number | unde
 type Reply = 'rnr' | { status: number; data: Uint8Array };
 
 const NO_DATA = new Uint8Array(0);
+/** The reply of every request that succeeds with no data back: one object, not one per request. */
+const DONE: Reply = Object.freeze({ status: IBV_WC_STATUS.SUCCESS, data: NO_DATA });
 
 /** rxe_responder's path for one request: check_op_valid, check_resource, check_length, check_rkey, execute, complete. */
 function respond(responder: IbQp, wqe: SendWqe, payload: Uint8Array): Reply {
@@ -137,7 +144,7 @@ function respond(responder: IbQp, wqe: SendWqe, payload: Uint8Array): Reply {
   if (rdma && !(responder.attrs.accessFlags & access)) return nak(undefined, 0, IBV_WC_STATUS.REM_INV_REQ_ERR);
   // Everything but READ and WRITE consumes a receive; without one, an RNR NAK.
   const needsRecv = !read && op !== IBV_WR.RDMA_WRITE;
-  const recv = needsRecv ? responder.rq[0] : undefined;
+  const recv = needsRecv ? responder.rq.peek() : undefined;
   if (needsRecv && !recv) return 'rnr';
   const length = read ? wqe.sge?.length ?? 0 : payload.length;
   if (rdma && length > MAX_RDMA_LENGTH) return nak(recv, IBV_WC_STATUS.REM_INV_REQ_ERR, IBV_WC_STATUS.REM_INV_REQ_ERR);
@@ -158,12 +165,12 @@ function respond(responder: IbQp, wqe: SendWqe, payload: Uint8Array): Reply {
       return nak(recv, recvStatus, requester);
     }
   }
-  if (!recv) return { status: IBV_WC_STATUS.SUCCESS, data: NO_DATA };
+  if (!recv) return DONE;
   if (op === IBV_WR.SEND_WITH_INV) {
     // The rkey to invalidate names no MR that can be (class J): the receive fails, yet the requester is ACKed.
     finishRecv(responder, { status: IBV_WC_STATUS.REM_INV_REQ_ERR, opcode: 0, byteLen: 0, imm: 0, flags: 0 }, solicited);
     stop(responder);
-    return { status: IBV_WC_STATUS.SUCCESS, data: NO_DATA };
+    return DONE;
   }
   const imm = op === IBV_WR.RDMA_WRITE_WITH_IMM || op === IBV_WR.SEND_WITH_IMM;
   finishRecv(responder, {
@@ -173,7 +180,7 @@ function respond(responder: IbQp, wqe: SendWqe, payload: Uint8Array): Reply {
     imm: imm ? wqe.imm : 0,
     flags: IBV_WC.GRH | (imm ? IBV_WC.WITH_IMM : 0),
   }, solicited);
-  return { status: IBV_WC_STATUS.SUCCESS, data: NO_DATA };
+  return DONE;
 }
 
 /** send_data_in: the payload into the receive's SGE (copy_data with LOCAL_WRITE). */
@@ -248,7 +255,7 @@ function stop(responder: IbQp): void {
 
 /** A QP in ERR completes all it holds with WR_FLUSH_ERR (flushed receives count as solicited). */
 function flush(qp: IbQp): void {
-  for (const wqe of qp.sq.splice(0)) completeSend(qp, wqe, IBV_WC_STATUS.WR_FLUSH_ERR);
+  for (const wqe of qp.sq.drain()) completeSend(qp, wqe, IBV_WC_STATUS.WR_FLUSH_ERR);
   while (qp.rq.length > 0) finishRecv(qp, { status: IBV_WC_STATUS.WR_FLUSH_ERR, opcode: 0, byteLen: 0, imm: 0, flags: 0 }, true);
 }
 

@@ -35,8 +35,11 @@ export interface Writes {
 
 export interface Registered {
   size: number;
+  /** One registration after another, as a loop that never yields does. */
   reg: Measured;
   dereg: Measured;
+  /** The same loop yielding to the event loop every YIELD_EVERY registrations, as programs do (finalizers and GC get to run). */
+  yielding: { reg: Measured; dereg: Measured };
 }
 
 /** One size's registration, or why it could not be made (the locked-memory limit, say). */
@@ -71,17 +74,19 @@ export interface NativeResults {
 
 const WARMUP = 1;
 const MiB = 1 << 20;
+/** How often the yielding registration loop gives the event loop a turn. */
+export const YIELD_EVERY = 10;
 
 const FULL = { bandwidth: 2048, rate: 16384, reg4k: 200, reg1m: 50, regLargeMiB: 256, fillMiB: 256, seamCalls: 100_000 };
 // Within the default ulimit -l of 8 MiB.
 const QUICK = { bandwidth: 128, rate: 1024, reg4k: 20, reg1m: 10, regLargeMiB: 4, fillMiB: 16, seamCalls: 10_000 };
 
-export function benchNative(dmb: DmaBridge, kernel: string, o: BenchOptions): NativeResults {
+export async function benchNative(dmb: DmaBridge, kernel: string, o: BenchOptions): Promise<NativeResults> {
   const n = o.quick ? QUICK : FULL;
-  const timed = <T>(name: string, fn: () => T): T => {
+  const timed = async <T>(name: string, fn: () => T | Promise<T>): Promise<T> => {
     const t0 = Date.now();
     o.progress(`${name}…`);
-    const result = fn();
+    const result = await fn();
     o.progress(`${name} done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     return result;
   };
@@ -90,7 +95,7 @@ export function benchNative(dmb: DmaBridge, kernel: string, o: BenchOptions): Na
   const dev = openDevice(dmb, o.device);
   if (typeof dev === 'string') {
     const skipped = { skipped: dev };
-    return { ...base, seam: skipped, bandwidth: skipped, rate: skipped, registration: skipped, fill: fill() };
+    return { ...base, seam: skipped, bandwidth: skipped, rate: skipped, registration: skipped, fill: await fill() };
   }
   using device = dev;
   using pd = device.allocPd();
@@ -99,15 +104,15 @@ export function benchNative(dmb: DmaBridge, kernel: string, o: BenchOptions): Na
   return {
     ...base,
     device: device.name,
-    seam: timed('seam', () => benchSeam(dmb, device, n.seamCalls, o)),
-    bandwidth: timed('bandwidth', () => noUdmabuf ?? benchWrites(dmb, pd, gid, 65536, n.bandwidth, o)),
-    rate: timed('rate', () => noUdmabuf ?? benchWrites(dmb, pd, gid, 64, n.rate, o)),
-    registration: timed('registration', () => [
-      benchRegistration(pd, 4096, n.reg4k),
-      benchRegistration(pd, MiB, n.reg1m),
-      benchRegistration(pd, n.regLargeMiB * MiB, o.reps),
+    seam: await timed('seam', () => benchSeam(dmb, device, n.seamCalls, o)),
+    bandwidth: await timed('bandwidth', () => noUdmabuf ?? benchWrites(dmb, pd, gid, 65536, n.bandwidth, o)),
+    rate: await timed('rate', () => noUdmabuf ?? benchWrites(dmb, pd, gid, 64, n.rate, o)),
+    registration: await timed('registration', async () => [
+      await benchRegistration(pd, 4096, n.reg4k),
+      await benchRegistration(pd, MiB, n.reg1m),
+      await benchRegistration(pd, n.regLargeMiB * MiB, o.reps),
     ]),
-    fill: fill(),
+    fill: await fill(),
   };
 }
 
@@ -183,7 +188,7 @@ function benchWrites(dmb: DmaBridge, pd: ProtectionDomain, gid: number | undefin
   return result;
 }
 
-function benchRegistration(pd: ProtectionDomain, size: number, reps: number): Registration {
+async function benchRegistration(pd: ProtectionDomain, size: number, reps: number): Promise<Registration> {
   const buf = new Uint8Array(new SharedArrayBuffer(size)).fill(1);
   try {
     pd.register(buf).close();
@@ -191,8 +196,21 @@ function benchRegistration(pd: ProtectionDomain, size: number, reps: number): Re
     if (!isSystemError(e) || (e.code !== 'ENOMEM' && e.code !== 'EPERM')) throw e;
     return { size, skipped: e.message };
   }
+  const tight = await registrationLoop(pd, buf, reps, 0);
+  const yielding = await registrationLoop(pd, buf, reps, YIELD_EVERY);
+  const loop = cPeer('reg-loop', [pd.device.name, size, 2, reps]);
+  const vsC = (t: { reg: number[]; dereg: number[] }) => ({
+    reg: against(summarize(t.reg), loop, (c) => c.reg!),
+    dereg: against(summarize(t.dereg), loop, (c) => c.dereg!),
+  });
+  return { size, ...vsC(tight), yielding: vsC(yielding) };
+}
+
+/** Times each register() and close() of `buf`; with `yieldEvery`, gives the event loop a turn (untimed) that often. */
+async function registrationLoop(pd: ProtectionDomain, buf: Uint8Array, reps: number, yieldEvery: number): Promise<{ reg: number[]; dereg: number[] }> {
   const reg: number[] = [], dereg: number[] = [];
   for (let i = -2; i < reps; i++) {
+    if (yieldEvery && i % yieldEvery === 0) await new Promise(setImmediate);
     const t0 = nowNs();
     const mr = pd.register(buf);
     const t1 = nowNs();
@@ -200,8 +218,7 @@ function benchRegistration(pd: ProtectionDomain, size: number, reps: number): Re
     const t2 = nowNs();
     if (i >= 0) { reg.push(t1 - t0); dereg.push(t2 - t1); }
   }
-  const loop = cPeer('reg-loop', [pd.device.name, size, 2, reps]);
-  return { size, reg: against(summarize(reg), loop, (c) => c.reg!), dereg: against(summarize(dereg), loop, (c) => c.dereg!) };
+  return { reg, dereg };
 }
 
 function benchFill(dmb: DmaBridge, size: number, o: BenchOptions): Step<Fill> {
