@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { afterEach, beforeEach, expect } from 'vitest';
+import { afterEach, beforeEach, expect, vi } from 'vitest';
 import { collectGarbage, DEVICES, describeEachBackend, itWith, openOn } from '../support/backends';
 import type { DmaBridge } from '../../src';
 import type { RdmaDevice } from '../../src/verbs/device';
@@ -91,6 +91,33 @@ describeEachBackend('RDMA on an rxe device', (b) => {
     expect(got).toContainEqual(expect.objectContaining({ wrId: 2n, status: 'success', opcode: 'rdma-write' }));
     expect(got).toContainEqual(expect.objectContaining({ wrId: 77n, status: 'success', opcode: 'recv-rdma-with-imm', immData: 0xdeadbeef, byteLen: 100 }));
     expect(remote.subarray(0, 100).every((x) => x === 9) && remote[100] === 0).toBe(true);
+  });
+
+  it('awaited completions share one watch on the CQ channel, given back once nothing waits; a wait still settles on close', async () => {
+    using sleeper = dev.createCq(64, { spin: 0 });
+    const { qp, peer } = loopbackPair(pd, sleeper);
+    const mr = pd.register(new Uint8Array(new SharedArrayBuffer(64)), { access: ['local-write', 'remote-write'] });
+    const made = vi.spyOn(dmb.seam, 'watch');
+    for (let i = 0; i < 8; i++) {
+      qp.postSend([{ opcode: 'write', local: { mr, length: 8 }, remote: mr.remote(), id: BigInt(i) }]);
+      expect(await sleeper.next({ timeout: 10000 })).toMatchObject({ wrId: BigInt(i), status: 'success' });
+    }
+    expect(made).toHaveBeenCalledTimes(1);
+    const stopped = vi.spyOn(made.mock.results[0]!.value as { stop(): void }, 'stop');
+    await new Promise((r) => setImmediate(r));
+    expect(stopped).toHaveBeenCalledTimes(1);
+    made.mockRestore();
+    const waiting = sleeper.next();
+    peer.close();
+    qp.close();
+    sleeper.close();
+    await expect(waiting).rejects.toMatchObject({ code: 'ECANCELED' });
+  });
+
+  it('checks the spin option: whole microseconds up to a second', () => {
+    expect(() => dev.createCq(4, { spin: -1 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    expect(() => dev.createCq(4, { spin: 1.5 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    dev.createCq(4, { spin: 1_000_000 }).close();
   });
 
   it('RDMA-reads, and sends into a posted receive, in one batched post', async () => {
