@@ -1,7 +1,8 @@
 // dmabridge on the real kernel next to its C peers on the same device and
 // memory: RDMA WRITE bandwidth and message rate (ib_write_bw), MR
 // registration (a C ibv_reg_mr loop), CPU fill and read of a mapped dma-buf
-// (memset/memcpy), and the cost of one call across the seam.
+// (memset/memcpy), the cost of one call across the seam, and 8-byte
+// ping-pong latency between two processes (ib_send_lat, ib_write_lat).
 import { WC_WORDS } from '../../seam/work-requests';
 import { rdmaDevicesOrWhyNot } from '../cli/rdma-probe';
 import type { RdmaDevice } from '../verbs/device';
@@ -13,6 +14,7 @@ import { cPeer, ibWriteBw, type PeerRun, type PerftestResult } from './peers';
 import { nowNs, repeat, summarize, type Summary } from './stats';
 import { BATCH, DEPTH, checkWrites, writeBatch, writeLoop, type WritePair } from './writes';
 import { loopbackPair } from '../verbs/loopback';
+import { benchLatency, type Latency } from './latency';
 
 export interface BenchOptions {
   /** RDMA device; default: the first whose port 1 is active. */
@@ -67,21 +69,22 @@ export interface NativeResults {
   rate: Step<Writes>;
   registration: Step<Registration[]>;
   fill: Step<Fill>;
+  latency: Step<Latency>;
 }
 
 const WARMUP = 1;
 const MiB = 1 << 20;
 
-const FULL = { bandwidth: 2048, rate: 16384, reg4k: 200, reg1m: 50, regLargeMiB: 256, fillMiB: 256, seamCalls: 100_000 };
+const FULL = { bandwidth: 2048, rate: 16384, reg4k: 200, reg1m: 50, regLargeMiB: 256, fillMiB: 256, seamCalls: 100_000, pings: 1000 };
 // Within the default ulimit -l of 8 MiB.
-const QUICK = { bandwidth: 128, rate: 1024, reg4k: 20, reg1m: 10, regLargeMiB: 4, fillMiB: 16, seamCalls: 10_000 };
+const QUICK = { bandwidth: 128, rate: 1024, reg4k: 20, reg1m: 10, regLargeMiB: 4, fillMiB: 16, seamCalls: 10_000, pings: 100 };
 
-export function benchNative(dmb: DmaBridge, kernel: string, o: BenchOptions): NativeResults {
+export async function benchNative(dmb: DmaBridge, kernel: string, o: BenchOptions): Promise<NativeResults> {
   const n = o.quick ? QUICK : FULL;
-  const timed = <T>(name: string, fn: () => T): T => {
+  const timed = async <T>(name: string, fn: () => T | Promise<T>): Promise<T> => {
     const t0 = Date.now();
     o.progress(`${name}…`);
-    const result = fn();
+    const result = await fn();
     o.progress(`${name} done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     return result;
   };
@@ -90,7 +93,7 @@ export function benchNative(dmb: DmaBridge, kernel: string, o: BenchOptions): Na
   const dev = openDevice(dmb, o.device);
   if (typeof dev === 'string') {
     const skipped = { skipped: dev };
-    return { ...base, seam: skipped, bandwidth: skipped, rate: skipped, registration: skipped, fill: fill() };
+    return { ...base, seam: skipped, bandwidth: skipped, rate: skipped, registration: skipped, fill: await fill(), latency: skipped };
   }
   using device = dev;
   using pd = device.allocPd();
@@ -99,15 +102,16 @@ export function benchNative(dmb: DmaBridge, kernel: string, o: BenchOptions): Na
   return {
     ...base,
     device: device.name,
-    seam: timed('seam', () => benchSeam(dmb, device, n.seamCalls, o)),
-    bandwidth: timed('bandwidth', () => noUdmabuf ?? benchWrites(dmb, pd, gid, 65536, n.bandwidth, o)),
-    rate: timed('rate', () => noUdmabuf ?? benchWrites(dmb, pd, gid, 64, n.rate, o)),
-    registration: timed('registration', () => [
+    latency: await timed('latency', () => benchLatency(dmb, { device: device.name, gid, iters: n.pings, reps: o.reps, warmup: WARMUP })),
+    seam: await timed('seam', () => benchSeam(dmb, device, n.seamCalls, o)),
+    bandwidth: await timed('bandwidth', () => noUdmabuf ?? benchWrites(dmb, pd, gid, 65536, n.bandwidth, o)),
+    rate: await timed('rate', () => noUdmabuf ?? benchWrites(dmb, pd, gid, 64, n.rate, o)),
+    registration: await timed('registration', () => [
       benchRegistration(pd, 4096, n.reg4k),
       benchRegistration(pd, MiB, n.reg1m),
       benchRegistration(pd, n.regLargeMiB * MiB, o.reps),
     ]),
-    fill: fill(),
+    fill: await fill(),
   };
 }
 

@@ -35,7 +35,7 @@ async function run(values: Values): Promise<number> {
   const progress = (what: string) => process.stderr.write(`bench (${dmb.backend}): ${what}\n`);
   const options = { device, reps, quick: values.quick === true, progress };
   const results: BenchResults = dmb.backend === 'native'
-    ? { native: benchNative(dmb, release(), options) }
+    ? { native: await benchNative(dmb, release(), options) }
     : { emulator: await benchEmulator(dmb, options) };
   const machine = {
     host: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}`,

@@ -72,6 +72,9 @@ describeEachBackend('the dmabridge command', (b) => {
     }
     expect(out.native.device).toBe('rxe0');
     expect(names).toEqual([
+      'SEND 8 B latency, 2 processes, cq.pollCount (vs ib_send_lat), median', 'SEND 8 B latency, 2 processes, cq.pollCount (vs ib_send_lat), p99',
+      '… awaiting cq.next(), spin 20 µs (vs ib_send_lat), median', '… awaiting cq.next(), spin 20 µs (vs ib_send_lat), p99',
+      'RDMA WRITE 8 B latency, polling memory (vs ib_write_lat), median', 'RDMA WRITE 8 B latency, polling memory (vs ib_write_lat), p99',
       'RDMA WRITE 64 KiB bandwidth', 'RDMA WRITE 64 B message rate', '… vs ib_write_bw -l 32 (batched too)',
       'ibv_reg_mr 4 KiB', 'ibv_dereg_mr 4 KiB', 'ibv_reg_mr 1 MiB', 'ibv_dereg_mr 1 MiB', 'ibv_reg_mr 4 MiB', 'ibv_dereg_mr 4 MiB',
       'fill 16 MiB dma-buf (memset)', 'read 16 MiB dma-buf (memcpy)', '… read with Buffer.copy instead',
@@ -83,7 +86,7 @@ describeEachBackend('the dmabridge command', (b) => {
       expect(row.dmabridge.median, row.name).toBeGreaterThan(0);
       if (row.peer) expect(row.ratio, row.name).toBeGreaterThan(0);
     }
-    expect(out.rows.filter((row: { peer?: unknown }) => row.peer)).toHaveLength(13);
+    expect(out.rows.filter((row: { peer?: unknown }) => row.peer)).toHaveLength(19);
   }, 170_000);
 
   it('bench rejects a bad option with exit 2 and its usage', async () => {
