@@ -53,9 +53,13 @@ export interface Fill {
 }
 
 export interface Seam {
+  /** A call that does nothing: the floor. */
+  noop: Measured;
   pollRaw: Measured;
   pollCount: Measured;
   memlock: Measured;
+  /** A call the kernel refuses (EINVAL), its error thrown and caught: what an error costs where a value would do. */
+  thrown: Measured;
 }
 
 export interface NativeResults {
@@ -262,7 +266,17 @@ function benchSeam(dmb: DmaBridge, dev: RdmaDevice, n: number, o: BenchOptions):
   const pollRaw = perCallNs(o, n, () => seam.ibvPollCq(cq.handle, out));
   return {
     pollRaw: against(pollRaw, cPeer('poll-empty', [dev.name, n * 10, o.reps]), (c) => c.poll!),
+    noop: { dmabridge: perCallNs(o, n, () => seam.noop()) },
     pollCount: { dmabridge: perCallNs(o, n, () => cq.pollCount(1)) },
     memlock: { dmabridge: perCallNs(o, n, () => seam.getMemlockLimit()) },
+    thrown: { dmabridge: perCallNs(o, n, () => {
+      try {
+        // No event was taken: EINVAL.
+        seam.ibvAckCqEvents(cq.handle, 1);
+      } catch (e) {
+        return e;
+      }
+      throw new Error('ibv_ack_cq_events of an event never taken did not fail');
+    }) },
   };
 }

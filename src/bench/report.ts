@@ -88,9 +88,11 @@ export function rows(results: BenchResults): Row[] {
     add('… read with Buffer.copy instead', f.copy, { unit: 'MiB/s', higher: true });
   });
   section('one call across the seam', n?.seam, (seam) => {
+    add('seam: noop, the floor', seam.noop, { unit: 'ns/call', higher: false });
     add('seam: ibvPollCq, empty CQ', seam.pollRaw, { unit: 'ns/call', higher: false });
     add('cq.pollCount(1), empty CQ', seam.pollCount, { unit: 'ns/call', higher: false });
     add('seam: getMemlockLimit (wrapped)', seam.memlock, { unit: 'ns/call', higher: false });
+    add('seam: a refused call, its error thrown and caught', seam.thrown, { unit: 'ns/call', higher: false });
   });
   const e = results.emulator;
   if (e) {

@@ -78,7 +78,8 @@ describeEachBackend('the dmabridge command', (b) => {
       'RDMA WRITE 64 KiB bandwidth', 'RDMA WRITE 64 B message rate', '… vs ib_write_bw -l 32 (batched too)',
       'ibv_reg_mr 4 KiB', 'ibv_dereg_mr 4 KiB', 'ibv_reg_mr 1 MiB', 'ibv_dereg_mr 1 MiB', 'ibv_reg_mr 4 MiB', 'ibv_dereg_mr 4 MiB',
       'fill 16 MiB dma-buf (memset)', 'read 16 MiB dma-buf (memcpy)', '… read with Buffer.copy instead',
-      'seam: ibvPollCq, empty CQ', 'cq.pollCount(1), empty CQ', 'seam: getMemlockLimit (wrapped)',
+      'seam: noop, the floor', 'seam: ibvPollCq, empty CQ', 'cq.pollCount(1), empty CQ', 'seam: getMemlockLimit (wrapped)',
+      'seam: a refused call, its error thrown and caught',
     ]);
     // In the VM perftest and a C compiler are there: nothing is skipped, and every peer ran.
     for (const row of out.rows) {
