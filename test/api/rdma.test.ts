@@ -114,6 +114,19 @@ describeEachBackend('RDMA on an rxe device', (b) => {
     await expect(waiting).rejects.toMatchObject({ code: 'ECANCELED' });
   });
 
+  it('a write that fits the QP\'s maxInlineData goes inline by default: the source may change as soon as it is posted', async () => {
+    const { qp, peer } = loopbackPair(pd, cq, { maxInlineData: 64 });
+    const src = new Uint8Array(new SharedArrayBuffer(16)).fill(1);
+    const dst = new Uint8Array(new SharedArrayBuffer(16));
+    const srcMr = pd.register(src);
+    const dstMr = pd.register(dst, { access: ['local-write', 'remote-write'] });
+    qp.postSend([{ opcode: 'write', local: { mr: srcMr }, remote: dstMr.remote(), id: 9n }]);
+    src.fill(2);
+    expect(await cq.next({ timeout: 10000 })).toMatchObject({ wrId: 9n, status: 'success' });
+    expect([...dst]).toEqual(new Array(16).fill(1));
+    peer.close();
+  });
+
   it('checks the spin option: whole microseconds up to a second', () => {
     expect(() => dev.createCq(4, { spin: -1 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
     expect(() => dev.createCq(4, { spin: 1.5 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
