@@ -81,7 +81,7 @@ const MiB = 1 << 20;
 
 const FULL = { bandwidth: 2048, rate: 16384, reg4k: 200, reg1m: 50, regLargeMiB: 256, fillMiB: 256, seamCalls: 100_000, pings: 1000 };
 // Within the default ulimit -l of 8 MiB.
-const QUICK = { bandwidth: 128, rate: 1024, reg4k: 20, reg1m: 10, regLargeMiB: 4, fillMiB: 16, seamCalls: 10_000, pings: 100 };
+const QUICK = { bandwidth: 128, rate: 1024, reg4k: 20, reg1m: 10, regLargeMiB: 4, fillMiB: 16, seamCalls: 10_000, pings: 20 };
 
 export async function benchNative(dmb: DmaBridge, kernel: string, o: BenchOptions): Promise<NativeResults> {
   const n = o.quick ? QUICK : FULL;
