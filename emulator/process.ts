@@ -329,6 +329,8 @@ export class Process implements Backend {
 
   // --- readiness -------------------------------------------------------------
 
+  noop(): void {}
+
   poll(fd: number, events: number): number {
     const file = this.#fds.get(fd)?.file;
     if (!file) return uapi.POLLNVAL;

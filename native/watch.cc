@@ -1,4 +1,5 @@
-// Readiness: poll(2) once, and watches that call back from the event loop.
+// Readiness: poll(2) once, and watches that call back from the event loop;
+// and a call that does nothing, the floor of the seam.
 #include "watch.h"
 
 #include <poll.h>
@@ -198,6 +199,9 @@ void Watches::StopFd(int fd) {
 
 namespace {
 
+// Nothing: the bench's floor for a call across the seam.
+Napi::Value Noop(const Napi::CallbackInfo& info) { return info.Env().Undefined(); }
+
 Napi::Value PollOnce(const Napi::CallbackInfo& info) {
   int fd = Int32Arg(info[0], "fd");
   int events = static_cast<int>(Uint32Arg(info[1], "events"));
@@ -249,6 +253,7 @@ void Watches::FinishCleanup() {
 
 void InitWatch(Napi::Env env, Napi::Object exports) {
   GetInstance(env).watches.constructor = Napi::Persistent(Watch::Define(env));
+  Export(env, exports, "noop", Noop);
   Export(env, exports, "poll", PollOnce);
   Export(env, exports, "watch", WatchFd);
 }

@@ -142,6 +142,8 @@ export interface Backend extends VerbsCalls, RdmaCmCalls, CudaCalls, UnixSocketC
   syncFileInfo(fd: number): SyncFileInfo;
 
   // --- readiness -------------------------------------------------------------
+  /** Does nothing: the least a call across the seam costs, measured by the bench. */
+  noop(): void;
   /** [poll] poll(2) with a zero timeout: the ready events among `events`. */
   poll(fd: number, events: number): number;
   /**

@@ -21,7 +21,7 @@ export { ProtectionDomain } from './verbs/pd';
 export type { RegisterDmaBufOptions } from './verbs/pd';
 export { MemoryRegion } from './verbs/mr';
 export type { RemoteBuffer, RegisteredVia } from './verbs/mr';
-export { CompletionQueue } from './verbs/cq';
+export { CompletionQueue, type CompletionQueueOptions } from './verbs/cq';
 export type { WorkCompletion } from './verbs/cq';
 export { QueuePair } from './verbs/qp';
 export type { Endpoint, QueuePairOptions, SendRequest, RecvRequest, LocalRange } from './verbs/qp';

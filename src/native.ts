@@ -29,7 +29,7 @@ const METHODS = {
   dmaBufImportSyncFile: true, udmabufCreate: true, udmabufCreateList: true, dmaHeapAlloc: true,
   drmVersion: true, drmCreateDumb: true, drmDestroyDumb: true, drmGemClose: true,
   drmPrimeHandleToFd: true, drmPrimeFdToHandle: true, vgemFenceAttach: true, vgemFenceSignal: true,
-  syncFileMerge: true, syncFileInfo: true, poll: true, watch: true,
+  syncFileMerge: true, syncFileInfo: true, noop: true, poll: true, watch: true,
   cuDeviceGetCount: true, cuDeviceGetName: true, cuDeviceGetAttribute: true, cuMemGetInfo: true,
   cuMemAlloc: true, cuMemExportDmaBuf: true, cuMemFree: true,
   socketpair: true, unixListen: true, unixConnect: true, unixAccept: true, sendFds: true, recvFds: true,

@@ -19,18 +19,37 @@ export function waitReady(
   options: WaitOptions | undefined,
   register: (cancel: (reason: Error) => void) => () => void,
 ): Promise<number> {
-  const { timeout, signal } = waitOptions(options);
+  const { signal } = waitOptions(options);
   if (signal?.aborted) return Promise.reject(signal.reason);
   const now = backend.poll(fd, events);
   if (now) return Promise.resolve(now);
-  return new Promise<number>((resolve, reject) => {
+  return pending<number>(options, register, (resolve) => {
+    const watch = backend.watch(fd, events, resolve);
+    return () => watch.stop();
+  });
+}
+
+/**
+ * A wait that settles once: when `start`'s resolve is called, or on the
+ * options' timeout (ETIMEDOUT) or abort, or when `register`'s owner cancels
+ * it. `start` begins the wait and returns what ends it; that runs once,
+ * whichever way the wait settles. A throw from `start` rejects the wait.
+ */
+export function pending<T>(
+  options: WaitOptions | undefined,
+  register: (cancel: (reason: Error) => void) => () => void,
+  start: (resolve: (value: T) => void) => () => void,
+): Promise<T> {
+  const { timeout, signal } = waitOptions(options);
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
     let timer: NodeJS.Timeout | undefined;
-    let watch: { stop(): void } | undefined;
+    let end: (() => void) | undefined;
     let settled = false;
     const finish = (settle: () => void) => {
       if (settled) return;
       settled = true;
-      watch?.stop();
+      end?.();
       unregister();
       if (timer) clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
@@ -39,9 +58,14 @@ export function waitReady(
     const onAbort = () => finish(() => reject(signal!.reason));
     const unregister = register((reason) => finish(() => reject(reason)));
     try {
-      watch = backend.watch(fd, events, (revents) => finish(() => resolve(revents)));
+      end = start((value) => finish(() => resolve(value)));
     } catch (e) {
       finish(() => reject(e));
+      return;
+    }
+    // Settled while starting: what ends it was not known yet.
+    if (settled) {
+      end();
       return;
     }
     if (timeout !== undefined) {

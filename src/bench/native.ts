@@ -1,7 +1,8 @@
 // dmabridge on the real kernel next to its C peers on the same device and
 // memory: RDMA WRITE bandwidth and message rate (ib_write_bw), MR
 // registration (a C ibv_reg_mr loop), CPU fill and read of a mapped dma-buf
-// (memset/memcpy), and the cost of one call across the seam.
+// (memset/memcpy), the cost of one call across the seam, and 8-byte
+// ping-pong latency between two processes (ib_send_lat, ib_write_lat).
 import { WC_WORDS } from '../../seam/work-requests';
 import { rdmaDevicesOrWhyNot } from '../cli/rdma-probe';
 import type { RdmaDevice } from '../verbs/device';
@@ -13,6 +14,7 @@ import { cPeer, ibWriteBw, type PeerRun, type PerftestResult } from './peers';
 import { nowNs, repeat, summarize, type Summary } from './stats';
 import { BATCH, DEPTH, checkWrites, writeBatch, writeLoop, type WritePair } from './writes';
 import { loopbackPair } from '../verbs/loopback';
+import { benchLatency, type Latency } from './latency';
 
 export interface BenchOptions {
   /** RDMA device; default: the first whose port 1 is active. */
@@ -54,9 +56,13 @@ export interface Fill {
 }
 
 export interface Seam {
+  /** A call that does nothing: the floor. */
+  noop: Measured;
   pollRaw: Measured;
   pollCount: Measured;
   memlock: Measured;
+  /** A call the kernel refuses (EINVAL), its error thrown and caught: what an error costs where a value would do. */
+  thrown: Measured;
 }
 
 export interface NativeResults {
@@ -70,6 +76,7 @@ export interface NativeResults {
   rate: Step<Writes>;
   registration: Step<Registration[]>;
   fill: Step<Fill>;
+  latency: Step<Latency>;
 }
 
 const WARMUP = 1;
@@ -77,9 +84,9 @@ const MiB = 1 << 20;
 /** How often the yielding registration loop gives the event loop a turn. */
 export const YIELD_EVERY = 10;
 
-const FULL = { bandwidth: 2048, rate: 16384, reg4k: 200, reg1m: 50, regLargeMiB: 256, fillMiB: 256, seamCalls: 100_000 };
+const FULL = { bandwidth: 2048, rate: 16384, reg4k: 200, reg1m: 50, regLargeMiB: 256, fillMiB: 256, seamCalls: 100_000, pings: 1000 };
 // Within the default ulimit -l of 8 MiB.
-const QUICK = { bandwidth: 128, rate: 1024, reg4k: 20, reg1m: 10, regLargeMiB: 4, fillMiB: 16, seamCalls: 10_000 };
+const QUICK = { bandwidth: 128, rate: 1024, reg4k: 20, reg1m: 10, regLargeMiB: 4, fillMiB: 16, seamCalls: 10_000, pings: 20 };
 
 export async function benchNative(dmb: DmaBridge, kernel: string, o: BenchOptions): Promise<NativeResults> {
   const n = o.quick ? QUICK : FULL;
@@ -95,7 +102,7 @@ export async function benchNative(dmb: DmaBridge, kernel: string, o: BenchOption
   const dev = openDevice(dmb, o.device);
   if (typeof dev === 'string') {
     const skipped = { skipped: dev };
-    return { ...base, seam: skipped, bandwidth: skipped, rate: skipped, registration: skipped, fill: await fill() };
+    return { ...base, seam: skipped, bandwidth: skipped, rate: skipped, registration: skipped, fill: await fill(), latency: skipped };
   }
   using device = dev;
   using pd = device.allocPd();
@@ -104,6 +111,7 @@ export async function benchNative(dmb: DmaBridge, kernel: string, o: BenchOption
   return {
     ...base,
     device: device.name,
+    latency: await timed('latency', () => benchLatency(dmb, { device: device.name, gid, iters: n.pings, reps: o.reps, warmup: WARMUP })),
     seam: await timed('seam', () => benchSeam(dmb, device, n.seamCalls, o)),
     bandwidth: await timed('bandwidth', () => noUdmabuf ?? benchWrites(dmb, pd, gid, 65536, n.bandwidth, o)),
     rate: await timed('rate', () => noUdmabuf ?? benchWrites(dmb, pd, gid, 64, n.rate, o)),
@@ -275,7 +283,17 @@ function benchSeam(dmb: DmaBridge, dev: RdmaDevice, n: number, o: BenchOptions):
   const pollRaw = perCallNs(o, n, () => seam.ibvPollCq(cq.handle, out));
   return {
     pollRaw: against(pollRaw, cPeer('poll-empty', [dev.name, n * 10, o.reps]), (c) => c.poll!),
+    noop: { dmabridge: perCallNs(o, n, () => seam.noop()) },
     pollCount: { dmabridge: perCallNs(o, n, () => cq.pollCount(1)) },
     memlock: { dmabridge: perCallNs(o, n, () => seam.getMemlockLimit()) },
+    thrown: { dmabridge: perCallNs(o, n, () => {
+      try {
+        // No event was taken: EINVAL.
+        seam.ibvAckCqEvents(cq.handle, 1);
+      } catch (e) {
+        return e;
+      }
+      throw new Error('ibv_ack_cq_events of an event never taken did not fail');
+    }) },
   };
 }

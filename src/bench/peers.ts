@@ -1,6 +1,7 @@
-// The C programs dmabridge is measured against: perftest's ib_write_bw where
-// it is on PATH, and the loops in src/bench/peers/, compiled on first use with
-// the machine's C compiler against its libibverbs.
+// The C programs dmabridge is measured against: perftest's ib_write_bw,
+// ib_send_lat and ib_write_lat where they are on PATH, and the loops in
+// src/bench/peers/, compiled on first use with the machine's C compiler
+// against its libibverbs.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -64,21 +65,9 @@ export function ibWriteBw(): { run: (o: IbWriteBwOptions) => PerftestResult } | 
 }
 
 function runIbWriteBw(o: IbWriteBwOptions): PerftestResult {
-  const args = ['-d', o.device, '-s', o.size, '-n', o.count, '-F', '-p', nextPort++,
+  return resultRow(runPair('ib_write_bw', ['-d', o.device, '-s', o.size, '-n', o.count, '-F', '-p', nextPort++,
     ...(o.gid === undefined ? [] : ['-x', o.gid]),
-    ...(o.postList && o.postList > 1 ? ['-l', o.postList] : [])].map(String);
-  const server = spawn('ib_write_bw', args, { stdio: 'ignore' });
-  try {
-    for (let tries = 0; ; tries++) {
-      const r = spawnSync('ib_write_bw', [...args, '127.0.0.1'], { encoding: 'utf8' });
-      if (r.status === 0) return resultRow(r.stdout, o.size);
-      // The server may not listen yet.
-      if (tries >= 20) throw new Error(`ib_write_bw ${args.join(' ')} failed: ${r.stderr || r.stdout}`);
-      spawnSync('sleep', ['0.5']);
-    }
-  } finally {
-    server.kill();
-  }
+    ...(o.postList && o.postList > 1 ? ['-l', o.postList] : [])].map(String)), o.size);
 }
 
 /** The "#bytes #iterations BW peak BW average MsgRate" row of perftest's report. */
@@ -86,4 +75,49 @@ export function resultRow(out: string, size: number): PerftestResult {
   const row = out.split('\n').map((l) => l.trim().split(/\s+/).map(Number)).find((c) => c.length === 5 && c[0] === size);
   if (!row) throw new Error(`no result row in ib_write_bw's output:\n${out}`);
   return { mibps: row[3]!, mpps: row[4]! };
+}
+
+export interface PerftestLatency {
+  /** perftest's t_typical (its median) and 99% percentile, one-way, in ns. */
+  median: number;
+  p99: number;
+}
+
+export interface LatencyOptions {
+  device: string;
+  size: number;
+  count: number;
+  gid?: number;
+}
+
+/** ib_send_lat or ib_write_lat, server and client on one device over loopback; or why not. */
+export function perftestLatency(program: 'ib_send_lat' | 'ib_write_lat'): { run: (o: LatencyOptions) => PerftestLatency } | { absent: string } {
+  if (!onPath(program)) return { absent: `${program} not on PATH (apt install perftest)` };
+  return {
+    run: (o) => latencyRow(program, runPair(program, ['-d', o.device, '-s', o.size, '-n', o.count, '-F', '-p', nextPort++,
+      ...(o.gid === undefined ? [] : ['-x', o.gid])].map(String)), o.size),
+  };
+}
+
+/** perftest's server, then its client on 127.0.0.1 until the server listens; the client's output. */
+function runPair(program: string, args: string[]): string {
+  const server = spawn(program, args, { stdio: 'ignore' });
+  try {
+    for (let tries = 0; ; tries++) {
+      const r = spawnSync(program, [...args, '127.0.0.1'], { encoding: 'utf8' });
+      if (r.status === 0) return r.stdout;
+      // The server may not listen yet.
+      if (tries >= 20) throw new Error(`${program} ${args.join(' ')} failed: ${r.stderr || r.stdout}`);
+      spawnSync('sleep', ['0.5']);
+    }
+  } finally {
+    server.kill();
+  }
+}
+
+/** The "#bytes #iterations t_min t_max t_typical t_avg t_stdev 99% 99.9%" row of a latency report, in µs. */
+export function latencyRow(program: string, out: string, size: number): PerftestLatency {
+  const row = out.split('\n').map((l) => l.trim().split(/\s+/).map(Number)).find((c) => c.length === 9 && c[0] === size);
+  if (!row) throw new Error(`no result row in ${program}'s output:\n${out}`);
+  return { median: row[4]! * 1e3, p99: row[7]! * 1e3 };
 }

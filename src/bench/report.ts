@@ -54,6 +54,16 @@ export function rows(results: BenchResults): Row[] {
     else body(step);
   };
   const n = results.native;
+  section('latency', n?.latency, (l) => {
+    const us: Spec = { unit: 'µs', higher: false, scale: 1e3 };
+    const both = (name: string, r: { median: Measured; p99: Measured }, goal?: number) => {
+      add(`${name}, median`, r.median, { ...us, goal });
+      add(`${name}, p99`, r.p99, us);
+    };
+    both(`SEND ${bytes(l.size)} latency, 2 processes, cq.pollCount (vs ib_send_lat)`, l.sendPoll, 1.5);
+    both(`… awaiting cq.next(), spin ${l.spin} µs (vs ib_send_lat)`, l.sendAwait, 3);
+    both(`RDMA WRITE ${bytes(l.size)} latency, polling memory (vs ib_write_lat)`, l.writePoll, 1.5);
+  });
   section('RDMA WRITE bandwidth', n?.bandwidth, (w) => {
     add(`RDMA WRITE ${bytes(w.size)} bandwidth`, w.mibps, { unit: 'MiB/s', higher: true, goal: 1.0 });
   });
@@ -80,9 +90,11 @@ export function rows(results: BenchResults): Row[] {
     add('… read with Buffer.copy instead', f.copy, { unit: 'MiB/s', higher: true });
   });
   section('one call across the seam', n?.seam, (seam) => {
+    add('seam: noop, the floor', seam.noop, { unit: 'ns/call', higher: false });
     add('seam: ibvPollCq, empty CQ', seam.pollRaw, { unit: 'ns/call', higher: false });
     add('cq.pollCount(1), empty CQ', seam.pollCount, { unit: 'ns/call', higher: false });
     add('seam: getMemlockLimit (wrapped)', seam.memlock, { unit: 'ns/call', higher: false });
+    add('seam: a refused call, its error thrown and caught', seam.thrown, { unit: 'ns/call', higher: false });
   });
   const e = results.emulator;
   if (e) {

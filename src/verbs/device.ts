@@ -1,11 +1,11 @@
-import { invalidType, invalidValue, oneOf, toInt, toStringArg } from '../args';
+import { invalidType, invalidValue, oneOf, optionsArg, toInt, toStringArg } from '../args';
 import { EventEmitter } from 'node:events';
 import type { Backend, Watch } from '../../seam/backend';
 import type { IbvDeviceAttr } from '../../seam/backend-verbs';
 import { Resource } from '../resource';
 import { isSystemError } from '../../seam/system-error';
 import * as uapi from '../../seam/uapi';
-import { CompletionQueue } from './cq';
+import { CompletionQueue, DEFAULT_SPIN, type CompletionQueueOptions } from './cq';
 import { ProtectionDomain } from './pd';
 import { IBV_EVENT, IBV_LINK_LAYER, IBV_PORT, mtuBytes } from '../../seam/verbs-uapi';
 import { byValue, Kebab } from '../enum-names';
@@ -116,9 +116,11 @@ export class RdmaDevice extends Resource {
   }
 
   /** A completion queue of at least `size` entries, with its own event channel. */
-  createCq(size = 256): CompletionQueue {
+  createCq(size = 256, options?: CompletionQueueOptions): CompletionQueue {
     this.assertOpen();
     toInt(size, 'size', 1, 0x7fffffff);
+    const { spin = DEFAULT_SPIN } = optionsArg(options);
+    toInt(spin, 'options.spin', 0, 1_000_000);
     const channel = this.seam.ibvCreateCompChannel(this.ctx);
     let cq: number;
     try {
@@ -127,7 +129,7 @@ export class RdmaDevice extends Resource {
       this.seam.ibvDestroyCompChannel(channel.handle);
       throw e;
     }
-    return new CompletionQueue(this, cq, channel);
+    return new CompletionQueue(this, cq, channel, spin);
   }
 
   on(event: 'event', listener: (e: AsyncEvent) => void): this {

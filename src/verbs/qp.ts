@@ -24,6 +24,7 @@ export type QpState = Lowercase<keyof typeof IBV_QPS>;
 export interface QueuePairOptions {
   maxSendWr?: number;
   maxRecvWr?: number;
+  /** The most bytes a request may carry inline (default 0); sends and writes that fit go inline by default. */
   maxInlineData?: number;
   /** Every send request completes on the CQ (default), or only those posted with signaled: true. */
   signalAll?: boolean;
@@ -74,6 +75,11 @@ export interface SendRequest {
   id?: bigint;
   /** Ask for a completion when the QP does not signal every request. */
   signaled?: boolean;
+  /**
+   * Copy the data into the request as it is posted (IBV_SEND_INLINE): no DMA
+   * read of the MR, and the memory is free to change at once. Default: true
+   * for a send or write whose data fits the QP's maxInlineData.
+   */
   inline?: boolean;
   solicited?: boolean;
   fence?: boolean;
@@ -199,7 +205,7 @@ export class QueuePair extends Resource {
     const n = requests.length;
     if (this.#sendScratch.length < n * SEND_WR_WORDS) this.#sendScratch = new BigUint64Array(n * SEND_WR_WORDS);
     const w = this.#sendScratch;
-    for (let i = 0; i < n; i++) encodeSend(w, i, sendWr(requests[i], i));
+    for (let i = 0; i < n; i++) encodeSend(w, i, sendWr(requests[i], i, this.cap.maxInlineData));
     try {
       this.pd.device.seam.ibvPostSend(this.handle, w, n);
     } catch (e) {
@@ -232,12 +238,14 @@ function request<T extends object>(r: unknown, i: number): T {
 }
 
 /** Request `i`, checked: every field a JS value of the right type and range, its MR open. */
-function sendWr(value: unknown, i: number): SendWr {
+function sendWr(value: unknown, i: number, maxInline: number): SendWr {
   const r = request<SendRequest>(value, i);
   if (typeof r.opcode !== 'string' || !Object.hasOwn(SEND_OPCODES, r.opcode)) {
     throw invalidValue(`requests[${i}].opcode`, r.opcode, `must be one of ${Object.keys(SEND_OPCODES).map((o) => `'${o}'`).join(', ')}`);
   }
-  const flags = (r.signaled ? IBV_SEND.SIGNALED : 0) | (r.inline ? IBV_SEND.INLINE : 0) |
+  const local = r.local === undefined ? undefined : sge(r.local, i);
+  const inline = r.inline ?? (local !== undefined && local.length > 0 && local.length <= maxInline && r.opcode !== 'read');
+  const flags = (r.signaled ? IBV_SEND.SIGNALED : 0) | (inline ? IBV_SEND.INLINE : 0) |
     (r.solicited ? IBV_SEND.SOLICITED : 0) | (r.fence ? IBV_SEND.FENCE : 0);
   const needsRemote = r.opcode === 'write' || r.opcode === 'write-imm' || r.opcode === 'read';
   if (needsRemote && r.remote === undefined) throw invalidType(`requests[${i}].remote`, `{ addr, rkey } for a ${r.opcode}`, r.remote);
@@ -247,7 +255,7 @@ function sendWr(value: unknown, i: number): SendWr {
   if (remoteAddr > U64_MAX) throw outOfRange(`requests[${i}].remote.offset`, 'such that addr + offset < 2^64', remote?.offset);
   return {
     wrId: r.id === undefined ? 0n : toU64(r.id, `requests[${i}].id`), opcode: SEND_OPCODES[r.opcode], flags,
-    sge: r.local === undefined ? undefined : sge(r.local, i),
+    sge: local,
     remoteAddr,
     rkey: remote === undefined ? 0 : toInt(remote.rkey, `requests[${i}].remote.rkey`, 0, 0xffffffff),
     imm: r.imm === undefined ? 0 : byteSwap32(toInt(r.imm, `requests[${i}].imm`, 0, 0xffffffff)),

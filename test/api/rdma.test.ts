@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { afterEach, beforeEach, expect } from 'vitest';
+import { afterEach, beforeEach, expect, vi } from 'vitest';
 import { collectGarbage, DEVICES, describeEachBackend, itWith, openOn } from '../support/backends';
 import type { DmaBridge } from '../../src';
 import type { RdmaDevice } from '../../src/verbs/device';
@@ -108,6 +108,46 @@ describeEachBackend('RDMA on an rxe device', (b) => {
     }
     expect(turned).toBe(true);
     expect(writes).toBeLessThanOrEqual(32);
+  });
+
+  it('awaited completions share one watch on the CQ channel, given back once nothing waits; a wait still settles on close', async () => {
+    using sleeper = dev.createCq(64, { spin: 0 });
+    const { qp, peer } = loopbackPair(pd, sleeper);
+    const mr = pd.register(new Uint8Array(new SharedArrayBuffer(64)), { access: ['local-write', 'remote-write'] });
+    const made = vi.spyOn(dmb.seam, 'watch');
+    for (let i = 0; i < 8; i++) {
+      qp.postSend([{ opcode: 'write', local: { mr, length: 8 }, remote: mr.remote(), id: BigInt(i) }]);
+      expect(await sleeper.next({ timeout: 10000 })).toMatchObject({ wrId: BigInt(i), status: 'success' });
+    }
+    expect(made).toHaveBeenCalledTimes(1);
+    const stopped = vi.spyOn(made.mock.results[0]!.value as { stop(): void }, 'stop');
+    await new Promise((r) => setImmediate(r));
+    expect(stopped).toHaveBeenCalledTimes(1);
+    made.mockRestore();
+    const waiting = sleeper.next();
+    peer.close();
+    qp.close();
+    sleeper.close();
+    await expect(waiting).rejects.toMatchObject({ code: 'ECANCELED' });
+  });
+
+  it('a write that fits the QP\'s maxInlineData goes inline by default: the source may change as soon as it is posted', async () => {
+    const { qp, peer } = loopbackPair(pd, cq, { maxInlineData: 64 });
+    const src = new Uint8Array(new SharedArrayBuffer(16)).fill(1);
+    const dst = new Uint8Array(new SharedArrayBuffer(16));
+    const srcMr = pd.register(src);
+    const dstMr = pd.register(dst, { access: ['local-write', 'remote-write'] });
+    qp.postSend([{ opcode: 'write', local: { mr: srcMr }, remote: dstMr.remote(), id: 9n }]);
+    src.fill(2);
+    expect(await cq.next({ timeout: 10000 })).toMatchObject({ wrId: 9n, status: 'success' });
+    expect([...dst]).toEqual(new Array(16).fill(1));
+    peer.close();
+  });
+
+  it('checks the spin option: whole microseconds up to a second', () => {
+    expect(() => dev.createCq(4, { spin: -1 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    expect(() => dev.createCq(4, { spin: 1.5 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    dev.createCq(4, { spin: 1_000_000 }).close();
   });
 
   it('RDMA-reads, and sends into a posted receive, in one batched post', async () => {

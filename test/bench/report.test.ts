@@ -16,6 +16,12 @@ describe('the bench report', () => {
     const native: NativeResults = {
       kernel: '6.12', device: 'rxe0', reps: 3, warmup: 1, quick: false,
       seam: skipped, rate: skipped, fill: skipped,
+      latency: {
+        size: 8, iters: 10, spin: 20,
+        sendPoll: { median: { dmabridge: s(60_000), peer: s(40_000) }, p99: { dmabridge: s(90_000), peer: s(50_000) } },
+        sendAwait: { median: { dmabridge: s(130_000), peer: s(40_000) }, p99: { dmabridge: s(200_000), peer: s(50_000) } },
+        writePoll: { median: { dmabridge: s(50_000), peerAbsent: 'ib_write_lat not on PATH' }, p99: { dmabridge: s(70_000), peerAbsent: 'ib_write_lat not on PATH' } },
+      },
       bandwidth: { size: 65536, count: 8, mibps: { dmabridge: s(90), peer: s(100) }, mpps: { dmabridge: s(1), peer: s(1) } },
       registration: [
         // 1 MiB: dmabridge takes 1.02× the C loop's time (within 1.1×), 1.5× to deregister (not); yielding, 1.2× (not).
@@ -36,12 +42,17 @@ describe('the bench report', () => {
     expect(by('ibv_dereg_mr 1 MiB')).toMatchObject({ met: false });
     expect(by('ibv_reg_mr 256 MiB')).toMatchObject({ note: 'skipped: pinning this memory would pass the locked-memory limit' });
     expect(by('ibv_dereg_mr 256 MiB')).toBeUndefined();
+    // Latency: times in µs; busy-polled within 1.5× perftest's, awaited within 3×.
+    expect(by('SEND 8 B latency, 2 processes, cq.pollCount (vs ib_send_lat), median')).toMatchObject({ unit: 'µs', dmabridge: { median: 60 }, goal: '≤ 1.50× time', met: true });
+    expect(by('… awaiting cq.next(), spin 20 µs (vs ib_send_lat), median')).toMatchObject({ goal: '≤ 3.00× time', met: false });
+    expect(by('… awaiting cq.next(), spin 20 µs (vs ib_send_lat), p99')).toMatchObject({ goal: '', peer: { median: 50 } });
+    expect(by('RDMA WRITE 8 B latency, polling memory (vs ib_write_lat), median')).toMatchObject({ note: 'no peer: ib_write_lat not on PATH' });
   });
 
   it('numbers each reason once below the table, and marks the rows that share it', () => {
     const native: NativeResults = {
       kernel: '6.12', reps: 1, warmup: 1, quick: true,
-      seam: skipped, bandwidth: skipped, rate: skipped, registration: skipped,
+      seam: skipped, bandwidth: skipped, rate: skipped, registration: skipped, latency: skipped,
       fill: { size: 4096, fill: { dmabridge: s(10), peerAbsent: 'no C compiler' }, read: { dmabridge: s(20), peerAbsent: 'no C compiler' }, copy: { dmabridge: s(30), peerAbsent: 'no C compiler' } },
     };
     const text = renderTable(rows({ native }));
