@@ -32,6 +32,8 @@ interface Backing {
   umem?: UmemDmabuf;
   /** An on-demand MR's mirror of the process's pages. */
   odp?: OdpMirror;
+  /** Where the device copies packet by packet and a packet's runs depend on where it starts. */
+  packetwise?: boolean;
 }
 
 /** What a test reads of an MR (controls(backend).rdma.device(name).mr(key)). */
@@ -67,22 +69,31 @@ export class IbMr {
     return this.#slice(addr, length) !== undefined;
   }
 
-  read(addr: bigint, length: number): Uint8Array {
+  /** The device's copy out of [addr, addr + length), in packets of `packet` bytes. */
+  read(addr: bigint, length: number, packet = length): Uint8Array {
     const out = new Uint8Array(length);
     let at = 0;
-    for (const run of this.#slice(addr, length) ?? []) {
+    for (const run of this.#runs(addr, length, packet)) {
       out.set(run, at);
       at += run.length;
     }
     return out;
   }
 
-  write(addr: bigint, bytes: Uint8Array): void {
+  /** The device's copy of `bytes` into the MR at `addr`, in packets of `packet` bytes. */
+  write(addr: bigint, bytes: Uint8Array, packet = bytes.length): void {
     let at = 0;
-    for (const run of this.#slice(addr, bytes.length) ?? []) {
+    for (const run of this.#runs(addr, bytes.length, packet)) {
       run.set(bytes.subarray(at, at + run.length));
       at += run.length;
     }
+  }
+
+  #runs(addr: bigint, length: number, packet: number): Uint8Array[] {
+    if (!this.backing.packetwise || packet >= length) return this.#slice(addr, length) ?? [];
+    const runs: Uint8Array[] = [];
+    for (let at = 0; at < length; at += packet) runs.push(...(this.#slice(addr + BigInt(at), Math.min(packet, length - at)) ?? []));
+    return runs;
   }
 
   /** ibv_advise_mr with IBV_ADVISE_MR_ADVICE_PREFETCH and IBV_ADVISE_MR_FLAG_FLUSH: the pages fault in before it returns. */
@@ -137,21 +148,43 @@ export function regUserMr(pd: IbPd, memory: UserMemory, access: number, memlock:
   }
   const { view, addr } = memory;
   const length = BigInt(view.byteLength);
-  const backing: Backing = access & A.ON_DEMAND ? odpBacking(view) : {
+  const backing: Backing = access & A.ON_DEMAND ? odpBacking(memory, device.profile.odpCopyAtPageStart === true) : {
     runs: (offset, size) => [view.subarray(offset, offset + size)],
     release: () => memlock.unpin(pinned),
   };
   return install(new IbMr(pd, memoryKey(index), addr, length, access, backing));
 }
 
-/** Reaches each page through the mirror, which faults it in first. */
-function odpBacking(view: Uint8Array): Backing {
+/**
+ * Reaches each page through the mirror, which faults it in first; with
+ * `atPageStart`, each page's part of a copy lands at the page's start.
+ */
+function odpBacking({ view, addr }: UserMemory, atPageStart: boolean): Backing {
   const odp = new OdpMirror(view);
+  const runs = atPageStart ? (offset: number, size: number) => pageStartRuns(view, addr, offset, size)
+    : (offset: number, size: number) => [view.subarray(offset, offset + size)];
   return {
     odp,
-    runs: (offset, size) => (odp.fault(offset, size) ? [view.subarray(offset, offset + size)] : undefined),
+    packetwise: atPageStart,
+    runs: (offset, size) => (odp.fault(offset, size) ? runs(offset, size) : undefined),
     release: () => odp.release(),
   };
+}
+
+/**
+ * [offset, offset + size) of an MR at `addr`, cut at pages, each part moved
+ * to the start of its page: before the MR's first byte where the MR does not
+ * start a page, as the kernel's copy goes to memory the MR does not cover.
+ */
+function pageStartRuns(view: Uint8Array, addr: bigint, offset: number, size: number): Uint8Array[] {
+  const runs: Uint8Array[] = [];
+  for (let at = offset; at < offset + size;) {
+    const inPage = Number((addr + BigInt(at)) % PAGE);
+    const length = Math.min(PAGE_SIZE - inPage, offset + size - at);
+    runs.push(new Uint8Array(view.buffer, view.byteOffset + at - inPage, length));
+    at += length;
+  }
+  return runs;
 }
 
 /** ib_umem_get: pins the pages under RLIMIT_MEMLOCK, and says how many. */
