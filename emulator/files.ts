@@ -23,6 +23,12 @@ export interface MappedView {
   view: Uint8Array;
   /** Called at munmap. */
   unmap?(): void;
+  /**
+   * MADV_DONTNEED over bytes [start, end) of the view: a private mapping
+   * reads its file again. Absent where the file maps its pages by PFN
+   * (dma-buf exporters, DRM), which madvise refuses.
+   */
+  dontneed?(start: number, end: number): void;
 }
 
 /**

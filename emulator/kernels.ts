@@ -14,13 +14,20 @@ export interface KernelBehaviour {
   detachedSignalledFences: boolean;
   /** rxe's on-demand paging: ODP MRs and its capabilities (7.3), or EOPNOTSUPP (6.12). */
   rxeOnDemandPaging: boolean;
+  /**
+   * rxe's copy through an on-demand MR (rxe_odp_mr_copy, 7.3.4) leaves out the
+   * offset within the page: each packet's bytes land at, or are read from,
+   * the start of the page its address falls in, as recorded in the odp/
+   * packet scenarios. Atomics use the offset.
+   */
+  rxeOdpCopyAtPageStart: boolean;
   /** udmabuf's size_limit_mb default: 64 (6.12), or INT_MAX, no limit in practice (7.3). */
   udmabufSizeLimitMb: number;
 }
 
 export const BEHAVIOUR: Record<KernelVersion, KernelBehaviour> = {
-  '6.12': { detachedSignalledFences: false, rxeOnDemandPaging: false, udmabufSizeLimitMb: 64 },
-  '7.3': { detachedSignalledFences: true, rxeOnDemandPaging: true, udmabufSizeLimitMb: 2 ** 31 - 1 },
+  '6.12': { detachedSignalledFences: false, rxeOnDemandPaging: false, rxeOdpCopyAtPageStart: false, udmabufSizeLimitMb: 64 },
+  '7.3': { detachedSignalledFences: true, rxeOnDemandPaging: true, rxeOdpCopyAtPageStart: true, udmabufSizeLimitMb: 2 ** 31 - 1 },
 };
 
 /** "7.3" for uname -r "7.3.4+deb13-amd64"; undefined for a version the emulator does not imitate. */

@@ -96,10 +96,17 @@ export class MemfdFile implements FileObject {
       throw systemErrorWhy('EINVAL', 'mmap', 'the emulator cannot map past the end of a file (the kernel maps it and raises SIGBUS on access)');
     }
     const view = this.shmem.map(Number(vma.offset), vma.length, vma.shared);
+    const dontneed = vma.shared ? () => {} : (start: number, end: number) => this.#reread(view, Number(vma.offset), start, end);
     // Since 6.7, a write seal makes later read-only shared mappings non-writable for good.
-    if (!vma.shared || !file.writable || this.seals & WRITE_SEALS) return { view };
+    if (!vma.shared || !file.writable || this.seals & WRITE_SEALS) return { view, dontneed };
     this.shmem.writableMappings++;
-    return { view, unmap: () => this.shmem.writableMappings-- };
+    return { view, dontneed, unmap: () => this.shmem.writableMappings-- };
+  }
+
+  /** A private mapping (at `offset` in the file) dropped its pages [start, end): it shows the file's bytes there again. */
+  #reread(view: Uint8Array, offset: number, start: number, end: number): void {
+    const last = Math.min(offset + end, this.shmem.size);
+    if (offset + start < last) view.set(this.shmem.map(offset + start, last - offset - start, true), start);
   }
 
   truncate(length: bigint): void {

@@ -31,6 +31,7 @@ interface Mapping {
   file: OpenFile;
   prot: number;
   unmap?(): void;
+  dontneed?(start: number, end: number): void;
   /** MRs over it: munmap answers EBUSY while there are any, as the addon does. */
   mrs: number;
 }
@@ -164,8 +165,8 @@ export class Process implements Backend {
     if (shared && prot & uapi.PROT_WRITE && !file.writable) throw systemError('EACCES', 'mmap');
     if (!file.readable) throw systemError('EACCES', 'mmap');
     if (!file.object.mmap) throw systemError('ENODEV', 'mmap');
-    const { view, unmap } = file.object.mmap(file, { offset, length, prot, shared });
-    this.#mappings.set(view, { file: file.get(), prot, unmap, mrs: 0 });
+    const { view, unmap, dontneed } = file.object.mmap(file, { offset, length, prot, shared });
+    this.#mappings.set(view, { file: file.get(), prot, unmap, dontneed, mrs: 0 });
     mapped(view);
     return view;
   }
@@ -185,6 +186,27 @@ export class Process implements Backend {
     mmControls.unmap(view);
     mapping.unmap?.();
     mapping.file.put();
+  }
+
+  /**
+   * madvise_dontneed_free: the range must start on a page (its length is
+   * rounded up to pages, within the mapping here); a PFN mapping is refused.
+   * On-demand MRs over the range are invalidated whatever the mapping.
+   */
+  madvise(view: Uint8Array, advice: number): void {
+    if (!(view instanceof Uint8Array)) throw new TypeError('view must be a Uint8Array inside a view that mmap returned');
+    if (advice !== uapi.MADV_DONTNEED) throw new TypeError('madvise takes MADV_DONTNEED only');
+    const found = [...this.#mappings].find(([mapped]) => mapped.buffer === view.buffer
+      && mapped.byteOffset <= view.byteOffset && view.byteOffset + view.byteLength <= mapped.byteOffset + mapped.byteLength);
+    if (!found) throw new TypeError('view is not inside a mapping made by mmap, or that mapping is unmapped');
+    const [mapped, mapping] = found;
+    const start = view.byteOffset - mapped.byteOffset;
+    if (start % uapi.PAGE_SIZE !== 0) throw systemError('EINVAL', 'madvise');
+    if (view.byteLength === 0) return;
+    if (!mapping.dontneed) throw systemError('EINVAL', 'madvise');
+    const end = Math.min(start + Math.ceil(view.byteLength / uapi.PAGE_SIZE) * uapi.PAGE_SIZE, mapped.byteLength);
+    mmControls.invalidate(mapped.subarray(start, end));
+    mapping.dontneed(start, end);
   }
 
   /**

@@ -1,4 +1,4 @@
-// mmap(2) and munmap(2), with each mapping exposed as a Uint8Array over an
+// mmap(2), munmap(2) and madvise(2), with each mapping exposed as a Uint8Array over an
 // external ArrayBuffer of exactly the mapped bytes.
 #include "mapping.h"
 
@@ -94,6 +94,26 @@ Napi::Value Munmap(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// Only MADV_DONTNEED, which changes nothing but this process's own view of
+// its mapping: advice such as MADV_HWPOISON or MADV_REMOVE reaches further.
+Napi::Value Madvise(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Value arg = info[0];
+  if (!arg.IsTypedArray() || arg.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    ThrowTypeError(env, "view must be a Uint8Array inside a view that mmap returned");
+  }
+  int advice = Int32Arg(info[1], "advice");
+  if (advice != MADV_DONTNEED) ThrowTypeError(env, "madvise takes MADV_DONTNEED only");
+  Napi::Uint8Array view = arg.As<Napi::Uint8Array>();
+  auto* base = static_cast<uint8_t*>(view.ArrayBuffer().Data());
+  uint8_t* data = base + view.ByteOffset();
+  if (base == nullptr || !GetInstance(env).mappings.Containing(data, view.ByteLength())) {
+    ThrowTypeError(env, "view is not inside a mapping made by mmap, or that mapping is unmapped");
+  }
+  if (::madvise(data, view.ByteLength(), advice) != 0) ThrowErrno(env, errno, "madvise");
+  return env.Undefined();
+}
+
 }  // namespace
 
 Mapping* Mappings::Containing(const void* data, size_t length) {
@@ -122,4 +142,5 @@ void Unpin(Mapping* m) {
 void InitMapping(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "mmap", Mmap);
   Export(env, exports, "munmap", Munmap);
+  Export(env, exports, "madvise", Madvise);
 }

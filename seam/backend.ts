@@ -96,6 +96,14 @@ export interface Backend extends VerbsCalls, RdmaCmCalls, CudaCalls, UnixSocketC
    * view's ArrayBuffer is detached first, so a stale view reads as empty.
    */
   munmap(view: Uint8Array): void;
+  /**
+   * [madvise] MADV_DONTNEED (the one advice taken) over `view`, a part of a
+   * view that mmap returned, starting on a page: the process drops those
+   * pages, so a shared mapping finds its file's pages again and a private
+   * one loses its own writes and reads the file; on-demand MRs over them are
+   * invalidated and fault in afresh.
+   */
+  madvise(view: Uint8Array, advice: number): void;
 
   // --- dma-buf (linux/dma-buf.h) --------------------------------------------
   /** [DMA_BUF_IOCTL_SYNC] */

@@ -40,6 +40,7 @@ export const PROT_READ = 0x1;
 export const PROT_WRITE = 0x2;
 export const MAP_SHARED = 0x1;
 export const MAP_PRIVATE = 0x2;
+export const MADV_DONTNEED = 4;
 
 // poll(2)
 export const POLLIN = 0x1;

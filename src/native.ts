@@ -25,7 +25,7 @@ type Addon = Omit<Backend & VerbsCalls, 'name'>;
 const METHODS = {
   open: true, close: true, dup: true, readdir: true, lseek: true, readFdinfo: true, readlinkFd: true,
   openFds: true, memfdCreate: true, ftruncate: true, addSeals: true, getSeals: true, mmap: true,
-  munmap: true, dmaBufSync: true, dmaBufSetName: true, dmaBufExportSyncFile: true,
+  munmap: true, madvise: true, dmaBufSync: true, dmaBufSetName: true, dmaBufExportSyncFile: true,
   dmaBufImportSyncFile: true, udmabufCreate: true, udmabufCreateList: true, dmaHeapAlloc: true,
   drmVersion: true, drmCreateDumb: true, drmDestroyDumb: true, drmGemClose: true,
   drmPrimeHandleToFd: true, drmPrimeFdToHandle: true, vgemFenceAttach: true, vgemFenceSignal: true,

@@ -1,10 +1,11 @@
 // On-demand paging on rxe: 7.3's rxe registers MRs whose pages fault in at
 // first access, charge nothing to RLIMIT_MEMLOCK and follow the process's
 // mappings; 6.12's rxe refuses the access flag (EOPNOTSUPP).
+import type { IbvMr } from '../../seam/backend-verbs';
 import * as uapi from '../../seam/uapi';
 import { child, unprivileged } from '../children';
 import { memfd, PAGE, RW } from '../fixtures';
-import { A, completions, context, mr, pd, post, rig, shared } from '../rdma';
+import { A, completions, context, mr, pd, post, rig, shared, type Rig } from '../rdma';
 import { area, type Device } from '../scenario';
 import type { Trial } from '../trial';
 
@@ -25,10 +26,10 @@ add('reg_mr with on-demand', needs, (t) => {
   mr(t, p, shared(PAGE), LW | A.ON_DEMAND, 'reg_mr on-demand');
 });
 
-// One packet (the rig's 1024-byte path MTU) at the start of each page: on
-// 7.3.4, of a write of several packets into an on-demand MR only the packets
-// that start a page land (README, Two kernels), which the emulator does not
-// imitate.
+// The rig's path MTU. On 7.3.4 rxe copies each packet through an on-demand
+// MR to or from the start of its page, whatever its offset there (README,
+// Two kernels; the packet scenarios below): writes that must land whole go
+// one packet per page, at the page's start.
 const PACKET = 1024;
 
 add('an RDMA write into on-demand pages never touched faults them in', needs, async (t) => {
@@ -79,4 +80,91 @@ const odpMemlock = child('odp/memlock', (t) => {
 
 add('memlock: on-demand MRs are not charged, even under a limit of 0', needs, async (t) => {
   await unprivileged(t, odpMemlock);
+});
+
+/** Posts an RDMA read of `length` bytes of `from` into `into`, and waits for it. */
+async function readBack(t: Trial, r: Rig, label: string, into: IbvMr, from: IbvMr, length: number): Promise<void> {
+  post(t, `post ${label}`, r.a, [{ opcode: 'RDMA_READ', id: 7n, local: { mr: into, length }, remote: { addr: from.addr, rkey: from.rkey } }]);
+  await completions(t, `completions of ${label}`, r.cq, 1);
+}
+
+/** Posts one packet's RDMA write from the start of `from` to the start of `into`, and waits for it. */
+async function writePacket(t: Trial, r: Rig, label: string, from: IbvMr, into: IbvMr): Promise<void> {
+  post(t, `post ${label}`, r.a, [{ opcode: 'RDMA_WRITE', id: 8n, local: { mr: from, length: PACKET }, remote: { addr: into.addr, rkey: into.rkey } }]);
+  await completions(t, `completions of ${label}`, r.cq, 1);
+}
+
+// MADV_DONTNEED drops the process's pages of the range: the MR's notifier
+// invalidates them, and the next RDMA access faults in what the process
+// now has there. A shared mapping finds the same file pages again.
+add('madvise(MADV_DONTNEED) under an on-demand MR over a shared mapping: RDMA finds the file\'s pages again', needs, async (t) => {
+  const r = rig(t);
+  const mine = shared(PAGE);
+  const l = mr(t, r.pd, mine, LW, 'reg_mr mine');
+  const page = freshPages(t, 1);
+  page.fill(0x3c);
+  const d = mr(t, r.pd, page, ODP, 'reg_mr the page on demand');
+  await readBack(t, r, 'read', l, d, PAGE);
+  t.step('madvise(MADV_DONTNEED) the page', (k) => k.madvise(page, uapi.MADV_DONTNEED));
+  mine.fill(0);
+  await readBack(t, r, 'read after madvise', l, d, PAGE);
+  t.note('bytes read after madvise', mine);
+  mine.fill(0x5a);
+  await writePacket(t, r, 'write after madvise', l, d);
+  t.note('the page as the CPU sees it: [0], [packet - 1], [packet]', [page[0], page[PACKET - 1], page[PACKET]]);
+});
+
+// In a private mapping the device's write breaks copy-on-write as a CPU
+// write does: the bytes land in the process's own page, not the file.
+// MADV_DONTNEED throws that page away: CPU and device both read the file.
+add('madvise(MADV_DONTNEED) under an on-demand MR over a private mapping: the device wrote the process\'s own page, and then finds the file\'s', needs, async (t) => {
+  const r = rig(t);
+  const mine = shared(PAGE).fill(0x5a);
+  const l = mr(t, r.pd, mine, LW, 'reg_mr mine');
+  const fd = memfd(t, 1, 0);
+  const file = t.map('map the memfd shared', fd, PAGE, RW, uapi.MAP_SHARED);
+  file.fill(0x11);
+  const own = t.map('map the memfd private', fd, PAGE, RW, uapi.MAP_PRIVATE);
+  const d = mr(t, r.pd, own, ODP, 'reg_mr the private mapping on demand');
+  await writePacket(t, r, 'write', l, d);
+  t.note('private [0], private [packet], file [0] after the write', [own[0], own[PACKET], file[0]]);
+  t.step('madvise(MADV_DONTNEED) the private mapping', (k) => k.madvise(own, uapi.MADV_DONTNEED));
+  t.note('private [0], [packet] after madvise', [own[0], own[PACKET]]);
+  mine.fill(0);
+  await readBack(t, r, 'read after madvise', l, d, PAGE);
+  t.note('bytes read after madvise', mine);
+});
+
+/** The first byte of each packet of a page. */
+const packetStarts = (view: Uint8Array): number[] => [0, 1, 2, 3].map((k) => view[k * PACKET]!);
+
+// Where in its page a copy through an on-demand MR lands, packet by packet:
+// each packet of the source is filled with its own byte. 7.3.4's
+// rxe_odp_mr_copy leaves out the offset within the page: all four packets
+// land at the page's start, the last one staying, and a read's packets all
+// read the page's first bytes.
+add('an RDMA write of four packets into one on-demand page: where each packet lands', needs, async (t) => {
+  const r = rig(t);
+  const src = shared(new Uint8Array(PAGE).map((_, i) => 0x10 + Math.floor(i / PACKET)));
+  const l = mr(t, r.pd, src, LW, 'reg_mr source');
+  const page = freshPages(t, 1);
+  const d = mr(t, r.pd, page, ODP, 'reg_mr the page on demand');
+  post(t, 'post a page\'s write', r.a, [{ opcode: 'RDMA_WRITE', id: 1n, local: { mr: l, length: PAGE }, remote: { addr: d.addr, rkey: d.rkey } }]);
+  await completions(t, 'completions', r.cq, 1);
+  t.note('first byte of each packet of the page', packetStarts(page));
+});
+
+add('an RDMA read of an on-demand page, and of its second packet alone: what each packet reads', needs, async (t) => {
+  const r = rig(t);
+  const mine = shared(PAGE);
+  const l = mr(t, r.pd, mine, LW, 'reg_mr mine');
+  const page = freshPages(t, 1);
+  page.set(new Uint8Array(PAGE).map((_, i) => 0xa0 + Math.floor(i / PACKET)));
+  const d = mr(t, r.pd, page, ODP, 'reg_mr the page on demand');
+  await readBack(t, r, 'read of the page', l, d, PAGE);
+  t.note('first byte of each packet read', packetStarts(mine));
+  mine.fill(0);
+  post(t, 'post read of the second packet', r.a, [{ opcode: 'RDMA_READ', id: 2n, local: { mr: l, length: PACKET }, remote: { addr: d.addr + BigInt(PACKET), rkey: d.rkey } }]);
+  await completions(t, 'completions of the second packet\'s read', r.cq, 1);
+  t.note('first and last byte read', [mine[0], mine[PACKET - 1]]);
 });

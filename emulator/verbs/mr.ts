@@ -27,10 +27,10 @@ const DMABUF_ACCESS = A.LOCAL_WRITE | A.REMOTE_READ | A.REMOTE_WRITE | A.REMOTE_
 interface Backing {
   /** Whether the device can reach [offset, offset + length) now, faulting in what a move or an invalidation took away. */
   reaches(offset: number, length: number): boolean;
-  /** A copy of [offset, offset + length); zeros where the device cannot reach it. */
-  read(offset: number, length: number): Uint8Array;
-  /** Stores `bytes` at `offset`, where the device can reach it. */
-  write(offset: number, bytes: Uint8Array): void;
+  /** A copy of [offset, offset + length), moved in packets of `packet` bytes; zeros where the device cannot reach it. */
+  read(offset: number, length: number, packet: number): Uint8Array;
+  /** Stores `bytes` at `offset`, in packets of `packet` bytes, where the device can reach it. */
+  write(offset: number, bytes: Uint8Array, packet: number): void;
   release(): void;
   /** A dma-buf MR's hold on its dma-buf. */
   umem?: UmemDmabuf;
@@ -71,12 +71,14 @@ export class IbMr {
     return this.backing.reaches(Number(addr - this.addr), length);
   }
 
-  read(addr: bigint, length: number): Uint8Array {
-    return this.backing.read(Number(addr - this.addr), length);
+  /** The device's copy out of [addr, addr + length), in packets of `packet` bytes. */
+  read(addr: bigint, length: number, packet = length): Uint8Array {
+    return this.backing.read(Number(addr - this.addr), length, packet);
   }
 
-  write(addr: bigint, bytes: Uint8Array): void {
-    this.backing.write(Number(addr - this.addr), bytes);
+  /** The device's copy of `bytes` into the MR at `addr`, in packets of `packet` bytes. */
+  write(addr: bigint, bytes: Uint8Array, packet = bytes.length): void {
+    this.backing.write(Number(addr - this.addr), bytes, packet);
   }
 
   /** ibv_advise_mr with IBV_ADVISE_MR_ADVICE_PREFETCH and IBV_ADVISE_MR_FLAG_FLUSH: the pages fault in before it returns. */
@@ -127,7 +129,8 @@ export function regUserMr(pd: IbPd, memory: UserMemory, access: number, memlock:
   }
   const { view, addr } = memory;
   const length = BigInt(view.byteLength);
-  const backing = access & A.ON_DEMAND ? odpBacking(view) : viewBacking(view, () => true, () => memlock.unpin(pinned));
+  const backing = access & A.ON_DEMAND ? odpBacking(memory, device.profile.odpCopyAtPageStart === true)
+    : viewBacking(view, () => true, () => memlock.unpin(pinned));
   return install(new IbMr(pd, memoryKey(index), addr, length, access, backing));
 }
 
@@ -147,28 +150,56 @@ function viewBacking(view: Uint8Array, reaches: Backing['reaches'], release: () 
   };
 }
 
-/** Reaches each page through the mirror, which faults it in first. */
-function odpBacking(view: Uint8Array): Backing {
+/**
+ * Reaches each page through the mirror, which faults it in first; with
+ * `atPageStart` (7.3.4's rxe_odp_mr_copy), each packet's part of a page
+ * lands at the page's start.
+ */
+function odpBacking({ view, addr }: UserMemory, atPageStart: boolean): Backing {
   const odp = new OdpMirror(view);
-  return { ...viewBacking(view, (offset, size) => odp.fault(offset, size), () => odp.release()), odp };
+  const reaches = (offset: number, size: number) => odp.fault(offset, size);
+  if (!atPageStart) return { ...viewBacking(view, reaches, () => odp.release()), odp };
+  const runs = (offset: number, length: number, packet: number) => {
+    if (!reaches(offset, length)) return undefined;
+    const out: Uint8Array[] = [];
+    for (let at = 0; at < length; at += packet) out.push(...pageStartRuns(view, addr, offset + at, Math.min(packet, length - at)));
+    return out;
+  };
+  return { ...runsBacking(runs, () => odp.release()), odp };
+}
+
+/**
+ * [offset, offset + size) of an MR at `addr`, cut at pages, each part moved
+ * to the start of its page: before the MR's first byte where the MR does not
+ * start a page, as the kernel's copy goes to memory the MR does not cover.
+ */
+function pageStartRuns(view: Uint8Array, addr: bigint, offset: number, size: number): Uint8Array[] {
+  const runs: Uint8Array[] = [];
+  for (let at = offset; at < offset + size;) {
+    const inPage = Number((addr + BigInt(at)) % PAGE);
+    const length = Math.min(PAGE_SIZE - inPage, offset + size - at);
+    runs.push(new Uint8Array(view.buffer, view.byteOffset + at - inPage, length));
+    at += length;
+  }
+  return runs;
 }
 
 /** Memory laid out as runs (a dma-buf's pages): each access copies run by run; unreachable while `runs` gives undefined. */
-function runsBacking(runs: (offset: number, length: number) => Uint8Array[] | undefined, release: () => void): Backing {
+function runsBacking(runs: (offset: number, length: number, packet: number) => Uint8Array[] | undefined, release: () => void): Backing {
   return {
-    reaches: (offset, length) => runs(offset, length) !== undefined,
-    read: (offset, length) => {
+    reaches: (offset, length) => runs(offset, length, length) !== undefined,
+    read: (offset, length, packet) => {
       const out = new Uint8Array(length);
       let at = 0;
-      for (const run of runs(offset, length) ?? []) {
+      for (const run of runs(offset, length, packet) ?? []) {
         out.set(run, at);
         at += run.length;
       }
       return out;
     },
-    write: (offset, bytes) => {
+    write: (offset, bytes, packet) => {
       let at = 0;
-      for (const run of runs(offset, bytes.length) ?? []) {
+      for (const run of runs(offset, bytes.length, packet) ?? []) {
         run.set(bytes.subarray(at, at + run.length));
         at += run.length;
       }

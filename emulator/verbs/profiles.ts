@@ -37,6 +37,8 @@ export interface DeviceProfile {
   dmaBuf: 'none' | 'dynamic' | 'pinned';
   /** IB_DEVICE_FLUSH_GLOBAL and _PERSISTENT, which the kernel keeps beyond the 32 bits ibv_device_attr shows. */
   flush: boolean;
+  /** Copies through on-demand MRs go to each packet's page start (KernelBehaviour.rxeOdpCopyAtPageStart). */
+  odpCopyAtPageStart?: boolean;
   /** The access bits the driver's reg_mr accepts after ib_check_mr_access; others answer EOPNOTSUPP. */
   driverAccess: number;
   /** Cyclic index ranges of the MR and QP pools, and how many the kernel's own users (MAD, its DMA MR) take at start. */
@@ -152,6 +154,7 @@ function rxe(name: string, machine: Machine): DeviceProfile {
     },
     dmaBuf: 'none',
     flush: true,
+    odpCopyAtPageStart: machine.behaviour.rxeOdpCopyAtPageStart,
     // RXE_ACCESS_SUPPORTED_MR: ZERO_BASED and HUGETLB are refused.
     driverAccess: A.LOCAL_WRITE | A.REMOTE_WRITE | A.REMOTE_READ | A.REMOTE_ATOMIC | A.MW_BIND |
       A.ON_DEMAND | A.FLUSH_GLOBAL | A.FLUSH_PERSISTENT | ACCESS_OPTIONAL,

@@ -72,6 +72,8 @@ export interface QpAttrs {
   timeout: number;
   retryCnt: number;
   rnrRetry: number;
+  /** Bytes per packet: rxe starts a QP at IB_MTU_256. */
+  pathMtu: number;
 }
 
 /** Copies [addr, addr + length) of the MR `lkey` names, for inline data; undefined where no such MR holds it. */
@@ -79,7 +81,7 @@ export type InlineSource = (lkey: number, addr: bigint, length: number) => Uint8
 
 export class IbQp {
   #state: number = S.RESET;
-  readonly attrs: QpAttrs = { accessFlags: 0, destQpNum: 0, av: undefined, minRnrTimer: 0, timeout: 0, retryCnt: 0, rnrRetry: 0 };
+  readonly attrs: QpAttrs = { accessFlags: 0, destQpNum: 0, av: undefined, minRnrTimer: 0, timeout: 0, retryCnt: 0, rnrRetry: 0, pathMtu: 256 };
   readonly sq = new WorkQueue<SendWqe>();
   readonly rq = new WorkQueue<RecvWqe>();
   /** Requesters whose SEND waits for a receive here (RNR, retried for ever). */
@@ -152,6 +154,7 @@ export class IbQp {
     if (mask & M.TIMEOUT) a.timeout = attr.timeout ?? 0;
     if (mask & M.RETRY_CNT) a.retryCnt = attr.retryCnt ?? 0;
     if (mask & M.RNR_RETRY) a.rnrRetry = attr.rnrRetry ?? 0;
+    if (mask & M.PATH_MTU) a.pathMtu = v.mtuBytes(attr.pathMtu ?? 0) || a.pathMtu;
     if (next === S.RESET) this.#reset();
     else if (next === S.ERR) this.fail();
     else this.#state = next;

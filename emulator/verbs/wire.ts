@@ -155,9 +155,10 @@ function respond(responder: IbQp, wqe: SendWqe, payload: Uint8Array): Reply {
     if (!mr) return nak(recv, IBV_WC_STATUS.REM_ACCESS_ERR, IBV_WC_STATUS.REM_ACCESS_ERR);
   }
 
-  if (read) return { status: IBV_WC_STATUS.SUCCESS, data: mr?.read(wqe.remoteAddr, length) ?? NO_DATA };
+  const packet = responder.attrs.pathMtu;
+  if (read) return { status: IBV_WC_STATUS.SUCCESS, data: mr?.read(wqe.remoteAddr, length, packet) ?? NO_DATA };
   if (rdma) {
-    mr?.write(wqe.remoteAddr, payload);
+    mr?.write(wqe.remoteAddr, payload, packet);
   } else {
     const stored = receiveInto(responder, recv?.sge, payload);
     if (stored !== 'ok') {
@@ -191,7 +192,7 @@ function receiveInto(responder: IbQp, sge: Sge | undefined, payload: Uint8Array)
   const mr = lookupMr(responder, sge.lkey, A.LOCAL_WRITE, sge.addr, fits);
   if (!mr) return 'recvProtection';
   if (payload.length > sge.length) return 'recvLength';
-  mr.write(sge.addr, payload);
+  mr.write(sge.addr, payload, responder.attrs.pathMtu);
   return 'ok';
 }
 
@@ -210,14 +211,14 @@ function lookupMr(qp: IbQp, key: number, access: number, addr: bigint, length: n
 /** The requester gathers what it sends from its SGE (copy_data with no access asked). */
 function localRead(qp: IbQp, sge: Sge | undefined): Uint8Array | undefined {
   if (!sge) return new Uint8Array(0);
-  return lookupMr(qp, sge.lkey, 0, sge.addr, sge.length)?.read(sge.addr, sge.length);
+  return lookupMr(qp, sge.lkey, 0, sge.addr, sge.length)?.read(sge.addr, sge.length, qp.attrs.pathMtu);
 }
 
 /** A read response lands in the requester's SGE, which must allow local write. */
 function localWrite(qp: IbQp, sge: Sge | undefined, data: Uint8Array): boolean {
   if (!sge || data.length === 0) return true;
   const mr = lookupMr(qp, sge.lkey, A.LOCAL_WRITE, sge.addr, data.length);
-  mr?.write(sge.addr, data);
+  mr?.write(sge.addr, data, qp.attrs.pathMtu);
   return mr !== undefined;
 }
 

@@ -2,7 +2,7 @@
 // npm run test:cluster), here between two emulated machines on one emulated
 // network, with both halves in this process.
 import { describe, expect, it } from 'vitest';
-import { controls, createEmulator, createNetwork } from '../../emulator';
+import { controls, createEmulator, createNetwork, KERNELS, type KernelVersion } from '../../emulator';
 import { decodeRemoteBuffer, encodeRemoteBuffer } from '../../src';
 import type { DmaBridge } from '../../src/dmabridge';
 import { cases, type HostContext } from '../cluster/cases';
@@ -12,17 +12,17 @@ import { bridgeOn } from '../support/backends';
 const A = '10.99.0.1';
 const B = '10.99.0.2';
 
-function host(network: ReturnType<typeof createNetwork>, name: string, address: string) {
-  const backend = createEmulator({ network, host: { name, address } });
+function host(network: ReturnType<typeof createNetwork>, name: string, address: string, kernel: KernelVersion) {
+  const backend = createEmulator({ network, host: { name, address }, kernel });
   return { backend, dmb: bridgeOn(backend, `emulated host ${name}`) };
 }
 
-describe('two hosts [emulator: two machines on one emulated network]', () => {
+describe.each(KERNELS)('two hosts [emulator: two machines of Linux %s on one emulated network]', (kernel) => {
   for (const c of cases) {
     it(c.name, async () => {
       const network = createNetwork();
-      const a = host(network, 'a', A);
-      const b = host(network, 'b', B);
+      const a = host(network, 'a', A, kernel);
+      const b = host(network, 'b', B, kernel);
       const [meetA, meetB] = memoryRendezvous();
       const ctx = (self: typeof a, address: string, peer: string, meet: typeof meetA): HostContext => ({
         dmb: self.dmb, self: address, peer, meet,

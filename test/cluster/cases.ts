@@ -36,6 +36,11 @@ export interface TwoHostCase {
 }
 
 const MiB = 1 << 20;
+const PAGE = 4096;
+/** The path MTU between the two guests' rxe1 (1500-byte NICs). */
+const PACKET = 1024;
+const ODP_PAGES = 4;
+const pageIndexes = [0, 1, 2, 3];
 const TIMEOUT = 20_000;
 const text = (s: string) => new TextEncoder().encode(s);
 const pattern = (i: number) => (i * 7 + 3) & 0xff;
@@ -265,6 +270,73 @@ export const cases: TwoHostCase[] = [
       expect(await write(alice, 2n)).toBe('success');
       await meet.sync('alice wrote');
       await meet.sync('done');
+    },
+  },
+  {
+    // Both MRs on demand: nothing pinned on either host, the server's pages
+    // never touched before the client's writes fault them in. One packet at
+    // the start of each page, since 7.3.4's rxe copies every packet of an
+    // on-demand MR to its page's start (README, Two kernels).
+    name: 'on-demand MRs on both hosts (Linux 7.3): writes fault the server\'s untouched pages in, reads come back, nothing is pinned; 6.12 refuses them',
+    async server({ dmb, self, meet, pinned }) {
+      using listener = dmb.listenRdma({ host: self, port: 7478 });
+      await meet.sync('listening');
+      if (!(await meet.sync('on demand'))) return;
+      using request = await listener.next({ timeout: TIMEOUT });
+      expect(request.device.onDemandPaging).toBe(true);
+      using pd = request.device.allocPd();
+      using memfd = dmb.createMemfd(ODP_PAGES * PAGE);
+      using mapping = memfd.map('rw');
+      const mr = pd.register(mapping, { access: ['local-write', 'remote-read', 'remote-write', 'on-demand'] });
+      expect(pinned()).toBe(0);
+      using conn = await request.accept({ pd, privateData: encodeRemoteBuffer(mr.remote()), timeout: TIMEOUT });
+      await meet.sync('written');
+      const v = mapping.view;
+      const ok = pageIndexes.every((p) => v.subarray(p * PAGE, p * PAGE + PACKET).every((b) => b === 0x20 + p)
+        && v.subarray(p * PAGE + PACKET, (p + 1) * PAGE).every((b) => b === 0));
+      await meet.sync('verified', ok);
+      expect(ok).toBe(true);
+      await conn.disconnected({ timeout: TIMEOUT });
+      conn.close();
+      mr.close();
+      expect(pinned()).toBe(0);
+    },
+    async client({ dmb, peer, meet, pinned }) {
+      await meet.sync('listening');
+      using route = await dmb.resolveRdma({ host: peer, port: 7478 }, { timeout: TIMEOUT });
+      using pd = route.device.allocPd();
+      // Pages 0..3 to write from, 4..7 to read back into.
+      using memfd = dmb.createMemfd(2 * ODP_PAGES * PAGE);
+      using mapping = memfd.map('rw');
+      const access = ['local-write', 'on-demand'] as const;
+      if (!route.device.onDemandPaging) {
+        expect(() => pd.register(mapping, { access })).toThrow(expect.objectContaining({ code: 'EOPNOTSUPP', syscall: 'ibv_reg_mr' }));
+        await meet.sync('on demand', false);
+        return;
+      }
+      await meet.sync('on demand', true);
+      const mr = pd.register(mapping, { access });
+      for (const p of pageIndexes) mapping.view.fill(0x20 + p, p * PAGE, p * PAGE + PACKET);
+      expect(pinned()).toBe(0);
+      using conn = await route.connect({ pd, timeout: TIMEOUT });
+      const remote = decodeRemoteBuffer(conn.privateData);
+      conn.qp.postSend(pageIndexes.map((p) => ({
+        opcode: 'write' as const, local: { mr, offset: p * PAGE, length: PACKET }, remote: { ...remote, offset: p * PAGE }, id: BigInt(p),
+      })));
+      for (const p of pageIndexes) expect(await conn.cq.next({ timeout: TIMEOUT })).toMatchObject({ wrId: BigInt(p), status: 'success', opcode: 'rdma-write' });
+      await meet.sync('written');
+      expect(await meet.sync('verified')).toBe(true);
+      conn.qp.postSend(pageIndexes.map((p) => ({
+        opcode: 'read' as const, local: { mr, offset: (ODP_PAGES + p) * PAGE, length: PACKET }, remote: { ...remote, offset: p * PAGE }, id: 10n + BigInt(p),
+      })));
+      for (const p of pageIndexes) expect(await conn.cq.next({ timeout: TIMEOUT })).toMatchObject({ wrId: 10n + BigInt(p), status: 'success', opcode: 'rdma-read' });
+      const v = mapping.view;
+      expect(pageIndexes.every((p) => v.subarray((ODP_PAGES + p) * PAGE, (ODP_PAGES + p) * PAGE + PACKET).every((b) => b === 0x20 + p))).toBe(true);
+      expect(pinned()).toBe(0);
+      conn.disconnect();
+      await conn.disconnected({ timeout: TIMEOUT });
+      conn.close();
+      mr.close();
     },
   },
 ];

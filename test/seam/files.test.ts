@@ -121,6 +121,30 @@ describeEachBackend('files', (b) => {
     expect(a[0]).toBe(0);
   });
 
+  it('madvise(MADV_DONTNEED) keeps a shared mapping\'s bytes and gives a private one the file\'s again', () => {
+    const fd = s.memfd(2, 0);
+    const rw = uapi.PROT_READ | uapi.PROT_WRITE;
+    const file = s.map(fd, 2 * PAGE);
+    file.fill(0x11);
+    const priv = s.map(fd, 2 * PAGE, rw, uapi.MAP_PRIVATE);
+    priv.fill(0x77);
+    s.backend.madvise(file, uapi.MADV_DONTNEED);
+    expect(file.every((x) => x === 0x11)).toBe(true);
+    // The length rounds up to the page: one byte drops the whole first page.
+    s.backend.madvise(priv.subarray(0, 1), uapi.MADV_DONTNEED);
+    expect([priv[0], priv[PAGE - 1], priv[PAGE]]).toEqual([0x11, 0x11, 0x77]);
+  });
+
+  it('madvise takes MADV_DONTNEED only, from a page boundary inside a mapping mmap made', () => {
+    const fd = s.memfd(1, 0);
+    const view = s.map(fd, PAGE);
+    expect(() => s.backend.madvise(view, 9)).toThrow(TypeError);
+    expect(() => s.backend.madvise(new Uint8Array(PAGE), uapi.MADV_DONTNEED)).toThrow(TypeError);
+    expectErrno(() => s.backend.madvise(view.subarray(1), uapi.MADV_DONTNEED), 'EINVAL', 'madvise');
+    s.unmap(view);
+    expect(() => s.backend.madvise(view, uapi.MADV_DONTNEED)).toThrow(TypeError);
+  });
+
   it('checks mmap arguments in the kernel order', () => {
     const fd = s.memfd(1, 0);
     const rw = uapi.PROT_READ | uapi.PROT_WRITE;

@@ -67,6 +67,13 @@ describeEachBackend('dma-heap', (b) => {
     s.map(buf, PAGE, uapi.PROT_READ, uapi.MAP_PRIVATE);
   });
 
+  // The heap maps its pages by PFN (remap_pfn_range), and madvise refuses such mappings.
+  it('refuses madvise(MADV_DONTNEED) of a mapping, shared or private', () => {
+    const buf = s.heapBuffer(PAGE);
+    expectErrno(() => s.backend.madvise(s.map(buf, PAGE), uapi.MADV_DONTNEED), 'EINVAL', 'madvise');
+    expectErrno(() => s.backend.madvise(s.map(buf, PAGE, uapi.PROT_READ, uapi.MAP_PRIVATE), uapi.MADV_DONTNEED), 'EINVAL', 'madvise');
+  });
+
   it('never fails SYNC, in any order (udmabuf refuses an END before any START)', () => {
     const buf = s.heapBuffer(PAGE);
     for (const flags of [uapi.DMA_BUF_SYNC_END | uapi.DMA_BUF_SYNC_RW, uapi.DMA_BUF_SYNC_START | uapi.DMA_BUF_SYNC_WRITE, uapi.DMA_BUF_SYNC_START | uapi.DMA_BUF_SYNC_READ]) {
