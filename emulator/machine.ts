@@ -88,6 +88,16 @@ export class Machine {
     this.#devices.set(path, device);
   }
 
+  /** The device node at `path`, if any: what sysfs tells of it, without opening it. */
+  device(path: string): Device | undefined {
+    return this.#devices.get(path);
+  }
+
+  /** The node at `path` goes (cdev_device_del): files open on it stay open. */
+  removeDevice(path: string): void {
+    this.#devices.delete(path);
+  }
+
   /** The file object open(2) makes of `path`. */
   open(path: string, flags: number): FileObject {
     const device = this.#devices.get(path);

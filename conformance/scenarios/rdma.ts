@@ -1,6 +1,7 @@
 // RDMA on rxe: access checks, keys, dma-buf registration, traffic and its
 // errors, and the PD's reference counting.
 import * as uapi from '../../seam/uapi';
+import { WC_WORDS } from '../../seam/work-requests';
 import { heapBuffer, memfd, PAGE, RW, udmabuf } from '../fixtures';
 import { A, completions, connect, context, cq, deregMr, mr, pd, post, postRecv, qp, qpInit as qpInitOn, rig, shared, showMr } from '../rdma';
 import { child, unprivileged } from '../children';
@@ -449,7 +450,12 @@ add('create_qp asking more than the device has is EINVAL', needs, (t) => {
   t.step('create qp with too many SGEs', (k) => { const q = k.ibvCreateQp(p, sge); k.ibvDestroyQp(q.handle); return 'made'; });
 });
 
-add('a completion raises an event on an armed CQ\'s channel', needs, async (t) => {
+/**
+ * A CQ on a completion channel, armed, with two connected QPs on it and one
+ * RDMA WRITE completed: its event is on the channel. Returns the CQ, its
+ * channel, the QPs and whether the event was taken (not yet acknowledged).
+ */
+async function cqWithEvent(t: Trial): Promise<{ c: number; ch: { handle: number }; qps: number[]; taken: boolean }> {
   const ctx = context(t);
   const p = pd(t, ctx);
   const ch = t.own('channel', 'create channel', (k) => k.ibvCreateCompChannel(ctx), (c) => t.k.ibvDestroyCompChannel(c.handle));
@@ -470,8 +476,32 @@ add('a completion raises an event on an armed CQ\'s channel', needs, async (t) =
     if (got < 0) await new Promise((r) => setTimeout(r, 1));
   }
   t.note('event for the CQ', got === c);
-  if (got === c) t.step('ack', (k) => k.ibvAckCqEvents(c, 1));
+  return { c, ch, qps: [qa.handle, qz.handle], taken: got === c };
+}
+
+add('a completion raises an event on an armed CQ\'s channel', needs, async (t) => {
+  const { c, ch, taken } = await cqWithEvent(t);
+  if (taken) t.step('ack', (k) => k.ibvAckCqEvents(c, 1));
   t.step('no second event', (k) => k.ibvGetCqEvent(ch.handle) === c);
+});
+
+// libibverbs waits in ibv_destroy_cq, once the kernel has destroyed the CQ,
+// until every event taken is acknowledged: a refused destroy must not have
+// spent the acknowledgements the program still owes.
+add('destroy_cq refused while a QP uses it leaves its unacknowledged event to acknowledge', needs, async (t) => {
+  const { c, qps, taken } = await cqWithEvent(t);
+  if (!taken) return;
+  t.step('destroy cq', (k) => k.ibvDestroyCq(c));
+  t.step('ack', (k) => k.ibvAckCqEvents(c, 1));
+  t.step('ack once more', (k) => k.ibvAckCqEvents(c, 1));
+  t.step('poll', (k) => k.ibvPollCq(c, new BigUint64Array(WC_WORDS)));
+  t.step('arm again', (k) => k.ibvReqNotifyCq(c, false));
+  for (const q of qps) {
+    t.drop('qp', { handle: q });
+    t.step('destroy qp', (k) => k.ibvDestroyQp(q));
+  }
+  t.drop('cq', c);
+  t.step('destroy cq', (k) => k.ibvDestroyCq(c));
 });
 
 // RLIMIT_MEMLOCK binds only a process without CAP_IPC_LOCK, so these steps run in one.

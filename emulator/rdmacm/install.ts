@@ -34,7 +34,7 @@ export function installRdmaCm(machine: Machine, rdma: RdmaMachine, network?: Net
   const ip = ipv4Bytes(host.address);
   // A locally administered MAC made of the address, as qemu's 52:54:00 prefix with the host's last three bytes.
   const mac = [0x52, 0x54, 0x00, ip[1], ip[2], ip[3]];
-  const nic = rdma.add(host.nic ?? 'rxe', (p) => ({
+  const nic = rdma.install(host.nic ?? 'rxe', (p) => ({
     ...p,
     guid: guidOf(eui64(mac)),
     port: { ...p.port, activeMtu: MTU_1024, gids: [linkLocalGid(mac), ipv4Gid(ip)] },

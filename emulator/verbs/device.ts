@@ -172,13 +172,30 @@ function reservedIds(range: { min: number; max: number; reserved: number }): Cyc
 /** /dev/infiniband/uverbsN: libibverbs finds a device by its node and opens it as the context's command fd. */
 export class UverbsDevice implements Device {
   readonly inode;
+  /** Files open on the node, in any process: ib_uverbs_remove_one waits for the last to close. */
+  #files = 0;
+  #idle: (() => void) | undefined;
 
   constructor(machine: Machine, readonly rdma: IbDevice, readonly path: string) {
     this.inode = { ino: machine.nextIno(), mntId: MOUNT.devtmpfs };
   }
 
   open(): UverbsFile {
+    this.#files++;
     return new UverbsFile(this);
+  }
+
+  /** The last close of one of the node's files. */
+  released(): void {
+    if (--this.#files > 0) return;
+    const idle = this.#idle;
+    this.#idle = undefined;
+    idle?.();
+  }
+
+  /** Settles once no file is open on the node (at once where none is). One caller: the device's removal. */
+  idle(): Promise<void> {
+    return this.#files === 0 ? Promise.resolve() : new Promise((resolve) => { this.#idle = resolve; });
   }
 }
 
@@ -200,5 +217,6 @@ export class UverbsFile implements FileObject {
 
   release(): void {
     this.onRelease?.();
+    this.node.released();
   }
 }

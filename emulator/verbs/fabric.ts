@@ -15,6 +15,12 @@ export class Fabric {
     this.#devices.add(device);
   }
 
+  /** `device` is gone (its removal finished): nothing routes to it any more. */
+  detach(device: IbDevice): void {
+    this.#devices.delete(device);
+    this.#wired.delete(device);
+  }
+
   /** `device` (attached already) sits on the network's wire. */
   wire(device: IbDevice): void {
     this.#wired.add(device);

@@ -13,7 +13,7 @@ import { FdTable, OpenFile } from '../files';
 import type { Machine } from '../machine';
 import { AddressSpace } from './address-space';
 import { CompChannel, IbCq, cqCapacity } from './cq';
-import { IbDevice, UverbsFile } from './device';
+import { IbDevice, UverbsDevice, UverbsFile } from './device';
 import { EventFile } from './event-file';
 import { Memlock } from './memlock';
 import { IbMr, regDmabufMr, regUserMr } from './mr';
@@ -92,8 +92,9 @@ export class Verbs implements VerbsCalls {
     return this.#add({ kind: 'context', ctx: this.#open(node) });
   }
 
-  #open(node: UverbsFile): DeviceContext {
+  #open(device: UverbsDevice): DeviceContext {
     const { fds } = this.process;
+    const node = device.open();
     const cmdFile = new OpenFile(node, O_RDWR | O_LARGEFILE);
     const events = new EventFile<IbvAsyncEvent>(this.machine.anonInode);
     const asyncFile = events.open();
@@ -406,8 +407,8 @@ export class Verbs implements VerbsCalls {
     this.#memlock.set(soft, hard);
   }
 
-  /** The uverbs nodes, opened (as sysfs would be read) in the order of their numbers. */
-  #nodes(): UverbsFile[] {
+  /** The uverbs nodes (as sysfs would be read) in the order of their numbers. */
+  #nodes(): UverbsDevice[] {
     let names: string[];
     try {
       names = this.machine.readdir(UVERBS_DIR);
@@ -418,8 +419,8 @@ export class Verbs implements VerbsCalls {
     return names
       .filter((name) => /^uverbs\d+$/.test(name))
       .sort((a, b) => Number(a.slice(6)) - Number(b.slice(6)))
-      .map((name) => this.machine.open(`${UVERBS_DIR}/${name}`, O_RDWR))
-      .filter((file): file is UverbsFile => file instanceof UverbsFile);
+      .map((name) => this.machine.device(`${UVERBS_DIR}/${name}`))
+      .filter((node): node is UverbsDevice => node instanceof UverbsDevice);
   }
 
   #mrResult(handle: number, mr: IbMr): IbvMr {

@@ -83,12 +83,18 @@ Napi::Value CreateCq(const Napi::CallbackInfo& info) {
 }
 
 // EBUSY while QPs use the CQ. Events taken and not acknowledged are
-// acknowledged first, or ibv_destroy_cq would wait for them for ever.
+// acknowledged first, or ibv_destroy_cq would wait for them for ever: it waits,
+// once the kernel has destroyed the CQ, until the acknowledged count reaches
+// the count the kernel reported. An acknowledgement cannot be taken back, so
+// the kernel's one refusal (a QP still uses the CQ) is answered here before
+// any: a refused destroy leaves the CQ and its unacknowledged events as they
+// were, for the program to acknowledge and destroy later.
 Napi::Value DestroyCq(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const Verbs& v = RequireVerbs(env);
   VerbsState& state = GetInstance(env).verbs;
   VerbsObject& cq = state.Get(info[0], "cq", VerbsKind::kCq, "ibv_destroy_cq");
+  if (state.CqInUse(Cq(cq))) ThrowErrnoWhy(env, EBUSY, "ibv_destroy_cq", "a QP still uses the CQ");
   if (int err = DestroyObject(v, cq)) ThrowErrno(env, err, "ibv_destroy_cq");
   state.Remove(cq);
   return env.Undefined();

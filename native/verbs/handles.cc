@@ -98,6 +98,14 @@ VerbsObject& VerbsState::Get(const Napi::Value& arg, const char* name, VerbsKind
   return *o;
 }
 
+bool VerbsState::CqInUse(const ibv::cq* cq) const {
+  for (const auto& [handle, o] : objects_) {
+    const auto* qp = static_cast<const ibv::qp*>(o.ptr);
+    if (o.kind == VerbsKind::kQp && (qp->send_cq == cq || qp->recv_cq == cq)) return true;
+  }
+  return false;
+}
+
 bool VerbsState::OwnsFd(int fd) const {
   for (const auto& [handle, o] : objects_) {
     if (o.kind == VerbsKind::kContext) {

@@ -43,7 +43,8 @@ struct VerbsObject {
 struct Verbs;
 
 // Destroys the object with its verb (acknowledging a CQ's pending events
-// first); 0, or the errno the verb gave, when the object is still alive.
+// first, which cannot be undone: DestroyCq checks first that the kernel will
+// accept); 0, or the errno the verb gave, when the object is still alive.
 int DestroyObject(const Verbs& verbs, VerbsObject& object);
 
 // One environment's RDMA objects. JS holds them as handles: small integers
@@ -64,6 +65,9 @@ class VerbsState {
   // The object that `arg` names as argument `name`; a TypeError when it is not
   // a handle, EBADF (with `syscall`) when it names no live object of `kind`.
   VerbsObject& Get(const Napi::Value& arg, const char* name, VerbsKind kind, const char* syscall);
+
+  // Whether a live QP sends or receives through `cq`.
+  bool CqInUse(const ibv::cq* cq) const;
 
   // Whether libibverbs owns `fd`: a context's command or async fd, or a
   // completion channel's. Only its destroy may close it.
