@@ -1,7 +1,8 @@
 // npm run test:soak: create/close cycles (a udmabuf, a mapping of it written
 // and unmapped, an MR registered over host memory and deregistered), then the
 // fd table and the RSS after a GC compared with where they were after a
-// warm-up. Prints one JSON line; exits 1 when fds moved or RSS grew past 10 %.
+// warm-up. Prints one JSON line; exits 1 when fds moved, the JS heap kept
+// an object per cycle, or RSS grew past 20 %.
 //
 //   node --expose-gc dist/reliability/soak.js --backend emulator --cycles 100000
 import { readdirSync } from 'node:fs';
@@ -30,12 +31,18 @@ function arg(name: string): string | undefined {
   return at < 0 ? undefined : process.argv[at + 1];
 }
 
-/** RSS after a GC, once the finalizers' cleanup (a task of its own) has had turns of the loop to run. */
+/**
+ * RSS after a memory-reducing GC. V8 12 and later (Node 22 on) keep the heap
+ * pages an ordinary GC emptied in a pool for reuse, still resident: after
+ * this loop about 1.5 KB per cycle of them, with the JS heap flat. The
+ * last-resort GC that V8 runs before failing an allocation hands them back
+ * to the kernel, so what stays is what something still holds.
+ */
 async function settledRss(): Promise<number> {
-  const gc = (globalThis as { gc?: () => void }).gc;
+  const gc = (globalThis as { gc?: (options?: object) => void }).gc;
   if (!gc) throw new Error('run with node --expose-gc');
   for (let i = 0; i < 5; i++) {
-    gc();
+    gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
     await new Promise((done) => setTimeout(done, 20));
   }
   return process.memoryUsage().rss;
@@ -44,7 +51,7 @@ async function settledRss(): Promise<number> {
 async function main(): Promise<void> {
   const backend = (arg('backend') ?? 'emulator') as 'native' | 'emulator';
   const cycles = Number(arg('cycles') ?? 100_000);
-  const warmup = Number(arg('warmup') ?? Math.min(10_000, cycles / 10));
+  const warmup = Number(arg('warmup') ?? Math.min(30_000, cycles / 10));
   using dmb = open({ backend });
   using dev = dmb.openRdma();
   using pd = dev.allocPd();
@@ -83,12 +90,12 @@ async function main(): Promise<void> {
   const report: SoakReport = {
     backend, cycles, seconds: Math.round(seconds * 10) / 10, fdsBefore, fdsAfter, procFdsBefore, procFdsAfter,
     rssBeforeMiB: mib(rssBefore), rssAfterMiB: mib(rssAfter), rssGrowth, heapBeforeMiB: mib(heapBefore), heapAfterMiB: mib(heapAfter), heapBytesPerCycle,
-    // The bound is on what a leak of ours would hold: fds, and JS objects (the
-    // heap after a GC: less than the smallest object, 16 bytes, per cycle).
-    // RSS is reported beside it: on Node 22 and later it
-    // grows off the JS heap under this loop even through bare seam calls on
-    // the emulator, which Node 20 does not show; that is not explained yet.
-    ok: fdsAfter === fdsBefore && procFdsAfter === procFdsBefore && heapBytesPerCycle < 16,
+    // What a leak of ours would hold: fds, JS objects (the heap after a GC:
+    // less than the smallest object, 16 bytes, per cycle) and native memory
+    // (the settled RSS within 20 % of where it was after the warm-up: runs
+    // of 100 000 cycles on Node 24 end 1.8 % to 10.7 % up, from JIT code and
+    // malloc's arenas, and a leak of 150 bytes a cycle would pass 20 %).
+    ok: fdsAfter === fdsBefore && procFdsAfter === procFdsBefore && heapBytesPerCycle < 16 && rssGrowth <= 0.2,
   };
   process.stdout.write(`${JSON.stringify(report)}\n`);
   if (!report.ok) process.exitCode = 1;
