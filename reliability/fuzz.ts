@@ -216,7 +216,7 @@ async function main(): Promise<void> {
 }
 
 /** Members that TypeScript keeps protected or marks @internal: not the public API. */
-const INTERNAL = new Set(['constructor', 'close', 'teardown', 'onClose', 'waitFor', 'retry', 'takeId', 'closeWith', 'assertOpen', 'markConnected', 'signalFence', 'handle', 'parent', 'answer']);
+const INTERNAL = new Set(['constructor', 'close', 'teardown', 'onClose', 'waitFor', 'retry', 'takeId', 'closeWith', 'assertOpen', 'markConnected', 'signalFence', 'handle', 'parent', 'answer', 'settle', 'freshMr', 'retire', 'holding', 'holdSlot']);
 
 /** The public methods and getters of an object, from its class up to Resource. */
 const methodCache = new Map<object, Array<string | symbol>>();
