@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open, type DmaBridge } from '../src';
 import { Resource } from '../src/resource';
+import { RDMA_PS_TCP } from '../seam/rdmacm-uapi';
 
 interface Args {
   backend: 'native' | 'emulator';
@@ -62,6 +63,9 @@ export interface FuzzReport {
   replay: string;
 }
 
+/** The rdma_cm addresses the fuzz uses: the VM guest's NIC (rxe1), and loopback with a bad port. */
+const FUZZ_HOSTS = ['10.99.0.1', '127.0.0.1'];
+
 const SEAM_SKIP = new Set([
   // The hot path passes straight through withAdvice (no wrapper, no codes): its callers check.
   'ibvPostSend', 'ibvPostRecv', 'ibvPollCq', 'poll',
@@ -78,9 +82,20 @@ async function main(): Promise<void> {
   process.chdir(dir);
   const dmb: DmaBridge = open({ backend: args.backend });
   // libibverbs and librdmacm open process-wide fds on first use and keep them
-  // (librdmacm's device contexts): touch both before the baseline.
+  // (librdmacm opens a device's context, with its async event fd, the first
+  // time an id binds to it): touch both, and bind where the fuzz's addresses
+  // are, before the baseline.
   try {
     const channel = dmb.seam.rdmaCreateEventChannel();
+    for (const host of FUZZ_HOSTS) {
+      const id = dmb.seam.rdmaCreateId(channel.handle, RDMA_PS_TCP);
+      try {
+        dmb.seam.rdmaBindAddr(id, { host, port: 0 });
+      } catch {
+        // An address this machine lacks opens nothing.
+      }
+      dmb.seam.rdmaDestroyId(id);
+    }
     dmb.seam.rdmaDestroyEventChannel(channel.handle);
   } catch {
     // Without librdmacm or a device there is nothing to open.
@@ -127,7 +142,7 @@ async function main(): Promise<void> {
     () => true, () => false, () => ({}), () => [], () => Symbol('fuzz'), () => () => {},
     () => new Uint8Array(0), () => new Uint8Array(64), () => new Uint8Array(new SharedArrayBuffer(64)), () => new ArrayBuffer(16), () => AbortSignal.abort(),
     () => new AbortController().signal, () => ({ timeout: pick([-1, 0, 1, 2 ** 31, NaN, 'soon', 5]) }), () => ({ signal: {} }),
-    () => ({ host: '10.99.0.1', port: 0 }), () => ({ host: '127.0.0.1', port: 65536 }),
+    () => ({ host: FUZZ_HOSTS[0], port: 0 }), () => ({ host: FUZZ_HOSTS[1], port: 65536 }),
     () => [{ opcode: 'write', id: pick([1n, -1n, 2n ** 70n, 1]), local: { mr: pick(objects) }, remote: { addr: 0n, rkey: 1, length: 64n } }],
     () => [{ id: pick([0n, -1n, 7]) }],
   ];

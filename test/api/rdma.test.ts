@@ -54,7 +54,7 @@ describeEachBackend('RDMA on an rxe device', (b) => {
       return;
     }
     const dst = register();
-    const src = pd.register(new Uint8Array(memory.length).fill(0x3c));
+    const src = pd.register(new Uint8Array(new SharedArrayBuffer(memory.length)).fill(0x3c));
     a.postSend([{ opcode: 'write', local: { mr: src }, remote: dst.remote(), id: 1n }]);
     expect(await cq.next({ timeout: 10000 })).toMatchObject({ wrId: 1n, status: 'success', opcode: 'rdma-write' });
     expect(memory.every((x) => x === 0x3c)).toBe(true);
