@@ -250,7 +250,10 @@ export const cases: TwoHostCase[] = [
       using mr = forAlice!.pd.register(memory, { access: ['local-write', 'remote-write'] });
       await meet.sync('registered', Buffer.from(encodeRemoteBuffer(mr.remote())).toString('hex'));
       await meet.sync('mallory wrote');
-      expect(memory.every((b) => b === 0)).toBe(true);
+      // Alice writes only once the server has looked: a sync is a barrier, and the peer may run on.
+      const untouched = memory.every((b) => b === 0);
+      await meet.sync('checked', untouched);
+      expect(untouched).toBe(true);
       await meet.sync('alice wrote');
       expect(memory.every((b) => b === 0x77)).toBe(true);
       await meet.sync('done');
@@ -267,6 +270,7 @@ export const cases: TwoHostCase[] = [
       };
       expect(await write(mallory, 1n)).toBe('remote-access-error');
       await meet.sync('mallory wrote');
+      expect(await meet.sync('checked')).toBe(true);
       expect(await write(alice, 2n)).toBe('success');
       await meet.sync('alice wrote');
       await meet.sync('done');

@@ -71,6 +71,11 @@ export async function connectRendezvous(host: string, port: number, timeoutMs: n
   }
 }
 
+/** The same meeting place with every tag under `scope`; closing it leaves the shared one open. */
+export function scopedRendezvous(meet: Rendezvous, scope: string): Rendezvous {
+  return { sync: (tag, data) => meet.sync(`${scope}: ${tag}`, data), close() {} };
+}
+
 /** Two ends joined in memory, for two emulated hosts in one process. */
 export function memoryRendezvous(): [Rendezvous, Rendezvous] {
   const boxes = [new Map<string, unknown[]>(), new Map<string, unknown[]>()];

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { open, type DmaBridge } from '../../src';
 import { cases, type HostContext } from './cases';
-import { connectRendezvous, listenRendezvous, type Rendezvous } from './rendezvous';
+import { connectRendezvous, listenRendezvous, scopedRendezvous, type Rendezvous } from './rendezvous';
 import { expectedPing, runToEnd, stdoutLines, untilListening } from './processes';
 import { describeNeeds } from '../support/skip';
 
@@ -43,8 +43,9 @@ describeNeeds(role ? null : 'needs two kernels joined by a link; npm run test:cl
     meet?.close();
   });
 
-  const ctx = (): HostContext => ({
-    dmb, self, peer, meet, pinned: vmPinBytes,
+  // Each case meets under its own name, so one that fails midway leaves the next one's tags unclaimed.
+  const ctx = (name: string): HostContext => ({
+    dmb, self, peer, meet: scopedRendezvous(meet, name), pinned: vmPinBytes,
     async startDoomedServer(port) {
       const child = spawn(process.execPath, ['test/fixtures/cm-doomed-server.js', self, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
       const out = stdoutLines(child);
@@ -61,7 +62,7 @@ describeNeeds(role ? null : 'needs two kernels joined by a link; npm run test:cl
   });
 
   for (const c of cases) {
-    it(`${side}: ${c.name}`, () => (role === 'a' ? c.server(ctx()) : c.client(ctx())), 120_000);
+    it(`${side}: ${c.name}`, () => (role === 'a' ? c.server(ctx(c.name)) : c.client(ctx(c.name))), 120_000);
   }
 
   // rping's exchange with one side the real rping and the other examples/rping.ts, each checking the -v data line by line.
