@@ -13,6 +13,7 @@
         "native/heap.cc",
         "native/mapping.cc",
         "native/memfd.cc",
+        "native/owned-fds.cc",
         "native/result.cc",
         "native/runtime-library.cc",
         "native/sync-file.cc",

@@ -15,6 +15,9 @@ void Cleanup(napi_async_cleanup_hook_handle hook, void* arg) {
   instance->verbs.ReleaseAll();
   instance->rdmacm.ReleaseAll();
   instance->mappings.UnmapAll();
+  // Last: the watches on them have stopped, and the verbs hold their own
+  // references to the dma-bufs they registered.
+  instance->fds.CloseAll();
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {

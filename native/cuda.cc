@@ -12,6 +12,7 @@
 #include "args.h"
 #include "bindings.h"
 #include "error.h"
+#include "instance.h"
 #include "result.h"
 #include "runtime-library.h"
 
@@ -300,7 +301,7 @@ Napi::Value MemExportDmaBuf(const Napi::CallbackInfo& info) {
     ::close(fd);
     ThrowErrno(env, err, kCall);
   }
-  return Napi::Number::New(env, fd);
+  return NewFd(env, fd);
 }
 
 // The handle is gone once the driver was asked, whatever it answered.

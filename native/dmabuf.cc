@@ -4,6 +4,7 @@
 #include "args.h"
 #include "bindings.h"
 #include "error.h"
+#include "instance.h"
 #include "sys.h"
 
 // Added in Linux 6.0; older uapi headers lack them.
@@ -52,7 +53,7 @@ Napi::Value ExportSyncFile(const Napi::CallbackInfo& info) {
   if (Ioctl(fd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &arg) != 0) {
     ThrowErrno(info.Env(), errno, "DMA_BUF_IOCTL_EXPORT_SYNC_FILE");
   }
-  return Napi::Number::New(info.Env(), arg.fd);
+  return NewFd(info.Env(), arg.fd);
 }
 
 Napi::Value ImportSyncFile(const Napi::CallbackInfo& info) {

@@ -10,6 +10,7 @@
 #include "args.h"
 #include "bindings.h"
 #include "error.h"
+#include "instance.h"
 #include "result.h"
 #include "sys.h"
 
@@ -147,7 +148,7 @@ Napi::Value PrimeHandleToFd(const Napi::CallbackInfo& info) {
   int fd = Int32Arg(info[0], "fd");
   drm_prime_handle arg = {Uint32Arg(info[1], "handle"), Uint32Arg(info[2], "flags"), -1};
   if (Ioctl(fd, kPrimeHandleToFd, &arg) != 0) ThrowErrno(info.Env(), errno, "DRM_IOCTL_PRIME_HANDLE_TO_FD");
-  return Napi::Number::New(info.Env(), arg.fd);
+  return NewFd(info.Env(), arg.fd);
 }
 
 Napi::Value PrimeFdToHandle(const Napi::CallbackInfo& info) {
@@ -161,7 +162,7 @@ Napi::Value VgemFenceAttach(const Napi::CallbackInfo& info) {
   int fd = Int32Arg(info[0], "fd");
   drm_vgem_fence_attach arg = {Uint32Arg(info[1], "handle"), Uint32Arg(info[2], "flags"), 0, 0};
   if (Ioctl(fd, kVgemFenceAttach, &arg) != 0) ThrowErrno(info.Env(), errno, "DRM_IOCTL_VGEM_FENCE_ATTACH");
-  return Napi::Number::New(info.Env(), arg.out_fence);
+  return NewFd(info.Env(), arg.out_fence);
 }
 
 Napi::Value VgemFenceSignal(const Napi::CallbackInfo& info) {

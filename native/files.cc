@@ -21,7 +21,7 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   int flags = static_cast<int>(Uint32Arg(info[1], "flags"));
   int fd = RetryEintr([&] { return ::open(path.c_str(), flags, 0666); });
   if (fd < 0) ThrowErrno(info.Env(), errno, "open");
-  return Napi::Number::New(info.Env(), fd);
+  return NewFd(info.Env(), fd);
 }
 
 // An fd has one owner: EBUSY for one a live watch polls (stop it first) or
@@ -36,6 +36,7 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
                   "libibverbs or librdmacm owns the fd: destroy the context or channel that holds it instead");
   }
   // Not retried: on Linux the fd is gone even when close reports EINTR.
+  instance.fds.Forget(fd);
   if (::close(fd) != 0) ThrowErrno(env, errno, "close");
   return env.Undefined();
 }
@@ -44,7 +45,7 @@ Napi::Value Dup(const Napi::CallbackInfo& info) {
   int fd = Int32Arg(info[0], "fd");
   int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (copy < 0) ThrowErrno(info.Env(), errno, "fcntl");
-  return Napi::Number::New(info.Env(), copy);
+  return NewFd(info.Env(), copy);
 }
 
 // The entries of a directory other than "." and "..", failing as `syscall`.

@@ -4,6 +4,7 @@
 #include "args.h"
 #include "bindings.h"
 #include "error.h"
+#include "instance.h"
 #include "sys.h"
 
 static_assert(sizeof(dma_heap_allocation_data) == 24);
@@ -17,7 +18,7 @@ Napi::Value Alloc(const Napi::CallbackInfo& info) {
   arg.fd_flags = Uint32Arg(info[2], "fdFlags");
   arg.heap_flags = U64Arg(info[3], "heapFlags");
   if (Ioctl(heap, DMA_HEAP_IOCTL_ALLOC, &arg) != 0) ThrowErrno(info.Env(), errno, "DMA_HEAP_IOCTL_ALLOC");
-  return Napi::Number::New(info.Env(), arg.fd);
+  return NewFd(info.Env(), arg.fd);
 }
 
 }  // namespace

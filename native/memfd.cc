@@ -6,6 +6,7 @@
 #include "args.h"
 #include "bindings.h"
 #include "error.h"
+#include "instance.h"
 #include "sys.h"
 
 namespace {
@@ -15,7 +16,7 @@ Napi::Value MemfdCreate(const Napi::CallbackInfo& info) {
   unsigned flags = Uint32Arg(info[1], "flags");
   int fd = ::memfd_create(name.c_str(), flags);
   if (fd < 0) ThrowErrno(info.Env(), errno, "memfd_create");
-  return Napi::Number::New(info.Env(), fd);
+  return NewFd(info.Env(), fd);
 }
 
 Napi::Value Ftruncate(const Napi::CallbackInfo& info) {

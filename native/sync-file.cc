@@ -9,6 +9,7 @@
 #include "args.h"
 #include "bindings.h"
 #include "error.h"
+#include "instance.h"
 #include "result.h"
 #include "sys.h"
 
@@ -32,7 +33,7 @@ Napi::Value Merge(const Napi::CallbackInfo& info) {
   std::string name = StringArg(info[2], "name");
   memcpy(arg.name, name.data(), std::min(name.size(), sizeof arg.name));
   if (Ioctl(fd, SYNC_IOC_MERGE, &arg) != 0) ThrowErrno(info.Env(), errno, "SYNC_IOC_MERGE");
-  return Napi::Number::New(info.Env(), arg.fence);
+  return NewFd(info.Env(), arg.fence);
 }
 
 Napi::Value Info(const Napi::CallbackInfo& info) {

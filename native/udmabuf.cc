@@ -6,6 +6,7 @@
 #include "args.h"
 #include "bindings.h"
 #include "error.h"
+#include "instance.h"
 #include "sys.h"
 
 static_assert(sizeof(udmabuf_create) == 24);
@@ -27,7 +28,7 @@ Napi::Value Create(const Napi::CallbackInfo& info) {
   udmabuf_create arg = {item.memfd, Uint32Arg(info[2], "flags"), item.offset, item.size};
   int fd = Ioctl(dev, UDMABUF_CREATE, &arg);
   if (fd < 0) ThrowErrno(info.Env(), errno, "UDMABUF_CREATE");
-  return Napi::Number::New(info.Env(), fd);
+  return NewFd(info.Env(), fd);
 }
 
 constexpr uint32_t kMostItems = 1 << 16;
@@ -53,7 +54,7 @@ Napi::Value CreateList(const Napi::CallbackInfo& info) {
   for (uint32_t i = 0; i < count; i++) list->list[i] = Item(items.Get(i));
   int fd = Ioctl(dev, UDMABUF_CREATE_LIST, list);
   if (fd < 0) ThrowErrno(info.Env(), errno, "UDMABUF_CREATE_LIST");
-  return Napi::Number::New(info.Env(), fd);
+  return NewFd(info.Env(), fd);
 }
 
 }  // namespace

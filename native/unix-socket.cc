@@ -14,6 +14,7 @@
 #include "args.h"
 #include "bindings.h"
 #include "error.h"
+#include "instance.h"
 #include "result.h"
 #include "sys.h"
 
@@ -61,8 +62,8 @@ Napi::Value SocketPair(const Napi::CallbackInfo& info) {
   int fds[2];
   if (::socketpair(AF_UNIX, kSocketFlags, 0, fds) != 0) ThrowErrno(env, errno, "socketpair");
   Napi::Array result = Napi::Array::New(env, 2);
-  Put(result, 0u, fds[0]);
-  Put(result, 1u, fds[1]);
+  Put(result, 0u, NewFd(env, fds[0]));
+  Put(result, 1u, NewFd(env, fds[1]));
   return result;
 }
 
@@ -89,21 +90,21 @@ Napi::Value Listen(const Napi::CallbackInfo& info) {
     errno = err;
     return -1;
   });
-  return Napi::Number::New(env, fd);
+  return NewFd(env, fd);
 }
 
 Napi::Value Connect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   sockaddr_un addr = Address(env, StringArg(info[0], "path"), "connect");
   int fd = NewSocket(env, "connect", [&](int s) { return ::connect(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr); });
-  return Napi::Number::New(env, fd);
+  return NewFd(env, fd);
 }
 
 Napi::Value Accept(const Napi::CallbackInfo& info) {
   int listener = Int32Arg(info[0], "fd");
   int fd = RetryEintr([&] { return ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC); });
   if (fd < 0) ThrowErrno(info.Env(), errno, "accept4");
-  return Napi::Number::New(info.Env(), fd);
+  return NewFd(info.Env(), fd);
 }
 
 Napi::Value SendFds(const Napi::CallbackInfo& info) {
@@ -178,6 +179,7 @@ Napi::Value RecvFds(const Napi::CallbackInfo& info) {
     Put(result, "fds", fd_list);
     Put(result, "data", Napi::Buffer<uint8_t>::Copy(env, buffer.data(), static_cast<size_t>(n)));
     Put(result, "flags", Napi::Number::New(env, msg.msg_flags));
+    for (int fd : fds) GetInstance(env).fds.Adopt(fd);
     return result;
   } catch (...) {
     for (int fd : fds) ::close(fd);

@@ -1,0 +1,19 @@
+#include "owned-fds.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+int OwnedFds::Adopt(int fd) {
+  struct stat st;
+  // fstat fails on a fresh fd only if another thread closed it meanwhile.
+  if (::fstat(fd, &st) == 0) files_[fd] = {st.st_dev, st.st_ino};
+  return fd;
+}
+
+void OwnedFds::CloseAll() {
+  for (const auto& [fd, file] : files_) {
+    struct stat st;
+    if (::fstat(fd, &st) == 0 && st.st_dev == file.dev && st.st_ino == file.ino) ::close(fd);
+  }
+  files_.clear();
+}
