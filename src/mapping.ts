@@ -1,4 +1,5 @@
 import { Access, syncFlags } from './access';
+import { optionsArg, toInt } from './args';
 import type { Backend } from '../seam/backend';
 import { Resource } from './resource';
 import { systemError } from '../seam/system-error';
@@ -36,6 +37,21 @@ export class Mapping extends Resource {
 
   unmap(): void {
     this.close();
+  }
+
+  /**
+   * Drops the process's pages of `range` (madvise MADV_DONTNEED; `offset`
+   * on a page): the file keeps its bytes, and the next touch finds them
+   * again. What mirrors the page tables sees it as the kernel's MMU
+   * notifiers report it: on-demand MRs over the range are invalidated and
+   * fault the pages in afresh at the next RDMA access.
+   */
+  discard(range: { offset?: number; length?: number } = {}): void {
+    const view = this.view;
+    const { offset: at, length: len } = optionsArg(range, 'range');
+    const offset = toInt(at ?? 0, 'range.offset', 0, view.length);
+    const length = toInt(len ?? view.length - offset, 'range.length', 0, view.length - offset);
+    this.seam.madvise(view.subarray(offset, offset + length), uapi.MADV_DONTNEED);
   }
 }
 

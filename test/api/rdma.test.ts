@@ -48,7 +48,7 @@ describeEachBackend('RDMA on an rxe device', (b) => {
     using memfd = dmb.createMemfd(4 * 4096);
     using mapping = memfd.map('rw');
     const memory = mapping.view;
-    const register = () => pd.register(mapping, { access: ['local-write', 'remote-write', 'on-demand'] });
+    const register = () => pd.register(mapping, { access: ['local-write', 'remote-write', 'remote-read', 'on-demand'] });
     if (!b.behaviour.rxeOnDemandPaging) {
       expect(register).toThrow(expect.objectContaining({ code: 'EOPNOTSUPP', syscall: 'ibv_reg_mr', message: expect.stringMatching(/rxe has it on Linux 7\.3/) }));
       return;
@@ -58,6 +58,12 @@ describeEachBackend('RDMA on an rxe device', (b) => {
     a.postSend([{ opcode: 'write', local: { mr: src }, remote: dst.remote(), id: 1n }]);
     expect(await cq.next({ timeout: 10000 })).toMatchObject({ wrId: 1n, status: 'success', opcode: 'rdma-write' });
     expect(memory.every((x) => x === 0x3c)).toBe(true);
+    // Dropped by the CPU side: the MR is invalidated, and the device faults the file's pages in again.
+    mapping.discard();
+    const read = new Uint8Array(new SharedArrayBuffer(memory.length));
+    a.postSend([{ opcode: 'read', local: { mr: pd.register(read, { access: ['local-write'] }) }, remote: dst.remote(), id: 2n }]);
+    expect(await cq.next({ timeout: 10000 })).toMatchObject({ wrId: 2n, status: 'success', opcode: 'rdma-read' });
+    expect(read.every((x) => x === 0x3c)).toBe(true);
   });
 
   it('RDMA-writes into a udmabuf registered through its memfd pages, seen through the dma-buf view', async () => {
