@@ -230,8 +230,13 @@ async function main(): Promise<void> {
   else process.stdout.write(line);
 }
 
-/** Members that TypeScript keeps protected or marks @internal: not the public API. */
-const INTERNAL = new Set(['constructor', 'close', 'teardown', 'onClose', 'waitFor', 'retry', 'takeId', 'closeWith', 'assertOpen', 'markConnected', 'signalFence', 'handle', 'parent', 'answer', 'settle', 'freshMr', 'retire', 'holding', 'holdSlot']);
+/**
+ * Public members the fuzz does not call at random: `constructor` makes a new
+ * object rather than using this one, and `close` has its own share of the
+ * calls (and the ordered closes at the end). Everything else a prototype
+ * lists is public API (src/ keeps its internals #private).
+ */
+const NOT_CALLED = new Set(['constructor', 'close']);
 
 /** The public methods and getters of an object, from its class up to Resource. */
 const methodCache = new Map<object, Array<string | symbol>>();
@@ -241,7 +246,7 @@ function methodsOf(target: object): Array<string | symbol> {
   if (!names) {
     const found = new Set<string | symbol>();
     for (let p: object | null = proto; p && p !== Object.prototype; p = Object.getPrototypeOf(p) as object | null) {
-      for (const k of Object.getOwnPropertyNames(p)) if (!INTERNAL.has(k)) found.add(k);
+      for (const k of Object.getOwnPropertyNames(p)) if (!NOT_CALLED.has(k)) found.add(k);
     }
     found.add(Symbol.dispose);
     names = [...found];

@@ -1,7 +1,7 @@
 import { toInt } from './args';
 import type { Backend } from '../seam/backend';
 import { DmaBuf } from './dmabuf';
-import type { Resource } from './resource';
+import { type Resource, teardown } from './resource';
 import { systemErrorWhy } from '../seam/system-error';
 import { advise } from './advice';
 import * as uapi from '../seam/uapi';
@@ -41,7 +41,7 @@ export class CudaDmaBuf extends DmaBuf {
     super(seam, fd, size, parent);
     // The fd and the memory may go in either order: the driver's dma-buf
     // holds its own reference to the memory.
-    this.teardown(() => seam.cuMemFree(handle));
+    teardown(this, () => seam.cuMemFree(handle));
   }
 }
 

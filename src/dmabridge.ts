@@ -3,13 +3,13 @@ import type { Backend } from '../seam/backend';
 import type { IbvDeviceEntry } from '../seam/backend-verbs';
 import { RdmaDevice } from './verbs/device';
 import type { RdmaListenOptions } from './rdmacm/admission';
-import { CmHost, ConnectionOptions, RdmaAddress, RdmaConnection, RdmaListener, RdmaRoute, resolveRoute, ResolveOptions } from './rdmacm/connection';
+import { CmHost, ConnectionOptions, listenRdma, RdmaAddress, RdmaConnection, RdmaListener, RdmaRoute, resolveRoute, ResolveOptions } from './rdmacm/connection';
 import { allocCuda, CudaAllocOptions, CudaDevice, CudaDmaBuf, cudaDevices } from './cuda';
 import { adoptDmaBuf, DmaBuf, MemfdRange } from './dmabuf';
 import { DrmDevice } from './drm';
 import { connectUnix, importSocket, listenUnix, type UnixConnectOptions, type UnixListenOptions, socketPair, UnixChannel, UnixListener } from './fd-passing';
 import { createMemfd, Memfd } from './memfd';
-import { Resource } from './resource';
+import { assertOpen, onClose, Resource, teardown } from './resource';
 import { SyncFile } from './sync-file';
 import { systemError } from '../seam/system-error';
 import * as uapi from '../seam/uapi';
@@ -47,7 +47,7 @@ export class DmaBridge extends Resource {
 
   /** A memfd of `size` bytes that allows sealing. */
   createMemfd(size: number | bigint, options?: { name?: string }): Memfd {
-    this.assertOpen();
+    assertOpen(this);
     const bytes = toSize(size, 'size');
     const { name } = optionsArg(options);
     return createMemfd(this.seam, bytes, name === undefined ? 'dmabridge' : toStringArg(name, 'options.name'), this);
@@ -88,8 +88,8 @@ export class DmaBridge extends Resource {
   }
 
   #udmabuf(ranges: MemfdRange[], owned?: Memfd, list = false): DmaBuf {
-    this.assertOpen();
-    for (const r of ranges) r.memfd.assertOpen();
+    assertOpen(this);
+    for (const r of ranges) assertOpen(r.memfd);
     const dev = this.#device('/dev/udmabuf');
     const items = ranges.map((r) => ({ memfd: r.memfd.fd, offset: r.offset, size: r.size }));
     const fd = list
@@ -100,7 +100,7 @@ export class DmaBridge extends Resource {
 
   /** The dma-heaps the kernel offers (/dev/dma_heap/*), e.g. ['system']. */
   heaps(): string[] {
-    this.assertOpen();
+    assertOpen(this);
     try {
       return this.seam.readdir('/dev/dma_heap').sort();
     } catch (e) {
@@ -111,7 +111,7 @@ export class DmaBridge extends Resource {
 
   /** A dma-buf of `size` bytes from a dma-heap (zeroed; the size is rounded up to pages). */
   allocHeap(size: number | bigint, options?: { heap?: string; access?: 'rw' | 'read' }): DmaBuf {
-    this.assertOpen();
+    assertOpen(this);
     const bytes = toSize(size, 'size');
     const o = optionsArg(options);
     const heap = o.heap === undefined ? 'system' : toStringArg(o.heap, 'options.heap');
@@ -123,7 +123,7 @@ export class DmaBridge extends Resource {
 
   /** The DRM nodes under /dev/dri with their drivers. */
   drmNodes(): DrmNode[] {
-    this.assertOpen();
+    assertOpen(this);
     let names: string[];
     try {
       names = this.seam.readdir('/dev/dri').filter((n) => /^(card|renderD)\d+$/.test(n)).sort();
@@ -147,7 +147,7 @@ export class DmaBridge extends Resource {
    * `openDrm({ driver: 'vgem' })`.
    */
   openDrm(which: string | { driver: string }): DrmDevice {
-    this.assertOpen();
+    assertOpen(this);
     if (typeof which !== 'string' && (typeof which !== 'object' || which === null || typeof which.driver !== 'string')) {
       throw invalidType('which', "a path or { driver: 'vgem' }", which);
     }
@@ -170,14 +170,14 @@ export class DmaBridge extends Resource {
    * is duplicated and the caller keeps its own fd; `{ adopt: true }` takes it.
    */
   importDmaBuf(fd: number, options?: { adopt?: boolean }): DmaBuf {
-    this.assertOpen();
+    assertOpen(this);
     const own = adopting(options) ? toFd(fd) : this.seam.dup(toFd(fd));
     return adoptDmaBuf(this.seam, own, this);
   }
 
   /** Wraps a sync_file fd made elsewhere; duplicated unless `{ adopt: true }`. */
   importSyncFile(fd: number, options?: { adopt?: boolean }): SyncFile {
-    this.assertOpen();
+    assertOpen(this);
     const own = adopting(options) ? toFd(fd) : this.seam.dup(toFd(fd));
     try {
       if (this.seam.readlinkFd(own) !== 'anon_inode:sync_file') throw systemError('EINVAL', 'sync_file_fdget', `fd ${fd} is not a sync_file`);
@@ -190,7 +190,7 @@ export class DmaBridge extends Resource {
 
   /** The CUDA GPUs the NVIDIA driver sees, and whether each can export dma-bufs. */
   cudaDevices(): CudaDevice[] {
-    this.assertOpen();
+    assertOpen(this);
     return cudaDevices(this.seam);
   }
 
@@ -199,7 +199,7 @@ export class DmaBridge extends Resource {
    * dma-buf ('nv_dmabuf'). Closing it closes the fd, then frees the memory.
    */
   allocCuda(size: number | bigint, options?: CudaAllocOptions): CudaDmaBuf {
-    this.assertOpen();
+    assertOpen(this);
     const bytes = toSize(size, 'size');
     return allocCuda(this.seam, this, bytes, optionsArg(options));
   }
@@ -211,38 +211,38 @@ export class DmaBridge extends Resource {
    * is replaced, anything else there is EADDRINUSE.
    */
   listenUnix(path: string, options?: UnixListenOptions): UnixListener {
-    this.assertOpen();
+    assertOpen(this);
     return listenUnix(this.seam, this, path, optionsArg(options));
   }
 
   /** Connects to a Unix socket listening at `path`; `options.allow` checks who listens there. */
   connectUnix(path: string, options?: UnixConnectOptions): UnixChannel {
-    this.assertOpen();
+    assertOpen(this);
     return connectUnix(this.seam, this, path, optionsArg(options));
   }
 
   /** A connected pair of Unix sockets; pass one end's fd to a child process. */
   socketPair(): [UnixChannel, UnixChannel] {
-    this.assertOpen();
+    assertOpen(this);
     return socketPair(this.seam, this);
   }
 
   /** Wraps a Unix socket fd made elsewhere; duplicated unless `{ adopt: true }`. */
   importSocket(fd: number, options?: { adopt?: boolean }): UnixChannel {
-    this.assertOpen();
+    assertOpen(this);
     const own = toFd(fd);
     return importSocket(this.seam, this, own, adopting(options));
   }
 
   /** The RDMA devices libibverbs sees (rxe0, mlx5_0…). */
   rdmaDevices(): IbvDeviceEntry[] {
-    this.assertOpen();
+    assertOpen(this);
     return this.seam.ibvGetDeviceList();
   }
 
   /** Opens an RDMA device by name, or the first one. */
   openRdma(name?: string): RdmaDevice {
-    this.assertOpen();
+    assertOpen(this);
     if (name !== undefined) toStringArg(name, 'name');
     const devices = this.rdmaDevices();
     const entry = name === undefined ? devices[0] : devices.find((d) => d.name === name);
@@ -265,8 +265,8 @@ export class DmaBridge extends Resource {
    * (0 picks one: see the listener's `address`).
    */
   listenRdma(address: RdmaAddress, options?: RdmaListenOptions): RdmaListener {
-    this.assertOpen();
-    return RdmaListener.create(this.#cmHost(), address, optionsArg(options));
+    assertOpen(this);
+    return listenRdma(this.#cmHost(), address, optionsArg(options));
   }
 
   /**
@@ -274,7 +274,7 @@ export class DmaBridge extends Resource {
    * register memory on the route's `device`, then `route.connect()`.
    */
   resolveRdma(to: RdmaAddress, options?: ResolveOptions): Promise<RdmaRoute> {
-    this.assertOpen();
+    assertOpen(this);
     return resolveRoute(this.#cmHost(), to, waitOptions(options));
   }
 
@@ -289,7 +289,7 @@ export class DmaBridge extends Resource {
     return {
       seam: this.seam,
       owner: this,
-      onOwnerClose: (cancel) => this.onClose(cancel),
+      onOwnerClose: (cancel) => onClose(this, cancel),
       cmDevice: (ctx, name) => {
         let device = this.#cmDevices.get(ctx);
         if (!device || device.closed) {
@@ -308,7 +308,7 @@ export class DmaBridge extends Resource {
     const { seam } = this;
     const fd = seam.open(path, uapi.O_RDWR | uapi.O_CLOEXEC);
     this.#devices.set(path, fd);
-    this.teardown(() => seam.close(fd));
+    teardown(this, () => seam.close(fd));
     return fd;
   }
 }

@@ -1,11 +1,11 @@
 import { Access, accessArg, pollEvents, syncFlags, VIEW_PROT } from './access';
 import { instanceArg, optionsArg, outOfRange, toLength, toSize, toStringArg } from './args';
 import type { Backend } from '../seam/backend';
-import { FdResource } from './fd-resource';
+import { FdResource, waitFor } from './fd-resource';
 import { parseFdinfo } from './fdinfo';
 import { DmaBufMapping } from './mapping';
 import type { Memfd } from './memfd';
-import { Resource } from './resource';
+import { assertOpen, parentOf, Resource, teardown } from './resource';
 import { SyncFile } from './sync-file';
 import { systemError } from '../seam/system-error';
 import * as uapi from '../seam/uapi';
@@ -49,11 +49,11 @@ export class DmaBuf extends FdResource {
     super(seam, fd, parent);
     this.size = size;
     this.memfdRanges = ranges && Object.freeze(ranges.map((r) => Object.freeze({ ...r })));
-    if (owned) this.teardown(() => owned.close());
+    if (owned) teardown(this, () => owned.close());
   }
 
   info(): DmaBufInfo {
-    this.assertOpen();
+    assertOpen(this);
     const f = parseFdinfo(this.seam.readFdinfo(this.fd));
     return {
       size: BigInt(f.get('size') ?? this.size),
@@ -74,7 +74,7 @@ export class DmaBuf extends FdResource {
 
   /** Names the buffer (shown in fdinfo and /proc/<pid>/fd); shorter than 32 bytes. */
   setName(name: string): void {
-    this.assertOpen();
+    assertOpen(this);
     toStringArg(name, 'name');
     this.seam.dmaBufSetName(this.fd, name);
   }
@@ -84,7 +84,7 @@ export class DmaBuf extends FdResource {
    * begin()/end() (DMA_BUF_IOCTL_SYNC).
    */
   map(access: Access = 'rw', range: { offset?: number | bigint; length?: number | bigint } = {}): DmaBufMapping {
-    this.assertOpen();
+    assertOpen(this);
     const acc = accessArg(access);
     const { offset: at, length: len } = optionsArg(range, 'range');
     const offset = toSize(at ?? 0, 'range.offset');
@@ -102,28 +102,28 @@ export class DmaBuf extends FdResource {
    * writers' fences, 'write' and 'rw' give every fence.
    */
   exportSyncFile(access: Access): SyncFile {
-    this.assertOpen();
+    assertOpen(this);
     const fd = this.seam.dmaBufExportSyncFile(this.fd, syncFlags(accessArg(access)));
-    return new SyncFile(this.seam, fd, this.parent!);
+    return new SyncFile(this.seam, fd, parentOf(this)!);
   }
 
   /** Adds a sync_file's fences to the buffer: as a writer for 'write'/'rw', else as a reader. */
   importSyncFile(syncFile: SyncFile, access: Access): void {
-    this.assertOpen();
-    instanceArg(syncFile, SyncFile, 'syncFile').assertOpen();
+    assertOpen(this);
+    assertOpen(instanceArg(syncFile, SyncFile, 'syncFile'));
     this.seam.dmaBufImportSyncFile(this.fd, syncFlags(accessArg(access)), syncFile.fd);
   }
 
   /** True when `access` could start now without waiting on a fence. */
   idle(access: Access): boolean {
-    this.assertOpen();
+    assertOpen(this);
     const events = pollEvents(accessArg(access));
     return (this.seam.poll(this.fd, events) & events) !== 0;
   }
 
   /** Resolves once the fences that `access` conflicts with have signalled. */
   async waitIdle(access: Access, options?: WaitOptions): Promise<void> {
-    await this.waitFor(pollEvents(accessArg(access)), options);
+    await waitFor(this, pollEvents(accessArg(access)), options);
   }
 }
 

@@ -3,7 +3,7 @@ import { Access, accessArg } from './access';
 import type { Backend, DrmVersion } from '../seam/backend';
 import { adoptDmaBuf, DmaBuf } from './dmabuf';
 import { FdResource } from './fd-resource';
-import { Resource } from './resource';
+import { assertOpen, parentOf, Resource, teardown } from './resource';
 import * as uapi from '../seam/uapi';
 
 export interface DumbBufferOptions {
@@ -26,7 +26,7 @@ export class DrmDevice extends FdResource {
 
   /** A dumb buffer: linear memory any KMS driver can allocate (primary nodes only). */
   createDumb(options: DumbBufferOptions): DumbBuffer {
-    this.assertOpen();
+    assertOpen(this);
     const o = optionsArg(options);
     const [width, height, bpp] = (['width', 'height', 'bpp'] as const).map((k) => toInt(o[k], `options.${k}`, 0, 0xffffffff));
     const dumb = this.seam.drmCreateDumb(this.fd, width, height, bpp, 0);
@@ -35,10 +35,10 @@ export class DrmDevice extends FdResource {
 
   /** Exports a GEM object as a dma-buf (PRIME); 'read' gives a read-only file. */
   exportHandle(handle: number, access: Access = 'rw'): DmaBuf {
-    this.assertOpen();
+    assertOpen(this);
     toInt(handle, 'handle', 0, 0xffffffff);
     const flags = uapi.DRM_CLOEXEC | (accessArg(access) === 'read' ? 0 : uapi.DRM_RDWR);
-    return adoptDmaBuf(this.seam, this.seam.drmPrimeHandleToFd(this.fd, handle, flags), this.parent!);
+    return adoptDmaBuf(this.seam, this.seam.drmPrimeHandleToFd(this.fd, handle, flags), parentOf(this)!);
   }
 
   /**
@@ -46,13 +46,13 @@ export class DrmDevice extends FdResource {
    * again gives the same handle; release it with closeHandle().
    */
   importDmaBuf(buf: DmaBuf): number {
-    this.assertOpen();
-    instanceArg(buf, DmaBuf, 'buf').assertOpen();
+    assertOpen(this);
+    assertOpen(instanceArg(buf, DmaBuf, 'buf'));
     return this.seam.drmPrimeFdToHandle(this.fd, buf.fd);
   }
 
   closeHandle(handle: number): void {
-    this.assertOpen();
+    assertOpen(this);
     toInt(handle, 'handle', 0, 0xffffffff);
     this.seam.drmGemClose(this.fd, handle);
   }
@@ -62,25 +62,26 @@ export class DrmDevice extends FdResource {
    * a writer or a reader. vgem signals it itself after 10 s if nobody does.
    */
   attachFence(handle: number, access: 'read' | 'write' = 'write'): VgemFence {
-    this.assertOpen();
+    assertOpen(this);
     toInt(handle, 'handle', 0, 0xffffffff);
     const flags = oneOf(access, ['read', 'write'], 'access') === 'write' ? uapi.VGEM_FENCE_WRITE : 0;
     return new VgemFence(this, this.seam.vgemFenceAttach(this.fd, handle, flags));
-  }
-
-  /** @internal */
-  signalFence(id: number): void {
-    this.assertOpen();
-    this.seam.vgemFenceSignal(this.fd, id);
   }
 }
 
 /** A fence vgem attached to a buffer; signal() completes it. */
 export class VgemFence {
-  constructor(private readonly device: DrmDevice, readonly id: number) {}
+  readonly #device: DrmDevice;
+
+  /** Made by attachFence(). */
+  constructor(device: DrmDevice, readonly id: number) {
+    this.#device = device;
+  }
 
   signal(): void {
-    this.device.signalFence(this.id);
+    const device = this.#device;
+    assertOpen(device);
+    device.seam.vgemFenceSignal(device.fd, this.id);
   }
 }
 
@@ -88,17 +89,17 @@ export class VgemFence {
 export class DumbBuffer extends Resource {
   constructor(readonly device: DrmDevice, readonly handle: number, readonly pitch: number, readonly size: bigint) {
     super(device);
-    this.teardown(() => device.seam.drmDestroyDumb(device.fd, handle));
+    teardown(this, () => device.seam.drmDestroyDumb(device.fd, handle));
   }
 
   /** Exports the buffer as a dma-buf. */
   export(access: Access = 'rw'): DmaBuf {
-    this.assertOpen();
+    assertOpen(this);
     return this.device.exportHandle(this.handle, access);
   }
 
   attachFence(access: 'read' | 'write' = 'write'): VgemFence {
-    this.assertOpen();
+    assertOpen(this);
     return this.device.attachFence(this.handle, access);
   }
 }

@@ -1,9 +1,9 @@
 import { instanceArg, invalidType, invalidValue, toFd, toInt, toStringArg, waitOptions } from './args';
 import type { Backend, ReceivedMessage } from '../seam/backend';
 import { adoptDmaBuf, DmaBuf } from './dmabuf';
-import { FdResource } from './fd-resource';
+import { FdResource, waitFor } from './fd-resource';
 import { peerFilter, peerRefused, type PeerAllow, type PeerCredentials } from './peer';
-import type { Resource } from './resource';
+import { assertOpen, parentOf, type Resource, teardown } from './resource';
 import { isSystemError, systemError } from '../seam/system-error';
 import * as uapi from '../seam/uapi';
 import type { WaitOptions } from './wait';
@@ -43,26 +43,24 @@ export interface SendOptions extends WaitOptions {
   fds?: Array<number | FdResource>;
 }
 
-abstract class Socket extends FdResource {
-  /** Runs `op` until it does not fail with EAGAIN, waiting for `events` in between. */
-  protected async retry<T>(events: number, opts: WaitOptions | undefined, op: () => T): Promise<T> {
-    const options = waitOptions(opts);
-    const deadline = options.timeout === undefined ? undefined : Date.now() + options.timeout;
-    for (;;) {
-      this.assertOpen();
-      try {
-        return op();
-      } catch (e) {
-        if (!isSystemError(e) || e.code !== 'EAGAIN') throw e;
-      }
-      const timeout = deadline === undefined ? undefined : Math.max(0, deadline - Date.now());
-      await this.waitFor(events, { signal: options.signal, timeout });
+/** Runs `op` until it does not fail with EAGAIN, waiting for `socket` to poll `events` in between. */
+async function retry<T>(socket: FdResource, events: number, opts: WaitOptions | undefined, op: () => T): Promise<T> {
+  const options = waitOptions(opts);
+  const deadline = options.timeout === undefined ? undefined : Date.now() + options.timeout;
+  for (;;) {
+    assertOpen(socket);
+    try {
+      return op();
+    } catch (e) {
+      if (!isSystemError(e) || e.code !== 'EAGAIN') throw e;
     }
+    const timeout = deadline === undefined ? undefined : Math.max(0, deadline - Date.now());
+    await waitFor(socket, events, { signal: options.signal, timeout });
   }
 }
 
 /** A connected Unix stream socket that carries bytes and fds. */
-export class UnixChannel extends Socket {
+export class UnixChannel extends FdResource {
   /**
    * The peer's process when the connection was made (SO_PEERCRED): the
    * client's for an accepted channel, the listener's for a connected one.
@@ -82,7 +80,7 @@ export class UnixChannel extends Socket {
    */
   async send(data: Uint8Array | string, opts?: SendOptions): Promise<void> {
     const options = waitOptions(opts);
-    this.assertOpen();
+    assertOpen(this);
     const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
     if (!(bytes instanceof Uint8Array)) throw invalidType('data', 'a Uint8Array or a string', data);
     const items = options.fds ?? [];
@@ -92,7 +90,7 @@ export class UnixChannel extends Socket {
       let sent = 0;
       while (sent < bytes.length) {
         const attach = sent === 0 ? fds : [];
-        sent += await this.retry(uapi.POLLOUT, options, () => this.seam.sendFds(this.fd, attach, bytes.subarray(sent)));
+        sent += await retry(this, uapi.POLLOUT, options, () => this.seam.sendFds(this.fd, attach, bytes.subarray(sent)));
       }
     } finally {
       for (const fd of fds) this.seam.close(fd);
@@ -107,7 +105,7 @@ export class UnixChannel extends Socket {
   async receive(opts?: ReceiveOptions): Promise<ReceivedMessage> {
     const options = waitOptions(opts);
     const max = options.maxBytes === undefined ? RECEIVE_BYTES : toInt(options.maxBytes, 'options.maxBytes', 1, 2 ** 30);
-    return this.retry(uapi.POLLIN, options, () => complete(this.seam, this.seam.recvFds(this.fd, max)));
+    return retry(this, uapi.POLLIN, options, () => complete(this.seam, this.seam.recvFds(this.fd, max)));
   }
 
   /** Passes a dma-buf to the peer, with one byte to carry it. */
@@ -130,7 +128,7 @@ export class UnixChannel extends Socket {
         ? 'the peer sent data without an fd where a dma-buf was expected: it must pass the fd with SCM_RIGHTS'
         : `the peer passed ${fds.length} fds where one dma-buf was expected`);
     }
-    return adoptDmaBuf(this.seam, fds[0], this.parent!);
+    return adoptDmaBuf(this.seam, fds[0], parentOf(this)!);
   }
 
   // Duplicates for the duration of a send, so the files cannot change under it.
@@ -139,7 +137,7 @@ export class UnixChannel extends Socket {
     const fds: number[] = [];
     try {
       for (const item of items) {
-        if (item instanceof FdResource) item.assertOpen();
+        if (item instanceof FdResource) assertOpen(item);
         else toFd(item, 'options.fds[]');
         fds.push(this.seam.dup(item instanceof FdResource ? item.fd : item));
       }
@@ -152,7 +150,9 @@ export class UnixChannel extends Socket {
 }
 
 /** A listening Unix socket bound to a path; closing it removes the path. */
-export class UnixListener extends Socket {
+export class UnixListener extends FdResource {
+  readonly #allowed: ((peer: PeerCredentials) => boolean) | undefined;
+
   /** @internal made by DmaBridge.listenUnix() */
   constructor(
     seam: Backend,
@@ -160,10 +160,11 @@ export class UnixListener extends Socket {
     /** The socket's path in the filesystem. */
     readonly path: string,
     parent: Resource,
-    private readonly allowed?: (peer: PeerCredentials) => boolean,
+    allowed?: (peer: PeerCredentials) => boolean,
   ) {
     super(seam, fd, parent);
-    this.teardown(() => {
+    this.#allowed = allowed;
+    teardown(this, () => {
       try {
         seam.unlink(path);
       } catch (e) {
@@ -177,12 +178,13 @@ export class UnixListener extends Socket {
    * on when the listener closes. Connections it refuses are closed unread.
    */
   async accept(options?: WaitOptions): Promise<UnixChannel> {
-    const parent = this.parent!;
-    return this.retry(uapi.POLLIN, options, () => {
+    const parent = parentOf(this)!;
+    const allowed = this.#allowed;
+    return retry(this, uapi.POLLIN, options, () => {
       for (;;) {
         const channel = adopt(this.seam, this.seam.unixAccept(this.fd), (fd) => {
           const peer = this.seam.peerCred(fd);
-          if (!this.allowed || this.allowed(peer)) return new UnixChannel(this.seam, fd, parent, peer);
+          if (!allowed || allowed(peer)) return new UnixChannel(this.seam, fd, parent, peer);
           this.seam.close(fd);
           return undefined;
         });

@@ -1,5 +1,5 @@
 import type { Backend } from '../seam/backend';
-import { Resource } from './resource';
+import { assertOpen, onClose, Resource, teardown } from './resource';
 import { waitReady, WaitOptions } from './wait';
 
 /** A Resource that owns one fd of the backend's process. */
@@ -11,11 +11,12 @@ export abstract class FdResource extends Resource {
     parent?: Resource,
   ) {
     super(parent);
-    this.teardown(() => seam.close(fd));
+    teardown(this, () => seam.close(fd));
   }
+}
 
-  protected waitFor(events: number, options: WaitOptions = {}): Promise<number> {
-    this.assertOpen();
-    return waitReady(this.seam, this.fd, events, options, (cancel) => this.onClose(cancel));
-  }
+/** Resolves once `resource`'s fd polls `events`; closing `resource` cancels the wait. */
+export function waitFor(resource: FdResource, events: number, options: WaitOptions = {}): Promise<number> {
+  assertOpen(resource);
+  return waitReady(resource.seam, resource.fd, events, options, (cancel) => onClose(resource, cancel));
 }

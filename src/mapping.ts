@@ -1,7 +1,7 @@
 import { Access, syncFlags } from './access';
 import { optionsArg, toInt } from './args';
 import type { Backend } from '../seam/backend';
-import { Resource } from './resource';
+import { assertOpen, Resource, teardown } from './resource';
 import { systemError } from '../seam/system-error';
 import * as uapi from '../seam/uapi';
 
@@ -14,7 +14,7 @@ export class Mapping extends Resource {
   readonly #mapped: { view?: Uint8Array };
 
   constructor(
-    protected readonly seam: Backend,
+    seam: Backend,
     view: Uint8Array,
     readonly access: Access,
     parent: Resource,
@@ -22,7 +22,7 @@ export class Mapping extends Resource {
     super(parent);
     const mapped: { view?: Uint8Array } = { view };
     this.#mapped = mapped;
-    this.teardown(() => {
+    teardown(this, () => {
       const v = mapped.view;
       mapped.view = undefined;
       if (v) seam.munmap(v);
@@ -63,21 +63,25 @@ export class Mapping extends Resource {
  */
 export class DmaBufMapping extends Mapping {
   readonly #cpu: { active?: Access };
+  readonly #seam: Backend;
+  readonly #fd: number;
 
-  constructor(seam: Backend, private readonly fd: number, view: Uint8Array, access: Access, parent: Resource) {
+  constructor(seam: Backend, fd: number, view: Uint8Array, access: Access, parent: Resource) {
     super(seam, view, access, parent);
+    this.#seam = seam;
+    this.#fd = fd;
     const cpu: { active?: Access } = {};
     this.#cpu = cpu;
     // Ending CPU access flushes what the CPU wrote on non-coherent exporters.
-    this.teardown(() => endAccess(seam, fd, cpu));
+    teardown(this, () => endAccess(seam, fd, cpu));
   }
 
   /** Starts CPU access; the returned object ends it when disposed. */
   begin(access: Access = this.access): Disposable & { end(): void } {
-    this.assertOpen();
+    assertOpen(this);
     if (this.#cpu.active) throw systemError('EBUSY', 'DMA_BUF_IOCTL_SYNC', `CPU access (${this.#cpu.active}) is already in progress: end() it first`);
     if (!covers(this.access, access)) throw systemError('EACCES', 'DMA_BUF_IOCTL_SYNC', `the mapping is ${this.access}-only: cannot begin ${access} access`);
-    this.seam.dmaBufSync(this.fd, uapi.DMA_BUF_SYNC_START | syncFlags(access));
+    this.#seam.dmaBufSync(this.#fd, uapi.DMA_BUF_SYNC_START | syncFlags(access));
     this.#cpu.active = access;
     const end = () => this.end();
     return { end, [Symbol.dispose]: end };
@@ -85,7 +89,7 @@ export class DmaBufMapping extends Mapping {
 
   /** Ends the CPU access begun last; does nothing if none is in progress. */
   end(): void {
-    endAccess(this.seam, this.fd, this.#cpu);
+    endAccess(this.#seam, this.#fd, this.#cpu);
   }
 
   get accessing(): Access | undefined {

@@ -3,7 +3,7 @@ import { oneOf, optionsArg, outOfRange, toLength, toSize } from './args';
 import type { Backend } from '../seam/backend';
 import { FdResource } from './fd-resource';
 import { Mapping } from './mapping';
-import { Resource } from './resource';
+import { assertOpen, Resource } from './resource';
 import { systemError } from '../seam/system-error';
 import * as uapi from '../seam/uapi';
 
@@ -24,13 +24,13 @@ export class Memfd extends FdResource {
   }
 
   get seals(): Seal[] {
-    this.assertOpen();
+    assertOpen(this);
     const bits = this.seam.getSeals(this.fd);
     return (Object.keys(SEALS) as Seal[]).filter((s) => bits & SEALS[s]);
   }
 
   seal(...seals: Seal[]): void {
-    this.assertOpen();
+    assertOpen(this);
     let bits = 0;
     for (const s of seals) {
       bits |= SEALS[oneOf(s, Object.keys(SEALS) as Seal[], 'seals')];
@@ -40,7 +40,7 @@ export class Memfd extends FdResource {
 
   /** Maps the memfd's pages shared; the view aliases them, and any udmabuf made from them. */
   map(access: Access = 'rw', range: { offset?: number | bigint; length?: number | bigint } = {}): Mapping {
-    this.assertOpen();
+    assertOpen(this);
     const acc = accessArg(access);
     const { offset: at, length: len } = optionsArg(range, 'range');
     const offset = toSize(at ?? 0, 'range.offset');

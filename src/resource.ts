@@ -116,7 +116,7 @@ function flush(): void {
   const born = pending;
   pending = [];
   compactAt = 1024;
-  for (const r of born) r.settle();
+  for (const r of born) settle(r);
 }
 
 /** Throws what `failed` holds: one error as it is, several as one AggregateError. */
@@ -130,6 +130,38 @@ export function throwAll(failed: unknown[], what: string): void {
   throw err;
 }
 
+// What subclasses and the other modules of src/ call on a resource. They are
+// functions that the class makes in its static block, over its #private
+// state, and are not re-exported from the package: a caller holding a
+// resource reaches only its public API, so no garbage can corrupt its
+// release (a method would be there for anyone listing the prototype).
+
+/** Gives a resource still open its place among its parent's children and its safety net (the flush calls it). */
+let settle: (resource: Resource) => void;
+
+/**
+ * Adds a step of `resource`'s release, run once by close() or, if it is
+ * collected unclosed, by the finalizer. Steps run newest first. A step
+ * must not reference the resource: state it needs lives in what it closes over.
+ */
+export let teardown: (resource: Resource, step: () => void) => void;
+
+/** The resource `resource` was made under (a mapping's buffer, a buffer's system). */
+export let parentOf: (resource: Resource) => Resource | undefined;
+
+/** Throws EBADF once `resource` is closed. */
+export let assertOpen: (resource: Resource) => void;
+
+/**
+ * Makes `dependent` close before `resource` does, though it belongs to
+ * another parent: an MR over a mapping's memory, a QP that uses a CQ. The
+ * dependent must hold `resource` strongly.
+ */
+export let closeWith: (resource: Resource, dependent: Resource) => void;
+
+/** Lets `resource`'s close() cancel a pending operation; returns the unregistration. */
+export let onClose: (resource: Resource, cancel: (reason: Error) => void) => () => void;
+
 export abstract class Resource implements Disposable {
   #closed = false;
   /** Born since the last flush: not yet among the parent's children nor known to the finalizer. */
@@ -142,7 +174,7 @@ export abstract class Resource implements Disposable {
 
   protected constructor(parent?: Resource) {
     if (parent) {
-      parent.assertOpen();
+      parent.#assertOpen();
       this.#parent = parent;
       parent.#pendingChildren++;
     }
@@ -150,8 +182,7 @@ export abstract class Resource implements Disposable {
     schedule(this);
   }
 
-  /** @internal Called by the flush: a resource still open gets its place among its parent's children and its safety net. */
-  settle(): void {
+  #settle(): void {
     if (!this.#pending) return;
     this.#pending = false;
     if (this.#closed) return;
@@ -169,18 +200,15 @@ export abstract class Resource implements Disposable {
     finalizer.register(this, held);
   }
 
-  /**
-   * Adds a step of this object's release, run once by close() or, if it is
-   * collected unclosed, by the finalizer. Steps run newest first. A step
-   * must not reference the object: state it needs lives in what it closes over.
-   */
-  protected teardown(step: () => void): void {
-    this.#held.steps.push(step);
-  }
-
-  /** The resource this one was made under (a mapping's buffer, a buffer's system). */
-  protected get parent(): Resource | undefined {
-    return this.#parent;
+  static {
+    settle = (r) => r.#settle();
+    teardown = (r, step) => {
+      r.#held.steps.push(step);
+    };
+    parentOf = (r) => r.#parent;
+    assertOpen = (r) => r.#assertOpen();
+    closeWith = (r, dependent) => r.#closeWith(dependent);
+    onClose = (r, cancel) => r.#onClose(cancel);
   }
 
   get closed(): boolean {
@@ -234,20 +262,14 @@ export abstract class Resource implements Disposable {
     if (pending[pending.length - 1] === this) pending.pop();
   }
 
-  /** @internal Throws EBADF once closed. */
-  assertOpen(): void {
+  #assertOpen(): void {
     if (this.#closed) {
       throw systemError('EBADF', 'close', `${this.constructor.name} is closed: it can no longer be used`);
     }
   }
 
-  /**
-   * Makes `dependent` close before this does, though it belongs to another
-   * parent: an MR over a mapping's memory, a QP that uses a CQ. The
-   * dependent must hold this resource strongly.
-   */
-  closeWith(dependent: Resource): void {
-    this.assertOpen();
+  #closeWith(dependent: Resource): void {
+    this.#assertOpen();
     // A pending dependent is reached through held.strong until it settles and gets its WeakRef.
     const held = dependent.#held;
     const users = (this.#held.dependents ??= new Set());
@@ -255,9 +277,8 @@ export abstract class Resource implements Disposable {
     (held.uses ??= []).push(users);
   }
 
-  /** Lets close() cancel a pending operation; returns the unregistration. */
-  protected onClose(cancel: (reason: Error) => void): () => void {
-    this.assertOpen();
+  #onClose(cancel: (reason: Error) => void): () => void {
+    this.#assertOpen();
     const cancels = (this.#cancels ??= new Set());
     cancels.add(cancel);
     return () => cancels.delete(cancel);

@@ -1,7 +1,7 @@
 import { instanceArg, toStringArg } from './args';
 import type { Backend } from '../seam/backend';
-import { FdResource } from './fd-resource';
-import { Resource } from './resource';
+import { FdResource, waitFor } from './fd-resource';
+import { assertOpen, parentOf, Resource } from './resource';
 import { errnoName } from '../seam/errno';
 import * as uapi from '../seam/uapi';
 import type { WaitOptions } from './wait';
@@ -38,7 +38,7 @@ export class SyncFile extends FdResource {
   }
 
   info(): SyncFileState {
-    this.assertOpen();
+    assertOpen(this);
     const raw = this.seam.syncFileInfo(this.fd);
     return {
       name: raw.name,
@@ -54,20 +54,20 @@ export class SyncFile extends FdResource {
 
   /** True once every fence has signalled (with or without error). */
   get signaled(): boolean {
-    this.assertOpen();
+    assertOpen(this);
     return (this.seam.poll(this.fd, uapi.POLLIN) & uapi.POLLIN) !== 0;
   }
 
   /** A new sync_file that signals when both this and `other` have. */
   merge(other: SyncFile, name = 'dmabridge-merge'): SyncFile {
-    this.assertOpen();
-    instanceArg(other, SyncFile, 'other').assertOpen();
+    assertOpen(this);
+    assertOpen(instanceArg(other, SyncFile, 'other'));
     toStringArg(name, 'name');
-    return new SyncFile(this.seam, this.seam.syncFileMerge(this.fd, other.fd, name), this.parent!);
+    return new SyncFile(this.seam, this.seam.syncFileMerge(this.fd, other.fd, name), parentOf(this)!);
   }
 
   /** Resolves once every fence has signalled. */
   async wait(options?: WaitOptions): Promise<void> {
-    await this.waitFor(uapi.POLLIN, options);
+    await waitFor(this, uapi.POLLIN, options);
   }
 }

@@ -3,7 +3,7 @@
 // both yield, with its own RC queue pair moved to RTS by the CM.
 import type { RdmaAddress, RdmaCmEvent, RdmaConnParam } from '../../seam/backend-rdmacm';
 import { errnoName } from '../../seam/errno';
-import { attempt, Resource, throwAll } from '../resource';
+import { assertOpen, attempt, Resource, teardown, throwAll } from '../resource';
 import { systemError, SystemError } from '../../seam/system-error';
 import { instanceArg, invalidState, invalidType, toInt, waitOptions, WaitOptions } from '../args';
 import type { Backend } from '../../seam/backend';
@@ -12,8 +12,8 @@ import { IB_CM_REJ, PRIVATE_DATA_MAX, RDMA_CM_EVENT, RDMA_PS_TCP } from '../../s
 import { byValue, kebab } from '../enum-names';
 import type { CompletionQueue } from '../verbs/cq';
 import type { RdmaDevice } from '../verbs/device';
-import { ProtectionDomain } from '../verbs/pd';
-import { QueuePair, QueuePairOptions, RecvRequest } from '../verbs/qp';
+import { ProtectionDomain, setBudget } from '../verbs/pd';
+import { createQp, markConnected, QueuePair, QueuePairOptions, RecvRequest } from '../verbs/qp';
 import type { PinBudget } from '../verbs/pin-budget';
 import { Admission, RdmaListenOptions, Refusal, refusalData, refusalOf, Slot } from './admission';
 
@@ -88,40 +88,55 @@ export async function resolveRoute(host: CmHost, to: RdmaAddress, options: Resol
   }
 }
 
+/** A CM id, the channel it reports on, and whether a connect or accept took it, or a reject answered it. */
+interface CmId {
+  readonly host: CmHost;
+  readonly channel: CmChannel;
+  readonly id: number;
+  readonly answer: { taken: boolean; rejected: boolean };
+}
+
+/** The CM id that `owner` holds. */
+let cmIdOf: (owner: CmIdOwner) => CmId;
+
 /**
  * A CM id of a listener, route or request, destroyed with it unless a
  * connect or accept took it: from then on that call owns the id, so closing
  * this object (or leaving a `using` block) mid-call does not pull it away.
  */
 abstract class CmIdOwner extends Resource {
-  /** Whether a connect or accept took the id, or a reject answered it. */
-  protected readonly answer = { taken: false, rejected: false };
+  readonly #cm: CmId;
 
-  protected constructor(protected readonly host: CmHost, protected readonly channel: CmChannel, protected readonly id: number) {
-    super(host.owner);
-    const { seam } = host;
-    const answer = this.answer;
-    this.teardown(() => {
-      if (!answer.taken) destroyId(seam, channel, id);
-    });
+  static {
+    cmIdOf = (owner) => owner.#cm;
   }
 
-  /** Runs `make` (connect or accept) as the id's owner: its connection keeps the id; a failure destroys it. */
-  protected async takeId(make: () => Promise<RdmaConnection>): Promise<RdmaConnection> {
-    this.assertOpen();
-    if (this.answer.taken) throw invalidState(`this ${this.constructor.name} was connected or accepted already`);
-    this.answer.taken = true;
-    // Closing this object mid-call leaves the id to the call; closing the owner cancels the call.
-    const unhook = this.host.onOwnerClose((reason) => this.channel.cancel(this.id, reason));
-    try {
-      return await make();
-    } catch (e) {
-      destroyId(this.host.seam, this.channel, this.id);
-      throw e;
-    } finally {
-      unhook();
-      this.close();
-    }
+  protected constructor(host: CmHost, channel: CmChannel, id: number) {
+    super(host.owner);
+    const cm = (this.#cm = { host, channel, id, answer: { taken: false, rejected: false } });
+    teardown(this, () => {
+      if (!cm.answer.taken) destroyId(host.seam, channel, id);
+    });
+  }
+}
+
+/** Runs `make` (connect or accept) as the owner of `owner`'s id: its connection keeps the id; a failure destroys it. */
+async function takeId(owner: CmIdOwner, make: (cm: CmId) => Promise<RdmaConnection>): Promise<RdmaConnection> {
+  assertOpen(owner);
+  const cm = cmIdOf(owner);
+  const { host, channel, id } = cm;
+  if (cm.answer.taken) throw invalidState(`this ${owner.constructor.name} was connected or accepted already`);
+  cm.answer.taken = true;
+  // Closing the object mid-call leaves the id to the call; closing the owner cancels the call.
+  const unhook = host.onOwnerClose((reason) => channel.cancel(id, reason));
+  try {
+    return await make(cm);
+  } catch (e) {
+    destroyId(host.seam, channel, id);
+    throw e;
+  } finally {
+    unhook();
+    owner.close();
   }
 }
 
@@ -133,7 +148,7 @@ export class RdmaRoute extends CmIdOwner {
   readonly device: RdmaDevice;
   readonly local: RdmaAddress;
 
-  /** @internal */
+  /** Made by DmaBridge.resolveRdma(). */
   constructor(host: CmHost, channel: CmChannel, id: number, readonly remote: RdmaAddress) {
     super(host, channel, id);
     const info = host.seam.rdmaQueryId(id);
@@ -146,19 +161,37 @@ export class RdmaRoute extends CmIdOwner {
     // Checked before the id is taken: a wrong argument leaves the route to connect again.
     const options = waitOptions(opts);
     const param = connParam(this.device, options, 'connect');
-    return this.takeId(async () => {
-      const parts = makeQp(this.host, this.device, this.id, options);
+    return takeId(this, async ({ host, channel, id }) => {
+      const parts = makeQp(host, this.device, id, options);
       let e: RdmaCmEvent;
       try {
-        this.host.seam.rdmaConnect(this.id, param);
-        e = await expectEvent(this.channel, this.id, 'ESTABLISHED', 'rdma_connect', this.remote, options);
+        host.seam.rdmaConnect(id, param);
+        e = await expectEvent(channel, id, 'ESTABLISHED', 'rdma_connect', this.remote, options);
       } catch (err) {
         parts.close();
         throw err;
       }
-      return new RdmaConnection(this.host, this.channel, this.id, parts, e.privateData, this.local, this.remote);
+      return new RdmaConnection(host, channel, id, parts, e.privateData, this.local, this.remote);
     });
   }
+}
+
+/** Listens on `at` (rdma_bind_addr + rdma_listen). */
+export function listenRdma(host: CmHost, at: RdmaAddress, options: RdmaListenOptions): RdmaListener {
+  checkAddress(at, 'address');
+  const backlog = options.backlog === undefined ? 16 : toInt(options.backlog, 'options.backlog', 1, 0x7fffffff);
+  const admission = new Admission(options);
+  const { seam } = host;
+  const channel = new CmChannel(seam);
+  const id = createId(channel);
+  try {
+    seam.rdmaBindAddr(id, at);
+    seam.rdmaListen(id, backlog);
+  } catch (e) {
+    destroyId(seam, channel, id);
+    throw e;
+  }
+  return new RdmaListener(host, channel, id, admission);
 }
 
 /** Listens for connections on an address (rdma_bind_addr + rdma_listen). */
@@ -168,25 +201,8 @@ export class RdmaListener extends CmIdOwner {
 
   readonly #admission: Admission;
 
-  /** @internal use DmaBridge.listenRdma */
-  static create(host: CmHost, at: RdmaAddress, options: RdmaListenOptions): RdmaListener {
-    checkAddress(at, 'address');
-    const backlog = options.backlog === undefined ? 16 : toInt(options.backlog, 'options.backlog', 1, 0x7fffffff);
-    const admission = new Admission(options);
-    const { seam } = host;
-    const channel = new CmChannel(seam);
-    const id = createId(channel);
-    try {
-      seam.rdmaBindAddr(id, at);
-      seam.rdmaListen(id, backlog);
-    } catch (e) {
-      destroyId(seam, channel, id);
-      throw e;
-    }
-    return new RdmaListener(host, channel, id, admission);
-  }
-
-  private constructor(host: CmHost, channel: CmChannel, id: number, admission: Admission) {
+  /** Made by listenRdma(). */
+  constructor(host: CmHost, channel: CmChannel, id: number, admission: Admission) {
     super(host, channel, id);
     this.address = host.seam.rdmaQueryId(id).local;
     this.#admission = admission;
@@ -208,13 +224,14 @@ export class RdmaListener extends CmIdOwner {
    * ECONNREFUSED and a `refusal`). Closing the listener cancels the wait.
    */
   async next(options: WaitOptions = {}): Promise<ConnectionRequest> {
-    this.assertOpen();
+    assertOpen(this);
     const { timeout, signal } = waitOptions(options);
+    const { host, channel, id } = cmIdOf(this);
     const deadline = timeout === undefined ? undefined : Date.now() + timeout;
     for (;;) {
       const left = deadline === undefined ? undefined : Math.max(0, deadline - Date.now());
-      const e = await this.channel.next(this.id, 'connection request', { timeout: left, signal });
-      const request = new ConnectionRequest(this.host, this.channel, e);
+      const e = await channel.next(id, 'connection request', { timeout: left, signal });
+      const request = new ConnectionRequest(host, channel, e);
       let admitted: Slot | Refusal;
       try {
         admitted = await this.#admission.admit(request);
@@ -222,7 +239,7 @@ export class RdmaListener extends CmIdOwner {
         request.close();
         throw err;
       }
-      if (typeof admitted !== 'string') return request.holding(admitted, this.#admission.budget);
+      if (typeof admitted !== 'string') return holding(request, admitted, this.#admission.budget);
       request.reject(refusalData(admitted));
       if (this.closed) throw systemError('ECANCELED', 'rdma_get_cm_event', 'the listener was closed while waiting for a connection request');
     }
@@ -239,6 +256,9 @@ export class RdmaListener extends CmIdOwner {
   }
 }
 
+/** Holds the listener's place for `request` until answered; its connection's own PD charges `budget`. */
+let holding: (request: ConnectionRequest, slot: Slot, budget: PinBudget | undefined) => ConnectionRequest;
+
 /** A peer's request to connect: accept() it or reject() it; closing it unanswered rejects it. */
 export class ConnectionRequest extends CmIdOwner {
   readonly device: RdmaDevice;
@@ -249,9 +269,21 @@ export class ConnectionRequest extends CmIdOwner {
   readonly local: RdmaAddress;
   readonly remote: RdmaAddress;
 
-  /** @internal */
-  constructor(host: CmHost, channel: CmChannel, private readonly request: RdmaCmEvent) {
+  /** What the peer asked for. */
+  readonly #request: RdmaCmEvent;
+
+  static {
+    holding = (request, slot, budget) => {
+      request.#place.slot = slot;
+      request.#place.budget = budget;
+      return request;
+    };
+  }
+
+  /** Made by RdmaListener.next(). */
+  constructor(host: CmHost, channel: CmChannel, request: RdmaCmEvent) {
     super(host, channel, request.id);
+    this.#request = request;
     const info = host.seam.rdmaQueryId(request.id);
     this.device = host.cmDevice(info.context, info.deviceName);
     this.privateData = request.privateData;
@@ -259,50 +291,44 @@ export class ConnectionRequest extends CmIdOwner {
     this.remote = info.remote;
     // A request closed unanswered is refused, as the listener's close refuses those nobody took.
     const { seam } = host;
-    const answer = this.answer;
-    this.teardown(() => {
+    const { answer } = cmIdOf(this);
+    teardown(this, () => {
       if (!answer.rejected && !answer.taken) seam.rdmaReject(request.id, new Uint8Array(0));
     });
     const place = this.#place;
-    this.teardown(() => place.slot?.release());
-  }
-
-  /** @internal Holds the listener's place until answered; its connection's own PD charges `budget`. */
-  holding(slot: Slot, budget: PinBudget | undefined): this {
-    this.#place.slot = slot;
-    this.#place.budget = budget;
-    return this;
+    teardown(this, () => place.slot?.release());
   }
 
   /** Accepts (rdma_accept) and resolves once the connection is established. */
   async accept(opts?: ConnectionOptions): Promise<RdmaConnection> {
     // Checked before the id is taken: too much private data leaves the request to accept again.
     const options = waitOptions(opts);
-    const param = connParam(this.device, options, 'accept', this.request);
-    return this.takeId(async () => {
-      const parts = makeQp(this.host, this.device, this.id, options, this.#place.budget);
+    const param = connParam(this.device, options, 'accept', this.#request);
+    return takeId(this, async ({ host, channel, id }) => {
+      const parts = makeQp(host, this.device, id, options, this.#place.budget);
       try {
-        this.host.seam.rdmaAccept(this.id, param);
-        await expectEvent(this.channel, this.id, 'ESTABLISHED', 'rdma_accept', this.remote, options);
+        host.seam.rdmaAccept(id, param);
+        await expectEvent(channel, id, 'ESTABLISHED', 'rdma_accept', this.remote, options);
       } catch (err) {
         parts.close();
         throw err;
       }
-      const conn = new RdmaConnection(this.host, this.channel, this.id, parts, this.privateData, this.local, this.remote);
+      const conn = new RdmaConnection(host, channel, id, parts, this.privateData, this.local, this.remote);
       const { slot } = this.#place;
       this.#place.slot = undefined;
-      if (slot) conn.holdSlot(slot);
+      if (slot) holdSlot(conn, slot);
       return conn;
     });
   }
 
   /** Refuses the connection: the peer's connect fails with ECONNREFUSED and sees `privateData` (at most 148 bytes). */
   reject(privateData: Uint8Array = new Uint8Array(0)): void {
-    this.assertOpen();
-    if (this.answer.taken) throw invalidState('this connection request is being accepted: it can no longer be rejected');
+    assertOpen(this);
+    const { host, id, answer } = cmIdOf(this);
+    if (answer.taken) throw invalidState('this connection request is being accepted: it can no longer be rejected');
     checkPrivateData(privateData, 'reject');
-    this.host.seam.rdmaReject(this.id, privateData);
-    this.answer.rejected = true;
+    host.seam.rdmaReject(id, privateData);
+    answer.rejected = true;
     this.close();
   }
 }
@@ -319,13 +345,13 @@ function makeQp(host: CmHost, device: RdmaDevice, id: number, o: ConnectionOptio
     throw systemError('EINVAL', 'rdma_create_qp', `the PD is on ${o.pd.device.name}, but the connection goes through ${device.name}: make the PD on the route's or request's device`);
   }
   const ownPd = o.pd ? undefined : device.allocPd();
-  if (ownPd) ownPd.budget = budget;
+  if (ownPd) setBudget(ownPd, budget);
   const pd = o.pd ?? ownPd!;
   let cq: CompletionQueue | undefined;
   try {
     cq = device.createCq(o.cqSize ?? 256);
     const made = cq;
-    const qp = QueuePair.create(pd, cq, cq, o, (init) => host.seam.rdmaCreateQp(id, pd.handle, init));
+    const qp = createQp(pd, cq, cq, o, (init) => host.seam.rdmaCreateQp(id, pd.handle, init));
     try {
       if (o.receives?.length) qp.postRecv(o.receives);
     } catch (e) {
@@ -347,6 +373,9 @@ function makeQp(host: CmHost, device: RdmaDevice, id: number, o: ConnectionOptio
   }
 }
 
+/** Gives the listener's place back when `conn` closes. */
+let holdSlot: (conn: RdmaConnection, slot: Slot) => void;
+
 /**
  * An established connection: its QP (in RTS) on its own CQ, and what the
  * peer said when it was made. A disconnect from either side moves the QP to
@@ -358,13 +387,19 @@ export class RdmaConnection extends Resource {
   readonly qp: QueuePair;
   readonly #link: Link;
   readonly #disconnected: Promise<void>;
+  readonly #seam: Backend;
+  readonly #id: number;
 
-  /** @internal */
+  static {
+    holdSlot = (conn, slot) => teardown(conn, () => slot.release());
+  }
+
+  /** Made by RdmaRoute.connect() and ConnectionRequest.accept(). */
   constructor(
-    private readonly host: CmHost,
-    private readonly channel: CmChannel,
-    private readonly id: number,
-    private readonly parts: QpParts,
+    host: CmHost,
+    channel: CmChannel,
+    id: number,
+    parts: QpParts,
     /** The private data the peer sent: its request's (when we accepted) or its reply's (when we connected). */
     readonly privateData: Uint8Array,
     readonly local: RdmaAddress,
@@ -374,15 +409,17 @@ export class RdmaConnection extends Resource {
     this.pd = parts.pd;
     this.cq = parts.cq;
     this.qp = parts.qp;
-    parts.qp.markConnected();
+    this.#seam = host.seam;
+    this.#id = id;
+    markConnected(parts.qp);
     const link: Link = { state: 'connected', onDisconnect: () => {} };
     this.#link = link;
     this.#disconnected = new Promise((resolve) => (link.onDisconnect = resolve));
     const { seam } = host;
     // Newest first: disconnect, close the QP and what it was made with, destroy the id.
-    this.teardown(() => destroyId(seam, channel, id));
-    this.teardown(() => parts.close());
-    this.teardown(() => {
+    teardown(this, () => destroyId(seam, channel, id));
+    teardown(this, () => parts.close());
+    teardown(this, () => {
       if (link.state === 'connected') disconnect(seam, id, link);
     });
     channel.subscribe(id, { onEvent: (e) => this.#onEvent(e) });
@@ -390,11 +427,6 @@ export class RdmaConnection extends Resource {
 
   get device(): RdmaDevice {
     return this.pd.device;
-  }
-
-  /** @internal The listener's place, given back when this connection closes. */
-  holdSlot(slot: Slot): void {
-    this.teardown(() => slot.release());
   }
 
   get state(): 'connected' | 'disconnected' {
@@ -420,14 +452,14 @@ export class RdmaConnection extends Resource {
 
   /** Ends the connection (rdma_disconnect): outstanding requests flush here, and the peer sees it disconnect. */
   disconnect(): void {
-    this.assertOpen();
-    if (this.#link.state === 'connected') disconnect(this.host.seam, this.id, this.#link);
+    assertOpen(this);
+    if (this.#link.state === 'connected') disconnect(this.#seam, this.#id, this.#link);
   }
 
   #onEvent(e: RdmaCmEvent): boolean {
     if (e.event === RDMA_CM_EVENT.DISCONNECTED && this.#link.state === 'connected') {
       // Our QP to ERR as well, so nothing waits for a peer that is gone.
-      disconnect(this.host.seam, this.id, this.#link);
+      disconnect(this.#seam, this.#id, this.#link);
     }
     return true;
   }

@@ -2,7 +2,7 @@ import type { IbvCompChannel } from '../../seam/backend-verbs';
 import { IBV_WC, IBV_WC_OPCODE, IBV_WC_STATUS } from '../../seam/verbs-uapi';
 import { byteSwap32, decodeWc, WC_WORDS } from '../../seam/work-requests';
 import { byValue } from '../enum-names';
-import { Resource } from '../resource';
+import { assertOpen, onClose, Resource, teardown } from '../resource';
 import { toInt, waitOptions, WaitOptions } from '../args';
 import { FairTurns } from '../wait';
 import { CqEvents } from './cq-events';
@@ -55,6 +55,9 @@ export interface CompletionQueueOptions {
   spin?: number;
 }
 
+/** The completion channel `cq` waits on (for tests of the channel itself). */
+export let compChannelOf: (cq: CompletionQueue) => IbvCompChannel;
+
 /**
  * A completion queue with its own completion channel. poll() is synchronous
  * for tight loops; next() and `for await` poll for a bounded time (the
@@ -75,22 +78,28 @@ export class CompletionQueue extends Resource {
   readonly #events: CqEvents;
   /** next()'s spin, in milliseconds. */
   readonly #spinMs: number;
+  readonly #channel: IbvCompChannel;
 
-  /** @internal */
-  constructor(readonly device: RdmaDevice, readonly handle: number, private readonly channel: IbvCompChannel, spin: number) {
+  static {
+    compChannelOf = (cq) => cq.#channel;
+  }
+
+  /** Made by RdmaDevice.createCq(). */
+  constructor(readonly device: RdmaDevice, readonly handle: number, channel: IbvCompChannel, spin: number) {
     super(device);
+    this.#channel = channel;
     const { seam } = device;
     const events = (this.#events = new CqEvents(seam, handle, channel));
     this.#spinMs = spin / 1000;
     // Newest first: the watch and the events taken, the CQ, then its channel.
-    this.teardown(() => seam.ibvDestroyCompChannel(channel.handle));
-    this.teardown(() => seam.ibvDestroyCq(handle));
-    this.teardown(() => events.release());
+    teardown(this, () => seam.ibvDestroyCompChannel(channel.handle));
+    teardown(this, () => seam.ibvDestroyCq(handle));
+    teardown(this, () => events.release());
   }
 
   /** Up to `max` completions that are ready now; [] when none. */
   poll(max = 16): WorkCompletion[] {
-    this.assertOpen();
+    assertOpen(this);
     toInt(max, 'max', 0, 0x7fffffff);
     const out = this.#ready.splice(0, max);
     while (out.length < max) {
@@ -104,7 +113,7 @@ export class CompletionQueue extends Resource {
 
   /** Consumes up to `max` completions without decoding them, and says how many: for loops that only count. */
   pollCount(max = BATCH): number {
-    this.assertOpen();
+    assertOpen(this);
     toInt(max, 'max', 0, 0x7fffffff);
     const queued = this.#ready.length === 0 ? 0 : this.#ready.splice(0, max).length;
     return queued < max ? queued + this.#pollRaw(Math.min(max - queued, BATCH)) : queued;
@@ -118,7 +127,7 @@ export class CompletionQueue extends Resource {
   /** The next completion, waiting for it through the event loop. */
   async next(options?: WaitOptions): Promise<WorkCompletion> {
     waitOptions(options);
-    this.assertOpen();
+    assertOpen(this);
     for (;;) {
       if (this.#ready.length === 0 && this.#spin() === 0) {
         // Arm, then look again: a completion that landed before arming raises no event.
@@ -130,8 +139,8 @@ export class CompletionQueue extends Resource {
         await this.#fair.due();
         return wc;
       }
-      await this.#events.wait(options, (cancel) => this.onClose(cancel));
-      this.assertOpen();
+      await this.#events.wait(options, (cancel) => onClose(this, cancel));
+      assertOpen(this);
     }
   }
 

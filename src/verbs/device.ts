@@ -2,7 +2,7 @@ import { invalidType, invalidValue, oneOf, optionsArg, toInt, toStringArg } from
 import { EventEmitter } from 'node:events';
 import type { Backend, Watch } from '../../seam/backend';
 import type { IbvDeviceAttr } from '../../seam/backend-verbs';
-import { Resource } from '../resource';
+import { assertOpen, Resource, teardown } from '../resource';
 import { isSystemError } from '../../seam/system-error';
 import * as uapi from '../../seam/uapi';
 import { CompletionQueue, DEFAULT_SPIN, type CompletionQueueOptions } from './cq';
@@ -62,13 +62,13 @@ export class RdmaDevice extends Resource {
     owned = true,
   ) {
     super(parent);
-    if (owned) this.teardown(() => seam.ibvCloseDevice(ctx));
+    if (owned) teardown(this, () => seam.ibvCloseDevice(ctx));
     const watching = this.#watching;
-    this.teardown(() => stopWatch(watching));
+    teardown(this, () => stopWatch(watching));
   }
 
   port(port = 1): PortInfo {
-    this.assertOpen();
+    assertOpen(this);
     toInt(port, 'port', 1, 255);
     const p = this.seam.ibvQueryPort(this.ctx, port);
     return {
@@ -84,7 +84,7 @@ export class RdmaDevice extends Resource {
 
   /** The GID at `index` of `port`, in IPv6 notation. */
   gid(port = 1, index = 0): string {
-    this.assertOpen();
+    assertOpen(this);
     toInt(port, 'port', 1, 255);
     toInt(index, 'index', 0, 0x7fffffff);
     return gidString(this.seam.ibvQueryGid(this.ctx, port, index));
@@ -111,13 +111,13 @@ export class RdmaDevice extends Resource {
   }
 
   allocPd(): ProtectionDomain {
-    this.assertOpen();
+    assertOpen(this);
     return new ProtectionDomain(this, this.seam.ibvAllocPd(this.ctx));
   }
 
   /** A completion queue of at least `size` entries, with its own event channel. */
   createCq(size = 256, options?: CompletionQueueOptions): CompletionQueue {
-    this.assertOpen();
+    assertOpen(this);
     toInt(size, 'size', 1, 0x7fffffff);
     const { spin = DEFAULT_SPIN } = optionsArg(options);
     toInt(spin, 'options.spin', 0, 1_000_000);
@@ -133,7 +133,7 @@ export class RdmaDevice extends Resource {
   }
 
   on(event: 'event', listener: (e: AsyncEvent) => void): this {
-    this.assertOpen();
+    assertOpen(this);
     oneOf(event, ['event'], 'event');
     if (typeof listener !== 'function') throw invalidType('listener', 'of type function', listener);
     this.#events.on(event, listener);

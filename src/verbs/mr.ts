@@ -1,8 +1,8 @@
 import type { IbvMr } from '../../seam/backend-verbs';
 import { IBV_ACCESS } from '../../seam/verbs-uapi';
-import { Resource } from '../resource';
+import { assertOpen, Resource, teardown } from '../resource';
 import { AccessFlag, accessNames } from './access-flags';
-import type { ProtectionDomain } from './pd';
+import { freshMr, retire, type ProtectionDomain } from './pd';
 
 /**
  * How an MR was registered:
@@ -39,33 +39,35 @@ export class MemoryRegion extends Resource {
   readonly length: bigint;
   /** What is registered now: revokeRemote() replaces it. Shared with the teardown, which must not hold this object. */
   readonly #now: { mr: IbvMr; access: number };
+  readonly #registrar: Registrar;
 
-  /** @internal */
+  /** Made by ProtectionDomain.register() and registerDmaBuf(). */
   constructor(
     readonly pd: ProtectionDomain,
     mr: IbvMr,
     accessBits: number,
     readonly via: RegisteredVia,
     keepAlive: KeepAlive,
-    private readonly registrar: Registrar,
+    registrar: Registrar,
     unpin?: () => void,
   ) {
     super(pd);
+    this.#registrar = registrar;
     const now = { mr, access: accessBits };
     this.#now = now;
     this.addr = mr.addr;
     this.length = mr.length;
     const { seam } = pd.device;
     // Newest first: deregister (retiring a key peers may hold), then let go of the memory.
-    this.teardown(() => {
+    teardown(this, () => {
       keepAlive.view = undefined;
       keepAlive.mapping = undefined;
       keepAlive.release?.();
       unpin?.();
     });
-    this.teardown(() => {
+    teardown(this, () => {
       seam.ibvDeregMr(now.mr.handle);
-      if (now.access & REMOTE_ACCESS) pd.retire(now.mr.rkey);
+      if (now.access & REMOTE_ACCESS) retire(pd, now.mr.rkey);
     });
   }
 
@@ -83,14 +85,9 @@ export class MemoryRegion extends Resource {
     return accessNames(this.#now.access);
   }
 
-  /** @internal */
-  get handle(): number {
-    return this.#now.mr.handle;
-  }
-
   /** What a peer needs to reach this memory: address, length, rkey. */
   remote(): RemoteBuffer {
-    this.assertOpen();
+    assertOpen(this);
     return { addr: this.addr, length: this.length, rkey: this.rkey };
   }
 
@@ -102,12 +99,12 @@ export class MemoryRegion extends Resource {
    * another MR of this PD.
    */
   revokeRemote(): void {
-    this.assertOpen();
+    assertOpen(this);
     const now = this.#now;
     if (!(now.access & REMOTE_ACCESS)) return;
     const local = now.access & ~REMOTE_ACCESS;
     const { seam } = this.pd.device;
-    const next = this.pd.freshMr(this.registrar, local);
+    const next = freshMr(this.pd, this.#registrar, local);
     const old = now.mr;
     try {
       seam.ibvDeregMr(old.handle);
@@ -116,7 +113,7 @@ export class MemoryRegion extends Resource {
       seam.ibvDeregMr(next.handle);
       throw e;
     }
-    this.pd.retire(old.rkey);
+    retire(this.pd, old.rkey);
     now.mr = next;
     now.access = local;
   }

@@ -1,7 +1,7 @@
 import { instanceArg, invalidType, oneOf, optionsArg, outOfRange, toSize } from '../args';
 import { DmaBuf } from '../dmabuf';
 import { Mapping } from '../mapping';
-import { Resource } from '../resource';
+import { assertOpen, closeWith, Resource, teardown } from '../resource';
 import { isSystemError, systemError } from '../../seam/system-error';
 import type { IbvMr } from '../../seam/backend-verbs';
 import { AccessFlag, accessBits } from './access-flags';
@@ -9,7 +9,7 @@ import type { CompletionQueue } from './cq';
 import type { RdmaDevice } from './device';
 import { KeepAlive, MemoryRegion, RegisteredVia, Registrar } from './mr';
 import type { PinBudget } from './pin-budget';
-import { QueuePair, QueuePairOptions } from './qp';
+import { createQp, QueuePair, QueuePairOptions } from './qp';
 
 export interface RegisterDmaBufOptions {
   offset?: number | bigint;
@@ -29,6 +29,20 @@ export interface RegisterDmaBufOptions {
 const FRESH_KEY_TRIES = 16;
 
 /**
+ * Registers through `make` in `pd`, never with a key `pd` retired: a driver
+ * may hand a freed key out again (rxe does once its MR indexes wrap round
+ * and the random low byte repeats), so such an MR is deregistered at once
+ * and the registration made again.
+ */
+export let freshMr: (pd: ProtectionDomain, make: Registrar, access: number) => IbvMr;
+
+/** A key a peer may still hold: never again in `pd`. */
+export let retire: (pd: ProtectionDomain, key: number) => void;
+
+/** Caps what `pd` registers with a budget shared with other PDs (a listener's connections'). */
+export let setBudget: (pd: ProtectionDomain, budget: PinBudget | undefined) => void;
+
+/**
  * A protection domain: MRs and QPs within it may be used together. A peer's
  * rkey reaches only MRs of the PD of the QP its request arrives on.
  */
@@ -39,23 +53,27 @@ export class ProtectionDomain extends Resource {
    * (Another PD's MR with such a key is out of reach: the PD must match.)
    */
   readonly #retired = new Set<number>();
-  /** @internal A cap shared with other PDs (a listener's connections'), or none. */
-  budget: PinBudget | undefined;
+  /** A cap shared with other PDs (a listener's connections'), or none. */
+  #budget: PinBudget | undefined;
 
-  /** @internal */
+  static {
+    freshMr = (pd, make, access) => pd.#freshMr(make, access);
+    retire = (pd, key) => {
+      pd.#retired.add(key);
+    };
+    setBudget = (pd, budget) => {
+      pd.#budget = budget;
+    };
+  }
+
+  /** Made by RdmaDevice.allocPd(). */
   constructor(readonly device: RdmaDevice, readonly handle: number) {
     super(device);
     const { seam } = device;
-    this.teardown(() => seam.ibvDeallocPd(handle));
+    teardown(this, () => seam.ibvDeallocPd(handle));
   }
 
-  /**
-   * @internal Registers through `make`, never with a key this PD retired:
-   * a driver may hand a freed key out again (rxe does once its MR indexes
-   * wrap round and the random low byte repeats), so such an MR is
-   * deregistered at once and the registration made again.
-   */
-  freshMr(make: Registrar, access: number): IbvMr {
+  #freshMr(make: Registrar, access: number): IbvMr {
     const { seam } = this.device;
     for (let tries = 1; ; tries++) {
       const mr = make(access);
@@ -67,11 +85,6 @@ export class ProtectionDomain extends Resource {
     }
   }
 
-  /** @internal A key a peer may still hold: never again in this PD. */
-  retire(key: number): void {
-    this.#retired.add(key);
-  }
-
   /**
    * Registers host memory that JS cannot free while the device uses it: a
    * SharedArrayBuffer (or a typed array or Buffer over one), or a Mapping
@@ -79,23 +92,23 @@ export class ProtectionDomain extends Resource {
    * only.
    */
   register(memory: SharedArrayBuffer | ArrayBufferView | Mapping, opts?: { access?: AccessFlag[] }): MemoryRegion {
-    this.assertOpen();
+    assertOpen(this);
     const view = bytesOf(memory);
     const access = accessBits(optionsArg(opts).access);
     const mapping = memory instanceof Mapping ? memory : undefined;
     const { seam } = this.device;
     const mr = this.#register((bits) => seam.ibvRegMr(this.handle, view, bits), access, BigInt(view.byteLength), 'host-memory', { view, mapping });
     // The device must stop using a mapping's memory before it is unmapped.
-    mapping?.closeWith(mr);
+    if (mapping) closeWith(mapping, mr);
     return mr;
   }
 
   /** Registers `bytes` through `make` under this PD's budget and key quarantine. */
   #register(make: Registrar, access: number, bytes: bigint, via: RegisteredVia, keepAlive: KeepAlive, syscall = 'ibv_reg_mr'): MemoryRegion {
-    const budget = this.budget;
+    const budget = this.#budget;
     budget?.charge(bytes, syscall);
     try {
-      return new MemoryRegion(this, this.freshMr(make, access), access, via, keepAlive, make, budget && (() => budget.refund(bytes)));
+      return new MemoryRegion(this, this.#freshMr(make, access), access, via, keepAlive, make, budget && (() => budget.refund(bytes)));
     } catch (e) {
       budget?.refund(bytes);
       throw e;
@@ -104,8 +117,8 @@ export class ProtectionDomain extends Resource {
 
   /** Registers a dma-buf (ibv_reg_dmabuf_mr), or its memfd pages where asked. */
   registerDmaBuf(buf: DmaBuf, opts?: RegisterDmaBufOptions): MemoryRegion {
-    this.assertOpen();
-    instanceArg(buf, DmaBuf, 'buf').assertOpen();
+    assertOpen(this);
+    assertOpen(instanceArg(buf, DmaBuf, 'buf'));
     const o = optionsArg(opts);
     const offset = toSize(o.offset ?? 0, 'options.offset');
     if (offset > buf.size) throw outOfRange('options.offset', `<= ${buf.size}, the buffer's size`, o.offset);
@@ -115,7 +128,7 @@ export class ProtectionDomain extends Resource {
     if (o.fallback !== undefined) oneOf(o.fallback, ['memfd-pages'], 'options.fallback');
     const { seam } = this.device;
     const make: Registrar = (bits) => {
-      buf.assertOpen();
+      assertOpen(buf);
       return seam.ibvRegDmabufMr(this.handle, offset, length, iova, buf.fd, bits);
     };
     try {
@@ -141,7 +154,7 @@ export class ProtectionDomain extends Resource {
     const { seam } = this.device;
     try {
       const mr = this.#register((bits) => seam.ibvRegMr(this.handle, mapping.view, bits), access, length, 'memfd-pages', { view: mapping.view, release: () => mapping.close() });
-      mapping.closeWith(mr);
+      closeWith(mapping, mr);
       return mr;
     } catch (e) {
       mapping.close();
@@ -150,8 +163,8 @@ export class ProtectionDomain extends Resource {
   }
 
   createQp(sendCq: CompletionQueue, recvCq: CompletionQueue = sendCq, options?: QueuePairOptions): QueuePair {
-    this.assertOpen();
-    return QueuePair.create(this, sendCq, recvCq, optionsArg(options));
+    assertOpen(this);
+    return createQp(this, sendCq, recvCq, optionsArg(options));
   }
 }
 

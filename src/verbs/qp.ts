@@ -3,7 +3,7 @@ import type { IbvQp, IbvQpCap, IbvQpInit } from '../../seam/backend-verbs';
 import { advise } from '../advice';
 import { instanceArg, invalidType, invalidValue, optionsArg, outOfRange, toBoolean, toInt, toSize, toU64 } from '../args';
 import { systemError } from '../../seam/system-error';
-import { Resource } from '../resource';
+import { assertOpen, closeWith, Resource, teardown } from '../resource';
 import { byteSwap32, encodeRecv, encodeSend, RECV_WR_WORDS, SEND_WR_WORDS, SendWr, Sge } from '../../seam/work-requests';
 import { IBV_ACCESS, IBV_QP, IBV_QPS, IBV_QPT_RC, IBV_SEND, IBV_WR } from '../../seam/verbs-uapi';
 import { AccessFlag, accessBits } from './access-flags';
@@ -90,37 +90,53 @@ export interface RecvRequest {
   id?: bigint;
 }
 
+/**
+ * A QP of `pd` over the CQs, made by `make`: ibv_create_qp (by default), or
+ * rdma_create_qp for a connection's. ProtectionDomain.createQp() calls it.
+ */
+export let createQp: (
+  pd: ProtectionDomain, sendCq: CompletionQueue, recvCq: CompletionQueue, o: QueuePairOptions, make?: (init: IbvQpInit) => IbvQp,
+) => QueuePair;
+
+/** The connection manager moved `qp` to RTS. */
+export let markConnected: (qp: QueuePair) => void;
+
 /** A reliable-connected queue pair. */
 export class QueuePair extends Resource {
   readonly psn = randomInt(1 << 24);
   #state: QpState = 'reset';
   #sendScratch = new BigUint64Array(SEND_WR_WORDS * 16);
   #recvScratch = new BigUint64Array(RECV_WR_WORDS * 16);
+  /** Held so that a CQ in use is never collected. */
+  readonly #cqs: readonly CompletionQueue[];
 
   private constructor(
     readonly pd: ProtectionDomain,
     readonly handle: number,
     readonly qpNum: number,
     readonly cap: IbvQpCap,
-    /** Held so that a CQ in use is never collected. */
-    private readonly cqs: readonly CompletionQueue[],
+    cqs: readonly CompletionQueue[],
   ) {
     super(pd);
+    this.#cqs = cqs;
     const { seam } = pd.device;
-    this.teardown(() => seam.ibvDestroyQp(handle));
-    for (const cq of cqs) cq.closeWith(this);
+    teardown(this, () => seam.ibvDestroyQp(handle));
+    for (const cq of cqs) closeWith(cq, this);
   }
 
-  /**
-   * @internal use ProtectionDomain.createQp. `make` creates the QP:
-   * ibv_create_qp, or rdma_create_qp for a connection's.
-   */
-  static create(
+  static {
+    createQp = (pd, sendCq, recvCq, o, make) => QueuePair.#create(pd, sendCq, recvCq, o, make);
+    markConnected = (qp) => {
+      qp.#state = 'rts';
+    };
+  }
+
+  static #create(
     pd: ProtectionDomain, sendCq: CompletionQueue, recvCq: CompletionQueue, o: QueuePairOptions,
     make: (init: IbvQpInit) => IbvQp = (init) => pd.device.seam.ibvCreateQp(pd.handle, init),
   ): QueuePair {
-    instanceArg(sendCq, CompletionQueue, 'sendCq').assertOpen();
-    instanceArg(recvCq, CompletionQueue, 'recvCq').assertOpen();
+    assertOpen(instanceArg(sendCq, CompletionQueue, 'sendCq'));
+    assertOpen(instanceArg(recvCq, CompletionQueue, 'recvCq'));
     optionsArg(o);
     const count = (value: number | undefined, name: string, fallback: number) => (value === undefined ? fallback : toInt(value, `options.${name}`, 0, 0x7fffffff));
     const qp = make({
@@ -142,18 +158,13 @@ export class QueuePair extends Resource {
     return this.#state;
   }
 
-  /** @internal The connection manager moved it to RTS. */
-  markConnected(): void {
-    this.#state = 'rts';
-  }
-
   /**
    * This QP's side of a connection, to hand to the peer. The GID defaults to
    * the port's first IPv4-mapped entry (RoCE v2 over IPv4), else its first
    * non-zero one.
    */
   endpoint(opts?: { port?: number; gidIndex?: number }): Endpoint {
-    this.assertOpen();
+    assertOpen(this);
     const options = optionsArg(opts);
     const port = options.port ?? 1;
     const device = this.pd.device;
@@ -164,7 +175,7 @@ export class QueuePair extends Resource {
 
   /** Moves the QP through INIT, RTR and RTS towards `remote`. */
   connect(remote: Endpoint, opts?: ConnectOptions): void {
-    this.assertOpen();
+    assertOpen(this);
     const options = optionsArg(opts);
     optionsArg(remote, 'remote');
     const u32 = (value: unknown, name: string, max = 0xffffffff) => toInt(value, `remote.${name}`, 0, max);
@@ -200,7 +211,7 @@ export class QueuePair extends Resource {
 
   /** Posts send requests in one call (one ibv_post_send of a chain). */
   postSend(requests: readonly SendRequest[]): void {
-    this.assertOpen();
+    assertOpen(this);
     if (!Array.isArray(requests)) throw invalidType('requests', 'an array of send requests', requests);
     const n = requests.length;
     if (this.#sendScratch.length < n * SEND_WR_WORDS) this.#sendScratch = new BigUint64Array(n * SEND_WR_WORDS);
@@ -215,7 +226,7 @@ export class QueuePair extends Resource {
 
   /** Posts receive requests in one call. */
   postRecv(requests: readonly RecvRequest[]): void {
-    this.assertOpen();
+    assertOpen(this);
     if (!Array.isArray(requests)) throw invalidType('requests', 'an array of receive requests', requests);
     const n = requests.length;
     if (this.#recvScratch.length < n * RECV_WR_WORDS) this.#recvScratch = new BigUint64Array(n * RECV_WR_WORDS);
@@ -266,7 +277,7 @@ function sendWr(value: unknown, i: number, maxInline: number): SendWr {
 function sge(value: unknown, i: number): Sge {
   const local = request<LocalRange>(value, i);
   const mr = instanceArg(local.mr, MemoryRegion, `requests[${i}].local.mr`);
-  mr.assertOpen();
+  assertOpen(mr);
   const size = Number(mr.length);
   const offset = local.offset === undefined ? 0 : toInt(local.offset, `requests[${i}].local.offset`, 0, size);
   const length = local.length === undefined ? size - offset : toInt(local.length, `requests[${i}].local.length`, 0, Math.min(size - offset, 0xffffffff));

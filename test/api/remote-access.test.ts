@@ -6,7 +6,7 @@ import { afterEach, beforeEach, expect } from 'vitest';
 import type { DmaBridge } from '../../src';
 import type { CompletionQueue } from '../../src/verbs/cq';
 import type { MemoryRegion, RemoteBuffer } from '../../src/verbs/mr';
-import type { ProtectionDomain } from '../../src/verbs/pd';
+import { setBudget, type ProtectionDomain } from '../../src/verbs/pd';
 import { loopbackPair } from '../../src/verbs/loopback';
 import type { Backend } from '../../seam/backend';
 import { PinBudget } from '../../src/verbs/pin-budget';
@@ -95,7 +95,7 @@ describeEachBackend('remote access that can be taken back', (b) => {
 
   it('an MR dropped unclosed, revoked or not, is deregistered by its finalizer, and gives its bytes back', async () => {
     const budget = new PinBudget(1n << 20n);
-    pd.budget = budget;
+    setBudget(pd, budget);
     (() => pd.register(memory, { access: [...REMOTE] }).revokeRemote())();
     (() => pd.register(memory, { access: [...REMOTE] }))();
     expect(budget.used).toBe(128n);

@@ -5,10 +5,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { controls, createEmulator, EmulatorOptions } from '../../emulator';
 import type { Backend } from '../../seam/backend';
-import type { IbvCompChannel, IbvMr } from '../../seam/backend-verbs';
+import type { IbvMr } from '../../seam/backend-verbs';
 import { post } from '../../conformance/rdma';
 import type { Trial } from '../../conformance/trial';
-import type { CompletionQueue } from '../../src/verbs/cq';
+import { compChannelOf, type CompletionQueue } from '../../src/verbs/cq';
 import type { RdmaDevice } from '../../src/verbs/device';
 import type { ProtectionDomain } from '../../src/verbs/pd';
 import type { QueuePair } from '../../src/verbs/qp';
@@ -372,7 +372,7 @@ describe('emulated RDMA devices', () => {
     const k = dmb.seam;
     const { cq, a, pd } = rig('rxe0');
     // The public API keeps the CQ's completion channel to itself.
-    const ch = (cq as unknown as { channel: IbvCompChannel }).channel;
+    const ch = compChannelOf(cq);
     const lmr = pd.register(new Uint8Array(new SharedArrayBuffer(16)));
     const rmr = pd.register(new Uint8Array(new SharedArrayBuffer(16)), { access: ['local-write', 'remote-write'] });
     a.postSend([{ opcode: 'write', local: { mr: lmr }, remote: rmr.remote() }]);
