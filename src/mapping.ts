@@ -12,6 +12,7 @@ import * as uapi from '../seam/uapi';
  */
 export class Mapping extends Resource {
   readonly #mapped: { view?: Uint8Array };
+  readonly #seam: Backend;
 
   constructor(
     seam: Backend,
@@ -20,6 +21,7 @@ export class Mapping extends Resource {
     parent: Resource,
   ) {
     super(parent);
+    this.#seam = seam;
     const mapped: { view?: Uint8Array } = { view };
     this.#mapped = mapped;
     teardown(this, () => {
@@ -51,7 +53,7 @@ export class Mapping extends Resource {
     const { offset: at, length: len } = optionsArg(range, 'range');
     const offset = toInt(at ?? 0, 'range.offset', 0, view.length);
     const length = toInt(len ?? view.length - offset, 'range.length', 0, view.length - offset);
-    this.seam.madvise(view.subarray(offset, offset + length), uapi.MADV_DONTNEED);
+    this.#seam.madvise(view.subarray(offset, offset + length), uapi.MADV_DONTNEED);
   }
 }
 

@@ -21,7 +21,7 @@ import { itNeeds } from '../support/skip';
 const RESOURCE = ['closed', 'close'];
 const FD = [...RESOURCE, 'seam', 'fd'];
 const DMA_BUF = [...FD, 'size', 'memfdRanges', 'info', 'exporter', 'name', 'setName', 'map', 'exportSyncFile', 'importSyncFile', 'idle', 'waitIdle'];
-const MAPPING = [...RESOURCE, 'access', 'view', 'unmap'];
+const MAPPING = [...RESOURCE, 'access', 'view', 'unmap', 'discard'];
 const CM_ID = [...RESOURCE, 'device'];
 
 /** Each public class's public members, inherited ones included (as the .d.ts has them). */
