@@ -83,8 +83,8 @@ Words WordsArg(const Napi::Value& v, const char* name) {
   napi_typedarray_type type = napi_int8_array;
   size_t length = 0;
   void* data = nullptr;
-  if (!v.IsTypedArray() ||
-      napi_get_typedarray_info(v.Env(), v, &type, &length, &data, nullptr, nullptr) != napi_ok ||
+  // napi_get_typedarray_info refuses what is not a typed array: no IsTypedArray() call first.
+  if (napi_get_typedarray_info(v.Env(), v, &type, &length, &data, nullptr, nullptr) != napi_ok ||
       type != napi_biguint64_array) {
     ThrowTypeError(v.Env(), std::string(name) + " must be a BigUint64Array");
   }

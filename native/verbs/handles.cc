@@ -67,8 +67,13 @@ void VerbsState::Add(uint64_t handle, VerbsKind kind, void* ptr, uint64_t contex
 }
 
 VerbsObject* VerbsState::Find(uint64_t handle, VerbsKind kind) {
-  auto it = objects_.find(handle);
-  return it != objects_.end() && it->second.kind == kind ? &it->second : nullptr;
+  VerbsObject*& cached = recent_[handle % recent_.size()];
+  if (!cached || cached->handle != handle) {
+    auto it = objects_.find(handle);
+    if (it == objects_.end()) return nullptr;
+    cached = &it->second;
+  }
+  return cached->kind == kind ? cached : nullptr;
 }
 
 VerbsObject* VerbsState::FindCmContext(const void* ctx) {
@@ -82,12 +87,17 @@ void VerbsState::Remove(const VerbsObject& object) {
   uint64_t handle = object.handle;
   auto context = objects_.find(object.context);
   if (context != objects_.end()) context->second.children--;
+  VerbsObject*& cached = recent_[handle % recent_.size()];
+  if (cached && cached->handle == handle) cached = nullptr;
   objects_.erase(handle);
 }
 
 VerbsObject& VerbsState::Get(const Napi::Value& arg, const char* name, VerbsKind kind, const char* syscall) {
-  if (!arg.IsNumber()) ThrowTypeError(arg.Env(), std::string(name) + " must be a handle (a number)");
-  double d = arg.As<Napi::Number>().DoubleValue();
+  // One call where IsNumber() and DoubleValue() make two: this is every verb's first step.
+  double d;
+  if (napi_get_value_double(arg.Env(), arg, &d) != napi_ok) {
+    ThrowTypeError(arg.Env(), std::string(name) + " must be a handle (a number)");
+  }
   VerbsObject* o = nullptr;
   if (d >= 1 && d < static_cast<double>(next_handle_) && std::trunc(d) == d) o = Find(static_cast<uint64_t>(d), kind);
   if (!o) {
@@ -129,5 +139,6 @@ void VerbsState::ReleaseAll() {
     }
   }
   objects_.clear();
+  recent_.fill(nullptr);
   mrs_by_lkey.clear();
 }

@@ -1,6 +1,7 @@
 #pragma once
 #include <napi.h>
 
+#include <array>
 #include <cstdint>
 #include <unordered_map>
 #include <vector>
@@ -90,4 +91,8 @@ class VerbsState {
  private:
   uint64_t next_handle_ = 1;
   std::unordered_map<uint64_t, VerbsObject> objects_;
+  // The objects looked up last, by handle modulo its size: a hot loop polls
+  // and posts on a few CQs and QPs. unordered_map nodes never move, and
+  // Remove clears an entry that names what it removes.
+  std::array<VerbsObject*, 16> recent_{};
 };

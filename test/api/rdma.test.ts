@@ -66,6 +66,16 @@ describeEachBackend('RDMA on an rxe device', (b) => {
     expect(read.every((x) => x === 0x3c)).toBe(true);
   });
 
+  it('a closed CQ\'s handle answers EBADF at once, right after it was polled hot', () => {
+    const other = dev.createCq(16);
+    const out = new BigUint64Array(5);
+    for (let i = 0; i < 100; i++) expect(dmb.seam.ibvPollCq(other.handle, out)).toBe(0);
+    other.close();
+    expect(() => dmb.seam.ibvPollCq(other.handle, out)).toThrow(expect.objectContaining({ code: 'EBADF', syscall: 'ibv_poll_cq' }));
+    // The CQs still open keep answering.
+    expect(dmb.seam.ibvPollCq(cq.handle, out)).toBe(0);
+  });
+
   it('RDMA-writes into a udmabuf registered through its memfd pages, seen through the dma-buf view', async () => {
     using src = dmb.createUdmabuf(64 << 10);
     using dst = dmb.createUdmabuf(64 << 10);
