@@ -130,4 +130,5 @@ void VerbsState::ReleaseAll() {
   }
   objects_.clear();
   mrs_by_lkey.clear();
+  on_demand_mrs.clear();
 }

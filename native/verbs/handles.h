@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "../mapping.h"
@@ -78,6 +79,9 @@ class VerbsState {
 
   // MRs over CPU memory by lkey, to check that inline sends read from one.
   std::unordered_multimap<uint32_t, const ibv::mr*> mrs_by_lkey;
+  // Those of them registered on demand (IBV_ACCESS_ON_DEMAND): ibvAdviseMr
+  // passes no other MR's lkey to the kernel.
+  std::unordered_set<const ibv::mr*> on_demand_mrs;
   // Builds what ibvRegMr and ibvRegDmabufMr return (mr.cc), made on first use.
   Napi::FunctionReference make_mr;
 
