@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include <cstdint>
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -25,6 +26,8 @@ struct VerbsObject {
   // CQs: events ibvGetCqEvent returned and ibvAckCqEvents has not yet
   // acknowledged. ibv_destroy_cq waits for all of them, forever if need be.
   uint32_t unacked = 0;
+  // Contexts: the device's uverbs driver id (advise.h), found on first use.
+  std::optional<uint32_t> uverbs_driver_id = std::nullopt;
   // Objects whose other half belongs to the connection manager
   // (../rdmacm/verbs.h): for a context from rdmaQueryId, the rdma_get_devices
   // list whose reference keeps it open; for a QP from rdmaCreateQp, its

@@ -40,8 +40,6 @@ void Resolve(RuntimeLibrary& library, Verbs& v) {
   need(&v.modify_qp, "ibv_modify_qp", "IBVERBS_1.1");
   need(&v.destroy_qp, "ibv_destroy_qp", "IBVERBS_1.1");
   library.Optional(&v.reg_dmabuf_mr, "ibv_reg_dmabuf_mr", "IBVERBS_1.12");
-  // Unversioned: the private version's number follows rdma-core's releases.
-  library.Optional(&v.cmd_advise_mr, "ibv_cmd_advise_mr", nullptr);
 }
 
 const LoadedTable<Verbs>& Get() {

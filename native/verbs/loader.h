@@ -34,9 +34,6 @@ struct Verbs {
   ibv::qp* (*create_qp)(ibv::pd* pd, ibv::qp_init_attr* attr);
   int (*modify_qp)(ibv::qp* qp, ibv::qp_attr* attr, int attr_mask);
   int (*destroy_qp)(ibv::qp* qp);
-  // The command that providers' advise_mr send (rdma-core's own private ABI,
-  // IBVERBS_PRIVATE_*; public types only); null where libibverbs lacks it.
-  int (*cmd_advise_mr)(ibv::pd* pd, uint32_t advice, uint32_t flags, ibv::sge* sg_list, uint32_t num_sge);
 };
 
 // Loads libibverbs.so.1 on first use, or throws ENOSYS (syscall 'dlopen')

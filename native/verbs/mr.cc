@@ -6,6 +6,7 @@
 #include "../bindings.h"
 #include "../error.h"
 #include "../instance.h"
+#include "advise.h"
 #include "exports.h"
 #include "loader.h"
 
@@ -159,17 +160,8 @@ bool PinnedMrIn(const VerbsState& state, const ibv::pd* pd, uint32_t lkey) {
 }
 
 // One SGE: the API prefetches one range of one MR at a time, and a single SGE
-// needs no array read from JS.
-//
-// ibv_advise_mr itself is an inline over the provider's advise_mr, which
-// rdma-core gave rxe's provider only in v59: with Debian 12's rdma-core 44 it
-// answers EOPNOTSUPP before the kernel, even on Linux 7.3 whose rxe has
-// advise_mr. So the addon sends the kernel's command itself, through the
-// builder every provider's advise_mr calls (ibv_cmd_advise_mr: the uverbs
-// ioctl UVERBS_METHOD_ADVISE_MR with the PD's handle, the advice, the flags
-// and the SGE). Building that ioctl here would need the driver id its header
-// must carry (uverbs_ioctl.c refuses any other with EINVAL), which user space
-// learns only from RDMA netlink and libibverbs keeps in its private context.
+// needs no array read from JS. The kernel's command goes out from the addon
+// (advise.cc says why).
 //
 // A pinned MR's lkey never reaches the kernel: rxe in 7.3 looks the lkey up
 // with no check that the MR is on demand, and would take a pinned MR's umem
@@ -177,21 +169,28 @@ bool PinnedMrIn(const VerbsState& state, const ibv::pd* pd, uint32_t lkey) {
 // one naming no MR of the PD fails rxe's lookup (EINVAL).
 Napi::Value AdviseMr(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const Verbs& v = RequireVerbs(env);
+  RequireVerbs(env);
   VerbsState& state = GetInstance(env).verbs;
   uint32_t advice = Uint32Arg(info[1], "advice");
   uint32_t flags = Uint32Arg(info[2], "flags");
   ibv::sge sge{U64Arg(info[4], "addr"), Uint32Arg(info[5], "length"), Uint32Arg(info[3], "lkey")};
   VerbsObject& pd = state.Get(info[0], "pd", VerbsKind::kPd, "ibv_advise_mr");
-  if (!v.cmd_advise_mr) {
-    ThrowErrnoWhy(env, EOPNOTSUPP, "ibv_advise_mr",
-                  "libibverbs.so.1 lacks ibv_cmd_advise_mr, which came in rdma-core 22: upgrade rdma-core");
-  }
   auto* ibpd = static_cast<ibv::pd*>(pd.ptr);
   if (PinnedMrIn(state, ibpd, sge.lkey)) {
     ThrowErrnoWhy(env, EINVAL, "ibv_advise_mr", "the lkey names an MR that was not registered on demand");
   }
-  if (int err = ReturnedErrno(v.cmd_advise_mr(ibpd, advice, flags, &sge, 1))) ThrowErrno(env, err, "ibv_advise_mr");
+  // A context outlives its PDs (ibvCloseDevice answers EBUSY while they live).
+  std::optional<uint32_t>& driver_id = state.Find(pd.context, VerbsKind::kContext)->uverbs_driver_id;
+  if (!driver_id) {
+    uint32_t id = 0;
+    if (int err = UverbsDriverId(ibpd->context->device->name, &id)) {
+      ThrowErrnoWhy(env, err, "ibv_advise_mr", "RDMA netlink did not give the device's uverbs driver id");
+    }
+    driver_id = id;
+  }
+  if (int err = AdviseMrIoctl(ibpd->context->cmd_fd, *driver_id, ibpd->handle, advice, flags, sge)) {
+    ThrowErrno(env, err, "ibv_advise_mr");
+  }
   return env.Undefined();
 }
 
