@@ -30,6 +30,7 @@
         "native/rdmacm/init.cc",
         "native/rdmacm/loader.cc",
         "native/rdmacm/qp.cc",
+        "native/verbs/advise.cc",
         "native/verbs/cq.cc",
         "native/verbs/device.cc",
         "native/verbs/handles.cc",

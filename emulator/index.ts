@@ -88,7 +88,7 @@ export interface OpenFd {
 export interface EmulatorControls {
   /** The machine's CLOCK_MONOTONIC: advance(ms) fires the timers that fall due (with createEmulator({ manualClock: true }), time moves only so). */
   readonly clock: EmulatorClock;
-  /** RDMA devices by name: device('rxe0').setPortState('down'), .mr(lkey) shows an MR's state, .prefetch() on mlx5. */
+  /** RDMA devices by name: device('rxe0').setPortState('down'), .mr(lkey) shows an MR's state. */
   readonly rdma: RdmaControls;
   /** Device memory by name: vram('amdgpu0').export(dmb, size) gives the process a dma-buf of it, to evict, restore or revoke. */
   vram(name: string): VramControls;

@@ -21,13 +21,21 @@ export interface KernelBehaviour {
    * packet scenarios. Atomics use the offset.
    */
   rxeOdpCopyAtPageStart: boolean;
+  /** rxe's advise_mr, prefetch into on-demand MRs (7.3); 6.12's rxe has none, and uverbs answers EOPNOTSUPP. */
+  rxeAdviseMr: boolean;
   /** udmabuf's size_limit_mb default: 64 (6.12), or INT_MAX, no limit in practice (7.3). */
   udmabufSizeLimitMb: number;
 }
 
 export const BEHAVIOUR: Record<KernelVersion, KernelBehaviour> = {
-  '6.12': { detachedSignalledFences: false, rxeOnDemandPaging: false, rxeOdpCopyAtPageStart: false, udmabufSizeLimitMb: 64 },
-  '7.3': { detachedSignalledFences: true, rxeOnDemandPaging: true, rxeOdpCopyAtPageStart: true, udmabufSizeLimitMb: 2 ** 31 - 1 },
+  '6.12': {
+    detachedSignalledFences: false, rxeOnDemandPaging: false, rxeOdpCopyAtPageStart: false, rxeAdviseMr: false,
+    udmabufSizeLimitMb: 64,
+  },
+  '7.3': {
+    detachedSignalledFences: true, rxeOnDemandPaging: true, rxeOdpCopyAtPageStart: true, rxeAdviseMr: true,
+    udmabufSizeLimitMb: 2 ** 31 - 1,
+  },
 };
 
 /** "7.3" for uname -r "7.3.4+deb13-amd64"; undefined for a version the emulator does not imitate. */

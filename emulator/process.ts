@@ -521,6 +521,9 @@ export class Process implements Backend {
     return this.#verbs.ibvRegDmabufMr(pd, offset, length, iova, fd, access);
   }
   ibvDeregMr(mr: number): void { this.#verbs.ibvDeregMr(mr); }
+  ibvAdviseMr(pd: number, advice: number, flags: number, lkey: number, addr: bigint, length: number): void {
+    this.#verbs.ibvAdviseMr(pd, advice, flags, lkey, addr, length);
+  }
   ibvCreateCompChannel(ctx: number): IbvCompChannel { return this.#verbs.ibvCreateCompChannel(ctx); }
   ibvDestroyCompChannel(channel: number): void { this.#verbs.ibvDestroyCompChannel(channel); }
   ibvCreateCq(ctx: number, cqe: number, channel: number): number { return this.#verbs.ibvCreateCq(ctx, cqe, channel); }

@@ -152,6 +152,15 @@ export interface VerbsCalls {
   ibvRegDmabufMr(pd: number, offset: bigint, length: bigint, iova: bigint, fd: number, access: number): IbvMr;
   /** [ibv_dereg_mr] */
   ibvDeregMr(mr: number): void;
+  /**
+   * [ibv_advise_mr] One SGE: IBV_ADVISE_MR_ADVICE_* for [addr, addr + length)
+   * of the on-demand MR `lkey` names in `pd`; with IBV_ADVISE_MR_FLAG_FLUSH
+   * the pages are in before it returns, else it only queues the work. The lkey
+   * of a pinned MR of `pd` is refused with EINVAL before the kernel (rxe in
+   * 7.3 would take it for an on-demand MR). EOPNOTSUPP where the driver has
+   * no advise_mr (rxe before Linux 7.3).
+   */
+  ibvAdviseMr(pd: number, advice: number, flags: number, lkey: number, addr: bigint, length: number): void;
 
   /** [ibv_create_comp_channel] The fd is non-blocking. */
   ibvCreateCompChannel(ctx: number): IbvCompChannel;

@@ -18,6 +18,12 @@ export const IBV_ACCESS = {
   RELAXED_ORDERING: 1 << 20,
 } as const;
 
+/** enum ibv_advise_mr_advice. */
+export const IBV_ADVISE_MR_ADVICE = { PREFETCH: 0, PREFETCH_WRITE: 1, PREFETCH_NO_FAULT: 2 } as const;
+
+/** enum ibv_advise_mr_flags. */
+export const IBV_ADVISE_MR_FLAG = { FLUSH: 1 } as const;
+
 export const IBV_QPT_RC = 2;
 
 /** enum ibv_qp_state. */

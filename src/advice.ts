@@ -75,6 +75,11 @@ const byCall: Record<string, Record<string, Advice>> = {
     EFAULT: () => 'the memory cannot be pinned (a PFN mapping, such as an mmap of a dma-buf): register the dma-buf with registerDmaBuf instead',
     EOPNOTSUPP: () => "the device's driver does not take one of the access flags: 'on-demand' needs on-demand paging (device.onDemandPaging; rxe has it on Linux 7.3, not on 6.12), and few drivers take 'zero-based' or 'hugetlb'",
   },
+  ibv_advise_mr: {
+    EOPNOTSUPP: () => "the device's driver has no prefetch (advise_mr): rxe has it on Linux 7.3, not on 6.12; without it, pages fault in at first RDMA access",
+    EINVAL: () => "the MR must be registered on demand in this PD, and rxe prefetches only MRs with 'local-write'",
+    EFAULT: () => 'a page of the range is not mapped in this process (unmapped since it was registered?): map it again, or prefetch only what is mapped',
+  },
   ibv_reg_dmabuf_mr: {
     EINVAL: () => 'offset + length must lie inside the dma-buf, length must be non-zero, offset and iova must share their offset within a page, and access may hold only local-write, remote-*, relaxed-ordering',
   },

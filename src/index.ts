@@ -20,7 +20,7 @@ export type { AsyncEvent, PortInfo } from './verbs/device';
 export { ProtectionDomain } from './verbs/pd';
 export type { RegisterDmaBufOptions } from './verbs/pd';
 export { MemoryRegion } from './verbs/mr';
-export type { RemoteBuffer, RegisteredVia } from './verbs/mr';
+export type { PrefetchAdvice, PrefetchOptions, RemoteBuffer, RegisteredVia } from './verbs/mr';
 export { CompletionQueue, type CompletionQueueOptions } from './verbs/cq';
 export type { WorkCompletion } from './verbs/cq';
 export { QueuePair } from './verbs/qp';

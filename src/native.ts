@@ -36,7 +36,7 @@ const METHODS = {
   peerCred: true, lstat: true, credentials: true, unlink: true,
   ibvGetDeviceList: true, ibvOpenDevice: true, ibvCloseDevice: true, ibvQueryDevice: true,
   ibvQueryPort: true, ibvQueryGid: true, ibvGetAsyncEvent: true, ibvAsyncFd: true, ibvAllocPd: true,
-  ibvDeallocPd: true, ibvRegMr: true, ibvRegDmabufMr: true, ibvDeregMr: true,
+  ibvDeallocPd: true, ibvRegMr: true, ibvRegDmabufMr: true, ibvDeregMr: true, ibvAdviseMr: true,
   ibvCreateCompChannel: true, ibvDestroyCompChannel: true, ibvCreateCq: true, ibvDestroyCq: true,
   ibvReqNotifyCq: true, ibvGetCqEvent: true, ibvAckCqEvents: true, ibvPollCq: true, ibvCreateQp: true,
   ibvModifyQp: true, ibvDestroyQp: true, ibvPostSend: true, ibvPostRecv: true, getMemlockLimit: true,

@@ -1,8 +1,10 @@
 // On-demand paging on rxe: 7.3's rxe registers MRs whose pages fault in at
-// first access, charge nothing to RLIMIT_MEMLOCK and follow the process's
-// mappings; 6.12's rxe refuses the access flag (EOPNOTSUPP).
+// first access (or at a prefetch), charge nothing to RLIMIT_MEMLOCK and
+// follow the process's mappings; 6.12's rxe refuses the access flag and
+// advise_mr (EOPNOTSUPP).
 import type { IbvMr } from '../../seam/backend-verbs';
 import * as uapi from '../../seam/uapi';
+import { IBV_ADVISE_MR_ADVICE, IBV_ADVISE_MR_FLAG } from '../../seam/verbs-uapi';
 import { child, unprivileged } from '../children';
 import { memfd, PAGE, RW } from '../fixtures';
 import { A, completions, context, mr, pd, post, rig, shared, type Rig } from '../rdma';
@@ -167,4 +169,82 @@ add('an RDMA read of an on-demand page, and of its second packet alone: what eac
   post(t, 'post read of the second packet', r.a, [{ opcode: 'RDMA_READ', id: 2n, local: { mr: l, length: PACKET }, remote: { addr: d.addr + BigInt(PACKET), rkey: d.rkey } }]);
   await completions(t, 'completions of the second packet\'s read', r.cq, 1);
   t.note('first and last byte read', [mine[0], mine[PACKET - 1]]);
+});
+
+// ibv_advise_mr, sent by the addon as the kernel's own command (libibverbs 44's
+// rxe provider has no advise_mr): 7.3's rxe prefetches into on-demand MRs,
+// 6.12's has no advise_mr at all (EOPNOTSUPP).
+const ADVICE = IBV_ADVISE_MR_ADVICE;
+const FLUSH = IBV_ADVISE_MR_FLAG.FLUSH;
+
+/** ibv_advise_mr of [at, at + length) of `m` (an offset from its start, negative before it), as a step. */
+function advise(t: Trial, label: string, pdHandle: number, m: IbvMr, advice: number, flags: number, at: number, length: number): void {
+  t.step(label, (k) => k.ibvAdviseMr(pdHandle, advice, flags, m.lkey, m.addr + BigInt(at), length));
+}
+
+add('advise_mr prefetch-write with FLUSH into fresh on-demand pages, then RDMA into them and back', needs, async (t) => {
+  const r = rig(t);
+  const src = shared(new Uint8Array(4 * PAGE).map((_, i) => (i * 7) & 0xff));
+  const l = mr(t, r.pd, src, LW, 'reg_mr source');
+  const dst = freshPages(t, 4);
+  const d = mr(t, r.pd, dst, ODP, 'reg_mr the fresh pages on demand');
+  advise(t, 'advise_mr PREFETCH_WRITE with FLUSH over the 4 pages', r.pd, d, ADVICE.PREFETCH_WRITE, FLUSH, 0, 4 * PAGE);
+  post(t, 'post a packet\'s write into each page', r.a, [0, 1, 2, 3].map((p) => ({
+    opcode: 'RDMA_WRITE' as const, id: BigInt(p), local: { mr: l, offset: p * PAGE, length: PACKET }, remote: { addr: d.addr + BigInt(p * PAGE), rkey: d.rkey },
+  })));
+  await completions(t, 'completions', r.cq, 4);
+  t.note('target bytes', dst);
+  const back = shared(4 * PAGE);
+  const b = mr(t, r.pd, back, LW, 'reg_mr read-back');
+  await readBack(t, r, 'read of the 4 pages', b, d, 4 * PAGE);
+  t.note('bytes read back', back);
+});
+
+add('advise_mr on an on-demand MR: each advice, with FLUSH and without', needs, (t) => {
+  const ctx = context(t);
+  const p = pd(t, ctx);
+  const d = mr(t, p, freshPages(t, 2), ODP, 'reg_mr 2 fresh pages on demand');
+  advise(t, 'PREFETCH with FLUSH', p, d, ADVICE.PREFETCH, FLUSH, 0, PAGE);
+  advise(t, 'PREFETCH_WRITE with FLUSH, from mid-page into the next', p, d, ADVICE.PREFETCH_WRITE, FLUSH, 100, PAGE);
+  advise(t, 'PREFETCH_NO_FAULT with FLUSH', p, d, ADVICE.PREFETCH_NO_FAULT, FLUSH, 0, 2 * PAGE);
+  advise(t, 'PREFETCH_WRITE without FLUSH (queued)', p, d, ADVICE.PREFETCH_WRITE, 0, 0, 2 * PAGE);
+});
+
+add('advise_mr refusals on an on-demand MR: advice 3, an unknown flag, ranges outside the MR, a stale lkey, no local write', needs, (t) => {
+  const ctx = context(t);
+  const p = pd(t, ctx);
+  const d = mr(t, p, freshPages(t, 2), ODP, 'reg_mr 2 fresh pages on demand');
+  advise(t, 'advice 3', p, d, 3, FLUSH, 0, PAGE);
+  advise(t, 'flags 2', p, d, ADVICE.PREFETCH, 2, 0, PAGE);
+  advise(t, 'a page past the end', p, d, ADVICE.PREFETCH_WRITE, FLUSH, PAGE, 2 * PAGE);
+  advise(t, 'a page before the start', p, d, ADVICE.PREFETCH_WRITE, FLUSH, -PAGE, 2 * PAGE);
+  advise(t, 'a page past the end, without FLUSH', p, d, ADVICE.PREFETCH_WRITE, 0, PAGE, 2 * PAGE);
+  advise(t, 'the lkey with its key byte changed', p, { ...d, lkey: d.lkey ^ 1 }, ADVICE.PREFETCH, FLUSH, 0, PAGE);
+  const readOnly = mr(t, p, freshPages(t, 1), A.REMOTE_READ | A.ON_DEMAND, 'reg_mr a fresh page on demand, remote read only');
+  advise(t, 'PREFETCH with FLUSH on the MR without local write', p, readOnly, ADVICE.PREFETCH, FLUSH, 0, PAGE);
+});
+
+add('advise_mr after the on-demand pages were unmapped: with FLUSH and without', needs, (t) => {
+  const ctx = context(t);
+  const p = pd(t, ctx);
+  const page = freshPages(t, 1);
+  const d = mr(t, p, page, ODP, 'reg_mr a fresh page on demand');
+  t.unmap('munmap the page', page);
+  advise(t, 'PREFETCH_WRITE with FLUSH', p, d, ADVICE.PREFETCH_WRITE, FLUSH, 0, PAGE);
+  advise(t, 'PREFETCH_NO_FAULT with FLUSH', p, d, ADVICE.PREFETCH_NO_FAULT, FLUSH, 0, PAGE);
+  advise(t, 'PREFETCH_WRITE without FLUSH (queued)', p, d, ADVICE.PREFETCH_WRITE, 0, 0, PAGE);
+});
+
+// On 6.12 no MR can be on demand, so these are where 6.12's answer shows.
+add('advise_mr with an lkey that names no MR', needs, (t) => {
+  const ctx = context(t);
+  const p = pd(t, ctx);
+  t.step('PREFETCH with FLUSH, lkey 0x12345600', (k) => k.ibvAdviseMr(p, ADVICE.PREFETCH, FLUSH, 0x12345600, 0x10000n, PAGE));
+});
+
+add('advise_mr on a pinned MR is refused before the kernel', needs, (t) => {
+  const ctx = context(t);
+  const p = pd(t, ctx);
+  const m = mr(t, p, shared(PAGE), LW, 'reg_mr a page, pinned');
+  advise(t, 'PREFETCH_WRITE with FLUSH', p, m, ADVICE.PREFETCH_WRITE, FLUSH, 0, PAGE);
 });

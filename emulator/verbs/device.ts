@@ -115,17 +115,6 @@ export class IbDevice {
     return mr.state();
   }
 
-  /**
-   * ibv_advise_mr(IBV_ADVISE_MR_ADVICE_PREFETCH, IBV_ADVISE_MR_FLAG_FLUSH) for
-   * one SGE, as a test hook (the seam has no such verb): ENOENT unless `lkey`
-   * names an on-demand MR holding the range, EFAULT where a page is unmapped.
-   */
-  prefetch(lkey: number, addr: bigint, length: number): void {
-    const mr = this.mrByKey(lkey);
-    if (!mr) throw systemError('ENOENT', 'ibv_advise_mr');
-    mr.prefetch(addr, length);
-  }
-
   /** The MR whose key is exactly `key`: the index alone could name a newer MR. */
   mrByKey(key: number): IbMr | undefined {
     const mr = this.#mrs.get(keyIndex(key));

@@ -5,7 +5,7 @@
 // order.
 import { systemError } from '../../seam/system-error';
 import { PAGE_SIZE } from '../../seam/uapi';
-import { IBV_ACCESS } from '../../seam/verbs-uapi';
+import { IBV_ACCESS, IBV_ADVISE_MR_ADVICE, IBV_ADVISE_MR_FLAG } from '../../seam/verbs-uapi';
 import { DmaBufObject } from '../dmabuf';
 import type { OpenFile } from '../files';
 import { memoryKey } from './keys';
@@ -57,6 +57,10 @@ export class IbMr {
     private readonly backing: Backing,
   ) {}
 
+  get onDemand(): boolean {
+    return this.backing.odp !== undefined;
+  }
+
   /** mr_check_range. */
   contains(addr: bigint, length: number): boolean {
     return addr >= this.addr && addr + BigInt(length) <= this.addr + this.length;
@@ -81,12 +85,16 @@ export class IbMr {
     this.backing.write(Number(addr - this.addr), bytes, packet);
   }
 
-  /** ibv_advise_mr with IBV_ADVISE_MR_ADVICE_PREFETCH and IBV_ADVISE_MR_FLAG_FLUSH: the pages fault in before it returns. */
-  prefetch(addr: bigint, length: number): void {
+  /**
+   * The driver's synchronous prefetch of [addr, addr + length) of this
+   * on-demand MR (ib_umem_odp_map_dma_and_lock): EFAULT outside the MR or
+   * where a page is not mapped; without `fault` (PREFETCH_NO_FAULT) it takes
+   * only the pages already there, which the mirror holds anyway.
+   */
+  prefetch(addr: bigint, length: number, fault: boolean): void {
     const syscall = 'ibv_advise_mr';
-    // get_prefetchable_mr finds only ODP MRs; the range must lie inside.
-    if (!this.backing.odp || !this.contains(addr, length)) throw systemError('ENOENT', syscall);
-    if (!this.backing.odp.fault(Number(addr - this.addr), length, true)) throw systemError('EFAULT', syscall);
+    if (!this.contains(addr, length)) throw systemError('EFAULT', syscall);
+    if (fault && !this.backing.odp!.fault(Number(addr - this.addr), length, true)) throw systemError('EFAULT', syscall);
   }
 
   state(): MrState {
@@ -99,6 +107,35 @@ export class IbMr {
     this.pd.device.removeMr(this);
     this.pd.users--;
     this.backing.release();
+  }
+}
+
+/**
+ * uverbs' ADVISE_MR method, then the driver's advise_mr for one SGE, whose
+ * lkey names no pinned MR of `pd` (the addon refuses those). Without
+ * IBV_ADVISE_MR_FLAG_FLUSH the driver only looks the MR up and queues the
+ * prefetch, whose failure nobody hears of: here it runs at once.
+ */
+export function adviseMr(pd: IbPd, lkey: number, advice: number, flags: number, addr: bigint, length: number): void {
+  const syscall = 'ibv_advise_mr';
+  const { prefetch } = pd.device.profile;
+  if (!prefetch) throw systemError('EOPNOTSUPP', syscall);
+  if (flags & ~IBV_ADVISE_MR_FLAG.FLUSH) throw systemError('EINVAL', syscall);
+  if (advice > IBV_ADVISE_MR_ADVICE.PREFETCH_NO_FAULT) throw systemError('EOPNOTSUPP', syscall);
+  // The driver's lookup: an MR of this PD, on demand (the addon let no pinned one through).
+  const mr = pd.device.mrByKey(lkey);
+  if (mr?.pd !== pd || !mr.onDemand || (prefetch.needsLocalWrite && !(mr.access & A.LOCAL_WRITE))) {
+    throw systemError(prefetch.notFound, syscall);
+  }
+  const fault = advice !== IBV_ADVISE_MR_ADVICE.PREFETCH_NO_FAULT;
+  if (flags & IBV_ADVISE_MR_FLAG.FLUSH) {
+    mr.prefetch(addr, length, fault);
+    return;
+  }
+  try {
+    mr.prefetch(addr, length, fault);
+  } catch {
+    // Best effort: the kernel's work drops its failure.
   }
 }
 

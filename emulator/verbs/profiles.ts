@@ -39,6 +39,13 @@ export interface DeviceProfile {
   flush: boolean;
   /** Copies through on-demand MRs go to each packet's page start (KernelBehaviour.rxeOdpCopyAtPageStart). */
   odpCopyAtPageStart?: boolean;
+  /**
+   * The driver's advise_mr (prefetch into on-demand MRs): what it answers for
+   * an lkey its lookup does not find, and whether that lookup wants the MR to
+   * have local write (rxe's lookup_mr(pd, IB_ACCESS_LOCAL_WRITE, …)). Absent:
+   * no advise_mr, and uverbs answers EOPNOTSUPP.
+   */
+  prefetch?: { notFound: 'EINVAL' | 'ENOENT'; needsLocalWrite: boolean };
   /** The access bits the driver's reg_mr accepts after ib_check_mr_access; others answer EOPNOTSUPP. */
   driverAccess: number;
   /** Cyclic index ranges of the MR and QP pools, and how many the kernel's own users (MAD, its DMA MR) take at start. */
@@ -155,6 +162,7 @@ function rxe(name: string, machine: Machine): DeviceProfile {
     dmaBuf: 'none',
     flush: true,
     odpCopyAtPageStart: machine.behaviour.rxeOdpCopyAtPageStart,
+    ...(machine.behaviour.rxeAdviseMr && { prefetch: { notFound: 'EINVAL', needsLocalWrite: true } }),
     // RXE_ACCESS_SUPPORTED_MR: ZERO_BASED and HUGETLB are refused.
     driverAccess: A.LOCAL_WRITE | A.REMOTE_WRITE | A.REMOTE_READ | A.REMOTE_ATOMIC | A.MW_BIND |
       A.ON_DEMAND | A.FLUSH_GLOBAL | A.FLUSH_PERSISTENT | ACCESS_OPTIONAL,
@@ -189,6 +197,8 @@ function mlx5(name: string): DeviceProfile {
     },
     dmaBuf: 'dynamic',
     flush: false,
+    // get_prefetchable_mr: ENOENT for a key naming no on-demand MR of the PD.
+    prefetch: { notFound: 'ENOENT', needsLocalWrite: false },
     driverAccess: 0x3ff | ACCESS_OPTIONAL,
     mrIndexes: { min: 1, max: 0xffffff, reserved: 0 },
     qpIndexes: { min: 0x100, max: 0xffffff, reserved: 8 },

@@ -16,7 +16,7 @@ import { CompChannel, IbCq, cqCapacity } from './cq';
 import { IbDevice, UverbsDevice, UverbsFile } from './device';
 import { EventFile } from './event-file';
 import { Memlock } from './memlock';
-import { IbMr, regDmabufMr, regUserMr } from './mr';
+import { adviseMr, IbMr, regDmabufMr, regUserMr } from './mr';
 import { IbPd } from './pd';
 import { IbQp } from './qp';
 import { IBV_ACCESS, IBV_EVENT } from '../../seam/verbs-uapi';
@@ -271,6 +271,19 @@ export class Verbs implements VerbsCalls {
     unpin?.();
     ctx.hostMrs.delete(mr.key);
     this.#remove(mrHandle);
+  }
+
+  /** The addon's check first: a pinned MR of `pd` never reaches the kernel (rxe in 7.3 does not check). */
+  ibvAdviseMr(pdHandle: number, advice: number, flags: number, lkey: number, addr: bigint, length: number): void {
+    const syscall = 'ibv_advise_mr';
+    const [adviceBits, flagBits, key, size] = [uint32(advice, 'advice'), uint32(flags, 'flags'), uint32(lkey, 'lkey'), uint32(length, 'length')];
+    u64(addr, 'addr');
+    const { ctx, pd } = this.#get(pdHandle, 'pd', 'pd', syscall);
+    const mine = ctx.hostMrs.get(key);
+    if (mine?.pd === pd && !(mine.access & IBV_ACCESS.ON_DEMAND)) {
+      throw systemErrorWhy('EINVAL', syscall, 'the lkey names an MR that was not registered on demand');
+    }
+    adviseMr(pd, key, adviceBits, flagBits, addr, size);
   }
 
   ibvCreateCompChannel(ctxHandle: number): IbvCompChannel {

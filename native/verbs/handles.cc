@@ -141,4 +141,5 @@ void VerbsState::ReleaseAll() {
   objects_.clear();
   recent_.fill(nullptr);
   mrs_by_lkey.clear();
+  on_demand_mrs.clear();
 }

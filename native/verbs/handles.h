@@ -3,7 +3,9 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "../mapping.h"
@@ -25,6 +27,8 @@ struct VerbsObject {
   // CQs: events ibvGetCqEvent returned and ibvAckCqEvents has not yet
   // acknowledged. ibv_destroy_cq waits for all of them, forever if need be.
   uint32_t unacked = 0;
+  // Contexts: the device's uverbs driver id (advise.h), found on first use.
+  std::optional<uint32_t> uverbs_driver_id = std::nullopt;
   // Objects whose other half belongs to the connection manager
   // (../rdmacm/verbs.h): for a context from rdmaQueryId, the rdma_get_devices
   // list whose reference keeps it open; for a QP from rdmaCreateQp, its
@@ -79,6 +83,9 @@ class VerbsState {
 
   // MRs over CPU memory by lkey, to check that inline sends read from one.
   std::unordered_multimap<uint32_t, const ibv::mr*> mrs_by_lkey;
+  // Those of them registered on demand (IBV_ACCESS_ON_DEMAND): ibvAdviseMr
+  // passes no other MR's lkey to the kernel.
+  std::unordered_set<const ibv::mr*> on_demand_mrs;
   // Builds what ibvRegMr and ibvRegDmabufMr return (mr.cc), made on first use.
   Napi::FunctionReference make_mr;
 

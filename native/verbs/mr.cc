@@ -1,11 +1,12 @@
 // Protection domains and memory regions: ibv_alloc_pd, ibv_dealloc_pd,
-// ibv_reg_mr, ibv_reg_dmabuf_mr, ibv_dereg_mr.
+// ibv_reg_mr, ibv_reg_dmabuf_mr, ibv_dereg_mr, ibv_advise_mr.
 #include <errno.h>
 
 #include "../args.h"
 #include "../bindings.h"
 #include "../error.h"
 #include "../instance.h"
+#include "advise.h"
 #include "exports.h"
 #include "loader.h"
 
@@ -105,6 +106,7 @@ Napi::Value RegMr(const Napi::CallbackInfo& info) {
   constexpr int kAccessOnDemand = 1 << 6;  // IBV_ACCESS_ON_DEMAND
   if (mapping && !(access & kAccessOnDemand)) Pin(o.mapping = mapping);
   state.mrs_by_lkey.emplace(mr->lkey, mr);
+  if (access & kAccessOnDemand) state.on_demand_mrs.insert(mr);
   return MrResult(env, make, handle, mr, reinterpret_cast<uintptr_t>(mr->addr));
 }
 
@@ -142,7 +144,53 @@ Napi::Value DeregMr(const Napi::CallbackInfo& info) {
   while (it != last && it->second != o.ptr) ++it;
   if (int err = DestroyObject(v, o)) ThrowErrno(env, err, "ibv_dereg_mr");
   if (it != last) state.mrs_by_lkey.erase(it);
+  state.on_demand_mrs.erase(static_cast<const ibv::mr*>(o.ptr));
   state.Remove(o);
+  return env.Undefined();
+}
+
+// Whether `lkey` names a pinned MR (not on demand) this environment
+// registered in `pd`. Every MR of a PD is made through its environment.
+bool PinnedMrIn(const VerbsState& state, const ibv::pd* pd, uint32_t lkey) {
+  auto [it, last] = state.mrs_by_lkey.equal_range(lkey);
+  for (; it != last; ++it) {
+    if (it->second->pd == pd && !state.on_demand_mrs.count(it->second)) return true;
+  }
+  return false;
+}
+
+// One SGE: the API prefetches one range of one MR at a time, and a single SGE
+// needs no array read from JS. The kernel's command goes out from the addon
+// (advise.cc says why).
+//
+// A pinned MR's lkey never reaches the kernel: rxe in 7.3 looks the lkey up
+// with no check that the MR is on demand, and would take a pinned MR's umem
+// for an on-demand one's (rxe_ib_prefetch_sg_list). Other keys are safe there:
+// one naming no MR of the PD fails rxe's lookup (EINVAL).
+Napi::Value AdviseMr(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireVerbs(env);
+  VerbsState& state = GetInstance(env).verbs;
+  uint32_t advice = Uint32Arg(info[1], "advice");
+  uint32_t flags = Uint32Arg(info[2], "flags");
+  ibv::sge sge{U64Arg(info[4], "addr"), Uint32Arg(info[5], "length"), Uint32Arg(info[3], "lkey")};
+  VerbsObject& pd = state.Get(info[0], "pd", VerbsKind::kPd, "ibv_advise_mr");
+  auto* ibpd = static_cast<ibv::pd*>(pd.ptr);
+  if (PinnedMrIn(state, ibpd, sge.lkey)) {
+    ThrowErrnoWhy(env, EINVAL, "ibv_advise_mr", "the lkey names an MR that was not registered on demand");
+  }
+  // A context outlives its PDs (ibvCloseDevice answers EBUSY while they live).
+  std::optional<uint32_t>& driver_id = state.Find(pd.context, VerbsKind::kContext)->uverbs_driver_id;
+  if (!driver_id) {
+    uint32_t id = 0;
+    if (int err = UverbsDriverId(ibpd->context->device->name, &id)) {
+      ThrowErrnoWhy(env, err, "ibv_advise_mr", "RDMA netlink did not give the device's uverbs driver id");
+    }
+    driver_id = id;
+  }
+  if (int err = AdviseMrIoctl(ibpd->context->cmd_fd, *driver_id, ibpd->handle, advice, flags, sge)) {
+    ThrowErrno(env, err, "ibv_advise_mr");
+  }
   return env.Undefined();
 }
 
@@ -154,4 +202,5 @@ void InitVerbsMr(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "ibvRegMr", RegMr);
   Export(env, exports, "ibvRegDmabufMr", RegDmabufMr);
   Export(env, exports, "ibvDeregMr", DeregMr);
+  Export(env, exports, "ibvAdviseMr", AdviseMr);
 }

@@ -42,7 +42,7 @@ const PUBLIC: Record<string, readonly string[]> = {
   UnixListener: [...FD, 'path', 'accept'],
   RdmaDevice: [...RESOURCE, 'seam', 'ctx', 'name', 'attr', 'port', 'gid', 'canRegisterDmaBuf', 'onDemandPaging', 'allocPd', 'createCq', 'on', 'off'],
   ProtectionDomain: [...RESOURCE, 'device', 'handle', 'register', 'registerDmaBuf', 'createQp'],
-  MemoryRegion: [...RESOURCE, 'pd', 'via', 'addr', 'length', 'lkey', 'rkey', 'access', 'remote', 'revokeRemote'],
+  MemoryRegion: [...RESOURCE, 'pd', 'via', 'addr', 'length', 'lkey', 'rkey', 'access', 'remote', 'revokeRemote', 'prefetch'],
   CompletionQueue: [...RESOURCE, 'device', 'handle', 'poll', 'pollCount', 'next'],
   QueuePair: [...RESOURCE, 'pd', 'handle', 'qpNum', 'cap', 'psn', 'state', 'endpoint', 'connect', 'postSend', 'postRecv'],
   RdmaListener: [...RESOURCE, 'address', 'connections', 'pinnedBytes', 'next', 'accept'],

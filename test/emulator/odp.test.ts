@@ -94,16 +94,18 @@ describe('on-demand MRs mirror process memory', () => {
     expect([...bytes.subarray(0, 32)].every((b) => b === 0x77) && [...bytes.subarray(32)].every((b) => b === 0)).toBe(true);
   });
 
-  it('prefetches pages ahead of access (ibv_advise_mr), counted apart from faults; ENOENT off ODP MRs, EFAULT on unmapped pages', async () => {
+  it('prefetches pages ahead of access (ibv_advise_mr), counted apart from faults; EFAULT on unmapped pages; pinned MRs refused', async () => {
     start();
-    const device = m.hooks.rdma.device('mlx5_0');
-    device.prefetch(mr.lkey, mr.addr + BigInt(2 * PAGE), 3 * PAGE);
+    mr.prefetch({ offset: 2 * PAGE, length: 3 * PAGE });
     expect(odp()).toMatchObject({ present: 3, prefetched: 3, faults: 0 });
     await rdma.write(mr, 2 * PAGE, pattern(3 * PAGE, 4));
     expect(odp()).toMatchObject({ faults: 0 });
     const pinned = rdma.pd.register(new Uint8Array(new SharedArrayBuffer(PAGE)));
-    expect(errorOf(() => device.prefetch(pinned.lkey, pinned.addr, 64))).toMatchObject({ code: 'ENOENT', syscall: 'ibv_advise_mr' });
+    expect(() => pinned.prefetch()).toThrow(expect.objectContaining({ code: 'ERR_INVALID_STATE' }));
+    expect(errorOf(() => m.dmb.seam.ibvAdviseMr(rdma.pd.handle, 0, 1, pinned.lkey, pinned.addr, 64))).toMatchObject({ code: 'EINVAL', syscall: 'ibv_advise_mr' });
+    // mlx5's get_prefetchable_mr finds no MR for a stale key.
+    expect(errorOf(() => m.dmb.seam.ibvAdviseMr(rdma.pd.handle, 0, 1, mr.lkey ^ 1, mr.addr, 64))).toMatchObject({ code: 'ENOENT', syscall: 'ibv_advise_mr' });
     m.hooks.mm.unmap(memory.subarray(8 * PAGE, 9 * PAGE));
-    expect(errorOf(() => device.prefetch(mr.lkey, mr.addr + BigInt(8 * PAGE), 64))).toMatchObject({ code: 'EFAULT', syscall: 'ibv_advise_mr' });
+    expect(errorOf(() => mr.prefetch({ offset: 8 * PAGE, length: 64 }))).toMatchObject({ code: 'EFAULT', syscall: 'ibv_advise_mr' });
   });
 });

@@ -52,6 +52,7 @@ describeNeeds(native.error ?? null)('native verbs', () => {
       ['ibv_reg_mr', () => b.ibvRegMr(2 ** 40, view, 1)],
       ['ibv_reg_dmabuf_mr', () => b.ibvRegDmabufMr(1.5, 0n, 4096n, 0n, -1, 0)],
       ['ibv_dereg_mr', () => b.ibvDeregMr(1)],
+      ['ibv_advise_mr', () => b.ibvAdviseMr(1, 0, 1, 0x100, 0x10000n, 4096)],
       ['ibv_create_comp_channel', () => b.ibvCreateCompChannel(1)],
       ['ibv_destroy_comp_channel', () => b.ibvDestroyCompChannel(1)],
       ['ibv_create_cq', () => b.ibvCreateCq(1, 16, -1)],
@@ -78,6 +79,8 @@ describeNeeds(native.error ?? null)('native verbs', () => {
     expect(call(loose.ibvAllocPd!)).toThrow(TypeError);
     expect(call(loose.ibvDeallocPd!, 1n)).toThrow(TypeError);
     expect(call(loose.ibvPollCq!, {})).toThrow(TypeError);
+    expect(call(loose.ibvAdviseMr!, 1, 0, 1, 0x100, 0x10000, 4096)).toThrow(TypeError);
+    expect(call(loose.ibvAdviseMr!, 1, 0, 1, 0x100, 0x10000n, '4096')).toThrow(TypeError);
     expect(call(loose.setMemlockLimit!, 1, 2)).toThrow(TypeError);
     expect(call(loose.setMemlockLimit!, -1n, 2n)).toThrow(TypeError);
   });
