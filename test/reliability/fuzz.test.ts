@@ -11,6 +11,21 @@ import { describeEachBackend } from '../support/backends';
 import { inKernelVm } from '../support/skip';
 
 const CALLS = Number(process.env.FUZZ_CALLS ?? 10_000);
+// In the VM the child runs in a memory cgroup of its own. Hostile sizes are
+// often valid ones: a 2 GiB vgem buffer exported, a 2 GiB udmabuf on 7.3, a
+// 2 GiB mapping registered as root. The kernel makes those pages whether or
+// not any process maps them, and in a 2 GiB guest the OOM killer then took
+// vitest itself. Charged to the cgroup, the same calls fail with ENOMEM,
+// which the fuzz counts like any other refusal.
+const FUZZ_MEMORY = '768M';
+const IN_CGROUP = `set -e
+cg=/sys/fs/cgroup
+grep -q " $cg cgroup2 " /proc/mounts || mount -t cgroup2 none $cg
+echo +memory > $cg/cgroup.subtree_control
+mkdir -p $cg/dmabridge-fuzz
+echo ${FUZZ_MEMORY} > $cg/dmabridge-fuzz/memory.max
+echo $$ > $cg/dmabridge-fuzz/cgroup.procs
+exec "$@"`;
 // The guest runs JavaScript about 20 times slower than the host.
 const LIMIT_MS = inKernelVm ? 240_000 : 60_000;
 
@@ -21,7 +36,11 @@ describeEachBackend('fuzz: seeded hostile calls', (b) => {
     const reportPath = join(dir, 'report.json');
     const replay = `FUZZ_SEED=${seed} FUZZ_CALLS=${CALLS} npm run test:fuzz  (or: node dist/reliability/fuzz.js --backend ${b.name} --seed ${seed} --calls ${CALLS})`;
     try {
-      const child = spawn(process.execPath, ['dist/reliability/fuzz.js', '--backend', b.name, '--seed', String(seed), '--calls', String(CALLS), '--report', reportPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+      // Said first, so that a run killed from outside can still be replayed.
+      console.log(`fuzz ${b.name} seed ${seed}: starting`);
+      const argv = [process.execPath, 'dist/reliability/fuzz.js', '--backend', b.name, '--seed', String(seed), '--calls', String(CALLS), '--report', reportPath];
+      const [command, ...args] = inKernelVm && b.name === 'native' ? ['sh', '-c', IN_CGROUP, 'fuzz', ...argv] : argv;
+      const child = spawn(command!, args, { stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       const timer = setTimeout(() => child.kill('SIGKILL'), LIMIT_MS);
