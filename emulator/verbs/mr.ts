@@ -127,15 +127,11 @@ export function adviseMr(pd: IbPd, lkey: number, advice: number, flags: number, 
   if (mr?.pd !== pd || !mr.onDemand || (prefetch.needsLocalWrite && !(mr.access & A.LOCAL_WRITE))) {
     throw systemError(prefetch.notFound, syscall);
   }
-  const fault = advice !== IBV_ADVISE_MR_ADVICE.PREFETCH_NO_FAULT;
-  if (flags & IBV_ADVISE_MR_FLAG.FLUSH) {
-    mr.prefetch(addr, length, fault);
-    return;
-  }
   try {
-    mr.prefetch(addr, length, fault);
-  } catch {
-    // Best effort: the kernel's work drops its failure.
+    mr.prefetch(addr, length, advice !== IBV_ADVISE_MR_ADVICE.PREFETCH_NO_FAULT);
+  } catch (e) {
+    // Without FLUSH it is best effort: the kernel's work drops its failure.
+    if (flags & IBV_ADVISE_MR_FLAG.FLUSH) throw e;
   }
 }
 
