@@ -18,9 +18,11 @@ describe('removing an emulated RDMA device', () => {
   it('waits for every process of the machine, and a killed one lets go as its fds close', async () => {
     const { dmb, hooks } = machine();
     const peer = open({ backend: hooks.spawn() });
-    peer.openRdma('rxe0').allocPd();
+    // Held until the kill: a forgotten PD's finalizer would let go of the device on its own.
+    const pd = peer.openRdma('rxe0').allocPd();
     const removal = hooks.rdma.remove('rxe0');
     expect(await settled(removal)).toBe(false);
+    expect(pd.closed).toBe(false);
     hooks.kill(peer);
     expect(await settled(removal)).toBe(true);
     dmb.close();
