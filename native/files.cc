@@ -35,8 +35,11 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
     ThrowErrnoWhy(env, EBUSY, "close",
                   "libibverbs or librdmacm owns the fd: destroy the context or channel that holds it instead");
   }
+  if (!instance.fds.Release(fd)) {
+    ThrowErrnoWhy(env, EBADF, "close",
+                  "the fd this made was closed behind dmabridge's back and its number now names another file, left open");
+  }
   // Not retried: on Linux the fd is gone even when close reports EINTR.
-  instance.fds.Forget(fd);
   if (::close(fd) != 0) ThrowErrno(env, errno, "close");
   return env.Undefined();
 }

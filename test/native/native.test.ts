@@ -3,7 +3,7 @@
 // test/seam and test/api, natively inside the real-kernel VM.
 import { execFileSync } from 'node:child_process';
 import { constants } from 'node:buffer';
-import { mkdtempSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -107,6 +107,22 @@ describeNeeds(native.error ?? null)('native addon', () => {
     expect(b.openFds()).not.toContain(copy);
     expect(b.readdir('/proc/self')).toEqual(expect.arrayContaining(['fd', 'fdinfo']));
     expect(b.readdir('/proc/self')).not.toContain('.');
+  });
+
+  it('refuses to close a number it made that was closed behind its back and now names another file', () => {
+    const fd = b.memfdCreate('dmabridge-test', U.MFD_CLOEXEC);
+    closeSync(fd);
+    dir = mkdtempSync(join(tmpdir(), 'dmabridge-'));
+    const mine = openSync(join(dir, 'mine'), 'w+');
+    expect(mine).toBe(fd);
+    // A finalizer of the memfd's resource would ask this, and must not close the file.
+    expectErrno(() => b.close(fd), 'EBADF', 'close');
+    expect(readlinkSync(`/proc/self/fd/${mine}`)).toBe(join(dir, 'mine'));
+    closeSync(mine);
+    // A number it never made is the caller's to close, as close(2) would.
+    const theirs = openSync(join(dir, 'mine'), 'r');
+    b.close(theirs);
+    expect(() => closeSync(theirs)).toThrow(expect.objectContaining({ code: 'EBADF' }));
   });
 
   it('maps exactly the requested bytes, shared with the file', () => {
