@@ -2,6 +2,7 @@
 // the Markdown table that the terminal and the README show.
 import { bytes } from '../cli/format';
 import type { EmulatorResults } from './emulator';
+import type { LatencyRow } from './latency';
 import { isSkipped, type Measured, type Step } from './measured';
 import { YIELD_EVERY, type NativeResults, type Registered } from './native';
 import type { Summary } from './stats';
@@ -13,6 +14,8 @@ export interface ClusterResults {
   reps: number;
   warmup: number;
   write64k: { mibps: Measured };
+  /** 8-byte SEND ping-pong over rdma_cm against ib_send_lat -R; one-way ns. */
+  sendLatency?: { size: number; iters: number; poll: LatencyRow; await: LatencyRow };
 }
 
 export interface BenchResults {
@@ -54,16 +57,21 @@ export function rows(results: BenchResults): Row[] {
     else body(step);
   };
   const n = results.native;
+  const us: Spec = { unit: 'µs', higher: false, scale: 1e3 };
+  const latency = (name: string, r: LatencyRow, goal?: number) => {
+    add(`${name}, median`, r.median, { ...us, goal });
+    add(`${name}, p99`, r.p99, us);
+  };
   section('latency', n?.latency, (l) => {
-    const us: Spec = { unit: 'µs', higher: false, scale: 1e3 };
-    const both = (name: string, r: { median: Measured; p99: Measured }, goal?: number) => {
-      add(`${name}, median`, r.median, { ...us, goal });
-      add(`${name}, p99`, r.p99, us);
-    };
-    both(`SEND ${bytes(l.size)} latency, 2 processes, cq.pollCount (vs ib_send_lat)`, l.sendPoll, 1.5);
-    both(`… awaiting cq.next(), spin ${l.spin} µs (vs ib_send_lat)`, l.sendAwait, 3);
-    both(`RDMA WRITE ${bytes(l.size)} latency, polling memory (vs ib_write_lat)`, l.writePoll, 1.5);
+    latency(`SEND ${bytes(l.size)} latency, 2 processes, cq.pollCount (vs ib_send_lat)`, l.sendPoll, 1.5);
+    latency(`… awaiting cq.next(), spin ${l.spin} µs (vs ib_send_lat)`, l.sendAwait, 3);
+    latency(`RDMA WRITE ${bytes(l.size)} latency, polling memory (vs ib_write_lat)`, l.writePoll, 1.5);
   });
+  const cl = results.cluster?.sendLatency;
+  if (cl) {
+    latency(`SEND ${bytes(cl.size)} latency, 2 hosts over rdma_cm, cq.pollCount (vs ib_send_lat -R)`, cl.poll, 1.5);
+    latency('… awaiting cq.next() (vs ib_send_lat -R)', cl.await, 3);
+  }
   section('RDMA WRITE bandwidth', n?.bandwidth, (w) => {
     add(`RDMA WRITE ${bytes(w.size)} bandwidth`, w.mibps, { unit: 'MiB/s', higher: true, goal: 1.0 });
   });

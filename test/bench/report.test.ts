@@ -49,6 +49,28 @@ describe('the bench report', () => {
     expect(by('RDMA WRITE 8 B latency, polling memory (vs ib_write_lat), median')).toMatchObject({ note: 'no peer: ib_write_lat not on PATH' });
   });
 
+  it('puts the two-host latency under the one-guest latency, judged by the same goals', () => {
+    const cluster = {
+      kernel: '6.12', count: 8, reps: 3, warmup: 1,
+      write64k: { mibps: { dmabridge: s(90), peer: s(100) } },
+      sendLatency: {
+        size: 8, iters: 100,
+        poll: { median: { dmabridge: s(140_000), peer: s(100_000) }, p99: { dmabridge: s(300_000), peer: s(200_000) } },
+        await: { median: { dmabridge: s(320_000), peer: s(100_000) }, p99: { dmabridge: s(600_000), peer: s(200_000) } },
+      },
+    };
+    const table = rows({ cluster });
+    const names = table.map((r) => r.name);
+    expect(names.slice(0, 4)).toEqual([
+      'SEND 8 B latency, 2 hosts over rdma_cm, cq.pollCount (vs ib_send_lat -R), median',
+      'SEND 8 B latency, 2 hosts over rdma_cm, cq.pollCount (vs ib_send_lat -R), p99',
+      '… awaiting cq.next() (vs ib_send_lat -R), median',
+      '… awaiting cq.next() (vs ib_send_lat -R), p99',
+    ]);
+    expect(table[0]).toMatchObject({ unit: 'µs', dmabridge: { median: 140 }, peer: { median: 100 }, goal: '≤ 1.50× time', met: true });
+    expect(table[2]).toMatchObject({ goal: '≤ 3.00× time', met: false });
+  });
+
   it('numbers each reason once below the table, and marks the rows that share it', () => {
     const native: NativeResults = {
       kernel: '6.12', reps: 1, warmup: 1, quick: true,
