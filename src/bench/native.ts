@@ -10,7 +10,7 @@ import type { ProtectionDomain } from '../verbs/pd';
 import type { DmaBridge } from '../dmabridge';
 import { isSystemError } from '../../seam/system-error';
 import { against, type Measured, type Step } from './measured';
-import { cPeer, ibWriteBw, type PeerRun, type PerftestResult } from './peers';
+import { cPeer, cPeerSession, ibWriteBw, type PeerRun, type PerftestResult } from './peers';
 import { nowNs, repeat, summarize, type Summary } from './stats';
 import { BATCH, DEPTH, checkWrites, writeBatch, writeLoop, type WritePair } from './writes';
 import { loopbackPair } from '../verbs/loopback';
@@ -229,42 +229,62 @@ async function registrationLoop(pd: ProtectionDomain, buf: Uint8Array, reps: num
   return { reg, dereg };
 }
 
-function benchFill(dmb: DmaBridge, size: number, o: BenchOptions): Step<Fill> {
+// Each run fills with the view, has the C peer read that back, has the C peer
+// fill, then reads that back with the view and with Buffer.copy: all on the
+// same memory and interleaved, so that a drift in the machine's speed weighs
+// on both alike (run after run it was most of the gap).
+async function benchFill(dmb: DmaBridge, size: number, o: BenchOptions): Promise<Step<Fill>> {
   if (!dmb.heaps().includes('system')) return { skipped: 'no /dev/dma_heap/system (a kernel with CONFIG_DMABUF_HEAPS_SYSTEM)' };
-  const fill: number[] = [], read: number[] = [], copy: number[] = [];
-  {
-    using buf = dmb.allocHeap(size);
-    using map = buf.map('rw');
-    const dst = new Uint8Array(size);
-    const src = Buffer.from(map.view.buffer, map.view.byteOffset, map.view.length);
+  const ours = { fill: [] as number[], read: [] as number[], copy: [] as number[] };
+  const c = { fill: [] as number[], read: [] as number[] };
+  using buf = dmb.allocHeap(size);
+  using map = buf.map('rw');
+  const dst = new Uint8Array(size);
+  const src = Buffer.from(map.view.buffer, map.view.byteOffset, map.view.length);
+  const peer = cPeerSession('fill', [size], buf.fd);
+  const check = (value: number, what: string) => {
+    if (dst[0] !== value || dst[size >> 1] !== value || dst[size - 1] !== value) throw new Error(`${what} read back the wrong bytes`);
+    dst[size >> 1] = ~value & 0xff;
+  };
+  try {
     for (let i = -WARMUP; i < o.reps; i++) {
-      const value = 0xab ^ (i & 1);
+      const mine = 0xab ^ (i & 1), theirs = 0x5c ^ (i & 1);
       const t0 = nowNs();
       map.begin('write');
-      map.view.fill(value);
+      map.view.fill(mine);
       map.end();
       const t1 = nowNs();
+      const cRead = 'ask' in peer ? await peer.ask(`r ${mine}`) : 0;
+      const cFill = 'ask' in peer ? await peer.ask(`w ${theirs}`) : 0;
+      const expected = 'ask' in peer ? theirs : mine;
+      const t2 = nowNs();
       map.begin('read');
       dst.set(map.view);
       map.end();
-      const t2 = nowNs();
-      if (dst[size >> 1] !== value) throw new Error('read back the wrong byte');
-      dst[size >> 1] = 0;
+      const t3 = nowNs();
+      check(expected, 'the view');
       map.begin('read');
       src.copy(dst);
       map.end();
-      const t3 = nowNs();
-      if (dst[size >> 1] !== value) throw new Error('Buffer.copy read back the wrong byte');
-      if (i >= 0) { fill.push(t1 - t0); read.push(t2 - t1); copy.push(t3 - t2); }
+      const t4 = nowNs();
+      check(expected, 'Buffer.copy');
+      if (i < 0) continue;
+      ours.fill.push(t1 - t0);
+      ours.read.push(t3 - t2);
+      ours.copy.push(t4 - t3);
+      c.fill.push(cFill);
+      c.read.push(cRead);
     }
-  } // The C peer needs the memory.
+  } finally {
+    if ('close' in peer) await peer.close();
+  }
   const mibps = (ns: readonly number[]) => ns.map((t) => size / (t / 1e9) / MiB);
-  const c = cPeer('fill', [size, WARMUP, o.reps]);
+  const ran: PeerRun<typeof c> = 'absent' in peer ? peer : { out: c };
   return {
     size,
-    fill: against(summarize(mibps(fill)), c, (out) => mibps(out.fill!)),
-    read: against(summarize(mibps(read)), c, (out) => mibps(out.read!)),
-    copy: against(summarize(mibps(copy)), c, (out) => mibps(out.read!)),
+    fill: against(summarize(mibps(ours.fill)), ran, (out) => mibps(out.fill)),
+    read: against(summarize(mibps(ours.read)), ran, (out) => mibps(out.read)),
+    copy: against(summarize(mibps(ours.copy)), ran, (out) => mibps(out.read)),
   };
 }
 

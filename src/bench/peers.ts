@@ -3,9 +3,11 @@
 // src/bench/peers/, compiled on first use with the machine's C compiler
 // against its libibverbs.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 
 /** What a peer printed, or why it could not run here, with what to install. */
 export type PeerRun<T> = { out: T } | { absent: string };
@@ -22,8 +24,8 @@ function onPath(program: string): boolean {
   return (process.env.PATH ?? '').split(':').some((dir) => dir && existsSync(path.join(dir, program)));
 }
 
-/** Runs src/bench/peers/NAME.c (compiled first unless its binary is newer) and parses the JSON it prints. */
-export function cPeer(name: string, args: Array<string | number>): PeerRun<Record<string, number[]>> {
+/** src/bench/peers/NAME.c's binary, compiled first unless it is newer than its source; or why not. */
+function peerBinary(name: string): { binary: string } | { absent: string } {
   const source = path.join(SOURCES, `${name}.c`);
   if (!existsSync(source)) return { absent: `${source} is missing from this installation` };
   const cc = ['cc', 'gcc', 'clang'].find(onPath);
@@ -38,7 +40,44 @@ export function cPeer(name: string, args: Array<string | number>): PeerRun<Recor
       return { absent: `cannot build ${name}.c: ${first.trim()} (apt install libibverbs-dev)` };
     }
   }
-  return { out: JSON.parse(execFileSync(binary, args.map(String), { encoding: 'utf8' })) };
+  return { binary };
+}
+
+/** Runs src/bench/peers/NAME.c and parses the JSON it prints. */
+export function cPeer(name: string, args: Array<string | number>): PeerRun<Record<string, number[]>> {
+  const built = peerBinary(name);
+  if ('absent' in built) return built;
+  return { out: JSON.parse(execFileSync(built.binary, args.map(String), { encoding: 'utf8' })) };
+}
+
+/** A peer that takes one line at a time and answers each with a number. */
+export interface PeerSession {
+  ask(line: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Starts src/bench/peers/NAME.c with `fd` as its fd 3, for steps the bench interleaves with its own; or why not. */
+export function cPeerSession(name: string, args: Array<string | number>, fd: number): PeerSession | { absent: string } {
+  const built = peerBinary(name);
+  if ('absent' in built) return built;
+  const child = spawn(built.binary, args.map(String), { stdio: ['pipe', 'pipe', 'inherit', fd] });
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const exited = once(child, 'exit');
+  // A spawn that fails emits 'error'; ask() then finds the output ended.
+  exited.catch(() => {});
+  return {
+    async ask(line) {
+      child.stdin!.write(`${line}\n`);
+      const answer = await lines.next();
+      if (answer.done) throw new Error(`the ${name} peer ended (${String((await exited)[0])}) before it answered '${line}'`);
+      return Number(answer.value);
+    },
+    async close() {
+      child.stdin!.end();
+      const [code] = await exited;
+      if (code !== 0) throw new Error(`the ${name} peer exited with ${String(code)}`);
+    },
+  };
 }
 
 export interface PerftestResult {

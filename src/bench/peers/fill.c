@@ -1,10 +1,11 @@
-// memset and memcpy over a mapped dma-buf from /dev/dma_heap/system, each
-// bracketed by DMA_BUF_IOCTL_SYNC as dmabridge's begin()/end() are.
-// Usage: fill SIZE WARMUP REPS
-// Prints {"fill":[ns...],"read":[ns...]}.
-#include <fcntl.h>
+// memset and memcpy over a dma-buf that the bench maps too, each bracketed by
+// DMA_BUF_IOCTL_SYNC as dmabridge's begin()/end() are, one step at a time on
+// the bench's word, so that the bench interleaves them with its own on the
+// same memory (a drift in the machine's speed then weighs on both alike).
+// Usage: fill SIZE, with the dma-buf on fd 3. Reads lines from stdin:
+//   "w V": memset the buffer to V;  "r V": memcpy it out and check it holds V.
+// Answers each with the step's time in ns on a line of its own.
 #include <linux/dma-buf.h>
-#include <linux/dma-heap.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,41 +19,38 @@ static long long now_ns(void) {
   return t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
-static void sync_buf(int fd, unsigned long long flags) {
+static void sync_buf(unsigned long long flags) {
   struct dma_buf_sync s = { .flags = flags };
-  if (ioctl(fd, DMA_BUF_IOCTL_SYNC, &s)) { perror("fill: DMA_BUF_IOCTL_SYNC"); exit(1); }
+  if (ioctl(3, DMA_BUF_IOCTL_SYNC, &s)) { perror("fill: DMA_BUF_IOCTL_SYNC"); exit(1); }
 }
 
 int main(int argc, char **argv) {
-  if (argc != 4) { fprintf(stderr, "usage: fill SIZE WARMUP REPS\n"); return 2; }
+  if (argc != 2) { fprintf(stderr, "usage: fill SIZE (the dma-buf on fd 3)\n"); return 2; }
   size_t size = strtoull(argv[1], NULL, 0);
-  int warmup = atoi(argv[2]), reps = atoi(argv[3]);
-  int heap = open("/dev/dma_heap/system", O_RDWR | O_CLOEXEC);
-  struct dma_heap_allocation_data alloc = { .len = size, .fd_flags = O_RDWR | O_CLOEXEC };
-  if (heap < 0 || ioctl(heap, DMA_HEAP_IOCTL_ALLOC, &alloc)) { perror("fill: dma-heap alloc"); return 1; }
-  int fd = alloc.fd;
-  unsigned char *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  unsigned char *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, 3, 0);
   unsigned char *dst = malloc(size);
   if (map == MAP_FAILED || !dst) { perror("fill: mmap"); return 1; }
   memset(dst, 0, size);
-  long long *fill = calloc(reps, sizeof *fill), *rd = calloc(reps, sizeof *rd);
-  for (int i = -warmup; i < reps; i++) {
+  char op;
+  int value;
+  while (scanf(" %c %d", &op, &value) == 2) {
     long long t0 = now_ns();
-    sync_buf(fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE);
-    memset(map, 0xab ^ (i & 1), size);
-    sync_buf(fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE);
+    if (op == 'w') {
+      sync_buf(DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE);
+      memset(map, value, size);
+      sync_buf(DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE);
+    } else {
+      sync_buf(DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ);
+      memcpy(dst, map, size);
+      sync_buf(DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ);
+    }
     long long t1 = now_ns();
-    sync_buf(fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ);
-    memcpy(dst, map, size);
-    sync_buf(fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ);
-    long long t2 = now_ns();
-    if (dst[size / 2] != (0xab ^ (i & 1))) { fprintf(stderr, "fill: read back the wrong byte\n"); return 1; }
-    if (i >= 0) { fill[i] = t1 - t0; rd[i] = t2 - t1; }
+    if (op == 'r' && (dst[0] != value || dst[size / 2] != value || dst[size - 1] != value)) {
+      fprintf(stderr, "fill: read %d, expected %d\n", dst[size / 2], value);
+      return 1;
+    }
+    printf("%lld\n", t1 - t0);
+    fflush(stdout);
   }
-  printf("{\"fill\":[");
-  for (int i = 0; i < reps; i++) printf("%s%lld", i ? "," : "", fill[i]);
-  printf("],\"read\":[");
-  for (int i = 0; i < reps; i++) printf("%s%lld", i ? "," : "", rd[i]);
-  printf("]}\n");
   return 0;
 }
