@@ -2,8 +2,10 @@
 // Where a registration's time goes, in one process, interleaved: the C loop,
 // the raw seam call (seam.ibvRegMr/ibvDeregMr) on a page-aligned view and
 // on Node's unaligned one, and pd.register()/close() on both. Run in the VM:
-//   scripts/vm/run.sh -- node scripts/bench/reg-probe.js
-// Prints the median µs of each, per size.
+//   scripts/vm/run.sh -- node scripts/bench/reg-probe.js [WARM]
+// WARM (default 0): register()/close() pairs run first, untimed, so that V8
+// has optimized that path (the bench runs 2000). Prints the median µs of
+// each, per size.
 const { open } = require('../../dist/src');
 const { cPeer } = require('../../dist/src/bench/peers');
 const { summarize, nowNs } = require('../../dist/src/bench/stats');
@@ -37,6 +39,9 @@ function time(reps, fn) {
   return { reg: summarize(reg).median / 1e3, dereg: summarize(dereg).median / 1e3 };
 }
 
+const warm = Number(process.argv[2] ?? 0);
+const warmBuf = new Uint8Array(new SharedArrayBuffer(4096));
+for (let i = 0; i < warm; i++) pd.register(warmBuf).close();
 for (const [size, reps] of [[4096, 200], [1 << 20, 50]]) {
   const plain = new Uint8Array(new SharedArrayBuffer(size)).fill(1);
   const page = aligned(size);
