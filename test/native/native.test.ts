@@ -265,8 +265,10 @@ describeNeeds(native.error ?? null)('native addon', () => {
       setTimeout(() => process.exit(0), 50);
     `;
     const worker = new Worker(code, { eval: true, workerData: { addon, fifo: join(dir, 'fifo') } });
+    // Listening for the exit first: one that comes before the message is read is emitted in the same turn.
+    const exited = new Promise((resolve) => worker.once('exit', resolve));
     const message = await new Promise((resolve) => worker.once('message', resolve));
-    const exitCode = await new Promise((resolve) => worker.once('exit', resolve));
+    const exitCode = await exited;
     expect(message).toBe(5);
     expect(exitCode).toBe(0);
   });
