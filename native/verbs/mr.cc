@@ -63,6 +63,19 @@ Napi::Value DeallocPd(const Napi::CallbackInfo& info) {
 // SharedArrayBuffer (never detached, and referenced here until deregistered)
 // or of a mapping mmap made (munmap refuses while it is registered). Any other
 // ArrayBuffer can be transferred away and collected under the device.
+// Linux 7.3 answered an on-demand registration with EINTR once in a CI run (a
+// signal landing while the kernel works). A registration that fails has made
+// nothing, so it is asked again, as an interrupted syscall is (sys.h).
+template <typename Reg>
+ibv::mr* RegRetryingEintr(Reg reg) {
+  ibv::mr* mr;
+  do {
+    errno = 0;
+    mr = reg();
+  } while (!mr && errno == EINTR);
+  return mr;
+}
+
 Napi::Value RegMr(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const Verbs& v = RequireVerbs(env);
@@ -89,8 +102,7 @@ Napi::Value RegMr(const Napi::CallbackInfo& info) {
   Napi::Function make = MrMaker(env, state);
   napi_ref shared_buffer = nullptr;
   if (!plain) NAPI_THROW_IF_FAILED(env, napi_create_reference(env, buffer, 1, &shared_buffer), Napi::Value());
-  errno = 0;
-  ibv::mr* mr = v.reg_mr(static_cast<ibv::pd*>(pd.ptr), data, length, access);
+  ibv::mr* mr = RegRetryingEintr([&] { return v.reg_mr(static_cast<ibv::pd*>(pd.ptr), data, length, access); });
   if (!mr) {
     int err = FailedErrno();
     if (shared_buffer) napi_delete_reference(env, shared_buffer);
@@ -127,8 +139,7 @@ Napi::Value RegDmabufMr(const Napi::CallbackInfo& info) {
                   "libibverbs.so.1 predates it, which came in rdma-core 34: upgrade rdma-core");
   }
   Napi::Function make = MrMaker(env, state);
-  errno = 0;
-  ibv::mr* mr = v.reg_dmabuf_mr(static_cast<ibv::pd*>(pd.ptr), offset, length, iova, fd, access);
+  ibv::mr* mr = RegRetryingEintr([&] { return v.reg_dmabuf_mr(static_cast<ibv::pd*>(pd.ptr), offset, length, iova, fd, access); });
   if (!mr) ThrowErrno(env, FailedErrno(), "ibv_reg_dmabuf_mr");
   uint64_t handle = state.NewHandle();
   state.Add(handle, VerbsKind::kMr, mr, pd.context);
