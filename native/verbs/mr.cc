@@ -59,10 +59,6 @@ Napi::Value DeallocPd(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// Host memory that JS cannot free or move while the MR lives: a view of a
-// SharedArrayBuffer (never detached, and referenced here until deregistered)
-// or of a mapping mmap made (munmap refuses while it is registered). Any other
-// ArrayBuffer can be transferred away and collected under the device.
 // Linux 7.3 answered an on-demand registration with EINTR once in a CI run (a
 // signal landing while the kernel works). A registration that fails has made
 // nothing, so it is asked again, as an interrupted syscall is (sys.h).
@@ -76,6 +72,10 @@ ibv::mr* RegRetryingEintr(Reg reg) {
   return mr;
 }
 
+// Host memory that JS cannot free or move while the MR lives: a view of a
+// SharedArrayBuffer (never detached, and referenced here until deregistered)
+// or of a mapping mmap made (munmap refuses while it is registered). Any other
+// ArrayBuffer can be transferred away and collected under the device.
 Napi::Value RegMr(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const Verbs& v = RequireVerbs(env);

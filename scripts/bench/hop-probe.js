@@ -17,7 +17,7 @@ const { nowNs } = require('../../dist/src/bench/stats');
 const N = 2000;
 const median = (xs) => Float64Array.from(xs).sort()[xs.length >> 1] / 1e3;
 
-/** Times `rounds` round trips, each `hop(seq)` after the pinger's post. */
+/** Times N round trips, each running `hop(seq)` (the ponger's part, where it is in this process) after the pinger's post. */
 async function measure(ping, hop) {
   const post = [], trip = [];
   for (let i = 0; i < N; i++) {
