@@ -3,7 +3,7 @@
 // and polling in the seam's packed layouts.
 import type { IbvMr, IbvQpInit } from '../seam/backend-verbs';
 import * as v from '../seam/verbs-uapi';
-import { decodeWc, encodeRecv, encodeSend, RECV_WR_WORDS, SEND_WR_WORDS, WC_WORDS } from '../seam/work-requests';
+import { decodeWc, encodeRecv, encodeSend, RECV_WR_WORDS, SEND_WR_WORDS, wcWords } from '../seam/work-requests';
 import type { Trial } from './trial';
 
 export const A = v.IBV_ACCESS;
@@ -16,8 +16,16 @@ export function pd(t: Trial, ctx: number): number {
   return t.own('pd', 'alloc pd', (k) => k.ibvAllocPd(ctx), (p) => t.k.ibvDeallocPd(p));
 }
 
-export function cq(t: Trial, ctx: number, cqe = 64): number {
-  return t.own('cq', `create cq of ${cqe}`, (k) => k.ibvCreateCq(ctx, cqe, -1), (c) => t.k.ibvDestroyCq(c));
+/** Where the CQs each trial made with cq() have their completions written, by handle. */
+const boundWords = new WeakMap<Trial, Map<number, BigUint64Array>>();
+
+export function cq(t: Trial, ctx: number, cqe = 64, channel = -1, label = `create cq of ${cqe}`): number {
+  const out = wcWords(16);
+  const c = t.own('cq', label, (k) => k.ibvCreateCq(ctx, cqe, channel, out), (x) => t.k.ibvDestroyCq(x));
+  let words = boundWords.get(t);
+  if (!words) boundWords.set(t, (words = new Map()));
+  words.set(c, out);
+  return c;
 }
 
 export const qpInit = (cqHandle: number): IbvQpInit => ({
@@ -133,11 +141,12 @@ export function postRecv(t: Trial, label: string, qpHandle: number, id: bigint, 
  * successes (the verbs leave them undefined on error).
  */
 export async function completions(t: Trial, label: string, cqHandle: number, count: number, timeoutMs = 20_000): Promise<void> {
-  const out = new BigUint64Array(WC_WORDS * 16);
+  const out = boundWords.get(t)?.get(cqHandle);
+  if (!out) throw new Error(`completions: CQ ${cqHandle} was not made by cq()`);
   const got: Array<Record<string, unknown>> = [];
   const deadline = Date.now() + timeoutMs;
   while (got.length < count && Date.now() < deadline) {
-    const n = t.k.ibvPollCq(cqHandle, out);
+    const n = t.k.ibvPollCq(cqHandle, 16);
     for (let i = 0; i < n; i++) {
       const w = decodeWc(out, i);
       const wc: Record<string, unknown> = { wrId: w.wrId, status: w.status };

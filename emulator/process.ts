@@ -526,12 +526,12 @@ export class Process implements Backend {
   }
   ibvCreateCompChannel(ctx: number): IbvCompChannel { return this.#verbs.ibvCreateCompChannel(ctx); }
   ibvDestroyCompChannel(channel: number): void { this.#verbs.ibvDestroyCompChannel(channel); }
-  ibvCreateCq(ctx: number, cqe: number, channel: number): number { return this.#verbs.ibvCreateCq(ctx, cqe, channel); }
+  ibvCreateCq(ctx: number, cqe: number, channel: number, out: BigUint64Array): number { return this.#verbs.ibvCreateCq(ctx, cqe, channel, out); }
   ibvDestroyCq(cq: number): void { this.#verbs.ibvDestroyCq(cq); }
   ibvReqNotifyCq(cq: number, solicitedOnly: boolean): void { this.#verbs.ibvReqNotifyCq(cq, solicitedOnly); }
   ibvGetCqEvent(channel: number): number { return this.#verbs.ibvGetCqEvent(channel); }
   ibvAckCqEvents(cq: number, count: number): void { this.#verbs.ibvAckCqEvents(cq, count); }
-  ibvPollCq(cq: number, out: BigUint64Array): number { return this.#verbs.ibvPollCq(cq, out); }
+  ibvPollCq(cq: number, max: number): number { return this.#verbs.ibvPollCq(cq, max); }
   ibvCreateQp(pd: number, init: IbvQpInit): IbvQp { return this.#verbs.ibvCreateQp(pd, init); }
   ibvModifyQp(qp: number, attr: IbvQpAttr, mask: number): void { this.#verbs.ibvModifyQp(qp, attr, mask); }
   ibvDestroyQp(qp: number): void { this.#verbs.ibvDestroyQp(qp); }

@@ -90,3 +90,16 @@ Words WordsArg(const Napi::Value& v, const char* name) {
   }
   return {static_cast<uint64_t*>(data), length};
 }
+
+SharedWords SharedWordsArg(const Napi::Value& v, const char* name) {
+  napi_typedarray_type type = napi_int8_array;
+  size_t length = 0;
+  void* data = nullptr;
+  napi_value buffer = nullptr;
+  bool plain = true;
+  if (napi_get_typedarray_info(v.Env(), v, &type, &length, &data, &buffer, nullptr) != napi_ok ||
+      type != napi_biguint64_array || napi_is_arraybuffer(v.Env(), buffer, &plain) != napi_ok || plain) {
+    ThrowTypeError(v.Env(), std::string(name) + " must be a BigUint64Array over a SharedArrayBuffer");
+  }
+  return {{static_cast<uint64_t*>(data), length}, buffer};
+}

@@ -31,3 +31,10 @@ struct Words {
   size_t length;
 };
 Words WordsArg(const Napi::Value& v, const char* name);
+// A BigUint64Array over a SharedArrayBuffer, whose memory JS can neither
+// detach nor shrink: the addon may keep writing there while it holds `buffer`.
+struct SharedWords {
+  Words words;
+  napi_value buffer;
+};
+SharedWords SharedWordsArg(const Napi::Value& v, const char* name);

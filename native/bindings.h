@@ -35,3 +35,24 @@ inline void Export(Napi::Env env, Napi::Object exports, const char* name, Napi::
   };
   Put(exports, name, Napi::Function::New(env, guarded, name));
 }
+
+// For a hot call written in raw N-API, whose wrapper would cost more than the
+// call (cq.cc): runs `body` as Export's wrapper does, a C++ exception becoming
+// a JS throw.
+template <typename Body>
+napi_value CallGuarded(napi_env env, const char* name, Body body) {
+  try {
+    return body();
+  } catch (const Napi::Error& e) {
+    e.ThrowAsJavaScriptException();
+  } catch (const std::bad_alloc&) {
+    ErrnoErrorWhy(Napi::Env(env), ENOMEM, name, "out of memory").ThrowAsJavaScriptException();
+  }
+  return nullptr;
+}
+
+inline void ExportRaw(Napi::Env env, Napi::Object exports, const char* name, napi_callback fn, void* data) {
+  napi_value f;
+  NAPI_THROW_IF_FAILED_VOID(env, napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, data, &f));
+  Put(exports, name, Napi::Value(env, f));
+}

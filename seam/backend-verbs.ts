@@ -166,8 +166,13 @@ export interface VerbsCalls {
   ibvCreateCompChannel(ctx: number): IbvCompChannel;
   /** [ibv_destroy_comp_channel] EBUSY while CQs use it. */
   ibvDestroyCompChannel(channel: number): void;
-  /** [ibv_create_cq] channel -1 for none. */
-  ibvCreateCq(ctx: number, cqe: number, channel: number): number;
+  /**
+   * [ibv_create_cq] channel -1 for none. `out` (wcWords()) is where
+   * ibvPollCq writes this CQ's completions, bound for its life so that a poll
+   * passes no array: a BigUint64Array over a SharedArrayBuffer, which cannot
+   * be detached, with room for at least one completion.
+   */
+  ibvCreateCq(ctx: number, cqe: number, channel: number, out: BigUint64Array): number;
   /** [ibv_destroy_cq] */
   ibvDestroyCq(cq: number): void;
   /** [ibv_req_notify_cq] */
@@ -176,8 +181,8 @@ export interface VerbsCalls {
   ibvGetCqEvent(channel: number): number;
   /** [ibv_ack_cq_events] */
   ibvAckCqEvents(cq: number, count: number): void;
-  /** [ibv_poll_cq] Writes up to out.length / WC_WORDS completions; returns how many. */
-  ibvPollCq(cq: number, out: BigUint64Array): number;
+  /** [ibv_poll_cq] Writes up to `max` completions (no more than fit) to the CQ's `out`; returns how many. */
+  ibvPollCq(cq: number, max: number): number;
 
   /** [ibv_create_qp] */
   ibvCreateQp(pd: number, init: IbvQpInit): IbvQp;

@@ -60,9 +60,9 @@ export class IbCq {
     }
   }
 
-  /** ibv_poll_cq into the packed layout (seam/work-requests.ts). */
-  poll(out: BigUint64Array): number {
-    const n = Math.min(Math.floor(out.length / WC_WORDS), this.#entries.length);
+  /** ibv_poll_cq of up to `max` into the packed layout (seam/work-requests.ts). */
+  poll(out: BigUint64Array, max: number): number {
+    const n = Math.min(max, Math.floor(out.length / WC_WORDS), this.#entries.length);
     for (let i = 0; i < n; i++) encodeWc(out, i, { ...this.#entries.shift()!, vendorErr: 0, srcQp: 0 });
     return n;
   }

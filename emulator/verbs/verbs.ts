@@ -8,6 +8,7 @@ import type {
 } from '../../seam/backend-verbs';
 import { isSystemError, systemError, systemErrorWhy } from '../../seam/system-error';
 import { O_RDWR } from '../../seam/uapi';
+import { WC_WORDS } from '../../seam/work-requests';
 import { O_LARGEFILE } from '../abi';
 import { FdTable, OpenFile } from '../files';
 import type { Machine } from '../machine';
@@ -49,7 +50,7 @@ type Handle =
   | { kind: 'pd'; ctx: DeviceContext; pd: IbPd }
   | { kind: 'mr'; ctx: DeviceContext; mr: IbMr; unpin?: () => void }
   | { kind: 'channel'; ctx: DeviceContext; channel: CompChannel; fd: number; file: OpenFile }
-  | { kind: 'cq'; ctx: DeviceContext; cq: IbCq }
+  | { kind: 'cq'; ctx: DeviceContext; cq: IbCq; out: BigUint64Array }
   | { kind: 'qp'; ctx: DeviceContext; qp: IbQp };
 type Kind = Handle['kind'];
 
@@ -301,7 +302,7 @@ export class Verbs implements VerbsCalls {
     this.#remove(channelHandle);
   }
 
-  ibvCreateCq(ctxHandle: number, cqe: number, channelHandle: number): number {
+  ibvCreateCq(ctxHandle: number, cqe: number, channelHandle: number, out: BigUint64Array): number {
     const syscall = 'ibv_create_cq';
     const { ctx } = this.#get(ctxHandle, 'context', 'ctx', syscall);
     if (!Number.isInteger(cqe)) throw new TypeError('cqe must be an integer');
@@ -311,12 +312,17 @@ export class Verbs implements VerbsCalls {
       if (entry.ctx !== ctx) throw systemErrorWhy('EINVAL', syscall, 'the channel belongs to another device context');
       channel = entry.channel;
     }
+    // As the addon binds it: memory JS cannot detach, room for a completion.
+    if (!(out instanceof BigUint64Array) || !(out.buffer instanceof SharedArrayBuffer)) {
+      throw new TypeError('out must be a BigUint64Array over a SharedArrayBuffer');
+    }
+    if (out.length < WC_WORDS) throw new TypeError(`out must hold at least one completion (${WC_WORDS} words)`);
     // rxe_cq_chk_attr.
     if (cqe < 1 || cqe > ctx.device.profile.attr.maxCqe) throw systemError('EINVAL', syscall);
     const handle = this.#nextHandle++;
     const cq = new IbCq(handle, cqCapacity(cqe), channel, () => ctx.events.push({ eventType: IBV_EVENT.CQ_ERR, element: handle }));
     if (channel) channel.users++;
-    return this.#add({ kind: 'cq', ctx, cq }, handle);
+    return this.#add({ kind: 'cq', ctx, cq, out }, handle);
   }
 
   /** Events taken and not acknowledged are acknowledged first, as the addon does; those still queued are dropped. */
@@ -353,11 +359,11 @@ export class Verbs implements VerbsCalls {
     cq.unacked -= count;
   }
 
-  ibvPollCq(cq: number, out: BigUint64Array): number {
+  ibvPollCq(cq: number, max: number): number {
     const entry = this.#get(cq, 'cq', 'cq', 'ibv_poll_cq');
-    if (!(out instanceof BigUint64Array)) throw new TypeError('out must be a BigUint64Array');
+    if (!Number.isInteger(max) || max < 0 || max > 0x7fffffff) throw new TypeError('max must be an integer in [0, 2147483647]');
     this.machine.progress();
-    return entry.cq.poll(out);
+    return entry.cq.poll(entry.out, max);
   }
 
   ibvCreateQp(pdHandle: number, qpInit: IbvQpInit): IbvQp {

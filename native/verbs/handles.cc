@@ -48,7 +48,10 @@ int DestroyObject(const Verbs& v, VerbsObject& o) {
         v.ack_cq_events(cq, o.unacked);
         o.unacked = 0;
       }
-      return ReturnedErrno(v.destroy_cq(cq));
+      if (int err = ReturnedErrno(v.destroy_cq(cq))) return err;
+      napi_delete_reference(o.env, o.shared_buffer);
+      o.shared_buffer = nullptr;
+      return 0;
     }
     case VerbsKind::kQp:
       if (o.cm) return o.release_cm(o);
@@ -76,6 +79,11 @@ VerbsObject* VerbsState::Find(uint64_t handle, VerbsKind kind) {
   return cached->kind == kind ? cached : nullptr;
 }
 
+VerbsObject* VerbsState::Lookup(double d, VerbsKind kind) {
+  if (!(d >= 1 && d < static_cast<double>(next_handle_) && std::trunc(d) == d)) return nullptr;
+  return Find(static_cast<uint64_t>(d), kind);
+}
+
 VerbsObject* VerbsState::FindCmContext(const void* ctx) {
   for (auto& [handle, o] : objects_) {
     if (o.kind == VerbsKind::kContext && o.cm && o.ptr == ctx) return &o;
@@ -98,8 +106,7 @@ VerbsObject& VerbsState::Get(const Napi::Value& arg, const char* name, VerbsKind
   if (napi_get_value_double(arg.Env(), arg, &d) != napi_ok) {
     ThrowTypeError(arg.Env(), std::string(name) + " must be a handle (a number)");
   }
-  VerbsObject* o = nullptr;
-  if (d >= 1 && d < static_cast<double>(next_handle_) && std::trunc(d) == d) o = Find(static_cast<uint64_t>(d), kind);
+  VerbsObject* o = Lookup(d, kind);
   if (!o) {
     ThrowErrnoWhy(arg.Env(), EBADF, syscall,
                   std::string(name) + " " + Napi::Number::New(arg.Env(), d).ToString().Utf8Value() +

@@ -40,9 +40,13 @@ struct VerbsObject {
   // MRs over host memory: what keeps the memory alive and in place while the
   // device may use it, whatever JS does with its buffer (transfer, GC): a
   // reference to its SharedArrayBuffer, or a pin on the mapping under it.
+  // CQs: the SharedArrayBuffer that `words` lies in.
   napi_env env = nullptr;
   napi_ref shared_buffer = nullptr;
   Mapping* mapping = nullptr;
+  // CQs: where ibvPollCq writes, room for `wc_capacity` completions (cq.cc).
+  uint64_t* wc_words = nullptr;
+  size_t wc_capacity = 0;
 };
 
 struct Verbs;
@@ -63,6 +67,8 @@ class VerbsState {
            int (*release_cm)(VerbsObject&) = nullptr);
   // The object with `handle` when it is of `kind`, else null.
   VerbsObject* Find(uint64_t handle, VerbsKind kind);
+  // The same for a handle as JS passed it, any Number.
+  VerbsObject* Lookup(double handle, VerbsKind kind);
   // The context that the connection manager lent as `ctx`, else null.
   VerbsObject* FindCmContext(const void* ctx);
   void Remove(const VerbsObject& object);

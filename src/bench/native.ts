@@ -3,7 +3,6 @@
 // registration (a C ibv_reg_mr loop), CPU fill and read of a mapped dma-buf
 // (memset/memcpy), the cost of one call across the seam, and 8-byte
 // ping-pong latency between two processes (ib_send_lat, ib_write_lat).
-import { WC_WORDS } from '../../seam/work-requests';
 import { rdmaDevicesOrWhyNot } from '../cli/rdma-probe';
 import type { RdmaDevice } from '../verbs/device';
 import type { ProtectionDomain } from '../verbs/pd';
@@ -312,8 +311,7 @@ function perCallNs(o: BenchOptions, n: number, fn: () => unknown): Summary {
 function benchSeam(dmb: DmaBridge, dev: RdmaDevice, n: number, o: BenchOptions): Seam {
   using cq = dev.createCq(256);
   const { seam } = dmb;
-  const out = new BigUint64Array(WC_WORDS);
-  const pollRaw = perCallNs(o, n, () => seam.ibvPollCq(cq.handle, out));
+  const pollRaw = perCallNs(o, n, () => seam.ibvPollCq(cq.handle, 1));
   return {
     pollRaw: against(pollRaw, cPeer('poll-empty', [dev.name, n * 10, o.reps]), (c) => c.poll!),
     noop: { dmabridge: perCallNs(o, n, () => seam.noop()) },

@@ -1,6 +1,6 @@
 import type { IbvCompChannel } from '../../seam/backend-verbs';
 import { IBV_WC, IBV_WC_OPCODE, IBV_WC_STATUS } from '../../seam/verbs-uapi';
-import { byteSwap32, decodeWc, WC_WORDS } from '../../seam/work-requests';
+import { byteSwap32, decodeWc } from '../../seam/work-requests';
 import { byValue } from '../enum-names';
 import { assertOpen, onClose, Resource, teardown } from '../resource';
 import { toInt, waitOptions, WaitOptions } from '../args';
@@ -40,7 +40,8 @@ export interface WorkCompletion {
   vendorErr: number;
 }
 
-const BATCH = 64;
+/** The completions one poll of the seam takes at most: the room bound to each CQ. */
+export const POLL_BATCH = 64;
 /** next()'s spin by default, in microseconds. */
 export const DEFAULT_SPIN = 20;
 
@@ -64,9 +65,8 @@ export let compChannelOf: (cq: CompletionQueue) => IbvCompChannel;
  * `spin` option), then wait on the channel's fd through the event loop.
  */
 export class CompletionQueue extends Resource {
-  readonly #out = new BigUint64Array(WC_WORDS * BATCH);
-  /** Views of #out sized for n completions, made once: polling allocates nothing. */
-  readonly #views: BigUint64Array[] = [];
+  /** Where the seam writes this CQ's completions, bound to it at creation. */
+  readonly #out: BigUint64Array;
   readonly #ready: WorkCompletion[] = [];
   /**
    * A `for (;;) { post; await cq.next(); }` loop whose completions are always
@@ -85,9 +85,10 @@ export class CompletionQueue extends Resource {
   }
 
   /** Made by RdmaDevice.createCq(). */
-  constructor(readonly device: RdmaDevice, readonly handle: number, channel: IbvCompChannel, spin: number) {
+  constructor(readonly device: RdmaDevice, readonly handle: number, channel: IbvCompChannel, out: BigUint64Array, spin: number) {
     super(device);
     this.#channel = channel;
+    this.#out = out;
     const { seam } = device;
     const events = (this.#events = new CqEvents(seam, handle, channel));
     this.#spinMs = spin / 1000;
@@ -103,7 +104,7 @@ export class CompletionQueue extends Resource {
     toInt(max, 'max', 0, 0x7fffffff);
     const out = this.#ready.splice(0, max);
     while (out.length < max) {
-      const want = Math.min(max - out.length, BATCH);
+      const want = Math.min(max - out.length, POLL_BATCH);
       const n = this.#pollRaw(want);
       for (let i = 0; i < n; i++) out.push(decode(this.#out, i));
       if (n < want) break;
@@ -112,16 +113,15 @@ export class CompletionQueue extends Resource {
   }
 
   /** Consumes up to `max` completions without decoding them, and says how many: for loops that only count. */
-  pollCount(max = BATCH): number {
+  pollCount(max = POLL_BATCH): number {
     assertOpen(this);
     toInt(max, 'max', 0, 0x7fffffff);
     const queued = this.#ready.length === 0 ? 0 : this.#ready.splice(0, max).length;
-    return queued < max ? queued + this.#pollRaw(Math.min(max - queued, BATCH)) : queued;
+    return queued < max ? queued + this.#pollRaw(Math.min(max - queued, POLL_BATCH)) : queued;
   }
 
   #pollRaw(n: number): number {
-    const view = (this.#views[n] ??= this.#out.subarray(0, n * WC_WORDS));
-    return this.device.seam.ibvPollCq(this.handle, view);
+    return this.device.seam.ibvPollCq(this.handle, n);
   }
 
   /** The next completion, waiting for it through the event loop. */
@@ -144,9 +144,9 @@ export class CompletionQueue extends Resource {
     }
   }
 
-  /** Decodes up to BATCH ready completions into #ready; says how many. */
+  /** Decodes up to POLL_BATCH ready completions into #ready; says how many. */
   #take(): number {
-    const n = this.#pollRaw(BATCH);
+    const n = this.#pollRaw(POLL_BATCH);
     for (let i = 0; i < n; i++) this.#ready.push(decode(this.#out, i));
     return n;
   }

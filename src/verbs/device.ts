@@ -5,7 +5,8 @@ import type { IbvDeviceAttr } from '../../seam/backend-verbs';
 import { assertOpen, Resource, teardown } from '../resource';
 import { isSystemError } from '../../seam/system-error';
 import * as uapi from '../../seam/uapi';
-import { CompletionQueue, DEFAULT_SPIN, type CompletionQueueOptions } from './cq';
+import { CompletionQueue, DEFAULT_SPIN, POLL_BATCH, type CompletionQueueOptions } from './cq';
+import { wcWords } from '../../seam/work-requests';
 import { ProtectionDomain } from './pd';
 import { IBV_EVENT, IBV_LINK_LAYER, IBV_PORT, mtuBytes } from '../../seam/verbs-uapi';
 import { byValue, Kebab } from '../enum-names';
@@ -122,14 +123,15 @@ export class RdmaDevice extends Resource {
     const { spin = DEFAULT_SPIN } = optionsArg(options);
     toInt(spin, 'options.spin', 0, 1_000_000);
     const channel = this.seam.ibvCreateCompChannel(this.ctx);
+    const out = wcWords(POLL_BATCH);
     let cq: number;
     try {
-      cq = this.seam.ibvCreateCq(this.ctx, size, channel.handle);
+      cq = this.seam.ibvCreateCq(this.ctx, size, channel.handle, out);
     } catch (e) {
       this.seam.ibvDestroyCompChannel(channel.handle);
       throw e;
     }
-    return new CompletionQueue(this, cq, channel, spin);
+    return new CompletionQueue(this, cq, channel, out, spin);
   }
 
   on(event: 'event', listener: (e: AsyncEvent) => void): this {

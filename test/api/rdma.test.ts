@@ -4,7 +4,8 @@ import { collectGarbage, DEVICES, describeEachBackend, itWith, openOn } from '..
 import type { DmaBridge } from '../../src';
 import type { RdmaDevice } from '../../src/verbs/device';
 import type { ProtectionDomain } from '../../src/verbs/pd';
-import type { CompletionQueue } from '../../src/verbs/cq';
+import { POLL_BATCH, type CompletionQueue } from '../../src/verbs/cq';
+import { WC_WORDS, wcWords } from '../../seam/work-requests';
 import type { QueuePair } from '../../src/verbs/qp';
 import { loopbackPair } from '../../src/verbs/loopback';
 
@@ -68,12 +69,50 @@ describeEachBackend('RDMA on an rxe device', (b) => {
 
   it('a closed CQ\'s handle answers EBADF at once, right after it was polled hot', () => {
     const other = dev.createCq(16);
-    const out = new BigUint64Array(5);
-    for (let i = 0; i < 100; i++) expect(dmb.seam.ibvPollCq(other.handle, out)).toBe(0);
+    for (let i = 0; i < 100; i++) expect(dmb.seam.ibvPollCq(other.handle, 1)).toBe(0);
     other.close();
-    expect(() => dmb.seam.ibvPollCq(other.handle, out)).toThrow(expect.objectContaining({ code: 'EBADF', syscall: 'ibv_poll_cq' }));
+    expect(() => dmb.seam.ibvPollCq(other.handle, 1)).toThrow(expect.objectContaining({ code: 'EBADF', syscall: 'ibv_poll_cq' }));
     // The CQs still open keep answering.
-    expect(dmb.seam.ibvPollCq(cq.handle, out)).toBe(0);
+    expect(dmb.seam.ibvPollCq(cq.handle, 1)).toBe(0);
+  });
+
+  it('binds a CQ only to completion words JS cannot detach, and a refused CQ leaves nothing', () => {
+    const { seam } = dmb;
+    const refused = [
+      new BigUint64Array(WC_WORDS), new Uint32Array(new SharedArrayBuffer(64)), wcWords(0),
+      new BigUint64Array(new SharedArrayBuffer(8 * (WC_WORDS - 1))), [0n, 0n, 0n, 0n, 0n], undefined,
+    ];
+    for (const out of refused) expect(() => seam.ibvCreateCq(dev.ctx, 16, -1, out as BigUint64Array)).toThrow(TypeError);
+    const bound = seam.ibvCreateCq(dev.ctx, 16, -1, wcWords(1));
+    for (const max of [-1, 1.5, 2 ** 31, NaN, '1', undefined]) expect(() => seam.ibvPollCq(bound, max as number)).toThrow(TypeError);
+    expect(seam.ibvPollCq(bound, 0)).toBe(0);
+    seam.ibvDestroyCq(bound);
+    // Closing the device would answer EBUSY for a CQ left behind.
+    cq.close();
+    pd.close();
+    expect(() => dev.close()).not.toThrow();
+  });
+
+  it('a poll takes no more completions than the CQ\'s words hold, and loses none', async () => {
+    using many = dev.createCq(256);
+    const { qp, peer } = loopbackPair(pd, many, { maxSendWr: 128 });
+    const src = pd.register(new Uint8Array(new SharedArrayBuffer(8)));
+    const dst = peer.pd.register(new Uint8Array(new SharedArrayBuffer(8)), { access: ['local-write', 'remote-write'] });
+    const post = () => {
+      for (let i = 0; i < POLL_BATCH + 6; i++) qp.postSend([{ opcode: 'write', local: { mr: src }, remote: dst.remote(), id: BigInt(i), signaled: true }]);
+    };
+    post();
+    const got: bigint[] = [];
+    for (const deadline = Date.now() + 10_000; got.length < POLL_BATCH + 6 && Date.now() < deadline;) {
+      got.push(...many.poll(1000).map((wc) => wc.wrId));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(got).toEqual(Array.from({ length: POLL_BATCH + 6 }, (_, i) => BigInt(i)));
+    // All there before the seam is asked: it answers POLL_BATCH, then the rest.
+    post();
+    await new Promise((r) => setTimeout(r, 500));
+    expect(dmb.seam.ibvPollCq(many.handle, 1000)).toBe(POLL_BATCH);
+    expect(dmb.seam.ibvPollCq(many.handle, 1000)).toBe(6);
   });
 
   it('RDMA-writes into a udmabuf registered through its memfd pages, seen through the dma-buf view', async () => {

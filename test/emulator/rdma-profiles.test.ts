@@ -17,6 +17,7 @@ import * as uapi from '../../seam/uapi';
 import { CLOSED_FD, turns } from '../support/seam-session';
 import { bridgeOn } from '../support/backends';
 import { errorOf } from '../support/errno';
+import { wcWords } from '../../seam/work-requests';
 import { loopbackPair } from '../../src/verbs/loopback';
 
 const KiB = 1024;
@@ -215,7 +216,7 @@ describe('emulated RDMA devices', () => {
     const ctx = k.ibvOpenDevice('efa_0');
     const pd = k.ibvAllocPd(ctx);
     const channel = k.ibvCreateCompChannel(ctx);
-    const cq = k.ibvCreateCq(ctx, 16, channel.handle);
+    const cq = k.ibvCreateCq(ctx, 16, channel.handle, wcWords(1));
     const qp = k.ibvCreateQp(pd, { sendCq: cq, recvCq: cq, qpType: 2, sqSigAll: true, cap: { maxSendWr: 4, maxRecvWr: 4, maxSendSge: 1, maxRecvSge: 1, maxInlineData: 0 } });
     const ebusy = (syscall: string, fn: () => void) => expect(errorOf(fn)).toMatchObject({ code: 'EBUSY', syscall });
     ebusy('ibv_dealloc_pd', () => k.ibvDeallocPd(pd));

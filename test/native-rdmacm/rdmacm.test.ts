@@ -9,7 +9,7 @@ import type { Backend } from '../../seam/backend';
 import type { RdmaCmEvent, RdmaConnParam } from '../../seam/backend-rdmacm';
 import { IB_CM_REJ, RDMA_CM_EVENT, RDMA_PS_TCP } from '../../seam/rdmacm-uapi';
 import { IBV_ACCESS, IBV_QPT_RC, IBV_SEND, IBV_WC_OPCODE, IBV_WR } from '../../seam/verbs-uapi';
-import { decodeWc, encodeRecv, encodeSend, RECV_WR_WORDS, SEND_WR_WORDS, WC_WORDS } from '../../seam/work-requests';
+import { decodeWc, encodeRecv, encodeSend, RECV_WR_WORDS, SEND_WR_WORDS, wcWords } from '../../seam/work-requests';
 import { canHideLibraries, runWithout } from '../support/hidden-library';
 import { describeNeeds, inKernelVm, itNeeds } from '../support/skip';
 import { addonPath, hasDefaultRoute, librdmacm, loadAddon, openFds, selfAddress } from '../support/rdmacm-addon';
@@ -62,10 +62,13 @@ describeNeeds(addon ? null : reason)('native rdma_cm', () => {
     return id;
   }
 
+  /** Where each CQ endpoint() made has its completions written. */
+  const cqWords = new Map<number, BigUint64Array>();
+
   async function pollOne(cq: number, timeoutMs = 5000): Promise<{ wrId: bigint; status: number; opcode: number; byteLen: number }> {
-    const wc = new BigUint64Array(WC_WORDS);
+    const wc = cqWords.get(cq)!;
     const deadline = Date.now() + timeoutMs;
-    while (a.ibvPollCq(cq, wc) === 0) {
+    while (a.ibvPollCq(cq, 1) === 0) {
       if (Date.now() > deadline) throw new Error(`no completion on CQ ${cq} within ${timeoutMs} ms`);
       await sleep(2);
     }
@@ -83,7 +86,9 @@ describeNeeds(addon ? null : reason)('native rdma_cm', () => {
   function endpoint(id: number, size = 4096) {
     const context = a.rdmaQueryId(id).context;
     const pd = a.ibvAllocPd(context);
-    const cq = a.ibvCreateCq(context, 16, -1);
+    const out = wcWords(1);
+    const cq = a.ibvCreateCq(context, 16, -1, out);
+    cqWords.set(cq, out);
     const qp = a.rdmaCreateQp(id, pd, {
       sendCq: cq, recvCq: cq, qpType: IBV_QPT_RC, sqSigAll: false,
       cap: { maxSendWr: 8, maxRecvWr: 8, maxSendSge: 1, maxRecvSge: 1, maxInlineData: 0 },
@@ -422,7 +427,7 @@ describeNeeds(addon ? null : reason)('native rdma_cm', () => {
         a.rdmaResolveRoute(id, 2000);
         await next(ch);
         const ctx = a.rdmaQueryId(id).context;
-        const pd = a.ibvAllocPd(ctx), cq = a.ibvCreateCq(ctx, 4, -1);
+        const pd = a.ibvAllocPd(ctx), cq = a.ibvCreateCq(ctx, 4, -1, new BigUint64Array(new SharedArrayBuffer(40)));
         a.ibvRegMr(pd, new Uint8Array(new SharedArrayBuffer(4096)), 7);
         const qp = a.rdmaCreateQp(id, pd, { sendCq: cq, recvCq: cq, qpType: 2, sqSigAll: false,
           cap: { maxSendWr: 1, maxRecvWr: 1, maxSendSge: 1, maxRecvSge: 1, maxInlineData: 0 } });

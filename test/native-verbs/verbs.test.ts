@@ -10,6 +10,7 @@ import type { VerbsCalls } from '../../seam/backend-verbs';
 import { loadNative } from '../../src/native';
 import { canHideLibraries, runWithout } from '../support/hidden-library';
 import { expectErrno } from '../support/errno';
+import { wcWords } from '../../seam/work-requests';
 import { describeNeeds, itNeeds } from '../support/skip';
 
 const native = loadNative();
@@ -55,12 +56,12 @@ describeNeeds(native.error ?? null)('native verbs', () => {
       ['ibv_advise_mr', () => b.ibvAdviseMr(1, 0, 1, 0x100, 0x10000n, 4096)],
       ['ibv_create_comp_channel', () => b.ibvCreateCompChannel(1)],
       ['ibv_destroy_comp_channel', () => b.ibvDestroyCompChannel(1)],
-      ['ibv_create_cq', () => b.ibvCreateCq(1, 16, -1)],
+      ['ibv_create_cq', () => b.ibvCreateCq(1, 16, -1, wcWords(1))],
       ['ibv_destroy_cq', () => b.ibvDestroyCq(1)],
       ['ibv_req_notify_cq', () => b.ibvReqNotifyCq(1, false)],
       ['ibv_get_cq_event', () => b.ibvGetCqEvent(1)],
       ['ibv_ack_cq_events', () => b.ibvAckCqEvents(1, 1)],
-      ['ibv_poll_cq', () => b.ibvPollCq(1, new BigUint64Array(5))],
+      ['ibv_poll_cq', () => b.ibvPollCq(1, 1)],
       ['ibv_create_qp', () => b.ibvCreateQp(1, { sendCq: 1, recvCq: 1, qpType: 2, sqSigAll: true, cap: { maxSendWr: 1, maxRecvWr: 1, maxSendSge: 1, maxRecvSge: 1, maxInlineData: 0 } })],
       ['ibv_modify_qp', () => b.ibvModifyQp(1, {}, 0)],
       ['ibv_destroy_qp', () => b.ibvDestroyQp(1)],

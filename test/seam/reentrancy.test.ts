@@ -10,6 +10,7 @@ import type { IbvQpInit, VerbsCalls } from '../../seam/backend-verbs';
 import { RDMA_PS_TCP } from '../../seam/rdmacm-uapi';
 import { DEVICES, describeEachBackend, itWith } from '../support/backends';
 import { expectErrno } from '../support/errno';
+import { wcWords } from '../../seam/work-requests';
 
 type Kernel = Backend & VerbsCalls & RdmaCmCalls;
 const IBV_QPT_RC = 2, IBV_QPS_INIT = 1, IBV_QP_STATE = 1;
@@ -37,7 +38,7 @@ describeEachBackend('JS run inside a call cannot free what the call uses', (b) =
     later(() => k.ibvCloseDevice(ctx));
     pd = k.ibvAllocPd(ctx);
     later(() => k.ibvDeallocPd(pd));
-    cq = k.ibvCreateCq(ctx, 16, -1);
+    cq = k.ibvCreateCq(ctx, 16, -1, wcWords(1));
     later(() => k.ibvDestroyCq(cq));
   }
 
@@ -45,14 +46,14 @@ describeEachBackend('JS run inside a call cannot free what the call uses', (b) =
     openVerbs();
     const doomedPd = k.ibvAllocPd(ctx);
     expectErrno(() => k.ibvCreateQp(doomedPd, init({ get sendCq() { k.ibvDeallocPd(doomedPd); return cq; } })), 'EBADF', 'ibv_create_qp');
-    const doomedCq = k.ibvCreateCq(ctx, 16, -1);
+    const doomedCq = k.ibvCreateCq(ctx, 16, -1, wcWords(1));
     const poisoned = { ...init(), recvCq: doomedCq, get qpType() { k.ibvDestroyCq(doomedCq); return IBV_QPT_RC; } };
     expectErrno(() => k.ibvCreateQp(pd, poisoned), 'EBADF', 'ibv_create_qp');
   });
 
   it('ibvCreateQp: a Proxy whose traps destroy the CQ gets EBADF', () => {
     openVerbs();
-    const doomedCq = k.ibvCreateCq(ctx, 16, -1);
+    const doomedCq = k.ibvCreateCq(ctx, 16, -1, wcWords(1));
     const proxy = new Proxy(init({ sendCq: doomedCq, recvCq: doomedCq }), {
       get(target, key) {
         if (key === 'cap') { try { k.ibvDestroyCq(doomedCq); } catch { /* destroyed already */ } }

@@ -6,7 +6,7 @@ import type { RdmaCmEvent, RdmaConnParam } from '../../seam/backend-rdmacm';
 import type { IbvMr, IbvQp } from '../../seam/backend-verbs';
 import { RDMA_CM_EVENT as E, RDMA_PS_TCP } from '../../seam/rdmacm-uapi';
 import { IBV_ACCESS, IBV_QPT_RC, IBV_SEND, IBV_WR } from '../../seam/verbs-uapi';
-import { decodeWc, encodeRecv, encodeSend, RECV_WR_WORDS, SEND_WR_WORDS, WC_WORDS } from '../../seam/work-requests';
+import { decodeWc, encodeRecv, encodeSend, RECV_WR_WORDS, SEND_WR_WORDS, wcWords } from '../../seam/work-requests';
 import { POLLIN } from '../../seam/uapi';
 
 
@@ -58,6 +58,8 @@ export interface Side {
   ctx: number;
   pd: number;
   cq: number;
+  /** Where the CQ's completions are written. */
+  wcs: BigUint64Array;
   qp: IbvQp;
   buf: Uint8Array;
   mr: IbvMr;
@@ -69,13 +71,14 @@ const ACCESS = IBV_ACCESS.LOCAL_WRITE | IBV_ACCESS.REMOTE_WRITE | IBV_ACCESS.REM
 export function equip(b: Backend, channel: Channel, id: number): Side {
   const ctx = b.rdmaQueryId(id).context;
   const pd = b.ibvAllocPd(ctx);
-  const cq = b.ibvCreateCq(ctx, 16, -1);
+  const wcs = wcWords(8);
+  const cq = b.ibvCreateCq(ctx, 16, -1, wcs);
   const qp = b.rdmaCreateQp(id, pd, {
     sendCq: cq, recvCq: cq, qpType: IBV_QPT_RC, sqSigAll: false,
     cap: { maxSendWr: 8, maxRecvWr: 8, maxSendSge: 1, maxRecvSge: 1, maxInlineData: 0 },
   });
   const buf = new Uint8Array(new SharedArrayBuffer(4096));
-  return { b, channel, id, ctx, pd, cq, qp, buf, mr: b.ibvRegMr(pd, buf, ACCESS) };
+  return { b, channel, id, ctx, pd, cq, wcs, qp, buf, mr: b.ibvRegMr(pd, buf, ACCESS) };
 }
 
 /** Everything equip() made, destroyed in order, then the id. */
@@ -162,14 +165,13 @@ export interface Completion {
 
 /** Polls the side's CQ until `n` completions came (or `timeoutMs` passed), letting the event loop run between polls. */
 export async function completions(s: Side, n: number, timeoutMs = 2000): Promise<Completion[]> {
-  const out = new BigUint64Array(WC_WORDS * 8);
   const got: Completion[] = [];
   const deadline = Date.now() + timeoutMs;
   while (got.length < n) {
     if (Date.now() > deadline) throw new Error(`${got.length} of ${n} completions within ${timeoutMs} ms`);
-    const k = s.b.ibvPollCq(s.cq, out);
+    const k = s.b.ibvPollCq(s.cq, 8);
     for (let i = 0; i < k; i++) {
-      const { wrId, status, byteLen } = decodeWc(out, i);
+      const { wrId, status, byteLen } = decodeWc(s.wcs, i);
       got.push({ wrId, status, byteLen });
     }
     if (k === 0) await new Promise((r) => setImmediate(r));
