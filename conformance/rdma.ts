@@ -5,6 +5,7 @@ import type { IbvMr, IbvQpInit } from '../seam/backend-verbs';
 import * as v from '../seam/verbs-uapi';
 import { decodeWc, encodeRecv, encodeSend, RECV_WR_WORDS, SEND_WR_WORDS, wcWords } from '../seam/work-requests';
 import type { Trial } from './trial';
+import { regMr } from '../seam/mr-words';
 
 export const A = v.IBV_ACCESS;
 
@@ -47,7 +48,7 @@ export function shared(bytes: number | Uint8Array): Uint8Array {
 
 /** An MR over `view`, shown as what a user relies on: rkey equals lkey, the length. */
 export function mr(t: Trial, pdHandle: number, view: Uint8Array, access: number, label = `reg_mr access ${access}`): IbvMr {
-  return t.own('mr', label, (k) => k.ibvRegMr(pdHandle, view, access), (m) => t.k.ibvDeregMr(m.handle), showMr);
+  return t.own('mr', label, (k) => regMr(k, pdHandle, view, access), (m) => t.k.ibvDeregMr(m.handle), showMr);
 }
 
 export function showMr(m: IbvMr): unknown {

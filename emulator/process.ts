@@ -516,9 +516,9 @@ export class Process implements Backend {
   ibvAsyncFd(ctx: number): number { return this.#verbs.ibvAsyncFd(ctx); }
   ibvAllocPd(ctx: number): number { return this.#verbs.ibvAllocPd(ctx); }
   ibvDeallocPd(pd: number): void { this.#verbs.ibvDeallocPd(pd); }
-  ibvRegMr(pd: number, view: Uint8Array, access: number): IbvMr { return this.#verbs.ibvRegMr(pd, view, access); }
-  ibvRegDmabufMr(pd: number, offset: bigint, length: bigint, iova: bigint, fd: number, access: number): IbvMr {
-    return this.#verbs.ibvRegDmabufMr(pd, offset, length, iova, fd, access);
+  ibvRegMr(pd: number, view: Uint8Array, access: number, out: BigUint64Array): number { return this.#verbs.ibvRegMr(pd, view, access, out); }
+  ibvRegDmabufMr(pd: number, offset: bigint, length: bigint, iova: bigint, fd: number, access: number, out: BigUint64Array): number {
+    return this.#verbs.ibvRegDmabufMr(pd, offset, length, iova, fd, access, out);
   }
   ibvDeregMr(mr: number): void { this.#verbs.ibvDeregMr(mr); }
   ibvAdviseMr(pd: number, advice: number, flags: number, lkey: number, addr: bigint, length: number): void {

@@ -79,14 +79,15 @@ bool BoolArg(const Napi::Value& v, const std::string& name) {
   return v.As<Napi::Boolean>().Value();
 }
 
-Words WordsArg(const Napi::Value& v, const char* name) {
+Words WordsArg(const Napi::Value& v, const char* name, size_t min_length) {
   napi_typedarray_type type = napi_int8_array;
   size_t length = 0;
   void* data = nullptr;
   // napi_get_typedarray_info refuses what is not a typed array: no IsTypedArray() call first.
   if (napi_get_typedarray_info(v.Env(), v, &type, &length, &data, nullptr, nullptr) != napi_ok ||
-      type != napi_biguint64_array) {
-    ThrowTypeError(v.Env(), std::string(name) + " must be a BigUint64Array");
+      type != napi_biguint64_array || length < min_length) {
+    ThrowTypeError(v.Env(), std::string(name) + " must be a BigUint64Array" +
+                                (min_length ? " of at least " + std::to_string(min_length) + " words" : ""));
   }
   return {static_cast<uint64_t*>(data), length};
 }

@@ -30,7 +30,8 @@ struct Words {
   uint64_t* data;
   size_t length;
 };
-Words WordsArg(const Napi::Value& v, const char* name);
+// At least `min_length` of them.
+Words WordsArg(const Napi::Value& v, const char* name, size_t min_length = 0);
 // A BigUint64Array over a SharedArrayBuffer, whose memory JS can neither
 // detach nor shrink: the addon may keep writing there while it holds `buffer`.
 struct SharedWords {

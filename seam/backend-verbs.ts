@@ -146,10 +146,14 @@ export interface VerbsCalls {
   /** [ibv_dealloc_pd] EBUSY while MRs or QPs use it. */
   ibvDeallocPd(pd: number): void;
 
-  /** [ibv_reg_mr] Registers the memory under `view` (which must stay alive while registered). */
-  ibvRegMr(pd: number, view: Uint8Array, access: number): IbvMr;
-  /** [ibv_reg_dmabuf_mr] */
-  ibvRegDmabufMr(pd: number, offset: bigint, length: bigint, iova: bigint, fd: number, access: number): IbvMr;
+  /**
+   * [ibv_reg_mr] Registers the memory under `view` (which must stay alive
+   * while registered); returns the MR's handle and writes its keys, address
+   * and length to `out` (mrWords(), read with decodeMr()).
+   */
+  ibvRegMr(pd: number, view: Uint8Array, access: number, out: BigUint64Array): number;
+  /** [ibv_reg_dmabuf_mr] As ibvRegMr. */
+  ibvRegDmabufMr(pd: number, offset: bigint, length: bigint, iova: bigint, fd: number, access: number, out: BigUint64Array): number;
   /** [ibv_dereg_mr] */
   ibvDeregMr(mr: number): void;
   /**

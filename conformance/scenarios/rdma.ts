@@ -7,6 +7,7 @@ import { A, completions, connect, context, cq, deregMr, mr, pd, post, postRecv, 
 import { child, unprivileged } from '../children';
 import { area, type Device } from '../scenario';
 import type { Trial } from '../trial';
+import { regDmabufMr, regMr } from '../../seam/mr-words';
 
 const { list, add } = area('rdma');
 export default list;
@@ -61,7 +62,7 @@ for (const [access, name] of [
   add(`reg_mr with ${name} is refused`, needs, (t) => {
     const ctx = context(t);
     const p = pd(t, ctx);
-    t.step(`reg_mr access ${access}`, (k) => k.ibvRegMr(p, shared(PAGE), access), showMr);
+    t.step(`reg_mr access ${access}`, (k) => regMr(k, p, shared(PAGE), access), showMr);
   });
 }
 
@@ -92,7 +93,7 @@ add('dereg_mr twice: the handle names nothing', needs, (t) => {
 add('reg_mr of a zero-length view is EINVAL', needs, (t) => {
   const ctx = context(t);
   const p = pd(t, ctx);
-  t.step('reg_mr of 0 bytes', (k) => k.ibvRegMr(p, shared(0), LW), showMr);
+  t.step('reg_mr of 0 bytes', (k) => regMr(k, p, shared(0), LW), showMr);
 });
 
 add('reg_mr of an unaligned, odd-sized view', needs, (t) => {
@@ -104,14 +105,14 @@ add('reg_mr of an unaligned, odd-sized view', needs, (t) => {
 add('reg_dmabuf_mr is EOPNOTSUPP on rxe, even for fd -1', needs, (t) => {
   const ctx = context(t);
   const p = pd(t, ctx);
-  t.step('reg_dmabuf_mr fd -1', (k) => k.ibvRegDmabufMr(p, 0n, BigInt(PAGE), 0n, -1, LW), showMr);
+  t.step('reg_dmabuf_mr fd -1', (k) => regDmabufMr(k, p, 0n, BigInt(PAGE), 0n, -1, LW), showMr);
 });
 
 add('reg_dmabuf_mr of a udmabuf is EOPNOTSUPP on rxe', ['rxe', 'udmabuf'], (t) => {
   const [buf] = udmabuf(t, 4);
   const ctx = context(t);
   const p = pd(t, ctx);
-  t.step('reg_dmabuf_mr', (k) => k.ibvRegDmabufMr(p, 0n, BigInt(4 * PAGE), 0n, buf, LW | A.REMOTE_WRITE), showMr);
+  t.step('reg_dmabuf_mr', (k) => regDmabufMr(k, p, 0n, BigInt(4 * PAGE), 0n, buf, LW | A.REMOTE_WRITE), showMr);
 });
 
 add('reg_mr of a udmabuf mapping is EFAULT; of its memfd mapping it works', ['rxe', 'udmabuf'], (t) => {
@@ -119,7 +120,7 @@ add('reg_mr of a udmabuf mapping is EFAULT; of its memfd mapping it works', ['rx
   const ctx = context(t);
   const p = pd(t, ctx);
   const dma = t.map('map the udmabuf', buf, 4 * PAGE, RW, uapi.MAP_SHARED);
-  t.step('reg_mr of the udmabuf mapping', (k) => k.ibvRegMr(p, dma, LW), showMr);
+  t.step('reg_mr of the udmabuf mapping', (k) => regMr(k, p, dma, LW), showMr);
   const file = t.map('map the memfd', mem, 4 * PAGE, RW, uapi.MAP_SHARED);
   mr(t, p, file, LW | A.REMOTE_WRITE, 'reg_mr of the memfd mapping');
 });
@@ -129,7 +130,7 @@ add('reg_mr of a heap dma-buf mapping is EFAULT', ['rxe', 'heap'], (t) => {
   const ctx = context(t);
   const p = pd(t, ctx);
   const view = t.map('map', buf, 2 * PAGE, RW, uapi.MAP_SHARED);
-  t.step('reg_mr of the mapping', (k) => k.ibvRegMr(p, view, LW), showMr);
+  t.step('reg_mr of the mapping', (k) => regMr(k, p, view, LW), showMr);
 });
 
 add('reg_mr of a memfd mapping works, read-only mapping with local-write too', needs, (t) => {
@@ -146,9 +147,9 @@ add('by address: reg_mr of sub-views and other views of a heap dma-buf mapping i
   const ctx = context(t);
   const p = pd(t, ctx);
   const view = t.map('map', buf, 4 * PAGE, RW, uapi.MAP_SHARED);
-  t.step('reg_mr of pages 1-2', (k) => k.ibvRegMr(p, view.subarray(PAGE, 3 * PAGE), LW), showMr);
-  t.step('reg_mr of 100 bytes inside page 3', (k) => k.ibvRegMr(p, view.subarray(3 * PAGE + 100, 3 * PAGE + 200), LW), showMr);
-  t.step('reg_mr of a new view over the same memory', (k) => k.ibvRegMr(p, new Uint8Array(view.buffer, view.byteOffset, 4 * PAGE), LW), showMr);
+  t.step('reg_mr of pages 1-2', (k) => regMr(k, p, view.subarray(PAGE, 3 * PAGE), LW), showMr);
+  t.step('reg_mr of 100 bytes inside page 3', (k) => regMr(k, p, view.subarray(3 * PAGE + 100, 3 * PAGE + 200), LW), showMr);
+  t.step('reg_mr of a new view over the same memory', (k) => regMr(k, p, new Uint8Array(view.buffer, view.byteOffset, 4 * PAGE), LW), showMr);
 });
 
 add('by address: reg_mr of a sub-view of a udmabuf mapping is EFAULT; once unmapped, of its memfd mapping it works', ['rxe', 'udmabuf'], (t) => {
@@ -156,7 +157,7 @@ add('by address: reg_mr of a sub-view of a udmabuf mapping is EFAULT; once unmap
   const ctx = context(t);
   const p = pd(t, ctx);
   const dma = t.map('map the udmabuf', buf, 4 * PAGE, RW, uapi.MAP_SHARED);
-  t.step('reg_mr of page 2 of the udmabuf mapping', (k) => k.ibvRegMr(p, dma.subarray(2 * PAGE, 3 * PAGE), LW), showMr);
+  t.step('reg_mr of page 2 of the udmabuf mapping', (k) => regMr(k, p, dma.subarray(2 * PAGE, 3 * PAGE), LW), showMr);
   t.unmap('unmap the udmabuf', dma);
   const file = t.map('map the memfd', mem, 4 * PAGE, RW, uapi.MAP_SHARED);
   mr(t, p, file.subarray(2 * PAGE, 3 * PAGE), LW | A.REMOTE_WRITE, 'reg_mr of page 2 of the memfd mapping');
@@ -167,8 +168,8 @@ add('by address: reg_mr of a sub-view of a read-only mapping: EFAULT with local-
   const ctx = context(t);
   const p = pd(t, ctx);
   const view = t.map('map read-only', mem, 2 * PAGE, uapi.PROT_READ, uapi.MAP_SHARED);
-  t.step('reg_mr of page 1, local-write', (k) => k.ibvRegMr(p, view.subarray(PAGE), LW), showMr);
-  t.step('reg_mr of a new view of 100 bytes, local-write', (k) => k.ibvRegMr(p, new Uint8Array(view.buffer, view.byteOffset + 10, 100), LW), showMr);
+  t.step('reg_mr of page 1, local-write', (k) => regMr(k, p, view.subarray(PAGE), LW), showMr);
+  t.step('reg_mr of a new view of 100 bytes, local-write', (k) => regMr(k, p, new Uint8Array(view.buffer, view.byteOffset + 10, 100), LW), showMr);
   mr(t, p, view.subarray(PAGE), A.REMOTE_READ, 'reg_mr of page 1, remote-read');
 });
 
@@ -194,7 +195,7 @@ add('by address: MRs over overlapping views of one mapping: a write through one 
 add('dealloc_pd with an MR is EBUSY, then works', needs, (t) => {
   const ctx = context(t);
   const p = t.must('alloc pd', (k) => k.ibvAllocPd(ctx), () => 'made');
-  const m = t.must('reg_mr', (k) => k.ibvRegMr(p, shared(PAGE), LW), showMr);
+  const m = t.must('reg_mr', (k) => regMr(k, p, shared(PAGE), LW), showMr);
   t.step('dealloc_pd', (k) => k.ibvDeallocPd(p));
   t.step('dereg_mr', (k) => k.ibvDeregMr(m.handle));
   t.step('dealloc_pd', (k) => k.ibvDeallocPd(p));
@@ -401,7 +402,7 @@ add('reg_mr of a read-only mapping: EFAULT with local-write, fine without', need
   const ctx = context(t);
   const p = pd(t, ctx);
   const view = t.map('map read-only', mem, PAGE, uapi.PROT_READ, uapi.MAP_SHARED);
-  t.step('reg_mr local-write', (k) => k.ibvRegMr(p, view, LW), showMr);
+  t.step('reg_mr local-write', (k) => regMr(k, p, view, LW), showMr);
   mr(t, p, view, A.REMOTE_READ, 'reg_mr remote-read');
 });
 
@@ -518,9 +519,9 @@ const memlockCharges = child('rdma/memlock charges', (t) => {
   const ctx = context(t);
   const p = pd(t, ctx);
   const small = mr(t, p, pagesOf(t, 4), LW, 'reg_mr 16 KiB');
-  t.step('reg_mr 1 MiB', (k) => k.ibvRegMr(p, pagesOf(t, 256), LW), showMr);
+  t.step('reg_mr 1 MiB', (k) => regMr(k, p, pagesOf(t, 256), LW), showMr);
   mr(t, p, pagesOf(t, 12), LW, 'reg_mr 48 KiB: 64 KiB in all');
-  t.step('reg_mr one page more', (k) => k.ibvRegMr(p, pagesOf(t, 1), LW), showMr);
+  t.step('reg_mr one page more', (k) => regMr(k, p, pagesOf(t, 1), LW), showMr);
   deregMr(t, small, 'dereg the 16 KiB');
   mr(t, p, pagesOf(t, 4), LW, 'reg_mr 16 KiB again');
 });
@@ -536,7 +537,7 @@ const memlockSpan = child('rdma/memlock counts pages spanned', (t) => {
   const p = pd(t, ctx);
   mr(t, p, pagesOf(t, 15), LW, 'reg_mr 15 pages');
   const two = pagesOf(t, 2);
-  t.step('reg_mr one page\'s bytes across two pages', (k) => k.ibvRegMr(p, two.subarray(100, 100 + PAGE), LW), showMr);
+  t.step('reg_mr one page\'s bytes across two pages', (k) => regMr(k, p, two.subarray(100, 100 + PAGE), LW), showMr);
   mr(t, p, two.subarray(0, PAGE), LW, 'reg_mr one page');
 });
 
@@ -549,7 +550,7 @@ const memlockZero = child('rdma/memlock of 0', (t) => {
   t.must('limit 0', (k) => k.setMemlockLimit(0n, hard));
   const ctx = context(t);
   const p = pd(t, ctx);
-  t.step('reg_mr a page', (k) => k.ibvRegMr(p, pagesOf(t, 1), LW), showMr);
+  t.step('reg_mr a page', (k) => regMr(k, p, pagesOf(t, 1), LW), showMr);
 });
 
 add('memlock: a limit of 0 is EPERM, not ENOMEM', needs, async (t) => {

@@ -9,6 +9,7 @@ import type {
 import { isSystemError, systemError, systemErrorWhy } from '../../seam/system-error';
 import { O_RDWR } from '../../seam/uapi';
 import { WC_WORDS } from '../../seam/work-requests';
+import { encodeMr, MR_WORDS } from '../../seam/mr-words';
 import { O_LARGEFILE } from '../abi';
 import { FdTable, OpenFile } from '../files';
 import type { Machine } from '../machine';
@@ -237,12 +238,13 @@ export class Verbs implements VerbsCalls {
    * Host memory JS cannot free or move while the MR lives, as the addon
    * takes: a view of a SharedArrayBuffer, or of a mapping (pinned).
    */
-  ibvRegMr(pdHandle: number, view: Uint8Array, access: number): IbvMr {
+  ibvRegMr(pdHandle: number, view: Uint8Array, access: number, out: BigUint64Array): number {
     if (!(view instanceof Uint8Array)) throw new TypeError('view must be a Uint8Array');
     const mapping = view.buffer instanceof SharedArrayBuffer ? undefined : this.process.mappingHolding(view);
     if (!(view.buffer instanceof SharedArrayBuffer) && !mapping) {
       throw new TypeError('view must be over a SharedArrayBuffer or a mapping mmap made: any other ArrayBuffer can be transferred away and freed while the device uses it');
     }
+    mrOut(out);
     const bits = uint32(access, 'access');
     const { ctx, pd } = this.#get(pdHandle, 'pd', 'pd', 'ibv_reg_mr');
     const memory = { view, addr: this.#addresses.addressOf(view), pfnMapped: this.process.pfnMapped(view), readOnly: this.process.readOnly(view) };
@@ -255,15 +257,19 @@ export class Verbs implements VerbsCalls {
       mapping.mrs++;
       unpin = () => { mapping.mrs--; };
     }
-    return this.#mrResult(this.#add({ kind: 'mr', ctx, mr, unpin }), mr);
+    encodeMr(out, { lkey: mr.key, rkey: mr.key, addr: mr.addr, length: mr.length });
+    return this.#add({ kind: 'mr', ctx, mr, unpin });
   }
 
-  ibvRegDmabufMr(pdHandle: number, offset: bigint, length: bigint, iova: bigint, fd: number, access: number): IbvMr {
+  ibvRegDmabufMr(pdHandle: number, offset: bigint, length: bigint, iova: bigint, fd: number, access: number, out: BigUint64Array): number {
     const { ctx, pd } = this.#get(pdHandle, 'pd', 'pd', 'ibv_reg_dmabuf_mr');
     for (const [name, value] of [['offset', offset], ['length', length], ['iova', iova]] as const) u64(value, name);
     if (!Number.isInteger(fd)) throw new TypeError('fd must be an integer');
-    const mr = regDmabufMr(pd, offset, length, iova, this.process.fds.get(fd)?.file, uint32(access, 'access'));
-    return this.#mrResult(this.#add({ kind: 'mr', ctx, mr }), mr);
+    const bits = uint32(access, 'access');
+    mrOut(out);
+    const mr = regDmabufMr(pd, offset, length, iova, this.process.fds.get(fd)?.file, bits);
+    encodeMr(out, { lkey: mr.key, rkey: mr.key, addr: mr.addr, length: mr.length });
+    return this.#add({ kind: 'mr', ctx, mr });
   }
 
   ibvDeregMr(mrHandle: number): void {
@@ -442,10 +448,6 @@ export class Verbs implements VerbsCalls {
       .filter((node): node is UverbsDevice => node instanceof UverbsDevice);
   }
 
-  #mrResult(handle: number, mr: IbMr): IbvMr {
-    return { handle, lkey: mr.key, rkey: mr.key, addr: mr.addr, length: mr.length };
-  }
-
   #add(entry: Handle, handle = this.#nextHandle++): number {
     this.#handles.set(handle, entry);
     if (entry.kind !== 'context') entry.ctx.children++;
@@ -476,6 +478,11 @@ export class Verbs implements VerbsCalls {
 function uint32(value: number, name: string): number {
   if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw new TypeError(`${name} must be a 32-bit unsigned integer`);
   return value;
+}
+
+/** As the addon checks where a registration's result goes. */
+function mrOut(out: BigUint64Array): void {
+  if (!(out instanceof BigUint64Array) || out.length < MR_WORDS) throw new TypeError(`out must be a BigUint64Array of at least ${MR_WORDS} words`);
 }
 
 function u64(value: bigint, name: string): void {

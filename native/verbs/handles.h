@@ -92,8 +92,6 @@ class VerbsState {
   // Those of them registered on demand (IBV_ACCESS_ON_DEMAND): ibvAdviseMr
   // passes no other MR's lkey to the kernel.
   std::unordered_set<const ibv::mr*> on_demand_mrs;
-  // Builds what ibvRegMr and ibvRegDmabufMr return (mr.cc), made on first use.
-  Napi::FunctionReference make_mr;
 
   // Reused by the post and poll paths, so that they allocate only to grow.
   std::vector<ibv::send_wr> send_wrs;

@@ -12,27 +12,17 @@
 
 namespace {
 
-// The IbvMr objects. Set() through N-API adds each property on V8's slow path
-// (about 1.5 us for these five on the host, tens of us in an emulated guest:
-// most of what the addon added to ibv_reg_mr there); an object literal in JS
-// is made with its final shape at once, so a small function made once per
-// environment builds them. It is fetched before the verb runs, so that making
-// it cannot fail after an MR was registered.
-Napi::Function MrMaker(Napi::Env env, VerbsState& state) {
-  if (state.make_mr.IsEmpty()) {
-    napi_value fn = nullptr;
-    Napi::String source =
-        Napi::String::New(env, "(handle, lkey, rkey, addr, length) => ({ handle, lkey, rkey, addr, length })");
-    NAPI_THROW_IF_FAILED(env, napi_run_script(env, source, &fn), Napi::Function());
-    state.make_mr = Napi::Persistent(Napi::Function(env, fn));
-  }
-  return state.make_mr.Value();
-}
+// Where a registration's result goes (seam/mr-words.ts): words the caller
+// passes rather than an object made here, which cost 7-13 us of a 4 KiB
+// registration's 63-73 us in the TCG guest (a call from C++ into JS, two
+// BigInts). No JS runs between reading `out` and writing it.
+constexpr size_t kMrWords = 3;
 
-Napi::Value MrResult(Napi::Env env, const Napi::Function& make, uint64_t handle, const ibv::mr* mr, uint64_t addr) {
-  return make.Call({Napi::Number::New(env, static_cast<double>(handle)), Napi::Number::New(env, mr->lkey),
-                    Napi::Number::New(env, mr->rkey), Napi::BigInt::New(env, addr),
-                    Napi::BigInt::New(env, static_cast<uint64_t>(mr->length))});
+Napi::Value MrResult(Napi::Env env, const Words& out, uint64_t handle, const ibv::mr* mr, uint64_t addr) {
+  out.data[0] = mr->lkey | static_cast<uint64_t>(mr->rkey) << 32;
+  out.data[1] = addr;
+  out.data[2] = mr->length;
+  return Napi::Number::New(env, static_cast<double>(handle));
 }
 
 Napi::Value AllocPd(const Napi::CallbackInfo& info) {
@@ -97,9 +87,9 @@ Napi::Value RegMr(const Napi::CallbackInfo& info) {
     ThrowTypeError(env, "view must be over a SharedArrayBuffer or a mapping mmap made: any other ArrayBuffer "
                         "can be transferred away and freed while the device uses it");
   }
+  Words out = WordsArg(info[3], "out", kMrWords);
   int access = static_cast<int>(Uint32Arg(info[2], "access"));
   VerbsObject& pd = state.Get(info[0], "pd", VerbsKind::kPd, "ibv_reg_mr");
-  Napi::Function make = MrMaker(env, state);
   napi_ref shared_buffer = nullptr;
   if (!plain) NAPI_THROW_IF_FAILED(env, napi_create_reference(env, buffer, 1, &shared_buffer), Napi::Value());
   ibv::mr* mr = RegRetryingEintr([&] { return v.reg_mr(static_cast<ibv::pd*>(pd.ptr), data, length, access); });
@@ -119,7 +109,7 @@ Napi::Value RegMr(const Napi::CallbackInfo& info) {
   if (mapping && !(access & kAccessOnDemand)) Pin(o.mapping = mapping);
   state.mrs_by_lkey.emplace(mr->lkey, mr);
   if (access & kAccessOnDemand) state.on_demand_mrs.insert(mr);
-  return MrResult(env, make, handle, mr, reinterpret_cast<uintptr_t>(mr->addr));
+  return MrResult(env, out, handle, mr, reinterpret_cast<uintptr_t>(mr->addr));
 }
 
 Napi::Value RegDmabufMr(const Napi::CallbackInfo& info) {
@@ -132,18 +122,18 @@ Napi::Value RegDmabufMr(const Napi::CallbackInfo& info) {
   uint64_t iova = U64Arg(info[3], "iova");
   int fd = Int32Arg(info[4], "fd");
   int access = static_cast<int>(Uint32Arg(info[5], "access"));
+  Words out = WordsArg(info[6], "out", kMrWords);
   // What a library without the verb means for a caller probing for dma-buf
   // support (EOPNOTSUPP: not here), with the remedy.
   if (!v.reg_dmabuf_mr) {
     ThrowErrnoWhy(env, EOPNOTSUPP, "ibv_reg_dmabuf_mr",
                   "libibverbs.so.1 predates it, which came in rdma-core 34: upgrade rdma-core");
   }
-  Napi::Function make = MrMaker(env, state);
   ibv::mr* mr = RegRetryingEintr([&] { return v.reg_dmabuf_mr(static_cast<ibv::pd*>(pd.ptr), offset, length, iova, fd, access); });
   if (!mr) ThrowErrno(env, FailedErrno(), "ibv_reg_dmabuf_mr");
   uint64_t handle = state.NewHandle();
   state.Add(handle, VerbsKind::kMr, mr, pd.context);
-  return MrResult(env, make, handle, mr, iova);
+  return MrResult(env, out, handle, mr, iova);
 }
 
 Napi::Value DeregMr(const Napi::CallbackInfo& info) {

@@ -17,8 +17,12 @@ for (let o = emu; o && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
     if (k !== 'constructor' && !(k in backend) && typeof emu[k] === 'function') backend[k] = emu[k].bind(emu);
   }
 }
-const mr = { handle: 1, lkey: 1, rkey: 1, addr: 0n, length: 4096n };
-backend.ibvRegMr = () => mr;
+backend.ibvRegMr = (pd, view, access, out) => {
+  out[0] = 1n | (1n << 32n);
+  out[1] = 0n;
+  out[2] = 4096n;
+  return 1;
+};
 backend.ibvDeregMr = () => {};
 
 const dmb = open({ backend });

@@ -10,17 +10,19 @@ const { open } = require('../../dist/src');
 const { cPeer } = require('../../dist/src/bench/peers');
 const { summarize, nowNs } = require('../../dist/src/bench/stats');
 const { IBV_ACCESS } = require('../../dist/seam/verbs-uapi');
+const { mrWords, regMr } = require('../../dist/seam/mr-words');
 
 const dmb = open({ backend: 'native' });
 const dev = dmb.openRdma('rxe0');
 const pd = dev.allocPd();
 const { seam } = dmb;
 const access = IBV_ACCESS.LOCAL_WRITE;
+const out = mrWords();
 
 /** A view of `size` bytes starting on a page boundary (the addon reports the address). */
 function aligned(size) {
   const big = new Uint8Array(new SharedArrayBuffer(size + 4096)).fill(1);
-  const mr = seam.ibvRegMr(pd.handle, big, access);
+  const mr = regMr(seam, pd.handle, big, access);
   seam.ibvDeregMr(mr.handle);
   const skip = (4096 - Number(mr.addr % 4096n)) % 4096;
   return big.subarray(skip, skip + size);
@@ -51,8 +53,8 @@ for (const [size, reps] of [[4096, 200], [1 << 20, 50]]) {
     if ('absent' in c) throw new Error(c.absent);
     const add = (name, r) => (rows[name] ??= []).push(r);
     add('C loop', { reg: summarize(c.out.reg).median / 1e3, dereg: summarize(c.out.dereg).median / 1e3 });
-    add('raw seam, aligned', time(reps, () => { const mr = seam.ibvRegMr(pd.handle, page, access); return () => seam.ibvDeregMr(mr.handle); }));
-    add('raw seam, unaligned', time(reps, () => { const mr = seam.ibvRegMr(pd.handle, plain, access); return () => seam.ibvDeregMr(mr.handle); }));
+    add('raw seam, aligned', time(reps, () => { const mr = seam.ibvRegMr(pd.handle, page, access, out); return () => seam.ibvDeregMr(mr); }));
+    add('raw seam, unaligned', time(reps, () => { const mr = seam.ibvRegMr(pd.handle, plain, access, out); return () => seam.ibvDeregMr(mr); }));
     add('pd.register, aligned', time(reps, () => { const mr = pd.register(page); return () => mr.close(); }));
     add('pd.register, unaligned', time(reps, () => { const mr = pd.register(plain); return () => mr.close(); }));
   }

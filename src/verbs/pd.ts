@@ -4,6 +4,7 @@ import { Mapping } from '../mapping';
 import { assertOpen, closeWith, Resource, teardown } from '../resource';
 import { isSystemError, systemError } from '../../seam/system-error';
 import type { IbvMr } from '../../seam/backend-verbs';
+import { regDmabufMr, regMr } from '../../seam/mr-words';
 import { AccessFlag, accessBits } from './access-flags';
 import type { CompletionQueue } from './cq';
 import type { RdmaDevice } from './device';
@@ -97,7 +98,7 @@ export class ProtectionDomain extends Resource {
     const access = accessBits(optionsArg(opts).access);
     const mapping = memory instanceof Mapping ? memory : undefined;
     const { seam } = this.device;
-    const mr = this.#register((bits) => seam.ibvRegMr(this.handle, view, bits), access, BigInt(view.byteLength), 'host-memory', { view, mapping });
+    const mr = this.#register((bits) => regMr(seam, this.handle, view, bits), access, BigInt(view.byteLength), 'host-memory', { view, mapping });
     // The device must stop using a mapping's memory before it is unmapped.
     if (mapping) closeWith(mapping, mr);
     return mr;
@@ -129,7 +130,7 @@ export class ProtectionDomain extends Resource {
     const { seam } = this.device;
     const make: Registrar = (bits) => {
       assertOpen(buf);
-      return seam.ibvRegDmabufMr(this.handle, offset, length, iova, buf.fd, bits);
+      return regDmabufMr(seam, this.handle, offset, length, iova, buf.fd, bits);
     };
     try {
       return this.#register(make, access, length, 'dma-buf', {}, 'ibv_reg_dmabuf_mr');
@@ -153,7 +154,7 @@ export class ProtectionDomain extends Resource {
     const mapping = range.memfd.map('rw', { offset: range.offset + offset, length });
     const { seam } = this.device;
     try {
-      const mr = this.#register((bits) => seam.ibvRegMr(this.handle, mapping.view, bits), access, length, 'memfd-pages', { view: mapping.view, release: () => mapping.close() });
+      const mr = this.#register((bits) => regMr(seam, this.handle, mapping.view, bits), access, length, 'memfd-pages', { view: mapping.view, release: () => mapping.close() });
       closeWith(mapping, mr);
       return mr;
     } catch (e) {

@@ -69,7 +69,7 @@ function tracking(backend: Backend): { backend: Backend; live: Record<'mr' | 'qp
   let deregs = 0;
   const live = { mr: new Set<unknown>(), qp: new Set<unknown>(), mapping: new Set<unknown>(), udmabuf: new Set<unknown>() };
   const made: Record<string, (r: never) => void> = {
-    ibvRegMr: (r: { handle: number }) => live.mr.add(r.handle),
+    ibvRegMr: (handle: number) => live.mr.add(handle),
     ibvCreateQp: (r: { handle: number }) => live.qp.add(r.handle),
     mmap: (r: Uint8Array) => live.mapping.add(r),
     udmabufCreate: (fd: number) => live.udmabuf.add(fd),

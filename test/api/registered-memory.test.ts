@@ -14,6 +14,7 @@ import { loopbackPair } from '../../src/verbs/loopback';
 import { MAP_SHARED, PROT_READ, PROT_WRITE } from '../../seam/uapi';
 import { collectGarbage, DEVICES, describeEachBackend, itWith, openOn } from '../support/backends';
 import { expectErrno } from '../support/errno';
+import { decodeMr, MR_WORDS, regMr } from '../../seam/mr-words';
 
 const LOCAL_WRITE = 1, REMOTE_READ = 4;
 
@@ -50,8 +51,26 @@ describeEachBackend('registered host memory', (b) => {
     for (const memory of [new ArrayBuffer(64), new Uint8Array(64), Buffer.alloc(64), new Uint32Array(16), new Uint8Array(new ArrayBuffer(64, { maxByteLength: 128 }))]) {
       expect(() => pd.register(memory)).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: expect.stringMatching(/SharedArrayBuffer/) }));
     }
-    expect(() => k.ibvRegMr(pd.handle, new Uint8Array(64), LOCAL_WRITE)).toThrow(TypeError);
-    expect(() => k.ibvRegMr(pd.handle, Buffer.alloc(64), LOCAL_WRITE)).toThrow(TypeError);
+    expect(() => regMr(k, pd.handle, new Uint8Array(64), LOCAL_WRITE)).toThrow(TypeError);
+    expect(() => regMr(k, pd.handle, Buffer.alloc(64), LOCAL_WRITE)).toThrow(TypeError);
+  });
+
+  it('writes a registration\'s keys, address and length to the words given, and refuses words too few to hold them', () => {
+    const view = new Uint8Array(new SharedArrayBuffer(8192)).subarray(100, 4196);
+    for (const out of [undefined, new BigUint64Array(MR_WORDS - 1), new BigInt64Array(MR_WORDS), new Float64Array(MR_WORDS), [0n, 0n, 0n]]) {
+      expect(() => k.ibvRegMr(pd.handle, view, LOCAL_WRITE, out as BigUint64Array)).toThrow(TypeError);
+      expect(() => k.ibvRegDmabufMr(pd.handle, 0n, 4096n, 0n, -1, LOCAL_WRITE, out as BigUint64Array)).toThrow(TypeError);
+    }
+    // One word more than needed, behind an offset: only the three are written.
+    const out = new BigUint64Array(MR_WORDS + 2).subarray(1);
+    out[MR_WORDS] = 7n;
+    const handle = k.ibvRegMr(pd.handle, view, LOCAL_WRITE, out);
+    const mr = decodeMr(handle, out);
+    expect(mr).toEqual({ handle, lkey: expect.any(Number), rkey: mr.lkey, addr: mr.addr, length: 4096n });
+    expect(out[MR_WORDS]).toBe(7n);
+    k.ibvDeregMr(handle);
+    // The refused calls registered nothing: the PD has no MR left to make it busy.
+    expect(() => pd.close()).not.toThrow();
   });
 
   it('takes a SharedArrayBuffer, a typed array or Buffer over one, and a subarray', () => {
@@ -69,7 +88,7 @@ describeEachBackend('registered host memory', (b) => {
       new Uint8Array(sab).fill(0x5a);
       const worker = new Worker('require("node:worker_threads").parentPort.once("message", () => process.exit(0))', { eval: true });
       worker.postMessage(sab);
-      return { raw: k.ibvRegMr(pd.handle, new Uint8Array(sab), LOCAL_WRITE | REMOTE_READ), exited: new Promise((r) => worker.once('exit', r)) };
+      return { raw: regMr(k, pd.handle, new Uint8Array(sab), LOCAL_WRITE | REMOTE_READ), exited: new Promise((r) => worker.once('exit', r)) };
     })();
     await mr.exited;
     await collectGarbage(true);
@@ -81,7 +100,7 @@ describeEachBackend('registered host memory', (b) => {
     const fd = k.memfdCreate('registered-memory', 0);
     k.ftruncate(fd, 8192n);
     const view = k.mmap(fd, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, 0n);
-    const mr = k.ibvRegMr(pd.handle, view.subarray(4096), LOCAL_WRITE);
+    const mr = regMr(k, pd.handle, view.subarray(4096), LOCAL_WRITE);
     expectErrno(() => k.munmap(view), 'EBUSY', 'munmap');
     k.ibvDeregMr(mr.handle);
     k.munmap(view);
@@ -95,7 +114,7 @@ describeEachBackend('registered host memory', (b) => {
     const raw = (() => {
       const view = k.mmap(fd, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, 0n);
       view.fill(0x33);
-      return k.ibvRegMr(pd.handle, view, LOCAL_WRITE | REMOTE_READ);
+      return regMr(k, pd.handle, view, LOCAL_WRITE | REMOTE_READ);
     })();
     k.close(fd);
     await collectGarbage(true);

@@ -9,6 +9,7 @@ import type { MemoryRegion, RemoteBuffer } from '../../src/verbs/mr';
 import { setBudget, type ProtectionDomain } from '../../src/verbs/pd';
 import { loopbackPair } from '../../src/verbs/loopback';
 import type { Backend } from '../../seam/backend';
+import { decodeMr, encodeMr } from '../../seam/mr-words';
 import { PinBudget } from '../../src/verbs/pin-budget';
 import { bridgeOn, collectGarbage, DEVICES, describeEachBackend, itWith, openOn } from '../support/backends';
 
@@ -110,10 +111,11 @@ describeEachBackend('remote access that can be taken back', (b) => {
     let reuse = 0;
     let calls = 0;
     const seam = b.create();
-    const reusing = withRegMr(seam, (...args) => {
-      const mr = seam.ibvRegMr(...args);
+    const reusing = withRegMr(seam, (pd, view, access, out) => {
+      const handle = seam.ibvRegMr(pd, view, access, out);
       calls++;
-      return reuse-- > 0 ? { ...mr, lkey: key, rkey: key } : mr;
+      if (reuse-- > 0) encodeMr(out, { ...decodeMr(handle, out), lkey: key, rkey: key });
+      return handle;
     });
     using bridge = bridgeOn(reusing, 'a driver that reuses keys');
     const domain = bridge.openRdma('rxe0').allocPd();

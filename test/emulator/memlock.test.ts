@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { KiB, TestMachine, machine, MiB, PAGE } from '../support/emulator-rig';
 import { errorOf } from '../support/errno';
+import { regMr } from '../../seam/mr-words';
 
 describe('RLIMIT_MEMLOCK', () => {
   let m: TestMachine;
@@ -67,6 +68,6 @@ describe('RLIMIT_MEMLOCK', () => {
     m.dmb.openRdma('rxe0').allocPd().register(new Uint8Array(new SharedArrayBuffer(PAGE)));
     const ctx = other.ibvOpenDevice('rxe0');
     const pd = other.ibvAllocPd(ctx);
-    other.ibvDeregMr(other.ibvRegMr(pd, new Uint8Array(new SharedArrayBuffer(64 * KiB)), 1).handle);
+    other.ibvDeregMr(regMr(other, pd, new Uint8Array(new SharedArrayBuffer(64 * KiB)), 1).handle);
   });
 });

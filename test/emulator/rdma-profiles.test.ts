@@ -19,6 +19,7 @@ import { bridgeOn } from '../support/backends';
 import { errorOf } from '../support/errno';
 import { wcWords } from '../../seam/work-requests';
 import { loopbackPair } from '../../src/verbs/loopback';
+import { regDmabufMr, regMr } from '../../seam/mr-words';
 
 const KiB = 1024;
 const A = { lw: 1, rw: 2, rr: 4, ra: 8, mwBind: 16, zeroBased: 32, onDemand: 64, flushGlobal: 256, flushPersistent: 512 };
@@ -120,7 +121,7 @@ describe('emulated RDMA devices', () => {
     using buf = dmb.createUdmabuf(16 * KiB);
     using memfd = dmb.createMemfd(16 * KiB);
     const reg = (pd: number, offset: bigint, length: bigint, iova: bigint, fd: number, access: number) =>
-      errorOf(() => k.ibvRegDmabufMr(pd, offset, length, iova, fd, access)).code;
+      errorOf(() => regDmabufMr(k, pd, offset, length, iova, fd, access)).code;
     for (const pd of [mlx5, efa]) {
       expect(reg(pd, 0n, 4096n, 0n, CLOSED_FD, A.lw)).toBe('EBADF');
       expect(reg(pd, 0n, 4096n, 0n, memfd.fd, A.lw)).toBe('EINVAL');
@@ -131,14 +132,14 @@ describe('emulated RDMA devices', () => {
       expect(reg(pd, 0n, 4096n, 0n, CLOSED_FD, A.lw | A.mwBind)).toBe('EINVAL');
       expect(reg(pd, 0n, 4096n, 0n, CLOSED_FD, A.rw)).toBe('EINVAL');
       // No page alignment is needed where offset and iova agree.
-      const mr = k.ibvRegDmabufMr(pd, 100n, 200n, 0x10064n, buf.fd, A.lw);
+      const mr = regDmabufMr(k, pd, 100n, 200n, 0x10064n, buf.fd, A.lw);
       expect(mr).toMatchObject({ addr: 0x10064n, length: 200n });
       expect(mr.rkey).toBe(mr.lkey);
       k.ibvDeregMr(mr.handle);
     }
     // efa's driver takes no remote atomics; mlx5's does.
     expect(reg(efa, 0n, 4096n, 0n, buf.fd, A.lw | A.ra)).toBe('EOPNOTSUPP');
-    k.ibvDeregMr(k.ibvRegDmabufMr(mlx5, 0n, 4096n, 0n, buf.fd, A.lw | A.ra).handle);
+    k.ibvDeregMr(regDmabufMr(k, mlx5, 0n, 4096n, 0n, buf.fd, A.lw | A.ra).handle);
     // rxe has no dma-buf MRs: EOPNOTSUPP before any argument is looked at.
     expect(reg(rxe, 0n, 0n, 1n, CLOSED_FD, 0xffff)).toBe('EOPNOTSUPP');
   });
@@ -150,7 +151,7 @@ describe('emulated RDMA devices', () => {
     const view = new Uint8Array(new SharedArrayBuffer(4096));
     const reg = (p: number, access: number) => {
       try {
-        k.ibvDeregMr(k.ibvRegMr(p, view, access).handle);
+        k.ibvDeregMr(regMr(k, p, view, access).handle);
         return 'ok';
       } catch (e) {
         return (e as { code: string }).code;
@@ -167,7 +168,7 @@ describe('emulated RDMA devices', () => {
     expect(reg(mlx5, A.lw | A.flushGlobal)).toBe('EOPNOTSUPP');
     expect(reg(efa, A.lw | A.ra)).toBe('EOPNOTSUPP');
     expect(reg(efa, A.lw | A.onDemand)).toBe('EOPNOTSUPP');
-    expect(errorOf(() => k.ibvRegMr(rxe, new Uint8Array(new SharedArrayBuffer(0)), A.lw)).code).toBe('EINVAL');
+    expect(errorOf(() => regMr(k, rxe, new Uint8Array(new SharedArrayBuffer(0)), A.lw)).code).toBe('EINVAL');
   });
 
   it('refuses an mmap of a dma-buf with EFAULT (a PFN mapping), and takes its memfd mapping', () => {

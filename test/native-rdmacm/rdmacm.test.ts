@@ -14,6 +14,7 @@ import { canHideLibraries, runWithout } from '../support/hidden-library';
 import { describeNeeds, inKernelVm, itNeeds } from '../support/skip';
 import { addonPath, hasDefaultRoute, librdmacm, loadAddon, openFds, selfAddress } from '../support/rdmacm-addon';
 import { expectErrno } from '../support/errno';
+import { regMr } from '../../seam/mr-words';
 
 const { addon, reason } = loadAddon();
 const address = selfAddress();
@@ -94,7 +95,7 @@ describeNeeds(addon ? null : reason)('native rdma_cm', () => {
       cap: { maxSendWr: 8, maxRecvWr: 8, maxSendSge: 1, maxRecvSge: 1, maxInlineData: 0 },
     });
     const buffer = new Uint8Array(new SharedArrayBuffer(size));
-    const mr = a.ibvRegMr(pd, buffer, ACCESS_ALL);
+    const mr = regMr(a, pd, buffer, ACCESS_ALL);
     return {
       context, pd, cq, qp, buffer, mr,
       release() {
@@ -428,7 +429,7 @@ describeNeeds(addon ? null : reason)('native rdma_cm', () => {
         await next(ch);
         const ctx = a.rdmaQueryId(id).context;
         const pd = a.ibvAllocPd(ctx), cq = a.ibvCreateCq(ctx, 4, -1, new BigUint64Array(new SharedArrayBuffer(40)));
-        a.ibvRegMr(pd, new Uint8Array(new SharedArrayBuffer(4096)), 7);
+        regMr(a, pd, new Uint8Array(new SharedArrayBuffer(4096)), 7);
         const qp = a.rdmaCreateQp(id, pd, { sendCq: cq, recvCq: cq, qpType: 2, sqSigAll: false,
           cap: { maxSendWr: 1, maxRecvWr: 1, maxSendSge: 1, maxRecvSge: 1, maxInlineData: 0 } });
         a.rdmaConnect(id, { privateData: new Uint8Array(0), responderResources: 1, initiatorDepth: 1, retryCount: 7, rnrRetryCount: 7 });

@@ -11,6 +11,7 @@ import { loadNative } from '../../src/native';
 import { canHideLibraries, runWithout } from '../support/hidden-library';
 import { expectErrno } from '../support/errno';
 import { wcWords } from '../../seam/work-requests';
+import { mrWords } from '../../seam/mr-words';
 import { describeNeeds, itNeeds } from '../support/skip';
 
 const native = loadNative();
@@ -50,8 +51,8 @@ describeNeeds(native.error ?? null)('native verbs', () => {
       ['ibv_get_async_event', () => b.ibvAsyncFd(1)],
       ['ibv_alloc_pd', () => b.ibvAllocPd(-1)],
       ['ibv_dealloc_pd', () => b.ibvDeallocPd(0)],
-      ['ibv_reg_mr', () => b.ibvRegMr(2 ** 40, view, 1)],
-      ['ibv_reg_dmabuf_mr', () => b.ibvRegDmabufMr(1.5, 0n, 4096n, 0n, -1, 0)],
+      ['ibv_reg_mr', () => b.ibvRegMr(2 ** 40, view, 1, mrWords())],
+      ['ibv_reg_dmabuf_mr', () => b.ibvRegDmabufMr(1.5, 0n, 4096n, 0n, -1, 0, mrWords())],
       ['ibv_dereg_mr', () => b.ibvDeregMr(1)],
       ['ibv_advise_mr', () => b.ibvAdviseMr(1, 0, 1, 0x100, 0x10000n, 4096)],
       ['ibv_create_comp_channel', () => b.ibvCreateCompChannel(1)],

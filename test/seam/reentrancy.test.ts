@@ -11,6 +11,7 @@ import { RDMA_PS_TCP } from '../../seam/rdmacm-uapi';
 import { DEVICES, describeEachBackend, itWith } from '../support/backends';
 import { expectErrno } from '../support/errno';
 import { wcWords } from '../../seam/work-requests';
+import { regMr } from '../../seam/mr-words';
 
 type Kernel = Backend & VerbsCalls & RdmaCmCalls;
 const IBV_QPT_RC = 2, IBV_QPS_INIT = 1, IBV_QP_STATE = 1;
@@ -88,7 +89,7 @@ describeEachBackend('JS run inside a call cannot free what the call uses', (b) =
       k.ibvQueryPort(ctx, 1);
       channel = k.ibvCreateCompChannel(ctx);
       qp = k.ibvCreateQp(pd, init());
-      mr = k.ibvRegMr(pd, new Uint8Array(new SharedArrayBuffer(4096)), 1);
+      mr = regMr(k, pd, new Uint8Array(new SharedArrayBuffer(4096)), 1);
     } finally {
       // Before anything else runs: vitest's own checks assign too.
       for (const key of keys) delete (Object.prototype as Record<string, unknown>)[key];

@@ -8,6 +8,7 @@ import { RDMA_CM_EVENT as E, RDMA_PS_TCP } from '../../seam/rdmacm-uapi';
 import { IBV_ACCESS, IBV_QPT_RC, IBV_SEND, IBV_WR } from '../../seam/verbs-uapi';
 import { decodeWc, encodeRecv, encodeSend, RECV_WR_WORDS, SEND_WR_WORDS, wcWords } from '../../seam/work-requests';
 import { POLLIN } from '../../seam/uapi';
+import { regMr } from '../../seam/mr-words';
 
 
 export interface Channel {
@@ -78,7 +79,7 @@ export function equip(b: Backend, channel: Channel, id: number): Side {
     cap: { maxSendWr: 8, maxRecvWr: 8, maxSendSge: 1, maxRecvSge: 1, maxInlineData: 0 },
   });
   const buf = new Uint8Array(new SharedArrayBuffer(4096));
-  return { b, channel, id, ctx, pd, cq, wcs, qp, buf, mr: b.ibvRegMr(pd, buf, ACCESS) };
+  return { b, channel, id, ctx, pd, cq, wcs, qp, buf, mr: regMr(b, pd, buf, ACCESS) };
 }
 
 /** Everything equip() made, destroyed in order, then the id. */
