@@ -3,7 +3,7 @@
 import type { Backend, Credentials, DrmVersion, DumbBuffer, FileStat, SyncFileInfo, UdmabufItem, Watch } from '../seam/backend';
 import type { RdmaAddress, RdmaCmEvent, RdmaConnParam, RdmaIdInfo } from '../seam/backend-rdmacm';
 import type {
-  IbvAsyncEvent, IbvCompChannel, IbvDeviceAttr, IbvDeviceEntry, IbvMr, IbvPortAttr, IbvQp, IbvQpAttr, IbvQpInit,
+  IbvAsyncEvent, IbvCompChannel, IbvDeviceAttr, IbvDeviceEntry, IbvPortAttr, IbvQp, IbvQpAttr, IbvQpInit,
 } from '../seam/backend-verbs';
 import { systemError } from '../seam/system-error';
 import * as uapi from '../seam/uapi';

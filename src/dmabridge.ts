@@ -1,4 +1,4 @@
-import { instanceArg, invalidType, invalidValue, oneOf, optionsArg, outOfRange, toBoolean, toFd, toInt, toSize, toStringArg, waitOptions } from './args';
+import { instanceArg, invalidType, invalidValue, oneOf, optionsArg, outOfRange, toBoolean, toFd, toSize, toStringArg, waitOptions } from './args';
 import type { Backend } from '../seam/backend';
 import type { IbvDeviceEntry } from '../seam/backend-verbs';
 import { RdmaDevice } from './verbs/device';

@@ -3,7 +3,7 @@
 // reused; a handle that names no live object of the right kind answers EBADF,
 // as the addon's do.
 import type {
-  IbvAsyncEvent, IbvCompChannel, IbvDeviceAttr, IbvDeviceEntry, IbvMr, IbvPortAttr, IbvQp, IbvQpAttr, IbvQpInit,
+  IbvAsyncEvent, IbvCompChannel, IbvDeviceAttr, IbvDeviceEntry, IbvPortAttr, IbvQp, IbvQpAttr, IbvQpInit,
   VerbsCalls,
 } from '../../seam/backend-verbs';
 import { isSystemError, systemError, systemErrorWhy } from '../../seam/system-error';
