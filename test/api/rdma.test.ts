@@ -171,8 +171,10 @@ describeEachBackend('RDMA on an rxe device', (b) => {
     const mr = pd.register(new Uint8Array(new SharedArrayBuffer(64)), { access: ['local-write', 'remote-write'] });
     const made = vi.spyOn(dmb.seam, 'watch');
     for (let i = 0; i < 8; i++) {
+      // Waiting before the post: the CQ is empty, so each wait sleeps on the channel.
+      const completion = sleeper.next({ timeout: 10000 });
       qp.postSend([{ opcode: 'write', local: { mr, length: 8 }, remote: mr.remote(), id: BigInt(i) }]);
-      expect(await sleeper.next({ timeout: 10000 })).toMatchObject({ wrId: BigInt(i), status: 'success' });
+      expect(await completion).toMatchObject({ wrId: BigInt(i), status: 'success' });
     }
     expect(made).toHaveBeenCalledTimes(1);
     const stopped = vi.spyOn(made.mock.results[0]!.value as { stop(): void }, 'stop');
