@@ -26,16 +26,21 @@ export function decodeMr(handle: number, out: BigUint64Array): IbvMr {
   return { handle, lkey: Number(keys & 0xffffffffn), rkey: Number(keys >> 32n), addr: out[1]!, length: out[2]! };
 }
 
+/**
+ * The words regMr and regDmabufMr pass, one result at a time (they decode it
+ * before they return): made once, since a small typed array is made inside
+ * V8's heap and moved out of it, at a cost, the first time N-API reads it.
+ */
+const scratch = mrWords();
+
 /** ibvRegMr with its result as an object. */
 export function regMr(k: Pick<VerbsCalls, 'ibvRegMr'>, pd: number, view: Uint8Array, access: number): IbvMr {
-  const out = mrWords();
-  return decodeMr(k.ibvRegMr(pd, view, access, out), out);
+  return decodeMr(k.ibvRegMr(pd, view, access, scratch), scratch);
 }
 
 /** ibvRegDmabufMr with its result as an object. */
 export function regDmabufMr(
   k: Pick<VerbsCalls, 'ibvRegDmabufMr'>, pd: number, offset: bigint, length: bigint, iova: bigint, fd: number, access: number,
 ): IbvMr {
-  const out = mrWords();
-  return decodeMr(k.ibvRegDmabufMr(pd, offset, length, iova, fd, access, out), out);
+  return decodeMr(k.ibvRegDmabufMr(pd, offset, length, iova, fd, access, scratch), scratch);
 }

@@ -429,7 +429,7 @@ describeNeeds(addon ? null : reason)('native rdma_cm', () => {
         await next(ch);
         const ctx = a.rdmaQueryId(id).context;
         const pd = a.ibvAllocPd(ctx), cq = a.ibvCreateCq(ctx, 4, -1, new BigUint64Array(new SharedArrayBuffer(40)));
-        regMr(a, pd, new Uint8Array(new SharedArrayBuffer(4096)), 7);
+        a.ibvRegMr(pd, new Uint8Array(new SharedArrayBuffer(4096)), 7, new BigUint64Array(3));
         const qp = a.rdmaCreateQp(id, pd, { sendCq: cq, recvCq: cq, qpType: 2, sqSigAll: false,
           cap: { maxSendWr: 1, maxRecvWr: 1, maxSendSge: 1, maxRecvSge: 1, maxInlineData: 0 } });
         a.rdmaConnect(id, { privateData: new Uint8Array(0), responderResources: 1, initiatorDepth: 1, retryCount: 7, rnrRetryCount: 7 });
