@@ -7,7 +7,7 @@ import { isSystemError } from '../../seam/system-error';
 import * as uapi from '../../seam/uapi';
 import { CompletionQueue, DEFAULT_SPIN, POLL_BATCH, type CompletionQueueOptions } from './cq';
 import { wcWords } from '../../seam/work-requests';
-import { mrWords } from '../../seam/mr-words';
+import { regDmabufMr } from '../../seam/mr-words';
 import { ProtectionDomain } from './pd';
 import { IBV_EVENT, IBV_LINK_LAYER, IBV_PORT, mtuBytes } from '../../seam/verbs-uapi';
 import { byValue, Kebab } from '../enum-names';
@@ -97,7 +97,7 @@ export class RdmaDevice extends Resource {
     if (this.#dmaBufSupport === undefined) {
       using pd = this.allocPd();
       try {
-        this.seam.ibvRegDmabufMr(pd.handle, 0n, 4096n, 0n, -1, 1, mrWords());
+        regDmabufMr(this.seam, pd.handle, 0n, 4096n, 0n, -1, 1);
         this.#dmaBufSupport = true;
       } catch (e) {
         if (!isSystemError(e)) throw e;
